@@ -1,0 +1,106 @@
+//! Exact enumeration of all `2^N` states of a small model.
+//!
+//! State `s` has `x_i = +1` exactly when bit `i` of `s` is set (see `thermoq_core::state`).
+
+use crate::{EnergyModel, EnergyModelExt, ModelError, ObservableSet};
+use thermoq_core::state::{spins_from_index, MAX_ENUM_SPINS};
+
+/// The Boltzmann law of a small model, by enumeration.
+#[derive(Clone, Debug)]
+pub struct ExactLaw {
+    /// Number of spins.
+    pub n: usize,
+    /// Energies `E(s)` (β not included).
+    pub energy: Vec<f64>,
+    /// Probabilities `π(s)`, summing to 1.
+    pub pi: Vec<f64>,
+}
+
+impl ExactLaw {
+    /// Enumerates `model` (at most [`MAX_ENUM_SPINS`] spins).
+    pub fn new<M: EnergyModel + ?Sized>(model: &M) -> Result<Self, ModelError> {
+        let n = model.n_spins();
+        if n > MAX_ENUM_SPINS {
+            return Err(ModelError::TooLarge { n, max: MAX_ENUM_SPINS });
+        }
+        let ns = 1usize << n;
+        let mut x = vec![0i8; n];
+        let mut energy = Vec::with_capacity(ns);
+        for s in 0..ns as u64 {
+            spins_from_index(s, &mut x);
+            energy.push(model.energy(&x));
+        }
+        let beta = model.beta();
+        let emin = energy.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut pi: Vec<f64> = energy.iter().map(|&e| (-beta * (e - emin)).exp()).collect();
+        let z: f64 = pi.iter().sum();
+        pi.iter_mut().for_each(|p| *p /= z);
+        Ok(Self { n, energy, pi })
+    }
+
+    /// Number of states.
+    pub fn n_states(&self) -> usize {
+        self.pi.len()
+    }
+
+    /// `E_π[f]` for a function given on all states.
+    pub fn expect(&self, f: &[f64]) -> f64 {
+        self.pi.iter().zip(f).map(|(p, v)| p * v).sum()
+    }
+
+    /// `⟨x_i⟩` for every spin.
+    pub fn m1(&self) -> Vec<f64> {
+        (0..self.n).map(|i| self.pi.iter().enumerate().map(|(s, p)| if (s >> i) & 1 == 1 { *p } else { -*p }).sum()).collect()
+    }
+
+    /// `⟨x_i x_j⟩` for the given pairs.
+    pub fn m2(&self, pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<f64> {
+        pairs
+            .into_iter()
+            .map(|(i, j)| self.pi.iter().enumerate().map(|(s, p)| if ((s >> i) ^ (s >> j)) & 1 == 0 { *p } else { -*p }).sum())
+            .collect()
+    }
+
+    /// Mean energy `E_π[E]`.
+    pub fn energy_mean(&self) -> f64 {
+        self.expect(&self.energy)
+    }
+
+    /// The observables of `set` tabulated on every state: `table[a][s] = f_a(s)`.
+    pub fn observable_table<M: EnergyModel + ?Sized>(&self, model: &M, set: ObservableSet) -> Vec<Vec<f64>> {
+        let na = model.n_observables(set);
+        let mut table = vec![vec![0.0; self.n_states()]; na];
+        let mut x = vec![0i8; self.n];
+        let mut f = vec![0.0; na];
+        for s in 0..self.n_states() {
+            spins_from_index(s as u64, &mut x);
+            model.observables(&x, set, &mut f);
+            for a in 0..na {
+                table[a][s] = f[a];
+            }
+        }
+        table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builders;
+
+    #[test]
+    fn two_spin_law_is_closed_form() {
+        let g = thermoq_core::Graph::new(2, &[(0, 1)]).unwrap();
+        let m = crate::IsingModel::new(g, vec![0.7], vec![0.0, 0.0], 1.3).unwrap();
+        let law = ExactLaw::new(&m).unwrap();
+        let want = (1.3f64 * 0.7).tanh();
+        assert!((law.m2([(0, 1)])[0] - want).abs() < 1e-14);
+        assert!(law.m1().iter().all(|v| v.abs() < 1e-14));
+    }
+
+    #[test]
+    fn too_large_is_an_error() {
+        let m = builders::random_sparse(31, 0.0, 0.0, 0.0, 1.0, 1);
+        assert!(matches!(ExactLaw::new(&m), Err(ModelError::TooLarge { .. })));
+    }
+}

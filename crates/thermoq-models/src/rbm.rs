@@ -1,0 +1,162 @@
+//! [`Rbm`]: a restricted Boltzmann machine, `E = −vᵀWh − bᵀv − cᵀh`.
+//!
+//! Visible spins are indices `0..m`, hidden spins `m..m+n`. The model is also an
+//! [`IsingModel`] on the complete bipartite graph with edges `(i, m + j)` in row-major order of `W`,
+//! so every sampler and exact method applies unchanged; the dense `W` is kept for GEMM paths.
+
+use crate::{EnergyModel, IsingModel, ModelError};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use thermoq_core::{Graph, Spin};
+
+/// An RBM with `m` visible and `n` hidden ±1 units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rbm {
+    m: usize,
+    n: usize,
+    w: Vec<f64>,
+    ising: IsingModel,
+}
+
+impl Rbm {
+    /// Builds an RBM from row-major `w` (`m × n`), visible biases `b` and hidden biases `c`.
+    pub fn new(m: usize, n: usize, w: Vec<f64>, b: Vec<f64>, c: Vec<f64>, beta: f64) -> Result<Self, ModelError> {
+        if m == 0 || n == 0 {
+            return Err(ModelError::Invalid { field: "shape".into(), message: format!("{m}×{n}: both layers need at least one unit") });
+        }
+        if w.len() != m * n {
+            return Err(ModelError::Length { field: "W".into(), found: w.len(), expected: m * n });
+        }
+        if b.len() != m {
+            return Err(ModelError::Length { field: "b".into(), found: b.len(), expected: m });
+        }
+        if c.len() != n {
+            return Err(ModelError::Length { field: "c".into(), found: c.len(), expected: n });
+        }
+        let mut e = Vec::with_capacity(m * n);
+        for i in 0..m {
+            for j in 0..n {
+                e.push((i, m + j));
+            }
+        }
+        let g = Graph::new(m + n, &e)?;
+        let h = b.iter().chain(&c).copied().collect();
+        let ising = IsingModel::new(g, w.clone(), h, beta).map_err(|err| match err {
+            ModelError::Core(thermoq_core::CoreError::NotFinite { field, value }) => {
+                ModelError::Core(thermoq_core::CoreError::NotFinite { field: field.replace('J', "W").replace("h[", "b|c["), value })
+            }
+            other => other,
+        })?;
+        Ok(Self { m, n, w, ising })
+    }
+
+    /// Random `W ~ N(0, std²)`, zero biases.
+    pub fn random(m: usize, n: usize, std: f64, beta: f64, seed: u64) -> Result<Self, ModelError> {
+        let mut r = ChaCha8Rng::seed_from_u64(seed);
+        let w = (0..m * n)
+            .map(|_| {
+                let z: f64 = StandardNormal.sample(&mut r);
+                std * z
+            })
+            .collect();
+        Self::new(m, n, w, vec![0.0; m], vec![0.0; n], beta)
+    }
+
+    /// Bias-free RBM with `k` planted patterns: `W_ij = (s/√m) Σ_μ ξ_i^μ ζ_j^μ` with random
+    /// visible patterns `ξ^μ` and hidden codes `ζ^μ`. Flip-symmetric (multimodal for `k ≥ 2`).
+    pub fn planted(m: usize, n: usize, k: usize, strength: f64, beta: f64, seed: u64) -> Result<Self, ModelError> {
+        let xi = crate::builders::random_patterns(m, k, seed);
+        let zeta = crate::builders::random_patterns(n, k, seed ^ 0x9e37_79b9_7f4a_7c15);
+        let s = strength / (m as f64).sqrt();
+        let mut w = vec![0.0; m * n];
+        for mu in 0..k {
+            for i in 0..m {
+                for j in 0..n {
+                    w[i * n + j] += s * f64::from(xi[mu][i] * zeta[mu][j]);
+                }
+            }
+        }
+        Self::new(m, n, w, vec![0.0; m], vec![0.0; n], beta)
+    }
+
+    /// Visible units.
+    pub fn n_visible(&self) -> usize {
+        self.m
+    }
+    /// Hidden units.
+    pub fn n_hidden(&self) -> usize {
+        self.n
+    }
+    /// Row-major weights `m × n`.
+    pub fn weights(&self) -> &[f64] {
+        &self.w
+    }
+    /// Visible biases.
+    pub fn visible_bias(&self) -> &[f64] {
+        &self.ising.biases()[..self.m]
+    }
+    /// Hidden biases.
+    pub fn hidden_bias(&self) -> &[f64] {
+        &self.ising.biases()[self.m..]
+    }
+    /// The equivalent Ising model on the complete bipartite graph.
+    pub fn as_ising(&self) -> &IsingModel {
+        &self.ising
+    }
+    /// The natural two-block colouring: visible = colour 0, hidden = colour 1.
+    pub fn two_block_colors(&self) -> Vec<u32> {
+        (0..self.m + self.n).map(|i| u32::from(i >= self.m)).collect()
+    }
+}
+
+impl EnergyModel for Rbm {
+    fn n_spins(&self) -> usize {
+        self.m + self.n
+    }
+    fn beta(&self) -> f64 {
+        self.ising.beta()
+    }
+    fn graph(&self) -> &Graph {
+        self.ising.graph()
+    }
+    fn coupling(&self, e: usize) -> f64 {
+        self.w[e]
+    }
+    fn bias(&self, i: usize) -> f64 {
+        self.ising.bias(i)
+    }
+    fn local_field(&self, x: &[Spin], i: usize) -> f64 {
+        let (m, n) = (self.m, self.n);
+        let mut phi = self.ising.bias(i);
+        if i < m {
+            let row = &self.w[i * n..(i + 1) * n];
+            for (w, &s) in row.iter().zip(&x[m..]) {
+                phi += w * f64::from(s);
+            }
+        } else {
+            let j = i - m;
+            for (a, &s) in x[..m].iter().enumerate() {
+                phi += self.w[a * n + j] * f64::from(s);
+            }
+        }
+        phi
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rbm_matches_its_ising_form() {
+        let r = Rbm::new(3, 2, vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6], vec![0.1, 0.0, -0.1], vec![0.2, -0.3], 1.0).unwrap();
+        let x = [1i8, -1, 1, -1, 1];
+        for i in 0..5 {
+            assert!((r.local_field(&x, i) - r.as_ising().local_field(&x, i)).abs() < 1e-14);
+        }
+        assert!((r.energy(&x) - r.as_ising().energy(&x)).abs() < 1e-14);
+        assert!(Rbm::new(3, 2, vec![0.0; 5], vec![0.0; 3], vec![0.0; 2], 1.0).is_err());
+        assert!(Rbm::new(1, 1, vec![f64::NAN], vec![0.0], vec![0.0], 1.0).is_err());
+    }
+}
