@@ -18,11 +18,19 @@ impl Coloring {
     /// Validates user-supplied colours: length `n`, proper, and colours `0..k` all used.
     pub fn from_colors(g: &Graph, colors: Vec<u32>) -> Result<Self, CoreError> {
         if colors.len() != g.n() {
-            return Err(CoreError::Length { field: "colors".into(), found: colors.len(), expected: g.n() });
+            return Err(CoreError::Length {
+                field: "colors".into(),
+                found: colors.len(),
+                expected: g.n(),
+            });
         }
         for (i, j) in g.edges() {
             if colors[i] == colors[j] {
-                return Err(CoreError::ImproperColoring { i, j, color: colors[i] });
+                return Err(CoreError::ImproperColoring {
+                    i,
+                    j,
+                    color: colors[i],
+                });
             }
         }
         let k = colors.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
@@ -33,10 +41,15 @@ impl Coloring {
         if let Some(empty) = classes.iter().position(|c| c.is_empty()) {
             return Err(CoreError::Invalid {
                 field: "colors".into(),
-                message: format!("colour {empty} is unused; colours must be 0..k with every colour used"),
+                message: format!(
+                    "colour {empty} is unused; colours must be 0..k with every colour used"
+                ),
             });
         }
-        Ok(Self { color: colors, classes })
+        Ok(Self {
+            color: colors,
+            classes,
+        })
     }
 
     /// First-fit greedy colouring in vertex order.
@@ -46,7 +59,12 @@ impl Coloring {
         let mut used = Vec::new();
         for i in 0..n {
             used.clear();
-            used.extend(g.neighbors(i).iter().map(|&j| color[j as usize]).filter(|&c| c != u32::MAX));
+            used.extend(
+                g.neighbors(i)
+                    .iter()
+                    .map(|&j| color[j as usize])
+                    .filter(|&c| c != u32::MAX),
+            );
             color[i] = smallest_free(&mut used);
         }
         Self::from_colors(g, color).expect("greedy colouring is proper")
@@ -143,10 +161,20 @@ mod tests {
         let g = Graph::new(3, &[(0, 1), (1, 2)]).unwrap();
         assert!(matches!(
             Coloring::from_colors(&g, vec![0, 0, 1]),
-            Err(CoreError::ImproperColoring { i: 0, j: 1, color: 0 })
+            Err(CoreError::ImproperColoring {
+                i: 0,
+                j: 1,
+                color: 0
+            })
         ));
-        assert!(matches!(Coloring::from_colors(&g, vec![0, 1]), Err(CoreError::Length { .. })));
-        assert!(matches!(Coloring::from_colors(&g, vec![0, 2, 0]), Err(CoreError::Invalid { .. })));
+        assert!(matches!(
+            Coloring::from_colors(&g, vec![0, 1]),
+            Err(CoreError::Length { .. })
+        ));
+        assert!(matches!(
+            Coloring::from_colors(&g, vec![0, 2, 0]),
+            Err(CoreError::Invalid { .. })
+        ));
     }
 
     proptest! {

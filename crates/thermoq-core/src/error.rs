@@ -19,7 +19,9 @@ pub enum CoreError {
         n: usize,
     },
     /// An edge joins a spin to itself.
-    #[error("{field}: edge {edge} is a self-loop on spin {index}; couplings join two distinct spins")]
+    #[error(
+        "{field}: edge {edge} is a self-loop on spin {index}; couplings join two distinct spins"
+    )]
     SelfLoop {
         /// Which field of the input held the bad edge.
         field: String,
@@ -29,7 +31,9 @@ pub enum CoreError {
         index: usize,
     },
     /// The same unordered pair appears twice.
-    #[error("{field}: edge {edge} duplicates edge {first} (pair {i}-{j}); each pair may appear once")]
+    #[error(
+        "{field}: edge {edge} duplicates edge {first} (pair {i}-{j}); each pair may appear once"
+    )]
     DuplicateEdge {
         /// Which field of the input held the bad edge.
         field: String,

@@ -50,8 +50,19 @@ struct RawFile {
 
 impl IsingFile {
     /// Builds and validates a model record.
-    pub fn new(n: usize, beta: f64, h: Vec<f64>, edges: Vec<(usize, usize, f64)>) -> Result<Self, CoreError> {
-        let f = Self { format: FORMAT_TAG.into(), n, beta, h, edges };
+    pub fn new(
+        n: usize,
+        beta: f64,
+        h: Vec<f64>,
+        edges: Vec<(usize, usize, f64)>,
+    ) -> Result<Self, CoreError> {
+        let f = Self {
+            format: FORMAT_TAG.into(),
+            n,
+            beta,
+            h,
+            edges,
+        };
         f.validate()?;
         Ok(f)
     }
@@ -65,25 +76,44 @@ impl IsingFile {
             });
         }
         if self.n == 0 {
-            return Err(CoreError::Invalid { field: "n".into(), message: "is 0, expected at least 1 spin".into() });
+            return Err(CoreError::Invalid {
+                field: "n".into(),
+                message: "is 0, expected at least 1 spin".into(),
+            });
         }
         if !self.beta.is_finite() {
-            return Err(CoreError::NotFinite { field: "beta".into(), value: self.beta });
+            return Err(CoreError::NotFinite {
+                field: "beta".into(),
+                value: self.beta,
+            });
         }
         if self.beta <= 0.0 {
-            return Err(CoreError::Invalid { field: "beta".into(), message: format!("is {}, expected > 0", self.beta) });
+            return Err(CoreError::Invalid {
+                field: "beta".into(),
+                message: format!("is {}, expected > 0", self.beta),
+            });
         }
         if self.h.len() != self.n {
-            return Err(CoreError::Length { field: "h".into(), found: self.h.len(), expected: self.n });
+            return Err(CoreError::Length {
+                field: "h".into(),
+                found: self.h.len(),
+                expected: self.n,
+            });
         }
         for (i, &v) in self.h.iter().enumerate() {
             if !v.is_finite() {
-                return Err(CoreError::NotFinite { field: format!("h[{i}]"), value: v });
+                return Err(CoreError::NotFinite {
+                    field: format!("h[{i}]"),
+                    value: v,
+                });
             }
         }
         for (e, &(_, _, j)) in self.edges.iter().enumerate() {
             if !j.is_finite() {
-                return Err(CoreError::NotFinite { field: format!("edges[{e}][2]"), value: j });
+                return Err(CoreError::NotFinite {
+                    field: format!("edges[{e}][2]"),
+                    value: j,
+                });
             }
         }
         self.graph().map(|_| ())
@@ -97,25 +127,47 @@ impl IsingFile {
 
     /// Parses and validates the JSON form. `path` only labels errors.
     pub fn from_json_str(text: &str, path: &str) -> Result<Self, CoreError> {
-        let parse = |message: String| CoreError::Parse { path: path.into(), format: FORMAT_TAG.into(), message };
+        let parse = |message: String| CoreError::Parse {
+            path: path.into(),
+            format: FORMAT_TAG.into(),
+            message,
+        };
         let raw: RawFile = serde_json::from_str(text).map_err(|e| parse(e.to_string()))?;
         let need = |v: Option<serde_json::Value>, field: &str| {
-            v.ok_or_else(|| CoreError::Invalid { field: field.into(), message: "is missing".into() })
+            v.ok_or_else(|| CoreError::Invalid {
+                field: field.into(),
+                message: "is missing".into(),
+            })
         };
         let format = match need(raw.format, "format")? {
             serde_json::Value::String(s) => s,
             other => {
-                return Err(CoreError::Invalid { field: "format".into(), message: format!("is {other}, expected the string {FORMAT_TAG:?}") });
+                return Err(CoreError::Invalid {
+                    field: "format".into(),
+                    message: format!("is {other}, expected the string {FORMAT_TAG:?}"),
+                });
             }
         };
         if format != FORMAT_TAG {
-            return Err(CoreError::Invalid { field: "format".into(), message: format!("is {format:?}, expected {FORMAT_TAG:?}") });
+            return Err(CoreError::Invalid {
+                field: "format".into(),
+                message: format!("is {format:?}, expected {FORMAT_TAG:?}"),
+            });
         }
         let n = as_index(&need(raw.n, "n")?, "n")?;
         let beta = as_number(&need(raw.beta, "beta")?, "beta")?;
         let h = match need(raw.h, "h")? {
-            serde_json::Value::Array(a) => a.iter().enumerate().map(|(i, v)| as_number(v, &format!("h[{i}]"))).collect::<Result<Vec<_>, _>>()?,
-            other => return Err(CoreError::Invalid { field: "h".into(), message: format!("is {other}, expected an array of {n} numbers") }),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| as_number(v, &format!("h[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?,
+            other => {
+                return Err(CoreError::Invalid {
+                    field: "h".into(),
+                    message: format!("is {other}, expected an array of {n} numbers"),
+                });
+            }
         };
         let edges = match need(raw.edges, "edges")? {
             serde_json::Value::Array(a) => a
@@ -127,10 +179,18 @@ impl IsingFile {
                         as_index(&t[1], &format!("edges[{e}][1]"))?,
                         as_number(&t[2], &format!("edges[{e}][2]"))?,
                     )),
-                    other => Err(CoreError::Invalid { field: format!("edges[{e}]"), message: format!("is {other}, expected a triple [i, j, J]") }),
+                    other => Err(CoreError::Invalid {
+                        field: format!("edges[{e}]"),
+                        message: format!("is {other}, expected a triple [i, j, J]"),
+                    }),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
-            other => return Err(CoreError::Invalid { field: "edges".into(), message: format!("is {other}, expected an array of [i, j, J] triples") }),
+            other => {
+                return Err(CoreError::Invalid {
+                    field: "edges".into(),
+                    message: format!("is {other}, expected an array of [i, j, J] triples"),
+                });
+            }
         };
         Self::new(n, beta, h, edges)
     }
@@ -143,18 +203,30 @@ impl IsingFile {
     /// The binary form: magic + bincode 2.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = BINARY_MAGIC.to_vec();
-        let body = bincode::serde::encode_to_vec(self, bincode::config::standard()).expect("IsingFile encodes");
+        let body = bincode::serde::encode_to_vec(self, bincode::config::standard())
+            .expect("IsingFile encodes");
         out.extend_from_slice(&body);
         out
     }
 
     /// Parses and validates the binary form.
     pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Self, CoreError> {
-        let parse = |message: String| CoreError::Parse { path: path.into(), format: format!("{FORMAT_TAG} (binary)"), message };
-        let body = bytes.strip_prefix(BINARY_MAGIC).ok_or_else(|| parse("missing the TQISING1 magic bytes".into()))?;
-        let (f, used): (Self, usize) = bincode::serde::decode_from_slice(body, bincode::config::standard()).map_err(|e| parse(e.to_string()))?;
+        let parse = |message: String| CoreError::Parse {
+            path: path.into(),
+            format: format!("{FORMAT_TAG} (binary)"),
+            message,
+        };
+        let body = bytes
+            .strip_prefix(BINARY_MAGIC)
+            .ok_or_else(|| parse("missing the TQISING1 magic bytes".into()))?;
+        let (f, used): (Self, usize) =
+            bincode::serde::decode_from_slice(body, bincode::config::standard())
+                .map_err(|e| parse(e.to_string()))?;
         if used != body.len() {
-            return Err(parse(format!("{} trailing bytes after the record", body.len() - used)));
+            return Err(parse(format!(
+                "{} trailing bytes after the record",
+                body.len() - used
+            )));
         }
         f.validate()?;
         Ok(f)
@@ -163,18 +235,29 @@ impl IsingFile {
     /// Reads a file in either form (binary if it starts with the magic, JSON otherwise).
     pub fn load(path: &Path) -> Result<Self, CoreError> {
         let p = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| CoreError::Io { path: p.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| CoreError::Io {
+            path: p.clone(),
+            source,
+        })?;
         if bytes.starts_with(BINARY_MAGIC) {
             Self::from_bytes(&bytes, &p)
         } else {
-            let text = String::from_utf8(bytes).map_err(|e| CoreError::Parse { path: p.clone(), format: FORMAT_TAG.into(), message: e.to_string() })?;
+            let text = String::from_utf8(bytes).map_err(|e| CoreError::Parse {
+                path: p.clone(),
+                format: FORMAT_TAG.into(),
+                message: e.to_string(),
+            })?;
             Self::from_json_str(&text, &p)
         }
     }
 
     /// Writes the JSON form (or binary when the extension is `.bin`), atomically.
     pub fn save(&self, path: &Path) -> Result<(), CoreError> {
-        let bytes = if path.extension().is_some_and(|e| e == "bin") { self.to_bytes() } else { self.to_json_string().into_bytes() };
+        let bytes = if path.extension().is_some_and(|e| e == "bin") {
+            self.to_bytes()
+        } else {
+            self.to_json_string().into_bytes()
+        };
         write_atomic(path, &bytes)
     }
 }
@@ -182,21 +265,38 @@ impl IsingFile {
 /// Writes `bytes` to a temporary file beside `path`, then renames it into place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     let p = path.display().to_string();
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    std::fs::write(&tmp, bytes).map_err(|source| CoreError::Io { path: tmp.display().to_string(), source })?;
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&tmp, bytes).map_err(|source| CoreError::Io {
+        path: tmp.display().to_string(),
+        source,
+    })?;
     std::fs::rename(&tmp, path).map_err(|source| CoreError::Io { path: p, source })
 }
 
 fn as_number(v: &serde_json::Value, field: &str) -> Result<f64, CoreError> {
     match v.as_f64() {
         Some(x) if x.is_finite() => Ok(x),
-        Some(x) => Err(CoreError::NotFinite { field: field.into(), value: x }),
-        None => Err(CoreError::Invalid { field: field.into(), message: format!("is {v}, expected a finite number") }),
+        Some(x) => Err(CoreError::NotFinite {
+            field: field.into(),
+            value: x,
+        }),
+        None => Err(CoreError::Invalid {
+            field: field.into(),
+            message: format!("is {v}, expected a finite number"),
+        }),
     }
 }
 
 fn as_index(v: &serde_json::Value, field: &str) -> Result<usize, CoreError> {
-    v.as_u64().map(|x| x as usize).ok_or_else(|| CoreError::Invalid { field: field.into(), message: format!("is {v}, expected a non-negative integer") })
+    v.as_u64()
+        .map(|x| x as usize)
+        .ok_or_else(|| CoreError::Invalid {
+            field: field.into(),
+            message: format!("is {v}, expected a non-negative integer"),
+        })
 }
 
 #[cfg(test)]
@@ -210,7 +310,10 @@ mod tests {
     #[test]
     fn roundtrips_json_and_binary() {
         let f = IsingFile::from_json_str(ok(), "t").unwrap();
-        assert_eq!(IsingFile::from_json_str(&f.to_json_string(), "t").unwrap(), f);
+        assert_eq!(
+            IsingFile::from_json_str(&f.to_json_string(), "t").unwrap(),
+            f
+        );
         assert_eq!(IsingFile::from_bytes(&f.to_bytes(), "t").unwrap(), f);
     }
 
@@ -234,25 +337,46 @@ mod tests {
             (ok().replace("[1,2,-0.25]", "[1,2]"), "edges[1]"),
             (ok().replace("[1,2,-0.25]", "[1.5,2,-0.25]"), "edges[1][0]"),
             (ok().replace("[1,2,-0.25]", "[1,2,null]"), "edges[1][2]"),
-            (ok().replace(",\"edges\":[[0,1,0.5],[1,2,-0.25]]", ""), "edges"),
+            (
+                ok().replace(",\"edges\":[[0,1,0.5],[1,2,-0.25]]", ""),
+                "edges",
+            ),
         ];
         for (text, field) in cases {
             let e = err(&text);
             let msg = e.to_string();
-            assert!(msg.starts_with(field), "{text} -> {msg} (expected field {field})");
+            assert!(
+                msg.starts_with(field),
+                "{text} -> {msg} (expected field {field})"
+            );
         }
         assert!(matches!(err("{not json"), CoreError::Parse { .. }));
         // NaN can't be written in JSON, but a record built in memory must still be rejected.
-        assert!(matches!(IsingFile::new(1, 1.0, vec![f64::NAN], vec![]), Err(CoreError::NotFinite { .. })));
-        assert!(matches!(IsingFile::new(2, f64::INFINITY, vec![0.0; 2], vec![]), Err(CoreError::NotFinite { .. })));
-        assert!(matches!(IsingFile::new(2, 1.0, vec![0.0; 2], vec![(0, 1, f64::NAN)]), Err(CoreError::NotFinite { .. })));
+        assert!(matches!(
+            IsingFile::new(1, 1.0, vec![f64::NAN], vec![]),
+            Err(CoreError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            IsingFile::new(2, f64::INFINITY, vec![0.0; 2], vec![]),
+            Err(CoreError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            IsingFile::new(2, 1.0, vec![0.0; 2], vec![(0, 1, f64::NAN)]),
+            Err(CoreError::NotFinite { .. })
+        ));
     }
 
     #[test]
     fn binary_rejects_truncation_and_bad_magic() {
         let f = IsingFile::from_json_str(ok(), "t").unwrap();
         let b = f.to_bytes();
-        assert!(matches!(IsingFile::from_bytes(&b[..b.len() - 3], "t"), Err(CoreError::Parse { .. })));
-        assert!(matches!(IsingFile::from_bytes(b"XXXXXXXX", "t"), Err(CoreError::Parse { .. })));
+        assert!(matches!(
+            IsingFile::from_bytes(&b[..b.len() - 3], "t"),
+            Err(CoreError::Parse { .. })
+        ));
+        assert!(matches!(
+            IsingFile::from_bytes(b"XXXXXXXX", "t"),
+            Err(CoreError::Parse { .. })
+        ));
     }
 }

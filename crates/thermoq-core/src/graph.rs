@@ -33,15 +33,30 @@ impl Graph {
         for (e, &(i, j)) in edges.iter().enumerate() {
             for idx in [i, j] {
                 if idx >= n {
-                    return Err(CoreError::IndexOutOfRange { field: field.into(), edge: e, index: idx, n });
+                    return Err(CoreError::IndexOutOfRange {
+                        field: field.into(),
+                        edge: e,
+                        index: idx,
+                        n,
+                    });
                 }
             }
             if i == j {
-                return Err(CoreError::SelfLoop { field: field.into(), edge: e, index: i });
+                return Err(CoreError::SelfLoop {
+                    field: field.into(),
+                    edge: e,
+                    index: i,
+                });
             }
             let key = (i.min(j), i.max(j));
             if let Some(&first) = seen.get(&key) {
-                return Err(CoreError::DuplicateEdge { field: field.into(), edge: e, first, i, j });
+                return Err(CoreError::DuplicateEdge {
+                    field: field.into(),
+                    edge: e,
+                    first,
+                    i,
+                    j,
+                });
             }
             seen.insert(key, e);
             deg[i] += 1;
@@ -130,11 +145,21 @@ mod tests {
 
     #[test]
     fn rejects_bad_edges() {
-        assert!(matches!(Graph::new(3, &[(0, 3)]), Err(CoreError::IndexOutOfRange { index: 3, .. })));
-        assert!(matches!(Graph::new(3, &[(1, 1)]), Err(CoreError::SelfLoop { index: 1, .. })));
+        assert!(matches!(
+            Graph::new(3, &[(0, 3)]),
+            Err(CoreError::IndexOutOfRange { index: 3, .. })
+        ));
+        assert!(matches!(
+            Graph::new(3, &[(1, 1)]),
+            Err(CoreError::SelfLoop { index: 1, .. })
+        ));
         assert!(matches!(
             Graph::new(3, &[(0, 1), (1, 0)]),
-            Err(CoreError::DuplicateEdge { edge: 1, first: 0, .. })
+            Err(CoreError::DuplicateEdge {
+                edge: 1,
+                first: 0,
+                ..
+            })
         ));
     }
 

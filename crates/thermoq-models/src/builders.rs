@@ -36,25 +36,41 @@ pub fn sherrington_kirkpatrick(n: usize, beta: f64, seed: u64) -> IsingModel {
 /// `m` random ±1 patterns of length `n` (pattern-major), drawn from `seed`.
 pub fn random_patterns(n: usize, m: usize, seed: u64) -> Vec<Vec<i8>> {
     let mut r = rng(seed);
-    (0..m).map(|_| (0..n).map(|_| if r.random::<bool>() { 1 } else { -1 }).collect()).collect()
+    (0..m)
+        .map(|_| {
+            (0..n)
+                .map(|_| if r.random::<bool>() { 1 } else { -1 })
+                .collect()
+        })
+        .collect()
 }
 
 /// Planted Hopfield: `J_ij = (1/N) Σ_μ ξ_i^μ ξ_j^μ` for `m` random patterns, `h = 0`.
 /// Returns the model and its patterns.
 pub fn hopfield(n: usize, m: usize, beta: f64, seed: u64) -> (IsingModel, Vec<Vec<i8>>) {
     let xi = random_patterns(n, m, seed);
-    let model = dense(n, beta, vec![0.0; n], |a, b| xi.iter().map(|p| f64::from(p[a] * p[b])).sum::<f64>() / n as f64);
+    let model = dense(n, beta, vec![0.0; n], |a, b| {
+        xi.iter().map(|p| f64::from(p[a] * p[b])).sum::<f64>() / n as f64
+    });
     (model, xi)
 }
 
 /// Periodic 2D square lattice `lx × ly` (both ≥ 3), uniform coupling `j`, uniform bias `h`.
 /// Spin `(r, c)` is index `r·lx + c`; edges are listed site by site, right neighbour then down
 /// neighbour (the order thrml's lattice examples use).
-pub fn lattice_2d(lx: usize, ly: usize, j: f64, h: f64, beta: f64) -> Result<IsingModel, ModelError> {
+pub fn lattice_2d(
+    lx: usize,
+    ly: usize,
+    j: f64,
+    h: f64,
+    beta: f64,
+) -> Result<IsingModel, ModelError> {
     if lx < 3 || ly < 3 {
         return Err(ModelError::Invalid {
             field: "lattice side".into(),
-            message: format!("{lx}×{ly}: each side must be ≥ 3 so periodic neighbours are distinct"),
+            message: format!(
+                "{lx}×{ly}: each side must be ≥ 3 so periodic neighbours are distinct"
+            ),
         });
     }
     let idx = |r: usize, c: usize| (r % ly) * lx + (c % lx);
@@ -91,7 +107,8 @@ pub fn random_sparse(n: usize, p: f64, j_std: f64, h_std: f64, beta: f64, seed: 
             h_std * z
         })
         .collect();
-    IsingModel::new(Graph::new(n, &e).expect("simple graph"), w, h, beta).expect("finite parameters")
+    IsingModel::new(Graph::new(n, &e).expect("simple graph"), w, h, beta)
+        .expect("finite parameters")
 }
 
 #[cfg(test)]
@@ -109,7 +126,10 @@ mod tests {
         let (a, b) = hop.graph().edge(5);
         let want: f64 = xi.iter().map(|p| f64::from(p[a] * p[b])).sum::<f64>() / 10.0;
         assert!((hop.coupling(5) - want).abs() < 1e-15);
-        assert_eq!(sherrington_kirkpatrick(9, 1.0, 3), sherrington_kirkpatrick(9, 1.0, 3));
+        assert_eq!(
+            sherrington_kirkpatrick(9, 1.0, 3),
+            sherrington_kirkpatrick(9, 1.0, 3)
+        );
         let lat = lattice_2d(4, 5, 0.4, 0.0, 1.0).unwrap();
         assert_eq!(lat.graph().n_edges(), 40);
         assert!((0..20).all(|i| lat.graph().degree(i) == 4));

@@ -3,7 +3,7 @@
 //! State `s` has `x_i = +1` exactly when bit `i` of `s` is set (see `thermoq_core::state`).
 
 use crate::{EnergyModel, EnergyModelExt, ModelError, ObservableSet};
-use thermoq_core::state::{spins_from_index, MAX_ENUM_SPINS};
+use thermoq_core::state::{MAX_ENUM_SPINS, spins_from_index};
 
 /// The Boltzmann law of a small model, by enumeration.
 #[derive(Clone, Debug)]
@@ -21,7 +21,10 @@ impl ExactLaw {
     pub fn new<M: EnergyModel + ?Sized>(model: &M) -> Result<Self, ModelError> {
         let n = model.n_spins();
         if n > MAX_ENUM_SPINS {
-            return Err(ModelError::TooLarge { n, max: MAX_ENUM_SPINS });
+            return Err(ModelError::TooLarge {
+                n,
+                max: MAX_ENUM_SPINS,
+            });
         }
         let ns = 1usize << n;
         let mut x = vec![0i8; n];
@@ -50,14 +53,34 @@ impl ExactLaw {
 
     /// `⟨x_i⟩` for every spin.
     pub fn m1(&self) -> Vec<f64> {
-        (0..self.n).map(|i| self.pi.iter().enumerate().map(|(s, p)| if (s >> i) & 1 == 1 { *p } else { -*p }).sum()).collect()
+        (0..self.n)
+            .map(|i| {
+                self.pi
+                    .iter()
+                    .enumerate()
+                    .map(|(s, p)| if (s >> i) & 1 == 1 { *p } else { -*p })
+                    .sum()
+            })
+            .collect()
     }
 
     /// `⟨x_i x_j⟩` for the given pairs.
     pub fn m2(&self, pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<f64> {
         pairs
             .into_iter()
-            .map(|(i, j)| self.pi.iter().enumerate().map(|(s, p)| if ((s >> i) ^ (s >> j)) & 1 == 0 { *p } else { -*p }).sum())
+            .map(|(i, j)| {
+                self.pi
+                    .iter()
+                    .enumerate()
+                    .map(|(s, p)| {
+                        if ((s >> i) ^ (s >> j)) & 1 == 0 {
+                            *p
+                        } else {
+                            -*p
+                        }
+                    })
+                    .sum()
+            })
             .collect()
     }
 
@@ -67,7 +90,11 @@ impl ExactLaw {
     }
 
     /// The observables of `set` tabulated on every state: `table[a][s] = f_a(s)`.
-    pub fn observable_table<M: EnergyModel + ?Sized>(&self, model: &M, set: ObservableSet) -> Vec<Vec<f64>> {
+    pub fn observable_table<M: EnergyModel + ?Sized>(
+        &self,
+        model: &M,
+        set: ObservableSet,
+    ) -> Vec<Vec<f64>> {
         let na = model.n_observables(set);
         let mut table = vec![vec![0.0; self.n_states()]; na];
         let mut x = vec![0i8; self.n];
@@ -101,6 +128,9 @@ mod tests {
     #[test]
     fn too_large_is_an_error() {
         let m = builders::random_sparse(31, 0.0, 0.0, 0.0, 1.0, 1);
-        assert!(matches!(ExactLaw::new(&m), Err(ModelError::TooLarge { .. })));
+        assert!(matches!(
+            ExactLaw::new(&m),
+            Err(ModelError::TooLarge { .. })
+        ));
     }
 }

@@ -16,23 +16,42 @@ impl IsingModel {
     /// Builds a model; lengths must match the graph and every number must be finite, β > 0.
     pub fn new(graph: Graph, j: Vec<f64>, h: Vec<f64>, beta: f64) -> Result<Self, ModelError> {
         if j.len() != graph.n_edges() {
-            return Err(ModelError::Length { field: "J".into(), found: j.len(), expected: graph.n_edges() });
+            return Err(ModelError::Length {
+                field: "J".into(),
+                found: j.len(),
+                expected: graph.n_edges(),
+            });
         }
         if h.len() != graph.n() {
-            return Err(ModelError::Length { field: "h".into(), found: h.len(), expected: graph.n() });
+            return Err(ModelError::Length {
+                field: "h".into(),
+                found: h.len(),
+                expected: graph.n(),
+            });
         }
         for (e, &v) in j.iter().enumerate() {
             if !v.is_finite() {
-                return Err(CoreError::NotFinite { field: format!("J[{e}]"), value: v }.into());
+                return Err(CoreError::NotFinite {
+                    field: format!("J[{e}]"),
+                    value: v,
+                }
+                .into());
             }
         }
         for (i, &v) in h.iter().enumerate() {
             if !v.is_finite() {
-                return Err(CoreError::NotFinite { field: format!("h[{i}]"), value: v }.into());
+                return Err(CoreError::NotFinite {
+                    field: format!("h[{i}]"),
+                    value: v,
+                }
+                .into());
             }
         }
         if !(beta.is_finite() && beta > 0.0) {
-            return Err(ModelError::Invalid { field: "beta".into(), message: format!("is {beta}, expected a finite number > 0") });
+            return Err(ModelError::Invalid {
+                field: "beta".into(),
+                message: format!("is {beta}, expected a finite number > 0"),
+            });
         }
         Ok(Self { graph, j, h, beta })
     }
@@ -41,7 +60,12 @@ impl IsingModel {
     pub fn from_file(f: &IsingFile) -> Result<Self, ModelError> {
         f.validate()?;
         let g = f.graph()?;
-        Self::new(g, f.edges.iter().map(|e| e.2).collect(), f.h.clone(), f.beta)
+        Self::new(
+            g,
+            f.edges.iter().map(|e| e.2).collect(),
+            f.h.clone(),
+            f.beta,
+        )
     }
 
     /// Loads a model file (JSON or binary).
@@ -56,7 +80,12 @@ impl IsingModel {
             n: self.graph.n(),
             beta: self.beta,
             h: self.h.clone(),
-            edges: self.graph.edges().zip(&self.j).map(|((a, b), &w)| (a, b, w)).collect(),
+            edges: self
+                .graph
+                .edges()
+                .zip(&self.j)
+                .map(|((a, b), &w)| (a, b, w))
+                .collect(),
         }
     }
 
@@ -74,10 +103,18 @@ impl IsingModel {
     pub fn set_params(&mut self, theta: &[f64]) -> Result<(), ModelError> {
         let m = self.graph.n_edges();
         if theta.len() != m + self.graph.n() {
-            return Err(ModelError::Length { field: "theta".into(), found: theta.len(), expected: m + self.graph.n() });
+            return Err(ModelError::Length {
+                field: "theta".into(),
+                found: theta.len(),
+                expected: m + self.graph.n(),
+            });
         }
         if let Some(a) = theta.iter().position(|v| !v.is_finite()) {
-            return Err(CoreError::NotFinite { field: format!("theta[{a}]"), value: theta[a] }.into());
+            return Err(CoreError::NotFinite {
+                field: format!("theta[{a}]"),
+                value: theta[a],
+            }
+            .into());
         }
         self.j.copy_from_slice(&theta[..m]);
         self.h.copy_from_slice(&theta[m..]);

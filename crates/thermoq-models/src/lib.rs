@@ -96,7 +96,10 @@ pub trait EnergyModelExt: EnergyModel {
     /// Parameters as a flat vector: couplings in edge order, then biases.
     fn params(&self) -> Vec<f64> {
         let g = self.graph();
-        (0..g.n_edges()).map(|e| self.coupling(e)).chain((0..self.n_spins()).map(|i| self.bias(i))).collect()
+        (0..g.n_edges())
+            .map(|e| self.coupling(e))
+            .chain((0..self.n_spins()).map(|i| self.bias(i)))
+            .collect()
     }
     /// Number of observables in `set`.
     fn n_observables(&self, set: ObservableSet) -> usize {

@@ -21,18 +21,40 @@ pub struct Rbm {
 
 impl Rbm {
     /// Builds an RBM from row-major `w` (`m × n`), visible biases `b` and hidden biases `c`.
-    pub fn new(m: usize, n: usize, w: Vec<f64>, b: Vec<f64>, c: Vec<f64>, beta: f64) -> Result<Self, ModelError> {
+    pub fn new(
+        m: usize,
+        n: usize,
+        w: Vec<f64>,
+        b: Vec<f64>,
+        c: Vec<f64>,
+        beta: f64,
+    ) -> Result<Self, ModelError> {
         if m == 0 || n == 0 {
-            return Err(ModelError::Invalid { field: "shape".into(), message: format!("{m}×{n}: both layers need at least one unit") });
+            return Err(ModelError::Invalid {
+                field: "shape".into(),
+                message: format!("{m}×{n}: both layers need at least one unit"),
+            });
         }
         if w.len() != m * n {
-            return Err(ModelError::Length { field: "W".into(), found: w.len(), expected: m * n });
+            return Err(ModelError::Length {
+                field: "W".into(),
+                found: w.len(),
+                expected: m * n,
+            });
         }
         if b.len() != m {
-            return Err(ModelError::Length { field: "b".into(), found: b.len(), expected: m });
+            return Err(ModelError::Length {
+                field: "b".into(),
+                found: b.len(),
+                expected: m,
+            });
         }
         if c.len() != n {
-            return Err(ModelError::Length { field: "c".into(), found: c.len(), expected: n });
+            return Err(ModelError::Length {
+                field: "c".into(),
+                found: c.len(),
+                expected: n,
+            });
         }
         let mut e = Vec::with_capacity(m * n);
         for i in 0..m {
@@ -44,7 +66,10 @@ impl Rbm {
         let h = b.iter().chain(&c).copied().collect();
         let ising = IsingModel::new(g, w.clone(), h, beta).map_err(|err| match err {
             ModelError::Core(thermoq_core::CoreError::NotFinite { field, value }) => {
-                ModelError::Core(thermoq_core::CoreError::NotFinite { field: field.replace('J', "W").replace("h[", "b|c["), value })
+                ModelError::Core(thermoq_core::CoreError::NotFinite {
+                    field: field.replace('J', "W").replace("h[", "b|c["),
+                    value,
+                })
             }
             other => other,
         })?;
@@ -65,7 +90,14 @@ impl Rbm {
 
     /// Bias-free RBM with `k` planted patterns: `W_ij = (s/√m) Σ_μ ξ_i^μ ζ_j^μ` with random
     /// visible patterns `ξ^μ` and hidden codes `ζ^μ`. Flip-symmetric (multimodal for `k ≥ 2`).
-    pub fn planted(m: usize, n: usize, k: usize, strength: f64, beta: f64, seed: u64) -> Result<Self, ModelError> {
+    pub fn planted(
+        m: usize,
+        n: usize,
+        k: usize,
+        strength: f64,
+        beta: f64,
+        seed: u64,
+    ) -> Result<Self, ModelError> {
         let xi = crate::builders::random_patterns(m, k, seed);
         let zeta = crate::builders::random_patterns(n, k, seed ^ 0x9e37_79b9_7f4a_7c15);
         let s = strength / (m as f64).sqrt();
@@ -106,7 +138,9 @@ impl Rbm {
     }
     /// The natural two-block colouring: visible = colour 0, hidden = colour 1.
     pub fn two_block_colors(&self) -> Vec<u32> {
-        (0..self.m + self.n).map(|i| u32::from(i >= self.m)).collect()
+        (0..self.m + self.n)
+            .map(|i| u32::from(i >= self.m))
+            .collect()
     }
 }
 
@@ -150,7 +184,15 @@ mod tests {
 
     #[test]
     fn rbm_matches_its_ising_form() {
-        let r = Rbm::new(3, 2, vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6], vec![0.1, 0.0, -0.1], vec![0.2, -0.3], 1.0).unwrap();
+        let r = Rbm::new(
+            3,
+            2,
+            vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6],
+            vec![0.1, 0.0, -0.1],
+            vec![0.2, -0.3],
+            1.0,
+        )
+        .unwrap();
         let x = [1i8, -1, 1, -1, 1];
         for i in 0..5 {
             assert!((r.local_field(&x, i) - r.as_ising().local_field(&x, i)).abs() < 1e-14);

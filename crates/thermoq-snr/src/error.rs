@@ -74,7 +74,9 @@ pub enum SnrError {
         max_len: usize,
     },
     /// The sampling closure of a doubling run did not deliver the requested length.
-    #[error("doubling run: chain {chain} has length {found} after extension, requested {requested}")]
+    #[error(
+        "doubling run: chain {chain} has length {found} after extension, requested {requested}"
+    )]
     SampleLength {
         /// Index of the chain (0 for a single series).
         chain: usize,

@@ -76,13 +76,19 @@ mod tests {
         let x = series(phi, n, &mut ChaCha8Rng::seed_from_u64(1));
         let mean = x.iter().sum::<f64>() / n as f64;
         let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-        let lag1 = x.windows(2).map(|w| (w[0] - mean) * (w[1] - mean)).sum::<f64>()
+        let lag1 = x
+            .windows(2)
+            .map(|w| (w[0] - mean) * (w[1] - mean))
+            .sum::<f64>()
             / (n - 1) as f64
             / var;
         let var_exact = 1.0 / (1.0 - phi * phi);
         // Standard error of the mean is sqrt(τ var / n) ≈ 0.0045; of the variance about
         // var·sqrt(2τ'/n) with τ' = (1+φ²)/(1−φ²) ≈ 0.006; of ρ(1) about sqrt((1−φ²)/n) ≈ 0.002.
-        assert!(mean.abs() < 4.0 * (3.0 * var_exact / n as f64).sqrt(), "{mean}");
+        assert!(
+            mean.abs() < 4.0 * (3.0 * var_exact / n as f64).sqrt(),
+            "{mean}"
+        );
         assert!((var - var_exact).abs() < 0.03, "{var}");
         assert!((lag1 - phi).abs() < 0.01, "{lag1}");
     }

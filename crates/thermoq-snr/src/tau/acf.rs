@@ -1,0 +1,223 @@
+//! FFT autocovariance and autocorrelation, planned once per length.
+//!
+//! The series y = x − x̄ is zero-padded to m = 2 · next_pow_two(n) (the padding emcee's
+//! `function_1d` uses, ≥ 2n so the circular correlation equals the linear one), transformed,
+//! multiplied by its conjugate and transformed back. The result is the biased autocovariance
+//!
+//! γ̂(t) = (1/n) Σ_{i=0}^{n−1−t} y_i y_{i+t},   t = 0 … n − 1,
+//!
+//! and ρ̂(t) = γ̂(t)/γ̂(0) is exactly emcee's `function_1d`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
+
+use super::chains::check_series;
+use crate::SnrError;
+
+/// An FFT plan for autocovariances of series of one fixed length `n`.
+///
+/// Planning costs far more than one transform for awkward sizes, so estimators that handle many
+/// chains of the same length build one plan and one [`AcfScratch`] per thread.
+#[derive(Clone)]
+pub struct AcfPlan {
+    n: usize,
+    m: usize,
+    fwd: Arc<dyn Fft<f64>>,
+    inv: Arc<dyn Fft<f64>>,
+}
+
+impl fmt::Debug for AcfPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcfPlan")
+            .field("n", &self.n)
+            .field("padded", &self.m)
+            .finish()
+    }
+}
+
+/// Working memory for one [`AcfPlan`]; reuse it across calls to avoid allocation.
+#[derive(Debug, Clone)]
+pub struct AcfScratch {
+    buf: Vec<Complex<f64>>,
+    fft: Vec<Complex<f64>>,
+}
+
+impl AcfPlan {
+    /// Plans transforms for series of length `n ≥ 1`.
+    pub fn new(n: usize) -> Result<Self, SnrError> {
+        if n == 0 {
+            return Err(SnrError::EmptySeries { chain: 0 });
+        }
+        let m = 2 * n.next_power_of_two();
+        let mut planner = FftPlanner::<f64>::new();
+        let fwd = planner.plan_fft_forward(m);
+        let inv = planner.plan_fft_inverse(m);
+        Ok(Self { n, m, fwd, inv })
+    }
+
+    /// The series length this plan serves.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Always `false` (a plan has n ≥ 1). Present for API symmetry.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The padded transform length m = 2 · next_pow_two(n).
+    pub fn padded_len(&self) -> usize {
+        self.m
+    }
+
+    /// Allocates working memory for this plan.
+    pub fn scratch(&self) -> AcfScratch {
+        let s = self
+            .fwd
+            .get_inplace_scratch_len()
+            .max(self.inv.get_inplace_scratch_len());
+        AcfScratch {
+            buf: vec![Complex::new(0.0, 0.0); self.m],
+            fft: vec![Complex::new(0.0, 0.0); s],
+        }
+    }
+
+    /// Writes the biased autocovariance γ̂(0..n) of `x` into `out`, without allocating.
+    ///
+    /// `x` and `out` must both have length [`AcfPlan::len`]; `x` is assumed finite (validated
+    /// callers only). Returns γ̂(0), the (biased) variance.
+    ///
+    /// # Panics
+    /// If `x`, `out` or `scratch` do not match this plan's length.
+    pub fn autocovariance_into(&self, x: &[f64], scratch: &mut AcfScratch, out: &mut [f64]) -> f64 {
+        assert_eq!(x.len(), self.n, "series length does not match the plan");
+        assert_eq!(out.len(), self.n, "output length does not match the plan");
+        assert_eq!(scratch.buf.len(), self.m, "scratch does not match the plan");
+        let mean = x.iter().sum::<f64>() / self.n as f64;
+        let (head, tail) = scratch.buf.split_at_mut(self.n);
+        for (b, &v) in head.iter_mut().zip(x) {
+            *b = Complex::new(v - mean, 0.0);
+        }
+        tail.fill(Complex::new(0.0, 0.0));
+        self.fwd
+            .process_with_scratch(&mut scratch.buf, &mut scratch.fft);
+        for b in scratch.buf.iter_mut() {
+            *b = Complex::new(b.norm_sqr(), 0.0);
+        }
+        self.inv
+            .process_with_scratch(&mut scratch.buf, &mut scratch.fft);
+        // rustfft's inverse is unnormalised (factor m); the biased estimator divides by n.
+        let scale = 1.0 / (self.m as f64 * self.n as f64);
+        for (o, b) in out.iter_mut().zip(&scratch.buf[..self.n]) {
+            *o = b.re * scale;
+        }
+        out[0]
+    }
+
+    /// Writes ρ̂(0..n) of `x` into `out`; errors with [`SnrError::ZeroVariance`] (labelled
+    /// `chain`) if `x` is constant.
+    pub fn autocorrelation_into(
+        &self,
+        x: &[f64],
+        scratch: &mut AcfScratch,
+        out: &mut [f64],
+        chain: usize,
+    ) -> Result<(), SnrError> {
+        let c0 = self.autocovariance_into(x, scratch, out);
+        // A constant series leaves only rounding noise after mean removal, of order ε·max|x|.
+        let big = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if c0 <= (4.0 * f64::EPSILON * big).powi(2) {
+            return Err(SnrError::ZeroVariance { chain });
+        }
+        let inv = 1.0 / c0;
+        out.iter_mut().for_each(|o| *o *= inv);
+        Ok(())
+    }
+}
+
+/// The biased autocovariance γ̂(t), t = 0 … n − 1, of one series (mean removed, FFT).
+///
+/// Errors if `x` is empty or holds a non-finite value.
+pub fn autocovariance_fft(x: &[f64]) -> Result<Vec<f64>, SnrError> {
+    check_series(x, 0)?;
+    let plan = AcfPlan::new(x.len())?;
+    let mut out = vec![0.0; x.len()];
+    plan.autocovariance_into(x, &mut plan.scratch(), &mut out);
+    Ok(out)
+}
+
+/// The autocorrelation ρ̂(t) = γ̂(t)/γ̂(0), t = 0 … n − 1: emcee's `autocorr.function_1d`.
+///
+/// Errors if `x` is empty, holds a non-finite value, or is constant.
+pub fn autocorrelation_fft(x: &[f64]) -> Result<Vec<f64>, SnrError> {
+    check_series(x, 0)?;
+    let plan = AcfPlan::new(x.len())?;
+    let mut out = vec![0.0; x.len()];
+    plan.autocorrelation_into(x, &mut plan.scratch(), &mut out, 0)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_acov(x: &[f64]) -> Vec<f64> {
+        let n = x.len();
+        let mean = x.iter().sum::<f64>() / n as f64;
+        (0..n)
+            .map(|t| {
+                (0..n - t)
+                    .map(|i| (x[i] - mean) * (x[i + t] - mean))
+                    .sum::<f64>()
+                    / n as f64
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fft_matches_direct_sum() {
+        for n in [1usize, 2, 3, 7, 16, 17, 100] {
+            let x: Vec<f64> = (0..n)
+                .map(|i| ((i * 37 % 11) as f64).sin() + 0.1 * i as f64)
+                .collect();
+            let fast = autocovariance_fft(&x).unwrap();
+            let slow = naive_acov(&x);
+            for (a, b) in fast.iter().zip(&slow) {
+                assert!(
+                    (a - b).abs() < 1e-12 * (1.0 + slow[0].abs()),
+                    "n={n}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_empty_nan_constant() {
+        assert_eq!(
+            autocovariance_fft(&[]).unwrap_err(),
+            SnrError::EmptySeries { chain: 0 }
+        );
+        assert!(matches!(
+            autocorrelation_fft(&[0.0, 1.0, f64::INFINITY]).unwrap_err(),
+            SnrError::NonFinite { index: 2, .. }
+        ));
+        assert_eq!(
+            autocorrelation_fft(&[2.0; 5]).unwrap_err(),
+            SnrError::ZeroVariance { chain: 0 }
+        );
+        assert_eq!(
+            autocorrelation_fft(&[0.1; 7]).unwrap_err(),
+            SnrError::ZeroVariance { chain: 0 }
+        );
+    }
+
+    #[test]
+    fn rho_starts_at_one() {
+        let x = [1.0, 3.0, 2.0, 5.0, 4.0];
+        let r = autocorrelation_fft(&x).unwrap();
+        assert!((r[0] - 1.0).abs() < 1e-15);
+    }
+}
