@@ -35,6 +35,9 @@
 //!
 //! Errors from every fallible function are one [`SnrError`] enum with structured fields.
 
+// Tests may unwrap: their inputs are fixed, not user-supplied.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod error;
 pub mod tau;
 

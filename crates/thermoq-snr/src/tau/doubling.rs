@@ -6,14 +6,16 @@
 //!
 //! |τ̂(2L) − τ̂(L)| / τ̂(L) < [`TAU_TOL`] and L ≥ [`MIN_LEN_OVER_TAU`] · τ̂,
 //!
-//! with both Sokal windows self-consistent. Until then τ̂ is only a lower bound. Burn-in (scaled
+//! with both Sokal windows self-consistent, plus this crate's precision gate σ(τ̂(2L))/τ̂(2L) ≤
+//! [`MAX_REL_STD_ERR`] (without it, chains far shorter than τ pass the literal rule by chance;
+//! see that constant). Until then τ̂ is only a lower bound. Burn-in (scaled
 //! to τ̂) is the caller's business: the series handed over should be post-warm-up.
 
 use serde::{Deserialize, Serialize};
 
 use super::chains::ChainSet;
 use super::sokal::{sokal, sokal_pooled};
-use super::{MIN_LEN_OVER_TAU, TAU_TOL, TauEstimate};
+use super::{MAX_REL_STD_ERR, MIN_LEN_OVER_TAU, TAU_TOL, TauEstimate};
 use crate::SnrError;
 
 /// The outcome of a doubling run.
@@ -103,15 +105,18 @@ pub struct DoublingReport {
 }
 
 /// The doubling rule for a row at length L (`prev`) and the row at 2L (`next`): both windows
-/// self-consistent, |τ̂(2L) − τ̂(L)|/τ̂(L) < [`TAU_TOL`], and L ≥ [`MIN_LEN_OVER_TAU`] · τ̂ for
-/// both estimates (the larger τ̂ is used, to be conservative).
+/// self-consistent, |τ̂(2L) − τ̂(L)|/τ̂(L) < [`TAU_TOL`], L ≥ [`MIN_LEN_OVER_TAU`] · τ̂ for
+/// both estimates (the larger τ̂ is used, to be conservative), and `next.std_err / next.tau ≤`
+/// [`MAX_REL_STD_ERR`].
 pub fn is_resolved(prev: &DoublingRow, next: &DoublingRow) -> bool {
     let tau_max = prev.tau.max(next.tau);
     prev.window_found
         && next.window_found
         && prev.tau > 0.0
+        && next.tau > 0.0
         && ((next.tau - prev.tau).abs() / prev.tau) < TAU_TOL
         && prev.len as f64 >= MIN_LEN_OVER_TAU * tau_max
+        && next.std_err / next.tau <= MAX_REL_STD_ERR
 }
 
 fn run<S, F, G>(
@@ -275,6 +280,10 @@ mod tests {
         let mut no_window = row(2000, 10.0);
         no_window.window_found = false;
         assert!(!is_resolved(&row(1000, 10.0), &no_window));
+        // Agreeing but imprecise: σ/τ̂ = 0.5 > MAX_REL_STD_ERR.
+        let mut noisy = row(2000, 10.0);
+        noisy.std_err = 5.0;
+        assert!(!is_resolved(&row(1000, 10.0), &noisy));
     }
 
     #[test]
