@@ -1,1 +1,42 @@
-fn main() {}
+//! `cargo xtask` — thermoq's reproductions, benchmarks and data tasks.
+//!
+//! * `cargo xtask repro <exp> [--preset quick|paper] [--out DIR] [--shard i/n] [--threads N]`
+//!   regenerates one of the preprint's experiments into a run folder (`results.json`, `cells.csv`,
+//!   figures, `REPORT.md`, `manifest.json`); killed runs resume from the cells already written.
+//! * `cargo xtask merge <exp> --out DIR SHARD_DIR...` unions shard folders and assembles the report.
+//! * `cargo xtask bench …` measures throughput (see `bench --help`).
+//!
+//! Run bare (`cargo xtask`) for help.
+
+mod repro;
+mod runner;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// thermoq's task runner.
+#[derive(Parser)]
+#[command(
+    name = "xtask",
+    about = "thermoq reproductions, benchmarks and data tasks",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Reproduce one experiment of the preprint (writes a run folder with REPORT.md).
+    Repro(repro::ReproArgs),
+    /// Merge the cell folders of sharded runs and assemble the report.
+    Merge(repro::MergeArgs),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Repro(a) => a.run(),
+        Cmd::Merge(a) => a.run(),
+    }
+}
