@@ -8,6 +8,7 @@
 //!
 //! Run bare (`cargo xtask`) for help.
 
+mod plot;
 mod repro;
 mod runner;
 

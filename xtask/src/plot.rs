@@ -1,0 +1,285 @@
+//! A tiny SVG plotter for reproduction figures: scatter and line series on linear or log axes,
+//! an optional `y = x` line with a multiplicative band. SVG text needs no font files at build or
+//! run time, so figures render anywhere.
+
+use std::fmt::Write;
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// Circles.
+    Dot,
+    /// A polyline through the points in order.
+    Line,
+}
+
+/// One named series.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Legend label.
+    pub name: String,
+    /// CSS colour.
+    pub color: &'static str,
+    /// Points `(x, y)`; non-finite or (on log axes) non-positive points are skipped.
+    pub points: Vec<(f64, f64)>,
+    /// Mark.
+    pub mark: Mark,
+}
+
+/// A figure.
+#[derive(Clone, Debug, Default)]
+pub struct Figure {
+    /// Title.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// log10 x axis.
+    pub log_x: bool,
+    /// log10 y axis.
+    pub log_y: bool,
+    /// Draw `y = x` and the band `x/f ≤ y ≤ x·f` when set.
+    pub diagonal_band: Option<f64>,
+    /// Data.
+    pub series: Vec<Series>,
+}
+
+const W: f64 = 640.0;
+const H: f64 = 480.0;
+const L: f64 = 80.0;
+const R: f64 = 170.0;
+const T: f64 = 40.0;
+const B: f64 = 60.0;
+
+impl Figure {
+    /// Renders the figure as an SVG document.
+    pub fn to_svg(&self) -> String {
+        let tx = |v: f64| if self.log_x { v.log10() } else { v };
+        let ty = |v: f64| if self.log_y { v.log10() } else { v };
+        let ok = |&(x, y): &(f64, f64)| {
+            x.is_finite() && y.is_finite() && (!self.log_x || x > 0.0) && (!self.log_y || y > 0.0)
+        };
+        let pts: Vec<(f64, f64)> = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().copied().filter(ok))
+            .map(|(x, y)| (tx(x), ty(y)))
+            .collect();
+        let (mut x0, mut x1, mut y0, mut y1) = bounds(&pts);
+        if self.diagonal_band.is_some() {
+            let lo = x0.min(y0);
+            let hi = x1.max(y1);
+            (x0, x1, y0, y1) = (lo, hi, lo, hi);
+        }
+        let px = |x: f64| L + (x - x0) / (x1 - x0) * (W - L - R);
+        let py = |y: f64| H - B - (y - y0) / (y1 - y0) * (H - T - B);
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="22" text-anchor="middle" font-size="14">{}</text>
+"#,
+            (L + W - R) / 2.0,
+            esc(&self.title)
+        );
+        if let Some(f) = self.diagonal_band {
+            let lf = if self.log_x { f.log10() } else { f };
+            let poly = [(x0, x0 + lf), (x1, x1 + lf), (x1, x1 - lf), (x0, x0 - lf)];
+            let p: Vec<String> = poly
+                .iter()
+                .map(|&(a, b)| format!("{:.1},{:.1}", px(a), py(b.clamp(y0, y1))))
+                .collect();
+            let _ = writeln!(
+                s,
+                r##"<polygon points="{}" fill="#dde8f5" stroke="none"/>"##,
+                p.join(" ")
+            );
+            let _ = writeln!(
+                s,
+                r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#6a8fc2" stroke-dasharray="4 3"/>"##,
+                px(x0),
+                py(x0),
+                px(x1),
+                py(x1)
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<rect x="{L}" y="{T}" width="{}" height="{}" fill="none" stroke="black"/>"#,
+            W - L - R,
+            H - T - B
+        );
+        for (k, v) in ticks(x0, x1).into_iter().enumerate() {
+            let _ = k;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="black"/><text x="{0:.1}" y="{3}" text-anchor="middle">{4}</text>"#,
+                px(v),
+                H - B,
+                H - B + 5.0,
+                H - B + 18.0,
+                label(v, self.log_x)
+            );
+        }
+        for v in ticks(y0, y1) {
+            let _ = writeln!(
+                s,
+                r#"<line x1="{0}" y1="{1:.1}" x2="{2}" y2="{1:.1}" stroke="black"/><text x="{3}" y="{4:.1}" text-anchor="end">{5}</text>"#,
+                L - 5.0,
+                py(v),
+                L,
+                L - 8.0,
+                py(v) + 4.0,
+                label(v, self.log_y)
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            (L + W - R) / 2.0,
+            H - 18.0,
+            esc(&self.x_label)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="18" y="{0}" text-anchor="middle" transform="rotate(-90 18 {0})">{1}</text>"#,
+            (T + H - B) / 2.0,
+            esc(&self.y_label)
+        );
+        for (k, ser) in self.series.iter().enumerate() {
+            let p: Vec<(f64, f64)> = ser
+                .points
+                .iter()
+                .copied()
+                .filter(ok)
+                .map(|(x, y)| (px(tx(x)), py(ty(y))))
+                .collect();
+            match ser.mark {
+                Mark::Dot => {
+                    for (x, y) in &p {
+                        let _ = writeln!(
+                            s,
+                            r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{}" fill-opacity="0.75"/>"#,
+                            ser.color
+                        );
+                    }
+                }
+                Mark::Line => {
+                    let d: Vec<String> = p.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+                    let _ = writeln!(
+                        s,
+                        r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
+                        d.join(" "),
+                        ser.color
+                    );
+                }
+            }
+            let ly = T + 14.0 + 18.0 * k as f64;
+            let _ = writeln!(
+                s,
+                r#"<circle cx="{}" cy="{}" r="4" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+                W - R + 14.0,
+                ly - 4.0,
+                ser.color,
+                W - R + 24.0,
+                ly,
+                esc(&ser.name)
+            );
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+}
+
+fn bounds(p: &[(f64, f64)]) -> (f64, f64, f64, f64) {
+    let mut b = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &(x, y) in p {
+        b = (b.0.min(x), b.1.max(x), b.2.min(y), b.3.max(y));
+    }
+    if !b.0.is_finite() {
+        return (0.0, 1.0, 0.0, 1.0);
+    }
+    let pad = |lo: f64, hi: f64| {
+        let d = if hi > lo { 0.05 * (hi - lo) } else { 0.5 };
+        (lo - d, hi + d)
+    };
+    let (x0, x1) = pad(b.0, b.1);
+    let (y0, y1) = pad(b.2, b.3);
+    (x0, x1, y0, y1)
+}
+
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let span = hi - lo;
+    let raw = span / 6.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| span / s <= 7.0)
+        .unwrap_or(10.0 * mag);
+    let mut v = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while v <= hi + 1e-12 * span.abs() {
+        out.push(v);
+        v += step;
+    }
+    out
+}
+
+fn label(v: f64, log: bool) -> String {
+    if log {
+        if (v - v.round()).abs() < 1e-9 {
+            format!("1e{}", v.round() as i64)
+        } else {
+            format!("{:.2e}", 10f64.powf(v))
+        }
+    } else if v.abs() >= 1e4 || (v != 0.0 && v.abs() < 1e-2) {
+        format!("{v:.1e}")
+    } else {
+        let t = format!("{v:.3}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_valid_looking_svg() {
+        let f = Figure {
+            title: "Q <pred> vs exact".into(),
+            log_x: true,
+            log_y: true,
+            diagonal_band: Some(2.0),
+            series: vec![Series {
+                name: "a".into(),
+                color: "red",
+                points: vec![(1.0, 2.0), (10.0, 8.0), (-1.0, 3.0)],
+                mark: Mark::Dot,
+            }],
+            ..Default::default()
+        };
+        let s = f.to_svg();
+        assert!(s.starts_with("<svg") && s.ends_with("</svg>\n"));
+        assert_eq!(
+            s.matches("<circle").count(),
+            2 + 1,
+            "two finite points plus one legend mark"
+        );
+        assert!(s.contains("&lt;pred&gt;"));
+    }
+}
