@@ -5,13 +5,45 @@
 //! and computes the objects of SCIENCE.md II.3:
 //!
 //! * the stationary law `π`, the reversibility certificate `max |π_x P_xy − π_y P_yx|` and the
-//!   stationarity residual `‖πP − π‖_∞`;
+//!   stationarity residual `‖πP − π‖_∞` ([`certificate`]);
 //! * for reversible kernels, the symmetrization `A = D^{1/2} P D^{−1/2}` and its eigendecomposition:
 //!   sweep-kernel eigenvalues `1 = σ_1 > σ_2 ≥ …` and π-orthonormal eigenfunctions
-//!   `φ_j = D^{−1/2} ψ_j` ([`Spectrum`]), per parity sector for bias-free models;
-//! * overlaps `f̂_{a,j} = ⟨f̄_a, φ_j⟩_π` of gradient observables with modes;
-//! * the Poisson equation `(I − P) u = f̄`, `E_π u = 0`, solved matrix-free, giving the exact
-//!   asymptotic variance `v_a = 2⟨f̄_a, u_a⟩_π − ⟨f̄_a, f̄_a⟩_π` without any eigendecomposition.
+//!   `φ_j = D^{−1/2} ψ_j` ([`Spectrum`], [`decompose`]), per parity sector for bias-free models;
+//!   general complex eigenvalues for non-reversible kernels ([`eigenvalues_general`]);
+//! * overlaps `f̂_{a,j} = ⟨f̄_a, φ_j⟩_π` of gradient observables with modes
+//!   ([`Spectrum::overlaps`]);
+//! * the Poisson equation `(I − P) u = f̄`, `E_π u = 0`, solved matrix-free ([`poisson`]), giving
+//!   the exact asymptotic variance `v_a = 2⟨f̄_a, u_a⟩_π − ⟨f̄_a, f̄_a⟩_π` without any
+//!   eigendecomposition.
+//!
+//! Operators live in [`operator`]: dense matrices (N ≤ 14) and a matrix-free faer `LinOp`
+//! (N ≤ 24). See `docs/spectral.md` for the math, tied to each function.
+//!
+//! ```
+//! use thermoq_models::{builders, exact::ExactLaw, ObservableSet};
+//! use thermoq_samplers::{GibbsKernel, KernelKind};
+//! use thermoq_spectral::{decompose, Parity, SpectralParams};
+//! let model = builders::curie_weiss(6, 0.8);
+//! let k = GibbsKernel::new(KernelKind::Rs1, model.graph(), None).unwrap();
+//! let sp = decompose(&k, &model, &SpectralParams::default()).unwrap();
+//! assert!((sp.sigma[0] - 1.0).abs() < 1e-12);
+//! assert_eq!(sp.phi2_parity(), Parity::Odd); // bias-free: the slowest mode is odd …
+//! let law = ExactLaw::new(&model).unwrap();
+//! let table = law.observable_table(&model, ObservableSet::Couplings);
+//! let ov = sp.overlaps(&table);
+//! assert!(Spectrum::phi2_max_overlap(ov.as_ref()) < 1e-12); // … and invisible to every f_ij
+//! # use thermoq_spectral::Spectrum;
+//! # use thermoq_models::EnergyModel;
+//! ```
 
+pub mod certificate;
+pub mod error;
+pub mod operator;
+pub mod poisson;
 pub mod spectrum;
-pub use spectrum::{Parity, Spectrum};
+
+pub use error::SpectralError;
+pub use poisson::{PoissonParams, PoissonResult, asymptotic_variances};
+pub use spectrum::{
+    Parity, SpectralParams, Spectrum, decompose, decompose_operator, eigenvalues_general,
+};
