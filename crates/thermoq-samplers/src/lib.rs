@@ -24,7 +24,8 @@
 //!
 //! [`batch`] holds the p-bit array: many chains in structure-of-arrays form, one RNG stream per
 //! chain, spread over threads with rayon. [`observe`] records per-sweep moments, energies and
-//! observable traces.
+//! observable traces. [`fast`] runs the block kernels at full speed (threshold tables on lattices,
+//! batched GEMMs for RBMs, buffered per-chain ChaCha8 streams).
 //!
 //! ```
 //! use thermoq_models::{builders, EnergyModel};
@@ -41,6 +42,7 @@
 pub mod batch;
 pub mod error;
 pub mod exact;
+pub mod fast;
 pub mod kernel;
 pub mod observe;
 pub mod pbit;

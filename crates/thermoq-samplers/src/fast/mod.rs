@@ -1,0 +1,508 @@
+//! Fast engines for the chromatic block kernels (the p-bit array at full speed).
+//!
+//! [`FastSampler`] runs the same kernels as [`GibbsKernel`](crate::GibbsKernel) —
+//! `BLK-ALT` (colour classes in fixed order), `BLK-SYM` (forward or reversed order by a fair coin
+//! per chain and sweep), `BLK-RS` (`k` uniformly chosen classes per sweep) — on a [`ChainBatch`],
+//! with chain `c` drawing every random number from stream `c` of the run's seed
+//! (`thermoq_core::rng::chain_rng(seed, c)`, buffered). Results are therefore independent of the
+//! thread count. Three engines, picked automatically ([`Engine::Auto`]) or forced:
+//!
+//! | engine | models | per update | bit depth |
+//! |---|---|---|---|
+//! | [`Engine::Lattice`] | periodic 2D lattice, uniform `J`, `h`, checkerboard colouring | 5-entry threshold table, lazy 32-bit compare (≈ 8.1 random bits) | 32 |
+//! | [`Engine::Sparse`] / [`Engine::SparseF32`] | any `IsingModel`, any proper colouring | CSR field in `f64` / `f32`, sigmoid, 32-bit compare | 32 (`f64`) |
+//! | [`Engine::Dense`] | [`Rbm`], visible/hidden colouring | one `f32` GEMM per half-sweep for all chains, polynomial sigmoid | 24 |
+//!
+//! "Bit depth `b`" means the realised up-probability is `round(p·2^b)/2^b` (the lattice engine's
+//! law is exactly the reference kernel's with [`Pbit::with_bits(32)`](crate::Pbit::with_bits)).
+//! The engines draw their random numbers differently from the reference
+//! [`BatchSampler`](crate::BatchSampler), so samples are not bit-identical to it; they are the
+//! same Markov kernel, which `tests/fast_paths.rs` checks against exact enumeration.
+//!
+//! ```
+//! use thermoq_models::builders;
+//! use thermoq_samplers::{ChainBatch, KernelKind, fast::{Engine, FastSampler}};
+//! let model = builders::lattice_2d(8, 8, 0.4, 0.0, 1.0).unwrap();
+//! let mut s = FastSampler::new(&model, KernelKind::BlkAlt, None, 4, 7).unwrap();
+//! assert_eq!(s.engine(), Engine::Lattice);
+//! let mut batch = ChainBatch::uniform(4, 64, 1);
+//! s.sweep(&mut batch, 10).unwrap();
+//! ```
+
+mod dense;
+mod lattice;
+mod sparse;
+mod stream;
+
+use crate::observe::Observer;
+use crate::{ChainBatch, KernelKind, SamplerError};
+use dense::{DenseEngine, Layer};
+use lattice::LatticeEngine;
+use rayon::prelude::*;
+use sparse::SparseEngine;
+use stream::RandBuf;
+use thermoq_core::rng::chain_rng;
+use thermoq_core::{Coloring, Spin};
+use thermoq_models::{EnergyModel, IsingModel, Rbm};
+
+/// A model the fast engines accept.
+#[derive(Clone, Copy, Debug)]
+pub enum FastModel<'a> {
+    /// Any Ising model (sparse or lattice engine).
+    Ising(&'a IsingModel),
+    /// An RBM (dense GEMM engine, or the sparse engine on its Ising form).
+    Rbm(&'a Rbm),
+}
+
+impl<'a> From<&'a IsingModel> for FastModel<'a> {
+    fn from(m: &'a IsingModel) -> Self {
+        Self::Ising(m)
+    }
+}
+
+impl<'a> From<&'a Rbm> for FastModel<'a> {
+    fn from(m: &'a Rbm) -> Self {
+        Self::Rbm(m)
+    }
+}
+
+impl<'a> FastModel<'a> {
+    /// The model as an Ising model (an RBM's complete-bipartite form).
+    pub fn ising(&self) -> &'a IsingModel {
+        match *self {
+            Self::Ising(m) => m,
+            Self::Rbm(r) => r.as_ising(),
+        }
+    }
+}
+
+/// Which fast engine to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Engine {
+    /// Pick the fastest applicable engine: `Dense` for an RBM with its layer colouring,
+    /// `Lattice` for a checkerboard-coloured uniform periodic lattice, `Sparse` otherwise.
+    Auto,
+    /// CSR neighbour lists, `f64` fields.
+    Sparse,
+    /// CSR neighbour lists, `f32` fields.
+    SparseF32,
+    /// Checkerboard threshold-table engine.
+    Lattice,
+    /// Batched GEMM engine for RBMs.
+    Dense,
+}
+
+impl Engine {
+    /// Lowercase name (`sparse`, `sparse-f32`, `lattice`, `dense`, `auto`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Sparse => "sparse",
+            Self::SparseF32 => "sparse-f32",
+            Self::Lattice => "lattice",
+            Self::Dense => "dense",
+        }
+    }
+
+    /// Random-number bit depth of the engine's comparison (see the module docs).
+    pub fn bit_depth(self) -> u32 {
+        match self {
+            Self::Dense => 24,
+            _ => 32,
+        }
+    }
+}
+
+enum Imp {
+    Sparse(SparseEngine<f64>),
+    SparseF32(SparseEngine<f32>),
+    Lattice(LatticeEngine),
+    Dense(DenseEngine),
+}
+
+/// Fast chromatic block Gibbs over a batch of chains; mirrors [`BatchSampler`](crate::BatchSampler).
+pub struct FastSampler<'a> {
+    model: FastModel<'a>,
+    kind: KernelKind,
+    n_classes: usize,
+    engine: Engine,
+    imp: Imp,
+    rngs: Vec<RandBuf>,
+}
+
+fn invalid(field: &str, message: String) -> SamplerError {
+    SamplerError::Invalid {
+        field: field.into(),
+        message,
+    }
+}
+
+impl<'a> FastSampler<'a> {
+    /// A sampler for `n_chains` chains with the fastest applicable engine. `coloring` is validated
+    /// against the model's graph; `None` means the RBM's visible/hidden colouring for an RBM and
+    /// DSATUR otherwise (as [`GibbsKernel`](crate::GibbsKernel)).
+    pub fn new(
+        model: impl Into<FastModel<'a>>,
+        kind: KernelKind,
+        coloring: Option<Coloring>,
+        n_chains: usize,
+        seed: u64,
+    ) -> Result<Self, SamplerError> {
+        Self::with_engine(model, kind, coloring, n_chains, seed, Engine::Auto)
+    }
+
+    /// As [`FastSampler::new`] with a forced engine; an engine that does not apply to the model,
+    /// kernel or colouring is an error naming why.
+    pub fn with_engine(
+        model: impl Into<FastModel<'a>>,
+        kind: KernelKind,
+        coloring: Option<Coloring>,
+        n_chains: usize,
+        seed: u64,
+        engine: Engine,
+    ) -> Result<Self, SamplerError> {
+        let model = model.into();
+        if !kind.is_block() {
+            return Err(invalid(
+                "kernel",
+                format!(
+                    "is {kind}; the fast engines run blk-alt, blk-sym and blk-rs (use BatchSampler)"
+                ),
+            ));
+        }
+        if n_chains == 0 {
+            return Err(invalid("chains", "is 0, expected at least 1".into()));
+        }
+        let ising = model.ising();
+        let g = ising.graph();
+        let coloring = match (coloring, model) {
+            (Some(c), _) => Coloring::from_colors(g, c.colors().to_vec())?,
+            (None, FastModel::Rbm(r)) => Coloring::from_colors(g, r.two_block_colors())?,
+            (None, FastModel::Ising(_)) => Coloring::dsatur(g),
+        };
+        let n_classes = coloring.n_colors();
+        let dense_layers = || -> Option<[Layer; 2]> {
+            let FastModel::Rbm(r) = model else {
+                return None;
+            };
+            if n_classes != 2 {
+                return None;
+            }
+            let m = r.n_visible();
+            let cv = coloring.color(0);
+            let ok = (0..g.n()).all(|i| (coloring.color(i) == cv) == (i < m));
+            ok.then(|| {
+                let mut l = [Layer::Hidden; 2];
+                l[cv as usize] = Layer::Visible;
+                l
+            })
+        };
+        let lattice = || -> Option<LatticeEngine> {
+            let (lx, ly) = lattice::detect(ising)?;
+            let par = lattice::checkerboard_parities(&coloring, lx, ly)?;
+            (lx / 2 <= LatticeEngine::MAX_HALF_WIDTH)
+                .then(|| LatticeEngine::new(ising, lx, ly, par))
+        };
+        let (engine, imp) = match engine {
+            Engine::Auto => {
+                if let Some(l) = dense_layers() {
+                    (
+                        Engine::Dense,
+                        Imp::Dense(DenseEngine::new(dense_rbm(model)?, l)),
+                    )
+                } else if let Some(e) = lattice() {
+                    (Engine::Lattice, Imp::Lattice(e))
+                } else {
+                    (
+                        Engine::Sparse,
+                        Imp::Sparse(SparseEngine::new(ising, &coloring)),
+                    )
+                }
+            }
+            Engine::Sparse => (engine, Imp::Sparse(SparseEngine::new(ising, &coloring))),
+            Engine::SparseF32 => (engine, Imp::SparseF32(SparseEngine::new(ising, &coloring))),
+            Engine::Lattice => match lattice() {
+                Some(e) => (engine, Imp::Lattice(e)),
+                None => {
+                    return Err(invalid(
+                        "engine",
+                        "lattice needs a periodic 2D lattice with even sides, uniform coupling \
+                         and bias, and its checkerboard colouring"
+                            .into(),
+                    ));
+                }
+            },
+            Engine::Dense => match dense_layers() {
+                Some(l) => (engine, Imp::Dense(DenseEngine::new(dense_rbm(model)?, l))),
+                None => {
+                    return Err(invalid(
+                        "engine",
+                        "dense needs an Rbm with the visible/hidden two-block colouring".into(),
+                    ));
+                }
+            },
+        };
+        Ok(Self {
+            model,
+            kind,
+            n_classes,
+            engine,
+            imp,
+            rngs: (0..n_chains as u64)
+                .map(|c| RandBuf::new(chain_rng(seed, c)))
+                .collect(),
+        })
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The kernel.
+    pub fn kind(&self) -> KernelKind {
+        self.kind
+    }
+
+    /// Number of chains.
+    pub fn n_chains(&self) -> usize {
+        self.rngs.len()
+    }
+
+    /// Spin updates per sweep per chain (`N`: every kernel here updates `N` spins per sweep on
+    /// average; `BLK-RS` exactly `N` only in expectation).
+    pub fn updates_per_sweep(&self) -> usize {
+        self.model.ising().n_spins()
+    }
+
+    /// Uses the portable row kernel instead of the AVX2 one (lattice engine; a no-op otherwise).
+    /// Both produce identical samples; this exists so tests can check that.
+    #[doc(hidden)]
+    pub fn force_portable(&mut self) {
+        if let Imp::Lattice(e) = &mut self.imp {
+            e.set_simd(false);
+        }
+    }
+
+    fn check(&self, batch: &ChainBatch) -> Result<(), SamplerError> {
+        let n = self.model.ising().n_spins();
+        if batch.n_chains() != self.rngs.len() || batch.n_spins() != n {
+            return Err(invalid(
+                "batch",
+                format!(
+                    "is {} chains × {} spins, expected {} × {}",
+                    batch.n_chains(),
+                    batch.n_spins(),
+                    self.rngs.len(),
+                    n
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Advances every chain by `sweeps` sweeps.
+    pub fn sweep(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
+        self.check(batch)?;
+        self.drive(batch, 0, sweeps, None::<&(dyn Fn(usize) -> NoObs + Sync)>)
+            .map(|_| ())
+    }
+
+    /// Discards `burn_in` sweeps, then records `sweeps` sweeps into one observer per chain built by
+    /// `make(c)`; returns the observers merged in chain order.
+    pub fn run<O: Observer>(
+        &mut self,
+        batch: &mut ChainBatch,
+        burn_in: usize,
+        sweeps: usize,
+        make: impl Fn(usize) -> O + Sync,
+    ) -> Result<O, SamplerError> {
+        self.check(batch)?;
+        let obs = self.drive(batch, burn_in, sweeps, Some(&make))?;
+        let mut it = obs.into_iter();
+        let mut first = it
+            .next()
+            .ok_or_else(|| invalid("chains", "is 0, expected at least 1".into()))?;
+        for o in it {
+            first.merge(o);
+        }
+        Ok(first)
+    }
+
+    fn drive<O: Observer, F: Fn(usize) -> O + Sync + ?Sized>(
+        &mut self,
+        batch: &mut ChainBatch,
+        burn_in: usize,
+        sweeps: usize,
+        make: Option<&F>,
+    ) -> Result<Vec<O>, SamplerError> {
+        let (kind, k) = (self.kind, self.n_classes);
+        let n = batch.n_spins();
+        let total = burn_in + sweeps;
+        match &self.imp {
+            Imp::Sparse(e) => Ok(per_chain(
+                batch,
+                &mut self.rngs,
+                burn_in,
+                sweeps,
+                make,
+                |x, rb| {
+                    schedule(kind, k, rb, |c, rb| e.update_class(x, c, rb));
+                },
+            )),
+            Imp::SparseF32(e) => Ok(per_chain(
+                batch,
+                &mut self.rngs,
+                burn_in,
+                sweeps,
+                make,
+                |x, rb| {
+                    schedule(kind, k, rb, |c, rb| e.update_class(x, c, rb));
+                },
+            )),
+            Imp::Lattice(e) => {
+                let out: Vec<Option<O>> = batch
+                    .as_mut_slice()
+                    .par_chunks_mut(n.max(1))
+                    .zip(self.rngs.par_iter_mut())
+                    .enumerate()
+                    .map(|(c, (x, rb))| {
+                        let mut ch = e.new_chain();
+                        e.load(x, &mut ch);
+                        let mut o = make.map(|f| f(c));
+                        for t in 0..total {
+                            schedule(kind, k, rb, |cl, rb| e.update_class(&mut ch, cl, rb));
+                            if t >= burn_in {
+                                if let Some(o) = o.as_mut() {
+                                    e.store(&ch, x);
+                                    o.observe(t - burn_in, x);
+                                }
+                            }
+                        }
+                        e.store(&ch, x);
+                        o
+                    })
+                    .collect();
+                Ok(out.into_iter().flatten().collect())
+            }
+            Imp::Dense(e) => {
+                let nc = self.rngs.len();
+                let mut st = e.new_state(nc);
+                e.load(batch.as_slice(), &mut st);
+                let mut obs: Vec<O> = match make {
+                    Some(f) => (0..nc).map(f).collect(),
+                    None => Vec::new(),
+                };
+                // Per-chain schedules for one sweep, then one GEMM per (step, layer) group.
+                let mut scheds: Vec<[usize; 2]> = vec![[0, 1]; nc];
+                let mut group: Vec<usize> = Vec::with_capacity(nc);
+                for t in 0..total {
+                    for (s, rb) in scheds.iter_mut().zip(self.rngs.iter_mut()) {
+                        let mut q = 0;
+                        schedule(kind, k, rb, |cl, _| {
+                            s[q] = cl;
+                            q += 1;
+                        });
+                    }
+                    for step in 0..2 {
+                        for layer in [Layer::Visible, Layer::Hidden] {
+                            group.clear();
+                            group.extend(
+                                (0..nc).filter(|&c| e.class_layer(scheds[c][step]) == layer),
+                            );
+                            e.update_layer(&mut st, layer, &group, &mut self.rngs);
+                        }
+                    }
+                    if t >= burn_in && !obs.is_empty() {
+                        batch
+                            .as_mut_slice()
+                            .par_chunks_mut(n)
+                            .zip(obs.par_iter_mut())
+                            .enumerate()
+                            .for_each(|(c, (x, o))| {
+                                e.store_chain(&st, c, x);
+                                o.observe(t - burn_in, x);
+                            });
+                    }
+                }
+                for (c, x) in batch.as_mut_slice().chunks_mut(n).enumerate() {
+                    e.store_chain(&st, c, x);
+                }
+                Ok(obs)
+            }
+        }
+    }
+}
+
+fn dense_rbm<'a>(model: FastModel<'a>) -> Result<&'a Rbm, SamplerError> {
+    match model {
+        FastModel::Rbm(r) => Ok(r),
+        FastModel::Ising(_) => Err(invalid("engine", "dense needs an Rbm".into())),
+    }
+}
+
+/// Observer type for runs without observers.
+struct NoObs;
+impl Observer for NoObs {
+    fn observe(&mut self, _: usize, _: &[Spin]) {}
+    fn merge(&mut self, _: Self) {}
+}
+
+/// The colour classes one sweep of `kind` visits, in order, drawing the sweep's choices from the
+/// chain's own stream: `BLK-ALT` `0..k`; `BLK-SYM` a coin, then `0..k` or its reverse; `BLK-RS` `k`
+/// uniform picks.
+#[inline]
+fn schedule(kind: KernelKind, k: usize, rb: &mut RandBuf, mut f: impl FnMut(usize, &mut RandBuf)) {
+    match kind {
+        KernelKind::BlkSym => {
+            let fwd = rb.u32() & 1 == 0;
+            for t in 0..k {
+                f(if fwd { t } else { k - 1 - t }, rb);
+            }
+        }
+        KernelKind::BlkRs => {
+            for _ in 0..k {
+                let c = rb.pick(k);
+                f(c, rb);
+            }
+        }
+        _ => {
+            for t in 0..k {
+                f(t, rb);
+            }
+        }
+    }
+}
+
+/// Runs per-chain engines (state in the batch's own layout) in parallel over chains.
+fn per_chain<O: Observer, F: Fn(usize) -> O + Sync + ?Sized>(
+    batch: &mut ChainBatch,
+    rngs: &mut [RandBuf],
+    burn_in: usize,
+    sweeps: usize,
+    make: Option<&F>,
+    sweep: impl Fn(&mut [Spin], &mut RandBuf) + Sync,
+) -> Vec<O> {
+    let n = batch.n_spins();
+    let out: Vec<Option<O>> = batch
+        .as_mut_slice()
+        .par_chunks_mut(n.max(1))
+        .zip(rngs.par_iter_mut())
+        .enumerate()
+        .map(|(c, (x, rb))| {
+            for _ in 0..burn_in {
+                sweep(x, rb);
+            }
+            let mut o = make.map(|f| f(c));
+            for t in 0..sweeps {
+                sweep(x, rb);
+                if let Some(o) = o.as_mut() {
+                    o.observe(t, x);
+                }
+            }
+            o
+        })
+        .collect();
+    out.into_iter().flatten().collect()
+}
