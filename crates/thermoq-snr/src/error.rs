@@ -85,6 +85,60 @@ pub enum SnrError {
         /// Length found after the closure returned.
         found: usize,
     },
+    /// An input has the wrong length or shape.
+    #[error("{what}: has size {found}, expected {expected}")]
+    Shape {
+        /// Which input.
+        what: &'static str,
+        /// Size found.
+        found: usize,
+        /// Size expected.
+        expected: usize,
+    },
+    /// An input value is NaN or infinite.
+    #[error("{what}[{index}] = {value} is not finite")]
+    NonFiniteInput {
+        /// Which input.
+        what: &'static str,
+        /// Position of the value.
+        index: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A numeric parameter is out of range.
+    #[error("{name} = {value} is invalid; expected {expected}")]
+    InvalidParam {
+        /// Which parameter.
+        name: &'static str,
+        /// The value found (formatted).
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A lower crate (models, samplers, spectral) refused the input.
+    #[error("{layer}: {message}")]
+    Upstream {
+        /// Which crate or step failed.
+        layer: &'static str,
+        /// Its message.
+        message: String,
+    },
+    /// The operation does not support this kernel or model.
+    #[error("{what} is not supported: {reason}")]
+    Unsupported {
+        /// The operation.
+        what: &'static str,
+        /// Why, and what is supported.
+        reason: String,
+    },
+    /// A predictor was given an input without the data it needs.
+    #[error("predictor {predictor} needs {needs}")]
+    MissingInput {
+        /// The predictor.
+        predictor: &'static str,
+        /// What it needs.
+        needs: &'static str,
+    },
 }
 
 #[cfg(test)]

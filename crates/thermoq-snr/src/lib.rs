@@ -39,6 +39,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod error;
+pub mod exact;
+pub mod predict;
 pub mod tau;
 
 pub use error::SnrError;
+pub use exact::{CellReport, analyze_cell};
+pub use predict::{Prediction, Predictor, PredictorInput};
