@@ -31,6 +31,7 @@
 //! ```
 
 pub mod builders;
+pub mod dtm;
 pub mod error;
 pub mod exact;
 pub mod ising;
