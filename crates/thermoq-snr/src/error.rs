@@ -85,6 +85,20 @@ pub enum SnrError {
         /// Length found after the closure returned.
         found: usize,
     },
+    /// A parameter or input is out of range or inconsistent.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Which parameter or input.
+        field: String,
+        /// What was expected.
+        message: String,
+    },
+    /// The sampler refused its configuration.
+    #[error("sampler: {message}")]
+    Sampler {
+        /// The sampler's message.
+        message: String,
+    },
     /// An input has the wrong length or shape.
     #[error("{what}: has size {found}, expected {expected}")]
     Shape {

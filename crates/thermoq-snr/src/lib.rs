@@ -40,6 +40,7 @@
 
 pub mod error;
 pub mod exact;
+pub mod mc;
 pub mod predict;
 pub mod tau;
 
