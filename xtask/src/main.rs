@@ -8,6 +8,7 @@
 //!
 //! Run bare (`cargo xtask`) for help.
 
+mod bench;
 mod plot;
 mod repro;
 mod runner;
@@ -33,11 +34,14 @@ enum Cmd {
     Repro(repro::ReproArgs),
     /// Merge the cell folders of sharded runs and assemble the report.
     Merge(repro::MergeArgs),
+    /// Measure throughput (`bench sampler`: spin updates/s of the p-bit array and machine bounds).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Repro(a) => a.run(),
         Cmd::Merge(a) => a.run(),
+        Cmd::Bench(a) => bench::run(&a),
     }
 }

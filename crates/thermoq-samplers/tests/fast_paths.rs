@@ -258,8 +258,8 @@ fn same_seed_same_samples_whatever_the_thread_count() {
         for kind in KINDS {
             let n = model.ising().n_spins();
             let go = || {
-                let mut s = FastSampler::with_engine(model, kind, None, 24, 123, engine).unwrap();
-                let mut b = ChainBatch::uniform(24, n, 5);
+                let mut s = FastSampler::with_engine(model, kind, None, 70, 123, engine).unwrap();
+                let mut b = ChainBatch::uniform(70, n, 5);
                 s.sweep(&mut b, 20).unwrap();
                 s.sweep(&mut b, 7).unwrap();
                 b

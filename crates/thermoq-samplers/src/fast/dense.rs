@@ -33,6 +33,8 @@ pub(crate) struct DenseEngine {
     n: usize,
     /// `W`, `m × n`, column-major.
     w: Vec<f32>,
+    /// `Wᵀ`, `n × m`, column-major.
+    wt: Vec<f32>,
     b: Vec<f32>,
     c: Vec<f32>,
     beta2: f32,
@@ -42,11 +44,8 @@ pub(crate) struct DenseEngine {
 
 /// All chains' layers and scratch.
 pub(crate) struct DenseState {
-    n_chains: usize,
     vt: Vec<f32>,
     ht: Vec<f32>,
-    field: Vec<f32>,
-    gather_in: Vec<f32>,
 }
 
 impl DenseEngine {
@@ -54,15 +53,18 @@ impl DenseEngine {
         let (m, n) = (rbm.n_visible(), rbm.n_hidden());
         let wr = rbm.weights(); // row-major m × n
         let mut w = vec![0f32; m * n];
+        let mut wt = vec![0f32; m * n];
         for i in 0..m {
             for j in 0..n {
                 w[j * m + i] = wr[i * n + j] as f32;
+                wt[i * n + j] = wr[i * n + j] as f32;
             }
         }
         Self {
             m,
             n,
             w,
+            wt,
             b: rbm.visible_bias().iter().map(|&v| v as f32).collect(),
             c: rbm.hidden_bias().iter().map(|&v| v as f32).collect(),
             beta2: (2.0 * rbm.beta()) as f32,
@@ -75,13 +77,9 @@ impl DenseEngine {
     }
 
     pub(crate) fn new_state(&self, n_chains: usize) -> DenseState {
-        let big = self.m.max(self.n) * n_chains;
         DenseState {
-            n_chains,
             vt: vec![0.0; self.m * n_chains],
             ht: vec![0.0; self.n * n_chains],
-            field: vec![0.0; big],
-            gather_in: vec![0.0; big],
         }
     }
 
@@ -120,6 +118,10 @@ impl DenseEngine {
 
     /// Resamples layer `layer` of the chains in `group` (ascending chain indices), chain `c`
     /// drawing from `rngs[c]`.
+    ///
+    /// The group is cut into fixed blocks of [`CHAIN_BLOCK`] chains (in group order); each block is
+    /// one task: gather its source columns, one sequential GEMM, then sample its columns. The cut
+    /// does not depend on the thread count, so neither do the samples.
     pub(crate) fn update_layer(
         &self,
         st: &mut DenseState,
@@ -127,72 +129,64 @@ impl DenseEngine {
         group: &[usize],
         rngs: &mut [RandBuf],
     ) {
-        let g = group.len();
-        if g == 0 {
+        if group.is_empty() {
             return;
         }
-        let (m, n, nc) = (self.m, self.n, st.n_chains);
-        let w = MatRef::from_column_major_slice(&self.w, m, n);
-        // (source rows, target rows, weights as target × source, bias)
-        let (src_rows, tgt_rows) = match layer {
-            Layer::Hidden => (m, n),
-            Layer::Visible => (n, m),
+        let (m, n) = (self.m, self.n);
+        let (src_rows, tgt_rows, lhs, bias, src, tgt): (
+            usize,
+            usize,
+            MatRef<'_, f32>,
+            &[f32],
+            &[f32],
+            &mut [f32],
+        ) = match layer {
+            Layer::Hidden => (
+                m,
+                n,
+                MatRef::from_column_major_slice(&self.wt, n, m),
+                &self.c,
+                &st.vt,
+                &mut st.ht,
+            ),
+            Layer::Visible => (
+                n,
+                m,
+                MatRef::from_column_major_slice(&self.w, m, n),
+                &self.b,
+                &st.ht,
+                &mut st.vt,
+            ),
         };
-        let lhs = match layer {
-            Layer::Hidden => w.transpose(),
-            Layer::Visible => w,
-        };
-        let bias: &[f32] = match layer {
-            Layer::Hidden => &self.c,
-            Layer::Visible => &self.b,
-        };
-        let all = g == nc;
-        {
-            let src: &[f32] = match layer {
-                Layer::Hidden => &st.vt,
-                Layer::Visible => &st.ht,
-            };
-            let rhs_buf: &[f32] = if all {
-                src
-            } else {
-                for (k, &c) in group.iter().enumerate() {
-                    st.gather_in[k * src_rows..(k + 1) * src_rows]
-                        .copy_from_slice(&src[c * src_rows..(c + 1) * src_rows]);
-                }
-                &st.gather_in[..g * src_rows]
-            };
-            let rhs = MatRef::from_column_major_slice(rhs_buf, src_rows, g);
-            let dst =
-                MatMut::from_column_major_slice_mut(&mut st.field[..tgt_rows * g], tgt_rows, g);
-            matmul(dst, Accum::Replace, lhs, rhs, 1.0f32, Par::rayon(0));
-        }
-        let tgt: &mut [f32] = match layer {
-            Layer::Hidden => &mut st.ht,
-            Layer::Visible => &mut st.vt,
-        };
-        let beta2 = self.beta2;
-        let field = &st.field[..tgt_rows * g];
-        if all {
-            tgt.par_chunks_mut(tgt_rows)
-                .zip(field.par_chunks(tgt_rows))
-                .zip(rngs.par_iter_mut())
-                .for_each(|((t, f), rb)| sample_column(f, bias, beta2, t, rb));
-        } else {
-            // Scatter targets: pair each group member's column with its rng.
-            let mut cols: Vec<(&mut [f32], &mut RandBuf)> = Vec::with_capacity(g);
-            let mut gi = 0;
-            for (c, (t, rb)) in tgt.chunks_mut(tgt_rows).zip(rngs.iter_mut()).enumerate() {
-                if gi < g && group[gi] == c {
-                    cols.push((t, rb));
-                    gi += 1;
-                }
+        let mut members: Vec<(usize, &mut [f32], &mut RandBuf)> = Vec::with_capacity(group.len());
+        let mut gi = 0;
+        for (c, (t, rb)) in tgt.chunks_mut(tgt_rows).zip(rngs.iter_mut()).enumerate() {
+            if gi < group.len() && group[gi] == c {
+                members.push((c, t, rb));
+                gi += 1;
             }
-            cols.into_par_iter()
-                .zip(field.par_chunks(tgt_rows))
-                .for_each(|((t, rb), f)| sample_column(f, bias, beta2, t, rb));
         }
+        let beta2 = self.beta2;
+        members.par_chunks_mut(CHAIN_BLOCK).for_each(|blk| {
+            let g = blk.len();
+            let mut rhs_buf = vec![0f32; src_rows * g];
+            let mut field = vec![0f32; tgt_rows * g];
+            for (k, (c, _, _)) in blk.iter().enumerate() {
+                rhs_buf[k * src_rows..(k + 1) * src_rows]
+                    .copy_from_slice(&src[*c * src_rows..(*c + 1) * src_rows]);
+            }
+            let rhs = MatRef::from_column_major_slice(&rhs_buf, src_rows, g);
+            let dst = MatMut::from_column_major_slice_mut(&mut field, tgt_rows, g);
+            matmul(dst, Accum::Replace, lhs, rhs, 1.0f32, Par::Seq);
+            for ((_, t, rb), f) in blk.iter_mut().zip(field.chunks(tgt_rows)) {
+                sample_column(f, bias, beta2, t, rb);
+            }
+        });
     }
 }
+
+/// Chains per GEMM task of the dense engine (fixed, so results do not depend on threads).
+pub(crate) const CHAIN_BLOCK: usize = 32;
 
 /// `t_j ← +1` with probability `σ(β2·(f_j + bias_j))`, else `−1`; 32 random bits per unit, of
 /// which the top 24 are compared.
