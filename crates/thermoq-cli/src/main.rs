@@ -39,8 +39,6 @@ enum Command {
     Sample(cmd::sample::SampleArgs),
     /// Describe a model file: size, edges, β, degree statistics, bias-freedom, colour counts.
     Inspect(cmd::inspect::InspectArgs),
-    /// Exact operational gradient SNR Q_op of a small model (all 2^N states) beside the naive,
-    /// one-gap, struct-perp and matrix-free predictions, for a data law and a burn-in/window.
 }
 
 fn main() -> ExitCode {
