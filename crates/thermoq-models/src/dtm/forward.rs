@@ -64,8 +64,17 @@ impl Schedule {
 
 /// `J = −½ ln tanh(λΔt/2) = artanh(e^{−λΔt})`: `∞` at `λΔt = 0`, `0` at `λΔt = ∞`.
 pub fn coupling(lambda: f64, dt: f64) -> f64 {
-    let q = (-lambda * dt).exp();
-    if q >= 1.0 { f64::INFINITY } else { q.atanh() }
+    let x = lambda * dt;
+    if x <= 0.0 {
+        return f64::INFINITY;
+    }
+    let q = (-x).exp();
+    if q > 0.5 {
+        // Near Δt = 0, 1 − q must come from expm1: artanh(q) = ½[ln(1+q) − ln(1−q)].
+        0.5 * (q.ln_1p() - (-(-x).exp_m1()).ln())
+    } else {
+        q.atanh()
+    }
 }
 
 /// Probability that a variable keeps its value over `Δt`: `(1 + e^{−λΔt}) / 2`.
