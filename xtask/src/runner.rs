@@ -199,21 +199,6 @@ where
     Ok(done.into_iter().flatten().collect())
 }
 
-/// Loads every stored cell of `ids` (in that order); `Ok(None)` if any is missing.
-pub fn load_all<C: DeserializeOwned, R: DeserializeOwned>(
-    dir: &RunDir,
-    ids: &[String],
-) -> Result<Option<Vec<CellRecord<C, R>>>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        match load_cell(&dir.cell_path(id)) {
-            Some(r) => out.push(r),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(out))
-}
-
 fn load_cell<C: DeserializeOwned, R: DeserializeOwned>(p: &Path) -> Option<CellRecord<C, R>> {
     let text = std::fs::read_to_string(p).ok()?;
     serde_json::from_str(&text).ok()

@@ -1,5 +1,7 @@
 //! `cargo xtask repro` and `cargo xtask merge`: the experiments, their presets and shared options.
 
+mod exp1;
+
 use crate::runner::{RunDir, Shard, merge_cells};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -61,12 +63,7 @@ impl ReproArgs {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         match self.experiment {
-            Experiment::Exp1 => anyhow::bail!("exp1 is being wired up"),
-        }
-        #[allow(unreachable_code)]
-        {
-            let _ = (dir, threads);
-            Ok(())
+            Experiment::Exp1 => exp1::run(&dir, self.preset, self.seed, self.shard, threads),
         }
     }
 }
