@@ -1,1 +1,74 @@
-fn main() {}
+//! Criterion benchmarks of the p-bit array on the PEERS.md cases: reference `BatchSampler`
+//! against the fast engines of `thermoq_samplers::fast`.
+//!
+//! Cases: periodic 2D Ising 32×32 and 128×128 (`J = 0.4`, `h = 0`, `β = 1`, checkerboard
+//! `blk-alt`), RBM 784×256 (`W ~ N(0, 0.01²)`, zero biases, visible/hidden `blk-alt`); 64 chains.
+//! Each iteration is one sweep of all 64 chains for the reference sampler and
+//! [`FAST_SWEEPS`] sweeps for the fast engines (a call converts the batch to the engine's layout
+//! and back, which one sweep would not amortize); throughput is reported in spin updates. Measurement times are short so the whole file runs in
+//! about two minutes; `cargo xtask bench sampler` gives the headline numbers (median of repeated
+//! long runs).
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::time::Duration;
+use thermoq_core::Coloring;
+use thermoq_models::{EnergyModel, IsingModel, Rbm, builders};
+use thermoq_samplers::fast::{Engine, FastModel, FastSampler};
+use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind};
+
+const CHAINS: usize = 64;
+const KIND: KernelKind = KernelKind::BlkAlt;
+/// Sweeps per iteration of the fast engines.
+const FAST_SWEEPS: usize = 10;
+
+fn reference(c: &mut Criterion, name: &str, model: &IsingModel, coloring: Option<Coloring>) {
+    let n = model.n_spins();
+    let k = GibbsKernel::new(KIND, model.graph(), coloring).expect("block kernel");
+    let mut s = BatchSampler::new(model, &k, CHAINS, 1);
+    let mut batch = ChainBatch::uniform(CHAINS, n, 1);
+    let mut g = c.benchmark_group("sampler");
+    g.throughput(Throughput::Elements((n * CHAINS) as u64));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function(BenchmarkId::new(name, "reference"), |b| {
+        b.iter(|| s.sweep(&mut batch, 1).expect("shapes match"))
+    });
+    g.finish();
+}
+
+fn fast(c: &mut Criterion, name: &str, model: FastModel<'_>, engine: Engine) {
+    let n = model.ising().n_spins();
+    let mut s =
+        FastSampler::with_engine(model, KIND, None, CHAINS, 1, engine).expect("engine applies");
+    let mut batch = ChainBatch::uniform(CHAINS, n, 1);
+    let mut g = c.benchmark_group("sampler");
+    g.throughput(Throughput::Elements((n * CHAINS * FAST_SWEEPS) as u64));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function(BenchmarkId::new(name, s.engine().name()), |b| {
+        b.iter(|| s.sweep(&mut batch, FAST_SWEEPS).expect("shapes match"))
+    });
+    g.finish();
+}
+
+fn bench_samplers(c: &mut Criterion) {
+    for l in [32usize, 128] {
+        let model = builders::lattice_2d(l, l, 0.4, 0.0, 1.0).expect("valid lattice");
+        let name = format!("ising-{l}");
+        reference(c, &name, &model, None);
+        fast(c, &name, FastModel::Ising(&model), Engine::Sparse);
+        fast(c, &name, FastModel::Ising(&model), Engine::SparseF32);
+        fast(c, &name, FastModel::Ising(&model), Engine::Lattice);
+    }
+    let rbm = Rbm::random(784, 256, 0.01, 1.0, 2026).expect("valid rbm");
+    let col = Coloring::from_colors(rbm.as_ising().graph(), rbm.two_block_colors())
+        .expect("two-block colouring");
+    reference(c, "rbm-784x256", rbm.as_ising(), Some(col));
+    fast(c, "rbm-784x256", FastModel::Rbm(&rbm), Engine::Sparse);
+    fast(c, "rbm-784x256", FastModel::Rbm(&rbm), Engine::Dense);
+}
+
+criterion_group!(benches, bench_samplers);
+criterion_main!(benches);

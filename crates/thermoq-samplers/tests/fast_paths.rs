@@ -280,16 +280,19 @@ fn same_seed_same_samples_whatever_the_thread_count() {
 
 #[test]
 fn lattice_simd_and_portable_kernels_agree() {
-    let lat = builders::lattice_2d(70, 6, 0.4, 0.1, 1.0).unwrap();
-    for kind in KINDS {
-        let mut a = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();
-        let mut b = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();
-        b.force_portable();
-        let mut xa = ChainBatch::uniform(4, 420, 2);
-        let mut xb = xa.clone();
-        a.sweep(&mut xa, 50).unwrap();
-        b.sweep(&mut xb, 50).unwrap();
-        assert_eq!(xa, xb, "{kind}");
+    // Half-widths 35 = 32 + 3 and 18 = 16 + 2 exercise the 32-wide, 16-wide and tail paths.
+    for lx in [70, 36] {
+        let lat = builders::lattice_2d(lx, 6, 0.4, 0.1, 1.0).unwrap();
+        for kind in KINDS {
+            let mut a = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();
+            let mut b = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();
+            b.force_portable();
+            let mut xa = ChainBatch::uniform(4, lx * 6, 2);
+            let mut xb = xa.clone();
+            a.sweep(&mut xa, 50).unwrap();
+            b.sweep(&mut xb, 50).unwrap();
+            assert_eq!(xa, xb, "{lx}x6 {kind}");
+        }
     }
 }
 

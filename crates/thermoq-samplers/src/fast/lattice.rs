@@ -190,18 +190,18 @@ impl LatticeEngine {
                 self.update_avx2(ch, p, rb)
             }
         } else {
-            self.update_impl(ch, p, rb);
+            self.update_impl::<false>(ch, p, rb);
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn update_avx2(&self, ch: &mut LatticeChain, p: usize, rb: &mut RandBuf) {
-        self.update_impl(ch, p, rb);
+        self.update_impl::<true>(ch, p, rb);
     }
 
     #[inline(always)]
-    fn update_impl(&self, ch: &mut LatticeChain, p: usize, rb: &mut RandBuf) {
+    fn update_impl<const AVX2: bool>(&self, ch: &mut LatticeChain, p: usize, rb: &mut RandBuf) {
         let (w, st, ly) = (self.w, self.stride, self.ly);
         let [s0, s1] = &mut ch.sub;
         let (tgt, src) = if p == 0 { (s0, &*s1) } else { (s1, &*s0) };
@@ -215,13 +215,33 @@ impl LatticeEngine {
             let right = &row[shift + 1..shift + 1 + w];
             let t = &mut tgt[r * st + 1..r * st + 1 + w];
             let bytes = rb.take(w);
-            let nt = row_kernel(left, right, up, dn, bytes, t, ties, &self.hi);
-            if nt > 0 {
-                for k in 0..w {
-                    if ties[k] != 0 {
-                        let s = left[k] + right[k] + up[k] + dn[k];
-                        let cls = ((s + 4) >> 1) as usize;
-                        t[k] = if rb.u24() < self.lo[cls] { 1 } else { -1 };
+            let any = if AVX2 {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    // SAFETY: `AVX2` is only set on the path entered after run-time detection.
+                    unsafe { row_kernel_avx2(left, right, up, dn, bytes, t, ties, &self.hi) }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    row_kernel(left, right, up, dn, bytes, t, ties, &self.hi)
+                }
+            } else {
+                row_kernel(left, right, up, dn, bytes, t, ties, &self.hi)
+            };
+            if any {
+                // Rare (each site ties with probability ≤ 1/256): finish those compares in order.
+                for (q, chunk) in ties.chunks(8).enumerate() {
+                    let mut word = [0u8; 8];
+                    word[..chunk.len()].copy_from_slice(chunk);
+                    if u64::from_ne_bytes(word) == 0 {
+                        continue;
+                    }
+                    for k in q * 8..q * 8 + chunk.len() {
+                        if ties[k] != 0 {
+                            let s = left[k] + right[k] + up[k] + dn[k];
+                            let cls = ((s + 4) >> 1) as usize;
+                            t[k] = if rb.u24() < self.lo[cls] { 1 } else { -1 };
+                        }
                     }
                 }
             }
@@ -245,7 +265,7 @@ fn simd_available() -> bool {
 }
 
 /// One row of a colour class: new spins from the neighbour sums and the top random bytes; marks
-/// ties (`byte == H`) and returns how many there were.
+/// ties (`byte == H`) and returns whether there was any.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn row_kernel(
@@ -257,7 +277,7 @@ fn row_kernel(
     t: &mut [Spin],
     ties: &mut [u8],
     hi: &[u8; 5],
-) -> u32 {
+) -> bool {
     let w = t.len();
     let (left, right, up, dn, bytes, ties) = (
         &left[..w],
@@ -268,7 +288,7 @@ fn row_kernel(
         &mut ties[..w],
     );
     let [h0, h1, h2, h3, h4] = *hi;
-    let mut nt = 0u32;
+    let mut any = 0u8;
     for k in 0..w {
         let s = left[k]
             .wrapping_add(right[k])
@@ -289,7 +309,103 @@ fn row_kernel(
         t[k] = if b < h { 1 } else { -1 };
         let tie = u8::from(b == h);
         ties[k] = tie;
-        nt += u32::from(tie);
+        any |= tie;
     }
-    nt
+    any != 0
+}
+
+/// [`row_kernel`] with explicit AVX2: 32 sites per step (`pshufb` looks the threshold byte up from
+/// the neighbour sum), then 16 with SSE, then the portable loop for the rest. Bit-identical to it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+fn row_kernel_avx2(
+    left: &[Spin],
+    right: &[Spin],
+    up: &[Spin],
+    dn: &[Spin],
+    bytes: &[u8],
+    t: &mut [Spin],
+    ties: &mut [u8],
+    hi: &[u8; 5],
+) -> bool {
+    use std::arch::x86_64::*;
+    let w = t.len();
+    assert!(
+        left.len() >= w
+            && right.len() >= w
+            && up.len() >= w
+            && dn.len() >= w
+            && bytes.len() >= w
+            && ties.len() >= w
+    );
+    let hb = hi.map(|v| v as i8);
+    // Table indexed by s + 4 ∈ {0, 2, 4, 6, 8}; duplicated in both 128-bit lanes for pshufb.
+    let t16: [i8; 16] = [
+        hb[0], 0, hb[1], 0, hb[2], 0, hb[3], 0, hb[4], 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let mut k = 0;
+    let mut any = false;
+    // SAFETY: every load/store below touches `[k, k + 32)` or `[k, k + 16)` with the loop bounds
+    // guaranteeing that range lies within all slices (lengths ≥ w checked above).
+    unsafe {
+        let tbl128 = _mm_loadu_si128(t16.as_ptr().cast());
+        let tbl = _mm256_broadcastsi128_si256(tbl128);
+        let four = _mm256_set1_epi8(4);
+        let flip = _mm256_set1_epi8(i8::MIN);
+        let one = _mm256_set1_epi8(1);
+        let mone = _mm256_set1_epi8(-1);
+        let mut anyv = _mm256_setzero_si256();
+        while k + 32 <= w {
+            let ld = |s: &[Spin]| _mm256_loadu_si256(s.as_ptr().add(k).cast());
+            let s = _mm256_add_epi8(
+                _mm256_add_epi8(ld(left), ld(right)),
+                _mm256_add_epi8(ld(up), ld(dn)),
+            );
+            let h = _mm256_shuffle_epi8(tbl, _mm256_add_epi8(s, four));
+            let b = _mm256_loadu_si256(bytes.as_ptr().add(k).cast());
+            let lt = _mm256_cmpgt_epi8(_mm256_xor_si256(h, flip), _mm256_xor_si256(b, flip));
+            let eq = _mm256_cmpeq_epi8(b, h);
+            _mm256_storeu_si256(
+                t.as_mut_ptr().add(k).cast(),
+                _mm256_blendv_epi8(mone, one, lt),
+            );
+            _mm256_storeu_si256(ties.as_mut_ptr().add(k).cast(), _mm256_and_si256(eq, one));
+            anyv = _mm256_or_si256(anyv, eq);
+            k += 32;
+        }
+        any |= _mm256_movemask_epi8(anyv) != 0;
+        if k + 16 <= w {
+            let four = _mm_set1_epi8(4);
+            let flip = _mm_set1_epi8(i8::MIN);
+            let one = _mm_set1_epi8(1);
+            let mone = _mm_set1_epi8(-1);
+            let ld = |s: &[Spin]| _mm_loadu_si128(s.as_ptr().add(k).cast());
+            let s = _mm_add_epi8(
+                _mm_add_epi8(ld(left), ld(right)),
+                _mm_add_epi8(ld(up), ld(dn)),
+            );
+            let h = _mm_shuffle_epi8(tbl128, _mm_add_epi8(s, four));
+            let b = _mm_loadu_si128(bytes.as_ptr().add(k).cast());
+            let lt = _mm_cmpgt_epi8(_mm_xor_si128(h, flip), _mm_xor_si128(b, flip));
+            let eq = _mm_cmpeq_epi8(b, h);
+            _mm_storeu_si128(t.as_mut_ptr().add(k).cast(), _mm_blendv_epi8(mone, one, lt));
+            _mm_storeu_si128(ties.as_mut_ptr().add(k).cast(), _mm_and_si128(eq, one));
+            any |= _mm_movemask_epi8(eq) != 0;
+            k += 16;
+        }
+    }
+    if k < w {
+        any |= row_kernel(
+            &left[k..w],
+            &right[k..w],
+            &up[k..w],
+            &dn[k..w],
+            &bytes[k..w],
+            &mut t[k..w],
+            &mut ties[k..w],
+            hi,
+        );
+    }
+    any
 }
