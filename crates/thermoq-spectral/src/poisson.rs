@@ -28,7 +28,7 @@
 use crate::SpectralError;
 use crate::certificate::{reversibility_probe, site_mixture_residual_pub};
 use crate::error::{check_table, check_vec};
-use crate::operator::{site_mixture, split_repeat};
+use crate::operator::{FastOp, site_mixture, split_repeat};
 use faer::{Mat, Side};
 use rayon::prelude::*;
 use thermoq_samplers::Plan;
@@ -176,18 +176,25 @@ fn edot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn center(pi: &[f64], v: &mut [f64]) {
-    let m: f64 = dot(pi, v, &vec_ones_like(v));
+    const CH: usize = 1 << 14;
+    let m: f64 = if pi.len() < 1 << 16 {
+        pi.iter().zip(v.iter()).map(|(p, x)| p * x).sum()
+    } else {
+        let parts: Vec<f64> = pi
+            .par_chunks(CH)
+            .zip(v.par_chunks(CH))
+            .map(|(p, x)| p.iter().zip(x).map(|(p, x)| p * x).sum())
+            .collect();
+        parts.iter().sum()
+    };
     v.iter_mut().for_each(|x| *x -= m);
-}
-
-fn vec_ones_like(v: &[f64]) -> Vec<f64> {
-    vec![1.0; v.len()]
 }
 
 /// `‖f̄ − (I − P)u‖_π / ‖f̄‖_π` with one exact sweep.
 fn true_residual(op: &ExactKernel, pi: &[f64], fbar: &[f64], u: &[f64]) -> f64 {
     let mut pu = u.to_vec();
-    op.apply_right(&mut pu);
+    let mut scratch = vec![0.0; u.len()];
+    FastOp::new(op.plan()).apply(op, &mut pu, &mut scratch);
     let r: Vec<f64> = (0..u.len()).map(|s| fbar[s] - u[s] + pu[s]).collect();
     (dot(pi, &r, &r) / dot(pi, fbar, fbar)).sqrt()
 }
@@ -245,14 +252,15 @@ type Solved = (Option<Vec<f64>>, usize, (f64, f64));
 /// Gram–Schmidt pass against `q`. Returns `(α, β, w/β)`.
 fn lanczos_step(
     op: &ExactKernel,
-    plan: &Plan,
+    fast: &FastOp,
     pi: &[f64],
     q: &[f64],
     q_prev: &[f64],
     beta_prev: f64,
 ) -> (f64, f64, Vec<f64>) {
     let mut w = q.to_vec();
-    op.plan_right(plan, &mut w);
+    let mut scratch = vec![0.0; q.len()];
+    fast.apply(op, &mut w, &mut scratch);
     center(pi, &mut w);
     let mut alpha = dot(pi, &w, q);
     w.iter_mut()
@@ -307,6 +315,7 @@ fn lanczos(
     let ns = fbar.len();
     let norm0 = dot(pi, fbar, fbar).sqrt();
     let g = |l: f64| 1.0 / (1.0 - l.powi(k as i32));
+    let fast = FastOp::new(plan);
     let start: Vec<f64> = fbar.iter().map(|v| v / norm0).collect();
     let mut alphas = Vec::new();
     let mut betas: Vec<f64> = Vec::new();
@@ -315,7 +324,7 @@ fn lanczos(
     let mut est = (f64::NAN, f64::INFINITY);
     let mut converged = false;
     while alphas.len() < params.max_iter {
-        let (a, b, w) = lanczos_step(op, plan, pi, &q, &q_prev, beta_prev);
+        let (a, b, w) = lanczos_step(op, &fast, pi, &q, &q_prev, beta_prev);
         alphas.push(a);
         betas.push(b);
         let breakdown = b <= 1e-14;
@@ -386,7 +395,7 @@ fn lanczos(
         if j + 1 == m {
             break;
         }
-        let (_, b, w) = lanczos_step(op, plan, pi, &q, &q_prev, beta_prev);
+        let (_, b, w) = lanczos_step(op, &fast, pi, &q, &q_prev, beta_prev);
         q_prev = std::mem::replace(&mut q, w);
         beta_prev = b;
     }
@@ -406,9 +415,11 @@ fn sweep_cg(
     let mut r = fbar.to_vec();
     let mut p = r.clone();
     let mut rr = dot(pi, &r, &r);
+    let fast = FastOp::new(op.plan());
+    let mut scratch = vec![0.0; ns];
     for it in 1..=params.max_iter {
         let mut ap = p.clone();
-        op.apply_right(&mut ap);
+        fast.apply(op, &mut ap, &mut scratch);
         ap.iter_mut().zip(&p).for_each(|(a, v)| *a = v - *a);
         center(pi, &mut ap);
         let alpha = rr / dot(pi, &p, &ap);
@@ -441,9 +452,11 @@ fn bicgstab(
     params: &PoissonParams,
 ) -> Result<Solved, SpectralError> {
     let ns = fbar.len();
+    let fast = FastOp::new(op.plan());
     let apply = |v: &[f64]| {
         let mut w = v.to_vec();
-        op.apply_right(&mut w);
+        let mut scratch = vec![0.0; v.len()];
+        fast.apply(op, &mut w, &mut scratch);
         w.iter_mut().zip(v).for_each(|(a, b)| *a = b - *a);
         w
     };
