@@ -14,6 +14,7 @@ use std::process::ExitCode;
 mod cmd {
     pub mod inspect;
     pub mod sample;
+    pub mod snr;
 }
 
 /// thermoq: sample Ising / Boltzmann-machine models with thermodynamic (p-bit / Gibbs) kernels and
@@ -39,6 +40,9 @@ enum Command {
     Sample(cmd::sample::SampleArgs),
     /// Describe a model file: size, edges, β, degree statistics, bias-freedom, colour counts.
     Inspect(cmd::inspect::InspectArgs),
+    /// Exact operational gradient SNR Q_op of a small model (all 2^N states) beside the naive,
+    /// one-gap, struct-perp and matrix-free predictions, for a data law and a burn-in/window.
+    Snr(cmd::snr::SnrArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Sample(a) => a.run(),
         Command::Inspect(a) => a.run(),
+        Command::Snr(a) => a.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

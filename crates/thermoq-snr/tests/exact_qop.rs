@@ -219,6 +219,15 @@ fn full_cluster_t_equals_poisson_half_variance() {
         let ek = ExactKernel::new(&k, &m).expect("ek");
         let v = poisson_dense(&dense_matrix(&ek, ek.plan()), &law.pi, &table);
         let vs = asymptotic_variances_spectral(&spec.sigma, fhat.as_ref());
+        // the project's matrix-free Poisson solver (relative residual tolerance 1e-10)
+        let vp = thermoq_snr::exact::cell::asymptotic_variances_poisson(&ek, &law.pi, &table)
+            .expect("poisson");
+        for (x, y) in v.iter().zip(&vp) {
+            assert!(
+                (x - y).abs() < 1e-8 * x.abs().max(1.0),
+                "{kind}: dense {x} vs matrix-free {y}"
+            );
+        }
         for (x, y) in v.iter().zip(&vs) {
             assert!(
                 (x - y).abs() < 1e-9 * x.abs().max(1.0),

@@ -5,7 +5,8 @@
 //! `γ_eff = 1 − σ_{j*}` (the one-gap anchor), and `Q_op` by [`super::qop_spectral`]. A
 //! non-reversible kernel gets `Q_op` by propagation ([`super::qop_propagated`]) and only the
 //! matrix-free predictor. `Sweeps::Auto` means `B = ⌈5/γ_eff⌉` and `K = ⌈50 τ_max⌉`
-//! (SCIENCE.md II.6).
+//! (SCIENCE.md II.6). The spectrum comes from `thermoq_spectral::decompose` (parity sectors for
+//! bias-free models); the matrix-free predictor's `v_a` from its Poisson solver.
 
 use super::gradient::ExactGradient;
 use super::qop::{QopExact, StartLaw, WindowConfig, overlaps, qop_propagated, qop_spectral};
@@ -59,6 +60,10 @@ pub struct CellParams {
     pub eps_cluster: f64,
     /// Relative tolerance of degenerate groups.
     pub group_tol: f64,
+    /// Run the matrix-free predictor on reversible kernels too (a Poisson solve per observable,
+    /// an independent cross-check of the spectral `v_a`; about as costly as the overlaps at
+    /// N = 12). Non-reversible kernels always run it.
+    pub matrix_free: bool,
 }
 
 impl Default for CellParams {
@@ -69,6 +74,7 @@ impl Default for CellParams {
             eps_overlap: DEFAULT_EPS_OVERLAP,
             eps_cluster: DEFAULT_EPS_CLUSTER,
             group_tol: DEFAULT_GROUP_TOL,
+            matrix_free: true,
         }
     }
 }
@@ -158,7 +164,25 @@ where
     M: EnergyModel + ?Sized,
     K: Kernel<M>,
 {
-    super::dense::dense_spectrum(kernel, model)
+    thermoq_spectral::decompose(kernel, model, &thermoq_spectral::SpectralParams::default())
+        .map_err(|e| upstream("spectral")(e.to_string()))
+}
+
+/// Exact asymptotic variances `v_a` by the matrix-free Poisson solver of `thermoq-spectral`
+/// (any ergodic kernel; no eigendecomposition).
+pub fn asymptotic_variances_poisson(
+    ek: &ExactKernel,
+    pi: &[f64],
+    table: &[Vec<f64>],
+) -> Result<Vec<f64>, SnrError> {
+    let r = thermoq_spectral::asymptotic_variances(
+        ek,
+        pi,
+        table,
+        &thermoq_spectral::PoissonParams::default(),
+    )
+    .map_err(|e| upstream("spectral (Poisson)")(e.to_string()))?;
+    Ok(r.into_iter().map(|x| x.asymptotic_variance).collect())
 }
 
 /// Exact asymptotic variances from a spectrum: `v_a = Σ_{j≥1} |f̂_{a,j}|² (1+σ_j)/(1−σ_j)`.
@@ -236,13 +260,29 @@ where
         };
         let cfg = WindowConfig::new(b, k, chains)?;
         let qop = qop_spectral(&spec, fhat.as_ref(), &eg.g, &params.start, &cfg)?;
-        let input = PredictorInput::new(k as f64, g_norm2, &eg.var_pi, Some(sv), Some(&v))?;
+        let v_poisson = if params.matrix_free {
+            let ek =
+                ExactKernel::new(kernel, model).map_err(|e| upstream("samplers")(e.to_string()))?;
+            Some(asymptotic_variances_poisson(&ek, &law.pi, &table)?)
+        } else {
+            None
+        };
+        let input = PredictorInput::new(
+            k as f64,
+            g_norm2,
+            &eg.var_pi,
+            Some(sv),
+            v_poisson.as_deref(),
+        )?;
         let sp = StructPerp {
             eps_overlap: params.eps_overlap,
             eps_cluster: params.eps_cluster,
             group_tol: params.group_tol,
         };
-        let preds: [&dyn Predictor; 4] = [&Naive, &one_gap, &sp, &MatrixFree];
+        let mut preds: Vec<&dyn Predictor> = vec![&Naive, &one_gap, &sp];
+        if v_poisson.is_some() {
+            preds.push(&MatrixFree);
+        }
         let predictions = preds
             .iter()
             .map(|p| {
@@ -288,6 +328,16 @@ where
         let ek =
             ExactKernel::new(kernel, model).map_err(|e| upstream("samplers")(e.to_string()))?;
         let qop = qop_propagated(&ek, &law.pi, &table, &eg.g, &params.start, &cfg)?;
+        let v = asymptotic_variances_poisson(&ek, &law.pi, &table)?;
+        let tau_max = v
+            .iter()
+            .zip(&eg.var_pi)
+            .filter(|(_, s)| **s > 0.0)
+            .map(|(v, s)| v / s)
+            .fold(0.0f64, f64::max);
+        let input = PredictorInput::new(k as f64, g_norm2, &eg.var_pi, None, Some(&v))?;
+        let prediction = MatrixFree.predict(&input)?;
+        let verdict = TrackingVerdict::new(prediction.q, qop.q_op);
         Ok(CellReport {
             n_spins: model.n_spins(),
             n_observables: na,
@@ -297,9 +347,12 @@ where
             window_auto: false,
             spectrum: None,
             g_norm2,
-            tau_max: None,
+            tau_max: Some(tau_max),
             qop,
-            predictions: Vec::new(),
+            predictions: vec![PredictionReport {
+                prediction,
+                verdict,
+            }],
         })
     }
 }

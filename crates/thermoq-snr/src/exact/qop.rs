@@ -163,9 +163,9 @@ pub fn overlaps(spec: &Spectrum, table: &[Vec<f64>]) -> Result<Mat<f64>, SnrErro
             expected: ns,
         });
     }
+    let means: Vec<f64> = table.iter().map(|f| dot(&spec.pi, f)).collect();
     let w = Mat::from_fn(table.len(), ns, |a, s| {
-        let m = dot(&spec.pi, &table[a]);
-        spec.pi[s] * (table[a][s] - m)
+        spec.pi[s] * (table[a][s] - means[a])
     });
     Ok(&w * &spec.phi)
 }

@@ -1,0 +1,322 @@
+//! `thermoq snr`: exact `Q_op` of a small model and every predictor beside it.
+//!
+//! Enumerates the model (all `2^N` states), builds the exact gradient against a data law
+//! (`--data patterns:M=3,eps=0.1,seed=S`, SCIENCE.md II.4), computes the exact operational SNR
+//! for burn-in `B`, window `K` and `C` chains, and the naive / one-gap / struct-perp /
+//! matrix-free predictions with their ratio to `Q_op` (SCIENCE.md II.5). `--burn-in auto` means
+//! `⌈5/γ_eff⌉` and `--window auto` means `⌈50 τ_max⌉` (SCIENCE.md II.6).
+//!
+//! In the JSON output a `null` where a number is expected is `+∞` (the naive predictor divides by
+//! an exact symmetry zero on flip-symmetric models). `monte_carlo` is reserved for the Monte
+//! Carlo `Q_op` (`--monte-carlo`), not implemented by this command yet.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use std::path::PathBuf;
+use thermoq_data::patterns::{PatternLaw, PatternSpec};
+use thermoq_models::{EnergyModel, IsingModel, ObservableSet};
+use thermoq_samplers::{GibbsKernel, KernelKind};
+use thermoq_snr::exact::{CellParams, CellReport, Sweeps, analyze_cell};
+
+/// Which gradient observables enter `g` and `Q`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observables {
+    /// `f_ij = −x_i x_j` on every edge.
+    Couplings,
+    /// Couplings, then `f_i = −x_i` for every spin.
+    All,
+}
+
+impl From<Observables> for ObservableSet {
+    fn from(o: Observables) -> Self {
+        match o {
+            Observables::Couplings => ObservableSet::Couplings,
+            Observables::All => ObservableSet::All,
+        }
+    }
+}
+
+/// Arguments of `thermoq snr`.
+#[derive(Debug, Args)]
+pub struct SnrArgs {
+    /// Model file (thermoq-ising-v1, JSON or binary); at most 14 spins for the dense spectrum.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Data law: `patterns:M=<patterns>,eps=<flip prob>,seed=<seed>`.
+    #[arg(long, default_value = "patterns:M=3,eps=0.1,seed=0")]
+    pub data: String,
+    /// Burn-in sweeps B, or `auto` (⌈5/γ_eff⌉).
+    #[arg(long, default_value = "auto")]
+    pub burn_in: String,
+    /// Window sweeps K, or `auto` (⌈50 τ_max⌉).
+    #[arg(long, default_value = "auto")]
+    pub window: String,
+    /// Independent chains C averaged into one gradient estimate.
+    #[arg(long, default_value_t = 1)]
+    pub chains: u64,
+    /// Kernel: rs1, ss1, mh1, blk-alt, blk-sym or blk-rs (non-reversible ones need fixed B, K
+    /// and get only the matrix-free predictor).
+    #[arg(long, default_value = "rs1")]
+    pub kernel: String,
+    /// Gradient observables.
+    #[arg(long, value_enum, default_value = "couplings")]
+    pub observables: Observables,
+    /// Cluster tolerance ε_cluster of struct-perp.
+    #[arg(long, default_value_t = thermoq_snr::predict::DEFAULT_EPS_CLUSTER)]
+    pub eps_cluster: f64,
+    /// Relevance threshold ε_overlap.
+    #[arg(long, default_value_t = thermoq_snr::predict::DEFAULT_EPS_OVERLAP)]
+    pub eps_overlap: f64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The configuration echoed in the output.
+#[derive(Debug, Serialize)]
+pub struct SnrConfig {
+    /// Model file as given.
+    pub model: String,
+    /// Canonical data spec.
+    pub data: String,
+    /// Kernel name.
+    pub kernel: String,
+    /// Observable set.
+    pub observables: Observables,
+    /// Burn-in used (sweeps).
+    pub burn_in: u64,
+    /// Window used (sweeps).
+    pub window: u64,
+    /// Chains.
+    pub chains: u64,
+    /// Whether B was `auto`.
+    pub burn_in_auto: bool,
+    /// Whether K was `auto`.
+    pub window_auto: bool,
+    /// ε_cluster.
+    pub eps_cluster: f64,
+    /// ε_overlap.
+    pub eps_overlap: f64,
+}
+
+/// One predictor in the output.
+#[derive(Debug, Serialize)]
+pub struct PredictorOut {
+    /// Predicted `Q`.
+    pub q: f64,
+    /// Its timescale `T` (sweeps).
+    pub t: f64,
+    /// `q / q_op`.
+    pub ratio: f64,
+    /// Within a factor 2 of `q_op`.
+    pub tracks: bool,
+    /// Modes kept.
+    pub cluster_size: usize,
+}
+
+/// What `thermoq snr` prints.
+#[derive(Debug, Serialize)]
+pub struct SnrOutput {
+    /// The configuration.
+    pub config: SnrConfig,
+    /// Number of spins.
+    pub n_spins: usize,
+    /// Exact operational SNR.
+    pub q_op: f64,
+    /// `‖g‖²`.
+    pub g_norm2: f64,
+    /// `E‖ĝ − g‖²`.
+    pub mse: f64,
+    /// Squared-bias part of the MSE.
+    pub bias2: f64,
+    /// Variance part of the MSE.
+    pub variance: f64,
+    /// Struct-perp cluster size `|C*|`.
+    pub cluster_size: Option<usize>,
+    /// Spectral gap `1 − σ_2` of the sweep kernel.
+    pub gap: Option<f64>,
+    /// `γ_eff = 1 − σ_{j*}`.
+    pub gamma_eff: Option<f64>,
+    /// `τ_max` (sweeps).
+    pub tau_max: Option<f64>,
+    /// Parity of `φ_2` (`even`, `odd`, `none`).
+    pub phi2_parity: Option<String>,
+    /// `max_a |f̂_{a,2}|`.
+    pub phi2_max_overlap: Option<f64>,
+    /// `naive`, `one_gap`, `struct_perp`, `matrix_free` (those that ran).
+    pub predictors: std::collections::BTreeMap<String, PredictorOut>,
+    /// Reserved for the Monte Carlo `Q_op` (not computed by this command yet).
+    pub monte_carlo: Option<serde_json::Value>,
+    /// The full cell report (per-observable bias and variance, clusters, robustness).
+    pub report: CellReport,
+}
+
+impl SnrArgs {
+    /// Runs the command.
+    pub fn run(&self) -> Result<()> {
+        let out = self.compute()?;
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            print_text(&out);
+        }
+        Ok(())
+    }
+
+    /// Computes the output (no printing).
+    pub fn compute(&self) -> Result<SnrOutput> {
+        let model = IsingModel::load(&self.model)
+            .with_context(|| format!("loading model {}", self.model.display()))?;
+        let spec = PatternSpec::parse(&self.data).context("--data")?;
+        let law = PatternLaw::new(model.n_spins(), &spec).context("--data")?;
+        let set: ObservableSet = self.observables.into();
+        let dm = law
+            .observable_means(model.graph(), set == ObservableSet::All)
+            .context("data means")?;
+        let kind = KernelKind::parse(&self.kernel).context("--kernel")?;
+        let kernel = GibbsKernel::new(kind, model.graph(), None).context("--kernel")?;
+        let b = Sweeps::parse("--burn-in", &self.burn_in)?;
+        let k = Sweeps::parse("--window", &self.window)?;
+        if self.chains == 0 {
+            bail!("--chains must be at least 1");
+        }
+        let mut params = CellParams::with_observables(set);
+        params.eps_cluster = self.eps_cluster;
+        params.eps_overlap = self.eps_overlap;
+        let r = analyze_cell(&model, &kernel, &dm, b, k, self.chains, &params)
+            .context("exact SNR analysis")?;
+        let predictors = r
+            .predictions
+            .iter()
+            .map(|p| {
+                (
+                    p.prediction.predictor.replace('-', "_"),
+                    PredictorOut {
+                        q: p.prediction.q,
+                        t: p.prediction.t,
+                        ratio: p.verdict.ratio,
+                        tracks: p.verdict.within_2,
+                        cluster_size: p.prediction.cluster_size,
+                    },
+                )
+            })
+            .collect();
+        let s = r.spectrum.as_ref();
+        Ok(SnrOutput {
+            config: SnrConfig {
+                model: self.model.display().to_string(),
+                data: spec.to_spec_string(),
+                kernel: kind.name().into(),
+                observables: self.observables,
+                burn_in: r.config.burn_in,
+                window: r.config.window,
+                chains: r.config.chains,
+                burn_in_auto: r.burn_in_auto,
+                window_auto: r.window_auto,
+                eps_cluster: self.eps_cluster,
+                eps_overlap: self.eps_overlap,
+            },
+            n_spins: r.n_spins,
+            q_op: r.qop.q_op,
+            g_norm2: r.g_norm2,
+            mse: r.qop.mse,
+            bias2: r.qop.bias2,
+            variance: r.qop.variance,
+            cluster_size: r
+                .prediction("struct-perp")
+                .map(|p| p.prediction.cluster_size),
+            gap: s.map(|s| s.gap),
+            gamma_eff: s.and_then(|s| s.gamma_eff),
+            tau_max: r.tau_max,
+            phi2_parity: s.map(|s| s.phi2_parity.name().to_string()),
+            phi2_max_overlap: s.map(|s| s.phi2_max_overlap),
+            predictors,
+            monte_carlo: None,
+            report: r,
+        })
+    }
+}
+
+fn print_text(o: &SnrOutput) {
+    let c = &o.config;
+    println!(
+        "model {} (N = {}), kernel {}, data {}, B = {}{}, K = {}{}, C = {}",
+        c.model,
+        o.n_spins,
+        c.kernel,
+        c.data,
+        c.burn_in,
+        if c.burn_in_auto { " (auto)" } else { "" },
+        c.window,
+        if c.window_auto { " (auto)" } else { "" },
+        c.chains
+    );
+    if let (Some(g), Some(p)) = (o.gap, &o.phi2_parity) {
+        println!(
+            "gap {g:.4e}, phi2 {p} (max overlap {:.1e}), gamma_eff {:.4e}, tau_max {:.3}",
+            o.phi2_max_overlap.unwrap_or(f64::NAN),
+            o.gamma_eff.unwrap_or(f64::NAN),
+            o.tau_max.unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "Q_op = {:.6e}  (|g|^2 = {:.4e}, bias^2 = {:.3e}, variance = {:.3e})",
+        o.q_op, o.g_norm2, o.bias2, o.variance
+    );
+    println!(
+        "{:<12} {:>14} {:>14} {:>12} {:>7} {:>5}",
+        "predictor", "Q", "T", "Q/Q_op", "tracks", "|C|"
+    );
+    for (name, p) in &o.predictors {
+        println!(
+            "{name:<12} {:>14.6e} {:>14.6e} {:>12.4e} {:>7} {:>5}",
+            p.q, p.t, p.ratio, p.tracks, p.cluster_size
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(model: PathBuf, data: &str) -> SnrArgs {
+        SnrArgs {
+            model,
+            data: data.into(),
+            burn_in: "auto".into(),
+            window: "auto".into(),
+            chains: 1,
+            kernel: "rs1".into(),
+            observables: Observables::Couplings,
+            eps_cluster: 0.05,
+            eps_overlap: 1e-10,
+            json: true,
+        }
+    }
+
+    #[test]
+    fn snr_on_a_small_model_reports_every_predictor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cw.json");
+        thermoq_models::builders::curie_weiss(6, 1.0)
+            .to_file()
+            .save(&path)
+            .expect("save");
+        let out = args(path.clone(), "patterns:M=3,eps=0.1,seed=2")
+            .compute()
+            .expect("snr");
+        assert!(out.q_op.is_finite() && out.q_op > 0.0);
+        for k in ["naive", "one_gap", "struct_perp", "matrix_free"] {
+            assert!(out.predictors.contains_key(k), "missing {k}");
+        }
+        assert_eq!(out.phi2_parity.as_deref(), Some("odd"));
+        let json = serde_json::to_value(&out).expect("json");
+        assert!(json["config"]["burn_in_auto"].as_bool().unwrap_or(false));
+        let e = args(path, "patterns:M=3,bogus=1")
+            .compute()
+            .expect_err("bad key");
+        assert!(format!("{e:#}").contains("bogus"), "{e:#}");
+    }
+}
