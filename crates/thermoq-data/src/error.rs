@@ -110,6 +110,7 @@ impl DataError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     #[test]
     fn error_is_send_sync() {

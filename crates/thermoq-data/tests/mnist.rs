@@ -1,5 +1,7 @@
 //! MNIST loading, conversion and validation, on the committed 500-digit fixture only.
 
+#![allow(clippy::unwrap_used)] // fixed test inputs, not user data
+
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;

@@ -1,5 +1,7 @@
 //! DTM grids, placement, forward process, J_k and clamping (SCIENCE.md §3.1, II.9).
 
+#![allow(clippy::unwrap_used)] // fixed test inputs, not user data
+
 use rand::SeedableRng;
 use std::collections::BTreeSet;
 use std::sync::Arc;

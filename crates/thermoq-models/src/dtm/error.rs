@@ -69,6 +69,7 @@ impl From<thermoq_core::CoreError> for DtmError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     #[test]
     fn error_is_send_sync() {

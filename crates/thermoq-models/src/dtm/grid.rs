@@ -26,9 +26,12 @@ const J12: &[(i64, i64)] = &[(0, 1), (4, 1), (10, 9)];
 const J16: &[(i64, i64)] = &[(0, 1), (4, 1), (10, 9), (11, 14)];
 const J20: &[(i64, i64)] = &[(0, 1), (4, 1), (10, 9), (11, 14), (23, 6)];
 
+/// A named preset: `(name, side, jumps)`.
+pub type NamedPreset = (&'static str, usize, &'static [(i64, i64)]);
+
 /// The named presets: `(name, side, jumps)`. The 60/70 presets are the DTM paper's
 /// (dtm-replication's `graph_preset_architectures`); the small ones are for tests and quick runs.
-pub const PRESETS: &[(&str, usize, &[(i64, i64)])] = &[
+pub const PRESETS: &[NamedPreset] = &[
     ("4_4", 4, &[(0, 1)]),
     ("8_8", 8, J8),
     ("20_8", 20, J8),
@@ -212,6 +215,7 @@ impl TorusGrid {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
 
