@@ -2,6 +2,8 @@
 //! round trip through both the JSON and the binary form exactly (bit-identical numbers, same edge
 //! order and orientation), and the two forms are told apart by the magic alone.
 
+#![allow(clippy::unwrap_used)] // in tests a failed unwrap is a failed test
+
 use proptest::prelude::*;
 use std::path::PathBuf;
 use thermoq_core::IsingFile;

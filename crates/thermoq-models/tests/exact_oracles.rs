@@ -8,6 +8,8 @@
 //! * `flip_delta(x, i) = E(x with x_i flipped) − E(x)`;
 //! * `Rbm` (dense local fields) equals its Ising form on every state.
 
+#![allow(clippy::unwrap_used)] // in tests a failed unwrap is a failed test
+
 use proptest::prelude::*;
 use thermoq_core::Graph;
 use thermoq_core::state::spins_from_index;

@@ -13,6 +13,8 @@
 //! * a p-bit array with gain spread makes RS1 non-reversible while its own stationary law π' is
 //!   still stationary.
 
+#![allow(clippy::unwrap_used)] // in tests a failed unwrap is a failed test
+
 mod common;
 
 use common::*;
