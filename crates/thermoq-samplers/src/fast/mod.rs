@@ -10,7 +10,8 @@
 //! | engine | models | per update | bit depth |
 //! |---|---|---|---|
 //! | [`Engine::Lattice`] | periodic 2D lattice, uniform `J`, `h`, checkerboard colouring | 5-entry threshold table, lazy 32-bit compare (≈ 8.1 random bits) | 32 |
-//! | [`Engine::Sparse`] / [`Engine::SparseF32`] | any `IsingModel`, any proper colouring | CSR field in `f64` / `f32`, sigmoid, 32-bit compare | 32 (`f64`) |
+//! | [`Engine::Sparse`] | any `IsingModel`, any proper colouring | CSR field in `f64`, sigmoid, 32-bit compare | 32 |
+//! | [`Engine::SparseF32`] | same | CSR field in `f32`, polynomial sigmoid, 24-bit compare | 24 |
 //! | [`Engine::Dense`] | [`Rbm`], visible/hidden colouring | one `f32` GEMM per half-sweep for all chains, polynomial sigmoid | 24 |
 //!
 //! "Bit depth `b`" means the realised up-probability is `round(p·2^b)/2^b` (the lattice engine's
@@ -108,7 +109,7 @@ impl Engine {
     /// Random-number bit depth of the engine's comparison (see the module docs).
     pub fn bit_depth(self) -> u32 {
         match self {
-            Self::Dense => 24,
+            Self::Dense | Self::SparseF32 => 24,
             _ => 32,
         }
     }

@@ -16,8 +16,8 @@ pub(crate) trait Field: Copy + Send + Sync + 'static {
     fn from_f64(v: f64) -> Self;
     fn from_spin(s: Spin) -> Self;
     fn mul_add(self, a: Self, b: Self) -> Self;
-    /// `round(σ(z)·2^32)`.
-    fn threshold(z: Self) -> u64;
+    /// Whether a uniform 32-bit word `u` says "up" for input `z = 2βφ`.
+    fn up(z: Self, u: u32) -> bool;
     fn mul(self, b: Self) -> Self;
 }
 
@@ -34,9 +34,10 @@ impl Field for f64 {
     fn mul_add(self, a: Self, b: Self) -> Self {
         self + a * b
     }
+    /// `u < round(σ(z)·2^32)`: bit depth 32.
     #[inline]
-    fn threshold(z: Self) -> u64 {
-        threshold32(sigmoid(z))
+    fn up(z: Self, u: u32) -> bool {
+        u64::from(u) < threshold32(sigmoid(z))
     }
     #[inline]
     fn mul(self, b: Self) -> Self {
@@ -57,15 +58,10 @@ impl Field for f32 {
     fn mul_add(self, a: Self, b: Self) -> Self {
         self + a * b
     }
+    /// `⌊u/2^8⌋ < σ(z)·2^24` with the polynomial `f32` sigmoid of the dense engine: bit depth 24.
     #[inline]
-    fn threshold(z: Self) -> u64 {
-        let p = if z >= 0.0 {
-            1.0 / (1.0 + (-z).exp())
-        } else {
-            let e = z.exp();
-            e / (1.0 + e)
-        };
-        threshold32(f64::from(p))
+    fn up(z: Self, u: u32) -> bool {
+        ((u >> 8) as f32) < super::dense::sigmoid_f32(z) * 16_777_216.0
     }
     #[inline]
     fn mul(self, b: Self) -> Self {
@@ -121,8 +117,11 @@ impl<F: Field> SparseEngine<F> {
             for (&k, &jk) in self.nbr[a..b].iter().zip(&self.j[a..b]) {
                 phi = phi.mul_add(jk, F::from_spin(x[k as usize]));
             }
-            let t = F::threshold(self.beta2.mul(phi));
-            x[i] = if u64::from(rb.u32()) < t { 1 } else { -1 };
+            x[i] = if F::up(self.beta2.mul(phi), rb.u32()) {
+                1
+            } else {
+                -1
+            };
         }
     }
 }
