@@ -219,14 +219,52 @@ where
     M: EnergyModel + ?Sized,
     K: Kernel<M>,
 {
+    analyze_cell_with_spectrum(
+        model, kernel, None, data_means, burn_in, window, chains, params,
+    )
+}
+
+/// As [`analyze_cell`], re-using a spectrum the caller already computed with [`spectrum_of`]
+/// for this kernel and model (the dense eigendecomposition dominates the cost at N ≥ 12).
+#[allow(clippy::too_many_arguments)]
+pub fn analyze_cell_with_spectrum<M, K>(
+    model: &M,
+    kernel: &K,
+    spectrum: Option<&Spectrum>,
+    data_means: &[f64],
+    burn_in: Sweeps,
+    window: Sweeps,
+    chains: u64,
+    params: &CellParams,
+) -> Result<CellReport, SnrError>
+where
+    M: EnergyModel + ?Sized,
+    K: Kernel<M>,
+{
     let law = ExactLaw::new(model).map_err(|e| upstream("models")(e.to_string()))?;
     let table = law.observable_table(model, params.observables);
     let eg = ExactGradient::new(&law.pi, &table, data_means)?;
     let g_norm2 = eg.norm2();
     let na = table.len();
     if kernel.is_reversible() {
-        let spec = spectrum_of(kernel, model)?;
-        let fhat = overlaps(&spec, &table)?;
+        let owned;
+        let spec = match spectrum {
+            Some(s) => {
+                if s.n != model.n_spins() || s.pi.len() != law.pi.len() {
+                    return Err(SnrError::Shape {
+                        what: "spectrum states",
+                        found: s.pi.len(),
+                        expected: law.pi.len(),
+                    });
+                }
+                s
+            }
+            None => {
+                owned = spectrum_of(kernel, model)?;
+                &owned
+            }
+        };
+        let fhat = overlaps(spec, &table)?;
         let v = asymptotic_variances_spectral(&spec.sigma, fhat.as_ref());
         let tau_max = v
             .iter()
@@ -259,7 +297,7 @@ where
             Sweeps::Auto => auto_sweeps("window auto (50 τ_max)", 50.0 * tau_max)?.max(1),
         };
         let cfg = WindowConfig::new(b, k, chains)?;
-        let qop = qop_spectral(&spec, fhat.as_ref(), &eg.g, &params.start, &cfg)?;
+        let qop = qop_spectral(spec, fhat.as_ref(), &eg.g, &params.start, &cfg)?;
         let v_poisson = if params.matrix_free {
             let ek =
                 ExactKernel::new(kernel, model).map_err(|e| upstream("samplers")(e.to_string()))?;

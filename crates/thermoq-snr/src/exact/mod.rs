@@ -17,7 +17,9 @@ pub mod gradient;
 pub mod qop;
 pub mod window;
 
-pub use cell::{CellParams, CellReport, SpectrumSummary, Sweeps, analyze_cell};
+pub use cell::{
+    CellParams, CellReport, SpectrumSummary, Sweeps, analyze_cell, analyze_cell_with_spectrum,
+};
 pub use dense::{DenseDecomposition, dense_spectrum};
 pub use dstruct::{StructPerpGradient, struct_perp_gradient, t_o_fixed_cluster};
 pub use gradient::{ExactGradient, gradient_jacobian};
