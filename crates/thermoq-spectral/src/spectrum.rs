@@ -246,6 +246,20 @@ pub fn decompose_operator(
         sigma.push(power(lam));
         parity.push(par);
     }
+    // Mode 0 is known exactly (φ_0 = 1, σ_0 = 1); the computed one carries an error of order
+    // ε/gap. Replace it and remove the (equally small) constant component from the other modes.
+    if (sigma[0] - 1.0).abs() <= 1e-8 {
+        sigma[0] = 1.0;
+        for s in 0..ns {
+            phi[(s, 0)] = 1.0;
+        }
+        for j in 1..ns {
+            let c: f64 = (0..ns).map(|s| pi[s] * phi[(s, j)]).sum();
+            for s in 0..ns {
+                phi[(s, j)] -= c;
+            }
+        }
+    }
     Ok(Spectrum {
         n,
         pi,
