@@ -15,6 +15,8 @@ mod cmd {
     pub mod inspect;
     pub mod sample;
     pub mod snr;
+    pub mod spectrum;
+    pub mod tau;
 }
 
 /// thermoq: sample Ising / Boltzmann-machine models with thermodynamic (p-bit / Gibbs) kernels and
@@ -43,6 +45,12 @@ enum Command {
     /// Exact operational gradient SNR Q_op of a small model (all 2^N states) beside the naive,
     /// one-gap, struct-perp and matrix-free predictions, for a data law and a burn-in/window.
     Snr(cmd::snr::SnrArgs),
+    /// Integrated autocorrelation time of a recorded series (one column per chain): τ̂, window,
+    /// ESS, split-R̂ and whether τ̂ is resolved under the doubling rule (else a lower bound).
+    Tau(cmd::tau::TauArgs),
+    /// Exact spectral summary of a small model under one kernel: sweep eigenvalues and gap, parity
+    /// of φ_2 and its overlaps, exact τ_int per observable, reversibility certificates.
+    Spectrum(cmd::spectrum::SpectrumArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +66,8 @@ fn main() -> ExitCode {
         Command::Sample(a) => a.run(),
         Command::Inspect(a) => a.run(),
         Command::Snr(a) => a.run(),
+        Command::Tau(a) => a.run(),
+        Command::Spectrum(a) => a.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
