@@ -7,8 +7,8 @@
 //! `⌈5/γ_eff⌉` and `--window auto` means `⌈50 τ_max⌉` (SCIENCE.md II.6).
 //!
 //! In the JSON output a `null` where a number is expected is `+∞` (the naive predictor divides by
-//! an exact symmetry zero on flip-symmetric models). `monte_carlo` is reserved for the Monte
-//! Carlo `Q_op` (`--monte-carlo`), not implemented by this command yet.
+//! an exact symmetry zero on flip-symmetric models). With `--monte-carlo --seeds S`, `monte_carlo`
+//! holds the Monte Carlo `Q_op` of S real runs with its 95 % interval.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -69,6 +69,16 @@ pub struct SnrArgs {
     /// Relevance threshold ε_overlap.
     #[arg(long, default_value_t = thermoq_snr::predict::DEFAULT_EPS_OVERLAP)]
     pub eps_overlap: f64,
+    /// Also estimate Q_op by Monte Carlo: `--seeds` independent real runs from a uniform start
+    /// with the same B, K and C (the exact value should fall inside the 95 % interval).
+    #[arg(long)]
+    pub monte_carlo: bool,
+    /// Independent seeds of the Monte Carlo estimate.
+    #[arg(long, default_value_t = 400)]
+    pub seeds: usize,
+    /// Master seed of the Monte Carlo estimate.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -147,8 +157,8 @@ pub struct SnrOutput {
     pub phi2_max_overlap: Option<f64>,
     /// `naive`, `one_gap`, `struct_perp`, `matrix_free` (those that ran).
     pub predictors: std::collections::BTreeMap<String, PredictorOut>,
-    /// Reserved for the Monte Carlo `Q_op` (not computed by this command yet).
-    pub monte_carlo: Option<serde_json::Value>,
+    /// The Monte Carlo `Q_op` with its 95 % interval (with `--monte-carlo`).
+    pub monte_carlo: Option<thermoq_snr::mc::McQop>,
     /// The full cell report (per-observable bias and variance, clusters, robustness).
     pub report: CellReport,
 }
@@ -203,6 +213,29 @@ impl SnrArgs {
                 )
             })
             .collect();
+        let monte_carlo = if self.monte_carlo {
+            let law_pi =
+                thermoq_models::exact::ExactLaw::new(&model).context("enumerating the model")?;
+            let table = law_pi.observable_table(&model, set);
+            let g: Vec<f64> = table
+                .iter()
+                .zip(&dm)
+                .map(|(f, d)| d - law_pi.expect(f))
+                .collect();
+            let p = thermoq_snr::mc::McParams::new(
+                self.seeds,
+                r.config.burn_in as usize,
+                r.config.window as usize,
+            )
+            .chains(r.config.chains as usize)
+            .seed(self.seed);
+            Some(
+                thermoq_snr::mc::monte_carlo_q_op(&model, &kernel, set, &dm, &g, &p)
+                    .context("--monte-carlo")?,
+            )
+        } else {
+            None
+        };
         let s = r.spectrum.as_ref();
         Ok(SnrOutput {
             config: SnrConfig {
@@ -233,7 +266,7 @@ impl SnrArgs {
             phi2_parity: s.map(|s| s.phi2_parity.name().to_string()),
             phi2_max_overlap: s.map(|s| s.phi2_max_overlap),
             predictors,
-            monte_carlo: None,
+            monte_carlo,
             report: r,
         })
     }
@@ -273,6 +306,12 @@ fn print_text(o: &SnrOutput) {
         println!(
             "{name:<12} {:>14.6e} {:>14.6e} {:>12.4e} {:>7} {:>5}",
             p.q, p.t, p.ratio, p.tracks, p.cluster_size
+        );
+    }
+    if let Some(m) = &o.monte_carlo {
+        println!(
+            "monte carlo  Q_op = {:.6e}  95% [{:.6e}, {:.6e}] from {} seeds (exact {:.6e})",
+            m.q_op, m.q_lo, m.q_hi, m.seeds, o.q_op
         );
     }
 }
