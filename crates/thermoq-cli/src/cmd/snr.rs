@@ -331,6 +331,9 @@ mod tests {
             observables: Observables::Couplings,
             eps_cluster: 0.05,
             eps_overlap: 1e-10,
+            monte_carlo: true,
+            seeds: 50,
+            seed: 1,
             json: true,
         }
     }
@@ -351,6 +354,15 @@ mod tests {
             assert!(out.predictors.contains_key(k), "missing {k}");
         }
         assert_eq!(out.phi2_parity.as_deref(), Some("odd"));
+        // The Monte Carlo estimate (50 seeds, z = 1.96) lands near the exact value: with 50
+        // i.i.d. squared errors its relative standard error is ~20 %, so a factor 2 is ≥ 3 SE.
+        let mc = out.monte_carlo.as_ref().expect("monte carlo ran");
+        assert!(
+            mc.q_op / out.q_op < 2.0 && out.q_op / mc.q_op < 2.0,
+            "mc {} vs exact {}",
+            mc.q_op,
+            out.q_op
+        );
         let json = serde_json::to_value(&out).expect("json");
         assert!(json["config"]["burn_in_auto"].as_bool().unwrap_or(false));
         let e = args(path, "patterns:M=3,bogus=1")
