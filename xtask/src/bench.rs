@@ -35,6 +35,9 @@ pub struct BenchArgs {
 pub enum BenchCmd {
     /// Sampler throughput (spin updates/s) on the PEERS.md cases, and the machine's bounds.
     Sampler(SamplerBenchArgs),
+    /// Exact spectral analysis: dense RS1 analysis (N = 10, 12, 13) and matrix-free Poisson
+    /// solves (N = 16, 20, 22), beside numpy's eigh on the same matrices where Python is available.
+    Spectral(crate::bench_spectral::SpectralBenchArgs),
 }
 
 /// Options of `bench sampler`.
@@ -73,6 +76,7 @@ pub struct SamplerBenchArgs {
 pub fn run(args: &BenchArgs) -> Result<()> {
     match &args.cmd {
         BenchCmd::Sampler(a) => run_sampler_bench(a),
+        BenchCmd::Spectral(a) => crate::bench_spectral::run_spectral_bench(a),
     }
 }
 
@@ -144,7 +148,9 @@ pub fn run_sampler_bench(args: &SamplerBenchArgs) -> Result<()> {
     if threads == 0 {
         bail!("--threads 0: expected at least 1");
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     pool.install(|| sampler_bench_in_pool(args, threads))
 }
 
@@ -194,7 +200,10 @@ fn sampler_bench_in_pool(args: &SamplerBenchArgs, threads: usize) -> Result<()> 
         println!("{r}");
     }
     if !args.json {
-        eprintln!("\n{:<14} {:<10} {:>14} {:>9}", "case", "engine", "updates/s", "seconds");
+        eprintln!(
+            "\n{:<14} {:<10} {:>14} {:>9}",
+            "case", "engine", "updates/s", "seconds"
+        );
         for r in rows.iter().filter(|r| r.get("updates_per_s").is_some()) {
             eprintln!(
                 "{:<14} {:<10} {:>14.3e} {:>9.3}",
@@ -228,7 +237,17 @@ fn bench_fast(
         case.sweeps
     };
     let (sec, all) = time_median(reps, || Ok(s.sweep(&mut batch, sweeps)?))?;
-    Ok(row(case.name, s.engine().name(), kind, n, sweeps, sec, &all, threads, profile))
+    Ok(row(
+        case.name,
+        s.engine().name(),
+        kind,
+        n,
+        sweeps,
+        sec,
+        &all,
+        threads,
+        profile,
+    ))
 }
 
 fn bench_reference(
@@ -252,7 +271,17 @@ fn bench_reference(
     let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
     let sweeps = (case.sweeps / 16).max(1);
     let (sec, all) = time_median(reps, || Ok(s.sweep(&mut batch, sweeps)?))?;
-    Ok(row(case.name, "reference", kind, n, sweeps, sec, &all, threads, profile))
+    Ok(row(
+        case.name,
+        "reference",
+        kind,
+        n,
+        sweeps,
+        sec,
+        &all,
+        threads,
+        profile,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -332,16 +361,41 @@ fn bounds(quick: bool, reps: usize, threads: usize) -> Result<Vec<serde_json::Va
     drop(data);
     // GEMM.
     for (name, m, k, n, times) in [
-        ("bound-gemm-f32-1024", 1024, 1024, 1024, if quick { 2 } else { 8 }),
-        ("bound-gemm-f32-256x784x64", 256, 784, 64, if quick { 50 } else { 400 }),
-        ("bound-gemm-f32-784x256x64", 784, 256, 64, if quick { 50 } else { 400 }),
+        (
+            "bound-gemm-f32-1024",
+            1024,
+            1024,
+            1024,
+            if quick { 2 } else { 8 },
+        ),
+        (
+            "bound-gemm-f32-256x784x64",
+            256,
+            784,
+            64,
+            if quick { 50 } else { 400 },
+        ),
+        (
+            "bound-gemm-f32-784x256x64",
+            784,
+            256,
+            64,
+            if quick { 50 } else { 400 },
+        ),
     ] {
         let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 - 5.0);
         let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 3) as f32 - 1.0);
         let mut c = Mat::<f32>::zeros(m, n);
         let (sec, _) = time_median(reps, || {
             for _ in 0..times {
-                matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, Par::rayon(0));
+                matmul(
+                    c.as_mut(),
+                    Accum::Replace,
+                    a.as_ref(),
+                    b.as_ref(),
+                    1.0,
+                    Par::rayon(0),
+                );
             }
             Ok(())
         })?;

@@ -9,6 +9,7 @@
 //! Run bare (`cargo xtask`) for help.
 
 mod bench;
+mod bench_spectral;
 mod data;
 mod plot;
 mod repro;
