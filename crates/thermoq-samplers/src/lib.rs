@@ -47,6 +47,7 @@ pub mod kernel;
 pub mod observe;
 pub mod pbit;
 pub mod plan;
+pub mod pt;
 
 pub use batch::{BatchSampler, ChainBatch};
 pub use error::SamplerError;

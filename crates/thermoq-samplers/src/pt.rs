@@ -1,0 +1,841 @@
+//! Parallel tempering (replica exchange) over a temperature ladder, and ladder design.
+//!
+//! A [`Ladder`] holds α_1 = 1 > α_2 > … > α_R = α_top > 0; replica (rung) `r` samples
+//! π_{α_r β}(x) ∝ exp(−α_r β E(x)) where β is the model's own inverse temperature (SCIENCE.md II.2).
+//! Rung 0 is the *cold* (target) replica, rung R−1 the *hot* one.
+//!
+//! One PT sweep combines a local sweep `L` (any [`Kernel`], applied independently to every rung)
+//! with swap moves on adjacent rungs `(k, k+1)`, accepted with probability
+//!
+//! ```text
+//! a_k(x_k, x_{k+1}) = min(1, exp[(α_k − α_{k+1}) β (E(x_k) − E(x_{k+1}))])
+//! ```
+//!
+//! ([`ParallelTempering::swap_acceptance`]). Two schemes ([`SwapScheme`]):
+//!
+//! * `PtSym` — `K = ½(L S + S L)`, `S` = one uniformly chosen adjacent pair; a fair coin per sweep
+//!   picks the order. Reversible with respect to the product law ⊗_r π_{α_r β} whenever `L` is.
+//! * `PtDeo` — deterministic even/odd: sweep `t` is `L` followed by all swaps of pairs `(k, k+1)`
+//!   with `k ≡ t (mod 2)`. Non-reversible (the period `L S_even L S_odd` is not self-adjoint).
+//!
+//! Replica models are rebuilt from the model passed to [`ParallelTempering::new`] with
+//! [`IsingModel::with_beta`], so a sampler constructed after `set_params` always runs the current
+//! weights (the "stale weights" bug of SCIENCE.md §2.10 cannot happen by construction).
+//!
+//! Ladder design (SCIENCE.md II.8): the thermodynamic length Λ = ∫_{α_top}^1 √C(α) dα with
+//! C(α) = β² Var_{π_{αβ}}[E] ([`thermodynamic_length`]), equal-length rung placement
+//! ([`Ladder::equal_length`]), the equal-acceptance rung count [`r_star`] and the DEO round-trip
+//! prediction [`deo_round_trip_rate`].
+//!
+//! Exact operators on the joint space of all replicas (`2^{N R}` states, joint index
+//! `J = Σ_r s_r 2^{r N}`) are built by [`ParallelTempering::exact_local_operator`],
+//! [`ParallelTempering::exact_swap_operator`] and [`ParallelTempering::exact_sweep_operator`] from
+//! the *same* acceptance function and kernel plans the sampler runs.
+
+use crate::kernel::uniform53;
+use crate::observe::Observer;
+use crate::{Kernel, Plan, SamplerError};
+use faer::Mat;
+use rand::Rng;
+use rayon::prelude::*;
+use thermoq_core::Spin;
+use thermoq_core::rng::chain_rng;
+use thermoq_models::{EnergyModel, IsingModel};
+
+/// Per-rung thermodynamic length giving the 0.234 swap acceptance under the Gaussian energy
+/// overlap model: erfc(δ*/2) ≈ 0.234 (SCIENCE.md II.8).
+pub const DELTA_STAR: f64 = 1.683;
+
+/// Largest joint state space (`N · R` bits) the dense exact operators are built for.
+pub const MAX_EXACT_JOINT_BITS: usize = 12;
+
+fn invalid(field: &str, message: String) -> SamplerError {
+    SamplerError::Invalid {
+        field: field.into(),
+        message,
+    }
+}
+
+/// A validated temperature ladder α_1 = 1 > α_2 > … > α_R > 0 (rung 0 is the target).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ladder {
+    alphas: Vec<f64>,
+}
+
+impl Ladder {
+    /// Validates an explicit ladder: at least one rung, all finite, first exactly 1 (within
+    /// 1e-12, then set to 1), strictly decreasing, last > 0.
+    pub fn new(mut alphas: Vec<f64>) -> Result<Self, SamplerError> {
+        if alphas.is_empty() {
+            return Err(invalid(
+                "ladder",
+                "is empty, expected at least one rung".into(),
+            ));
+        }
+        if let Some(k) = alphas.iter().position(|a| !a.is_finite()) {
+            return Err(invalid(
+                &format!("ladder[{k}]"),
+                format!("is {}, expected a finite α", alphas[k]),
+            ));
+        }
+        if (alphas[0] - 1.0).abs() > 1e-12 {
+            return Err(invalid(
+                "ladder[0]",
+                format!("is {}, expected α_1 = 1 (the target rung)", alphas[0]),
+            ));
+        }
+        alphas[0] = 1.0;
+        for k in 1..alphas.len() {
+            if alphas[k] >= alphas[k - 1] {
+                return Err(invalid(
+                    &format!("ladder[{k}]"),
+                    format!(
+                        "is {}, expected strictly below ladder[{}] = {}",
+                        alphas[k],
+                        k - 1,
+                        alphas[k - 1]
+                    ),
+                ));
+            }
+        }
+        let last = alphas[alphas.len() - 1];
+        if last <= 0.0 {
+            return Err(invalid(
+                "alpha_top",
+                format!("is {last}, expected α_top > 0"),
+            ));
+        }
+        Ok(Self { alphas })
+    }
+
+    fn check_span(rungs: usize, alpha_top: f64) -> Result<(), SamplerError> {
+        if rungs < 2 {
+            return Err(invalid(
+                "rungs",
+                format!("is {rungs}, expected at least 2 to span [α_top, 1]"),
+            ));
+        }
+        if !(alpha_top.is_finite() && alpha_top > 0.0 && alpha_top < 1.0) {
+            return Err(invalid(
+                "alpha_top",
+                format!("is {alpha_top}, expected 0 < α_top < 1"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Equal steps Δα = (1 − α_top)/(R − 1): α_r = 1 − r Δα (rungs `r = 0..R`).
+    pub fn uniform(rungs: usize, alpha_top: f64) -> Result<Self, SamplerError> {
+        Self::check_span(rungs, alpha_top)?;
+        let d = (1.0 - alpha_top) / (rungs - 1) as f64;
+        let mut a: Vec<f64> = (0..rungs).map(|r| 1.0 - r as f64 * d).collect();
+        a[rungs - 1] = alpha_top;
+        Self::new(a)
+    }
+
+    /// Geometric spacing: α_r = α_top^{r/(R−1)} (constant ratio between neighbours).
+    pub fn geometric(rungs: usize, alpha_top: f64) -> Result<Self, SamplerError> {
+        Self::check_span(rungs, alpha_top)?;
+        let mut a: Vec<f64> = (0..rungs)
+            .map(|r| alpha_top.powf(r as f64 / (rungs - 1) as f64))
+            .collect();
+        a[rungs - 1] = alpha_top;
+        Self::new(a)
+    }
+
+    /// Rungs at equal increments of thermodynamic length, from measured `C(α)` at grid points.
+    ///
+    /// `points` are α values (any order, distinct, in `(0, 1]`, the largest exactly 1) and `c`
+    /// the specific heat C(α) = β² Var_{π_{αβ}}[E] at each (finite, ≥ 0). The cumulative length
+    /// Λ(α) = ∫_α^1 √C is tabulated by the trapezoid rule on the grid and inverted piecewise
+    /// linearly; rung `r` sits where Λ(α_r) = r Λ_total/(R − 1), so α_R = min(points).
+    pub fn equal_length(points: &[f64], c: &[f64], rungs: usize) -> Result<Self, SamplerError> {
+        let prof = LengthProfile::new(points, c)?;
+        if prof.alphas[0] != 1.0 {
+            return Err(invalid(
+                "points",
+                format!(
+                    "largest α is {}, expected the grid to reach the target α = 1",
+                    prof.alphas[0]
+                ),
+            ));
+        }
+        let alpha_top = *prof.alphas.last().unwrap_or(&1.0);
+        Self::check_span(rungs, alpha_top)?;
+        let total = prof.total();
+        if total <= 0.0 {
+            return Err(invalid(
+                "c",
+                "gives zero thermodynamic length, expected some C(α) > 0".into(),
+            ));
+        }
+        let mut a = Vec::with_capacity(rungs);
+        a.push(1.0);
+        for r in 1..rungs - 1 {
+            a.push(prof.alpha_at(total * r as f64 / (rungs - 1) as f64));
+        }
+        a.push(alpha_top);
+        Self::new(a)
+    }
+
+    /// The α values, rung 0 (α = 1) first.
+    pub fn alphas(&self) -> &[f64] {
+        &self.alphas
+    }
+
+    /// Number of rungs R.
+    pub fn len(&self) -> usize {
+        self.alphas.len()
+    }
+
+    /// Always false: a validated ladder has at least one rung.
+    pub fn is_empty(&self) -> bool {
+        self.alphas.is_empty()
+    }
+
+    /// The hottest α (α_R).
+    pub fn alpha_top(&self) -> f64 {
+        self.alphas[self.alphas.len() - 1]
+    }
+}
+
+/// Cumulative thermodynamic length on a grid, α descending from the largest point.
+struct LengthProfile {
+    alphas: Vec<f64>,
+    /// `cum[k]` = trapezoid ∫_{alphas[k]}^{alphas[0]} √C.
+    cum: Vec<f64>,
+}
+
+impl LengthProfile {
+    fn new(points: &[f64], c: &[f64]) -> Result<Self, SamplerError> {
+        if points.len() != c.len() {
+            return Err(invalid(
+                "c",
+                format!(
+                    "has {} values, expected one per α point ({})",
+                    c.len(),
+                    points.len()
+                ),
+            ));
+        }
+        if points.len() < 2 {
+            return Err(invalid(
+                "points",
+                format!("has {} α values, expected at least 2", points.len()),
+            ));
+        }
+        for (k, (&a, &ck)) in points.iter().zip(c).enumerate() {
+            if !(a.is_finite() && a > 0.0 && a <= 1.0) {
+                return Err(invalid(
+                    &format!("points[{k}]"),
+                    format!("is {a}, expected 0 < α ≤ 1"),
+                ));
+            }
+            if !(ck.is_finite() && ck >= 0.0) {
+                return Err(invalid(
+                    &format!("c[{k}]"),
+                    format!("is {ck}, expected finite C ≥ 0"),
+                ));
+            }
+        }
+        let mut pairs: Vec<(f64, f64)> = points.iter().copied().zip(c.iter().copied()).collect();
+        pairs.sort_by(|x, y| y.0.total_cmp(&x.0));
+        for w in pairs.windows(2) {
+            if w[0].0 == w[1].0 {
+                return Err(invalid(
+                    "points",
+                    format!("α = {} appears twice, expected distinct points", w[0].0),
+                ));
+            }
+        }
+        let alphas: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+        let mut cum = vec![0.0; pairs.len()];
+        for k in 1..pairs.len() {
+            let (a0, c0) = pairs[k - 1];
+            let (a1, c1) = pairs[k];
+            cum[k] = cum[k - 1] + 0.5 * (c0.sqrt() + c1.sqrt()) * (a0 - a1);
+        }
+        Ok(Self { alphas, cum })
+    }
+
+    fn total(&self) -> f64 {
+        self.cum[self.cum.len() - 1]
+    }
+
+    /// The α where the (piecewise-linear) cumulative length first reaches `target`.
+    fn alpha_at(&self, target: f64) -> f64 {
+        for k in 1..self.cum.len() {
+            if self.cum[k] >= target {
+                let (l0, l1) = (self.cum[k - 1], self.cum[k]);
+                let t = if l1 > l0 {
+                    (target - l0) / (l1 - l0)
+                } else {
+                    0.0
+                };
+                return self.alphas[k - 1] + t * (self.alphas[k] - self.alphas[k - 1]);
+            }
+        }
+        self.alphas[self.alphas.len() - 1]
+    }
+}
+
+/// Thermodynamic length Λ = ∫_{min α}^{max α} √C(α) dα by the trapezoid rule on the given grid
+/// (`points` in any order, distinct, in `(0, 1]`; `c` = C(α) = β² Var_{π_{αβ}}[E] ≥ 0).
+pub fn thermodynamic_length(points: &[f64], c: &[f64]) -> Result<f64, SamplerError> {
+    Ok(LengthProfile::new(points, c)?.total())
+}
+
+/// Equal-acceptance rung count R* = 1 + round(Λ/δ*) with δ* = [`DELTA_STAR`] (SCIENCE.md II.8).
+pub fn r_star(lambda: f64) -> Result<usize, SamplerError> {
+    if !(lambda.is_finite() && lambda >= 0.0) {
+        return Err(invalid(
+            "lambda",
+            format!("is {lambda}, expected finite Λ ≥ 0"),
+        ));
+    }
+    Ok(1 + (lambda / DELTA_STAR).round() as usize)
+}
+
+/// Predicted DEO round-trip rate 1/(2 + 2Λ_rej), Λ_rej = Σ_edges rejection rate (Syed et al. 2019),
+/// in round trips per PT sweep per replica label.
+pub fn deo_round_trip_rate(rejection_rates: &[f64]) -> Result<f64, SamplerError> {
+    let mut lam = 0.0;
+    for (k, &r) in rejection_rates.iter().enumerate() {
+        if !(r.is_finite() && (0.0..=1.0).contains(&r)) {
+            return Err(invalid(
+                &format!("rejection_rates[{k}]"),
+                format!("is {r}, expected a rate in [0, 1]"),
+            ));
+        }
+        lam += r;
+    }
+    Ok(1.0 / (2.0 + 2.0 * lam))
+}
+
+/// How swaps are scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwapScheme {
+    /// Reversible `½(L S + S L)`, `S` = one uniformly random adjacent pair.
+    PtSym,
+    /// Non-reversible deterministic even/odd alternation of swap sets after each local sweep.
+    PtDeo,
+}
+
+impl SwapScheme {
+    /// Short name: `pt-sym` or `pt-deo`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SwapScheme::PtSym => "pt-sym",
+            SwapScheme::PtDeo => "pt-deo",
+        }
+    }
+}
+
+/// The state of one PT chain: a configuration per rung plus the replica labels' bookkeeping.
+#[derive(Clone, Debug)]
+pub struct PtChain {
+    /// `x[r]` is the configuration currently at rung `r`.
+    pub x: Vec<Vec<Spin>>,
+    /// `energy[r]` = E(x[r]) (β not included).
+    pub energy: Vec<f64>,
+    /// `label[r]` = which replica label (its starting rung) currently sits at rung `r`.
+    pub label: Vec<usize>,
+    /// Per label: 0 = not yet seen at the cold end, 1 = last extreme was cold, 2 = reached the hot
+    /// end after the cold one (a return to cold completes a round trip).
+    phase: Vec<u8>,
+    /// Number of PT sweeps done (drives the DEO parity).
+    pub step: u64,
+}
+
+/// Per-chain PT statistics, accumulated over recorded sweeps only.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PtStats {
+    /// Recorded PT sweeps.
+    pub sweeps: u64,
+    /// Swap attempts per edge `(k, k+1)`.
+    pub swap_attempts: Vec<u64>,
+    /// Accepted swaps per edge.
+    pub swap_accepts: Vec<u64>,
+    /// Sum of acceptance probabilities per edge (a lower-variance acceptance estimate).
+    pub swap_prob_sum: Vec<f64>,
+    /// Completed round trips cold → hot → cold, over all labels.
+    pub round_trips: u64,
+    /// Σ E per rung.
+    pub energy_sum: Vec<f64>,
+    /// Σ E² per rung.
+    pub energy_sumsq: Vec<f64>,
+}
+
+impl PtStats {
+    /// Empty statistics for `rungs` rungs.
+    pub fn new(rungs: usize) -> Self {
+        let e = rungs.saturating_sub(1);
+        Self {
+            sweeps: 0,
+            swap_attempts: vec![0; e],
+            swap_accepts: vec![0; e],
+            swap_prob_sum: vec![0.0; e],
+            round_trips: 0,
+            energy_sum: vec![0.0; rungs],
+            energy_sumsq: vec![0.0; rungs],
+        }
+    }
+
+    /// Empirical acceptance accepts/attempts on edge `k` (`None` without attempts).
+    pub fn acceptance(&self, k: usize) -> Option<f64> {
+        let n = *self.swap_attempts.get(k)?;
+        (n > 0).then(|| self.swap_accepts[k] as f64 / n as f64)
+    }
+
+    /// Mean acceptance probability on edge `k` (`None` without attempts).
+    pub fn mean_acceptance_prob(&self, k: usize) -> Option<f64> {
+        let n = *self.swap_attempts.get(k)?;
+        (n > 0).then(|| self.swap_prob_sum[k] / n as f64)
+    }
+
+    /// Λ_rej = Σ_k (1 − mean acceptance probability of edge k); `None` if an edge was never tried.
+    pub fn lambda_rej(&self) -> Option<f64> {
+        (0..self.swap_attempts.len())
+            .map(|k| self.mean_acceptance_prob(k).map(|a| 1.0 - a))
+            .sum()
+    }
+
+    /// Mean energy at rung `r` over recorded sweeps.
+    pub fn energy_mean(&self, r: usize) -> Option<f64> {
+        (self.sweeps > 0 && r < self.energy_sum.len())
+            .then(|| self.energy_sum[r] / self.sweeps as f64)
+    }
+
+    /// Energy variance at rung `r` over recorded sweeps (population form).
+    pub fn energy_var(&self, r: usize) -> Option<f64> {
+        let m = self.energy_mean(r)?;
+        Some((self.energy_sumsq[r] / self.sweeps as f64 - m * m).max(0.0))
+    }
+
+    /// Adds another chain's statistics (same ladder).
+    pub fn merge(&mut self, o: &PtStats) {
+        self.sweeps += o.sweeps;
+        self.round_trips += o.round_trips;
+        let add_u = |a: &mut Vec<u64>, b: &Vec<u64>| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        let add_f = |a: &mut Vec<f64>, b: &Vec<f64>| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        add_u(&mut self.swap_attempts, &o.swap_attempts);
+        add_u(&mut self.swap_accepts, &o.swap_accepts);
+        add_f(&mut self.swap_prob_sum, &o.swap_prob_sum);
+        add_f(&mut self.energy_sum, &o.energy_sum);
+        add_f(&mut self.energy_sumsq, &o.energy_sumsq);
+    }
+}
+
+/// The result of [`ParallelTempering::run`]: per-chain statistics, per-chain observers of the
+/// cold (α = 1) rung and the final chain states, all in chain order.
+#[derive(Clone, Debug)]
+pub struct PtRun<O> {
+    /// Statistics of each chain.
+    pub stats: Vec<PtStats>,
+    /// Observer of each chain's cold rung.
+    pub observers: Vec<O>,
+    /// Final state of each chain.
+    pub chains: Vec<PtChain>,
+}
+
+impl<O> PtRun<O> {
+    /// All chains' statistics summed.
+    pub fn pooled(&self) -> PtStats {
+        let mut p = PtStats::new(self.chains.first().map_or(0, |c| c.x.len()));
+        for s in &self.stats {
+            p.merge(s);
+        }
+        p
+    }
+}
+
+fn max_site(plan: &Plan) -> Option<u32> {
+    match plan {
+        Plan::Site(i) => Some(*i),
+        Plan::Block(b) => b.iter().copied().max(),
+        Plan::Seq(p) | Plan::Mix(p) => p.iter().filter_map(max_site).max(),
+        Plan::Repeat(p, _) => max_site(p),
+    }
+}
+
+/// A parallel-tempering sampler over an [`IsingModel`]: ladder, replica models, local kernel and
+/// swap scheme.
+#[derive(Clone, Debug)]
+pub struct ParallelTempering<K> {
+    ladder: Ladder,
+    beta: f64,
+    replicas: Vec<IsingModel>,
+    kernel: K,
+    scheme: SwapScheme,
+}
+
+impl<K: Kernel<IsingModel>> ParallelTempering<K> {
+    /// Builds the replicas `model.with_beta(α_r β)` from the current `model` and checks that the
+    /// kernel's plan only touches the model's spins.
+    pub fn new(
+        model: &IsingModel,
+        ladder: Ladder,
+        kernel: K,
+        scheme: SwapScheme,
+    ) -> Result<Self, SamplerError> {
+        let beta = model.beta();
+        if !(beta.is_finite() && beta > 0.0) {
+            return Err(invalid("beta", format!("is {beta}, expected finite β > 0")));
+        }
+        if let Some(m) = max_site(kernel.plan()) {
+            if m as usize >= model.n_spins() {
+                return Err(invalid(
+                    "kernel",
+                    format!(
+                        "updates spin {m}, expected a kernel for this model's {} spins",
+                        model.n_spins()
+                    ),
+                ));
+            }
+        }
+        let replicas = ladder
+            .alphas()
+            .iter()
+            .map(|&a| model.with_beta(a * beta))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            ladder,
+            beta,
+            replicas,
+            kernel,
+            scheme,
+        })
+    }
+
+    /// The ladder.
+    pub fn ladder(&self) -> &Ladder {
+        &self.ladder
+    }
+
+    /// The target inverse temperature β (rung 0).
+    pub fn beta(&self) -> f64 {
+        self.beta
+    }
+
+    /// The replica models, rung 0 first (replica r at α_r β).
+    pub fn replicas(&self) -> &[IsingModel] {
+        &self.replicas
+    }
+
+    /// The local kernel.
+    pub fn kernel(&self) -> &K {
+        &self.kernel
+    }
+
+    /// The swap scheme.
+    pub fn scheme(&self) -> SwapScheme {
+        self.scheme
+    }
+
+    /// Whether the PT sweep is reversible w.r.t. the product law: `PtSym` with a reversible kernel.
+    pub fn is_reversible(&self) -> bool {
+        self.scheme == SwapScheme::PtSym && self.kernel.is_reversible()
+    }
+
+    fn n(&self) -> usize {
+        self.replicas[0].n_spins()
+    }
+
+    /// Acceptance probability of swapping rungs `k` and `k+1` holding energies `e_k`, `e_k1`:
+    /// min(1, exp[(α_k − α_{k+1}) β (e_k − e_k1)]). `k` must be below R − 1.
+    pub fn swap_acceptance(&self, k: usize, e_k: f64, e_k1: f64) -> f64 {
+        let a = self.ladder.alphas();
+        let log_r = (a[k] - a[k + 1]) * self.beta * (e_k - e_k1);
+        if log_r >= 0.0 { 1.0 } else { log_r.exp() }
+    }
+
+    /// A chain from explicit configurations, one per rung (each of length N, entries ±1).
+    pub fn chain_from_states(&self, x: Vec<Vec<Spin>>) -> Result<PtChain, SamplerError> {
+        let r = self.ladder.len();
+        if x.len() != r {
+            return Err(invalid(
+                "states",
+                format!("has {} rungs, expected {r}", x.len()),
+            ));
+        }
+        for (k, xs) in x.iter().enumerate() {
+            if xs.len() != self.n() || xs.iter().any(|&s| s != 1 && s != -1) {
+                return Err(invalid(
+                    &format!("states[{k}]"),
+                    format!("expected {} spins of value ±1", self.n()),
+                ));
+            }
+        }
+        let energy = x.iter().map(|xs| self.replicas[0].energy(xs)).collect();
+        let mut phase = vec![0u8; r];
+        phase[0] = 1;
+        Ok(PtChain {
+            x,
+            energy,
+            label: (0..r).collect(),
+            phase,
+            step: 0,
+        })
+    }
+
+    /// A chain with every rung drawn uniformly from `{±1}^N`.
+    pub fn uniform_chain<R: Rng + ?Sized>(&self, rng: &mut R) -> PtChain {
+        let (n, r) = (self.n(), self.ladder.len());
+        let x = (0..r)
+            .map(|_| {
+                (0..n)
+                    .map(|_| if rng.next_u32() & 1 == 1 { 1 } else { -1 })
+                    .collect()
+            })
+            .collect();
+        // Cannot fail: the shapes are built right here.
+        self.chain_from_states(x).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// Local sweep `L`: one kernel sweep on every rung, energies refreshed.
+    pub fn local_sweep<R: Rng + ?Sized>(&self, chain: &mut PtChain, rng: &mut R) {
+        for (r, m) in self.replicas.iter().enumerate() {
+            self.kernel.sweep(m, &mut chain.x[r], rng);
+            chain.energy[r] = self.replicas[0].energy(&chain.x[r]);
+        }
+    }
+
+    /// Proposes swapping rungs `k` and `k+1`; returns whether it was accepted. Statistics are
+    /// recorded when `stats` is given; label bookkeeping always runs.
+    pub fn swap_pair<R: Rng + ?Sized>(
+        &self,
+        chain: &mut PtChain,
+        k: usize,
+        stats: Option<&mut PtStats>,
+        rng: &mut R,
+    ) -> bool {
+        let a = self.swap_acceptance(k, chain.energy[k], chain.energy[k + 1]);
+        let accept = a >= 1.0 || uniform53(rng) < a;
+        let mut trips = 0u64;
+        if accept {
+            chain.x.swap(k, k + 1);
+            chain.energy.swap(k, k + 1);
+            chain.label.swap(k, k + 1);
+            let top = self.ladder.len() - 1;
+            for r in [k, k + 1] {
+                let l = chain.label[r];
+                if r == 0 {
+                    if chain.phase[l] == 2 {
+                        trips += 1;
+                    }
+                    chain.phase[l] = 1;
+                } else if r == top && chain.phase[l] == 1 {
+                    chain.phase[l] = 2;
+                }
+            }
+        }
+        if let Some(s) = stats {
+            s.swap_attempts[k] += 1;
+            s.swap_prob_sum[k] += a;
+            s.swap_accepts[k] += u64::from(accept);
+            s.round_trips += trips;
+        }
+        accept
+    }
+
+    /// One PT sweep (see [`SwapScheme`]), recording into `stats` when given.
+    pub fn step<R: Rng + ?Sized>(
+        &self,
+        chain: &mut PtChain,
+        mut stats: Option<&mut PtStats>,
+        rng: &mut R,
+    ) {
+        let r = self.ladder.len();
+        let edges = r - 1;
+        match self.scheme {
+            SwapScheme::PtSym => {
+                let local_first = rng.next_u32() & 1 == 1;
+                if local_first {
+                    self.local_sweep(chain, rng);
+                }
+                if edges > 0 {
+                    let k = crate::kernel::pick(rng, edges);
+                    self.swap_pair(chain, k, stats.as_deref_mut(), rng);
+                }
+                if !local_first {
+                    self.local_sweep(chain, rng);
+                }
+            }
+            SwapScheme::PtDeo => {
+                self.local_sweep(chain, rng);
+                let parity = (chain.step % 2) as usize;
+                for k in (parity..edges).step_by(2) {
+                    self.swap_pair(chain, k, stats.as_deref_mut(), rng);
+                }
+            }
+        }
+        chain.step += 1;
+        if let Some(s) = stats {
+            s.sweeps += 1;
+            for (k, &e) in chain.energy.iter().enumerate() {
+                s.energy_sum[k] += e;
+                s.energy_sumsq[k] += e * e;
+            }
+        }
+    }
+
+    /// Runs `n_chains` independent chains (chain `c` on stream `c` of `seed`, rayon over chains,
+    /// deterministic): uniform start, `burn_in` unrecorded sweeps, then `sweeps` recorded sweeps,
+    /// each followed by `observer.observe(t, cold state)`.
+    pub fn run<O: Observer>(
+        &self,
+        n_chains: usize,
+        seed: u64,
+        burn_in: usize,
+        sweeps: usize,
+        make: impl Fn(usize) -> O + Sync,
+    ) -> Result<PtRun<O>, SamplerError> {
+        if n_chains == 0 {
+            return Err(invalid("chains", "is 0, expected at least 1".into()));
+        }
+        let out: Vec<(PtStats, O, PtChain)> = (0..n_chains)
+            .into_par_iter()
+            .map(|c| {
+                let mut rng = chain_rng(seed, c as u64);
+                let mut chain = self.uniform_chain(&mut rng);
+                for _ in 0..burn_in {
+                    self.step(&mut chain, None, &mut rng);
+                }
+                let mut st = PtStats::new(self.ladder.len());
+                let mut o = make(c);
+                for t in 0..sweeps {
+                    self.step(&mut chain, Some(&mut st), &mut rng);
+                    o.observe(t, &chain.x[0]);
+                }
+                (st, o, chain)
+            })
+            .collect();
+        let mut run = PtRun {
+            stats: Vec::with_capacity(n_chains),
+            observers: Vec::with_capacity(n_chains),
+            chains: Vec::with_capacity(n_chains),
+        };
+        for (s, o, c) in out {
+            run.stats.push(s);
+            run.observers.push(o);
+            run.chains.push(c);
+        }
+        Ok(run)
+    }
+
+    fn check_exact(&self) -> Result<(usize, usize), SamplerError> {
+        let (n, r) = (self.n(), self.ladder.len());
+        if n * r > MAX_EXACT_JOINT_BITS {
+            return Err(invalid(
+                "model",
+                format!(
+                    "N·R = {}·{} = {} joint bits, expected at most {MAX_EXACT_JOINT_BITS}",
+                    n,
+                    r,
+                    n * r
+                ),
+            ));
+        }
+        Ok((n, r))
+    }
+
+    /// The product law ⊗_r π_{α_r β} on joint states `J = Σ_r s_r 2^{rN}`.
+    pub fn exact_product_law(&self) -> Result<Vec<f64>, SamplerError> {
+        let (n, r) = self.check_exact()?;
+        let laws = self
+            .replicas
+            .iter()
+            .map(thermoq_models::exact::ExactLaw::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mask = (1usize << n) - 1;
+        Ok((0..1usize << (n * r))
+            .map(|j| (0..r).map(|k| laws[k].pi[(j >> (k * n)) & mask]).product())
+            .collect())
+    }
+
+    /// Dense joint local operator `L = ⊗_r P_r` (row = from-state), `P_r` the kernel's exact sweep
+    /// on replica `r`.
+    pub fn exact_local_operator(&self) -> Result<Mat<f64>, SamplerError> {
+        let (n, r) = self.check_exact()?;
+        let ns = 1usize << n;
+        let mut p = Vec::with_capacity(r);
+        for m in &self.replicas {
+            let mut rows = Vec::with_capacity(ns * ns);
+            for s in 0..ns as u64 {
+                rows.extend(self.kernel.transition_row(m, s)?);
+            }
+            p.push(rows);
+        }
+        let mask = ns - 1;
+        let dim = 1usize << (n * r);
+        Ok(Mat::from_fn(dim, dim, |i, j| {
+            (0..r)
+                .map(|k| p[k][((i >> (k * n)) & mask) * ns + ((j >> (k * n)) & mask)])
+                .product()
+        }))
+    }
+
+    /// Dense joint operator of the swap move on edge `(k, k+1)`.
+    pub fn exact_swap_operator(&self, k: usize) -> Result<Mat<f64>, SamplerError> {
+        let (n, r) = self.check_exact()?;
+        if k + 1 >= r {
+            return Err(invalid("edge", format!("is {k}, expected below {}", r - 1)));
+        }
+        let mask = (1usize << n) - 1;
+        let dim = 1usize << (n * r);
+        let mut x = vec![0i8; n];
+        let mut energy_of = |s: usize| {
+            thermoq_core::state::spins_from_index(s as u64, &mut x);
+            self.replicas[0].energy(&x)
+        };
+        let mut m = Mat::<f64>::zeros(dim, dim);
+        for j in 0..dim {
+            let (sk, sk1) = ((j >> (k * n)) & mask, (j >> ((k + 1) * n)) & mask);
+            let a = self.swap_acceptance(k, energy_of(sk), energy_of(sk1));
+            let cleared = j & !(mask << (k * n)) & !(mask << ((k + 1) * n));
+            let jj = cleared | (sk1 << (k * n)) | (sk << ((k + 1) * n));
+            m[(j, jj)] += a;
+            m[(j, j)] += 1.0 - a;
+        }
+        Ok(m)
+    }
+
+    /// Dense joint operator of the scheme: `PtSym` → one sweep ½(L S + S L) with S the mean of
+    /// the edge swaps; `PtDeo` → one period of two sweeps, L S_even L S_odd (S_even/S_odd the
+    /// products of the even/odd edge swaps). Row = from-state (μ ← μK).
+    pub fn exact_sweep_operator(&self) -> Result<Mat<f64>, SamplerError> {
+        let (n, r) = self.check_exact()?;
+        let dim = 1usize << (n * r);
+        let l = self.exact_local_operator()?;
+        let swaps = (0..r.saturating_sub(1))
+            .map(|k| self.exact_swap_operator(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ident = Mat::<f64>::identity(dim, dim);
+        match self.scheme {
+            SwapScheme::PtSym => {
+                let s = if swaps.is_empty() {
+                    ident
+                } else {
+                    let mut s = Mat::<f64>::zeros(dim, dim);
+                    for sk in &swaps {
+                        s += sk;
+                    }
+                    s * (1.0 / swaps.len() as f64)
+                };
+                Ok((&l * &s + &s * &l) * 0.5)
+            }
+            SwapScheme::PtDeo => {
+                let mut se = ident.clone();
+                let mut so = ident;
+                for (k, sk) in swaps.iter().enumerate() {
+                    if k % 2 == 0 {
+                        se = &se * sk;
+                    } else {
+                        so = &so * sk;
+                    }
+                }
+                Ok(&(&(&l * &se) * &l) * &so)
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! Parallel tempering against exact oracles: swap acceptance by two-replica enumeration, the
+//! reversibility certificate of the joint PT operator (PT-SYM passes, PT-DEO fails by design),
+//! cold-rung moments vs the enumerated law and vs plain Gibbs, the stale-weights guard, and the
+//! ladder constructors.
+
+mod common;
+
+use common::*;
+use rand::Rng;
+use thermoq_core::rng::chain_rng;
+use thermoq_core::state::spins_from_index;
+use thermoq_models::exact::ExactLaw;
+use thermoq_models::{EnergyModel, EnergyModelExt, IsingModel, builders};
+use thermoq_samplers::exact::ExactKernel;
+use thermoq_samplers::observe::MomentObserver;
+use thermoq_samplers::pt::{
+    DELTA_STAR, Ladder, ParallelTempering, PtStats, SwapScheme, deo_round_trip_rate, r_star,
+    thermodynamic_length,
+};
+use thermoq_samplers::{GibbsKernel, KernelKind};
+
+fn pt(
+    model: &IsingModel,
+    ladder: Ladder,
+    kind: KernelKind,
+    scheme: SwapScheme,
+) -> ParallelTempering<GibbsKernel> {
+    let k = GibbsKernel::new(kind, model.graph(), None).expect("kernel");
+    ParallelTempering::new(model, ladder, k, scheme).expect("pt")
+}
+
+/// Draws a state index from `pi` by inversion.
+fn draw<R: Rng + ?Sized>(pi: &[f64], rng: &mut R) -> usize {
+    let u: f64 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let mut acc = 0.0;
+    for (s, p) in pi.iter().enumerate() {
+        acc += p;
+        if u < acc {
+            return s;
+        }
+    }
+    pi.len() - 1
+}
+
+fn spins(s: usize, n: usize) -> Vec<i8> {
+    let mut x = vec![0i8; n];
+    spins_from_index(s as u64, &mut x);
+    x
+}
+
+/// (a) The swap move, fed replicas drawn exactly from π_1 ⊗ π_2, accepts at the rate
+/// E_{π_1⊗π_2}[min(1, e^{(α_1−α_2)β(E_1−E_2)})] computed by summing over all 2^N × 2^N pairs.
+///
+/// Tolerance: the `n` draws are independent, so the accept count is Binomial(n, p) and the sampled
+/// rate has standard error √(p(1−p)/n); we allow 5 SE (two-sided false alarm 6e-7). The mean of the
+/// acceptance *probabilities* a ∈ [0, 1] has Var[a] ≤ E[a](1 − E[a]), so the same bound covers it.
+#[test]
+fn swap_acceptance_matches_two_replica_enumeration() {
+    let model = builders::random_sparse(5, 0.7, 1.0, 0.4, 1.2, 11);
+    let ladder = Ladder::new(vec![1.0, 0.55]).unwrap();
+    let s = pt(&model, ladder, KernelKind::BlkSym, SwapScheme::PtSym);
+    let (a1, a2) = (1.0, 0.55);
+    let beta = model.beta();
+    let law1 = ExactLaw::new(&s.replicas()[0]).unwrap();
+    let law2 = ExactLaw::new(&s.replicas()[1]).unwrap();
+    // The exact expectation, with the formula written out independently of the library.
+    let mut p = 0.0;
+    for (i, (&p1, &e1)) in law1.pi.iter().zip(&law1.energy).enumerate() {
+        for (&p2, &e2) in law2.pi.iter().zip(&law2.energy) {
+            p += p1 * p2 * ((a1 - a2) * beta * (e1 - e2)).exp().min(1.0);
+        }
+        assert!((e1 - model.energy(&spins(i, 5))).abs() < 1e-12);
+    }
+    let n = 200_000u64;
+    let mut rng = chain_rng(2024, 0);
+    let mut st = PtStats::new(2);
+    for _ in 0..n {
+        let (u, v) = (draw(&law1.pi, &mut rng), draw(&law2.pi, &mut rng));
+        let mut c = s.chain_from_states(vec![spins(u, 5), spins(v, 5)]).unwrap();
+        let acc = s.swap_pair(&mut c, 0, Some(&mut st), &mut rng);
+        // An accepted swap exchanges configurations, energies and labels.
+        let (cold, hot) = if acc { (v, u) } else { (u, v) };
+        assert_eq!(c.x[0], spins(cold, 5));
+        assert_eq!(c.x[1], spins(hot, 5));
+        assert_eq!(c.label, if acc { vec![1, 0] } else { vec![0, 1] });
+    }
+    let se = (p * (1.0 - p) / n as f64).sqrt();
+    let rate = st.acceptance(0).unwrap();
+    let rb = st.mean_acceptance_prob(0).unwrap();
+    eprintln!(
+        "exact E[min(1,e^Δ)] = {p:.6}, sampled rate = {rate:.6}, mean prob = {rb:.6}, SE = {se:.2e}"
+    );
+    assert!(
+        p > 0.05 && p < 0.95,
+        "choose a model with a non-trivial acceptance, got {p}"
+    );
+    assert!(
+        (rate - p).abs() < 5.0 * se,
+        "rate {rate} vs exact {p} (SE {se})"
+    );
+    assert!(
+        (rb - p).abs() < 5.0 * se,
+        "mean prob {rb} vs exact {p} (SE {se})"
+    );
+}
+
+fn db_residual(k: &faer::Mat<f64>, pi: &[f64]) -> f64 {
+    let mut m: f64 = 0.0;
+    for i in 0..pi.len() {
+        for j in 0..pi.len() {
+            m = m.max((pi[i] * k[(i, j)] - pi[j] * k[(j, i)]).abs());
+        }
+    }
+    m
+}
+
+fn stationarity_residual(k: &faer::Mat<f64>, pi: &[f64]) -> f64 {
+    (0..pi.len())
+        .map(|j| ((0..pi.len()).map(|i| pi[i] * k[(i, j)]).sum::<f64>() - pi[j]).abs())
+        .fold(0.0, f64::max)
+}
+
+fn row_sum_residual(k: &faer::Mat<f64>) -> f64 {
+    (0..k.nrows())
+        .map(|i| ((0..k.ncols()).map(|j| k[(i, j)]).sum::<f64>() - 1.0).abs())
+        .fold(0.0, f64::max)
+}
+
+/// (b) Reversibility certificate of the joint operator on 2^{N R} = 2^9 states (N = 3, R = 3):
+/// PT-SYM ½(L S + S L) is in detailed balance with ⊗_r π_{α_r β} to ≤ 1e-12 (for BLK-SYM and RS1
+/// local sweeps); PT-DEO's period L S_even L S_odd is stationary but *not* reversible (> 1e-4,
+/// the negative control that shows the certificate bites).
+#[test]
+fn exact_joint_operator_certificate() {
+    let model = builders::random_sparse(3, 1.0, 1.2, 0.5, 1.5, 5);
+    let ladder = Ladder::geometric(3, 0.3).unwrap();
+    for kind in [KernelKind::BlkSym, KernelKind::Rs1] {
+        let sym = pt(&model, ladder.clone(), kind, SwapScheme::PtSym);
+        let deo = pt(&model, ladder.clone(), kind, SwapScheme::PtDeo);
+        let pi = sym.exact_product_law().unwrap();
+        assert!((pi.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        for k in 0..2 {
+            let s = sym.exact_swap_operator(k).unwrap();
+            assert!(row_sum_residual(&s) < 1e-12);
+            assert!(
+                db_residual(&s, &pi) < 1e-12,
+                "single swap must be reversible"
+            );
+        }
+        let ks = sym.exact_sweep_operator().unwrap();
+        let kd = deo.exact_sweep_operator().unwrap();
+        let (db_s, st_s) = (db_residual(&ks, &pi), stationarity_residual(&ks, &pi));
+        let (db_d, st_d) = (db_residual(&kd, &pi), stationarity_residual(&kd, &pi));
+        eprintln!(
+            "{kind}: PT-SYM detailed balance {db_s:.2e}, stationarity {st_s:.2e}; \
+             PT-DEO detailed balance {db_d:.2e}, stationarity {st_d:.2e}"
+        );
+        assert!(row_sum_residual(&ks) < 1e-12 && row_sum_residual(&kd) < 1e-12);
+        assert!(db_s <= 1e-12, "PT-SYM detailed balance residual {db_s}");
+        assert!(st_s <= 1e-12, "PT-SYM stationarity residual {st_s}");
+        assert!(st_d <= 1e-12, "PT-DEO stationarity residual {st_d}");
+        assert!(db_d > 1e-4, "PT-DEO must fail detailed balance, got {db_d}");
+        assert!(sym.is_reversible() && !deo.is_reversible());
+    }
+}
+
+/// (c) Cold-rung moments of PT (both schemes) agree with the enumerated law, and with plain
+/// BLK-SYM Gibbs at α = 1.
+///
+/// Tolerance derivation. PT: `C` independent chains each give a `K`-sweep mean of every moment;
+/// the chain means are i.i.d., so their sample standard deviation / √C is the standard error with
+/// all autocorrelation (τ_int) included — no τ model needed for a non-Markov cold marginal.
+/// Gibbs: the exact window variance from the sweep operator's autocovariances
+/// (`common::variance_facts`, i.e. τ-corrected) divided by `C·K`. Per-moment z-tests use the
+/// two-sided Bonferroni value over all moments of the test at family-wise rate 1e-4 (the ratio to
+/// the estimated SE is t-distributed with C − 1 = 47 dof; we widen z by the t/normal quantile ratio
+/// at 47 dof, ≤ 1.1, to stay conservative). Burn-in 300 PT sweeps from the uniform law; the cold
+/// rung's τ is a few sweeps here, so the residual start bias is far below the SE.
+#[test]
+fn cold_rung_moments_match_exact_and_gibbs() {
+    const C: usize = 48;
+    const B: usize = 300;
+    const K: usize = 3000;
+    let model = builders::random_sparse(6, 0.6, 1.0, 0.3, 1.3, 21);
+    let law = ExactLaw::new(&model).unwrap();
+    let table = moment_table(&model);
+    let exact: Vec<f64> = table.iter().map(|f| law.expect(f)).collect();
+    let m = exact.len();
+    let z = bonferroni_z(1e-4, 3 * m) * 1.1;
+
+    // Gibbs reference at α = 1 with exact τ-corrected SE.
+    let gk = GibbsKernel::new(KernelKind::BlkSym, model.graph(), None).unwrap();
+    let ek = ExactKernel::new(&gk, &model).unwrap();
+    let gibbs = flat(&sample_moments(&model, &gk, C, B, K, 77));
+    let gibbs_se: Vec<f64> = table
+        .iter()
+        .map(|f| (variance_facts(&ek, &law.pi, f, K).window / (C * K) as f64).sqrt())
+        .collect();
+
+    for scheme in [SwapScheme::PtSym, SwapScheme::PtDeo] {
+        let s = pt(
+            &model,
+            Ladder::geometric(4, 0.3).unwrap(),
+            KernelKind::BlkSym,
+            scheme,
+        );
+        let cold = &s.replicas()[0];
+        let run = s.run(C, 99, B, K, |_| MomentObserver::new(cold)).unwrap();
+        let per_chain: Vec<Vec<f64>> = run.observers.iter().map(|o| flat(&o.moments())).collect();
+        let mean: Vec<f64> = (0..m)
+            .map(|a| per_chain.iter().map(|v| v[a]).sum::<f64>() / C as f64)
+            .collect();
+        let se: Vec<f64> = (0..m)
+            .map(|a| {
+                let v = per_chain
+                    .iter()
+                    .map(|c| (c[a] - mean[a]).powi(2))
+                    .sum::<f64>()
+                    / (C - 1) as f64;
+                (v / C as f64).sqrt()
+            })
+            .collect();
+        let dot: f64 = mean.iter().zip(&exact).map(|(a, b)| a * b).sum();
+        let cos = dot
+            / (mean.iter().map(|a| a * a).sum::<f64>().sqrt()
+                * exact.iter().map(|a| a * a).sum::<f64>().sqrt());
+        let cos_g = {
+            let d: f64 = mean.iter().zip(&gibbs).map(|(a, b)| a * b).sum();
+            d / (mean.iter().map(|a| a * a).sum::<f64>().sqrt()
+                * gibbs.iter().map(|a| a * a).sum::<f64>().sqrt())
+        };
+        let mut worst_exact: f64 = 0.0;
+        let mut worst_gibbs: f64 = 0.0;
+        for a in 0..m {
+            let ze = (mean[a] - exact[a]).abs() / se[a];
+            let zg = (mean[a] - gibbs[a]).abs() / (se[a].powi(2) + gibbs_se[a].powi(2)).sqrt();
+            worst_exact = worst_exact.max(ze);
+            worst_gibbs = worst_gibbs.max(zg);
+            assert!(
+                ze < z,
+                "{}: moment {a} PT {} vs exact {} (SE {})",
+                scheme.name(),
+                mean[a],
+                exact[a],
+                se[a]
+            );
+            assert!(
+                zg < z,
+                "{}: moment {a} PT {} vs Gibbs {}",
+                scheme.name(),
+                mean[a],
+                gibbs[a]
+            );
+        }
+        let pooled = run.pooled();
+        let acc: Vec<f64> = (0..3)
+            .map(|k| pooled.mean_acceptance_prob(k).unwrap())
+            .collect();
+        eprintln!(
+            "{}: cos(PT, exact) = {cos:.6}, cos(PT, Gibbs) = {cos_g:.6}, max z vs exact {worst_exact:.2}, \
+             vs Gibbs {worst_gibbs:.2} (limit {z:.2}); edge acceptance {acc:.3?}; round trips {} over {} chains × {K} sweeps; \
+             Λ_rej = {:.3}, DEO prediction {:.4} trips/sweep/label",
+            scheme.name(),
+            pooled.round_trips,
+            C,
+            pooled.lambda_rej().unwrap(),
+            deo_round_trip_rate(&acc.iter().map(|a| 1.0 - a).collect::<Vec<_>>()).unwrap()
+        );
+        assert!(cos > 0.99 && cos_g > 0.99);
+        // Per-rung energy statistics: rung 0 mean energy matches the exact one within z SE.
+        let e_chain: Vec<f64> = run
+            .stats
+            .iter()
+            .map(|s| s.energy_mean(0).unwrap())
+            .collect();
+        let em = e_chain.iter().sum::<f64>() / C as f64;
+        let ese =
+            (e_chain.iter().map(|e| (e - em).powi(2)).sum::<f64>() / ((C - 1) * C) as f64).sqrt();
+        assert!(
+            (em - law.energy_mean()).abs() < z * ese,
+            "rung-0 energy {em} vs {}",
+            law.energy_mean()
+        );
+    }
+}
+
+/// The sampler is deterministic for a fixed seed regardless of thread scheduling.
+#[test]
+fn runs_are_deterministic() {
+    let model = builders::random_sparse(6, 0.6, 1.0, 0.3, 1.3, 21);
+    let s = pt(
+        &model,
+        Ladder::uniform(3, 0.4).unwrap(),
+        KernelKind::Rs1,
+        SwapScheme::PtDeo,
+    );
+    let cold = &s.replicas()[0];
+    let a = s.run(4, 5, 10, 50, |_| MomentObserver::new(cold)).unwrap();
+    let b = s.run(4, 5, 10, 50, |_| MomentObserver::new(cold)).unwrap();
+    assert_eq!(a.stats, b.stats);
+    for (x, y) in a.chains.iter().zip(&b.chains) {
+        assert_eq!(x.x, y.x);
+        assert_eq!(x.label, y.label);
+    }
+}
+
+/// (d) A sampler built after `set_params` runs the new weights: every replica carries the
+/// current couplings and biases at α_r β; a sampler built before keeps its own snapshot.
+#[test]
+fn sampler_built_after_set_params_uses_current_weights() {
+    let mut model = builders::random_sparse(5, 0.8, 1.0, 0.3, 1.0, 3);
+    let ladder = Ladder::uniform(4, 0.5).unwrap();
+    let before = pt(
+        &model,
+        ladder.clone(),
+        KernelKind::BlkSym,
+        SwapScheme::PtSym,
+    );
+    let theta: Vec<f64> = model.params().iter().map(|t| 0.5 * t + 0.25).collect();
+    model.set_params(&theta).unwrap();
+    let after = pt(
+        &model,
+        ladder.clone(),
+        KernelKind::BlkSym,
+        SwapScheme::PtSym,
+    );
+    for (r, rep) in after.replicas().iter().enumerate() {
+        assert_eq!(rep.couplings(), model.couplings());
+        assert_eq!(rep.biases(), model.biases());
+        assert_eq!(rep.beta(), ladder.alphas()[r] * model.beta());
+    }
+    assert_ne!(before.replicas()[0].couplings(), model.couplings());
+}
+
+/// (e) Ladder constructors, thermodynamic length, R* and the DEO prediction.
+#[test]
+fn ladder_constructors_and_formulas() {
+    let u = Ladder::uniform(5, 0.2).unwrap();
+    for w in u.alphas().windows(2) {
+        assert!((w[0] - w[1] - 0.2).abs() < 1e-12);
+    }
+    assert_eq!(u.alphas()[0], 1.0);
+    assert_eq!(u.alpha_top(), 0.2);
+    let g = Ladder::geometric(6, 0.01).unwrap();
+    for w in g.alphas().windows(2) {
+        assert!((w[1] / w[0] - 0.01f64.powf(0.2)).abs() < 1e-12);
+    }
+    assert_eq!(g.alpha_top(), 0.01);
+
+    // C constant ⇒ √C constant ⇒ equal length is equal Δα (exact under trapezoid + linear inverse).
+    let pts: Vec<f64> = (0..=10).map(|k| 1.0 - 0.07 * k as f64).collect();
+    let e = Ladder::equal_length(&pts, &vec![4.0; pts.len()], 5).unwrap();
+    let uu = Ladder::uniform(5, 0.3).unwrap();
+    for (a, b) in e.alphas().iter().zip(uu.alphas()) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+    assert!((thermodynamic_length(&pts, &vec![4.0; pts.len()]).unwrap() - 2.0 * 0.7).abs() < 1e-12);
+
+    // C = 1/α² ⇒ Λ(α) = ln(1/α) ⇒ equal length is geometric. On a fine grid (Δα = 1e-4) the
+    // trapezoid error of ∫ dα/α is O(Δα² /α³) ≲ 1e-6 and the linear inversion error is of the same
+    // order, so rungs agree with the geometric ladder to 1e-5.
+    let pts: Vec<f64> = (0..=9000).map(|k| 1.0 - 1e-4 * k as f64).collect();
+    let c: Vec<f64> = pts.iter().map(|a| 1.0 / (a * a)).collect();
+    let e = Ladder::equal_length(&pts, &c, 7).unwrap();
+    let gg = Ladder::geometric(7, pts[9000]).unwrap();
+    for (a, b) in e.alphas().iter().zip(gg.alphas()) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    let lam = thermodynamic_length(&pts, &c).unwrap();
+    assert!((lam - (1.0 / pts[9000]).ln()).abs() < 1e-5);
+
+    // R* = 1 + round(Λ/δ*), δ* from erfc(δ*/2) ≈ 0.234.
+    assert!((erfc(DELTA_STAR / 2.0) - 0.234).abs() < 5e-4);
+    assert_eq!(r_star(0.0).unwrap(), 1);
+    assert_eq!(r_star(10.0 * DELTA_STAR).unwrap(), 11);
+    assert_eq!(r_star(10.4 * DELTA_STAR).unwrap(), 11);
+    assert_eq!(r_star(10.6 * DELTA_STAR).unwrap(), 12);
+    assert!(r_star(f64::NAN).is_err() && r_star(-1.0).is_err());
+
+    assert_eq!(deo_round_trip_rate(&[0.0, 0.0, 0.0]).unwrap(), 0.5);
+    assert_eq!(deo_round_trip_rate(&[0.5, 0.5]).unwrap(), 0.25);
+    assert!(deo_round_trip_rate(&[1.5]).is_err() && deo_round_trip_rate(&[f64::NAN]).is_err());
+
+    // Invalid ladders are rejected with typed errors.
+    assert!(Ladder::new(vec![]).is_err());
+    assert!(Ladder::new(vec![0.9, 0.5]).is_err());
+    assert!(Ladder::new(vec![1.0, 0.5, 0.5]).is_err());
+    assert!(Ladder::new(vec![1.0, f64::NAN]).is_err());
+    assert!(Ladder::new(vec![1.0, 0.0]).is_err());
+    assert!(Ladder::uniform(1, 0.5).is_err() && Ladder::geometric(3, 1.0).is_err());
+    assert!(Ladder::equal_length(&[0.9, 0.5], &[1.0, 1.0], 3).is_err()); // grid misses α = 1
+    assert!(Ladder::equal_length(&[1.0, 0.5], &[1.0, -1.0], 3).is_err());
+    assert!(Ladder::equal_length(&[1.0, 0.5], &[0.0, 0.0], 3).is_err());
+    assert!(Ladder::new(vec![1.0]).is_ok());
+}
+
+/// Round-trip bookkeeping on a two-rung ladder with C = 0 energy differences: with J = h = 0 every
+/// swap is accepted, so under PT-DEO the labels alternate deterministically and each label
+/// completes a round trip every 4 sweeps (even edge fires on even steps only).
+#[test]
+fn round_trips_are_counted_on_a_free_model() {
+    let mut model = builders::random_sparse(4, 1.0, 1.0, 0.0, 1.0, 1);
+    let zero = vec![0.0; model.n_params()];
+    model.set_params(&zero).unwrap();
+    let s = pt(
+        &model,
+        Ladder::new(vec![1.0, 0.5]).unwrap(),
+        KernelKind::Rs1,
+        SwapScheme::PtDeo,
+    );
+    let cold = &s.replicas()[0];
+    let run = s.run(1, 0, 0, 400, |_| MomentObserver::new(cold)).unwrap();
+    let st = &run.stats[0];
+    assert_eq!(st.swap_attempts[0], 200);
+    assert_eq!(st.swap_accepts[0], 200);
+    // Label 0: cold → hot (step 0) → cold (step 2) → …: one trip per 4 sweeps after the first
+    // return, for both labels: label 0 returns at steps 2, 6, …; label 1 first reaches cold at
+    // step 0, hot at 2, cold at 4, ….
+    assert_eq!(st.round_trips, 199);
+}
