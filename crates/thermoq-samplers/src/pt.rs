@@ -296,8 +296,12 @@ pub fn r_star(lambda: f64) -> Result<usize, SamplerError> {
     Ok(1 + (lambda / DELTA_STAR).round() as usize)
 }
 
-/// Predicted DEO round-trip rate 1/(2 + 2Λ_rej), Λ_rej = Σ_edges rejection rate (Syed et al. 2019),
-/// in round trips per PT sweep per replica label.
+/// Predicted DEO round-trip rate 1/(2 + 2Λ_rej), Λ_rej = Σ_edges rejection rate (Syed et al. 2019).
+///
+/// The unit is round trips per PT-DEO sweep (one swap round) counted over all replica labels of a
+/// chain, i.e. comparable to `PtStats::round_trips / PtStats::sweeps`. It is the large-R limit under
+/// the paper's efficient-local-exploration assumption (energies refreshed between swap rounds), so
+/// it is a planning figure, not an identity a finite ladder must meet.
 pub fn deo_round_trip_rate(rejection_rates: &[f64]) -> Result<f64, SamplerError> {
     let mut lam = 0.0;
     for (k, &r) in rejection_rates.iter().enumerate() {

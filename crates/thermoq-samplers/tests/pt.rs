@@ -258,11 +258,12 @@ fn cold_rung_moments_match_exact_and_gibbs() {
             .collect();
         eprintln!(
             "{}: cos(PT, exact) = {cos:.6}, cos(PT, Gibbs) = {cos_g:.6}, max z vs exact {worst_exact:.2}, \
-             vs Gibbs {worst_gibbs:.2} (limit {z:.2}); edge acceptance {acc:.3?}; round trips {} over {} chains × {K} sweeps; \
-             Λ_rej = {:.3}, DEO prediction {:.4} trips/sweep/label",
+             vs Gibbs {worst_gibbs:.2} (limit {z:.2}); edge acceptance {acc:.3?}; round trips {} over {} chains × {K} sweeps \
+             = {:.4} trips/sweep/chain; Λ_rej = {:.3}, DEO prediction {:.4} trips/sweep/chain",
             scheme.name(),
             pooled.round_trips,
             C,
+            pooled.round_trips as f64 / pooled.sweeps as f64,
             pooled.lambda_rej().unwrap(),
             deo_round_trip_rate(&acc.iter().map(|a| 1.0 - a).collect::<Vec<_>>()).unwrap()
         );
@@ -417,4 +418,53 @@ fn round_trips_are_counted_on_a_free_model() {
     // return, for both labels: label 0 returns at steps 2, 6, …; label 1 first reaches cold at
     // step 0, hot at 2, cold at 4, ….
     assert_eq!(st.round_trips, 199);
+}
+
+/// The sampler runs the operator it certifies: from a fixed joint state, the empirical law of one
+/// PT-SYM sweep (two PT-DEO sweeps, one period, starting at step 0) matches the corresponding row
+/// of `exact_sweep_operator` on 2^{N R} = 2^6 joint states.
+///
+/// Tolerance: `n` independent repetitions make each cell count Binomial(n, p); each cell's
+/// frequency is within z·√(p(1−p)/n) + 1/n, z the two-sided Bonferroni value over the 2 · 64 cells
+/// at family-wise rate 1e-4.
+#[test]
+fn sampled_transitions_match_exact_operator_rows() {
+    let model = builders::random_sparse(2, 1.0, 1.0, 0.5, 1.5, 8);
+    let ladder = Ladder::geometric(3, 0.2).unwrap();
+    let start = vec![vec![1i8, -1], vec![-1, -1], vec![1, 1]];
+    let joint = |x: &[Vec<i8>]| -> usize {
+        x.iter()
+            .enumerate()
+            .map(|(r, xs)| (thermoq_core::state::index_from_spins(xs) as usize) << (2 * r))
+            .sum()
+    };
+    let n = 100_000usize;
+    let z = bonferroni_z(1e-4, 2 * 64);
+    for (scheme, steps) in [(SwapScheme::PtSym, 1), (SwapScheme::PtDeo, 2)] {
+        let s = pt(&model, ladder.clone(), KernelKind::BlkSym, scheme);
+        let k = s.exact_sweep_operator().unwrap();
+        let j0 = joint(&start);
+        let mut counts = vec![0usize; 64];
+        let mut rng = chain_rng(31, scheme as u64);
+        for _ in 0..n {
+            let mut c = s.chain_from_states(start.clone()).unwrap();
+            for _ in 0..steps {
+                s.step(&mut c, None, &mut rng);
+            }
+            counts[joint(&c.x)] += 1;
+        }
+        let mut worst: f64 = 0.0;
+        for (j, &cnt) in counts.iter().enumerate() {
+            let p = k[(j0, j)];
+            let f = cnt as f64 / n as f64;
+            let tol = z * (p * (1.0 - p) / n as f64).sqrt() + 1.0 / n as f64;
+            worst = worst.max((f - p).abs() / tol);
+            assert!(
+                (f - p).abs() <= tol,
+                "{}: cell {j} freq {f} vs exact {p}",
+                scheme.name()
+            );
+        }
+        eprintln!("{}: worst |freq − exact| / tol = {worst:.3}", scheme.name());
+    }
 }
