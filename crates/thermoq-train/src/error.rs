@@ -48,6 +48,9 @@ pub enum TrainError {
     /// The model rejected something.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The DTM layer rejected something.
+    #[error(transparent)]
+    Dtm(#[from] thermoq_models::dtm::DtmError),
     /// The sampler rejected something.
     #[error(transparent)]
     Sampler(#[from] SamplerError),

@@ -13,6 +13,8 @@
 //!   optional hidden spins; the negative-phase sampler is rebuilt from the current parameters
 //!   every step.
 //! * [`exact`] — enumerated oracles: exact gradient, `KL(data‖model)`, exact descent steps.
+//! * [`dtm`] — [`DtmTrainer`]: contrastive steps for one DTM layer (image+label clamped vs
+//!   input-only clamped), with a denoising-error loss proxy; no ACP yet.
 //! * [`checkpoint`] — [`Checkpoint`]: the trainer's full state as JSON, written atomically;
 //!   resuming is bit-identical to not stopping.
 //!
@@ -35,16 +37,18 @@
 //! # Ok::<(), thermoq_train::TrainError>(())
 //! ```
 //!
-//! Not yet here: DTM-layer training (clamped image+label positive phase, ACP), Q monitoring
-//! during training — see `docs/training.md`.
+//! Not yet here: the adaptive correlation penalty, DTM checkpoints and full MNIST runs, Q
+//! monitoring during training — see `docs/training.md`.
 
 pub mod cd;
 pub mod checkpoint;
+pub mod dtm;
 pub mod error;
 pub mod exact;
 pub mod optim;
 
 pub use cd::{CdConfig, CdTrainer, Dataset, PositiveData, StepReport};
 pub use checkpoint::Checkpoint;
+pub use dtm::{DtmConfig, DtmTrainer};
 pub use error::TrainError;
 pub use optim::{Adam, LrSchedule, Optimizer, Sgd};
