@@ -3,6 +3,8 @@
 //! cold-rung moments vs the enumerated law and vs plain Gibbs, the stale-weights guard, and the
 //! ladder constructors.
 
+#![allow(clippy::unwrap_used)] // in tests a failed unwrap is a failed test
+
 mod common;
 
 use common::*;
