@@ -166,11 +166,8 @@ impl DtmTrainer {
                 }
             })?;
             let cnt = o.count.max(1) as f64;
-            for e in 0..m {
-                pos[e] += o.sum_xx[e] / cnt;
-            }
-            for i in 0..n {
-                pos[m + i] += o.sum_x[i] / cnt;
+            for (p, s) in pos.iter_mut().zip(o.sum_xx.iter().chain(&o.sum_x)) {
+                *p += s / cnt;
             }
             // Negative phase: only x_t clamped.
             let model = self.layer.conditional_model(x_t).map_err(dtm)?;
@@ -187,11 +184,8 @@ impl DtmTrainer {
                     MomentObserver::new(&model)
                 })?
                 .moments();
-            for e in 0..m {
-                neg[e] += mo.m2_edges[e];
-            }
-            for i in 0..n {
-                neg[m + i] += mo.m1[i];
+            for (q, s) in neg.iter_mut().zip(mo.m2_edges.iter().chain(&mo.m1)) {
+                *q += s;
             }
         }
         // f = −x x (couplings), −x (biases): g = E_pos[f] − E_neg[f] = −(pos − neg).

@@ -98,6 +98,7 @@ pub(crate) fn check_len(field: &str, found: usize, expected: usize) -> Result<()
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     #[test]
     fn error_is_send_sync() {

@@ -70,6 +70,7 @@ pub fn exact_step(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
     use thermoq_core::Graph;

@@ -240,6 +240,7 @@ impl Optimizer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
 

@@ -1,5 +1,6 @@
 //! Cross-crate behaviour of the CD/PCD trainer: KL descent against enumeration oracles, fresh
 //! weights in every sampler, and bit-identical resume from checkpoints.
+#![allow(clippy::unwrap_used)] // fixed test inputs, not user data
 
 use thermoq_core::Graph;
 use thermoq_data::patterns::{PatternLaw, PatternSpec};

@@ -1,5 +1,6 @@
 //! A few DTM training steps on the 24_8 grid with 14×14 max-pooled MNIST fixture digits reduce
 //! the denoising error of the layer's conditional.
+#![allow(clippy::unwrap_used)] // fixed test inputs, not user data
 
 use std::path::Path;
 use thermoq_data::cache;
