@@ -1,6 +1,8 @@
 //! `cargo xtask repro` and `cargo xtask merge`: the experiments, their presets and shared options.
 
 mod exp1;
+mod exp2;
+mod exp5;
 
 use crate::runner::{RunDir, Shard, merge_cells};
 use anyhow::Result;
@@ -12,6 +14,10 @@ use std::path::PathBuf;
 pub enum Experiment {
     /// Exact-diagonalization grid: 48 cells, naive vs one-gap vs struct-perp (SCIENCE II.6).
     Exp1,
+    /// Planted RBMs under single-site and block Gibbs: checks P1–P4 (SCIENCE §2.2).
+    Exp2,
+    /// γ_eff against multimodality on planted RBMs, exact (SCIENCE §2.5).
+    Exp5,
 }
 
 impl Experiment {
@@ -19,6 +25,8 @@ impl Experiment {
     pub fn name(self) -> &'static str {
         match self {
             Self::Exp1 => "exp1",
+            Self::Exp2 => "exp2",
+            Self::Exp5 => "exp5",
         }
     }
 }
@@ -64,6 +72,8 @@ impl ReproArgs {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         match self.experiment {
             Experiment::Exp1 => exp1::run(&dir, self.preset, self.seed, self.shard, threads),
+            Experiment::Exp2 => exp2::run(&dir, self.preset, self.seed, self.shard, threads),
+            Experiment::Exp5 => exp5::run(&dir, self.preset, self.seed, self.shard, threads),
         }
     }
 }
