@@ -339,16 +339,38 @@ impl SwapScheme {
 #[derive(Clone, Debug)]
 pub struct PtChain {
     /// `x[r]` is the configuration currently at rung `r`.
-    pub x: Vec<Vec<Spin>>,
+    x: Vec<Vec<Spin>>,
     /// `energy[r]` = E(x[r]) (β not included).
-    pub energy: Vec<f64>,
+    energy: Vec<f64>,
     /// `label[r]` = which replica label (its starting rung) currently sits at rung `r`.
-    pub label: Vec<usize>,
+    label: Vec<usize>,
     /// Per label: 0 = not yet seen at the cold end, 1 = last extreme was cold, 2 = reached the hot
     /// end after the cold one (a return to cold completes a round trip).
     phase: Vec<u8>,
     /// Number of PT sweeps done (drives the DEO parity).
-    pub step: u64,
+    step: u64,
+}
+
+impl PtChain {
+    /// The configuration at each rung, rung 0 (α = 1) first.
+    pub fn states(&self) -> &[Vec<Spin>] {
+        &self.x
+    }
+
+    /// E(x) at each rung (β not included).
+    pub fn energies(&self) -> &[f64] {
+        &self.energy
+    }
+
+    /// The replica label (starting rung) currently at each rung.
+    pub fn labels(&self) -> &[usize] {
+        &self.label
+    }
+
+    /// PT sweeps done so far (PT-DEO uses its parity).
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
 }
 
 /// Per-chain PT statistics, accumulated over recorded sweeps only.
@@ -546,11 +568,58 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
     }
 
     /// Acceptance probability of swapping rungs `k` and `k+1` holding energies `e_k`, `e_k1`:
-    /// min(1, exp[(α_k − α_{k+1}) β (e_k − e_k1)]). `k` must be below R − 1.
-    pub fn swap_acceptance(&self, k: usize, e_k: f64, e_k1: f64) -> f64 {
+    /// min(1, exp[(α_k − α_{k+1}) β (e_k − e_k1)]). Errors unless `k < R − 1` and both energies
+    /// are finite.
+    pub fn swap_acceptance(&self, k: usize, e_k: f64, e_k1: f64) -> Result<f64, SamplerError> {
+        self.check_edge(k)?;
+        if !(e_k.is_finite() && e_k1.is_finite()) {
+            return Err(invalid(
+                "energy",
+                format!("is ({e_k}, {e_k1}), expected finite energies"),
+            ));
+        }
+        Ok(self.accept_prob(k, e_k, e_k1))
+    }
+
+    fn accept_prob(&self, k: usize, e_k: f64, e_k1: f64) -> f64 {
         let a = self.ladder.alphas();
         let log_r = (a[k] - a[k + 1]) * self.beta * (e_k - e_k1);
         if log_r >= 0.0 { 1.0 } else { log_r.exp() }
+    }
+
+    fn check_edge(&self, k: usize) -> Result<(), SamplerError> {
+        if k + 1 >= self.ladder.len() {
+            return Err(invalid(
+                "edge",
+                format!("is {k}, expected below R − 1 = {}", self.ladder.len() - 1),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that `chain` (and `stats`, if given) were made for this sampler's shape.
+    fn check_chain(&self, chain: &PtChain, stats: Option<&PtStats>) -> Result<(), SamplerError> {
+        let r = self.ladder.len();
+        let ok = chain.x.len() == r
+            && chain.x.iter().all(|x| x.len() == self.n())
+            && chain.energy.len() == r
+            && chain.label.len() == r
+            && chain.phase.len() == r;
+        if !ok {
+            return Err(invalid(
+                "chain",
+                format!("does not fit {r} rungs × {} spins", self.n()),
+            ));
+        }
+        if let Some(s) = stats {
+            if s.swap_attempts.len() != r - 1 || s.energy_sum.len() != r {
+                return Err(invalid(
+                    "stats",
+                    format!("were made for another ladder, expected {r} rungs"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A chain from explicit configurations, one per rung (each of length N, entries ±1).
@@ -597,7 +666,17 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
     }
 
     /// Local sweep `L`: one kernel sweep on every rung, energies refreshed.
-    pub fn local_sweep<R: Rng + ?Sized>(&self, chain: &mut PtChain, rng: &mut R) {
+    pub fn local_sweep<R: Rng + ?Sized>(
+        &self,
+        chain: &mut PtChain,
+        rng: &mut R,
+    ) -> Result<(), SamplerError> {
+        self.check_chain(chain, None)?;
+        self.local_sweep_unchecked(chain, rng);
+        Ok(())
+    }
+
+    fn local_sweep_unchecked<R: Rng + ?Sized>(&self, chain: &mut PtChain, rng: &mut R) {
         for (r, m) in self.replicas.iter().enumerate() {
             self.kernel.sweep(m, &mut chain.x[r], rng);
             chain.energy[r] = self.replicas[0].energy(&chain.x[r]);
@@ -612,8 +691,20 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
         k: usize,
         stats: Option<&mut PtStats>,
         rng: &mut R,
+    ) -> Result<bool, SamplerError> {
+        self.check_edge(k)?;
+        self.check_chain(chain, stats.as_deref())?;
+        Ok(self.swap_pair_unchecked(chain, k, stats, rng))
+    }
+
+    fn swap_pair_unchecked<R: Rng + ?Sized>(
+        &self,
+        chain: &mut PtChain,
+        k: usize,
+        stats: Option<&mut PtStats>,
+        rng: &mut R,
     ) -> bool {
-        let a = self.swap_acceptance(k, chain.energy[k], chain.energy[k + 1]);
+        let a = self.accept_prob(k, chain.energy[k], chain.energy[k + 1]);
         let accept = a >= 1.0 || uniform53(rng) < a;
         let mut trips = 0u64;
         if accept {
@@ -646,6 +737,17 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
     pub fn step<R: Rng + ?Sized>(
         &self,
         chain: &mut PtChain,
+        stats: Option<&mut PtStats>,
+        rng: &mut R,
+    ) -> Result<(), SamplerError> {
+        self.check_chain(chain, stats.as_deref())?;
+        self.step_unchecked(chain, stats, rng);
+        Ok(())
+    }
+
+    fn step_unchecked<R: Rng + ?Sized>(
+        &self,
+        chain: &mut PtChain,
         mut stats: Option<&mut PtStats>,
         rng: &mut R,
     ) {
@@ -655,21 +757,21 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
             SwapScheme::PtSym => {
                 let local_first = rng.next_u32() & 1 == 1;
                 if local_first {
-                    self.local_sweep(chain, rng);
+                    self.local_sweep_unchecked(chain, rng);
                 }
                 if edges > 0 {
                     let k = crate::kernel::pick(rng, edges);
-                    self.swap_pair(chain, k, stats.as_deref_mut(), rng);
+                    self.swap_pair_unchecked(chain, k, stats.as_deref_mut(), rng);
                 }
                 if !local_first {
-                    self.local_sweep(chain, rng);
+                    self.local_sweep_unchecked(chain, rng);
                 }
             }
             SwapScheme::PtDeo => {
-                self.local_sweep(chain, rng);
+                self.local_sweep_unchecked(chain, rng);
                 let parity = (chain.step % 2) as usize;
                 for k in (parity..edges).step_by(2) {
-                    self.swap_pair(chain, k, stats.as_deref_mut(), rng);
+                    self.swap_pair_unchecked(chain, k, stats.as_deref_mut(), rng);
                 }
             }
         }
@@ -703,12 +805,12 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
                 let mut rng = chain_rng(seed, c as u64);
                 let mut chain = self.uniform_chain(&mut rng);
                 for _ in 0..burn_in {
-                    self.step(&mut chain, None, &mut rng);
+                    self.step_unchecked(&mut chain, None, &mut rng);
                 }
                 let mut st = PtStats::new(self.ladder.len());
                 let mut o = make(c);
                 for t in 0..sweeps {
-                    self.step(&mut chain, Some(&mut st), &mut rng);
+                    self.step_unchecked(&mut chain, Some(&mut st), &mut rng);
                     o.observe(t, &chain.x[0]);
                 }
                 (st, o, chain)
@@ -795,7 +897,7 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
         let mut m = Mat::<f64>::zeros(dim, dim);
         for j in 0..dim {
             let (sk, sk1) = ((j >> (k * n)) & mask, (j >> ((k + 1) * n)) & mask);
-            let a = self.swap_acceptance(k, energy_of(sk), energy_of(sk1));
+            let a = self.accept_prob(k, energy_of(sk), energy_of(sk1));
             let cleared = j & !(mask << (k * n)) & !(mask << ((k + 1) * n));
             let jj = cleared | (sk1 << (k * n)) | (sk << ((k + 1) * n));
             m[(j, jj)] += a;

@@ -79,12 +79,12 @@ fn swap_acceptance_matches_two_replica_enumeration() {
     for _ in 0..n {
         let (u, v) = (draw(&law1.pi, &mut rng), draw(&law2.pi, &mut rng));
         let mut c = s.chain_from_states(vec![spins(u, 5), spins(v, 5)]).unwrap();
-        let acc = s.swap_pair(&mut c, 0, Some(&mut st), &mut rng);
+        let acc = s.swap_pair(&mut c, 0, Some(&mut st), &mut rng).unwrap();
         // An accepted swap exchanges configurations, energies and labels.
         let (cold, hot) = if acc { (v, u) } else { (u, v) };
-        assert_eq!(c.x[0], spins(cold, 5));
-        assert_eq!(c.x[1], spins(hot, 5));
-        assert_eq!(c.label, if acc { vec![1, 0] } else { vec![0, 1] });
+        assert_eq!(c.states()[0], spins(cold, 5));
+        assert_eq!(c.states()[1], spins(hot, 5));
+        assert_eq!(c.labels(), if acc { vec![1, 0] } else { vec![0, 1] });
     }
     let se = (p * (1.0 - p) / n as f64).sqrt();
     let rate = st.acceptance(0).unwrap();
@@ -302,8 +302,8 @@ fn runs_are_deterministic() {
     let b = s.run(4, 5, 10, 50, |_| MomentObserver::new(cold)).unwrap();
     assert_eq!(a.stats, b.stats);
     for (x, y) in a.chains.iter().zip(&b.chains) {
-        assert_eq!(x.x, y.x);
-        assert_eq!(x.label, y.label);
+        assert_eq!(x.states(), y.states());
+        assert_eq!(x.labels(), y.labels());
     }
 }
 
@@ -451,9 +451,9 @@ fn sampled_transitions_match_exact_operator_rows() {
         for _ in 0..n {
             let mut c = s.chain_from_states(start.clone()).unwrap();
             for _ in 0..steps {
-                s.step(&mut c, None, &mut rng);
+                s.step(&mut c, None, &mut rng).unwrap();
             }
-            counts[joint(&c.x)] += 1;
+            counts[joint(c.states())] += 1;
         }
         let mut worst: f64 = 0.0;
         for (j, &cnt) in counts.iter().enumerate() {
@@ -469,4 +469,56 @@ fn sampled_transitions_match_exact_operator_rows() {
         }
         eprintln!("{}: worst |freq − exact| / tol = {worst:.3}", scheme.name());
     }
+}
+
+/// Misuse is a typed error, never a panic: out-of-range edges, non-finite energies, chains and
+/// statistics made for another sampler, kernels for a larger model, wrong start states.
+#[test]
+fn misuse_is_rejected_with_typed_errors() {
+    let model = builders::random_sparse(4, 0.8, 1.0, 0.3, 1.0, 2);
+    let s3 = pt(
+        &model,
+        Ladder::uniform(3, 0.5).unwrap(),
+        KernelKind::Rs1,
+        SwapScheme::PtSym,
+    );
+    let s2 = pt(
+        &model,
+        Ladder::uniform(2, 0.5).unwrap(),
+        KernelKind::Rs1,
+        SwapScheme::PtDeo,
+    );
+    let mut rng = chain_rng(1, 0);
+    let mut c3 = s3.uniform_chain(&mut rng);
+    let mut c2 = s2.uniform_chain(&mut rng);
+    assert!(s3.swap_acceptance(2, 0.0, 0.0).is_err());
+    assert!(s3.swap_acceptance(0, f64::NAN, 0.0).is_err());
+    assert!(s3.swap_pair(&mut c3, 2, None, &mut rng).is_err());
+    assert!(s3.step(&mut c2, None, &mut rng).is_err());
+    assert!(s2.local_sweep(&mut c3, &mut rng).is_err());
+    let mut st2 = PtStats::new(2);
+    assert!(s3.step(&mut c3, Some(&mut st2), &mut rng).is_err());
+    assert!(s3.step(&mut c3, None, &mut rng).is_ok());
+    assert!(s3.chain_from_states(vec![vec![1; 4]; 2]).is_err());
+    assert!(s3.chain_from_states(vec![vec![1, 0, 1, 1]; 3]).is_err());
+    assert!(s3.run(0, 1, 0, 1, |_| MomentObserver::new(&model)).is_err());
+    let big = builders::random_sparse(6, 0.8, 1.0, 0.3, 1.0, 2);
+    let k = GibbsKernel::new(KernelKind::Rs1, big.graph(), None).unwrap();
+    assert!(
+        ParallelTempering::new(
+            &model,
+            Ladder::uniform(2, 0.5).unwrap(),
+            k,
+            SwapScheme::PtSym
+        )
+        .is_err()
+    );
+    // Exact operators refuse joint spaces beyond 2^12.
+    let s4 = pt(
+        &model,
+        Ladder::uniform(4, 0.5).unwrap(),
+        KernelKind::Rs1,
+        SwapScheme::PtSym,
+    );
+    assert!(s4.exact_sweep_operator().is_err());
 }
