@@ -23,7 +23,7 @@
 //! weights (the "stale weights" bug of SCIENCE.md §2.10 cannot happen by construction).
 //!
 //! Ladder design (SCIENCE.md II.8): the thermodynamic length Λ = ∫_{α_top}^1 √C(α) dα with
-//! C(α) = β² Var_{π_{αβ}}[E] ([`thermodynamic_length`]), equal-length rung placement
+//! C(α) = β² Var_{π_{αβ}}(E) ([`thermodynamic_length`]), equal-length rung placement
 //! ([`Ladder::equal_length`]), the equal-acceptance rung count [`r_star`] and the DEO round-trip
 //! prediction [`deo_round_trip_rate`].
 //!
@@ -146,7 +146,7 @@ impl Ladder {
     /// Rungs at equal increments of thermodynamic length, from measured `C(α)` at grid points.
     ///
     /// `points` are α values (any order, distinct, in `(0, 1]`, the largest exactly 1) and `c`
-    /// the specific heat C(α) = β² Var_{π_{αβ}}[E] at each (finite, ≥ 0). The cumulative length
+    /// the specific heat C(α) = β² Var_{π_{αβ}}(E) at each (finite, ≥ 0). The cumulative length
     /// Λ(α) = ∫_α^1 √C is tabulated by the trapezoid rule on the grid and inverted piecewise
     /// linearly; rung `r` sits where Λ(α_r) = r Λ_total/(R − 1), so α_R = min(points).
     pub fn equal_length(points: &[f64], c: &[f64], rungs: usize) -> Result<Self, SamplerError> {
@@ -280,7 +280,7 @@ impl LengthProfile {
 }
 
 /// Thermodynamic length Λ = ∫_{min α}^{max α} √C(α) dα by the trapezoid rule on the given grid
-/// (`points` in any order, distinct, in `(0, 1]`; `c` = C(α) = β² Var_{π_{αβ}}[E] ≥ 0).
+/// (`points` in any order, distinct, in `(0, 1]`; `c` = C(α) = β² Var_{π_{αβ}}(E) ≥ 0).
 pub fn thermodynamic_length(points: &[f64], c: &[f64]) -> Result<f64, SamplerError> {
     Ok(LengthProfile::new(points, c)?.total())
 }
