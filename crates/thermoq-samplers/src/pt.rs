@@ -553,6 +553,14 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
         &self.kernel
     }
 
+    /// Measured specific heat per rung, C(α_r) = β² Var(E) at rung `r` from `stats` (the input of
+    /// [`thermodynamic_length`] and [`Ladder::equal_length`]); `None` before any recorded sweep.
+    pub fn specific_heat(&self, stats: &PtStats) -> Option<Vec<f64>> {
+        (0..self.ladder.len())
+            .map(|r| stats.energy_var(r).map(|v| self.beta * self.beta * v))
+            .collect()
+    }
+
     /// The swap scheme.
     pub fn scheme(&self) -> SwapScheme {
         self.scheme
