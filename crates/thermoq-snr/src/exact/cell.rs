@@ -175,14 +175,64 @@ pub fn asymptotic_variances_poisson(
     pi: &[f64],
     table: &[Vec<f64>],
 ) -> Result<Vec<f64>, SnrError> {
-    let r = thermoq_spectral::asymptotic_variances(
+    match thermoq_spectral::asymptotic_variances(
         ek,
         pi,
         table,
         &thermoq_spectral::PoissonParams::default(),
-    )
-    .map_err(|e| upstream("spectral (Poisson)")(e.to_string()))?;
-    Ok(r.into_iter().map(|x| x.asymptotic_variance).collect())
+    ) {
+        Ok(r) => Ok(r.into_iter().map(|x| x.asymptotic_variance).collect()),
+        // Krylov methods can break down on slowly mixing non-reversible kernels; small models
+        // then get the same quantity from a dense solve.
+        Err(e) if ek.n() <= DENSE_POISSON_MAX_SPINS => asymptotic_variances_dense(ek, pi, table)
+            .map_err(|d| upstream("spectral (Poisson)")(format!("{e}; dense fallback: {d}"))),
+        Err(e) => Err(upstream("spectral (Poisson)")(e.to_string())),
+    }
+}
+
+/// Largest model for the dense Poisson fallback (a 4096 × 4096 LU).
+pub const DENSE_POISSON_MAX_SPINS: usize = 12;
+
+/// Exact asymptotic variances by a dense solve of the Poisson equation for the sweep kernel:
+/// `(I − P + 1πᵀ) u = f̄` (the rank-one term pins `E_π u = 0`), `v = 2⟨f̄,u⟩_π − ⟨f̄,f̄⟩_π`.
+pub fn asymptotic_variances_dense(
+    ek: &ExactKernel,
+    pi: &[f64],
+    table: &[Vec<f64>],
+) -> Result<Vec<f64>, SnrError> {
+    use faer::linalg::solvers::Solve;
+    let p = thermoq_spectral::operator::dense_sweep_matrix(ek)
+        .map_err(|e| upstream("spectral (dense sweep)")(e.to_string()))?;
+    let ns = pi.len();
+    let a = faer::Mat::<f64>::from_fn(ns, ns, |i, j| {
+        f64::from(u8::from(i == j)) - p[(i, j)] + pi[j]
+    });
+    let lu = a.partial_piv_lu();
+    let mut rhs = faer::Mat::<f64>::zeros(ns, table.len());
+    for (k, f) in table.iter().enumerate() {
+        let mean: f64 = f.iter().zip(pi).map(|(x, w)| x * w).sum();
+        for s in 0..ns {
+            rhs[(s, k)] = f[s] - mean;
+        }
+    }
+    let u = lu.solve(&rhs);
+    let mut out = Vec::with_capacity(table.len());
+    for k in 0..table.len() {
+        let (mut fu, mut ff) = (0.0, 0.0);
+        for s in 0..ns {
+            fu += pi[s] * rhs[(s, k)] * u[(s, k)];
+            ff += pi[s] * rhs[(s, k)] * rhs[(s, k)];
+        }
+        let v = 2.0 * fu - ff;
+        if !v.is_finite() {
+            return Err(SnrError::Upstream {
+                layer: "dense Poisson",
+                message: format!("observable {k}: non-finite asymptotic variance"),
+            });
+        }
+        out.push(v);
+    }
+    Ok(out)
 }
 
 /// Exact asymptotic variances from a spectrum: `v_a = Σ_{j≥1} |f̂_{a,j}|² (1+σ_j)/(1−σ_j)`.
