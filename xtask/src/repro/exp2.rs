@@ -326,10 +326,21 @@ fn sampled_tau<K: Kernel<Rbm>>(
             se2.push(0.0);
             continue;
         }
-        let t = sokal_pooled(&ChainSet::new(&ch)?)?;
-        tmax = tmax.max(t.tau);
-        found &= t.window_found;
-        se2.push(var * t.tau / total);
+        match sokal_pooled(&ChainSet::new(&ch)?) {
+            Ok(t) => {
+                tmax = tmax.max(t.tau);
+                found &= t.window_found;
+                se2.push(var * t.tau / total);
+            }
+            // Some chain never moved this observable (stuck in one mode for the whole run):
+            // τ is at least the run length, and the estimate is not resolved.
+            Err(thermoq_snr::SnrError::ZeroVariance { .. }) => {
+                tmax = tmax.max(sweeps as f64);
+                found = false;
+                se2.push(var * sweeps as f64 / total);
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok((tmax, found, means, se2))
 }
