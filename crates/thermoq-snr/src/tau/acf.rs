@@ -24,6 +24,9 @@ use rustfft::{Fft, FftPlanner};
 use super::chains::check_series;
 use crate::SnrError;
 
+/// Number of series lengths whose FFT plans [`AcfPlan::cached`] keeps.
+pub const PLAN_CACHE_SIZE: usize = 16;
+
 /// An FFT plan for autocovariances of series of one fixed length `n`.
 ///
 /// Planning costs far more than one transform for awkward sizes, so estimators that handle many
@@ -86,6 +89,27 @@ impl AcfPlan {
             inv,
             twiddles: twiddles.into(),
         })
+    }
+
+    /// The plan for length `n`, from a small process-wide cache (planning a long FFT costs as much
+    /// as running it; numpy's pocketfft keeps a plan cache the same way). At most
+    /// [`PLAN_CACHE_SIZE`] lengths are kept; beyond that the cache is cleared.
+    pub fn cached(n: usize) -> Result<Self, SnrError> {
+        static CACHE: std::sync::OnceLock<
+            std::sync::Mutex<std::collections::HashMap<usize, AcfPlan>>,
+        > = std::sync::OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(p) = cache.lock().ok().and_then(|c| c.get(&n).cloned()) {
+            return Ok(p);
+        }
+        let plan = Self::new(n)?;
+        if let Ok(mut c) = cache.lock() {
+            if c.len() >= PLAN_CACHE_SIZE {
+                c.clear();
+            }
+            c.insert(n, plan.clone());
+        }
+        Ok(plan)
     }
 
     /// The series length this plan serves.
@@ -217,7 +241,7 @@ fn unscramble(zk: Complex<f64>, zj: Complex<f64>, w: Complex<f64>) -> Complex<f6
 /// Errors if `x` is empty or holds a non-finite value.
 pub fn autocovariance_fft(x: &[f64]) -> Result<Vec<f64>, SnrError> {
     check_series(x, 0)?;
-    let plan = AcfPlan::new(x.len())?;
+    let plan = AcfPlan::cached(x.len())?;
     let mut out = vec![0.0; x.len()];
     plan.autocovariance_into(x, &mut plan.scratch(), &mut out);
     Ok(out)
@@ -228,7 +252,7 @@ pub fn autocovariance_fft(x: &[f64]) -> Result<Vec<f64>, SnrError> {
 /// Errors if `x` is empty, holds a non-finite value, or is constant.
 pub fn autocorrelation_fft(x: &[f64]) -> Result<Vec<f64>, SnrError> {
     check_series(x, 0)?;
-    let plan = AcfPlan::new(x.len())?;
+    let plan = AcfPlan::cached(x.len())?;
     let mut out = vec![0.0; x.len()];
     plan.autocorrelation_into(x, &mut plan.scratch(), &mut out, 0)?;
     Ok(out)

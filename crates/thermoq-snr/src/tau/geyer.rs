@@ -22,7 +22,7 @@ use crate::SnrError;
 /// Mean over chains of the biased autocovariances, computed in parallel with one plan.
 pub(crate) fn mean_autocovariance(set: &ChainSet<'_>) -> Result<Vec<f64>, SnrError> {
     let n = set.len();
-    let plan = AcfPlan::new(n)?;
+    let plan = AcfPlan::cached(n)?;
     let mut sum = set
         .chains()
         .par_iter()

@@ -38,7 +38,7 @@ mod geyer;
 mod rhat;
 mod sokal;
 
-pub use acf::{AcfPlan, AcfScratch, autocorrelation_fft, autocovariance_fft};
+pub use acf::{AcfPlan, AcfScratch, PLAN_CACHE_SIZE, autocorrelation_fft, autocovariance_fft};
 pub use batch::batch_means;
 pub use chains::ChainSet;
 pub use doubling::{

@@ -59,7 +59,7 @@ fn window_from_rho(rho: &mut [f64]) -> (f64, usize, bool) {
 /// Errors if `x` is empty, has a non-finite value, or is constant.
 pub fn sokal(x: &[f64]) -> Result<TauEstimate, SnrError> {
     check_series(x, 0)?;
-    let plan = AcfPlan::new(x.len())?;
+    let plan = AcfPlan::cached(x.len())?;
     let mut rho = vec![0.0; x.len()];
     plan.autocorrelation_into(x, &mut plan.scratch(), &mut rho, 0)?;
     let (tau, window, window_found) = window_from_rho(&mut rho);
@@ -86,7 +86,7 @@ pub fn sokal(x: &[f64]) -> Result<TauEstimate, SnrError> {
 /// FFT plan. `ess` = chains · n / τ̂, `std_err` = [`sokal_std_err`] with chains · n samples.
 pub fn sokal_pooled(set: &ChainSet<'_>) -> Result<TauEstimate, SnrError> {
     let n = set.len();
-    let plan = AcfPlan::new(n)?;
+    let plan = AcfPlan::cached(n)?;
     let sum = set
         .chains()
         .par_iter()
