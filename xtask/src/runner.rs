@@ -204,6 +204,41 @@ fn load_cell<C: DeserializeOwned, R: DeserializeOwned>(p: &Path) -> Option<CellR
     serde_json::from_str(&text).ok()
 }
 
+/// The common body of every reproduction: runs (or resumes) this shard's cells, writes
+/// `manifest.json`, and returns every record when the whole grid is present, or `None` (after
+/// saying so) when this shard leaves cells to other shards — merge them with `cargo xtask merge`.
+pub fn run_experiment<C, R, F>(
+    dir: &RunDir,
+    experiment: &str,
+    cells: &[(String, C)],
+    shard: Shard,
+    threads: usize,
+    f: F,
+) -> Result<Option<Vec<CellRecord<C, R>>>>
+where
+    C: Serialize + DeserializeOwned + PartialEq + Clone + Send + Sync,
+    R: Serialize + DeserializeOwned + Send,
+    F: Fn(&C) -> Result<R> + Sync,
+{
+    let t0 = Instant::now();
+    let recs = run_cells(dir, cells, shard, threads, experiment, f)?;
+    dir.write_json(
+        "manifest.json",
+        &Manifest::new(experiment, threads, shard, t0.elapsed().as_secs_f64()),
+    )?;
+    if recs.len() < cells.len() {
+        eprintln!(
+            "{experiment}: shard {}/{} wrote {} cells into {}; merge the shards to assemble the report",
+            shard.i,
+            shard.n,
+            recs.len(),
+            dir.path.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some(recs))
+}
+
 /// Provenance written beside every run's results.
 #[derive(Clone, Debug, Serialize)]
 pub struct Manifest {

@@ -14,7 +14,7 @@
 
 use super::Preset;
 use crate::plot::{Figure, Mark, Series};
-use crate::runner::{CellRecord, Manifest, RunDir, Shard, run_cells};
+use crate::runner::{CellRecord, RunDir, Shard, run_experiment};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -323,23 +323,10 @@ fn summarize(recs: &[CellRecord<CellConfig, CellResult>]) -> Summary {
 
 /// Runs (or resumes) exp5 and writes the run folder.
 pub fn run(dir: &RunDir, preset: Preset, seed: u64, shard: Shard, threads: usize) -> Result<()> {
-    let t0 = std::time::Instant::now();
     let cells = grid(preset, seed);
-    let recs = run_cells(dir, &cells, shard, threads, "exp5", run_cell)?;
-    dir.write_json(
-        "manifest.json",
-        &Manifest::new("exp5", threads, shard, t0.elapsed().as_secs_f64()),
-    )?;
-    if recs.len() < cells.len() {
-        eprintln!(
-            "exp5: shard {}/{} wrote {} cells into {}; merge the shards to assemble the report",
-            shard.i,
-            shard.n,
-            recs.len(),
-            dir.path.display()
-        );
+    let Some(recs) = run_experiment(dir, "exp5", &cells, shard, threads, run_cell)? else {
         return Ok(());
-    }
+    };
     let summary = summarize(&recs);
     let results = serde_json::json!({
         "experiment": "exp5",
