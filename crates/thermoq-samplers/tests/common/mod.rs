@@ -141,19 +141,27 @@ pub fn l1_after_burn_in(ek: &ExactKernel, pi: &[f64], burn_in: usize) -> f64 {
 /// Complementary error function (Numerical Recipes `erfcc`, Chebyshev fit with fractional error
 /// below 1.2e-7 everywhere — ample for choosing a z-value).
 pub fn erfc(x: f64) -> f64 {
+    // Horner form of the same polynomial, innermost coefficient first (the same floating-point
+    // operations as the nested expression; written as a loop because rustfmt is exponential on
+    // the deeply nested form).
+    const C: [f64; 9] = [
+        0.170_872_77,
+        -0.822_152_23,
+        1.488_515_87,
+        -1.135_203_98,
+        0.278_868_07,
+        -0.186_288_06,
+        0.096_784_18,
+        0.374_091_96,
+        1.000_023_68,
+    ];
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let ans = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
+    let mut poly = C[0];
+    for &c in &C[1..] {
+        poly = c + t * poly;
+    }
+    let ans = t * (-z * z - 1.265_512_23 + t * poly).exp();
     if x >= 0.0 { ans } else { 2.0 - ans }
 }
 
