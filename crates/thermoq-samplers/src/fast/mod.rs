@@ -30,6 +30,7 @@
 //! s.sweep(&mut batch, 10).unwrap();
 //! ```
 
+pub mod conditioned;
 mod dense;
 mod lattice;
 mod sparse;

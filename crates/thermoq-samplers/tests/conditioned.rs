@@ -1,0 +1,153 @@
+//! `fast::conditioned::ConditionedSampler` against exact enumeration: three groups of chains in
+//! one batch, each with its own law — plain (`β = 1`), a per-chain field at `β = 0.7`, and a
+//! clamped colour class at `β = 1.3` — and each group's moments against the enumerated law of
+//! that group (the clamped group against the exact conditional law given the clamp).
+//!
+//! Tolerance (as in `fast_paths.rs`): the `C = 64` chains of a group are independent replicates,
+//! so `SE = sd(chain means)/√C` includes the autocorrelation; accept `|mean − exact| ≤ 6·SE + 1e-12`.
+//! With fewer than 200 comparisons here and Student-t tails at 63 degrees of freedom
+//! (`P(|t| > 6) ≈ 1e-7`), the false-alarm rate is below 2e-5.
+
+use thermoq_core::{Coloring, Spin};
+use thermoq_models::{EnergyModel, IsingModel, builders};
+use thermoq_samplers::fast::conditioned::ConditionedSampler;
+use thermoq_samplers::observe::Observer;
+use thermoq_samplers::{ChainBatch, KernelKind};
+
+const C: usize = 64;
+const Z: f64 = 6.0;
+
+struct Sums {
+    edges: Vec<(usize, usize)>,
+    count: f64,
+    s: Vec<f64>,
+}
+
+impl Observer for Sums {
+    fn observe(&mut self, _sweep: usize, x: &[Spin]) {
+        self.count += 1.0;
+        let n = x.len();
+        for i in 0..n {
+            self.s[i] += f64::from(x[i]);
+        }
+        for (k, &(i, j)) in self.edges.iter().enumerate() {
+            self.s[n + k] += f64::from(x[i] * x[j]);
+        }
+    }
+    fn merge(&mut self, _o: Self) {}
+}
+
+/// Exact `⟨x_i⟩`, `⟨x_i x_j⟩` of `exp(−β(E(x) − Σ e_i x_i))` over states agreeing with `clamp`.
+fn exact(model: &IsingModel, beta: f64, e: &[f64], clamp: &[Option<Spin>]) -> Vec<f64> {
+    let n = model.n_spins();
+    let edges: Vec<_> = model.graph().edges().collect();
+    let mut m = vec![0.0; n + edges.len()];
+    let mut z = 0.0;
+    let mut x = vec![0i8; n];
+    let e_min = (0..1u32 << n)
+        .map(|s| {
+            (0..n).for_each(|i| x[i] = if s >> i & 1 == 1 { 1 } else { -1 });
+            model.energy(&x) - (0..n).map(|i| e[i] * f64::from(x[i])).sum::<f64>()
+        })
+        .fold(f64::INFINITY, f64::min);
+    for s in 0..1u32 << n {
+        (0..n).for_each(|i| x[i] = if s >> i & 1 == 1 { 1 } else { -1 });
+        if clamp
+            .iter()
+            .zip(&x)
+            .any(|(c, &v)| c.is_some_and(|c| c != v))
+        {
+            continue;
+        }
+        let en = model.energy(&x) - (0..n).map(|i| e[i] * f64::from(x[i])).sum::<f64>();
+        let w = (-beta * (en - e_min)).exp();
+        z += w;
+        for i in 0..n {
+            m[i] += w * f64::from(x[i]);
+        }
+        for (k, &(i, j)) in edges.iter().enumerate() {
+            m[n + k] += w * f64::from(x[i] * x[j]);
+        }
+    }
+    m.iter().map(|v| v / z).collect()
+}
+
+#[test]
+fn three_laws_in_one_batch_match_enumeration() {
+    for kind in [KernelKind::BlkAlt, KernelKind::BlkSym] {
+        let model = builders::random_sparse(10, 0.35, 0.7, 0.3, 1.0, 11);
+        let n = model.n_spins();
+        let col = Coloring::dsatur(model.graph());
+        let chains = 3 * C;
+        let mut s = ConditionedSampler::new(&model, &col, kind, chains, 5).expect("sampler");
+        // Group 0: plain, β = 1. Group 1: field e, β = 0.7. Group 2: class 0 clamped, β = 1.3.
+        let e: Vec<f64> = (0..n).map(|i| 0.4 * ((i as f64) * 1.7).sin()).collect();
+        let mut fields = vec![0.0; chains * n];
+        for c in C..2 * C {
+            fields[c * n..(c + 1) * n].copy_from_slice(&e);
+        }
+        s.set_fields(Some(&fields)).expect("fields");
+        let betas: Vec<f64> = (0..chains).map(|c| [1.0, 0.7, 1.3][c / C]).collect();
+        s.set_betas(&betas).expect("betas");
+        let mut batch = ChainBatch::uniform(chains, n, 21);
+        // Clamp class 0 of group 2 to a fixed pattern; the other groups free everywhere. The
+        // sampler frees classes for all chains at once, so group 2 runs in its own sampler.
+        let clamp: Vec<Option<Spin>> = (0..n)
+            .map(|i| (col.color(i) == 0).then_some(if i % 3 == 0 { -1 } else { 1 }))
+            .collect();
+        let edges: Vec<_> = model.graph().edges().collect();
+        let make = |_c: usize| Sums {
+            edges: edges.clone(),
+            count: 0.0,
+            s: vec![0.0; n + edges.len()],
+        };
+        let free = s
+            .run_per_chain(&mut batch, 200, 2000, 2, make)
+            .expect("run");
+        let mut cl = ConditionedSampler::new(&model, &col, kind, C, 6).expect("sampler");
+        cl.set_beta(1.3).expect("beta");
+        let others: Vec<usize> = (1..col.n_colors()).collect();
+        cl.set_free_classes(&others).expect("free");
+        let mut cb = ChainBatch::uniform(C, n, 22);
+        for c in 0..C {
+            for (x, v) in cb.chain_mut(c).iter_mut().zip(&clamp) {
+                if let Some(v) = v {
+                    *x = *v;
+                }
+            }
+        }
+        let clamped = cl.run_per_chain(&mut cb, 200, 2000, 2, make).expect("run");
+        let zero = vec![0.0; n];
+        let groups: [(&[Sums], Vec<f64>); 3] = [
+            (&free[..C], exact(&model, 1.0, &zero, &vec![None; n])),
+            (&free[C..2 * C], exact(&model, 0.7, &e, &vec![None; n])),
+            (&clamped, exact(&model, 1.3, &zero, &clamp)),
+        ];
+        for (g, (obs, truth)) in groups.iter().enumerate() {
+            let mut worst = 0.0f64;
+            for (k, &t) in truth.iter().enumerate() {
+                let means: Vec<f64> = obs.iter().map(|o| o.s[k] / o.count).collect();
+                let mean = means.iter().sum::<f64>() / C as f64;
+                let var = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (C - 1) as f64;
+                let se = (var / C as f64).sqrt();
+                let err = (mean - t).abs();
+                assert!(
+                    err <= Z * se + 1e-12,
+                    "{kind} group {g} moment {k}: {mean} vs exact {t} (SE {se})"
+                );
+                if se > 0.0 {
+                    worst = worst.max(err / se);
+                }
+            }
+            eprintln!("{kind} group {g}: worst |err|/SE = {worst:.2}");
+        }
+        // Clamped spins never moved.
+        for c in 0..C {
+            for (x, v) in cb.chain(c).iter().zip(&clamp) {
+                if let Some(v) = v {
+                    assert_eq!(x, v);
+                }
+            }
+        }
+    }
+}
