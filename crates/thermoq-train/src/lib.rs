@@ -13,8 +13,11 @@
 //!   optional hidden spins; the negative-phase sampler is rebuilt from the current parameters
 //!   every step.
 //! * [`exact`] — enumerated oracles: exact gradient, `KL(data‖model)`, exact descent steps.
-//! * [`dtm`] — [`DtmTrainer`]: contrastive steps for one DTM layer (image+label clamped vs
-//!   input-only clamped), with a denoising-error loss proxy; no ACP yet.
+//! * [`dtm`] — denoising thermodynamic models on MNIST: [`dtm::DtmRun`] trains every layer over
+//!   epochs on the conditioned p-bit array with the adaptive correlation penalty, per-epoch
+//!   diagnostics, a gradient-SNR probe on its own streams and atomic checkpoints (bit-identical
+//!   resume); annealed class-conditional generation and a PNG grid; [`DtmTrainer`] is the
+//!   single-layer reference step on the slow `BatchSampler`.
 //! * [`checkpoint`] — [`Checkpoint`]: the trainer's full state as JSON, written atomically;
 //!   resuming is bit-identical to not stopping.
 //!
@@ -37,8 +40,8 @@
 //! # Ok::<(), thermoq_train::TrainError>(())
 //! ```
 //!
-//! Not yet here: the adaptive correlation penalty, DTM checkpoints and full MNIST runs, Q
-//! monitoring during training — see `docs/training.md`.
+//! The command that trains a DTM end to end is `cargo xtask train dtm --preset quick|paper`
+//! (see `docs/training.md`).
 
 pub mod cd;
 pub mod checkpoint;

@@ -204,11 +204,28 @@ impl Optimizer {
     ///
     /// On error nothing is changed.
     pub fn step(&mut self, theta: &mut [f64], grad: &[f64]) -> Result<(), TrainError> {
+        let lr = self.next_lr();
+        self.step_with_lr(theta, grad, lr)
+    }
+
+    /// As [`Optimizer::step`] with the learning rate `lr` given by the caller instead of the
+    /// optimizer's own schedule (the step counter still advances).
+    pub fn step_with_lr(
+        &mut self,
+        theta: &mut [f64],
+        grad: &[f64],
+        lr: f64,
+    ) -> Result<(), TrainError> {
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(TrainError::Invalid {
+                field: "learning rate".into(),
+                message: format!("is {lr}, expected a finite number ≥ 0"),
+            });
+        }
         check_len("grad", grad.len(), theta.len())?;
         check_finite("grad", grad)?;
         match self {
             Self::Sgd(o) => {
-                let lr = o.schedule.at(o.t);
                 for (p, g) in theta.iter_mut().zip(grad) {
                     *p -= lr * g;
                 }
@@ -221,7 +238,6 @@ impl Optimizer {
                 }
                 check_len("adam.m", o.m.len(), theta.len())?;
                 check_len("adam.v", o.v.len(), theta.len())?;
-                let lr = o.schedule.at(o.t);
                 let t = o.t + 1;
                 let c1 = 1.0 - o.b1.powf(t as f64);
                 let c2 = 1.0 - o.b2.powf(t as f64);

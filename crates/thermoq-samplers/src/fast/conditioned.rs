@@ -207,6 +207,18 @@ impl ConditionedSampler {
         Ok(())
     }
 
+    /// The coupling the sampler uses between spins `i` and `j` (`None` if they are not joined).
+    pub fn coupling(&self, i: usize, j: usize) -> Option<f32> {
+        let (a, b) = (*self.offsets.get(i)?, *self.offsets.get(i + 1)?);
+        let k = self.nbr[a..b].iter().position(|&v| v as usize == j)?;
+        Some(self.j[a + k])
+    }
+
+    /// The base bias the sampler uses at spin `i` (before per-chain fields).
+    pub fn bias(&self, i: usize) -> Option<f32> {
+        self.h.get(i).copied()
+    }
+
     /// Number of chains.
     pub fn n_chains(&self) -> usize {
         self.rngs.len()

@@ -1,4 +1,4 @@
-//! One training step of a DTM layer (SCIENCE.md §3.2, DTM Eq. 14 form), no ACP yet.
+//! One training step of a DTM layer on the reference sampler (SCIENCE.md §3.2, DTM Eq. 14 form), no ACP.
 //!
 //! For training pairs `(x_prev, x_t)` (visible vectors, image then label; see
 //! `ForwardProcess::training_pair`), the gradient of the learned parameters `θ_k` of a

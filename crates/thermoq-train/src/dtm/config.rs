@@ -1,0 +1,393 @@
+//! [`DtmRunConfig`]: every setting of a DTM training run, with the presets and validation.
+
+use crate::TrainError;
+use serde::{Deserialize, Serialize};
+use thermoq_models::dtm::{ForwardProcess, GridPreset, Schedule, VisibleSpec};
+use thermoq_samplers::KernelKind;
+
+/// The adaptive correlation penalty (SCIENCE.md §3.2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AcpConfig {
+    /// Penalty at the first epoch.
+    pub cp_init: f64,
+    /// Autocorrelation threshold `a*` (0.016 in dtm-replication's default).
+    pub threshold: f64,
+    /// Floor of the penalty.
+    pub cp_min: f64,
+}
+
+impl Default for AcpConfig {
+    fn default() -> Self {
+        Self {
+            cp_init: 0.01,
+            threshold: 0.016,
+            cp_min: 0.001,
+        }
+    }
+}
+
+/// Annealed generation (SCIENCE.md §3.2: 600 sweeps, β from 0.8 to 1.2 of the training β).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenerationConfig {
+    /// Sweeps per denoising step, with β annealed linearly over them.
+    pub sweeps: usize,
+    /// Factor of the training β at the first sweep.
+    pub beta_start: f64,
+    /// Factor of the training β at the last sweep.
+    pub beta_end: f64,
+    /// Digits generated per class for the report's grid and the classifier check.
+    pub per_class: usize,
+}
+
+impl Default for GenerationConfig {
+    fn default() -> Self {
+        Self {
+            sweeps: 600,
+            beta_start: 0.8,
+            beta_end: 1.2,
+            per_class: 16,
+        }
+    }
+}
+
+/// The gradient-SNR probe run at the end of some epochs, on random streams of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeConfig {
+    /// Probe after every this many epochs (and after the last).
+    pub every: usize,
+    /// Independent gradient estimates on the same training pairs.
+    pub replicates: usize,
+    /// Training pairs (= chains per phase) in each estimate.
+    pub batch: usize,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            every: 1,
+            replicates: 8,
+            batch: 64,
+        }
+    }
+}
+
+/// Everything a DTM training run depends on. Same config and seed ⇒ same parameters, bit for bit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DtmRunConfig {
+    /// Grid preset `SIDE_DEGREE` (e.g. `"60_12"`, `"30_12"`).
+    pub grid: String,
+    /// Whether images are 2×2 max-pooled (28×28 → 14×14) after binarization.
+    pub pool_2x2: bool,
+    /// Binarization threshold on the `[0, 1]` intensity.
+    pub threshold: f64,
+    /// Digits kept (their order gives the label code: `digits[c]` has one-hot class `c`).
+    pub digits: Vec<u8>,
+    /// Copies of the one-hot label code (`num_label_spots`).
+    pub label_spots: usize,
+    /// Fraction of the kept digits held out as the test split.
+    pub test_fraction: f64,
+    /// Seed of the train/test split.
+    pub split_seed: u64,
+    /// Denoising steps `T`.
+    pub steps: usize,
+    /// Time schedule, `"log"` or `"linear"`.
+    pub schedule: String,
+    /// Forward resampling rate of image pixels.
+    pub lambda_image: f64,
+    /// Forward resampling rate of label nodes.
+    pub lambda_label: f64,
+    /// `diffusion_offset` ε.
+    pub offset: f64,
+    /// Training inverse temperature.
+    pub beta: f64,
+    /// Training kernel, `"blk-alt"` (thrml's fixed block order) or `"blk-sym"`.
+    pub kernel: String,
+    /// Training examples per optimizer step (= chains per phase).
+    pub batch: usize,
+    /// Warm-up sweeps before the first recorded sample.
+    pub warmup: usize,
+    /// Recorded samples per chain.
+    pub samples: usize,
+    /// Sweeps between recorded samples (the CD lag of the autocorrelation diagnostic).
+    pub sweeps_per_sample: usize,
+    /// Epochs to train.
+    pub epochs: usize,
+    /// Initial Adam learning rate.
+    pub lr: f64,
+    /// Cosine decay floor as a fraction of `lr`.
+    pub lr_alpha: f64,
+    /// Epochs over which the cosine decays (then it stays at `lr·lr_alpha`).
+    pub lr_decay_epochs: usize,
+    /// Standard deviation of the initial couplings (biases start at 0).
+    pub init_std: f64,
+    /// The adaptive correlation penalty, or `None` for plain contrastive training.
+    pub acp: Option<AcpConfig>,
+    /// Annealed generation for the report.
+    pub generation: GenerationConfig,
+    /// The gradient-SNR probe, or `None`.
+    pub probe: Option<ProbeConfig>,
+    /// Use at most this many training examples (`None`: the whole split).
+    pub max_train: Option<usize>,
+    /// Master seed (placement, initial weights, shuffles, noise, samplers).
+    pub seed: u64,
+}
+
+impl DtmRunConfig {
+    /// The `quick` preset: 30_12 grid, 14×14 pooled digits 0–3, T = 1, a 12-epoch run that takes
+    /// minutes on 2 cores.
+    pub fn quick() -> Self {
+        Self {
+            grid: "30_12".into(),
+            pool_2x2: true,
+            threshold: 0.1,
+            digits: vec![0, 1, 2, 3],
+            label_spots: 5,
+            test_fraction: 0.2,
+            split_seed: 0,
+            steps: 1,
+            schedule: "log".into(),
+            lambda_image: 0.8,
+            lambda_label: 0.2,
+            offset: 0.1,
+            beta: 1.0,
+            kernel: "blk-alt".into(),
+            batch: 100,
+            warmup: 100,
+            samples: 20,
+            sweeps_per_sample: 4,
+            epochs: 12,
+            lr: 0.05,
+            lr_alpha: 0.2,
+            lr_decay_epochs: 12,
+            init_std: 0.01,
+            acp: Some(AcpConfig::default()),
+            generation: GenerationConfig {
+                sweeps: 600,
+                beta_start: 0.8,
+                beta_end: 1.2,
+                per_class: 16,
+            },
+            probe: Some(ProbeConfig {
+                every: 3,
+                replicates: 8,
+                batch: 50,
+            }),
+            max_train: None,
+            seed: 0,
+        }
+    }
+
+    /// The `paper` preset (SCIENCE.md §3.2 defaults): 60_12, 28×28 digits 0–3, batch 400,
+    /// 400 warm-up sweeps + 50 samples × 8 sweeps, Adam 0.05 cosine (α 0.2) over 50 epochs,
+    /// 200 epochs, T = 1.
+    pub fn paper() -> Self {
+        Self {
+            grid: "60_12".into(),
+            pool_2x2: false,
+            batch: 400,
+            warmup: 400,
+            samples: 50,
+            sweeps_per_sample: 8,
+            epochs: 200,
+            lr_decay_epochs: 50,
+            probe: Some(ProbeConfig {
+                every: 10,
+                replicates: 8,
+                batch: 100,
+            }),
+            ..Self::quick()
+        }
+    }
+
+    /// A preset by name (`quick`, `paper`).
+    pub fn preset(name: &str) -> Result<Self, TrainError> {
+        match name {
+            "quick" => Ok(Self::quick()),
+            "paper" => Ok(Self::paper()),
+            _ => Err(TrainError::Invalid {
+                field: "preset".into(),
+                message: format!("is {name:?}, expected \"quick\" or \"paper\""),
+            }),
+        }
+    }
+
+    /// Image pixels per digit.
+    pub fn n_image(&self) -> usize {
+        if self.pool_2x2 { 196 } else { 784 }
+    }
+
+    /// The visible layer's sizes.
+    pub fn visible(&self) -> VisibleSpec {
+        VisibleSpec {
+            n_image: self.n_image(),
+            n_classes: self.digits.len(),
+            label_spots: self.label_spots,
+        }
+    }
+
+    /// The forward process.
+    pub fn process(&self) -> Result<ForwardProcess, TrainError> {
+        let s = Schedule::parse(&self.schedule)?;
+        Ok(ForwardProcess::new(
+            self.lambda_image,
+            self.lambda_label,
+            s,
+            self.steps,
+            self.offset,
+        )?)
+    }
+
+    /// The training kernel.
+    pub fn kernel_kind(&self) -> Result<KernelKind, TrainError> {
+        match self.kernel.to_ascii_lowercase().as_str() {
+            "blk-alt" => Ok(KernelKind::BlkAlt),
+            "blk-sym" => Ok(KernelKind::BlkSym),
+            other => Err(invalid(
+                "kernel",
+                format!("is {other:?}, expected \"blk-alt\" or \"blk-sym\""),
+            )),
+        }
+    }
+
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        GridPreset::named(&self.grid).map_err(TrainError::Dtm)?;
+        self.process()?;
+        self.kernel_kind()?;
+        let pos = |field: &str, v: usize| {
+            if v == 0 {
+                Err(invalid(field, "is 0, expected at least 1".into()))
+            } else {
+                Ok(())
+            }
+        };
+        pos("label_spots", self.label_spots)?;
+        pos("batch", self.batch)?;
+        pos("samples", self.samples)?;
+        pos("sweeps_per_sample", self.sweeps_per_sample)?;
+        pos("lr_decay_epochs", self.lr_decay_epochs)?;
+        pos("generation.sweeps", self.generation.sweeps)?;
+        if self.samples < 2 {
+            return Err(invalid(
+                "samples",
+                format!(
+                    "is {}, expected at least 2 (lag-1 autocorrelation)",
+                    self.samples
+                ),
+            ));
+        }
+        if self.digits.len() < 2 || self.digits.len() > 10 {
+            return Err(invalid(
+                "digits",
+                format!("has {} entries, expected 2 to 10", self.digits.len()),
+            ));
+        }
+        let mut d = self.digits.clone();
+        d.sort_unstable();
+        d.dedup();
+        if d.len() != self.digits.len() || d.iter().any(|&x| x > 9) {
+            return Err(invalid(
+                "digits",
+                format!("is {:?}, expected distinct digits 0–9", self.digits),
+            ));
+        }
+        let finite_pos = |field: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(invalid(
+                    field,
+                    format!("is {v}, expected a finite number > 0"),
+                ))
+            }
+        };
+        finite_pos("beta", self.beta)?;
+        finite_pos("lr", self.lr)?;
+        if !(self.lr_alpha.is_finite() && (0.0..=1.0).contains(&self.lr_alpha)) {
+            return Err(invalid(
+                "lr_alpha",
+                format!("is {}, expected [0, 1]", self.lr_alpha),
+            ));
+        }
+        if !(self.init_std.is_finite() && self.init_std >= 0.0) {
+            return Err(invalid(
+                "init_std",
+                format!("is {}, expected ≥ 0", self.init_std),
+            ));
+        }
+        if !(self.threshold.is_finite() && (0.0..1.0).contains(&self.threshold)) {
+            return Err(invalid(
+                "threshold",
+                format!("is {}, expected [0, 1)", self.threshold),
+            ));
+        }
+        if !(self.test_fraction.is_finite() && (0.0..1.0).contains(&self.test_fraction)) {
+            return Err(invalid(
+                "test_fraction",
+                format!("is {}, expected [0, 1)", self.test_fraction),
+            ));
+        }
+        let g = &self.generation;
+        finite_pos("generation.beta_start", g.beta_start)?;
+        finite_pos("generation.beta_end", g.beta_end)?;
+        if let Some(a) = &self.acp {
+            finite_pos("acp.threshold", a.threshold)?;
+            finite_pos("acp.cp_min", a.cp_min)?;
+            finite_pos("acp.cp_init", a.cp_init)?;
+        }
+        if let Some(p) = &self.probe {
+            pos("probe.every", p.every)?;
+            pos("probe.batch", p.batch)?;
+            if p.replicates < 2 {
+                return Err(invalid(
+                    "probe.replicates",
+                    format!("is {}, expected at least 2", p.replicates),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn invalid(field: &str, message: String) -> TrainError {
+    TrainError::Invalid {
+        field: field.into(),
+        message,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate_and_bad_fields_are_named() {
+        DtmRunConfig::quick().validate().unwrap();
+        DtmRunConfig::paper().validate().unwrap();
+        assert!(DtmRunConfig::preset("huge").is_err());
+        let bad = |f: &dyn Fn(&mut DtmRunConfig), field: &str| {
+            let mut c = DtmRunConfig::quick();
+            f(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(field), "{e} should name {field}");
+        };
+        bad(&|c| c.grid = "61_12".into(), "61_12");
+        bad(&|c| c.kernel = "rs1".into(), "kernel");
+        bad(&|c| c.batch = 0, "batch");
+        bad(&|c| c.samples = 1, "samples");
+        bad(&|c| c.digits = vec![1, 1], "digits");
+        bad(&|c| c.lr = f64::NAN, "lr");
+        bad(&|c| c.beta = -1.0, "beta");
+        bad(&|c| c.schedule = "cosine".into(), "schedule");
+        bad(
+            &|c| {
+                c.probe = Some(ProbeConfig {
+                    replicates: 1,
+                    ..ProbeConfig::default()
+                })
+            },
+            "probe.replicates",
+        );
+    }
+}

@@ -1,0 +1,805 @@
+//! [`DtmRun`]: a whole DTM training run — every layer, every epoch — on the conditioned p-bit
+//! array ([`ConditionedSampler`]), with the adaptive correlation penalty, per-epoch diagnostics,
+//! a gradient-SNR probe on its own random streams, and checkpoints.
+//!
+//! One optimizer step of layer `k` on a batch of `B` clean examples `x0`:
+//!
+//! 1. training pairs `(x_prev, x_t)` by the forward process (stream of the step's seed);
+//! 2. **negative phase** — `B` chains, chain `b` conditioned on its own input `x_t^b` (per-chain
+//!    field `J_k x_t^b` on the visible nodes), all four blocks free;
+//! 3. **positive phase** — `B` chains with the visible nodes clamped to `x_prev^b`, the two hidden
+//!    blocks free;
+//! 4. both phases: `warmup` sweeps from a uniform start, then `samples` states `sweeps_per_sample`
+//!    sweeps apart; per-chain means of `x_i` and `x_i x_j` (every edge);
+//! 5. the gradient (DTM Eq. 14 form with ACP; `f_ij = −x_i x_j`, `f_i = −x_i`)
+//!
+//!    ```text
+//!    g_ij = −β (⟨x_i x_j⟩_pos − ⟨x_i x_j⟩_neg + cp·(⟨x_i⟩⟨x_j⟩ − ⟨x_i x_j⟩)_neg)
+//!    g_i  = −β (⟨x_i⟩_pos − ⟨x_i⟩_neg)
+//!    ```
+//!
+//!    with `⟨x_i⟩⟨x_j⟩` the product of each chain's own means, averaged over chains; one Adam step.
+//!
+//! Samplers are built from the layer's current parameters at every step (never cached), which is
+//! what keeps a sampler from running stale weights (the preprint's 0.0099 bug).
+//!
+//! **Diagnostics per step** (averaged over the epoch's steps in [`LayerEpoch`]):
+//! * `moment_gap` — RMS over parameters of `⟨f⟩_pos − ⟨f⟩_neg` (the unpenalized gradient);
+//! * `denoise_error` — fraction of image pixels where the last negative-phase state differs from
+//!   `x_prev` (for `T = 1` this compares a free sample with a random data digit);
+//! * `autocorr` — lag-`sweeps_per_sample` autocorrelation of a fixed random projection of the
+//!   negative-phase image, each chain centred on its own mean, pooled over chains (the
+//!   dtm-replication diagnostic; the ACP input);
+//! * `change_rate` — fraction of free spins that differ between consecutive recorded states (the
+//!   Gibbs analogue of an acceptance rate).
+//!
+//! **Determinism.** Step `s` of epoch `e` for layer `k` draws everything from streams of
+//! `seed ^ STEP_SALT` indexed by `(e, s, k)`; the epoch's shuffle from `seed ^ SHUFFLE_SALT`; the
+//! probe from `seed ^ PROBE_SALT`. Nothing carries random state across steps, so a run resumed
+//! from an epoch checkpoint is bit-identical to one that never stopped, and probing never changes
+//! training.
+
+use super::config::{DtmRunConfig, invalid};
+use super::data::DtmData;
+use crate::optim::{Adam, LrSchedule, Optimizer};
+use crate::{TrainError, error::check_finite};
+use rand::seq::SliceRandom;
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+use thermoq_core::Spin;
+use thermoq_core::format::write_atomic;
+use thermoq_core::rng::chain_rng;
+use thermoq_models::dtm::{Block, DtmLayer, DtmLayout, ForwardProcess, GridPreset, TorusGrid};
+use thermoq_samplers::ChainBatch;
+use thermoq_samplers::fast::conditioned::ConditionedSampler;
+use thermoq_samplers::observe::Observer;
+
+const STEP_SALT: u64 = 0x4454_4d5f_7374_6570;
+const SHUFFLE_SALT: u64 = 0x4454_4d5f_7368_7566;
+const PROBE_SALT: u64 = 0x4454_4d5f_7072_6f62;
+const INIT_SALT: u64 = 0x4454_4d5f_696e_6974;
+const PROJ_SALT: u64 = 0x4454_4d5f_7072_6f6a;
+
+/// The checkpoint format tag.
+pub const DTM_CHECKPOINT_FORMAT: &str = "thermoq-dtm-checkpoint-v1";
+
+/// Adaptive correlation penalty state of one layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AcpState {
+    /// Current penalty `cp`.
+    pub cp: f64,
+    /// Autocorrelation measured in the previous epoch.
+    pub last_autocorr: Option<f64>,
+}
+
+impl AcpState {
+    /// The once-per-epoch update of SCIENCE.md §3.2 from the epoch's autocorrelation `a`.
+    pub fn update(&mut self, a: f64, threshold: f64, cp_min: f64) {
+        let cp = if a < threshold {
+            self.cp * (0.6 + 0.2 * a / threshold)
+        } else if self.last_autocorr.is_some_and(|prev| a > prev) {
+            self.cp * if a < 1.8 * threshold { 1.2 } else { 1.5 }
+        } else {
+            0.95 * self.cp
+        };
+        self.cp = cp.max(cp_min);
+        self.last_autocorr = Some(a);
+    }
+}
+
+/// Diagnostics of one optimizer step of one layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepStats {
+    /// RMS of `⟨f⟩_pos − ⟨f⟩_neg` over parameters.
+    pub moment_gap: f64,
+    /// Norm of the gradient actually applied (with ACP and β).
+    pub grad_norm: f64,
+    /// Fraction of image pixels of the last negative state that differ from `x_prev`.
+    pub denoise_error: f64,
+    /// Lag-`sweeps_per_sample` autocorrelation of the projected negative-phase image.
+    pub autocorr: f64,
+    /// Fraction of free spins changed between consecutive recorded negative-phase states.
+    pub change_rate: f64,
+}
+
+/// One layer's averages over an epoch, plus the end-of-epoch penalty and probe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerEpoch {
+    /// Mean `moment_gap` over the epoch's steps.
+    pub moment_gap: f64,
+    /// Mean applied gradient norm.
+    pub grad_norm: f64,
+    /// Mean denoising error.
+    pub denoise_error: f64,
+    /// Mean autocorrelation (the ACP input).
+    pub autocorr: f64,
+    /// Mean change rate.
+    pub change_rate: f64,
+    /// Penalty used during the epoch.
+    pub cp: f64,
+    /// Gradient-SNR probe after the epoch, if it ran.
+    pub probe: Option<QProbe>,
+}
+
+/// Result of the gradient-SNR probe: `R` independent gradient estimates on one fixed set of
+/// training pairs, `ḡ` their mean and `V = (1/(R−1)) Σ_r ‖ĝ_r − ḡ‖²` their spread.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QProbe {
+    /// `Q̂ = max(‖ḡ‖² − V/R, 0) / V` — the squared SNR of one estimate, with `‖g‖²` debiased.
+    pub q: f64,
+    /// `‖ḡ‖²`.
+    pub mean_norm2: f64,
+    /// `V`, the per-estimate mean squared deviation (variance only: the bias of the finite
+    /// warm-up is not separable from `g` here).
+    pub spread: f64,
+    /// Replicates `R`.
+    pub replicates: usize,
+}
+
+/// One epoch of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch index (0-based).
+    pub epoch: usize,
+    /// Learning rate at the epoch's first step.
+    pub lr: f64,
+    /// Per-layer averages.
+    pub layers: Vec<LayerEpoch>,
+    /// Spin updates performed by training (probe excluded).
+    pub updates: u64,
+    /// Wall seconds of the epoch (training + probe). Not part of the bit-identity contract.
+    pub seconds: f64,
+}
+
+/// What [`DtmRun::train`] reports after every step.
+#[derive(Clone, Debug)]
+pub struct StepEvent<'a> {
+    /// Epoch.
+    pub epoch: usize,
+    /// Step within the epoch.
+    pub step: usize,
+    /// Steps per epoch.
+    pub steps_per_epoch: usize,
+    /// Layer.
+    pub layer: usize,
+    /// The step's diagnostics.
+    pub stats: &'a StepStats,
+}
+
+/// A DTM training run: configuration, layers, optimizers, penalty states and history.
+#[derive(Clone, Debug)]
+pub struct DtmRun {
+    config: DtmRunConfig,
+    process: ForwardProcess,
+    layers: Vec<DtmLayer>,
+    optimizers: Vec<Optimizer>,
+    acp: Vec<AcpState>,
+    history: Vec<EpochRecord>,
+    projection: Vec<f64>,
+}
+
+/// Everything needed to continue a run, as written after every epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DtmCheckpoint {
+    /// [`DTM_CHECKPOINT_FORMAT`].
+    pub format: String,
+    /// The run's configuration.
+    pub config: DtmRunConfig,
+    /// Learned parameters per layer (couplings in edge order, then biases).
+    pub params: Vec<Vec<f64>>,
+    /// Optimizer state per layer.
+    pub optimizers: Vec<Optimizer>,
+    /// Penalty state per layer.
+    pub acp: Vec<AcpState>,
+    /// Finished epochs.
+    pub history: Vec<EpochRecord>,
+}
+
+/// Per-chain accumulator of one phase.
+struct ChainStats<'a> {
+    edges: &'a [(u32, u32)],
+    image_nodes: &'a [u32],
+    projection: &'a [f64],
+    free: &'a [u32],
+    count: f64,
+    sum_x: Vec<f64>,
+    sum_xx: Vec<f64>,
+    series: Vec<f64>,
+    changed: u64,
+    compared: u64,
+    last: Vec<Spin>,
+}
+
+impl Observer for ChainStats<'_> {
+    fn observe(&mut self, _sweep: usize, x: &[Spin]) {
+        self.count += 1.0;
+        for (s, &v) in self.sum_x.iter_mut().zip(x) {
+            *s += f64::from(v);
+        }
+        for (s, &(i, j)) in self.sum_xx.iter_mut().zip(self.edges) {
+            *s += f64::from(x[i as usize] * x[j as usize]);
+        }
+        if !self.projection.is_empty() {
+            let p: f64 = self
+                .image_nodes
+                .iter()
+                .zip(self.projection)
+                .map(|(&i, &r)| r * f64::from(x[i as usize]))
+                .sum();
+            self.series.push(p);
+        }
+        if !self.last.is_empty() {
+            self.changed += self
+                .free
+                .iter()
+                .filter(|&&i| self.last[i as usize] != x[i as usize])
+                .count() as u64;
+            self.compared += self.free.len() as u64;
+        }
+        self.last.clear();
+        self.last.extend_from_slice(x);
+    }
+    fn merge(&mut self, _o: Self) {}
+}
+
+/// Pooled lag-1 autocorrelation of per-chain series, each centred on its own mean.
+fn pooled_autocorr(series: &[&[f64]]) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for s in series {
+        let m = s.iter().sum::<f64>() / s.len().max(1) as f64;
+        for w in s.windows(2) {
+            num += (w[0] - m) * (w[1] - m);
+        }
+        den += s.iter().map(|v| (v - m) * (v - m)).sum::<f64>();
+    }
+    if den > 0.0 { num / den } else { 1.0 }
+}
+
+/// The gradient and the phase statistics of one estimate.
+struct Estimate {
+    grad: Vec<f64>,
+    stats: StepStats,
+    updates: u64,
+}
+
+impl DtmRun {
+    /// A fresh run: layers placed and initialized from `config.seed`.
+    pub fn new(config: DtmRunConfig) -> Result<Self, TrainError> {
+        config.validate()?;
+        let process = config.process()?;
+        let grid = TorusGrid::new(&GridPreset::named(&config.grid)?)?;
+        let spec = config.visible();
+        let mut layers = Vec::with_capacity(config.steps);
+        for k in 0..config.steps {
+            let layout = DtmLayout::new(grid.clone(), spec, config.seed.wrapping_add(k as u64))?;
+            let mut layer = DtmLayer::new(Arc::new(layout), &process, k, config.beta)?;
+            let mut theta = vec![0.0; layer.n_params()];
+            let m = layer.graph().n_edges();
+            if config.init_std > 0.0 {
+                let normal = Normal::new(0.0, config.init_std)
+                    .map_err(|e| invalid("init_std", e.to_string()))?;
+                let mut r = chain_rng(config.seed ^ INIT_SALT, k as u64);
+                for t in &mut theta[..m] {
+                    *t = normal.sample(&mut r);
+                }
+            }
+            layer.set_params(&theta)?;
+            layers.push(layer);
+        }
+        let optimizers = (0..config.steps)
+            .map(|_| -> Result<Optimizer, TrainError> {
+                Ok(Optimizer::Adam(Adam::new(LrSchedule::constant(
+                    config.lr,
+                )?)?))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let acp = (0..config.steps)
+            .map(|_| AcpState {
+                cp: config.acp.as_ref().map_or(0.0, |a| a.cp_init),
+                last_autocorr: None,
+            })
+            .collect();
+        let n_image = config.n_image();
+        let mut r = chain_rng(config.seed ^ PROJ_SALT, 0);
+        let scale = 1.0 / (n_image as f64).sqrt();
+        let projection = (0..n_image)
+            .map(|_| if r.random::<bool>() { scale } else { -scale })
+            .collect();
+        Ok(Self {
+            config,
+            process,
+            layers,
+            optimizers,
+            acp,
+            history: Vec::new(),
+            projection,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DtmRunConfig {
+        &self.config
+    }
+
+    /// The layers with their current parameters.
+    pub fn layers(&self) -> &[DtmLayer] {
+        &self.layers
+    }
+
+    /// The forward process.
+    pub fn process(&self) -> &ForwardProcess {
+        &self.process
+    }
+
+    /// Finished epochs.
+    pub fn history(&self) -> &[EpochRecord] {
+        &self.history
+    }
+
+    /// Epochs finished so far.
+    pub fn epochs_done(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Penalty states.
+    pub fn acp(&self) -> &[AcpState] {
+        &self.acp
+    }
+
+    /// Optimizer steps per epoch for `n_train` training examples (the last partial batch is
+    /// dropped).
+    pub fn steps_per_epoch(&self, n_train: usize) -> usize {
+        n_train / self.config.batch
+    }
+
+    /// Learning rate of optimizer step `t` (cosine over `lr_decay_epochs` epochs of
+    /// `steps_per_epoch` steps, then flat at `lr·lr_alpha`).
+    pub fn lr_at(&self, t: u64, steps_per_epoch: usize) -> f64 {
+        let horizon = (self.config.lr_decay_epochs * steps_per_epoch).max(1) as f64;
+        let u = (t as f64 / horizon).min(1.0);
+        let a = self.config.lr_alpha;
+        self.config.lr * (a + (1.0 - a) * 0.5 * (1.0 + (std::f64::consts::PI * u).cos()))
+    }
+
+    /// A sampler of layer `k` built from its *current* parameters, all four blocks free, at the
+    /// training β. Every phase, probe and generation builds its samplers through this.
+    pub fn sampler(
+        &self,
+        k: usize,
+        chains: usize,
+        seed: u64,
+    ) -> Result<ConditionedSampler, TrainError> {
+        let layer = self.layer(k)?;
+        Ok(ConditionedSampler::new(
+            layer.learned(),
+            layer.coloring(),
+            self.config.kernel_kind()?,
+            chains,
+            seed,
+        )?)
+    }
+
+    fn layer(&self, k: usize) -> Result<&DtmLayer, TrainError> {
+        self.layers.get(k).ok_or_else(|| {
+            invalid(
+                "layer",
+                format!("is {k}, expected below T = {}", self.layers.len()),
+            )
+        })
+    }
+
+    /// Per-chain input fields for inputs `x_ts`, or `None` when the layer's input couplings are 0.
+    fn fields(&self, k: usize, x_ts: &[&[Spin]]) -> Result<Option<Vec<f64>>, TrainError> {
+        let layer = self.layer(k)?;
+        let (ji, jl) = layer.input_couplings();
+        if ji == 0.0 && jl == 0.0 {
+            return Ok(None);
+        }
+        let mut f = Vec::with_capacity(x_ts.len() * layer.graph().n());
+        for x in x_ts {
+            f.extend(layer.input_field(x)?);
+        }
+        Ok(Some(f))
+    }
+
+    /// One gradient estimate of layer `k` on `pairs` (`(x_prev, x_t)`), all randomness from `seed`.
+    fn estimate(
+        &self,
+        k: usize,
+        pairs: &[(Vec<Spin>, Vec<Spin>)],
+        seed: u64,
+    ) -> Result<Estimate, TrainError> {
+        let cfg = &self.config;
+        let layer = self.layer(k)?;
+        let layout = layer.layout();
+        let graph = layer.graph();
+        let n = graph.n();
+        let b = pairs.len();
+        let edges: Vec<(u32, u32)> = graph.edges().map(|(i, j)| (i as u32, j as u32)).collect();
+        let image = layout.block(Block::Image);
+        let x_ts: Vec<&[Spin]> = pairs.iter().map(|p| p.1.as_slice()).collect();
+        let fields = self.fields(k, &x_ts)?;
+        let mut seeds = chain_rng(seed, 1);
+        let neg_seed = seeds.random::<u64>();
+        let pos_seed = seeds.random::<u64>();
+
+        // Negative phase.
+        let mut neg = self.sampler(k, b, neg_seed)?;
+        neg.set_fields(fields.as_deref())?;
+        let all_nodes: Vec<u32> = (0..n as u32).collect();
+        let mut nb = ChainBatch::uniform(b, n, neg_seed);
+        let neg_obs = neg.run_per_chain(
+            &mut nb,
+            cfg.warmup,
+            cfg.samples,
+            cfg.sweeps_per_sample,
+            |_| ChainStats {
+                edges: &edges,
+                image_nodes: image,
+                projection: &self.projection,
+                free: &all_nodes,
+                count: 0.0,
+                sum_x: vec![0.0; n],
+                sum_xx: vec![0.0; edges.len()],
+                series: Vec::with_capacity(cfg.samples),
+                changed: 0,
+                compared: 0,
+                last: Vec::with_capacity(n),
+            },
+        )?;
+
+        // Positive phase: visible clamped to x_prev, the hidden blocks free.
+        let mut pos = self.sampler(k, b, pos_seed)?;
+        pos.set_fields(fields.as_deref())?;
+        let hidden: Vec<usize> = [Block::UpperHidden, Block::LowerHidden]
+            .iter()
+            .filter(|&&bl| !layout.block(bl).is_empty())
+            .filter_map(|&bl| layout.block_color(bl).map(|c| c as usize))
+            .collect();
+        pos.set_free_classes(&hidden)?;
+        let mut pb = ChainBatch::uniform(b, n, pos_seed);
+        for (c, (x_prev, _)) in pairs.iter().enumerate() {
+            layout.scatter_visible(x_prev, pb.chain_mut(c))?;
+        }
+        let hidden_nodes = layout.hidden_nodes();
+        let pos_obs = pos.run_per_chain(
+            &mut pb,
+            cfg.warmup,
+            cfg.samples,
+            cfg.sweeps_per_sample,
+            |_| ChainStats {
+                edges: &edges,
+                image_nodes: image,
+                projection: &[],
+                free: hidden_nodes,
+                count: 0.0,
+                sum_x: vec![0.0; n],
+                sum_xx: vec![0.0; edges.len()],
+                series: Vec::new(),
+                changed: 0,
+                compared: 0,
+                last: Vec::new(),
+            },
+        )?;
+
+        // Moments.
+        let m = edges.len();
+        let inv_b = 1.0 / b as f64;
+        let mut pos_f = vec![0.0; m + n];
+        let mut neg_f = vec![0.0; m + n];
+        let mut mm = vec![0.0; m];
+        for o in &pos_obs {
+            let w = inv_b / o.count;
+            for (a, s) in pos_f.iter_mut().zip(o.sum_xx.iter().chain(&o.sum_x)) {
+                *a += w * s;
+            }
+        }
+        for o in &neg_obs {
+            let w = inv_b / o.count;
+            for (a, s) in neg_f.iter_mut().zip(o.sum_xx.iter().chain(&o.sum_x)) {
+                *a += w * s;
+            }
+            for (a, &(i, j)) in mm.iter_mut().zip(&edges) {
+                *a += inv_b * (o.sum_x[i as usize] / o.count) * (o.sum_x[j as usize] / o.count);
+            }
+        }
+        let cp = self.acp[k].cp;
+        let beta = cfg.beta;
+        let mut grad = vec![0.0; m + n];
+        let mut gap2 = 0.0;
+        for a in 0..m + n {
+            let d = pos_f[a] - neg_f[a];
+            gap2 += d * d;
+            let pen = if a < m { cp * (mm[a] - neg_f[a]) } else { 0.0 };
+            grad[a] = -beta * (d + pen);
+        }
+        check_finite("gradient", &grad)?;
+        let n_image = layout.spec().n_image;
+        let mut wrong = 0usize;
+        for (o, (x_prev, _)) in neg_obs.iter().zip(pairs) {
+            wrong += image
+                .iter()
+                .zip(&x_prev[..n_image])
+                .filter(|&(&i, &v)| o.last[i as usize] != v)
+                .count();
+        }
+        let series: Vec<&[f64]> = neg_obs.iter().map(|o| o.series.as_slice()).collect();
+        let (ch, cmp) = neg_obs
+            .iter()
+            .fold((0u64, 0u64), |(a, b), o| (a + o.changed, b + o.compared));
+        let sweeps = (cfg.warmup + cfg.samples * cfg.sweeps_per_sample) as u64;
+        let updates =
+            b as u64 * sweeps * (neg.updates_per_sweep() + pos.updates_per_sweep()) as u64;
+        Ok(Estimate {
+            stats: StepStats {
+                moment_gap: (gap2 / (m + n) as f64).sqrt(),
+                grad_norm: grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
+                denoise_error: wrong as f64 / (b * n_image).max(1) as f64,
+                autocorr: pooled_autocorr(&series),
+                change_rate: ch as f64 / cmp.max(1) as f64,
+            },
+            grad,
+            updates,
+        })
+    }
+
+    /// Training pairs for layer `k` from clean visible vectors, noise drawn from `rng`.
+    fn pairs<R: Rng>(
+        &self,
+        k: usize,
+        x0: &[&[Spin]],
+        rng: &mut R,
+    ) -> Result<Vec<(Vec<Spin>, Vec<Spin>)>, TrainError> {
+        let n_image = self.config.n_image();
+        x0.iter()
+            .map(|x| Ok(self.process.training_pair(k, x, n_image, rng)?))
+            .collect()
+    }
+
+    /// Trains until `config.epochs` epochs are done (continuing after those already in the
+    /// history). `on_step` sees every step; `on_epoch` runs after each epoch (write checkpoints
+    /// there) and may stop the run.
+    pub fn train(
+        &mut self,
+        data: &DtmData,
+        mut on_step: impl FnMut(&StepEvent<'_>),
+        mut on_epoch: impl FnMut(&DtmRun) -> Result<ControlFlow<()>, TrainError>,
+    ) -> Result<(), TrainError> {
+        let train = data.train_len(self.config.max_train);
+        let spe = self.steps_per_epoch(train);
+        if spe == 0 {
+            return Err(invalid(
+                "batch",
+                format!(
+                    "is {}, larger than the {train} training examples",
+                    self.config.batch
+                ),
+            ));
+        }
+        while self.history.len() < self.config.epochs {
+            let epoch = self.history.len();
+            let t0 = std::time::Instant::now();
+            let mut order: Vec<usize> = (0..train).collect();
+            order.shuffle(&mut chain_rng(
+                self.config.seed ^ SHUFFLE_SALT,
+                epoch as u64,
+            ));
+            let t_first = (epoch * spe) as u64;
+            let lr0 = self.lr_at(t_first, spe);
+            let t_layers = self.layers.len();
+            let mut sums = vec![[0.0f64; 5]; t_layers];
+            let mut updates = 0u64;
+            for s in 0..spe {
+                let batch: Vec<&[Spin]> = order[s * self.config.batch..(s + 1) * self.config.batch]
+                    .iter()
+                    .map(|&i| data.train_visible(i))
+                    .collect();
+                let t = t_first + s as u64;
+                for k in 0..t_layers {
+                    let idx = (t * t_layers as u64 + k as u64) * 2;
+                    let mut noise = chain_rng(self.config.seed ^ STEP_SALT, idx);
+                    let pairs = self.pairs(k, &batch, &mut noise)?;
+                    let seed = chain_rng(self.config.seed ^ STEP_SALT, idx + 1).random::<u64>();
+                    let est = self.estimate(k, &pairs, seed)?;
+                    let lr = self.lr_at(t, spe);
+                    let mut theta = self.layers[k].params();
+                    self.optimizers[k].step_with_lr(&mut theta, &est.grad, lr)?;
+                    check_finite("parameters", &theta)?;
+                    self.layers[k].set_params(&theta)?;
+                    let st = &est.stats;
+                    let acc = &mut sums[k];
+                    for (a, v) in acc.iter_mut().zip([
+                        st.moment_gap,
+                        st.grad_norm,
+                        st.denoise_error,
+                        st.autocorr,
+                        st.change_rate,
+                    ]) {
+                        *a += v / spe as f64;
+                    }
+                    updates += est.updates;
+                    on_step(&StepEvent {
+                        epoch,
+                        step: s,
+                        steps_per_epoch: spe,
+                        layer: k,
+                        stats: st,
+                    });
+                }
+            }
+            let mut layers = Vec::with_capacity(t_layers);
+            for (k, acc) in sums.iter().enumerate() {
+                let cp = self.acp[k].cp;
+                if let Some(a) = &self.config.acp {
+                    self.acp[k].update(acc[3], a.threshold, a.cp_min);
+                }
+                layers.push(LayerEpoch {
+                    moment_gap: acc[0],
+                    grad_norm: acc[1],
+                    denoise_error: acc[2],
+                    autocorr: acc[3],
+                    change_rate: acc[4],
+                    cp,
+                    probe: None,
+                });
+            }
+            if let Some(p) = self.config.probe.clone() {
+                let last = epoch + 1 == self.config.epochs;
+                if (epoch + 1) % p.every == 0 || last {
+                    for (k, l) in layers.iter_mut().enumerate() {
+                        l.probe = Some(self.probe(k, data, epoch as u64)?);
+                    }
+                }
+            }
+            self.history.push(EpochRecord {
+                epoch,
+                lr: lr0,
+                layers,
+                updates,
+                seconds: t0.elapsed().as_secs_f64(),
+            });
+            if on_epoch(self)?.is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The gradient-SNR probe of layer `k` at probe index `idx`: `R` independent estimates on the
+    /// first `probe.batch` training examples, all from the probe's own streams. Reads the current
+    /// parameters, changes nothing.
+    pub fn probe(&self, k: usize, data: &DtmData, idx: u64) -> Result<QProbe, TrainError> {
+        let p = self
+            .config
+            .probe
+            .clone()
+            .ok_or_else(|| invalid("probe", "is not configured".into()))?;
+        let nb = p.batch.min(data.train_len(self.config.max_train));
+        let x0: Vec<&[Spin]> = (0..nb).map(|i| data.train_visible(i)).collect();
+        let base = chain_rng(self.config.seed ^ PROBE_SALT, idx * 1024 + k as u64).random::<u64>();
+        let pairs = self.pairs(k, &x0, &mut chain_rng(base, 0))?;
+        let mut gs = Vec::with_capacity(p.replicates);
+        for r in 0..p.replicates {
+            let seed = chain_rng(base, 1 + r as u64).random::<u64>();
+            gs.push(self.estimate(k, &pairs, seed)?.grad);
+        }
+        let dim = gs[0].len();
+        let rr = p.replicates as f64;
+        let mean: Vec<f64> = (0..dim)
+            .map(|a| gs.iter().map(|g| g[a]).sum::<f64>() / rr)
+            .collect();
+        let spread = gs
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .zip(&mean)
+                    .map(|(x, m)| (x - m) * (x - m))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / (rr - 1.0);
+        let mean_norm2 = mean.iter().map(|m| m * m).sum::<f64>();
+        let q = if spread > 0.0 {
+            (mean_norm2 - spread / rr).max(0.0) / spread
+        } else {
+            f64::INFINITY
+        };
+        Ok(QProbe {
+            q,
+            mean_norm2,
+            spread,
+            replicates: p.replicates,
+        })
+    }
+
+    /// The run's state as a checkpoint.
+    pub fn checkpoint(&self) -> DtmCheckpoint {
+        DtmCheckpoint {
+            format: DTM_CHECKPOINT_FORMAT.into(),
+            config: self.config.clone(),
+            params: self.layers.iter().map(DtmLayer::params).collect(),
+            optimizers: self.optimizers.clone(),
+            acp: self.acp.clone(),
+            history: self.history.clone(),
+        }
+    }
+
+    /// Rebuilds a run from a checkpoint, validating every field.
+    pub fn from_checkpoint(c: DtmCheckpoint) -> Result<Self, TrainError> {
+        if c.format != DTM_CHECKPOINT_FORMAT {
+            return Err(invalid(
+                "format",
+                format!("is {:?}, expected {DTM_CHECKPOINT_FORMAT:?}", c.format),
+            ));
+        }
+        let mut run = Self::new(c.config)?;
+        let t = run.layers.len();
+        for (field, len) in [
+            ("params", c.params.len()),
+            ("optimizers", c.optimizers.len()),
+            ("acp", c.acp.len()),
+        ] {
+            if len != t {
+                return Err(TrainError::Length {
+                    field: field.into(),
+                    found: len,
+                    expected: t,
+                });
+            }
+        }
+        for (k, theta) in c.params.iter().enumerate() {
+            check_finite(&format!("params[{k}]"), theta)?;
+            run.layers[k].set_params(theta)?;
+        }
+        for (k, o) in c.optimizers.iter().enumerate() {
+            if let Optimizer::Adam(a) = o {
+                check_finite(&format!("optimizers[{k}].m"), &a.m)?;
+                check_finite(&format!("optimizers[{k}].v"), &a.v)?;
+            }
+        }
+        if c.history.len() > run.config.epochs {
+            return Err(invalid(
+                "history",
+                format!(
+                    "has {} epochs, more than the configured {}",
+                    c.history.len(),
+                    run.config.epochs
+                ),
+            ));
+        }
+        run.optimizers = c.optimizers;
+        run.acp = c.acp;
+        run.history = c.history;
+        Ok(run)
+    }
+
+    /// Writes the checkpoint atomically (JSON).
+    pub fn save(&self, path: &Path) -> Result<(), TrainError> {
+        let bytes = serde_json::to_vec(&self.checkpoint()).map_err(|source| TrainError::Json {
+            path: path.display().to_string(),
+            source,
+        })?;
+        write_atomic(path, &bytes).map_err(|e| TrainError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    }
+
+    /// Loads and validates a checkpoint file.
+    pub fn load(path: &Path) -> Result<Self, TrainError> {
+        let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let c: DtmCheckpoint =
+            serde_json::from_slice(&bytes).map_err(|source| TrainError::Json {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Self::from_checkpoint(c)
+    }
+}

