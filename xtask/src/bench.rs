@@ -38,6 +38,9 @@ pub enum BenchCmd {
     /// Exact spectral analysis: dense RS1 analysis (N = 10, 12, 13) and matrix-free Poisson
     /// solves (N = 16, 20, 22), beside numpy's eigh on the same matrices where Python is available.
     Spectral(crate::bench_spectral::SpectralBenchArgs),
+    /// thermoq and thrml 0.1.4 (CPU JAX) side by side on identical models, alternating, with
+    /// ratios; plus a moment cross-check of both against exact enumeration.
+    Peers(crate::bench_peers::PeersBenchArgs),
 }
 
 /// Options of `bench sampler`.
@@ -77,6 +80,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     match &args.cmd {
         BenchCmd::Sampler(a) => run_sampler_bench(a),
         BenchCmd::Spectral(a) => crate::bench_spectral::run_spectral_bench(a),
+        BenchCmd::Peers(a) => crate::bench_peers::run_peers_bench(a),
     }
 }
 

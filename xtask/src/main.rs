@@ -11,6 +11,7 @@
 //! Run bare (`cargo xtask`) for help.
 
 mod bench;
+mod bench_peers;
 mod bench_spectral;
 mod data;
 mod plot;
