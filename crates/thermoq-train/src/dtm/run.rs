@@ -345,6 +345,22 @@ impl DtmRun {
         self.history.len()
     }
 
+    /// Changes how many epochs [`DtmRun::train`] runs to (at least the epochs already done);
+    /// nothing else of the configuration changes, so the learning-rate schedule is unchanged.
+    pub fn set_epochs(&mut self, epochs: usize) -> Result<(), TrainError> {
+        if epochs < self.history.len() {
+            return Err(invalid(
+                "epochs",
+                format!(
+                    "is {epochs}, fewer than the {} epochs already done",
+                    self.history.len()
+                ),
+            ));
+        }
+        self.config.epochs = epochs;
+        Ok(())
+    }
+
     /// Penalty states.
     pub fn acp(&self) -> &[AcpState] {
         &self.acp

