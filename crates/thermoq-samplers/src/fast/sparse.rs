@@ -5,6 +5,16 @@
 //! the field precision and compared against a 32-bit uniform word (`u < round(p·2^32)`). With
 //! `f64` fields the realised probability is within `2^-33` of `σ(2βφ_i)` (bit depth 32); with `f32`
 //! fields the field and sigmoid carry `f32` rounding (relative ≈ 6e-8) on top.
+//!
+//! **`f32` path, eight sites at a time.** For `f32` fields each colour class is also stored in a
+//! padded ELL layout: groups of 8 sites, each with `deg` (the class's largest degree) neighbour
+//! indices and couplings per lane, padding entries pointing at site 0 with coupling 0. Per group
+//! the neighbour spins are loaded into 8 lanes (eight scalar loads: faster than `vgatherdps` on
+//! the development machine), `h + Σ J·x` is accumulated in the CSR order,
+//! evaluates the polynomial sigmoid on all 8 lanes and compares against 8 × 32-bit words from the
+//! chain's stream (32 bytes per group, padding lanes included). The AVX2 and portable versions run
+//! the same `f32` operations in the same order (no fused multiply-add), so they give identical
+//! samples; the law is the scalar `f32` one described above.
 
 use super::stream::{RandBuf, threshold32};
 use crate::pbit::sigmoid;
@@ -19,6 +29,9 @@ pub(crate) trait Field: Copy + Send + Sync + 'static {
     /// Whether a uniform 32-bit word `u` says "up" for input `z = 2βφ`.
     fn up(z: Self, u: u32) -> bool;
     fn mul(self, b: Self) -> Self;
+    /// Whether the engine builds the 8-lane ELL layout (the `f32` path).
+    const ELL: bool = false;
+    fn to_f32(self) -> f32;
 }
 
 impl Field for f64 {
@@ -43,9 +56,14 @@ impl Field for f64 {
     fn mul(self, b: Self) -> Self {
         self * b
     }
+    #[inline]
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
 }
 
 impl Field for f32 {
+    const ELL: bool = true;
     #[inline]
     fn from_f64(v: f64) -> Self {
         v as f32
@@ -67,6 +85,10 @@ impl Field for f32 {
     fn mul(self, b: Self) -> Self {
         self * b
     }
+    #[inline]
+    fn to_f32(self) -> f32 {
+        self
+    }
 }
 
 /// Chromatic block Gibbs on CSR neighbour lists.
@@ -78,6 +100,50 @@ pub(crate) struct SparseEngine<F: Field> {
     j: Vec<F>,
     h: Vec<F>,
     beta2: F,
+    /// Per colour class, the 8-lane layout of the `f32` path (empty for `f64`).
+    ell: Vec<EllClass>,
+    simd: bool,
+}
+
+/// One colour class in padded ELL layout: `groups = ⌈len/8⌉` groups of 8 lanes; entry `(g, d, l)`
+/// of `idx`/`j` is at `(g·deg + d)·8 + l`.
+struct EllClass {
+    sites: Vec<u32>,
+    deg: usize,
+    idx: Vec<i32>,
+    j: Vec<f32>,
+    h: Vec<f32>,
+}
+
+impl EllClass {
+    fn new(model: &IsingModel, sites: &[u32]) -> Self {
+        let g = model.graph();
+        let deg = sites
+            .iter()
+            .map(|&i| g.neighbors(i as usize).len())
+            .max()
+            .unwrap_or(0);
+        let groups = sites.len().div_ceil(8);
+        let mut idx = vec![0i32; groups * deg * 8];
+        let mut j = vec![0f32; groups * deg * 8];
+        let mut h = vec![0f32; groups * 8];
+        for (s, &i) in sites.iter().enumerate() {
+            let (gr, lane) = (s / 8, s % 8);
+            let i = i as usize;
+            h[s] = model.bias(i) as f32;
+            for (d, (&k, &e)) in g.neighbors(i).iter().zip(g.neighbor_edges(i)).enumerate() {
+                idx[(gr * deg + d) * 8 + lane] = k as i32;
+                j[(gr * deg + d) * 8 + lane] = model.coupling(e as usize) as f32;
+            }
+        }
+        Self {
+            sites: sites.to_vec(),
+            deg,
+            idx,
+            j,
+            h,
+        }
+    }
 }
 
 impl<F: Field> SparseEngine<F> {
@@ -103,13 +169,33 @@ impl<F: Field> SparseEngine<F> {
             j,
             h: (0..n).map(|i| F::from_f64(model.bias(i))).collect(),
             beta2: F::from_f64(2.0 * model.beta()),
+            ell: if F::ELL {
+                coloring
+                    .classes()
+                    .iter()
+                    .map(|c| EllClass::new(model, c))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            simd: simd_available(),
         }
+    }
+
+    /// Uses the portable 8-lane kernel instead of the AVX2 one (`f32` path; same samples).
+    #[allow(dead_code)]
+    pub(crate) fn set_simd(&mut self, on: bool) {
+        self.simd = on && simd_available();
     }
 
     /// Resamples every spin of colour class `class` of chain `x`.
     #[inline]
     pub(crate) fn update_class(&self, x: &mut [Spin], class: usize, rb: &mut RandBuf) {
         debug_assert_eq!(x.len(), self.n);
+        if F::ELL {
+            self.update_class_ell(x, class, rb);
+            return;
+        }
         for &i in &self.classes[class] {
             let i = i as usize;
             let (a, b) = (self.offsets[i], self.offsets[i + 1]);
@@ -122,6 +208,196 @@ impl<F: Field> SparseEngine<F> {
             } else {
                 -1
             };
+        }
+    }
+}
+
+impl<F: Field> SparseEngine<F> {
+    /// The 8-lane `f32` class update (see the module docs).
+    fn update_class_ell(&self, x: &mut [Spin], class: usize, rb: &mut RandBuf) {
+        let e = &self.ell[class];
+        let beta2 = self.beta2.to_f32();
+        let stride = e.deg * 8;
+        for (g, sites) in e.sites.chunks(8).enumerate() {
+            let bytes: &[u8; 32] = rb.take(32).try_into().expect("take(32) returns 32 bytes");
+            let idx = &e.idx[g * stride..(g + 1) * stride];
+            let j = &e.j[g * stride..(g + 1) * stride];
+            let h: &[f32; 8] = e.h[g * 8..g * 8 + 8].try_into().expect("8 lanes per group");
+            // The class's own sites are not neighbours of each other (proper colouring), so
+            // reading `x` while earlier groups have been written is the block update.
+            let xs = &x[..];
+            let up = if self.simd {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `simd` is only true when AVX2 was detected at run time; every index
+                // in `idx` is a site of this model, `< xs.len()` (checked in debug builds).
+                unsafe {
+                    group_avx2(idx, j, h, xs, beta2, bytes)
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                group_portable(idx, j, h, xs, beta2, bytes)
+            } else {
+                group_portable(idx, j, h, xs, beta2, bytes)
+            };
+            for (l, &i) in sites.iter().enumerate() {
+                x[i as usize] = if (up >> l) & 1 == 1 { 1 } else { -1 };
+            }
+        }
+    }
+}
+
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// One group of 8 lanes, portable: bit `l` of the result says lane `l` goes up.
+#[inline(always)]
+fn group_portable(
+    idx: &[i32],
+    j: &[f32],
+    h: &[f32; 8],
+    xs: &[Spin],
+    beta2: f32,
+    bytes: &[u8; 32],
+) -> u32 {
+    let deg = idx.len() / 8;
+    let mut up = 0u32;
+    for l in 0..8 {
+        let mut phi = h[l];
+        for d in 0..deg {
+            phi += j[d * 8 + l] * f32::from(xs[idx[d * 8 + l] as usize]);
+        }
+        let u = u32::from_le_bytes([
+            bytes[4 * l],
+            bytes[4 * l + 1],
+            bytes[4 * l + 2],
+            bytes[4 * l + 3],
+        ]);
+        if <f32 as Field>::up(beta2 * phi, u) {
+            up |= 1 << l;
+        }
+    }
+    up
+}
+
+/// [`group_portable`] with AVX2 gathers; the same `f32` operations in the same order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn group_avx2(
+    idx: &[i32],
+    j: &[f32],
+    h: &[f32; 8],
+    xs: &[Spin],
+    beta2: f32,
+    bytes: &[u8; 32],
+) -> u32 {
+    use std::arch::x86_64::*;
+    let deg = idx.len() / 8;
+    assert!(j.len() >= deg * 8);
+    debug_assert!(idx.iter().all(|&k| k >= 0 && (k as usize) < xs.len()));
+    // SAFETY: loads touch `idx`/`j` at `[8d, 8d + 8)` with `d < deg` (lengths checked above), `h`
+    // and `bytes` whole; gathers read `xs[k]` for indices `k` that are sites of the model.
+    unsafe {
+        let mut acc = _mm256_loadu_ps(h.as_ptr());
+        for d in 0..deg {
+            // Eight scalar loads: on this hardware they beat `vgatherdps`.
+            let ix = idx.as_ptr().add(d * 8);
+            let ld = |l: usize| i32::from(*xs.get_unchecked(*ix.add(l) as usize));
+            let v = _mm256_cvtepi32_ps(_mm256_setr_epi32(
+                ld(0),
+                ld(1),
+                ld(2),
+                ld(3),
+                ld(4),
+                ld(5),
+                ld(6),
+                ld(7),
+            ));
+            let jj = _mm256_loadu_ps(j.as_ptr().add(d * 8));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(jj, v));
+        }
+        let z = _mm256_mul_ps(_mm256_set1_ps(beta2), acc);
+        let p = sigmoid_avx2(z);
+        let u = _mm256_loadu_si256(bytes.as_ptr().cast());
+        let uf = _mm256_cvtepi32_ps(_mm256_srli_epi32::<8>(u));
+        let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(uf, _mm256_mul_ps(p, _mm256_set1_ps(16_777_216.0)));
+        _mm256_movemask_ps(lt) as u32
+    }
+}
+
+/// `super::dense::sigmoid_f32` on 8 lanes, operation for operation (bit-identical).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sigmoid_avx2(z: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    const MAGIC: f32 = 12_582_912.0;
+    let s = _mm256_set1_ps;
+    let x = _mm256_xor_ps(z, _mm256_set1_ps(-0.0)); // −z, as the scalar negation
+    let x = _mm256_max_ps(_mm256_min_ps(x, s(88.0)), s(-87.0));
+    let t = _mm256_add_ps(_mm256_mul_ps(x, s(std::f32::consts::LOG2_E)), s(MAGIC));
+    let n = _mm256_sub_ps(t, s(MAGIC));
+    let ni = _mm256_sub_epi32(
+        _mm256_castps_si256(t),
+        _mm256_set1_epi32(MAGIC.to_bits() as i32),
+    );
+    let r = _mm256_sub_ps(
+        _mm256_sub_ps(x, _mm256_mul_ps(n, s(0.693_359_4))),
+        _mm256_mul_ps(n, s(-2.121_944_4e-4)),
+    );
+    let mut p = s(1.987_569_1e-4);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), s(1.398_199_9e-3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), s(8.333_452e-3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), s(4.166_579_6e-2));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), s(0.166_666_65));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), s(0.5));
+    let y = _mm256_add_ps(
+        _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, r), r), r),
+        s(1.0),
+    );
+    let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+        ni,
+        _mm256_set1_epi32(127),
+    )));
+    let e = _mm256_mul_ps(y, scale);
+    _mm256_div_ps(s(1.0), _mm256_add_ps(s(1.0), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The AVX2 group kernel gives the same bits as the portable one, across field magnitudes
+    /// that exercise the sigmoid's clamping.
+    #[test]
+    fn avx2_group_matches_portable() {
+        if !simd_available() {
+            return;
+        }
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let n = 50;
+        let deg = 7;
+        for trial in 0..2000 {
+            let xs: Vec<Spin> = (0..n)
+                .map(|_| if r.next_u32() & 1 == 0 { 1 } else { -1 })
+                .collect();
+            let idx: Vec<i32> = (0..deg * 8).map(|_| (r.next_u32() % n) as i32).collect();
+            let scale = [0.01f32, 0.5, 3.0, 40.0][trial % 4];
+            let unit = |r: &mut rand_chacha::ChaCha8Rng| (r.next_u32() as f32 / 4.3e9 - 0.5) * 2.0;
+            let j: Vec<f32> = (0..deg * 8).map(|_| scale * unit(&mut r)).collect();
+            let h: [f32; 8] = std::array::from_fn(|_| scale * unit(&mut r));
+            let mut bytes = [0u8; 32];
+            r.fill_bytes(&mut bytes);
+            let a = group_portable(&idx, &j, &h, &xs, 2.0, &bytes);
+            // SAFETY: AVX2 detected above; indices are < n.
+            let b = unsafe { group_avx2(&idx, &j, &h, &xs, 2.0, &bytes) };
+            assert_eq!(a, b, "trial {trial}");
         }
     }
 }
