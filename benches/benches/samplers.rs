@@ -53,7 +53,46 @@ fn fast(c: &mut Criterion, name: &str, model: FastModel<'_>, engine: Engine) {
     g.finish();
 }
 
+/// The conditioned engine (per-chain β and fields, as DTM training and PT use it) on a 60_12 DTM
+/// layer with random weights: 4 blocks, all free, per-chain β spread over [0.5, 1].
+fn conditioned(c: &mut Criterion) {
+    use std::sync::Arc;
+    use thermoq_models::dtm::{DtmLayer, DtmLayout, ForwardProcess, TorusGrid, VisibleSpec};
+    use thermoq_samplers::fast::conditioned::ConditionedSampler;
+    let grid = TorusGrid::named("60_12").expect("preset");
+    let spec = VisibleSpec {
+        n_image: 784,
+        n_classes: 10,
+        label_spots: 5,
+    };
+    let layout = Arc::new(DtmLayout::new(grid, spec, 0).expect("layout"));
+    let mut layer = DtmLayer::new(layout, &ForwardProcess::default(), 0, 1.0).expect("layer");
+    let mut r = thermoq_core::rng::chain_rng(7, 0);
+    let theta: Vec<f64> = (0..layer.n_params())
+        .map(|_| 0.2 * (rand::RngExt::random::<f64>(&mut r) - 0.5))
+        .collect();
+    layer.set_params(&theta).expect("params");
+    let n = layer.graph().n();
+    let mut s = ConditionedSampler::new(layer.learned(), layer.coloring(), KIND, CHAINS, 1)
+        .expect("sampler");
+    let betas: Vec<f64> = (0..CHAINS)
+        .map(|k| 0.5 + 0.5 * k as f64 / (CHAINS - 1) as f64)
+        .collect();
+    s.set_betas(&betas).expect("betas");
+    let mut batch = ChainBatch::uniform(CHAINS, n, 1);
+    let mut g = c.benchmark_group("sampler");
+    g.throughput(Throughput::Elements((n * CHAINS * FAST_SWEEPS) as u64));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function(BenchmarkId::new("dtm-60_12", "conditioned"), |b| {
+        b.iter(|| s.sweep(&mut batch, FAST_SWEEPS).expect("shapes match"))
+    });
+    g.finish();
+}
+
 fn bench_samplers(c: &mut Criterion) {
+    conditioned(c);
     for l in [32usize, 128] {
         let model = builders::lattice_2d(l, l, 0.4, 0.0, 1.0).expect("valid lattice");
         let name = format!("ising-{l}");

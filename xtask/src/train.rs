@@ -188,11 +188,12 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
             let e = r.history().last().map(|h| h.epoch).unwrap_or(0);
             if let Some(h) = r.history().last() {
                 let l = &h.layers[0];
-                pb.println(format!(
-                    "epoch {e}: gap {:.4} denoise-err {:.4} autocorr {:.4} change {:.3} cp {:.4}{} \
-                     ({:.1} s, {:.2e} updates/s)",
+                say(&pb, format!(
+                    "epoch {e}: gap {:.4} denoise-err {:.4} inpaint-err {} autocorr {:.4} change {:.3} \
+                     cp {:.4}{} ({:.1} s, {:.2e} updates/s)",
                     l.moment_gap,
                     l.denoise_error,
+                    l.inpaint_error.map(|v| format!("{v:.4}")).unwrap_or_else(|| "–".into()),
                     l.autocorr,
                     l.change_rate,
                     l.cp,
@@ -216,24 +217,34 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
     Ok(ck)
 }
 
+/// Prints above the bar, or to stderr when the bar is hidden (not a terminal).
+fn say(pb: &ProgressBar, msg: String) {
+    if pb.is_hidden() {
+        eprintln!("{msg}");
+    } else {
+        pb.println(msg);
+    }
+}
+
 fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> {
     let cfg = run.config();
     let h = run.history();
     // epochs.csv
     let mut csv = String::from(
-        "epoch,layer,lr,moment_gap,grad_norm,denoise_error,autocorr,change_rate,cp,q_probe,seconds,updates\n",
+        "epoch,layer,lr,moment_gap,grad_norm,denoise_error,inpaint_error,autocorr,change_rate,cp,q_probe,seconds,updates\n",
     );
     for e in h {
         for (k, l) in e.layers.iter().enumerate() {
             writeln!(
                 csv,
-                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 e.epoch,
                 k,
                 e.lr,
                 l.moment_gap,
                 l.grad_norm,
                 l.denoise_error,
+                l.inpaint_error.map(|v| v.to_string()).unwrap_or_default(),
                 l.autocorr,
                 l.change_rate,
                 l.cp,
@@ -280,6 +291,17 @@ fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> 
             / ims.len().max(1) as f64
     };
     let (ink_gen, ink_test) = (on(&refs), on(&test_imgs));
+    // Inpainting baseline: fill the bottom half with background (−1) everywhere.
+    let side = data.side();
+    let n_inp = cfg.inpaint_test.min(data.test_len());
+    let bottom_ink = (0..n_inp)
+        .map(|i| {
+            let im = &data.test_visible(i)[..data.n_image()];
+            im[(side / 2) * side..].iter().filter(|&&v| v > 0).count() as f64
+                / (im.len() - (side / 2) * side) as f64
+        })
+        .sum::<f64>()
+        / n_inp.max(1) as f64;
 
     // curves.svg
     let pts = |f: &dyn Fn(&thermoq_train::dtm::LayerEpoch) -> f64| -> Vec<(f64, f64)> {
@@ -305,6 +327,15 @@ fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> 
                 name: "denoise error".into(),
                 color: "#ff7f0e",
                 points: pts(&|l| l.denoise_error),
+                mark: Mark::Line,
+            },
+            Series {
+                name: "inpaint error".into(),
+                color: "#9467bd",
+                points: h
+                    .iter()
+                    .filter_map(|e| Some((e.epoch as f64 + 1.0, e.layers[0].inpaint_error?)))
+                    .collect(),
                 mark: Mark::Line,
             },
             Series {
@@ -348,6 +379,7 @@ fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> 
             "ink_generated": ink_gen,
             "ink_test": ink_test,
         },
+        "inpaint_background_baseline": bottom_ink,
     });
     write_atomic(
         &dir.join("results.json"),
@@ -418,18 +450,21 @@ fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> 
     writeln!(r, "## Per epoch (layer 0)\n")?;
     writeln!(
         r,
-        "| epoch | lr | moment gap | denoise error | autocorr | change rate | cp | Q̂ probe | s |"
+        "| epoch | lr | moment gap | denoise error | inpaint error | autocorr | change rate | cp | Q̂ probe | s |"
     )?;
-    writeln!(r, "|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(r, "|---|---|---|---|---|---|---|---|---|---|")?;
     for e in h {
         let l = &e.layers[0];
         writeln!(
             r,
-            "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.3} | {:.4} | {} | {:.1} |",
+            "| {} | {:.4} | {:.4} | {:.4} | {} | {:.4} | {:.3} | {:.4} | {} | {:.1} |",
             e.epoch + 1,
             e.lr,
             l.moment_gap,
             l.denoise_error,
+            l.inpaint_error
+                .map(|v| format!("{v:.4}"))
+                .unwrap_or_else(|| "–".into()),
             l.autocorr,
             l.change_rate,
             l.cp,
@@ -444,10 +479,16 @@ fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> 
         r,
         "\n*moment gap*: RMS over parameters of ⟨f⟩_clamped − ⟨f⟩_free. *denoise error*: fraction \
          of image pixels of the last free-phase state that differ from the target (T = 1: a free \
-         sample against a random training digit). *autocorr*: lag-{} autocorrelation of a fixed \
+         sample against a random training digit). *inpaint error*: the held-out denoising proxy — \
+         for {} test digits the label and the top half of the image are clamped and the model \
+         fills in the bottom half ({} sweeps at β); fraction of bottom-half pixels wrong (filling \
+         it with background everywhere scores {:.4}). *autocorr*: lag-{} autocorrelation of a fixed \
          random projection of the free-phase image (the ACP input). *change rate*: fraction of \
          spins that changed between recorded states. *Q̂*: squared gradient SNR of one batch \
          estimate from {} independent replicates on fixed pairs, on the probe's own streams.\n",
+        n_inp,
+        cfg.generation.sweeps,
+        bottom_ink,
         cfg.sweeps_per_sample,
         cfg.probe.as_ref().map(|p| p.replicates).unwrap_or(0)
     )?;

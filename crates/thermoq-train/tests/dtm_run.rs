@@ -15,7 +15,7 @@ use std::path::Path;
 use thermoq_data::cache;
 use thermoq_models::EnergyModel;
 use thermoq_train::TrainError;
-use thermoq_train::dtm::{DtmData, DtmRun, DtmRunConfig, ProbeConfig};
+use thermoq_train::dtm::{DtmData, DtmRun, DtmRunConfig, GenerationConfig, ProbeConfig};
 
 fn fixture() -> thermoq_data::Mnist {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -35,6 +35,11 @@ fn config(epochs: usize) -> DtmRunConfig {
         epochs,
         lr_decay_epochs: 4,
         probe: None,
+        inpaint_test: 20,
+        generation: GenerationConfig {
+            sweeps: 100,
+            ..DtmRunConfig::quick().generation
+        },
         ..DtmRunConfig::quick()
     }
 }
@@ -149,6 +154,12 @@ fn training_lowers_the_moment_gap() {
     let sd = (tail.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / 3.0).sqrt();
     assert!(mean + 6.0 * sd < g0, "moment gap {g0} → {mean} ± {sd}");
     assert_eq!(run.history().len(), 4);
+    let inp: Vec<f64> = run
+        .history()
+        .iter()
+        .map(|e| e.layers[0].inpaint_error.unwrap())
+        .collect();
+    eprintln!("inpaint error per epoch: {inp:?}");
 }
 
 #[test]
@@ -184,4 +195,36 @@ fn bad_checkpoints_are_typed_errors() {
         DtmRun::load(&dir.path().join("missing.json")),
         Err(TrainError::Io { .. })
     ));
+}
+
+#[test]
+fn multi_step_dtm_trains_and_generates() {
+    // T = 2 (log schedule): layer 0 sees x_t through a finite coupling J_0 > 0, layer 1 sees pure
+    // noise (J_1 = 0). Through the coupling alone, layer 0's free pixel equals the target x_prev
+    // with the forward probability (1 + e^{−λΔt})/2 ≈ 0.77 (λ = 0.8, Δt ≈ 0.69·1.1 + offset), an
+    // error near 0.23; layer 1's image is unrelated to its target, an error near 0.5 early in
+    // training. Each error is a mean over 4 steps × 40 chains × 196 pixels (SE < 0.01), so a
+    // margin of 0.1 separates the two by more than 10 SE.
+    let m = fixture();
+    let cfg = DtmRunConfig {
+        steps: 2,
+        ..config(1)
+    };
+    let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let mut run = DtmRun::new(cfg).unwrap();
+    assert!(run.layers()[0].input_couplings().0 > 0.0);
+    assert_eq!(run.layers()[1].input_couplings(), (0.0, 0.0));
+    run.train(&data, |_| {}, |_| Ok(ControlFlow::Continue(())))
+        .unwrap();
+    let l = &run.history()[0].layers;
+    eprintln!(
+        "denoise error layer 0 {} layer 1 {}",
+        l[0].denoise_error, l[1].denoise_error
+    );
+    assert!(l[0].denoise_error < l[1].denoise_error - 0.1, "{l:?}");
+    let imgs = run.generate(&[0, 1, 2, 3], 5).unwrap();
+    assert_eq!(imgs.len(), 4);
+    assert!(imgs.iter().all(|im| im.len() == 196));
+    // Same seed, same digits.
+    assert_eq!(imgs, run.generate(&[0, 1, 2, 3], 5).unwrap());
 }

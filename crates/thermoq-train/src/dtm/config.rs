@@ -128,6 +128,9 @@ pub struct DtmRunConfig {
     pub probe: Option<ProbeConfig>,
     /// Use at most this many training examples (`None`: the whole split).
     pub max_train: Option<usize>,
+    /// Test digits in the per-epoch inpainting check (0: off).
+    #[serde(default)]
+    pub inpaint_test: usize,
     /// Master seed (placement, initial weights, shuffles, noise, samplers).
     pub seed: u64,
 }
@@ -173,6 +176,7 @@ impl DtmRunConfig {
                 batch: 50,
             }),
             max_train: None,
+            inpaint_test: 200,
             seed: 0,
         }
     }
