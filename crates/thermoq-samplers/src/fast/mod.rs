@@ -12,6 +12,7 @@
 //! | [`Engine::Lattice`] | periodic 2D lattice, uniform `J`, `h`, checkerboard colouring | 5-entry threshold table, lazy 32-bit compare (≈ 8.1 random bits) | 32 |
 //! | [`Engine::Sparse`] | any `IsingModel`, any proper colouring | CSR field in `f64`, sigmoid, 32-bit compare | 32 |
 //! | [`Engine::SparseF32`] | same | CSR field in `f32`, polynomial sigmoid, 24-bit compare | 24 |
+//! | [`Engine::Lanes`] | same | 16 chains per SIMD row (`x[node][lane]`), `f32` field by FMAs over lanes, polynomial sigmoid, 24-bit compare | 24 |
 //! | [`Engine::Dense`] | [`Rbm`], visible/hidden colouring | one `f32` GEMM per half-sweep for all chains, polynomial sigmoid | 24 |
 //!
 //! "Bit depth `b`" means the realised up-probability is `round(p·2^b)/2^b` (the lattice engine's
@@ -32,6 +33,7 @@
 
 pub mod conditioned;
 mod dense;
+mod lanes;
 mod lattice;
 mod sparse;
 mod stream;
@@ -39,6 +41,7 @@ mod stream;
 use crate::observe::Observer;
 use crate::{ChainBatch, KernelKind, SamplerError};
 use dense::{DenseEngine, Layer};
+use lanes::LanesEngine;
 use lattice::LatticeEngine;
 use rayon::prelude::*;
 use sparse::SparseEngine;
@@ -93,6 +96,9 @@ pub enum Engine {
     Lattice,
     /// Batched GEMM engine for RBMs.
     Dense,
+    /// Chain-interleaved sparse engine: blocks of 16 chains, one SIMD lane per chain, `f32`
+    /// fields (any Ising model and proper colouring; the `sparse-f32` law).
+    Lanes,
 }
 
 impl Engine {
@@ -104,13 +110,14 @@ impl Engine {
             Self::SparseF32 => "sparse-f32",
             Self::Lattice => "lattice",
             Self::Dense => "dense",
+            Self::Lanes => "lanes",
         }
     }
 
     /// Random-number bit depth of the engine's comparison (see the module docs).
     pub fn bit_depth(self) -> u32 {
         match self {
-            Self::Dense | Self::SparseF32 => 24,
+            Self::Dense | Self::SparseF32 | Self::Lanes => 24,
             _ => 32,
         }
     }
@@ -121,6 +128,7 @@ enum Imp {
     SparseF32(SparseEngine<f32>),
     Lattice(LatticeEngine),
     Dense(DenseEngine),
+    Lanes(LanesEngine),
 }
 
 /// Fast chromatic block Gibbs over a batch of chains; mirrors [`BatchSampler`](crate::BatchSampler).
@@ -224,6 +232,10 @@ impl<'a> FastSampler<'a> {
             }
             Engine::Sparse => (engine, Imp::Sparse(SparseEngine::new(ising, &coloring))),
             Engine::SparseF32 => (engine, Imp::SparseF32(SparseEngine::new(ising, &coloring))),
+            Engine::Lanes => (
+                engine,
+                Imp::Lanes(LanesEngine::new(ising, &coloring, n_chains)),
+            ),
             Engine::Lattice => match lattice() {
                 Some(e) => (engine, Imp::Lattice(e)),
                 None => {
@@ -278,12 +290,15 @@ impl<'a> FastSampler<'a> {
         self.model.ising().n_spins()
     }
 
-    /// Uses the portable row kernel instead of the AVX2 one (lattice engine; a no-op otherwise).
+    /// Uses the portable kernel instead of the AVX2 one (lattice and lanes engines; a no-op
+    /// otherwise).
     /// Both produce identical samples; this exists so tests can check that.
     #[doc(hidden)]
     pub fn force_portable(&mut self) {
-        if let Imp::Lattice(e) = &mut self.imp {
-            e.set_simd(false);
+        match &mut self.imp {
+            Imp::Lattice(e) => e.set_simd(false),
+            Imp::Lanes(e) => e.set_simd(false),
+            _ => {}
         }
     }
 
@@ -342,6 +357,9 @@ impl<'a> FastSampler<'a> {
         let (kind, k) = (self.kind, self.n_classes);
         let n = batch.n_spins();
         let total = burn_in + sweeps;
+        if let Imp::Lanes(e) = &mut self.imp {
+            return Ok(e.drive(batch, &mut self.rngs, kind, burn_in, sweeps, make));
+        }
         match &self.imp {
             Imp::Sparse(e) => Ok(per_chain(
                 batch,
@@ -388,6 +406,7 @@ impl<'a> FastSampler<'a> {
                     .collect();
                 Ok(out.into_iter().flatten().collect())
             }
+            Imp::Lanes(_) => unreachable!("handled above"),
             Imp::Dense(e) => {
                 let nc = self.rngs.len();
                 let mut st = e.new_state(nc);
