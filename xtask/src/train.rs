@@ -56,6 +56,10 @@ pub struct DtmArgs {
     /// Ignore an existing checkpoint and start over.
     #[arg(long)]
     pub fresh: bool,
+    /// Only time this many optimizer steps and print the projected cost of an epoch and of the
+    /// whole run (nothing is written).
+    #[arg(long)]
+    pub measure_steps: Option<usize>,
 }
 
 /// Runs `cargo xtask train …`.
@@ -90,6 +94,7 @@ pub fn ensure_trained(preset: &str) -> Result<PathBuf> {
         epochs: None,
         seed: 0,
         fresh: false,
+        measure_steps: None,
     })
 }
 
@@ -115,6 +120,25 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
         cfg.epochs = e;
     }
     cfg.validate()?;
+    if let Some(n) = a.measure_steps {
+        let run = DtmRun::new(cfg.clone())?;
+        let data = DtmData::from_mnist(&mnist()?, &cfg)?;
+        let spe = run.steps_per_epoch(data.train_len(cfg.max_train));
+        let (sec, upd) = run.measure_steps(&data, n)?;
+        let line = json!({
+            "preset": a.preset,
+            "measured_steps": n,
+            "seconds_per_step": sec,
+            "updates_per_step": upd,
+            "updates_per_second": upd as f64 / sec,
+            "steps_per_epoch": spe,
+            "projected_seconds_per_epoch": sec * spe as f64,
+            "projected_hours_total": sec * (spe * cfg.epochs) as f64 / 3600.0,
+            "threads": rayon::current_num_threads(),
+        });
+        println!("{line}");
+        return Ok(PathBuf::new());
+    }
     let dir = a.out.clone().unwrap_or_else(|| default_dir(&a.preset));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let ck = dir.join("checkpoint.json");

@@ -624,16 +624,7 @@ impl DtmRun {
                     .collect();
                 let t = t_first + s as u64;
                 for k in 0..t_layers {
-                    let idx = (t * t_layers as u64 + k as u64) * 2;
-                    let mut noise = chain_rng(self.config.seed ^ STEP_SALT, idx);
-                    let pairs = self.pairs(k, &batch, &mut noise)?;
-                    let seed = chain_rng(self.config.seed ^ STEP_SALT, idx + 1).random::<u64>();
-                    let est = self.estimate(k, &pairs, seed)?;
-                    let lr = self.lr_at(t, spe);
-                    let mut theta = self.layers[k].params();
-                    self.optimizers[k].step_with_lr(&mut theta, &est.grad, lr)?;
-                    check_finite("parameters", &theta)?;
-                    self.layers[k].set_params(&theta)?;
+                    let est = self.step_layer(k, &batch, t, spe)?;
                     let st = &est.stats;
                     let acc = &mut sums[k];
                     for (a, v) in acc.iter_mut().zip([
@@ -695,6 +686,59 @@ impl DtmRun {
             }
         }
         Ok(())
+    }
+
+    /// One optimizer step of layer `k` at global step `t` on the clean examples `batch`.
+    fn step_layer(
+        &mut self,
+        k: usize,
+        batch: &[&[Spin]],
+        t: u64,
+        spe: usize,
+    ) -> Result<Estimate, TrainError> {
+        let t_layers = self.layers.len() as u64;
+        let idx = (t * t_layers + k as u64) * 2;
+        let mut noise = chain_rng(self.config.seed ^ STEP_SALT, idx);
+        let pairs = self.pairs(k, batch, &mut noise)?;
+        let seed = chain_rng(self.config.seed ^ STEP_SALT, idx + 1).random::<u64>();
+        let est = self.estimate(k, &pairs, seed)?;
+        let lr = self.lr_at(t, spe);
+        let mut theta = self.layers[k].params();
+        self.optimizers[k].step_with_lr(&mut theta, &est.grad, lr)?;
+        check_finite("parameters", &theta)?;
+        self.layers[k].set_params(&theta)?;
+        Ok(est)
+    }
+
+    /// Times `steps` optimizer steps (every layer) of a copy of this run on the first batches of
+    /// `data`, for cost planning: returns `(seconds per step, spin updates per step)`. The run
+    /// itself is not changed.
+    pub fn measure_steps(&self, data: &DtmData, steps: usize) -> Result<(f64, u64), TrainError> {
+        let train = data.train_len(self.config.max_train);
+        let spe = self.steps_per_epoch(train);
+        if spe == 0 || steps == 0 {
+            return Err(invalid(
+                "steps",
+                "need at least one step and one full batch of training data".into(),
+            ));
+        }
+        let mut copy = self.clone();
+        let b = self.config.batch;
+        let t0 = std::time::Instant::now();
+        let mut updates = 0u64;
+        for s in 0..steps {
+            let s = s % spe;
+            let batch: Vec<&[Spin]> = (s * b..(s + 1) * b)
+                .map(|i| data.train_visible(i))
+                .collect();
+            for k in 0..copy.layers.len() {
+                updates += copy.step_layer(k, &batch, s as u64, spe)?.updates;
+            }
+        }
+        Ok((
+            t0.elapsed().as_secs_f64() / steps as f64,
+            updates / steps as u64,
+        ))
     }
 
     /// The gradient-SNR probe of layer `k` at probe index `idx`: `R` independent estimates on the
