@@ -953,3 +953,284 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
         }
     }
 }
+
+/// Salt of the swap streams of [`FastPt`] (kept apart from the sampler's per-slot streams).
+const FAST_PT_SWAP_SALT: u64 = 0x5057_4150_5054_0001;
+
+/// Parallel tempering on the fast conditioned block-Gibbs engine
+/// ([`ConditionedSampler`](crate::fast::conditioned::ConditionedSampler)) for large sparse models
+/// (a trained DTM layer).
+///
+/// `n_chains` independent PT chains of R rungs run as `n_chains · R` *slots* of one sampler with a
+/// per-slot inverse temperature. A swap between rungs `k` and `k+1` of a chain exchanges the two
+/// slots' temperatures instead of their states (the same move: the configuration travels with its
+/// slot), so a slot is a replica label and round trips are counted per slot exactly as
+/// [`ParallelTempering`] counts them per label. The schemes are those of [`SwapScheme`]:
+/// `PtSym` draws a fair coin per chain and sweep for the order of the local sweep and one swap of a
+/// uniformly chosen edge; `PtDeo` does the local sweep, then every swap of the edges with parity
+/// `t mod 2`. Energies are computed in `f64` from the model (β not included); the local sweep is the
+/// engine's `f32` update. Slot `s` draws its spins from stream `s` of `seed`, chain `c` its swap
+/// decisions from stream `c` of `seed ^ salt`: same seed ⇒ same run on any thread count.
+pub struct FastPt {
+    model: IsingModel,
+    ladder: Ladder,
+    beta: f64,
+    scheme: SwapScheme,
+    sampler: crate::fast::conditioned::ConditionedSampler,
+    batch: crate::ChainBatch,
+    n_chains: usize,
+    /// `slot_at[c·R + r]` = slot currently at rung `r` of chain `c`.
+    slot_at: Vec<usize>,
+    /// Energy of each slot's configuration.
+    energy: Vec<f64>,
+    /// Round-trip phase per slot (as [`PtChain`]).
+    phase: Vec<u8>,
+    rngs: Vec<rand_chacha::ChaCha8Rng>,
+    step: u64,
+    stats: Vec<PtStats>,
+}
+
+impl std::fmt::Debug for FastPt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastPt")
+            .field("rungs", &self.ladder.len())
+            .field("chains", &self.n_chains)
+            .field("scheme", &self.scheme)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FastPt {
+    /// `n_chains` PT chains of `model` (its current weights, target β = `model.beta()`) on
+    /// `coloring`, local kernel `kind` (`BlkSym` or `BlkAlt`), every slot started uniformly at
+    /// random from `seed`.
+    pub fn new(
+        model: &IsingModel,
+        coloring: &thermoq_core::Coloring,
+        kind: crate::KernelKind,
+        ladder: Ladder,
+        scheme: SwapScheme,
+        n_chains: usize,
+        seed: u64,
+    ) -> Result<Self, SamplerError> {
+        let beta = model.beta();
+        if !(beta.is_finite() && beta > 0.0) {
+            return Err(invalid("beta", format!("is {beta}, expected finite β > 0")));
+        }
+        if n_chains == 0 {
+            return Err(invalid("chains", "is 0, expected at least 1".into()));
+        }
+        let r = ladder.len();
+        let slots = n_chains * r;
+        let sampler =
+            crate::fast::conditioned::ConditionedSampler::new(model, coloring, kind, slots, seed)?;
+        let batch = crate::ChainBatch::uniform(slots, model.n_spins(), seed);
+        let mut phase = vec![0u8; slots];
+        for c in 0..n_chains {
+            phase[c * r] = 1;
+        }
+        let mut s = Self {
+            model: model.clone(),
+            ladder,
+            beta,
+            scheme,
+            sampler,
+            batch,
+            n_chains,
+            slot_at: (0..slots).collect(),
+            energy: vec![0.0; slots],
+            phase,
+            rngs: (0..n_chains as u64)
+                .map(|c| chain_rng(seed ^ FAST_PT_SWAP_SALT, c))
+                .collect(),
+            step: 0,
+            stats: vec![PtStats::new(r); n_chains],
+        };
+        s.refresh_energies();
+        Ok(s)
+    }
+
+    /// The ladder.
+    pub fn ladder(&self) -> &Ladder {
+        &self.ladder
+    }
+
+    /// Number of PT chains.
+    pub fn n_chains(&self) -> usize {
+        self.n_chains
+    }
+
+    /// PT sweeps done.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// Per-chain statistics over recorded sweeps.
+    pub fn stats(&self) -> &[PtStats] {
+        &self.stats
+    }
+
+    /// All chains' statistics summed.
+    pub fn pooled(&self) -> PtStats {
+        let mut p = PtStats::new(self.ladder.len());
+        for s in &self.stats {
+            p.merge(s);
+        }
+        p
+    }
+
+    /// Forgets recorded statistics (e.g. after a burn-in that was recorded).
+    pub fn reset_stats(&mut self) {
+        self.stats = vec![PtStats::new(self.ladder.len()); self.n_chains];
+    }
+
+    /// The configuration at rung `r` of chain `c`.
+    pub fn state(&self, c: usize, r: usize) -> &[Spin] {
+        self.batch.chain(self.slot_at[c * self.ladder.len() + r])
+    }
+
+    /// Energy (β not included) at rung `r` of chain `c`.
+    pub fn energy(&self, c: usize, r: usize) -> f64 {
+        self.energy[self.slot_at[c * self.ladder.len() + r]]
+    }
+
+    /// Measured C(α_r) = β² Var(E) per rung from pooled statistics.
+    pub fn specific_heat(&self, stats: &PtStats) -> Option<Vec<f64>> {
+        (0..self.ladder.len())
+            .map(|r| stats.energy_var(r).map(|v| self.beta * self.beta * v))
+            .collect()
+    }
+
+    fn refresh_energies(&mut self) {
+        let n = self.model.n_spins();
+        let m = &self.model;
+        self.batch
+            .as_slice()
+            .par_chunks(n)
+            .map(|x| m.energy(x))
+            .collect_into_vec(&mut self.energy);
+    }
+
+    fn push_betas(&mut self) -> Result<(), SamplerError> {
+        let r = self.ladder.len();
+        let mut b = vec![0.0; self.slot_at.len()];
+        for c in 0..self.n_chains {
+            for k in 0..r {
+                b[self.slot_at[c * r + k]] = self.ladder.alphas()[k] * self.beta;
+            }
+        }
+        self.sampler.set_betas(&b)
+    }
+
+    fn swap(&mut self, c: usize, k: usize, record: bool) {
+        let r = self.ladder.len();
+        let (sa, sb) = (self.slot_at[c * r + k], self.slot_at[c * r + k + 1]);
+        let a = self.ladder.alphas();
+        let log_r = (a[k] - a[k + 1]) * self.beta * (self.energy[sa] - self.energy[sb]);
+        let p = if log_r >= 0.0 { 1.0 } else { log_r.exp() };
+        let accept = p >= 1.0 || uniform53(&mut self.rngs[c]) < p;
+        let mut trips = 0;
+        if accept {
+            self.slot_at.swap(c * r + k, c * r + k + 1);
+            for rung in [k, k + 1] {
+                let s = self.slot_at[c * r + rung];
+                if rung == 0 {
+                    if self.phase[s] == 2 {
+                        trips += 1;
+                    }
+                    self.phase[s] = 1;
+                } else if rung == r - 1 && self.phase[s] == 1 {
+                    self.phase[s] = 2;
+                }
+            }
+        }
+        if record {
+            let st = &mut self.stats[c];
+            st.swap_attempts[k] += 1;
+            st.swap_prob_sum[k] += p;
+            st.swap_accepts[k] += u64::from(accept);
+            st.round_trips += trips;
+        }
+    }
+
+    /// One PT sweep of every chain (see [`SwapScheme`]); statistics recorded when `record`.
+    pub fn step(&mut self, record: bool) -> Result<(), SamplerError> {
+        let r = self.ladder.len();
+        let edges = r - 1;
+        match self.scheme {
+            SwapScheme::PtSym => {
+                // Coin per chain: true = local sweep first, then the swap.
+                let mut plan = Vec::with_capacity(self.n_chains);
+                for c in 0..self.n_chains {
+                    let local_first = self.rngs[c].next_u32() & 1 == 1;
+                    let k = if edges > 0 {
+                        crate::kernel::pick(&mut self.rngs[c], edges)
+                    } else {
+                        0
+                    };
+                    plan.push((local_first, k));
+                }
+                if edges > 0 {
+                    for (c, &(lf, k)) in plan.iter().enumerate() {
+                        if !lf {
+                            self.swap(c, k, record);
+                        }
+                    }
+                }
+                self.push_betas()?;
+                self.sampler.sweep(&mut self.batch, 1)?;
+                self.refresh_energies();
+                if edges > 0 {
+                    for (c, &(lf, k)) in plan.iter().enumerate() {
+                        if lf {
+                            self.swap(c, k, record);
+                        }
+                    }
+                }
+            }
+            SwapScheme::PtDeo => {
+                self.push_betas()?;
+                self.sampler.sweep(&mut self.batch, 1)?;
+                self.refresh_energies();
+                let parity = (self.step % 2) as usize;
+                for c in 0..self.n_chains {
+                    for k in (parity..edges).step_by(2) {
+                        self.swap(c, k, record);
+                    }
+                }
+            }
+        }
+        self.step += 1;
+        if record {
+            for c in 0..self.n_chains {
+                let st = &mut self.stats[c];
+                st.sweeps += 1;
+                for k in 0..r {
+                    let e = self.energy[self.slot_at[c * r + k]];
+                    st.energy_sum[k] += e;
+                    st.energy_sumsq[k] += e * e;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `burn_in` unrecorded sweeps, then `sweeps` recorded ones, calling `observe(t, self)` after
+    /// each recorded sweep (read the cold rung with [`FastPt::state`]).
+    pub fn run(
+        &mut self,
+        burn_in: usize,
+        sweeps: usize,
+        mut observe: impl FnMut(usize, &FastPt),
+    ) -> Result<(), SamplerError> {
+        for _ in 0..burn_in {
+            self.step(false)?;
+        }
+        for t in 0..sweeps {
+            self.step(true)?;
+            observe(t, self);
+        }
+        Ok(())
+    }
+}
