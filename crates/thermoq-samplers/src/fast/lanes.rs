@@ -59,18 +59,42 @@ struct Class {
     j: Vec<f32>,
 }
 
+/// Readable slack after every byte slice handed to the word transposition (its 16-byte loads
+/// read up to 4 bytes past a slice).
+const SLACK: usize = 32;
+/// Bytes per lane of the per-block byte scratch.
+const LANE_BYTES: usize = WORD * CHUNK + SLACK;
+
 /// A chain's random bytes: its [`RandBuf`] taken `BUF_BYTES` at a time, read with a cursor.
 #[derive(Clone)]
 struct ByteCursor {
-    buf: Box<[u8; BUF_BYTES]>,
+    buf: Box<[u8; BUF_BYTES + SLACK]>,
     pos: usize,
 }
 
 impl ByteCursor {
     fn new() -> Self {
         Self {
-            buf: Box::new([0u8; BUF_BYTES]),
+            buf: Box::new([0u8; BUF_BYTES + SLACK]),
             pos: BUF_BYTES,
+        }
+    }
+
+    /// The chain's next `n ≤ WORD·CHUNK` bytes, followed by at least `SLACK` readable bytes: in
+    /// place when they are contiguous in the buffer, else copied into `aux`.
+    #[inline]
+    fn next<'a>(&'a mut self, rb: &mut RandBuf, n: usize, aux: &'a mut [u8]) -> &'a [u8] {
+        if self.pos == BUF_BYTES {
+            self.buf[..BUF_BYTES].copy_from_slice(rb.take(BUF_BYTES));
+            self.pos = 0;
+        }
+        if self.pos + n <= BUF_BYTES {
+            let s = self.pos;
+            self.pos += n;
+            &self.buf[s..s + n + SLACK]
+        } else {
+            self.fill(rb, &mut aux[..n]);
+            &aux[..n + SLACK]
         }
     }
 
@@ -80,7 +104,7 @@ impl ByteCursor {
         let mut o = 0;
         while o < out.len() {
             if self.pos == BUF_BYTES {
-                self.buf.copy_from_slice(rb.take(BUF_BYTES));
+                self.buf[..BUF_BYTES].copy_from_slice(rb.take(BUF_BYTES));
                 self.pos = 0;
             }
             let k = (out.len() - o).min(BUF_BYTES - self.pos);
@@ -222,7 +246,7 @@ impl LanesEngine {
         };
         let mut sc = Scratch {
             words: vec![0u32; CHUNK * W],
-            bytes: vec![0u8; WORD * CHUNK + 1],
+            bytes: vec![0u8; W * LANE_BYTES],
             sched: vec![0; w * self.classes.len()],
             passes: Vec::new(),
         };
@@ -330,18 +354,30 @@ impl LanesEngine {
         let mut start = 0;
         while start < len_all {
             let len = (len_all - start).min(CHUNK);
-            for l in 0..rbs.len() {
-                if mask >> l & 1 == 0 {
-                    continue;
-                }
-                let bb = &mut bytes[..WORD * len];
-                cur[l].fill(&mut rbs[l], bb);
-                for s in 0..len {
-                    let q = &bb[WORD * s..WORD * s + 3];
-                    words[s * W + l] = u32::from_le_bytes([q[0], q[1], q[2], 0]);
-                }
+            // Lane `l`'s bytes: in its cursor's buffer, or in its slot of `bytes` (also the
+            // stand-in for lanes outside the mask, whose words are not used).
+            let mut ptrs = [std::ptr::null::<u8>(); W];
+            for (l, (slot, p)) in bytes.chunks_mut(LANE_BYTES).zip(&mut ptrs).enumerate() {
+                *p = if l < rbs.len() && mask >> l & 1 == 1 {
+                    cur[l].next(&mut rbs[l], WORD * len, slot).as_ptr()
+                } else {
+                    slot.as_ptr()
+                };
             }
             let range = start..start + len;
+            // SAFETY (both calls): every pointer starts a slice of `WORD·len + SLACK` readable
+            // bytes (`next` returns such slices; the scratch slots are `LANE_BYTES` long) that
+            // nothing writes to until the words are built.
+            #[cfg(target_arch = "x86_64")]
+            if self.simd {
+                unsafe { words_avx2(&ptrs, len, words) };
+            } else {
+                unsafe { words_portable(&ptrs, 0, len, words) };
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            unsafe {
+                words_portable(&ptrs, 0, len, words)
+            };
             if self.simd {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `simd` is only true when AVX2 and FMA were detected at run time; every
@@ -356,6 +392,85 @@ impl LanesEngine {
             }
             start += len;
         }
+    }
+}
+
+/// `words[s·W + l]` = the 24-bit little-endian word at byte `WORD·s` of lane `l`, for `s` in
+/// `from..len`.
+///
+/// # Safety
+/// Each `ptrs[l]` must be valid for reads of `WORD·len + 1` bytes; `words.len() ≥ len·W`.
+unsafe fn words_portable(ptrs: &[*const u8; W], from: usize, len: usize, words: &mut [u32]) {
+    assert!(words.len() >= len * W);
+    for (l, &p) in ptrs.iter().enumerate() {
+        for s in from..len {
+            // SAFETY: `WORD·s + 4 ≤ WORD·len + 1` bytes from `p` (caller's contract).
+            let v = unsafe { p.add(WORD * s).cast::<u32>().read_unaligned() };
+            words[s * W + l] = u32::from_le(v) & 0x00ff_ffff;
+        }
+    }
+}
+
+/// [`words_portable`] eight nodes × eight lanes at a time: one shuffle turns 24 bytes of a lane
+/// into 8 words, an 8 × 8 transpose makes them rows of `words`.
+///
+/// # Safety
+/// AVX2 available; each `ptrs[l]` valid for reads of `WORD·len + SLACK` bytes; `words.len() ≥
+/// len·W`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn words_avx2(ptrs: &[*const u8; W], len: usize, words: &mut [u32]) {
+    use std::arch::x86_64::*;
+    assert!(words.len() >= len * W);
+    let groups = len / 8;
+    // SAFETY: loads read bytes `[WORD·s0, WORD·s0 + 28)` with `s0 + 8 ≤ len`, within
+    // `WORD·len + SLACK`; stores write `words[(s0 + j)·W + 8·lb ..][..8]`, within `len·W`.
+    unsafe {
+        let shuf = _mm256_setr_epi8(
+            0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7,
+            8, -1, 9, 10, 11, -1,
+        );
+        let wp = words.as_mut_ptr();
+        for g in 0..groups {
+            let s0 = 8 * g;
+            for lb in 0..W / 8 {
+                let r: [__m256; 8] = std::array::from_fn(|q| {
+                    let p = ptrs[8 * lb + q].add(WORD * s0);
+                    let v = _mm256_loadu2_m128i(p.add(12).cast(), p.cast());
+                    _mm256_castsi256_ps(_mm256_shuffle_epi8(v, shuf))
+                });
+                let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+                let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+                let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+                let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+                let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                let out = [
+                    _mm256_permute2f128_ps::<0x20>(u0, u4),
+                    _mm256_permute2f128_ps::<0x20>(u1, u5),
+                    _mm256_permute2f128_ps::<0x20>(u2, u6),
+                    _mm256_permute2f128_ps::<0x20>(u3, u7),
+                    _mm256_permute2f128_ps::<0x31>(u0, u4),
+                    _mm256_permute2f128_ps::<0x31>(u1, u5),
+                    _mm256_permute2f128_ps::<0x31>(u2, u6),
+                    _mm256_permute2f128_ps::<0x31>(u3, u7),
+                ];
+                for (j, o) in out.iter().enumerate() {
+                    _mm256_storeu_ps(wp.add((s0 + j) * W + 8 * lb).cast(), *o);
+                }
+            }
+        }
+        words_portable(ptrs, 8 * groups, len, words);
     }
 }
 
@@ -425,7 +540,7 @@ fn pass_avx2(
     beta2: f32,
 ) {
     use std::arch::x86_64::*;
-    assert!(range.end <= cl.nodes.len() && words.len() >= range.len() * W);
+    assert!(range.end <= cl.nodes.len() && range.len() <= CHUNK && words.len() >= range.len() * W);
     assert!(cl.off.len() == cl.nodes.len() + 1 && cl.j.len() == cl.nbr.len());
     debug_assert!(cl.nbr.iter().all(|&k| (k as usize) < x.len()));
     debug_assert!(cl.nodes.iter().all(|&k| (k as usize) < x.len()));
@@ -453,8 +568,11 @@ fn pass_avx2(
         let one = _mm256_set1_ps(1.0);
         let neg = _mm256_set1_ps(-1.0);
         let base = range.start;
-        for s in range {
-            let i = *cl.nodes.get_unchecked(s) as usize;
+        // Phase 1: every node's field (nothing is written to `x`; the class's nodes are not
+        // neighbours of each other, so deferring the writes changes nothing).
+        let mut fields = [Row([0.0; W]); CHUNK];
+        let fp = fields.as_mut_ptr().cast::<f32>();
+        for s in range.clone() {
             let a = *cl.off.get_unchecked(s) as usize;
             let b = *cl.off.get_unchecked(s + 1) as usize;
             let hv = _mm256_set1_ps(*cl.h.get_unchecked(s));
@@ -467,10 +585,18 @@ fn pass_avx2(
                     *acc = _mm256_fmadd_ps(jj, _mm256_load_ps(row.add(8 * v)), *acc);
                 }
             }
-            let dst = xp.add(i * W);
-            let wp = words.as_ptr().add((s - base) * W);
             for (v, acc) in acc.iter().enumerate() {
-                let p = sigmoid_avx2(_mm256_mul_ps(b2, *acc));
+                _mm256_store_ps(fp.add((s - base) * W + 8 * v), *acc);
+            }
+        }
+        // Phase 2: independent sigmoid/compare/store per 8 lanes (long dependency chains of
+        // different nodes overlap).
+        for s in range {
+            let dst = xp.add(*cl.nodes.get_unchecked(s) as usize * W);
+            let wp = words.as_ptr().add((s - base) * W);
+            for v in 0..V {
+                let acc = _mm256_load_ps(fp.add((s - base) * W + 8 * v));
+                let p = sigmoid_avx2(_mm256_mul_ps(b2, acc));
                 let u = _mm256_cvtepi32_ps(_mm256_loadu_si256(wp.add(8 * v).cast()));
                 let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(u, _mm256_mul_ps(p, scale));
                 let mut new = _mm256_blendv_ps(neg, one, lt);
