@@ -157,10 +157,15 @@ impl LanesEngine {
             .classes()
             .iter()
             .map(|sites| {
+                // Ascending node order (the class's nodes are conditionally independent, so any
+                // order is the same block update): neighbours of consecutive nodes are close in
+                // memory on grid-like graphs whose classes list nodes in a scattered order.
+                let mut sites = sites.clone();
+                sites.sort_unstable();
                 let mut off = vec![0u32];
                 let mut nbr = Vec::new();
                 let mut j = Vec::new();
-                for &i in sites {
+                for &i in &sites {
                     let i = i as usize;
                     for (&k, &e) in g.neighbors(i).iter().zip(g.neighbor_edges(i)) {
                         nbr.push(k);
@@ -169,7 +174,7 @@ impl LanesEngine {
                     off.push(nbr.len() as u32);
                 }
                 Class {
-                    nodes: sites.to_vec(),
+                    nodes: sites.clone(),
                     h: sites
                         .iter()
                         .map(|&i| model.bias(i as usize) as f32)
