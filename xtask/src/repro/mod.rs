@@ -1,5 +1,6 @@
 //! `cargo xtask repro` and `cargo xtask merge`: the experiments, their presets and shared options.
 
+mod dtm;
 mod exp1;
 mod exp2;
 mod exp5;
@@ -18,6 +19,8 @@ pub enum Experiment {
     Exp2,
     /// γ_eff against multimodality on planted RBMs, exact (SCIENCE §2.5).
     Exp5,
+    /// The reversibility–mixing wall on a trained DTM: τ vs L, PT ladders, R* (SCIENCE §2.4, §2.10).
+    Dtm,
 }
 
 impl Experiment {
@@ -27,6 +30,7 @@ impl Experiment {
             Self::Exp1 => "exp1",
             Self::Exp2 => "exp2",
             Self::Exp5 => "exp5",
+            Self::Dtm => "dtm",
         }
     }
 }
@@ -74,6 +78,7 @@ impl ReproArgs {
             Experiment::Exp1 => exp1::run(&dir, self.preset, self.seed, self.shard, threads),
             Experiment::Exp2 => exp2::run(&dir, self.preset, self.seed, self.shard, threads),
             Experiment::Exp5 => exp5::run(&dir, self.preset, self.seed, self.shard, threads),
+            Experiment::Dtm => dtm::run(&dir, self.preset, self.seed, self.shard, threads),
         }
     }
 }
