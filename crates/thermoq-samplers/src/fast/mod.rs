@@ -12,7 +12,7 @@
 //! | [`Engine::Lattice`] | periodic 2D lattice, uniform `J`, `h`, checkerboard colouring | 5-entry threshold table, lazy 32-bit compare (≈ 8.1 random bits) | 32 |
 //! | [`Engine::Sparse`] | any `IsingModel`, any proper colouring | CSR field in `f64`, sigmoid, 32-bit compare | 32 |
 //! | [`Engine::SparseF32`] | same | CSR field in `f32`, polynomial sigmoid, 24-bit compare | 24 |
-//! | [`Engine::Lanes`] | same | 16 chains per SIMD row (`x[node][lane]`), `f32` field by FMAs over lanes, polynomial sigmoid, 24-bit compare | 24 |
+//! | [`Engine::Lanes`] | same | 16 chains per SIMD row (`x[node][lane]`, `i8`), `f32` field by FMAs over lanes, division-free 24-bit compare `u·(1+e^{−z}) < 2^24` | 24 |
 //! | [`Engine::Dense`] | [`Rbm`], visible/hidden colouring | one `f32` GEMM per half-sweep for all chains, polynomial sigmoid | 24 |
 //!
 //! "Bit depth `b`" means the realised up-probability is `round(p·2^b)/2^b` (the lattice engine's
@@ -97,7 +97,7 @@ pub enum Engine {
     /// Batched GEMM engine for RBMs.
     Dense,
     /// Chain-interleaved sparse engine: blocks of 16 chains, one SIMD lane per chain, `f32`
-    /// fields (any Ising model and proper colouring; the `sparse-f32` law).
+    /// fields (any Ising model and proper colouring; `sparse-f32` fields, 24-bit compare).
     Lanes,
 }
 
