@@ -89,6 +89,32 @@ fn conditioned(c: &mut Criterion) {
         b.iter(|| s.sweep(&mut batch, FAST_SWEEPS).expect("shapes match"))
     });
     g.finish();
+    // The same layer (learned couplings and biases, β = 1) on the chain-interleaved lanes
+    // engine: `sampler/dtm-60_12/lanes`.
+    fast_colored(
+        c,
+        "dtm-60_12",
+        layer.learned(),
+        layer.coloring().clone(),
+        Engine::Lanes,
+    );
+}
+
+/// As [`fast`] for an Ising model with a given colouring.
+fn fast_colored(c: &mut Criterion, name: &str, model: &IsingModel, col: Coloring, engine: Engine) {
+    let n = model.n_spins();
+    let mut s = FastSampler::with_engine(model, KIND, Some(col), CHAINS, 1, engine)
+        .expect("engine applies");
+    let mut batch = ChainBatch::uniform(CHAINS, n, 1);
+    let mut g = c.benchmark_group("sampler");
+    g.throughput(Throughput::Elements((n * CHAINS * FAST_SWEEPS) as u64));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function(BenchmarkId::new(name, s.engine().name()), |b| {
+        b.iter(|| s.sweep(&mut batch, FAST_SWEEPS).expect("shapes match"))
+    });
+    g.finish();
 }
 
 fn bench_samplers(c: &mut Criterion) {

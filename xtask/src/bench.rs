@@ -67,7 +67,7 @@ pub struct SamplerBenchArgs {
     /// Also time the reference `BatchSampler` (slow; fewer sweeps).
     #[arg(long)]
     pub reference: bool,
-    /// Also time the generic sparse engine on every case.
+    /// Also time the generic sparse engine and the chain-interleaved lanes engine on every case.
     #[arg(long)]
     pub sparse: bool,
     /// Skip the machine-bound measurements (RNG, memory bandwidth, GEMM).
@@ -189,6 +189,7 @@ fn sampler_bench_in_pool(args: &SamplerBenchArgs, threads: usize) -> Result<()> 
         let mut engines = vec![Engine::Auto];
         if args.sparse {
             engines.push(Engine::Sparse);
+            engines.push(Engine::Lanes);
         }
         for engine in engines {
             rows.push(bench_fast(case, kind, engine, reps, threads, profile)?);

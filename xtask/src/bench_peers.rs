@@ -10,7 +10,8 @@
 //! * `dtm-60_12` — the negative-phase conditional of a `60_12` DTM layer (3,600 nodes, degree 12,
 //!   784 image + 50 label nodes placed with seed 0, forward step 0), learned couplings and biases
 //!   drawn `N(0, 0.1²)` (seeded), a seeded random input `x_t`, its 4 blocks (image, label, upper
-//!   hidden, lower hidden) in that order.
+//!   hidden, lower hidden) in that order; thermoq runs it on the `lanes` engine (16 chains per SIMD
+//!   row).
 //!
 //! thrml receives the same nodes, edges (thermoq's edge order), weights, biases, blocks and `β`
 //! through a JSON file, and is driven by `xtask/peers/thrml_peer.py` as a long-lived process:
@@ -23,7 +24,7 @@
 //! still runs, the thrml columns are `null` and the reason is printed.
 //!
 //! Moment cross-check: three enumerable models — 4×4 periodic lattice with uniform field (lattice
-//! engine), a 4-block DTM layer on the `4_4` grid with random couplings and biases (`sparse-f32`,
+//! engine), a 4-block DTM layer on the `4_4` grid with random couplings and biases (`lanes`,
 //! the DTM case's engine), a 6 × 4 RBM with biases (dense engine). Each tool runs 64 chains; every
 //! `⟨x_i⟩` and edge `⟨x_i x_j⟩` is compared with the exact value, with the standard error taken
 //! from the spread of the 64 per-chain time averages (which includes the autocorrelation, so no
@@ -182,7 +183,7 @@ fn cases(quick: bool) -> Result<Vec<PeerCase>> {
         name: "dtm-60_12".into(),
         model: Model::Ising(m),
         coloring,
-        engine: Engine::SparseF32,
+        engine: Engine::Lanes,
         sweeps_thermoq: 400 / q,
         sweeps_thrml: 100 / q,
     });
@@ -663,7 +664,7 @@ fn moment_models() -> Result<Vec<(&'static str, Model, Coloring, Engine)>> {
         label_spots: 1,
     };
     let (m, c) = dtm_case("4_4", spec, 0.3, SEED + 7)?;
-    out.push(("dtm-4_4", Model::Ising(m), c, Engine::SparseF32));
+    out.push(("dtm-4_4", Model::Ising(m), c, Engine::Lanes));
     let mut rng = ChaCha8Rng::seed_from_u64(SEED + 11);
     let (nv, nh) = (6, 4);
     let w = normal_vec(nv * nh, 0.4, &mut rng);

@@ -356,6 +356,9 @@ fn engine_selection_and_errors() {
     let irregular = IsingModel::new(lat.graph().clone(), j, lat.biases().to_vec(), 1.0).unwrap();
     let s = FastSampler::new(&irregular, KernelKind::BlkSym, None, 2, 0).unwrap();
     assert_eq!(s.engine(), Engine::Sparse);
+    // With a full lane block of chains: lanes.
+    let s = FastSampler::new(&irregular, KernelKind::BlkSym, None, 16, 0).unwrap();
+    assert_eq!(s.engine(), Engine::Lanes);
     assert!(matches!(
         FastSampler::with_engine(&irregular, KernelKind::BlkAlt, None, 2, 0, Engine::Lattice),
         Err(SamplerError::Invalid { .. })

@@ -5,7 +5,7 @@
 //! per chain and sweep), `BLK-RS` (`k` uniformly chosen classes per sweep) — on a [`ChainBatch`],
 //! with chain `c` drawing every random number from stream `c` of the run's seed
 //! (`thermoq_core::rng::chain_rng(seed, c)`, buffered). Results are therefore independent of the
-//! thread count. Three engines, picked automatically ([`Engine::Auto`]) or forced:
+//! thread count. The engines, picked automatically ([`Engine::Auto`]) or forced:
 //!
 //! | engine | models | per update | bit depth |
 //! |---|---|---|---|
@@ -86,7 +86,9 @@ impl<'a> FastModel<'a> {
 #[non_exhaustive]
 pub enum Engine {
     /// Pick the fastest applicable engine: `Dense` for an RBM with its layer colouring,
-    /// `Lattice` for a checkerboard-coloured uniform periodic lattice, `Sparse` otherwise.
+    /// `Lattice` for a checkerboard-coloured uniform periodic lattice, otherwise `Lanes` with at
+    /// least 16 chains (one full lane block; on the 60_12 DTM layer with 64 chains it is ≈ 6×
+    /// `sparse-f32`) and `Sparse` with fewer.
     Auto,
     /// CSR neighbour lists, `f64` fields.
     Sparse,
@@ -223,6 +225,11 @@ impl<'a> FastSampler<'a> {
                     )
                 } else if let Some(e) = lattice() {
                     (Engine::Lattice, Imp::Lattice(e))
+                } else if n_chains >= lanes::W {
+                    (
+                        Engine::Lanes,
+                        Imp::Lanes(LanesEngine::new(ising, &coloring, n_chains)),
+                    )
                 } else {
                     (
                         Engine::Sparse,
