@@ -590,7 +590,7 @@ fn pass_avx2(
         let base = range.start;
         // Phase 1: every node's field (nothing is written to `x`; the class's nodes are not
         // neighbours of each other, so deferring the writes changes nothing).
-        let mut fields = [FieldRow([0.0; W]); CHUNK];
+        let mut fields = std::mem::MaybeUninit::<[FieldRow; CHUNK]>::uninit();
         let fp = fields.as_mut_ptr().cast::<f32>();
         for s in range.clone() {
             let a = *cl.off.get_unchecked(s) as usize;
