@@ -610,18 +610,18 @@ fn pass_avx2(
                 _mm256_store_ps(fp.add((s - base) * W + 8 * v), *acc);
             }
         }
-        // Phase 2: independent sigmoid/compare/store per 8 lanes (long dependency chains of
+        // Phase 2: independent exponential/compare/store per 8 lanes (long dependency chains of
         // different nodes overlap).
         for s in range {
             let dst = xp.add(*cl.nodes.get_unchecked(s) as usize * W);
             let wp = words.as_ptr().add((s - base) * W);
-            for v in 0..V {
+            for (v, &keep) in keep.iter().enumerate() {
                 let acc = _mm256_load_ps(fp.add((s - base) * W + 8 * v));
                 let u = _mm256_cvtepi32_ps(_mm256_loadu_si256(wp.add(8 * v).cast()));
                 let mut new = SPINS[up24_avx2(_mm256_mul_ps(b2, acc), u) as usize];
                 let d = dst.add(8 * v).cast::<u64>();
                 if !full {
-                    new = (d.read_unaligned() & !keep[v]) | (new & keep[v]);
+                    new = (d.read_unaligned() & !keep) | (new & keep);
                 }
                 d.write_unaligned(new);
             }
