@@ -675,6 +675,24 @@ impl Observer for MomentAcc<'_> {
     fn merge(&mut self, _o: Self) {}
 }
 
+/// An observer of [`run_ladder`] adding the cold rung's moments of every chain to `acc` (when
+/// `on`), counting states in `count`.
+fn cold_rung_moments<'a>(
+    model: &'a IsingModel,
+    on: bool,
+    acc: &'a mut [f64],
+    count: &'a mut f64,
+) -> impl FnMut(&FastPt) + 'a {
+    move |pt| {
+        if on {
+            for c in 0..pt.n_chains() {
+                add_moments(model, pt.state(c, 0), acc);
+                *count += 1.0;
+            }
+        }
+    }
+}
+
 fn gibbs_moments(
     model: &IsingModel,
     coloring: &Coloring,
@@ -864,14 +882,7 @@ fn run_inner(dir: &RunDir, preset: Preset, seed: u64, threads: usize) -> Result<
             p.pt_burn_in,
             p.ladder_sweeps,
             &pb,
-            |pt| {
-                if want {
-                    for c in 0..pt.n_chains() {
-                        add_moments(&model, pt.state(c, 0), &mut pt_moments);
-                        pt_count += 1.0;
-                    }
-                }
-            },
+            cold_rung_moments(&model, want, &mut pt_moments, &mut pt_count),
         )?;
         say(
             &pb,
@@ -1074,14 +1085,7 @@ fn run_inner(dir: &RunDir, preset: Preset, seed: u64, threads: usize) -> Result<
             p.pt_burn_in,
             p.eq_sweeps,
             &pb,
-            |pt| {
-                if want {
-                    for c in 0..pt.n_chains() {
-                        add_moments(&model, pt.state(c, 0), &mut eq_moments);
-                        eq_count += 1.0;
-                    }
-                }
-            },
+            cold_rung_moments(&model, want, &mut eq_moments, &mut eq_count),
         )?;
         say(
             &pb,
