@@ -37,20 +37,35 @@ fn reference(c: &mut Criterion, name: &str, model: &IsingModel, coloring: Option
     g.finish();
 }
 
-fn fast(c: &mut Criterion, name: &str, model: FastModel<'_>, engine: Engine) {
-    let n = model.ising().n_spins();
-    let mut s =
-        FastSampler::with_engine(model, KIND, None, CHAINS, 1, engine).expect("engine applies");
+/// Times `FAST_SWEEPS` sweeps of `CHAINS` chains of `n` spins per iteration, as
+/// `sampler/<name>/<label>`.
+fn time_sweeps(
+    c: &mut Criterion,
+    name: &str,
+    label: &str,
+    n: usize,
+    mut sweep: impl FnMut(&mut ChainBatch, usize),
+) {
     let mut batch = ChainBatch::uniform(CHAINS, n, 1);
     let mut g = c.benchmark_group("sampler");
     g.throughput(Throughput::Elements((n * CHAINS * FAST_SWEEPS) as u64));
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    g.bench_function(BenchmarkId::new(name, s.engine().name()), |b| {
-        b.iter(|| s.sweep(&mut batch, FAST_SWEEPS).expect("shapes match"))
+    g.bench_function(BenchmarkId::new(name, label), |b| {
+        b.iter(|| sweep(&mut batch, FAST_SWEEPS))
     });
     g.finish();
+}
+
+fn fast(c: &mut Criterion, name: &str, model: FastModel<'_>, engine: Engine) {
+    let n = model.ising().n_spins();
+    let mut s =
+        FastSampler::with_engine(model, KIND, None, CHAINS, 1, engine).expect("engine applies");
+    let label = s.engine().name();
+    time_sweeps(c, name, label, n, |b, k| {
+        s.sweep(b, k).expect("shapes match")
+    });
 }
 
 /// The conditioned engine (per-chain β and fields, as DTM training and PT use it) on a 60_12 DTM
@@ -79,16 +94,9 @@ fn conditioned(c: &mut Criterion) {
         .map(|k| 0.5 + 0.5 * k as f64 / (CHAINS - 1) as f64)
         .collect();
     s.set_betas(&betas).expect("betas");
-    let mut batch = ChainBatch::uniform(CHAINS, n, 1);
-    let mut g = c.benchmark_group("sampler");
-    g.throughput(Throughput::Elements((n * CHAINS * FAST_SWEEPS) as u64));
-    g.sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
-    g.bench_function(BenchmarkId::new("dtm-60_12", "conditioned"), |b| {
-        b.iter(|| s.sweep(&mut batch, FAST_SWEEPS).expect("shapes match"))
+    time_sweeps(c, "dtm-60_12", "conditioned", n, |b, k| {
+        s.sweep(b, k).expect("shapes match")
     });
-    g.finish();
     // The same layer (learned couplings and biases, β = 1) on the chain-interleaved lanes
     // engine: `sampler/dtm-60_12/lanes`.
     fast_colored(
@@ -105,16 +113,10 @@ fn fast_colored(c: &mut Criterion, name: &str, model: &IsingModel, col: Coloring
     let n = model.n_spins();
     let mut s = FastSampler::with_engine(model, KIND, Some(col), CHAINS, 1, engine)
         .expect("engine applies");
-    let mut batch = ChainBatch::uniform(CHAINS, n, 1);
-    let mut g = c.benchmark_group("sampler");
-    g.throughput(Throughput::Elements((n * CHAINS * FAST_SWEEPS) as u64));
-    g.sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
-    g.bench_function(BenchmarkId::new(name, s.engine().name()), |b| {
-        b.iter(|| s.sweep(&mut batch, FAST_SWEEPS).expect("shapes match"))
+    let label = s.engine().name();
+    time_sweeps(c, name, label, n, |b, k| {
+        s.sweep(b, k).expect("shapes match")
     });
-    g.finish();
 }
 
 fn bench_samplers(c: &mut Criterion) {

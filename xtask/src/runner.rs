@@ -90,6 +90,29 @@ impl RunDir {
     }
 }
 
+/// A progress bar of `len` items counted in `unit` (may be empty), labelled `prefix`.
+pub fn progress_bar(len: u64, prefix: &str, unit: &str) -> Result<ProgressBar> {
+    let pb = ProgressBar::new(len);
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
+    pb.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{prefix}} [{{bar:40}}] {{pos}}/{{len}}{unit} {{elapsed_precise}} eta {{eta}} {{msg}}"
+        ))?
+        .progress_chars("=> "),
+    );
+    pb.set_prefix(prefix.to_string());
+    Ok(pb)
+}
+
+/// Prints a line above the progress bar (also when the bar is hidden, e.g. stderr is not a TTY).
+pub fn say(pb: &ProgressBar, msg: String) {
+    pb.suspend(|| eprintln!("{msg}"));
+}
+
 /// Writes via a temporary file and a rename, so readers never see a partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
@@ -152,14 +175,7 @@ where
         }
     }
     let resumed = mine.len() - todo.len();
-    let pb = ProgressBar::new(mine.len() as u64);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:40}] {pos}/{len} cells {elapsed_precise} eta {eta} {msg}",
-        )?
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(label.to_string());
+    let pb = progress_bar(mine.len() as u64, label, "cells")?;
     pb.set_position(resumed as u64);
     if resumed > 0 {
         pb.println(format!(

@@ -13,10 +13,9 @@
 //! curl; the SHA-256 is checked either way).
 
 use crate::plot::{Figure, Mark, Series};
-use crate::runner::{git_revision, workspace_root, write_atomic};
+use crate::runner::{git_revision, progress_bar, say, workspace_root, write_atomic};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
@@ -183,14 +182,7 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
         cfg.epochs
     );
     let total = (cfg.epochs * spe * layers) as u64;
-    let pb = ProgressBar::new(total);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta} {msg}",
-        )?
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(format!("dtm {}", a.preset));
+    let pb = progress_bar(total, &format!("dtm {}", a.preset), "steps")?;
     pb.set_position((run.epochs_done() * spe * layers) as u64);
     let t0 = Instant::now();
     run.train(
@@ -239,15 +231,6 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
     );
     report(&run, &data, &dir, &a.preset)?;
     Ok(ck)
-}
-
-/// Prints above the bar, or to stderr when the bar is hidden (not a terminal).
-fn say(pb: &ProgressBar, msg: String) {
-    if pb.is_hidden() {
-        eprintln!("{msg}");
-    } else {
-        pb.println(msg);
-    }
 }
 
 fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> {

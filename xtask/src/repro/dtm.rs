@@ -41,7 +41,7 @@ use super::Preset;
 use crate::plot::{Figure, Mark, Series};
 use crate::runner::{Manifest, RunDir, Shard};
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rand::seq::index::sample;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -51,7 +51,7 @@ use thermoq_core::rng::chain_rng;
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel};
 use thermoq_samplers::fast::conditioned::ConditionedSampler;
-use thermoq_samplers::observe::Observer;
+use thermoq_samplers::observe::{MomentObserver, Observer};
 use thermoq_samplers::pt::{
     DELTA_STAR, FastPt, Ladder, SwapScheme, deo_round_trip_rate, r_star, thermodynamic_length,
 };
@@ -168,21 +168,10 @@ impl Params {
 }
 
 fn bar(len: u64, prefix: &str) -> Result<ProgressBar> {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
-        )?
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(prefix.to_string());
-    Ok(pb)
+    crate::runner::progress_bar(len, prefix, "")
 }
 
-/// Prints a line above the progress bar (also when the bar is hidden, e.g. stderr is not a TTY).
-fn say(pb: &ProgressBar, msg: String) {
-    pb.suspend(|| eprintln!("{msg}"));
-}
+use crate::runner::say;
 
 /// A gradient observable: `(i, Some(j))` is f_ij = −x_i x_j, `(i, None)` is f_i = −x_i.
 type Obs = (u32, Option<u32>);
@@ -661,20 +650,6 @@ fn add_moments(model: &IsingModel, x: &[Spin], acc: &mut [f64]) {
     }
 }
 
-struct MomentAcc<'a> {
-    model: &'a IsingModel,
-    acc: Vec<f64>,
-    count: f64,
-}
-
-impl Observer for MomentAcc<'_> {
-    fn observe(&mut self, _sweep: usize, x: &[Spin]) {
-        add_moments(self.model, x, &mut self.acc);
-        self.count += 1.0;
-    }
-    fn merge(&mut self, _o: Self) {}
-}
-
 /// An observer of [`run_ladder`] adding the cold rung's moments of every chain to `acc` (when
 /// `on`), counting states in `count`.
 fn cold_rung_moments<'a>(
@@ -703,20 +678,14 @@ fn gibbs_moments(
 ) -> Result<Vec<f64>> {
     let mut s = ConditionedSampler::new(model, coloring, KernelKind::BlkSym, chains, seed)?;
     let mut batch = ChainBatch::uniform(chains, model.n_spins(), seed);
-    let m = model.n_spins() + model.graph().n_edges();
-    let obs = s.run_per_chain(&mut batch, burn_in, sweeps, 1, |_| MomentAcc {
-        model,
-        acc: vec![0.0; m],
-        count: 0.0,
-    })?;
-    let mut out = vec![0.0; m];
-    let mut count = 0.0;
-    for o in obs {
-        out.iter_mut().zip(&o.acc).for_each(|(a, b)| *a += b);
-        count += o.count;
+    let mut all = MomentObserver::new(model);
+    for o in s.run_per_chain(&mut batch, burn_in, sweeps, 1, |_| {
+        MomentObserver::new(model)
+    })? {
+        all.merge(o);
     }
-    out.iter_mut().for_each(|a| *a /= count);
-    Ok(out)
+    let m = all.moments();
+    Ok(m.m1.into_iter().chain(m.m2_edges).collect())
 }
 
 fn fmt(v: f64) -> String {

@@ -164,12 +164,7 @@ impl DtmRunConfig {
             lr_decay_epochs: 12,
             init_std: 0.01,
             acp: Some(AcpConfig::default()),
-            generation: GenerationConfig {
-                sweeps: 600,
-                beta_start: 0.8,
-                beta_end: 1.2,
-                per_class: 16,
-            },
+            generation: GenerationConfig::default(),
             probe: Some(ProbeConfig {
                 every: 3,
                 replicates: 8,

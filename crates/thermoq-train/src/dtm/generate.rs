@@ -9,7 +9,7 @@
 
 use super::config::invalid;
 use super::data::DtmData;
-use super::run::DtmRun;
+use super::run::{DtmRun, block_classes};
 use crate::TrainError;
 use flate2::Crc;
 use flate2::write::ZlibEncoder;
@@ -63,20 +63,12 @@ impl DtmRun {
             let n = layer.graph().n();
             let s_seed = chain_rng(seed ^ GEN_SALT, 1 + k as u64).random::<u64>();
             let mut s = self.sampler(k, chains, s_seed)?;
-            let (ji, jl) = layer.input_couplings();
-            if ji != 0.0 || jl != 0.0 {
-                let mut f = Vec::with_capacity(chains * n);
-                for x in &x_t {
-                    f.extend(layer.input_field(x)?);
-                }
-                s.set_fields(Some(&f))?;
-            }
-            let free: Vec<usize> = [Block::Image, Block::UpperHidden, Block::LowerHidden]
-                .iter()
-                .filter(|&&b| !layout.block(b).is_empty())
-                .filter_map(|&b| layout.block_color(b).map(|c| c as usize))
-                .collect();
-            s.set_free_classes(&free)?;
+            let inputs: Vec<&[Spin]> = x_t.iter().map(Vec::as_slice).collect();
+            s.set_fields(self.fields(k, &inputs)?.as_deref())?;
+            s.set_free_classes(&block_classes(
+                layout,
+                &[Block::Image, Block::UpperHidden, Block::LowerHidden],
+            ))?;
             let mut batch = ChainBatch::uniform(chains, n, s_seed);
             for (c, x) in x_t.iter().enumerate() {
                 // The image starts from noise (the batch's own); the label is clamped.

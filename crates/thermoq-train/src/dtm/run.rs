@@ -254,6 +254,15 @@ impl Observer for ChainStats<'_> {
     fn merge(&mut self, _o: Self) {}
 }
 
+/// The colour classes of the non-empty `blocks` of `layout`, in that order (what a sampler frees).
+pub(crate) fn block_classes(layout: &DtmLayout, blocks: &[Block]) -> Vec<usize> {
+    blocks
+        .iter()
+        .filter(|&&b| !layout.block(b).is_empty())
+        .filter_map(|&b| layout.block_color(b).map(|c| c as usize))
+        .collect()
+}
+
 /// Pooled lag-1 autocorrelation of per-chain series, each centred on its own mean.
 fn pooled_autocorr(series: &[&[f64]]) -> f64 {
     let (mut num, mut den) = (0.0, 0.0);
@@ -380,13 +389,11 @@ impl DtmRun {
         n_train / self.config.batch
     }
 
-    /// Learning rate of optimizer step `t` (cosine over `lr_decay_epochs` epochs of
-    /// `steps_per_epoch` steps, then flat at `lr·lr_alpha`).
-    pub fn lr_at(&self, t: u64, steps_per_epoch: usize) -> f64 {
-        let horizon = (self.config.lr_decay_epochs * steps_per_epoch).max(1) as f64;
-        let u = (t as f64 / horizon).min(1.0);
-        let a = self.config.lr_alpha;
-        self.config.lr * (a + (1.0 - a) * 0.5 * (1.0 + (std::f64::consts::PI * u).cos()))
+    /// Learning rate of optimizer step `t`: [`LrSchedule::cosine`] over `lr_decay_epochs` epochs
+    /// of `steps_per_epoch` steps (then flat at `lr·lr_alpha`).
+    pub fn lr_at(&self, t: u64, steps_per_epoch: usize) -> Result<f64, TrainError> {
+        let horizon = (self.config.lr_decay_epochs * steps_per_epoch).max(1) as u64;
+        Ok(LrSchedule::cosine(self.config.lr, self.config.lr_alpha, horizon)?.at(t))
     }
 
     /// A sampler of layer `k` built from its *current* parameters, all four blocks free, at the
@@ -417,7 +424,11 @@ impl DtmRun {
     }
 
     /// Per-chain input fields for inputs `x_ts`, or `None` when the layer's input couplings are 0.
-    fn fields(&self, k: usize, x_ts: &[&[Spin]]) -> Result<Option<Vec<f64>>, TrainError> {
+    pub(crate) fn fields(
+        &self,
+        k: usize,
+        x_ts: &[&[Spin]],
+    ) -> Result<Option<Vec<f64>>, TrainError> {
         let layer = self.layer(k)?;
         let (ji, jl) = layer.input_couplings();
         if ji == 0.0 && jl == 0.0 {
@@ -479,12 +490,10 @@ impl DtmRun {
         // Positive phase: visible clamped to x_prev, the hidden blocks free.
         let mut pos = self.sampler(k, b, pos_seed)?;
         pos.set_fields(fields.as_deref())?;
-        let hidden: Vec<usize> = [Block::UpperHidden, Block::LowerHidden]
-            .iter()
-            .filter(|&&bl| !layout.block(bl).is_empty())
-            .filter_map(|&bl| layout.block_color(bl).map(|c| c as usize))
-            .collect();
-        pos.set_free_classes(&hidden)?;
+        pos.set_free_classes(&block_classes(
+            layout,
+            &[Block::UpperHidden, Block::LowerHidden],
+        ))?;
         let mut pb = ChainBatch::uniform(b, n, pos_seed);
         for (c, (x_prev, _)) in pairs.iter().enumerate() {
             layout.scatter_visible(x_prev, pb.chain_mut(c))?;
@@ -613,7 +622,7 @@ impl DtmRun {
                 epoch as u64,
             ));
             let t_first = (epoch * spe) as u64;
-            let lr0 = self.lr_at(t_first, spe);
+            let lr0 = self.lr_at(t_first, spe)?;
             let t_layers = self.layers.len();
             let mut sums = vec![[0.0f64; 5]; t_layers];
             let mut updates = 0u64;
@@ -702,7 +711,7 @@ impl DtmRun {
         let pairs = self.pairs(k, batch, &mut noise)?;
         let seed = chain_rng(self.config.seed ^ STEP_SALT, idx + 1).random::<u64>();
         let est = self.estimate(k, &pairs, seed)?;
-        let lr = self.lr_at(t, spe);
+        let lr = self.lr_at(t, spe)?;
         let mut theta = self.layers[k].params();
         self.optimizers[k].step_with_lr(&mut theta, &est.grad, lr)?;
         check_finite("parameters", &theta)?;
@@ -775,11 +784,17 @@ impl DtmRun {
             .sum::<f64>()
             / (rr - 1.0);
         let mean_norm2 = mean.iter().map(|m| m * m).sum::<f64>();
-        let q = if spread > 0.0 {
-            (mean_norm2 - spread / rr).max(0.0) / spread
-        } else {
-            f64::INFINITY
-        };
+        if !(spread > 0.0) {
+            // Q would be infinite, which JSON (and so the checkpoint) cannot hold.
+            return Err(invalid(
+                "probe",
+                format!(
+                    "layer {k}: the {} replicate gradients are identical (spread 0)",
+                    p.replicates
+                ),
+            ));
+        }
+        let q = (mean_norm2 - spread / rr).max(0.0) / spread;
         Ok(QProbe {
             q,
             mean_norm2,
@@ -792,8 +807,9 @@ impl DtmRun {
     /// including `T = 1` where the input carries no information): for the first `n` test digits,
     /// the label and the top half of the image are clamped (per-chain fields of ±[`CLAMP_FIELD`]) and the model, started from noise, is
     /// run `generation.sweeps` sweeps at the training β; the error is the fraction of bottom-half
-    /// pixels that differ from the digit. Same streams every call (probe salt), so it never
-    /// changes training and two calls on the same parameters agree.
+    /// pixels that differ from the digit. The input term `J_0 x_t` is left out (no input is
+    /// given). Same streams every call (probe salt), so it never changes training and two calls
+    /// on the same parameters agree.
     pub fn inpaint_error(&self, data: &DtmData, n: usize) -> Result<f64, TrainError> {
         let n = n.min(data.test_len());
         if n == 0 {
@@ -807,16 +823,7 @@ impl DtmRun {
         let vis = layout.visible_nodes();
         let seed = chain_rng(self.config.seed ^ PROBE_SALT, u64::MAX).random::<u64>();
         let mut s = self.sampler(0, n, seed)?;
-        let x_ts: Vec<Vec<Spin>> = (0..n)
-            .map(|i| {
-                let mut x = data.test_visible(i).to_vec();
-                // T = 1: the input is ignored; T > 1: the input is pure noise here.
-                x.iter_mut().for_each(|v| *v = 1);
-                x
-            })
-            .collect();
-        let refs: Vec<&[Spin]> = x_ts.iter().map(Vec::as_slice).collect();
-        let mut f = self.fields(0, &refs)?.unwrap_or_else(|| vec![0.0; n * nn]);
+        let mut f = vec![0.0; n * nn];
         for i in 0..n {
             let x0 = data.test_visible(i);
             for (v, &node) in vis.iter().enumerate() {
