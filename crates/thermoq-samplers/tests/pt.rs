@@ -289,19 +289,8 @@ fn cold_rung_moments_match_exact_and_gibbs() {
             .map(|st| s.specific_heat(st).unwrap())
             .collect();
         for (r, rep) in s.replicas().iter().enumerate() {
-            let lr = ExactLaw::new(rep).unwrap();
-            let mean_e = lr.energy_mean();
-            let var_e: f64 = lr
-                .pi
-                .iter()
-                .zip(&lr.energy)
-                .map(|(p, e)| p * (e - mean_e).powi(2))
-                .sum();
-            let c_exact = model.beta().powi(2) * var_e;
-            let cm = c_chain.iter().map(|c| c[r]).sum::<f64>() / C as f64;
-            let cse = (c_chain.iter().map(|c| (c[r] - cm).powi(2)).sum::<f64>()
-                / ((C - 1) * C) as f64)
-                .sqrt();
+            let c_exact = exact_heat(rep, model.beta());
+            let (cm, cse) = rung_mean_se(&c_chain, r);
             eprintln!(
                 "{}: rung {r} α = {:.3}: C measured {cm:.4} ± {cse:.4}, exact {c_exact:.4}",
                 scheme.name(),
@@ -610,19 +599,11 @@ fn fast_pt_matches_exact_laws_and_is_deterministic() {
             .map(|st| s.specific_heat(st).unwrap())
             .collect();
         for (r, &alpha) in s.ladder().alphas().iter().enumerate() {
-            let lr = ExactLaw::new(&model.with_beta(alpha * model.beta()).unwrap()).unwrap();
-            let mean_e = lr.energy_mean();
-            let var_e: f64 = lr
-                .pi
-                .iter()
-                .zip(&lr.energy)
-                .map(|(p, e)| p * (e - mean_e).powi(2))
-                .sum();
-            let c_exact = model.beta().powi(2) * var_e;
-            let cm = c_chain.iter().map(|c| c[r]).sum::<f64>() / C as f64;
-            let cse = (c_chain.iter().map(|c| (c[r] - cm).powi(2)).sum::<f64>()
-                / ((C - 1) * C) as f64)
-                .sqrt();
+            let c_exact = exact_heat(
+                &model.with_beta(alpha * model.beta()).unwrap(),
+                model.beta(),
+            );
+            let (cm, cse) = rung_mean_se(&c_chain, r);
             assert!(
                 (cm - c_exact).abs() < z * cse,
                 "{}: rung {r}: C {cm} vs exact {c_exact} (SE {cse})",
@@ -651,4 +632,25 @@ fn fast_pt_matches_exact_laws_and_is_deterministic() {
         };
         assert_eq!(run(5), run(5));
     }
+}
+
+/// `β² Var[E]` under the enumerated law of `rung` (the rung's own inverse temperature inside).
+fn exact_heat(rung: &IsingModel, beta: f64) -> f64 {
+    let lr = ExactLaw::new(rung).unwrap();
+    let mean_e = lr.energy_mean();
+    let var_e: f64 = lr
+        .pi
+        .iter()
+        .zip(&lr.energy)
+        .map(|(p, e)| p * (e - mean_e).powi(2))
+        .sum();
+    beta.powi(2) * var_e
+}
+
+/// Mean over chains of rung `r`'s per-chain value, and its standard error.
+fn rung_mean_se(per_chain: &[Vec<f64>], r: usize) -> (f64, f64) {
+    let c = per_chain.len() as f64;
+    let m = per_chain.iter().map(|v| v[r]).sum::<f64>() / c;
+    let se = (per_chain.iter().map(|v| (v[r] - m).powi(2)).sum::<f64>() / ((c - 1.0) * c)).sqrt();
+    (m, se)
 }

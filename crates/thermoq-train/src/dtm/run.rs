@@ -212,6 +212,8 @@ struct ChainStats<'a> {
     edges: &'a [(u32, u32)],
     image_nodes: &'a [u32],
     projection: &'a [f64],
+    /// Spins whose changes between recorded states are counted; the last state is kept only
+    /// then (empty: no tracking, as in the positive phase).
     free: &'a [u32],
     count: f64,
     sum_x: Vec<f64>,
@@ -239,6 +241,9 @@ impl Observer for ChainStats<'_> {
                 .map(|(&i, &r)| r * f64::from(x[i as usize]))
                 .sum();
             self.series.push(p);
+        }
+        if self.free.is_empty() {
+            return; // no change tracking (positive phase)
         }
         if !self.last.is_empty() {
             self.changed += self
@@ -498,7 +503,6 @@ impl DtmRun {
         for (c, (x_prev, _)) in pairs.iter().enumerate() {
             layout.scatter_visible(x_prev, pb.chain_mut(c))?;
         }
-        let hidden_nodes = layout.hidden_nodes();
         let pos_obs = pos.run_per_chain(
             &mut pb,
             cfg.warmup,
@@ -508,7 +512,7 @@ impl DtmRun {
                 edges: &edges,
                 image_nodes: image,
                 projection: &[],
-                free: hidden_nodes,
+                free: &[],
                 count: 0.0,
                 sum_x: vec![0.0; n],
                 sum_xx: vec![0.0; edges.len()],
