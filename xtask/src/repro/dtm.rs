@@ -2,7 +2,8 @@
 //! §2.10, II.2, II.7, II.8; issue #7).
 //!
 //! The model is layer 0 of a trained DTM checkpoint (`cargo xtask train dtm --preset P`, trained
-//! first when absent): `layer.learned()` at its β (T = 1, input couplings 0) on its 4-block
+//! first when absent; the environment variable `THERMOQ_DTM_CHECKPOINT=PATH` names another
+//! checkpoint file instead): `layer.learned()` at its β (T = 1, input couplings 0) on its 4-block
 //! colouring, every block free (the unconditional joint law over image, label and hidden spins).
 //! Five parts, all on the fast conditioned block-Gibbs engine, every random stream derived from
 //! `--seed`:
