@@ -69,6 +69,9 @@ const PROJ_SALT: u64 = 0x4454_4d5f_7072_6f6a;
 /// 24-bit comparison word is 0, probability `2^-24` per update.
 pub const CLAMP_FIELD: f64 = 20.0;
 
+/// A training pair `(x_prev, x_t)` of visible vectors.
+type Pair = (Vec<Spin>, Vec<Spin>);
+
 /// The checkpoint format tag.
 pub const DTM_CHECKPOINT_FORMAT: &str = "thermoq-dtm-checkpoint-v1";
 
@@ -447,12 +450,7 @@ impl DtmRun {
     }
 
     /// One gradient estimate of layer `k` on `pairs` (`(x_prev, x_t)`), all randomness from `seed`.
-    fn estimate(
-        &self,
-        k: usize,
-        pairs: &[(Vec<Spin>, Vec<Spin>)],
-        seed: u64,
-    ) -> Result<Estimate, TrainError> {
+    fn estimate(&self, k: usize, pairs: &[Pair], seed: u64) -> Result<Estimate, TrainError> {
         let cfg = &self.config;
         let layer = self.layer(k)?;
         let layout = layer.layout();
@@ -590,7 +588,7 @@ impl DtmRun {
         k: usize,
         x0: &[&[Spin]],
         rng: &mut R,
-    ) -> Result<Vec<(Vec<Spin>, Vec<Spin>)>, TrainError> {
+    ) -> Result<Vec<Pair>, TrainError> {
         let n_image = self.config.n_image();
         x0.iter()
             .map(|x| Ok(self.process.training_pair(k, x, n_image, rng)?))
@@ -788,7 +786,7 @@ impl DtmRun {
             .sum::<f64>()
             / (rr - 1.0);
         let mean_norm2 = mean.iter().map(|m| m * m).sum::<f64>();
-        if !(spread > 0.0) {
+        if spread.is_nan() || spread <= 0.0 {
             // Q would be infinite, which JSON (and so the checkpoint) cannot hold.
             return Err(invalid(
                 "probe",
