@@ -45,7 +45,7 @@ use thermoq_core::{Coloring, Spin};
 use thermoq_models::dtm::{DtmLayer, DtmLayout, ForwardProcess, TorusGrid, VisibleSpec};
 use thermoq_models::exact::ExactLaw;
 use thermoq_models::{EnergyModel, IsingModel, Rbm, builders};
-use thermoq_samplers::fast::{Engine, FastSampler};
+use thermoq_samplers::fast::{Engine, FastSampler, Generator};
 use thermoq_samplers::observe::Observer;
 use thermoq_samplers::{ChainBatch, KernelKind};
 
@@ -91,13 +91,21 @@ impl Model {
         }
     }
 
-    fn sampler(&self, coloring: &Coloring, engine: Engine, seed: u64) -> Result<FastSampler<'_>> {
+    fn sampler(
+        &self,
+        coloring: &Coloring,
+        engine: Engine,
+        generator: Generator,
+        seed: u64,
+    ) -> Result<FastSampler<'_>> {
         let c = Some(coloring.clone());
         let k = KernelKind::BlkAlt;
-        Ok(match self {
+        let mut s = match self {
             Self::Ising(m) => FastSampler::with_engine(m, k, c, CHAINS, seed, engine)?,
             Self::Rbm(r) => FastSampler::with_engine(r, k, c, CHAINS, seed, engine)?,
-        })
+        };
+        s.set_generator(generator)?;
+        Ok(s)
     }
 }
 
@@ -106,6 +114,9 @@ struct PeerCase {
     model: Model,
     coloring: Coloring,
     engine: Engine,
+    /// The generator thermoq runs with; when it is not the reference ChaCha8, the same engine
+    /// with ChaCha8 is timed in the same run too.
+    generator: Generator,
     sweeps_thermoq: usize,
     sweeps_thrml: usize,
 }
@@ -159,6 +170,7 @@ fn cases(quick: bool) -> Result<Vec<PeerCase>> {
             model: Model::Ising(m),
             coloring,
             engine: Engine::Lattice,
+            generator: Generator::ChaCha8,
             sweeps_thermoq: sq / q,
             sweeps_thrml: st / q,
         });
@@ -170,6 +182,7 @@ fn cases(quick: bool) -> Result<Vec<PeerCase>> {
         model: Model::Rbm(rbm),
         coloring,
         engine: Engine::Dense,
+        generator: Generator::ChaCha8,
         sweeps_thermoq: 1000 / q,
         sweeps_thrml: 100 / q,
     });
@@ -184,6 +197,7 @@ fn cases(quick: bool) -> Result<Vec<PeerCase>> {
         model: Model::Ising(m),
         coloring,
         engine: Engine::Lanes,
+        generator: Generator::Xoshiro128Plus,
         sweeps_thermoq: 400 / q,
         sweeps_thrml: 100 / q,
     });
@@ -402,8 +416,19 @@ fn bench_case(
 ) -> Result<Value> {
     let m = case.model.ising();
     let n = m.n_spins();
-    let mut s = case.model.sampler(&case.coloring, case.engine, SEED)?;
+    let mut s = case
+        .model
+        .sampler(&case.coloring, case.engine, case.generator, SEED)?;
     let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
+    // The reference generator on the same engine, when the case runs another one.
+    let mut reference = if case.generator == Generator::ChaCha8 {
+        None
+    } else {
+        let r = case
+            .model
+            .sampler(&case.coloring, case.engine, Generator::ChaCha8, SEED)?;
+        Some((r, ChainBatch::uniform(CHAINS, n, SEED)))
+    };
     let mut peer_error: Option<String> = None;
     let mut peer = match py {
         Some(py) => {
@@ -429,11 +454,19 @@ fn bench_case(
         .map(|p| p.1["compile_and_first_call_s"].clone())
         .unwrap_or(Value::Null);
     s.sweep(&mut batch, case.sweeps_thermoq)?; // warm-up
-    let (mut tq, mut tt) = (Vec::new(), Vec::new());
+    if let Some((r, b)) = reference.as_mut() {
+        r.sweep(b, case.sweeps_thermoq)?;
+    }
+    let (mut tq, mut tt, mut tr) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..reps {
         let t0 = Instant::now();
         s.sweep(&mut batch, case.sweeps_thermoq)?;
         tq.push(t0.elapsed().as_secs_f64());
+        if let Some((r, b)) = reference.as_mut() {
+            let t0 = Instant::now();
+            r.sweep(b, case.sweeps_thermoq)?;
+            tr.push(t0.elapsed().as_secs_f64());
+        }
         if let Some((p, _)) = peer.as_mut() {
             match p.run() {
                 Ok(t) => tt.push(t),
@@ -451,11 +484,16 @@ fn bench_case(
     let work_t = (case.sweeps_thrml * n * CHAINS) as f64;
     let q = work_q / median(&tq);
     let t = (peer_error.is_none() && tt.len() == reps).then(|| work_t / median(&tt));
+    let qr = (!tr.is_empty()).then(|| work_q / median(&tr));
     Ok(json!({
         "case": case.name,
         "thermoq_updates_per_s": q,
         "thrml_updates_per_s": t,
         "ratio": t.map(|t| q / t),
+        "generator": s.generator().name(),
+        "thermoq_chacha8_updates_per_s": qr,
+        "ratio_chacha8": qr.zip(t).map(|(qr, t)| qr / t),
+        "thermoq_chacha8_seconds_all": tr,
         "spins": n,
         "edges": m.graph().n_edges(),
         "blocks": case.coloring.n_colors(),
@@ -541,13 +579,14 @@ fn moment_check(
     model: &Model,
     coloring: &Coloring,
     engine: Engine,
+    generator: Generator,
     py: Option<&Path>,
     root: &Path,
     quick: bool,
 ) -> Result<Value> {
     let m = model.ising();
     let (burn_in, sweeps) = if quick { (200, 4000) } else { (1000, 20000) };
-    let mut s = model.sampler(coloring, engine, SEED + 1)?;
+    let mut s = model.sampler(coloring, engine, generator, SEED + 1)?;
     let mut batch = ChainBatch::uniform(CHAINS, m.n_spins(), SEED + 1);
     let obs = s.run(&mut batch, burn_in, sweeps, |_| ChainSums::new(m))?;
     let law = ExactLaw::new(m).context("exact enumeration")?;
@@ -646,6 +685,7 @@ fn moment_check(
         "spins": m.n_spins(),
         "blocks": coloring.n_colors(),
         "engine": s.engine().name(),
+        "generator": s.generator().name(),
         "chains": CHAINS,
         "burn_in": burn_in,
         "sweeps": sweeps,
@@ -653,18 +693,32 @@ fn moment_check(
     }))
 }
 
-fn moment_models() -> Result<Vec<(&'static str, Model, Coloring, Engine)>> {
+/// A moment-check case: name, model, colouring, engine, generator.
+type MomentCase = (&'static str, Model, Coloring, Engine, Generator);
+
+fn moment_models() -> Result<Vec<MomentCase>> {
     let mut out = Vec::new();
     let lat = builders::lattice_2d(4, 4, 0.4, 0.15, 1.0)?;
     let c = checkerboard(&lat, 4)?;
-    out.push(("lattice-4x4", Model::Ising(lat), c, Engine::Lattice));
+    out.push((
+        "lattice-4x4",
+        Model::Ising(lat),
+        c,
+        Engine::Lattice,
+        Generator::ChaCha8,
+    ));
     let spec = VisibleSpec {
         n_image: 4,
         n_classes: 2,
         label_spots: 1,
     };
-    let (m, c) = dtm_case("4_4", spec, 0.3, SEED + 7)?;
-    out.push(("dtm-4_4", Model::Ising(m), c, Engine::Lanes));
+    for (name, g) in [
+        ("dtm-4_4", Generator::ChaCha8),
+        ("dtm-4_4-xoshiro", Generator::Xoshiro128Plus),
+    ] {
+        let (m, c) = dtm_case("4_4", spec, 0.3, SEED + 7)?;
+        out.push((name, Model::Ising(m), c, Engine::Lanes, g));
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(SEED + 11);
     let (nv, nh) = (6, 4);
     let w = normal_vec(nv * nh, 0.4, &mut rng);
@@ -672,7 +726,13 @@ fn moment_models() -> Result<Vec<(&'static str, Model, Coloring, Engine)>> {
     let cb = normal_vec(nh, 0.2, &mut rng);
     let rbm = Rbm::new(nv, nh, w, b, cb, 1.0)?;
     let c = Coloring::from_colors(rbm.as_ising().graph(), rbm.two_block_colors())?;
-    out.push(("rbm-6x4", Model::Rbm(rbm), c, Engine::Dense));
+    out.push((
+        "rbm-6x4",
+        Model::Rbm(rbm),
+        c,
+        Engine::Dense,
+        Generator::ChaCha8,
+    ));
     Ok(out)
 }
 
@@ -722,7 +782,7 @@ pub fn run_peers_bench(args: &PeersBenchArgs) -> Result<()> {
     }
     let mut checks = Vec::new();
     if !args.no_moments {
-        for (name, model, coloring, engine) in moment_models()? {
+        for (name, model, coloring, engine, generator) in moment_models()? {
             if !args.json {
                 eprintln!("moments {name} ...");
             }
@@ -731,6 +791,7 @@ pub fn run_peers_bench(args: &PeersBenchArgs) -> Result<()> {
                 &model,
                 &coloring,
                 engine,
+                generator,
                 py.as_deref(),
                 &root,
                 args.quick,
@@ -741,28 +802,39 @@ pub fn run_peers_bench(args: &PeersBenchArgs) -> Result<()> {
     }
     if !args.json {
         eprintln!(
-            "\n{:<12} {:<10} {:>14} {:>14} {:>8}",
-            "case", "engine", "thermoq upd/s", "thrml upd/s", "ratio"
+            "\n{:<12} {:<10} {:<12} {:>14} {:>14} {:>8}",
+            "case", "engine", "generator", "thermoq upd/s", "thrml upd/s", "ratio"
         );
         for r in &rows {
             let f = |k: &str| {
                 r[k].as_f64()
                     .map_or("-".to_string(), |v| format!("{v:.3e}"))
             };
+            let ratio = |k: &str| r[k].as_f64().map_or("-".into(), |v| format!("{v:.1}x"));
             eprintln!(
-                "{:<12} {:<10} {:>14} {:>14} {:>8}",
+                "{:<12} {:<10} {:<12} {:>14} {:>14} {:>8}",
                 r["case"].as_str().unwrap_or("?"),
                 r["engine"].as_str().unwrap_or("?"),
+                r["generator"].as_str().unwrap_or("?"),
                 f("thermoq_updates_per_s"),
                 f("thrml_updates_per_s"),
-                r["ratio"]
-                    .as_f64()
-                    .map_or("-".into(), |v| format!("{v:.1}x")),
+                ratio("ratio"),
             );
+            if r["thermoq_chacha8_updates_per_s"].is_f64() {
+                eprintln!(
+                    "{:<12} {:<10} {:<12} {:>14} {:>14} {:>8}",
+                    "",
+                    r["engine"].as_str().unwrap_or("?"),
+                    "chacha8",
+                    f("thermoq_chacha8_updates_per_s"),
+                    f("thrml_updates_per_s"),
+                    ratio("ratio_chacha8"),
+                );
+            }
         }
         for c in &checks {
             eprintln!(
-                "{:<20} {} (max |z| = {:.2}, limit {Z_MAX}; engine {}{})",
+                "{:<22} {} (max |z| = {:.2}, limit {Z_MAX}; engine {}, {}{})",
                 c["case"].as_str().unwrap_or("?"),
                 if c["pass"].as_bool() == Some(true) {
                     "PASS"
@@ -771,6 +843,7 @@ pub fn run_peers_bench(args: &PeersBenchArgs) -> Result<()> {
                 },
                 c["max_z"].as_f64().unwrap_or(f64::NAN),
                 c["engine"].as_str().unwrap_or("?"),
+                c["generator"].as_str().unwrap_or("?"),
                 if c["thrml_missing"].is_null() {
                     ", thermoq and thrml vs exact and vs each other"
                 } else {

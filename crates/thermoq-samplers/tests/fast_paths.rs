@@ -7,6 +7,9 @@
 //!   the neighbour wiring of each engine on models too large to enumerate.
 //! * Determinism: same seed ⇒ bit-identical samples with 1 or 2 threads; the AVX2 and portable
 //!   kernels of the lattice and lanes engines give identical samples.
+//! * The lanes engine's fast generator (`xoshiro128+`, [`Generator::Xoshiro128Plus`]) passes every
+//!   oracle above that the reference ChaCha8 passes, and on a model too large to enumerate the two
+//!   generators give the same moments within a two-sample `Z·SE`.
 //!
 //! Tolerances. Each of the `C` chains is an independent replicate, so the spread of the `C`
 //! per-chain time averages estimates the standard error of their mean *including* the
@@ -21,7 +24,7 @@ use rand_distr::{Distribution, StandardNormal};
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::exact::ExactLaw;
 use thermoq_models::{EnergyModel, IsingModel, Rbm, builders};
-use thermoq_samplers::fast::{Engine, FastModel, FastSampler};
+use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
 use thermoq_samplers::observe::Observer;
 use thermoq_samplers::{ChainBatch, KernelKind, SamplerError};
 
@@ -148,31 +151,86 @@ fn sparse_engines_match_exact_moments() {
     }
 }
 
+const GENERATORS: [Generator; 2] = [Generator::ChaCha8, Generator::Xoshiro128Plus];
+
+/// A lanes-engine sampler drawing its comparison words from `g`.
+fn lanes(
+    m: &IsingModel,
+    kind: KernelKind,
+    chains: usize,
+    seed: u64,
+    g: Generator,
+) -> FastSampler<'_> {
+    let mut s = FastSampler::with_engine(m, kind, None, chains, seed, Engine::Lanes).unwrap();
+    s.set_generator(g).unwrap();
+    assert_eq!((s.engine(), s.generator()), (Engine::Lanes, g));
+    s
+}
+
 /// The lanes engine (16 chains per SIMD row) on biased models with more than two colours, every
 /// block kernel (BLK-SYM and BLK-RS exercise the masked passes), with chain counts that are and
-/// are not multiples of the lane width (64 = 4 full blocks, 40 = 2 full blocks + 8 idle lanes).
+/// are not multiples of the lane width (64 = 4 full blocks, 40 = 2 full blocks + 8 idle lanes),
+/// with either generator.
 #[test]
 fn lanes_engine_matches_exact_moments() {
     let model = builders::random_sparse(10, 0.45, 0.6, 0.3, 1.0, 4);
     let lat = builders::lattice_2d(4, 3, 0.4, 0.2, 1.0).unwrap();
     let rbm = small_rbm();
-    for kind in KINDS {
-        for (m, name) in [
-            (&model, "random sparse"),
-            (&lat, "4x3 lattice"),
-            (rbm.as_ising(), "rbm 6x4 as ising"),
-        ] {
-            for chains in [64, 40] {
-                let s = FastSampler::with_engine(m, kind, None, chains, 5, Engine::Lanes).unwrap();
-                assert_eq!(s.engine(), Engine::Lanes);
-                check_moments(
-                    m,
-                    s,
-                    50,
-                    2000,
-                    &format!("lanes {name} {kind} {chains} chains"),
-                );
+    for g in GENERATORS {
+        for kind in KINDS {
+            for (m, name) in [
+                (&model, "random sparse"),
+                (&lat, "4x3 lattice"),
+                (rbm.as_ising(), "rbm 6x4 as ising"),
+            ] {
+                for chains in [64, 40] {
+                    check_moments(
+                        m,
+                        lanes(m, kind, chains, 5, g),
+                        50,
+                        2000,
+                        &format!("lanes {} {name} {kind} {chains} chains", g.name()),
+                    );
+                }
             }
+        }
+    }
+}
+
+/// ChaCha8 and xoshiro128+ on a model too large to enumerate (a 400-spin sparse graph with
+/// biases, 64 chains each, every kernel): per observable (every ⟨x_i⟩ and ⟨x_i x_j⟩) the two
+/// runs' means differ by at most `Z·√(SE₁² + SE₂²)`, the SEs from the spread of the independent
+/// chains' time averages as in `check_moments`.
+#[test]
+fn lanes_generators_agree_on_a_large_model() {
+    let m = builders::random_sparse(400, 0.012, 0.6, 0.3, 1.0, 31);
+    let (burn_in, sweeps, c) = (200, 1500, 64);
+    for kind in KINDS {
+        let stats: Vec<Vec<(f64, f64)>> = GENERATORS
+            .iter()
+            .map(|&g| {
+                let mut batch = ChainBatch::uniform(c, m.n_spins(), 7);
+                let obs = lanes(&m, kind, c, 8, g)
+                    .run(&mut batch, burn_in, sweeps, |_| ChainSums::new(&m))
+                    .unwrap();
+                (0..obs.chains[0].len())
+                    .map(|a| {
+                        let means: Vec<f64> =
+                            obs.chains.iter().map(|s| s[a] / sweeps as f64).collect();
+                        let mean = means.iter().sum::<f64>() / c as f64;
+                        let var =
+                            means.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (c - 1) as f64;
+                        (mean, (var / c as f64).sqrt())
+                    })
+                    .collect()
+            })
+            .collect();
+        for (a, (&(m1, s1), &(m2, s2))) in stats[0].iter().zip(&stats[1]).enumerate() {
+            let se = (s1 * s1 + s2 * s2).sqrt();
+            assert!(
+                (m1 - m2).abs() <= Z * se + 1e-12,
+                "{kind}: observable {a}: chacha8 {m1:.5} vs xoshiro128+ {m2:.5} (SE {se:.2e})"
+            );
         }
     }
 }
@@ -182,15 +240,17 @@ fn lanes_engine_matches_exact_moments() {
 #[test]
 fn lanes_simd_and_portable_kernels_agree() {
     let sp = builders::random_sparse(300, 0.03, 0.5, 0.3, 1.0, 12);
-    for kind in KINDS {
-        let mut a = FastSampler::with_engine(&sp, kind, None, 37, 4, Engine::Lanes).unwrap();
-        let mut b = FastSampler::with_engine(&sp, kind, None, 37, 4, Engine::Lanes).unwrap();
-        b.force_portable();
-        let mut xa = ChainBatch::uniform(37, 300, 2);
-        let mut xb = xa.clone();
-        a.sweep(&mut xa, 30).unwrap();
-        b.sweep(&mut xb, 30).unwrap();
-        assert_eq!(xa, xb, "lanes {kind}");
+    for g in GENERATORS {
+        for kind in KINDS {
+            let mut a = lanes(&sp, kind, 37, 4, g);
+            let mut b = lanes(&sp, kind, 37, 4, g);
+            b.force_portable();
+            let mut xa = ChainBatch::uniform(37, 300, 2);
+            let mut xb = xa.clone();
+            a.sweep(&mut xa, 30).unwrap();
+            b.sweep(&mut xb, 30).unwrap();
+            assert_eq!(xa, xb, "lanes {} {kind}", g.name());
+        }
     }
 }
 
@@ -231,6 +291,15 @@ fn dense_engine_matches_exact_moments() {
 /// After one BLK-ALT sweep from `x0`, spins of colour class 0 are independent Bernoulli draws with
 /// `P(+1) = σ(2βφ_i(x0))`.
 fn check_one_sweep(model: FastModel<'_>, engine: Engine, coloring: Option<Coloring>) {
+    check_one_sweep_with(model, engine, Generator::ChaCha8, coloring);
+}
+
+fn check_one_sweep_with(
+    model: FastModel<'_>,
+    engine: Engine,
+    generator: Generator,
+    coloring: Option<Coloring>,
+) {
     let m = model.ising();
     let n = m.n_spins();
     let c = 8192;
@@ -250,6 +319,7 @@ fn check_one_sweep(model: FastModel<'_>, engine: Engine, coloring: Option<Colori
     });
     let mut s =
         FastSampler::with_engine(model, KernelKind::BlkAlt, coloring, c, 17, engine).unwrap();
+    s.set_generator(generator).unwrap();
     assert_eq!(s.engine(), engine);
     let mut batch = ChainBatch::from_state(c, &x0);
     s.sweep(&mut batch, 1).unwrap();
@@ -260,8 +330,9 @@ fn check_one_sweep(model: FastModel<'_>, engine: Engine, coloring: Option<Colori
         let se = (p * (1.0 - p) / c as f64).sqrt();
         assert!(
             (ups - p).abs() <= Z * se + 1e-12,
-            "{}: site {i}: P(up) sampled {ups:.4} vs exact {p:.4}",
-            engine.name()
+            "{} ({}): site {i}: P(up) sampled {ups:.4} vs exact {p:.4}",
+            engine.name(),
+            generator.name()
         );
     }
 }
@@ -276,6 +347,9 @@ fn one_sweep_conditionals_are_exact() {
     check_one_sweep(FastModel::Ising(&sp), Engine::SparseF32, None);
     check_one_sweep(FastModel::Ising(&sp), Engine::Lanes, None);
     check_one_sweep(FastModel::Ising(&lat), Engine::Lanes, None);
+    let xo = Generator::Xoshiro128Plus;
+    check_one_sweep_with(FastModel::Ising(&sp), Engine::Lanes, xo, None);
+    check_one_sweep_with(FastModel::Ising(&lat), Engine::Lanes, xo, None);
     let rbm = Rbm::random(30, 20, 0.3, 1.0, 4).unwrap();
     check_one_sweep(FastModel::Rbm(&rbm), Engine::Dense, None);
     let colors: Vec<u32> = rbm.two_block_colors().iter().map(|c| 1 - c).collect();
@@ -296,18 +370,25 @@ fn same_seed_same_samples_whatever_the_thread_count() {
     let lat = builders::lattice_2d(16, 8, 0.4, 0.1, 1.0).unwrap();
     let sp = builders::random_sparse(30, 0.2, 0.5, 0.2, 1.0, 2);
     let rbm = Rbm::random(40, 24, 0.2, 1.0, 6).unwrap();
-    let cases: Vec<(FastModel<'_>, Engine)> = vec![
-        (FastModel::Ising(&lat), Engine::Lattice),
-        (FastModel::Ising(&sp), Engine::Sparse),
-        (FastModel::Ising(&sp), Engine::SparseF32),
-        (FastModel::Ising(&sp), Engine::Lanes), // 70 chains: 4 full blocks of 16 + 6 lanes
-        (FastModel::Rbm(&rbm), Engine::Dense),
+    let chacha = Generator::ChaCha8;
+    let cases: Vec<(FastModel<'_>, Engine, Generator)> = vec![
+        (FastModel::Ising(&lat), Engine::Lattice, chacha),
+        (FastModel::Ising(&sp), Engine::Sparse, chacha),
+        (FastModel::Ising(&sp), Engine::SparseF32, chacha),
+        (FastModel::Ising(&sp), Engine::Lanes, chacha), // 70 chains: 4 full blocks + 6 lanes
+        (
+            FastModel::Ising(&sp),
+            Engine::Lanes,
+            Generator::Xoshiro128Plus,
+        ),
+        (FastModel::Rbm(&rbm), Engine::Dense, chacha),
     ];
-    for (model, engine) in cases {
+    for (model, engine, generator) in cases {
         for kind in KINDS {
             let n = model.ising().n_spins();
             let go = || {
                 let mut s = FastSampler::with_engine(model, kind, None, 70, 123, engine).unwrap();
+                s.set_generator(generator).unwrap();
                 let mut b = ChainBatch::uniform(70, n, 5);
                 s.sweep(&mut b, 20).unwrap();
                 s.sweep(&mut b, 7).unwrap();
@@ -371,6 +452,14 @@ fn engine_selection_and_errors() {
     // A colouring of another graph (wrong length).
     let bad = Coloring::greedy(builders::lattice_2d(4, 4, 1.0, 0.0, 1.0).unwrap().graph());
     assert!(FastSampler::new(&lat, KernelKind::BlkAlt, Some(bad), 2, 0).is_err());
+    // The fast generator exists on the lanes engine only.
+    let mut s = FastSampler::new(&lat, KernelKind::BlkAlt, None, 2, 0).unwrap();
+    assert!(s.set_generator(Generator::ChaCha8).is_ok());
+    assert!(matches!(
+        s.set_generator(Generator::Xoshiro128Plus),
+        Err(SamplerError::Invalid { ref field, .. }) if field == "generator"
+    ));
+    assert_eq!(s.generator(), Generator::ChaCha8);
     // Wrong batch shape.
     let mut s = FastSampler::new(&lat, KernelKind::BlkAlt, None, 2, 0).unwrap();
     let mut b = ChainBatch::uniform(3, 64, 0);

@@ -1,11 +1,10 @@
 //! The chain-interleaved ("lanes") sparse engine: `W` chains side by side, one SIMD lane each.
 //!
 //! The batch is cut into blocks of [`W`] consecutive chains (the last block padded with idle
-//! lanes). Inside a block the state is stored chain-minor, `x[node][lane]` as `i8` `±1` (one
-//! 16-byte row per node, so the rows a class update reads stay in L1 on the DTM grids), and the
-//! field of node `i` in all `W` chains is `h_i + Σ_k J_ik · x[k][0..W]`: per neighbour one
-//! broadcast coupling, a sign-extending load and `W/8` AVX2 fused multiply-adds over a contiguous
-//! row, no gathers. Couplings are shared by all chains; neighbour lists are stored per colour
+//! lanes). Inside a block the state is stored chain-minor, `x[node][lane]` as `f32` `±1.0` (one
+//! 64-byte cache line per node), and the field of node `i` in all `W` chains is
+//! `h_i + Σ_k J_ik · x[k][0..W]`: per neighbour one broadcast coupling and `W/8` AVX2 fused
+//! multiply-adds with a memory operand over a contiguous row, no gathers and no conversions. Couplings are shared by all chains; neighbour lists are stored per colour
 //! class in CSR order, the class's nodes in ascending order. Fields of a chunk of nodes are
 //! computed first, then the comparisons (long independent dependency chains overlap). The batch
 //! is converted to this layout and back once per `sweep()`/`run()` call.
@@ -31,6 +30,7 @@
 //! step `t + 1` when their lane sets are disjoint. `BLK-ALT` is one unmasked pass per class;
 //! `BLK-SYM` with mixed coins costs `2k − 1` passes for `k` classes instead of `k`.
 
+use super::Generator;
 use super::stream::{BUF_BYTES, RandBuf};
 use crate::observe::Observer;
 use crate::{ChainBatch, KernelKind};
@@ -48,11 +48,13 @@ const CHUNK: usize = 256;
 /// Bytes per comparison word.
 const WORD: usize = 3;
 
-/// One node's spins (`±1` as `i8`) in the `W` lanes of a block: 16 bytes, so the rows a class
-/// update touches stay in L1 on the DTM grids.
+/// One node's spins (`±1.0` as `f32`) in the `W` lanes of a block: one 64-byte cache line, so a
+/// neighbour's contribution to the field is one fused multiply-add per 8 lanes straight from
+/// memory, with no sign extension or conversion (the 60_12 DTM grid's 3,600 rows, 230 KB, stay
+/// in L2).
 #[derive(Clone, Copy)]
-#[repr(C, align(16))]
-struct Row([i8; W]);
+#[repr(C, align(64))]
+struct Row([f32; W]);
 
 /// Eight lanes' `f32` fields.
 #[cfg(target_arch = "x86_64")]
@@ -60,29 +62,120 @@ struct Row([i8; W]);
 #[repr(C, align(64))]
 struct FieldRow([f32; W]);
 
-/// `SPINS[b]`: eight spin bytes, byte `l` = `+1` if bit `l` of `b` is set, else `−1`.
-#[cfg(target_arch = "x86_64")]
-const SPINS: [u64; 256] = byte_table(0x01, 0xff);
-/// `KEEP[b]`: byte `l` = `0xff` if bit `l` of `b` is set, else `0`.
-#[cfg(target_arch = "x86_64")]
-const KEEP: [u64; 256] = byte_table(0xff, 0x00);
+/// The `xoshiro128+` states of a block's `W` lanes, word-major (`s[k][lane]`), so 8 lanes of one
+/// state word are one AVX2 vector.
+#[derive(Clone)]
+#[repr(C, align(64))]
+struct XoBlock {
+    s: [[u32; W]; 4],
+}
 
-#[cfg(target_arch = "x86_64")]
-const fn byte_table(set: u8, clear: u8) -> [u64; 256] {
-    let mut t = [0u64; 256];
-    let mut b = 0;
-    while b < 256 {
-        let mut v = 0u64;
-        let mut l = 0;
-        while l < 8 {
-            let byte = if (b >> l) & 1 == 1 { set } else { clear };
-            v |= (byte as u64) << (8 * l);
-            l += 1;
+impl XoBlock {
+    /// A fixed non-zero state in every lane (idle padding lanes keep it until seeded).
+    fn idle() -> Self {
+        Self {
+            s: [[1; W], [2; W], [3; W], [4; W]],
         }
-        t[b] = v;
-        b += 1;
     }
-    t
+
+    /// Seeds lane `l` from 16 bytes (little-endian words); an all-zero seed, which `xoshiro`
+    /// cannot leave, becomes the idle state.
+    fn seed_lane(&mut self, l: usize, bytes: [u8; 16]) {
+        let w: [u32; 4] = std::array::from_fn(|k| {
+            u32::from_le_bytes([
+                bytes[4 * k],
+                bytes[4 * k + 1],
+                bytes[4 * k + 2],
+                bytes[4 * k + 3],
+            ])
+        });
+        let w = if w == [0; 4] { [1, 2, 3, 4] } else { w };
+        for (k, v) in w.into_iter().enumerate() {
+            self.s[k][l] = v;
+        }
+    }
+}
+
+/// One `xoshiro128+` step of one lane's state; returns the output word `s0 + s3`.
+#[inline(always)]
+fn xoshiro128p(s: &mut [u32; 4]) -> u32 {
+    let out = s[0].wrapping_add(s[3]);
+    let t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s[3].rotate_left(11);
+    out
+}
+
+/// `words[s·W + l]` = the top 24 bits of lane `l`'s next `xoshiro128+` output, for `s < len`;
+/// only lanes in `mask` advance (the others' words are unused and their streams untouched).
+fn xo_words_portable(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
+    for l in 0..W {
+        if mask >> l & 1 == 0 {
+            continue;
+        }
+        let mut v: [u32; 4] = std::array::from_fn(|k| st.s[k][l]);
+        for s in 0..len {
+            words[s * W + l] = xoshiro128p(&mut v) >> 8;
+        }
+        for (k, x) in v.into_iter().enumerate() {
+            st.s[k][l] = x;
+        }
+    }
+}
+
+/// [`xo_words_portable`] with AVX2, 8 lanes per vector (identical words and states).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn xo_words_avx2(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
+    use std::arch::x86_64::*;
+    assert!(words.len() >= len * W);
+    // SAFETY: state rows are `W` words, read and written 8 at a time at offsets `8v < W`; words
+    // are written at `s·W + 8v` with `s < len`, within the length checked above.
+    unsafe {
+        for v in 0..V {
+            let m = _mm256_cmpeq_epi32(
+                _mm256_and_si256(
+                    _mm256_set1_epi32((mask >> (8 * v) & 0xff) as i32),
+                    _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128),
+                ),
+                _mm256_setzero_si256(),
+            ); // all-ones in lanes that stay put
+            let all = _mm256_testz_si256(m, m) == 1;
+            let p: [*mut u32; 4] = std::array::from_fn(|k| st.s[k].as_mut_ptr().add(8 * v));
+            let mut s0 = _mm256_load_si256(p[0].cast());
+            let mut s1 = _mm256_load_si256(p[1].cast());
+            let mut s2 = _mm256_load_si256(p[2].cast());
+            let mut s3 = _mm256_load_si256(p[3].cast());
+            let wp = words.as_mut_ptr().add(8 * v);
+            for s in 0..len {
+                let out = _mm256_add_epi32(s0, s3);
+                _mm256_storeu_si256(wp.add(s * W).cast(), _mm256_srli_epi32::<8>(out));
+                let t = _mm256_slli_epi32::<9>(s1);
+                let n2 = _mm256_xor_si256(s2, s0);
+                let n3 = _mm256_xor_si256(s3, s1);
+                let n1 = _mm256_xor_si256(s1, n2);
+                let n0 = _mm256_xor_si256(s0, n3);
+                let n2 = _mm256_xor_si256(n2, t);
+                let n3 = _mm256_or_si256(_mm256_slli_epi32::<11>(n3), _mm256_srli_epi32::<21>(n3));
+                if all {
+                    (s0, s1, s2, s3) = (n0, n1, n2, n3);
+                } else {
+                    s0 = _mm256_blendv_epi8(n0, s0, m);
+                    s1 = _mm256_blendv_epi8(n1, s1, m);
+                    s2 = _mm256_blendv_epi8(n2, s2, m);
+                    s3 = _mm256_blendv_epi8(n3, s3, m);
+                }
+            }
+            _mm256_store_si256(p[0].cast(), s0);
+            _mm256_store_si256(p[1].cast(), s1);
+            _mm256_store_si256(p[2].cast(), s2);
+            _mm256_store_si256(p[3].cast(), s3);
+        }
+    }
 }
 
 /// One colour class: its nodes, their biases and CSR neighbour lists.
@@ -172,9 +265,15 @@ impl ByteCursor {
 pub(crate) struct LanesEngine {
     n: usize,
     classes: Vec<Class>,
-    beta2: f32,
+    /// `−2β·log₂e` in `f32`: the field times this is the base-2 exponent `a` of `e^{−2βφ} = 2^a`.
+    c2: f32,
     simd: bool,
     cursors: Vec<ByteCursor>,
+    generator: Generator,
+    /// One `xoshiro128+` block per `W` chains; seeded from the chains' own streams at the first
+    /// run with [`Generator::Xoshiro128Plus`].
+    xo: Vec<XoBlock>,
+    xo_seeded: bool,
 }
 
 /// Per-block scratch.
@@ -223,10 +322,18 @@ impl LanesEngine {
         Self {
             n: g.n(),
             classes,
-            beta2: (2.0 * model.beta()) as f32,
+            c2: (-2.0 * model.beta() * std::f64::consts::LOG2_E) as f32,
             simd: simd_available(),
             cursors: vec![ByteCursor::new(); n_chains],
+            generator: Generator::ChaCha8,
+            xo: vec![XoBlock::idle(); n_chains.div_ceil(W)],
+            xo_seeded: false,
         }
+    }
+
+    /// Where comparison words come from (see the module docs).
+    pub(crate) fn set_generator(&mut self, g: Generator) {
+        self.generator = g;
     }
 
     /// Uses the portable kernel instead of the AVX2 one (same samples).
@@ -247,16 +354,30 @@ impl LanesEngine {
     ) -> Vec<O> {
         let n = self.n.max(1);
         let mut cursors = std::mem::take(&mut self.cursors);
+        let mut xo = std::mem::take(&mut self.xo);
+        if self.generator == Generator::Xoshiro128Plus && !self.xo_seeded {
+            // Each chain's xoshiro state: the next 16 bytes of its own ChaCha stream.
+            for (c, (cu, rb)) in cursors.iter_mut().zip(rngs.iter_mut()).enumerate() {
+                let mut seed = [0u8; 16];
+                cu.fill(rb, &mut seed);
+                xo[c / W].seed_lane(c % W, seed);
+            }
+            self.xo_seeded = true;
+        }
         let me = &*self;
         let out: Vec<Vec<O>> = batch
             .as_mut_slice()
             .par_chunks_mut(n * W)
             .zip(rngs.par_chunks_mut(W))
             .zip(cursors.par_chunks_mut(W))
+            .zip(xo.par_iter_mut())
             .enumerate()
-            .map(|(b, ((xs, rbs), cur))| me.run_block(b, xs, rbs, cur, kind, burn_in, sweeps, make))
+            .map(|(b, (((xs, rbs), cur), xo))| {
+                me.run_block(b, xs, rbs, cur, xo, kind, burn_in, sweeps, make)
+            })
             .collect();
         self.cursors = cursors;
+        self.xo = xo;
         out.into_iter().flatten().collect()
     }
 
@@ -267,6 +388,7 @@ impl LanesEngine {
         xs: &mut [Spin],
         rbs: &mut [RandBuf],
         cur: &mut [ByteCursor],
+        xo: &mut XoBlock,
         kind: KernelKind,
         burn_in: usize,
         sweeps: usize,
@@ -274,10 +396,10 @@ impl LanesEngine {
     ) -> Vec<O> {
         let n = self.n;
         let w = rbs.len();
-        let mut x = vec![Row([1; W]); n];
+        let mut x = vec![Row([1.0; W]); n];
         for (l, chain) in xs.chunks(n.max(1)).enumerate() {
             for (row, &s) in x.iter_mut().zip(chain) {
-                row.0[l] = s;
+                row.0[l] = f32::from(s);
             }
         }
         let mut obs: Vec<O> = match make {
@@ -292,7 +414,7 @@ impl LanesEngine {
         };
         let mut tmp: Vec<Spin> = vec![0; n];
         for t in 0..burn_in + sweeps {
-            self.sweep_block(&mut x, rbs, cur, kind, &mut sc);
+            self.sweep_block(&mut x, rbs, cur, xo, kind, &mut sc);
             if t >= burn_in && !obs.is_empty() {
                 for (l, o) in obs.iter_mut().enumerate() {
                     store_lane(&x, l, &mut tmp);
@@ -312,6 +434,7 @@ impl LanesEngine {
         x: &mut [Row],
         rbs: &mut [RandBuf],
         cur: &mut [ByteCursor],
+        xo: &mut XoBlock,
         kind: KernelKind,
         sc: &mut Scratch,
     ) {
@@ -369,7 +492,7 @@ impl LanesEngine {
         }
         for pi in 0..sc.passes.len() {
             let (c, mask) = sc.passes[pi];
-            self.pass(x, c, mask, real, rbs, cur, &mut sc.words, &mut sc.bytes);
+            self.pass(x, c, mask, real, rbs, cur, xo, &mut sc.words, &mut sc.bytes);
         }
     }
 
@@ -383,6 +506,7 @@ impl LanesEngine {
         real: u32,
         rbs: &mut [RandBuf],
         cur: &mut [ByteCursor],
+        xo: &mut XoBlock,
         words: &mut [u32],
         bytes: &mut [u8],
     ) {
@@ -394,44 +518,71 @@ impl LanesEngine {
         let mut start = 0;
         while start < len_all {
             let len = (len_all - start).min(CHUNK);
-            // Lane `l`'s bytes: in its cursor's buffer, or in its slot of `bytes` (also the
-            // stand-in for lanes outside the mask, whose words are not used).
-            let mut ptrs = [std::ptr::null::<u8>(); W];
-            for (l, (slot, p)) in bytes.chunks_mut(LANE_BYTES).zip(&mut ptrs).enumerate() {
-                *p = if l < rbs.len() && mask >> l & 1 == 1 {
-                    cur[l].next(&mut rbs[l], WORD * len, slot).as_ptr()
+            if self.generator == Generator::Xoshiro128Plus {
+                #[cfg(target_arch = "x86_64")]
+                if self.simd {
+                    // SAFETY: `simd` is only true when AVX2 was detected at run time.
+                    unsafe { xo_words_avx2(xo, len, m, words) };
                 } else {
-                    slot.as_ptr()
-                };
+                    xo_words_portable(xo, len, m, words);
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                xo_words_portable(xo, len, m, words);
+            } else {
+                self.chacha_words(len, mask, rbs, cur, words, bytes);
             }
             let range = start..start + len;
-            // SAFETY (both calls): every pointer starts a slice of `WORD·len + SLACK` readable
-            // bytes (`next` returns such slices; the scratch slots are `LANE_BYTES` long) that
-            // nothing writes to until the words are built.
-            #[cfg(target_arch = "x86_64")]
-            if self.simd {
-                unsafe { words_avx2(&ptrs, len, words) };
-            } else {
-                unsafe { words_portable(&ptrs, 0, len, words) };
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            unsafe {
-                words_portable(&ptrs, 0, len, words)
-            };
             if self.simd {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `simd` is only true when AVX2 and FMA were detected at run time; every
                 // neighbour index is a node of the model, `< x.len()`.
                 unsafe {
-                    pass_avx2(x, cl, range, words, m, self.beta2)
+                    pass_avx2(x, cl, range, words, m, self.c2)
                 }
                 #[cfg(not(target_arch = "x86_64"))]
-                pass_portable(x, cl, range, words, m, self.beta2)
+                pass_portable(x, cl, range, words, m, self.c2)
             } else {
-                pass_portable(x, cl, range, words, m, self.beta2)
+                pass_portable(x, cl, range, words, m, self.c2)
             }
             start += len;
         }
+    }
+
+    /// The next `len` comparison words of each lane in `mask` from its ChaCha cursor, in
+    /// `words[s·W + l]`.
+    #[allow(clippy::too_many_arguments)]
+    fn chacha_words(
+        &self,
+        len: usize,
+        mask: u32,
+        rbs: &mut [RandBuf],
+        cur: &mut [ByteCursor],
+        words: &mut [u32],
+        bytes: &mut [u8],
+    ) {
+        // Lane `l`'s bytes: in its cursor's buffer, or in its slot of `bytes` (also the
+        // stand-in for lanes outside the mask, whose words are not used).
+        let mut ptrs = [std::ptr::null::<u8>(); W];
+        for (l, (slot, p)) in bytes.chunks_mut(LANE_BYTES).zip(&mut ptrs).enumerate() {
+            *p = if l < rbs.len() && mask >> l & 1 == 1 {
+                cur[l].next(&mut rbs[l], WORD * len, slot).as_ptr()
+            } else {
+                slot.as_ptr()
+            };
+        }
+        // SAFETY (both calls): every pointer starts a slice of `WORD·len + SLACK` readable
+        // bytes (`next` returns such slices; the scratch slots are `LANE_BYTES` long) that
+        // nothing writes to until the words are built.
+        #[cfg(target_arch = "x86_64")]
+        if self.simd {
+            unsafe { words_avx2(&ptrs, len, words) };
+        } else {
+            unsafe { words_portable(&ptrs, 0, len, words) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unsafe {
+            words_portable(&ptrs, 0, len, words)
+        };
     }
 }
 
@@ -516,7 +667,7 @@ unsafe fn words_avx2(ptrs: &[*const u8; W], len: usize, words: &mut [u32]) {
 
 fn store_lane(x: &[Row], l: usize, out: &mut [Spin]) {
     for (o, row) in out.iter_mut().zip(x) {
-        *o = row.0[l];
+        *o = if row.0[l] > 0.0 { 1 } else { -1 };
     }
 }
 
@@ -539,7 +690,7 @@ fn pass_portable(
     range: std::ops::Range<usize>,
     words: &[u32],
     mask: u32,
-    beta2: f32,
+    c2: f32,
 ) {
     let base = range.start;
     for s in range {
@@ -549,14 +700,14 @@ fn pass_portable(
         for (&k, &jk) in cl.nbr[a..b].iter().zip(&cl.j[a..b]) {
             let row = &x[k as usize].0;
             for l in 0..W {
-                acc[l] += jk * f32::from(row[l]);
+                acc[l] += jk * row[l];
             }
         }
         let u = &words[(s - base) * W..(s - base + 1) * W];
         let row = &mut x[i].0;
         for l in 0..W {
             if mask >> l & 1 == 1 {
-                row[l] = if up24(beta2 * acc[l], u[l]) { 1 } else { -1 };
+                row[l] = if up24(c2 * acc[l], u[l]) { 1.0 } else { -1.0 };
             }
         }
     }
@@ -572,7 +723,7 @@ fn pass_avx2(
     range: std::ops::Range<usize>,
     words: &[u32],
     mask: u32,
-    beta2: f32,
+    c2: f32,
 ) {
     use std::arch::x86_64::*;
     assert!(range.end <= cl.nodes.len() && range.len() <= CHUNK && words.len() >= range.len() * W);
@@ -582,11 +733,18 @@ fn pass_avx2(
     let full = mask == u32::MAX;
     // SAFETY: node and neighbour indices are `< x.len()` (sites of the model); `off` entries are
     // `≤ nbr.len()`; words are read at `[(s − start)·W, +W)` within the length checked above;
-    // rows are `W` bytes, read and written 8 bytes at a time at offsets `8v < W`.
+    // rows are `W` floats, read and written 8 at a time at offsets `8v < W`.
     unsafe {
-        let keep: [u64; V] = std::array::from_fn(|v| KEEP[(mask >> (8 * v) & 0xff) as usize]);
-        let xp = x.as_mut_ptr().cast::<i8>();
-        let b2 = _mm256_set1_ps(beta2);
+        let keep: [__m256; V] = std::array::from_fn(|v| {
+            let bits = _mm256_and_si256(
+                _mm256_set1_epi32((mask >> (8 * v) & 0xff) as i32),
+                _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128),
+            );
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(bits, _mm256_setzero_si256()))
+        });
+        let xp = x.as_mut_ptr().cast::<f32>();
+        let c2 = _mm256_set1_ps(c2);
+        let (up, down) = (_mm256_set1_ps(1.0), _mm256_set1_ps(-1.0));
         let base = range.start;
         // Phase 1: every node's field (nothing is written to `x`; the class's nodes are not
         // neighbours of each other, so deferring the writes changes nothing).
@@ -602,8 +760,7 @@ fn pass_avx2(
                 let jj = _mm256_set1_ps(*cl.j.get_unchecked(e));
                 let row = xp.add(k * W);
                 for (v, acc) in acc.iter_mut().enumerate() {
-                    let xv = _mm256_cvtepi8_epi32(_mm_loadl_epi64(row.add(8 * v).cast()));
-                    *acc = _mm256_fmadd_ps(jj, _mm256_cvtepi32_ps(xv), *acc);
+                    *acc = _mm256_fmadd_ps(jj, _mm256_load_ps(row.add(8 * v)), *acc);
                 }
             }
             for (v, acc) in acc.iter().enumerate() {
@@ -618,78 +775,91 @@ fn pass_avx2(
             for (v, &keep) in keep.iter().enumerate() {
                 let acc = _mm256_load_ps(fp.add((s - base) * W + 8 * v));
                 let u = _mm256_cvtepi32_ps(_mm256_loadu_si256(wp.add(8 * v).cast()));
-                let mut new = SPINS[up24_avx2(_mm256_mul_ps(b2, acc), u) as usize];
-                let d = dst.add(8 * v).cast::<u64>();
+                let is_up = up24_mask_avx2(_mm256_mul_ps(c2, acc), u);
+                let mut new = _mm256_blendv_ps(down, up, is_up);
+                let d = dst.add(8 * v);
                 if !full {
-                    new = (d.read_unaligned() & !keep) | (new & keep);
+                    // `keep` is all-ones in lanes outside the mask: they keep their spin.
+                    new = _mm256_blendv_ps(new, _mm256_load_ps(d), keep);
                 }
-                d.write_unaligned(new);
+                _mm256_store_ps(d, new);
             }
         }
     }
 }
 
-/// `e^{−z}` for the comparison: the polynomial of `super::dense::exp_f32` evaluated with fused
-/// multiply-adds (input clamped to `[−87, 88]`, relative error ≈ 1e-7).
+/// Coefficients of the degree-5 polynomial for `2^f` on `[−½, ½]` (a relative-error minimax fit,
+/// Lawson's algorithm on 4,000 Chebyshev nodes; max relative error 7.5e-8 in exact arithmetic,
+/// 2.1e-7 evaluated in `f32` by Horner with fused multiply-adds).
+const EXP2_POLY: [f32; 6] = [
+    1.000_000_1,
+    0.693_146_94,
+    0.240_221_2,
+    0.055_507_13,
+    0.009_675_541,
+    0.001_327_647_2,
+];
+/// `1.5·2^23`: adding it rounds an `f32` of magnitude `< 2^22` to an integer.
+const ROUND: f32 = 12_582_912.0;
+/// Exponent range of the comparison: below `−126` (`2^a` under the smallest normal float) every
+/// `u` says up; above `100` (far past `2^24`) every `u ≥ 1` says down, and `u·2^a` stays finite.
+const A_MIN: f32 = -126.0;
+const A_MAX: f32 = 100.0;
+
+/// Whether a uniform 24-bit `u` says "up" given `a = −2βφ·log₂e` (so `2^a = e^{−2βφ}`):
+/// `u·(1 + 2^a) < 2^24`, i.e. `u < σ(2βφ)·2^24` without a division or a natural exponential.
+/// `2^a = 2^n·2^f` with `n = round(a)`, `2^f` by [`EXP2_POLY`] and `2^n` built in the exponent
+/// bits; `u·(1 + 2^a)` is one fused multiply-add. Bit depth 24; `u = 0` is always up, as with
+/// the `sparse-f32` comparison.
 #[inline(always)]
-fn exp_neg(z: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0;
-    let x = (-z).clamp(-87.0, 88.0);
-    let t = x.mul_add(std::f32::consts::LOG2_E, MAGIC);
-    let n = t - MAGIC;
-    let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
-    let r = n.mul_add(-0.693_359_4, x);
-    let r = n.mul_add(2.121_944_4e-4, r);
-    let mut p = 1.987_569_1e-4f32;
-    p = p.mul_add(r, 1.398_199_9e-3);
-    p = p.mul_add(r, 8.333_452e-3);
-    p = p.mul_add(r, 4.166_579_6e-2);
-    p = p.mul_add(r, 0.166_666_65);
-    p = p.mul_add(r, 0.5);
-    let y = (p * r).mul_add(r, r) + 1.0;
-    y * f32::from_bits(((ni + 127) << 23) as u32)
+fn up24(a: f32, u: u32) -> bool {
+    let a = a.clamp(A_MIN, A_MAX);
+    let t = a + ROUND;
+    let n = t - ROUND;
+    let f = a - n;
+    let mut p = EXP2_POLY[5];
+    for &c in EXP2_POLY[..5].iter().rev() {
+        p = p.mul_add(f, c);
+    }
+    // `t`'s bits are `bits(ROUND) + n`, and `bits(ROUND) << 23 ≡ 0 (mod 2^32)`: shifting gives
+    // `n << 23`, and adding `127 << 23` makes it the float `2^n`.
+    let scale = f32::from_bits((t.to_bits() << 23).wrapping_add(127 << 23));
+    let u = u as f32;
+    u.mul_add(p * scale, u) < 16_777_216.0
 }
 
-/// Whether a uniform 24-bit `u` says "up" for `z = 2βφ`: `u·(1 + e^{−z}) < 2^24`, i.e.
-/// `u < σ(z)·2^24` without a division (bit depth 24; `u = 0` is always up, as with the
-/// `sparse-f32` comparison).
-#[inline(always)]
-fn up24(z: f32, u: u32) -> bool {
-    (u as f32) * (1.0 + exp_neg(z)) < 16_777_216.0
+/// [`up24_mask_avx2`] as a bit mask: bit `l` of the result is lane `l`'s answer.
+#[cfg(all(test, target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,fma")]
+fn up24_avx2(a: std::arch::x86_64::__m256, u: std::arch::x86_64::__m256) -> i32 {
+    std::arch::x86_64::_mm256_movemask_ps(up24_mask_avx2(a, u))
 }
 
-/// [`up24`] on 8 lanes, operation for operation (bit-identical): bit `l` of the result is lane
-/// `l`'s answer.
+/// [`up24`] on 8 lanes, operation for operation (bit-identical): lane `l` is all-ones where lane
+/// `l` says up, else zero.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn up24_avx2(z: std::arch::x86_64::__m256, u: std::arch::x86_64::__m256) -> i32 {
+#[inline]
+fn up24_mask_avx2(
+    a: std::arch::x86_64::__m256,
+    u: std::arch::x86_64::__m256,
+) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
-    const MAGIC: f32 = 12_582_912.0;
     let s = _mm256_set1_ps;
-    let x = _mm256_xor_ps(z, _mm256_set1_ps(-0.0));
-    let x = _mm256_max_ps(_mm256_min_ps(x, s(88.0)), s(-87.0));
-    let t = _mm256_fmadd_ps(x, s(std::f32::consts::LOG2_E), s(MAGIC));
-    let n = _mm256_sub_ps(t, s(MAGIC));
-    let ni = _mm256_sub_epi32(
-        _mm256_castps_si256(t),
-        _mm256_set1_epi32(MAGIC.to_bits() as i32),
-    );
-    let r = _mm256_fmadd_ps(n, s(-0.693_359_4), x);
-    let r = _mm256_fmadd_ps(n, s(2.121_944_4e-4), r);
-    let mut p = s(1.987_569_1e-4);
-    p = _mm256_fmadd_ps(p, r, s(1.398_199_9e-3));
-    p = _mm256_fmadd_ps(p, r, s(8.333_452e-3));
-    p = _mm256_fmadd_ps(p, r, s(4.166_579_6e-2));
-    p = _mm256_fmadd_ps(p, r, s(0.166_666_65));
-    p = _mm256_fmadd_ps(p, r, s(0.5));
-    let y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), s(1.0));
-    let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
-        ni,
-        _mm256_set1_epi32(127),
-    )));
-    let e = _mm256_mul_ps(y, scale);
-    let lhs = _mm256_mul_ps(u, _mm256_add_ps(s(1.0), e));
-    _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(lhs, s(16_777_216.0)))
+    let a = _mm256_max_ps(_mm256_min_ps(a, s(A_MAX)), s(A_MIN));
+    let t = _mm256_add_ps(a, s(ROUND));
+    let n = _mm256_sub_ps(t, s(ROUND));
+    let f = _mm256_sub_ps(a, n);
+    let mut p = s(EXP2_POLY[5]);
+    for &c in EXP2_POLY[..5].iter().rev() {
+        p = _mm256_fmadd_ps(p, f, s(c));
+    }
+    let scale = _mm256_castsi256_ps(_mm256_add_epi32(
+        _mm256_slli_epi32::<23>(_mm256_castps_si256(t)),
+        _mm256_set1_epi32(127 << 23),
+    ));
+    let lhs = _mm256_fmadd_ps(u, _mm256_mul_ps(p, scale), u);
+    _mm256_cmp_ps::<_CMP_LT_OQ>(lhs, s(16_777_216.0))
 }
 
 #[cfg(test)]
@@ -697,26 +867,142 @@ mod tests {
     use super::*;
 
     /// The realised up-probability of [`up24`] (the number of 24-bit `u` that say up, found by
-    /// bisection: `up24` is monotone in `u`) is `σ(z)` to within 1e-6 relative + 2^-23.
+    /// bisection: `up24` is monotone in `u`) is `σ(z) = 1/(1 + 2^a)` for the `f32` exponent `a`
+    /// it is given, to within 1e-6 relative + 2^-23, over `z ∈ [−20, 20]`; beyond the clamps
+    /// every `u` is up (`a < −126`) or every `u ≥ 1` down (`a > 100`).
     #[test]
     fn up24_realises_the_sigmoid() {
-        let mut z = -20.0f32;
-        while z < 20.0 {
-            let (mut lo, mut hi) = (0u32, 1u32 << 24); // up24(z, lo) holds, up24(z, hi) does not
-            if !up24(z, 0) {
-                panic!("u = 0 must be up (z = {z})");
-            }
+        let realised = |a: f32| {
+            let (mut lo, mut hi) = (0u32, 1u32 << 24); // up24(a, lo) holds, up24(a, hi) does not
+            assert!(up24(a, 0), "u = 0 must be up (a = {a})");
             while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if up24(z, mid) { lo = mid } else { hi = mid }
+                if up24(a, mid) { lo = mid } else { hi = mid }
             }
-            let realised = f64::from(hi) / 16_777_216.0;
-            let exact = 1.0 / (1.0 + (-f64::from(z)).exp());
+            f64::from(hi) / 16_777_216.0
+        };
+        let mut z = -20.0f64;
+        while z < 20.0 {
+            let a = (-z * std::f64::consts::LOG2_E) as f32;
+            let exact = 1.0 / (1.0 + f64::from(a).exp2());
+            let r = realised(a);
             assert!(
-                (realised - exact).abs() <= 1e-6 * exact + 2.0f64.powi(-23),
-                "z = {z}: realised {realised} vs σ {exact}"
+                (r - exact).abs() <= 1e-6 * exact + 2.0f64.powi(-23),
+                "z = {z}, a = {a}: realised {r} vs σ {exact}"
             );
             z += 0.0173;
+        }
+        for a in [-1e30, -500.0, -126.5] {
+            assert_eq!(realised(a), 1.0, "a = {a}");
+        }
+        for a in [100.5, 500.0, 1e30] {
+            assert_eq!(realised(a), 1.0 / 16_777_216.0, "a = {a}");
+        }
+    }
+
+    /// Our `xoshiro128+` step is the published generator: the same outputs as `rand_xoshiro`'s
+    /// `Xoshiro128Plus` from the same 16-byte seed.
+    #[test]
+    fn xoshiro_matches_the_reference_crate() {
+        use rand::{Rng, SeedableRng};
+        let seed: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
+        let mut reference = rand_xoshiro::Xoshiro128Plus::from_seed(seed);
+        let mut st = XoBlock::idle();
+        st.seed_lane(3, seed);
+        let mut v: [u32; 4] = std::array::from_fn(|k| st.s[k][3]);
+        for _ in 0..1000 {
+            assert_eq!(xoshiro128p(&mut v), reference.next_u32());
+        }
+    }
+
+    /// The comparison words of 16 lanes seeded as the engine seeds them (16 bytes of each
+    /// chain's ChaCha8 stream) look uniform and independent: chi-square over 256 cells of the top
+    /// 8 bits per lane, of the top 4 bits of neighbouring lanes jointly, and of the top 4 bits of
+    /// consecutive words of a lane, on 2^16 words per lane. With 255 degrees of freedom the
+    /// statistic has mean 255 and sd √510 ≈ 22.6; the bound is mean + 6 sd (fixed seed).
+    #[test]
+    fn xoshiro_words_look_uniform_and_independent() {
+        let mut st = XoBlock::idle();
+        for l in 0..W {
+            let mut rb = RandBuf::new(thermoq_core::rng::chain_rng(2026, l as u64));
+            st.seed_lane(l, rb.take(16).try_into().unwrap());
+        }
+        let len = 1 << 16;
+        let mut words = vec![0u32; len * W];
+        xo_words_portable(&mut st, len, u32::MAX, &mut words);
+        let bound = 255.0 + 6.0 * 510f64.sqrt();
+        let chi2 = |cells: &[u64]| {
+            let e = cells.iter().sum::<u64>() as f64 / cells.len() as f64;
+            cells
+                .iter()
+                .map(|&o| (o as f64 - e).powi(2) / e)
+                .sum::<f64>()
+        };
+        let w = |s: usize, l: usize| words[s * W + l];
+        for l in 0..W {
+            let mut top8 = [0u64; 256];
+            let mut serial = [0u64; 256];
+            for s in 0..len {
+                top8[(w(s, l) >> 16) as usize] += 1;
+                if s + 1 < len {
+                    serial[((w(s, l) >> 20) << 4 | w(s + 1, l) >> 20) as usize] += 1;
+                }
+            }
+            assert!(
+                chi2(&top8) < bound,
+                "lane {l}: top-8-bit chi2 {}",
+                chi2(&top8)
+            );
+            assert!(
+                chi2(&serial) < bound,
+                "lane {l}: serial chi2 {}",
+                chi2(&serial)
+            );
+            if l + 1 < W {
+                let mut joint = [0u64; 256];
+                for s in 0..len {
+                    joint[((w(s, l) >> 20) << 4 | w(s, l + 1) >> 20) as usize] += 1;
+                }
+                assert!(
+                    chi2(&joint) < bound,
+                    "lanes {l},{}: chi2 {}",
+                    l + 1,
+                    chi2(&joint)
+                );
+            }
+        }
+    }
+
+    /// The AVX2 word generator gives the portable one's words and states, with full and partial
+    /// lane masks; lanes outside the mask do not advance.
+    #[test]
+    fn xo_words_avx2_matches_portable() {
+        if !simd_available() {
+            return;
+        }
+        let mut a = XoBlock::idle();
+        for l in 0..W {
+            a.seed_lane(l, std::array::from_fn(|i| (i * 31 + l * 7 + 1) as u8));
+        }
+        let mut b = a.clone();
+        let len = 37;
+        for mask in [u32::MAX, 0b1010_0110_0000_0001, 0] {
+            let before = a.s;
+            let (mut wa, mut wb) = (vec![0u32; len * W], vec![0u32; len * W]);
+            xo_words_portable(&mut a, len, mask, &mut wa);
+            // SAFETY: AVX2 detected above.
+            unsafe { xo_words_avx2(&mut b, len, mask, &mut wb) };
+            assert_eq!(a.s, b.s, "mask {mask:#x}");
+            for l in 0..W {
+                let on = mask >> l & 1 == 1;
+                assert_eq!((0..4).all(|k| a.s[k][l] == before[k][l]), !on, "lane {l}");
+                if on {
+                    for s in 0..len {
+                        assert_eq!(wa[s * W + l], wb[s * W + l], "lane {l}, step {s}");
+                        assert!(wa[s * W + l] < 1 << 24);
+                    }
+                }
+            }
         }
     }
 
@@ -730,6 +1016,7 @@ mod tests {
         let mut k = 0u32;
         for i in 0..20_000 {
             let zs: [f32; 8] = std::array::from_fn(|l| ((i * 8 + l) as f32 * 0.0137) - 1000.0);
+            // (`zs` are exponents `a`: −1000 … 1192, across both clamps.)
             let us: [u32; 8] = std::array::from_fn(|_| {
                 k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
                 k >> 8

@@ -12,7 +12,7 @@
 //! | [`Engine::Lattice`] | periodic 2D lattice, uniform `J`, `h`, checkerboard colouring | 5-entry threshold table, lazy 32-bit compare (≈ 8.1 random bits) | 32 |
 //! | [`Engine::Sparse`] | any `IsingModel`, any proper colouring | CSR field in `f64`, sigmoid, 32-bit compare | 32 |
 //! | [`Engine::SparseF32`] | same | CSR field in `f32`, polynomial sigmoid, 24-bit compare | 24 |
-//! | [`Engine::Lanes`] | same | 16 chains per SIMD row (`x[node][lane]`, `i8`), `f32` field by FMAs over lanes, division-free 24-bit compare `u·(1+e^{−z}) < 2^24` | 24 |
+//! | [`Engine::Lanes`] | same | 16 chains per SIMD row (`x[node][lane]`, `f32`), field by FMAs over lanes, division-free 24-bit compare `u·(1+e^{−z}) < 2^24`; words from ChaCha8 or, opt-in, per-chain `xoshiro128+` ([`Generator`]) | 24 |
 //! | [`Engine::Dense`] | [`Rbm`], visible/hidden colouring | one `f32` GEMM per half-sweep for all chains, polynomial sigmoid | 24 |
 //!
 //! "Bit depth `b`" means the realised up-probability is `round(p·2^b)/2^b` (the lattice engine's
@@ -125,6 +125,32 @@ impl Engine {
     }
 }
 
+/// Where an engine's comparison words come from. Every chain owns its stream either way, so
+/// samples never depend on the thread count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Generator {
+    /// The reference: chain `c`'s ChaCha8 stream `chain_rng(seed, c)`, 3 bytes per comparison.
+    #[default]
+    ChaCha8,
+    /// `xoshiro128+` (Blackman & Vigna), one 128-bit state per chain seeded from the first 16
+    /// bytes its ChaCha8 stream gives after construction, stepped 8 chains per AVX2 vector; a
+    /// comparison uses the top 24 bits of one output (the weak low bits are dropped). Schedule
+    /// choices (`BLK-SYM` coins, `BLK-RS` picks) still come from ChaCha8. [`Engine::Lanes`]
+    /// only. `tests/fast_paths.rs` checks it against exact enumeration and against ChaCha8.
+    Xoshiro128Plus,
+}
+
+impl Generator {
+    /// Lowercase name (`chacha8`, `xoshiro128+`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ChaCha8 => "chacha8",
+            Self::Xoshiro128Plus => "xoshiro128+",
+        }
+    }
+}
+
 enum Imp {
     Sparse(SparseEngine<f64>),
     SparseF32(SparseEngine<f32>),
@@ -139,6 +165,7 @@ pub struct FastSampler<'a> {
     kind: KernelKind,
     n_classes: usize,
     engine: Engine,
+    generator: Generator,
     imp: Imp,
     rngs: Vec<RandBuf>,
 }
@@ -269,6 +296,7 @@ impl<'a> FastSampler<'a> {
             kind,
             n_classes,
             engine,
+            generator: Generator::ChaCha8,
             imp,
             rngs: (0..n_chains as u64)
                 .map(|c| RandBuf::new(chain_rng(seed, c)))
@@ -295,6 +323,34 @@ impl<'a> FastSampler<'a> {
     /// average; `BLK-RS` exactly `N` only in expectation).
     pub fn updates_per_sweep(&self) -> usize {
         self.model.ising().n_spins()
+    }
+
+    /// Draws comparison words from `g` from now on (see [`Generator`]). Only the lanes engine
+    /// has a choice; any other engine with `g` other than `ChaCha8` is an error. Switching to
+    /// `Xoshiro128Plus` seeds its states from the chains' streams at the next run.
+    pub fn set_generator(&mut self, g: Generator) -> Result<(), SamplerError> {
+        match &mut self.imp {
+            Imp::Lanes(e) => {
+                e.set_generator(g);
+                self.generator = g;
+                Ok(())
+            }
+            _ if g == Generator::ChaCha8 => Ok(()),
+            _ => Err(invalid(
+                "generator",
+                format!(
+                    "is {}; the {} engine draws from chacha8 only (xoshiro128+ needs the lanes \
+                     engine)",
+                    g.name(),
+                    self.engine.name()
+                ),
+            )),
+        }
+    }
+
+    /// The generator of the comparison words.
+    pub fn generator(&self) -> Generator {
+        self.generator
     }
 
     /// Uses the portable kernel instead of the AVX2 one (lattice and lanes engines; a no-op
