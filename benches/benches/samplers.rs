@@ -13,7 +13,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use std::time::Duration;
 use thermoq_core::Coloring;
 use thermoq_models::{EnergyModel, IsingModel, Rbm, builders};
-use thermoq_samplers::fast::{Engine, FastModel, FastSampler};
+use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
 use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind};
 
 const CHAINS: usize = 64;
@@ -98,23 +98,38 @@ fn conditioned(c: &mut Criterion) {
         s.sweep(b, k).expect("shapes match")
     });
     // The same layer (learned couplings and biases, β = 1) on the chain-interleaved lanes
-    // engine: `sampler/dtm-60_12/lanes`.
-    fast_colored(
-        c,
-        "dtm-60_12",
-        layer.learned(),
-        layer.coloring().clone(),
-        Engine::Lanes,
-    );
+    // engine with each comparison-word generator: `sampler/dtm-60_12/lanes` (ChaCha8) and
+    // `sampler/dtm-60_12/lanes-xoshiro128+`.
+    for g in [Generator::ChaCha8, Generator::Xoshiro128Plus] {
+        fast_colored(
+            c,
+            "dtm-60_12",
+            layer.learned(),
+            layer.coloring().clone(),
+            Engine::Lanes,
+            g,
+        );
+    }
 }
 
 /// As [`fast`] for an Ising model with a given colouring.
-fn fast_colored(c: &mut Criterion, name: &str, model: &IsingModel, col: Coloring, engine: Engine) {
+fn fast_colored(
+    c: &mut Criterion,
+    name: &str,
+    model: &IsingModel,
+    col: Coloring,
+    engine: Engine,
+    generator: Generator,
+) {
     let n = model.n_spins();
     let mut s = FastSampler::with_engine(model, KIND, Some(col), CHAINS, 1, engine)
         .expect("engine applies");
-    let label = s.engine().name();
-    time_sweeps(c, name, label, n, |b, k| {
+    s.set_generator(generator).expect("generator applies");
+    let label = match generator {
+        Generator::ChaCha8 => s.engine().name().to_string(),
+        g => format!("{}-{}", s.engine().name(), g.name()),
+    };
+    time_sweeps(c, name, &label, n, |b, k| {
         s.sweep(b, k).expect("shapes match")
     });
 }

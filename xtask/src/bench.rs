@@ -1,9 +1,12 @@
 //! `cargo xtask bench sampler`: spin updates per second of the p-bit array on the PEERS.md cases,
-//! plus the machine bounds that limit them (ChaCha8 byte rate, memory bandwidth, `f32` GEMM rate).
+//! plus the machine bounds that limit them (ChaCha8 byte rate, the lanes engine's xoshiro128+ word
+//! rate, memory bandwidth, `f32` GEMM rate).
 //!
 //! Cases (PEERS.md): periodic 2D Ising 32×32 and 128×128, `J = 0.4`, `h = 0`, `β = 1`,
 //! checkerboard 2-colour block Gibbs; RBM 784 × 256, `W ~ N(0, 0.01²)`, zero biases, 2-block Gibbs;
-//! 64 chains each. Kernel `blk-alt` (fixed colour order, what thrml runs) unless `--kernel` says
+//! the negative-phase conditional of a `60_12` DTM layer (the `bench peers` model, its 4 blocks)
+//! on the lanes engine with each comparison-word generator (ChaCha8, xoshiro128+); 64 chains
+//! each. Kernel `blk-alt` (fixed colour order, what thrml runs) unless `--kernel` says
 //! otherwise. Each measurement: one warm-up, then the median of `--reps` (≥ 3) timed repetitions;
 //! `updates_per_s = sweeps × spins × chains / seconds`. One JSON line per case on stdout.
 //!
@@ -18,8 +21,10 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde_json::json;
 use std::time::Instant;
+use thermoq_core::Coloring;
+use thermoq_models::dtm::VisibleSpec;
 use thermoq_models::{EnergyModel, IsingModel, Rbm, builders};
-use thermoq_samplers::fast::{Engine, FastSampler};
+use thermoq_samplers::fast::{Engine, FastSampler, Generator};
 use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind};
 
 /// `cargo xtask bench <what>`.
@@ -61,7 +66,7 @@ pub struct SamplerBenchArgs {
     /// Block kernel: blk-alt, blk-sym or blk-rs.
     #[arg(long, default_value = "blk-alt")]
     pub kernel: String,
-    /// Only these cases (ising-32, ising-128, rbm-784x256); default all.
+    /// Only these cases (ising-32, ising-128, rbm-784x256, dtm-60_12); default all.
     #[arg(long = "case")]
     pub cases: Vec<String>,
     /// Also time the reference `BatchSampler` (slow; fewer sweeps).
@@ -101,29 +106,58 @@ impl CaseModel {
 struct Case {
     name: &'static str,
     model: CaseModel,
+    /// `None`: the engine's default (checkerboard / the RBM's two layers).
+    coloring: Option<Coloring>,
+    /// Engines and generators timed; `Auto` is what `FastSampler::new` picks.
+    runs: Vec<(Engine, Generator)>,
     sweeps: usize,
 }
 
 const CHAINS: usize = 64;
 const SEED: u64 = 2026;
 
+const CASE_NAMES: &str = "ising-32, ising-128, rbm-784x256, dtm-60_12";
+
 fn cases(quick: bool) -> Result<Vec<Case>> {
     let q = if quick { 4 } else { 1 };
+    let auto = vec![(Engine::Auto, Generator::ChaCha8)];
+    let spec = VisibleSpec {
+        n_image: 784,
+        n_classes: 10,
+        label_spots: 5,
+    };
+    let (dtm, dtm_coloring) = crate::bench_peers::dtm_case("60_12", spec, 0.1, SEED)?;
     Ok(vec![
         Case {
             name: "ising-32",
             model: CaseModel::Ising(builders::lattice_2d(32, 32, 0.4, 0.0, 1.0)?),
+            coloring: None,
+            runs: auto.clone(),
             sweeps: 8000 / q,
         },
         Case {
             name: "ising-128",
             model: CaseModel::Ising(builders::lattice_2d(128, 128, 0.4, 0.0, 1.0)?),
+            coloring: None,
+            runs: auto.clone(),
             sweeps: 500 / q,
         },
         Case {
             name: "rbm-784x256",
             model: CaseModel::Rbm(Rbm::random(784, 256, 0.01, 1.0, SEED)?),
+            coloring: None,
+            runs: auto,
             sweeps: 1000 / q,
+        },
+        Case {
+            name: "dtm-60_12",
+            model: CaseModel::Ising(dtm),
+            coloring: Some(dtm_coloring),
+            runs: vec![
+                (Engine::Lanes, Generator::ChaCha8),
+                (Engine::Lanes, Generator::Xoshiro128Plus),
+            ],
+            sweeps: 400 / q,
         },
     ])
 }
@@ -178,7 +212,7 @@ fn sampler_bench_in_pool(args: &SamplerBenchArgs, threads: usize) -> Result<()> 
     let all = cases(args.quick)?;
     for a in &args.cases {
         if !all.iter().any(|c| c.name == a) {
-            bail!("--case {a:?}: expected one of ising-32, ising-128, rbm-784x256");
+            bail!("--case {a:?}: expected one of {CASE_NAMES}");
         }
     }
     let mut rows = Vec::new();
@@ -186,13 +220,18 @@ fn sampler_bench_in_pool(args: &SamplerBenchArgs, threads: usize) -> Result<()> 
         .iter()
         .filter(|c| args.cases.is_empty() || args.cases.iter().any(|a| a == c.name))
     {
-        let mut engines = vec![Engine::Auto];
+        let mut runs = case.runs.clone();
         if args.sparse {
-            engines.push(Engine::Sparse);
-            engines.push(Engine::Lanes);
+            for e in [Engine::Sparse, Engine::Lanes] {
+                if !runs.contains(&(e, Generator::ChaCha8)) {
+                    runs.push((e, Generator::ChaCha8));
+                }
+            }
         }
-        for engine in engines {
-            rows.push(bench_fast(case, kind, engine, reps, threads, profile)?);
+        for (engine, generator) in runs {
+            rows.push(bench_fast(
+                case, kind, engine, generator, reps, threads, profile,
+            )?);
         }
         if args.reference {
             rows.push(bench_reference(case, kind, reps, threads, profile)?);
@@ -206,14 +245,15 @@ fn sampler_bench_in_pool(args: &SamplerBenchArgs, threads: usize) -> Result<()> 
     }
     if !args.json {
         eprintln!(
-            "\n{:<14} {:<10} {:>14} {:>9}",
-            "case", "engine", "updates/s", "seconds"
+            "\n{:<14} {:<10} {:<12} {:>14} {:>9}",
+            "case", "engine", "generator", "updates/s", "seconds"
         );
         for r in rows.iter().filter(|r| r.get("updates_per_s").is_some()) {
             eprintln!(
-                "{:<14} {:<10} {:>14.3e} {:>9.3}",
+                "{:<14} {:<10} {:<12} {:>14.3e} {:>9.3}",
                 r["case"].as_str().unwrap_or("?"),
                 r["engine"].as_str().unwrap_or("?"),
+                r["generator"].as_str().unwrap_or("-"),
                 r["updates_per_s"].as_f64().unwrap_or(0.0),
                 r["seconds"].as_f64().unwrap_or(0.0)
             );
@@ -222,19 +262,23 @@ fn sampler_bench_in_pool(args: &SamplerBenchArgs, threads: usize) -> Result<()> 
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn bench_fast(
     case: &Case,
     kind: KernelKind,
     engine: Engine,
+    generator: Generator,
     reps: usize,
     threads: usize,
     profile: &str,
 ) -> Result<serde_json::Value> {
     let n = case.model.ising().n_spins();
+    let c = case.coloring.clone();
     let mut s = match &case.model {
-        CaseModel::Ising(m) => FastSampler::with_engine(m, kind, None, CHAINS, SEED, engine)?,
-        CaseModel::Rbm(r) => FastSampler::with_engine(r, kind, None, CHAINS, SEED, engine)?,
+        CaseModel::Ising(m) => FastSampler::with_engine(m, kind, c, CHAINS, SEED, engine)?,
+        CaseModel::Rbm(r) => FastSampler::with_engine(r, kind, c, CHAINS, SEED, engine)?,
     };
+    s.set_generator(generator)?;
     let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
     let sweeps = if s.engine() == Engine::Sparse {
         (case.sweeps / 8).max(1)
@@ -242,7 +286,7 @@ fn bench_fast(
         case.sweeps
     };
     let (sec, all) = time_median(reps, || Ok(s.sweep(&mut batch, sweeps)?))?;
-    Ok(row(
+    let mut r = row(
         case.name,
         s.engine().name(),
         kind,
@@ -252,7 +296,9 @@ fn bench_fast(
         &all,
         threads,
         profile,
-    ))
+    );
+    r["generator"] = s.generator().name().into();
+    Ok(r)
 }
 
 fn bench_reference(
@@ -271,7 +317,7 @@ fn bench_reference(
         )?),
         CaseModel::Ising(_) => None,
     };
-    let k = GibbsKernel::new(kind, m.graph(), coloring)?;
+    let k = GibbsKernel::new(kind, m.graph(), coloring.or_else(|| case.coloring.clone()))?;
     let mut s = BatchSampler::new(m, &k, CHAINS, SEED);
     let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
     let sweeps = (case.sweeps / 16).max(1);
@@ -343,6 +389,19 @@ fn bounds(quick: bool, reps: usize, threads: usize) -> Result<Vec<serde_json::Va
     out.push(json!({
         "case": "bound-chacha8",
         "bytes_per_s": (per_thread * threads) as f64 / sec,
+        "threads": threads,
+        "seconds": sec,
+    }));
+    // The lanes engine's xoshiro128+ comparison words (one 24-bit word per update), 4 blocks of
+    // 16 lanes as in the 64-chain cases.
+    let per_lane: usize = if quick { 1 << 20 } else { 1 << 22 };
+    let (sec, _) = time_median(reps, || {
+        std::hint::black_box(thermoq_samplers::fast::probe_xoshiro_words(4, per_lane));
+        Ok(())
+    })?;
+    out.push(json!({
+        "case": "bound-xoshiro128p-lanes",
+        "words_per_s": (4 * 16 * per_lane) as f64 / sec,
         "threads": threads,
         "seconds": sec,
     }));

@@ -143,7 +143,12 @@ fn normal_vec(n: usize, std: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
 }
 
 /// A DTM layer's negative-phase conditional with random learned parameters and a random input.
-fn dtm_case(grid: &str, spec: VisibleSpec, std: f64, seed: u64) -> Result<(IsingModel, Coloring)> {
+pub(crate) fn dtm_case(
+    grid: &str,
+    spec: VisibleSpec,
+    std: f64,
+    seed: u64,
+) -> Result<(IsingModel, Coloring)> {
     let grid = TorusGrid::named(grid).with_context(|| format!("DTM grid {grid}"))?;
     let layout = DtmLayout::new(grid, spec, 0).context("DTM layout")?;
     let mut layer =

@@ -178,6 +178,38 @@ fn xo_words_avx2(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
     }
 }
 
+/// The comparison-word generator alone, for the bench harness's random-number bound: `blocks`
+/// blocks of `W` lanes (one rayon task each), `words_per_lane` words per lane generated `CHUNK`
+/// at a time exactly as a pass does (AVX2 when available). Returns a checksum so the work is not
+/// optimised away.
+pub fn probe_xoshiro_words(blocks: usize, words_per_lane: usize) -> u64 {
+    let simd = simd_available();
+    (0..blocks)
+        .into_par_iter()
+        .map(|b| {
+            let mut st = XoBlock::idle();
+            for l in 0..W {
+                st.seed_lane(l, std::array::from_fn(|i| (b * 131 + l * 17 + i) as u8 | 1));
+            }
+            let mut words = vec![0u32; CHUNK * W];
+            let mut acc = 0u64;
+            for _ in 0..words_per_lane.div_ceil(CHUNK) {
+                #[cfg(target_arch = "x86_64")]
+                if simd {
+                    // SAFETY: AVX2 detected.
+                    unsafe { xo_words_avx2(&mut st, CHUNK, u32::MAX, &mut words) };
+                } else {
+                    xo_words_portable(&mut st, CHUNK, u32::MAX, &mut words);
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                xo_words_portable(&mut st, CHUNK, u32::MAX, &mut words);
+                acc = acc.wrapping_add(u64::from(words[17]));
+            }
+            acc
+        })
+        .sum()
+}
+
 /// One colour class: its nodes, their biases and CSR neighbour lists.
 struct Class {
     nodes: Vec<u32>,

@@ -42,6 +42,7 @@ use crate::observe::Observer;
 use crate::{ChainBatch, KernelKind, SamplerError};
 use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
+pub use lanes::probe_xoshiro_words;
 use lattice::LatticeEngine;
 use rayon::prelude::*;
 use sparse::SparseEngine;
