@@ -4,23 +4,27 @@
 //! lanes). Inside a block the state is stored chain-minor, `x[node][lane]` as `f32` `±1.0` (one
 //! 64-byte cache line per node), and the field of node `i` in all `W` chains is
 //! `h_i + Σ_k J_ik · x[k][0..W]`: per neighbour one broadcast coupling and `W/8` AVX2 fused
-//! multiply-adds with a memory operand over a contiguous row, no gathers and no conversions. Couplings are shared by all chains; neighbour lists are stored per colour
-//! class in CSR order, the class's nodes in ascending order. Fields of a chunk of nodes are
-//! computed first, then the comparisons (long independent dependency chains overlap). The batch
-//! is converted to this layout and back once per `sweep()`/`run()` call.
+//! multiply-adds with a memory operand over a contiguous row, no gathers and no conversions.
+//! Couplings are shared by all chains; neighbour lists are stored per colour class in CSR order,
+//! the class's nodes in ascending order. Fields of a chunk of nodes are computed first, then the
+//! comparisons (long independent dependency chains overlap). The batch is converted to this
+//! layout and back once per `sweep()`/`run()` call.
 //!
 //! **Law.** Field summed in `f32` in CSR order from `h_i` (the `sparse-f32` field, bit for bit:
-//! `J·x` is exact for `x = ±1`, so fused and unfused sums agree); up iff
-//! `u·(1 + e^{−2βφ}) < 2^24` for a uniform 24-bit `u`, with the `f32` polynomial `exp` of the
-//! dense engine evaluated with fused multiply-adds — `u < σ(2βφ)·2^24` without a division. Bit
-//! depth 24; the realised probability is within ≈ 1e-6 relative + 2^-23 of `σ(2βφ)` (checked
+//! `J·x` is exact for `x = ±1`, so fused and unfused sums agree); then `a = φ·(−2β·log₂e)` in
+//! `f32` and up iff `u·(1 + 2^a) < 2^24` for a uniform 24-bit `u` — `u < σ(2βφ)·2^24` without a
+//! division — with `2^a` from a degree-5 polynomial and the exponent bits (see [`up24`]). Bit
+//! depth 24; the realised probability is within 1e-6 relative + 2^-23 of `1/(1 + 2^a)` (checked
 //! in this module's tests). The AVX2 and portable kernels give identical samples.
 //!
 //! **Randomness.** Lane `l` of block `b` is chain `b·W + l` and draws everything (comparison
 //! words, the `BLK-SYM` coin, `BLK-RS` picks) from its own [`RandBuf`] (`chain_rng(seed, c)`),
 //! consumed `BUF_BYTES` at a time through a per-chain byte cursor so no byte is discarded; each
-//! comparison uses 3 bytes. Blocks are independent rayon tasks whose cut depends only on the
-//! chain index, so samples do not depend on the thread count.
+//! comparison uses 3 bytes. With [`Generator::Xoshiro128Plus`] the comparison words come instead
+//! from a per-chain `xoshiro128+` state (seeded from the chain's next 16 ChaCha8 bytes at its first
+//! run with it; schedules still draw from ChaCha8), 8 lanes per AVX2 step, top 24 bits of each
+//! output; only the lanes a pass updates advance. Blocks are independent rayon tasks whose cut
+//! depends only on the chain index, so samples do not depend on the thread count.
 //!
 //! **Per-chain schedules.** `BLK-SYM` (a coin per chain and sweep) and `BLK-RS` (per-chain
 //! picks) let lanes of one block disagree on which class to update at a step. Each sweep is then
