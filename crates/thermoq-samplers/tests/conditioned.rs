@@ -1,7 +1,9 @@
 //! `fast::conditioned::ConditionedSampler` against exact enumeration: three groups of chains in
 //! one batch, each with its own law — plain (`β = 1`), a per-chain field at `β = 0.7`, and a
 //! clamped colour class at `β = 1.3` — and each group's moments against the enumerated law of
-//! that group (the clamped group against the exact conditional law given the clamp).
+//! that group (the clamped group against the exact conditional law given the clamp). Run on each
+//! engine: the scalar `sparse-f32` update, and the lanes engine with ChaCha8 and with xoshiro128+
+//! comparison words.
 //!
 //! Tolerance (as in `fast_paths.rs`): the `C = 64` chains of a group are independent replicates,
 //! so `SE = sd(chain means)/√C` includes the autocorrelation; accept `|mean − exact| ≤ 6·SE + 1e-12`.
@@ -11,6 +13,7 @@
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel, builders};
 use thermoq_samplers::fast::conditioned::ConditionedSampler;
+use thermoq_samplers::fast::{Engine, Generator};
 use thermoq_samplers::observe::Observer;
 use thermoq_samplers::{ChainBatch, KernelKind};
 
@@ -72,14 +75,39 @@ fn exact(model: &IsingModel, beta: f64, e: &[f64], clamp: &[Option<Spin>]) -> Ve
     m.iter().map(|v| v / z).collect()
 }
 
+const ENGINES: [(Engine, Generator); 3] = [
+    (Engine::SparseF32, Generator::ChaCha8),
+    (Engine::Lanes, Generator::ChaCha8),
+    (Engine::Lanes, Generator::Xoshiro128Plus),
+];
+
+fn sampler(
+    model: &IsingModel,
+    col: &Coloring,
+    kind: KernelKind,
+    chains: usize,
+    seed: u64,
+    (engine, generator): (Engine, Generator),
+) -> ConditionedSampler {
+    let mut s =
+        ConditionedSampler::with_engine(model, col, kind, chains, seed, engine).expect("sampler");
+    s.set_generator(generator).expect("generator");
+    assert_eq!((s.engine(), s.generator()), (engine, generator));
+    s
+}
+
 #[test]
 fn three_laws_in_one_batch_match_enumeration() {
-    for kind in [KernelKind::BlkAlt, KernelKind::BlkSym] {
+    for (kind, cfg) in [KernelKind::BlkAlt, KernelKind::BlkSym]
+        .into_iter()
+        .flat_map(|k| ENGINES.map(|e| (k, e)))
+    {
+        let what = format!("{kind} {} {}", cfg.0.name(), cfg.1.name());
         let model = builders::random_sparse(10, 0.35, 0.7, 0.3, 1.0, 11);
         let n = model.n_spins();
         let col = Coloring::dsatur(model.graph());
         let chains = 3 * C;
-        let mut s = ConditionedSampler::new(&model, &col, kind, chains, 5).expect("sampler");
+        let mut s = sampler(&model, &col, kind, chains, 5, cfg);
         // Group 0: plain, β = 1. Group 1: field e, β = 0.7. Group 2: class 0 clamped, β = 1.3.
         let e: Vec<f64> = (0..n).map(|i| 0.4 * ((i as f64) * 1.7).sin()).collect();
         let mut fields = vec![0.0; chains * n];
@@ -104,7 +132,7 @@ fn three_laws_in_one_batch_match_enumeration() {
         let free = s
             .run_per_chain(&mut batch, 200, 2000, 2, make)
             .expect("run");
-        let mut cl = ConditionedSampler::new(&model, &col, kind, C, 6).expect("sampler");
+        let mut cl = sampler(&model, &col, kind, C, 6, cfg);
         cl.set_beta(1.3).expect("beta");
         let others: Vec<usize> = (1..col.n_colors()).collect();
         cl.set_free_classes(&others).expect("free");
@@ -133,13 +161,13 @@ fn three_laws_in_one_batch_match_enumeration() {
                 let err = (mean - t).abs();
                 assert!(
                     err <= Z * se + 1e-12,
-                    "{kind} group {g} moment {k}: {mean} vs exact {t} (SE {se})"
+                    "{what} group {g} moment {k}: {mean} vs exact {t} (SE {se})"
                 );
                 if se > 0.0 {
                     worst = worst.max(err / se);
                 }
             }
-            eprintln!("{kind} group {g}: worst |err|/SE = {worst:.2}");
+            eprintln!("{what} group {g}: worst |err|/SE = {worst:.2}");
         }
         // Clamped spins never moved.
         for c in 0..C {

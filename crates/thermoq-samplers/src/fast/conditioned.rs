@@ -16,11 +16,23 @@
 //!   `BLK-SYM` order (listed or reversed by a fair coin per chain and sweep).
 //!
 //! Chain `c` draws every random number from stream `c` of the seed, so results do not depend on
-//! the thread count. The update is the sparse `f32` engine's: field in `f32`, polynomial
-//! sigmoid, 24-bit comparison.
+//! the thread count. Two engines run the update ([`ConditionedSampler::with_engine`]):
+//!
+//! * [`Engine::Lanes`](super::Engine) (picked by [`ConditionedSampler::new`] from 16 chains on):
+//!   16 chains per SIMD row as in the fast sampler's lanes engine, with per-lane bias rows
+//!   `h_i + e_{c,i}` and per-lane `β_c`; field in `f32`, base-2 division-free 24-bit comparison;
+//!   comparison words from ChaCha8 or, with [`ConditionedSampler::set_generator`], per-chain
+//!   `xoshiro128+` ([`Generator`]);
+//! * [`Engine::SparseF32`](super::Engine) (fewer chains, or forced): one chain at a time, field in
+//!   `f32`, polynomial sigmoid, 24-bit comparison.
+//!
+//! Both are the same Markov kernel (`tests/conditioned.rs` checks each against enumeration); they
+//! draw their random numbers differently, so their samples differ.
 
+use super::lanes::{LanesEngine, W};
 use super::sparse::Field;
 use super::stream::RandBuf;
+use super::{Engine, Generator};
 use crate::observe::Observer;
 use crate::{ChainBatch, KernelKind, SamplerError};
 use rayon::prelude::*;
@@ -49,6 +61,9 @@ pub struct ConditionedSampler {
     free: Vec<usize>,
     kind: KernelKind,
     rngs: Vec<RandBuf>,
+    /// The lanes engine when it runs the update (`None`: the scalar `sparse-f32` update).
+    lanes: Option<LanesEngine>,
+    generator: Generator,
 }
 
 impl std::fmt::Debug for ConditionedSampler {
@@ -58,6 +73,8 @@ impl std::fmt::Debug for ConditionedSampler {
             .field("chains", &self.rngs.len())
             .field("free", &self.free)
             .field("kind", &self.kind)
+            .field("engine", &self.engine())
+            .field("generator", &self.generator)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +82,7 @@ impl std::fmt::Debug for ConditionedSampler {
 impl ConditionedSampler {
     /// A sampler of `model` (couplings, biases, `β` as the default for every chain) on
     /// `coloring`'s classes, all free, for `n_chains` chains; `kind` is `BlkAlt` or `BlkSym`.
+    /// The lanes engine runs it from 16 chains on, the scalar `sparse-f32` update below that.
     pub fn new(
         model: &IsingModel,
         coloring: &Coloring,
@@ -72,6 +90,33 @@ impl ConditionedSampler {
         n_chains: usize,
         seed: u64,
     ) -> Result<Self, SamplerError> {
+        Self::with_engine(model, coloring, kind, n_chains, seed, Engine::Auto)
+    }
+
+    /// As [`ConditionedSampler::new`] with the engine chosen: `Auto`, `Lanes` or `SparseF32`
+    /// (any other is an error naming the field).
+    pub fn with_engine(
+        model: &IsingModel,
+        coloring: &Coloring,
+        kind: KernelKind,
+        n_chains: usize,
+        seed: u64,
+        engine: Engine,
+    ) -> Result<Self, SamplerError> {
+        let lanes = match engine {
+            Engine::Auto => n_chains >= W,
+            Engine::Lanes => true,
+            Engine::SparseF32 => false,
+            e => {
+                return Err(invalid(
+                    "engine",
+                    format!(
+                        "is {}; the conditioned sampler runs lanes or sparse-f32",
+                        e.name()
+                    ),
+                ));
+            }
+        };
         if !matches!(kind, KernelKind::BlkAlt | KernelKind::BlkSym) {
             return Err(invalid(
                 "kernel",
@@ -105,9 +150,46 @@ impl ConditionedSampler {
             rngs: (0..n_chains as u64)
                 .map(|c| RandBuf::new(chain_rng(seed, c)))
                 .collect(),
+            lanes: lanes.then(|| LanesEngine::new(model, &coloring, n_chains)),
+            generator: Generator::ChaCha8,
         };
         s.set_model(model)?;
         Ok(s)
+    }
+
+    /// The engine running the update (`Lanes` or `SparseF32`).
+    pub fn engine(&self) -> Engine {
+        if self.lanes.is_some() {
+            Engine::Lanes
+        } else {
+            Engine::SparseF32
+        }
+    }
+
+    /// Draws comparison words from `g` from now on ([`Generator`]); `Xoshiro128Plus` needs the
+    /// lanes engine, and is seeded from each chain's stream at the next run.
+    pub fn set_generator(&mut self, g: Generator) -> Result<(), SamplerError> {
+        match &mut self.lanes {
+            Some(e) => e.set_generator(g),
+            None if g == Generator::ChaCha8 => {}
+            None => {
+                return Err(invalid(
+                    "generator",
+                    format!(
+                        "is {}; the sparse-f32 engine draws from chacha8 only (xoshiro128+ needs \
+                         the lanes engine)",
+                        g.name()
+                    ),
+                ));
+            }
+        }
+        self.generator = g;
+        Ok(())
+    }
+
+    /// The generator of the comparison words.
+    pub fn generator(&self) -> Generator {
+        self.generator
     }
 
     /// Reads couplings and biases from `model` (same graph); keeps fields, temperatures, free
@@ -142,6 +224,10 @@ impl ConditionedSampler {
         }
         self.j = j;
         self.h = (0..self.n).map(|i| model.bias(i) as f32).collect();
+        if let Some(e) = &mut self.lanes {
+            e.set_params(model);
+            e.set_fields(self.fields.as_deref());
+        }
         Ok(())
     }
 
@@ -166,6 +252,9 @@ impl ConditionedSampler {
                 Some(f.iter().map(|&v| v as f32).collect())
             }
         };
+        if let Some(e) = &mut self.lanes {
+            e.set_fields(self.fields.as_deref());
+        }
         Ok(())
     }
 
@@ -184,6 +273,9 @@ impl ConditionedSampler {
             ));
         }
         self.betas = betas.iter().map(|&b| b as f32).collect();
+        if let Some(e) = &mut self.lanes {
+            e.set_betas(betas);
+        }
         Ok(())
     }
 
@@ -204,6 +296,9 @@ impl ConditionedSampler {
             ));
         }
         self.free = classes.to_vec();
+        if let Some(e) = &mut self.lanes {
+            e.set_order(classes);
+        }
         Ok(())
     }
 
@@ -291,6 +386,17 @@ impl ConditionedSampler {
     /// Advances every chain by `sweeps` sweeps.
     pub fn sweep(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
         self.check(batch)?;
+        if let Some(e) = &mut self.lanes {
+            e.drive(
+                batch,
+                &mut self.rngs,
+                self.kind,
+                0,
+                sweeps,
+                None::<&(dyn Fn(usize) -> NoObs + Sync)>,
+            );
+            return Ok(());
+        }
         let n = self.n;
         let mut rngs = std::mem::take(&mut self.rngs);
         let me = &*self;
@@ -323,6 +429,19 @@ impl ConditionedSampler {
         if thin == 0 {
             return Err(invalid("thin", "is 0, expected at least 1".into()));
         }
+        if let Some(e) = &mut self.lanes {
+            let label = move |s: usize| burn_in + (s + 1) * thin;
+            return Ok(e.drive_thinned(
+                batch,
+                &mut self.rngs,
+                self.kind,
+                burn_in,
+                samples,
+                thin,
+                &label,
+                Some(&make),
+            ));
+        }
         let n = self.n;
         let mut rngs = std::mem::take(&mut self.rngs);
         let me = &*self;
@@ -348,6 +467,13 @@ impl ConditionedSampler {
         self.rngs = rngs;
         Ok(out)
     }
+}
+
+/// Observer type for runs without observers.
+struct NoObs;
+impl Observer for NoObs {
+    fn observe(&mut self, _: usize, _: &[Spin]) {}
+    fn merge(&mut self, _: Self) {}
 }
 
 #[cfg(test)]
@@ -379,6 +505,54 @@ mod tests {
             })
         };
         assert_eq!(run(1), run(2));
+    }
+
+    /// The lanes engine (20 chains: one full block of 16 and a partial one), with per-chain
+    /// fields, temperatures and a clamped class, gives the same samples with 1 and 2 threads,
+    /// with either generator, and never moves the clamped spins.
+    #[test]
+    fn lanes_engine_deterministic_and_clamps() {
+        let m = model();
+        let col = Coloring::dsatur(m.graph());
+        let c = 20;
+        for g in [Generator::ChaCha8, Generator::Xoshiro128Plus] {
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("pool");
+                pool.install(|| {
+                    let mut s = ConditionedSampler::new(&m, &col, KernelKind::BlkSym, c, 3)
+                        .expect("sampler");
+                    assert_eq!(s.engine(), Engine::Lanes);
+                    s.set_generator(g).expect("generator");
+                    let betas: Vec<f64> = (0..c).map(|k| 0.5 + 0.05 * k as f64).collect();
+                    s.set_betas(&betas).expect("betas");
+                    let fields: Vec<f64> = (0..c * 12).map(|k| 0.1 * (k as f64).sin()).collect();
+                    s.set_fields(Some(&fields)).expect("fields");
+                    let free: Vec<usize> = (1..col.n_colors()).collect();
+                    s.set_free_classes(&free).expect("free");
+                    let mut b = ChainBatch::uniform(c, 12, 1);
+                    let before = b.as_slice().to_vec();
+                    s.sweep(&mut b, 30).expect("sweep");
+                    for k in 0..c {
+                        for i in (0..12).filter(|&i| col.color(i) == 0) {
+                            assert_eq!(b.chain(k)[i], before[k * 12 + i], "chain {k} spin {i}");
+                        }
+                    }
+                    b.as_slice().to_vec()
+                })
+            };
+            assert_eq!(run(1), run(2), "{}", g.name());
+        }
+        // Few chains: the scalar engine, which has no xoshiro.
+        let mut s = ConditionedSampler::new(&m, &col, KernelKind::BlkAlt, 4, 3).expect("sampler");
+        assert_eq!(s.engine(), Engine::SparseF32);
+        assert!(s.set_generator(Generator::Xoshiro128Plus).is_err());
+        assert!(
+            ConditionedSampler::with_engine(&m, &col, KernelKind::BlkAlt, 4, 3, Engine::Dense)
+                .is_err()
+        );
     }
 
     #[test]

@@ -215,6 +215,7 @@ pub fn probe_xoshiro_words(blocks: usize, words_per_lane: usize) -> u64 {
 }
 
 /// One colour class: its nodes, their biases and CSR neighbour lists.
+#[derive(Clone)]
 struct Class {
     nodes: Vec<u32>,
     h: Vec<f32>,
@@ -228,6 +229,20 @@ struct Class {
 const SLACK: usize = 32;
 /// Bytes per lane of the per-block byte scratch.
 const LANE_BYTES: usize = WORD * CHUNK + SLACK;
+
+/// A block's conditioning: per-lane biases and inverse temperatures.
+#[derive(Clone)]
+struct LaneParams {
+    /// `h_i + e_{c,i}` for node `i` and the block's lane `c` (`None`: the shared `h_i`).
+    bias: Option<Vec<[f32; W]>>,
+    /// `−2β_c·log₂e` per lane: the field times this is the base-2 exponent of `e^{−2β_cφ}`.
+    c2: [f32; W],
+}
+
+/// `−2β·log₂e` in `f32`.
+fn c2_of(beta: f64) -> f32 {
+    (-2.0 * beta * std::f64::consts::LOG2_E) as f32
+}
 
 /// A chain's random bytes: its [`RandBuf`] taken `BUF_BYTES` at a time, read with a cursor.
 #[derive(Clone)]
@@ -298,11 +313,17 @@ impl ByteCursor {
 }
 
 /// Chromatic block Gibbs on `W`-chain blocks (see the module docs).
+#[derive(Clone)]
 pub(crate) struct LanesEngine {
     n: usize,
+    n_chains: usize,
     classes: Vec<Class>,
-    /// `−2β·log₂e` in `f32`: the field times this is the base-2 exponent `a` of `e^{−2βφ} = 2^a`.
-    c2: f32,
+    /// The shared bias of every node.
+    h: Vec<f32>,
+    /// The classes a `BLK-ALT`/`BLK-SYM` sweep visits, in order (default all, ascending).
+    order: Vec<usize>,
+    /// One per block of `W` chains.
+    params: Vec<LaneParams>,
     simd: bool,
     cursors: Vec<ByteCursor>,
     generator: Generator,
@@ -310,6 +331,15 @@ pub(crate) struct LanesEngine {
     /// run with [`Generator::Xoshiro128Plus`].
     xo: Vec<XoBlock>,
     xo_seeded: bool,
+}
+
+/// What a block run does: kernel, burn-in, recorded samples and their spacing and labels.
+struct Sched<'a> {
+    kind: KernelKind,
+    burn_in: usize,
+    samples: usize,
+    thin: usize,
+    label: &'a (dyn Fn(usize) -> usize + Sync),
 }
 
 /// Per-block scratch.
@@ -323,7 +353,7 @@ struct Scratch {
 impl LanesEngine {
     pub(crate) fn new(model: &IsingModel, coloring: &Coloring, n_chains: usize) -> Self {
         let g = model.graph();
-        let classes = coloring
+        let classes: Vec<Class> = coloring
             .classes()
             .iter()
             .map(|sites| {
@@ -355,10 +385,20 @@ impl LanesEngine {
                 }
             })
             .collect();
+        let blocks = n_chains.div_ceil(W);
         Self {
             n: g.n(),
+            n_chains,
+            order: (0..classes.len()).collect(),
             classes,
-            c2: (-2.0 * model.beta() * std::f64::consts::LOG2_E) as f32,
+            h: (0..g.n()).map(|i| model.bias(i) as f32).collect(),
+            params: vec![
+                LaneParams {
+                    bias: None,
+                    c2: [c2_of(model.beta()); W],
+                };
+                blocks
+            ],
             simd: simd_available(),
             cursors: vec![ByteCursor::new(); n_chains],
             generator: Generator::ChaCha8,
@@ -372,13 +412,69 @@ impl LanesEngine {
         self.generator = g;
     }
 
+    /// Re-reads couplings and biases from `model`, whose graph must be the one the engine was
+    /// built on (the caller checks); per-lane fields must be set again afterwards.
+    pub(crate) fn set_params(&mut self, model: &IsingModel) {
+        let g = model.graph();
+        for cl in &mut self.classes {
+            let mut e = 0;
+            for (s, &i) in cl.nodes.iter().enumerate() {
+                let i = i as usize;
+                cl.h[s] = model.bias(i) as f32;
+                for &edge in g.neighbor_edges(i) {
+                    cl.j[e] = model.coupling(edge as usize) as f32;
+                    e += 1;
+                }
+            }
+        }
+        self.h = (0..self.n).map(|i| model.bias(i) as f32).collect();
+    }
+
+    /// Per-chain extra biases (`chains × N` `f32`, chain-major; each chain sees `h_i + e_{c,i}`),
+    /// or `None` for the shared biases.
+    pub(crate) fn set_fields(&mut self, fields: Option<&[f32]>) {
+        let n = self.n;
+        for (b, p) in self.params.iter_mut().enumerate() {
+            p.bias = fields.map(|f| {
+                (0..n)
+                    .map(|i| {
+                        std::array::from_fn(|l| {
+                            let c = b * W + l;
+                            if c < self.n_chains {
+                                self.h[i] + f[c * n + i]
+                            } else {
+                                self.h[i]
+                            }
+                        })
+                    })
+                    .collect()
+            });
+        }
+    }
+
+    /// Each chain's inverse temperature (`betas.len()` = chains).
+    pub(crate) fn set_betas(&mut self, betas: &[f64]) {
+        for (b, p) in self.params.iter_mut().enumerate() {
+            for l in 0..W {
+                if let Some(&beta) = betas.get(b * W + l) {
+                    p.c2[l] = c2_of(beta);
+                }
+            }
+        }
+    }
+
+    /// The classes a `BLK-ALT`/`BLK-SYM` sweep visits, in order (`BLK-RS` picks among all).
+    pub(crate) fn set_order(&mut self, order: &[usize]) {
+        self.order = order.to_vec();
+    }
+
     /// Uses the portable kernel instead of the AVX2 one (same samples).
     pub(crate) fn set_simd(&mut self, on: bool) {
         self.simd = on && simd_available();
     }
 
     /// Runs `burn_in + sweeps` sweeps of every chain; with `make`, observes the last `sweeps`
-    /// into one observer per chain (returned in chain order).
+    /// into one observer per chain (returned in chain order), the `s`-th under index `s`.
     pub(crate) fn drive<O: Observer, F: Fn(usize) -> O + Sync + ?Sized>(
         &mut self,
         batch: &mut ChainBatch,
@@ -388,6 +484,25 @@ impl LanesEngine {
         sweeps: usize,
         make: Option<&F>,
     ) -> Vec<O> {
+        self.drive_thinned(batch, rngs, kind, burn_in, sweeps, 1, &|s| s, make)
+    }
+
+    /// As [`LanesEngine::drive`], recording `samples` states spaced `thin` sweeps apart after
+    /// `burn_in` (sweeps `burn_in + thin`, `burn_in + 2·thin`, …), the `s`-th under index
+    /// `label(s)`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn drive_thinned<O: Observer, F: Fn(usize) -> O + Sync + ?Sized>(
+        &mut self,
+        batch: &mut ChainBatch,
+        rngs: &mut [RandBuf],
+        kind: KernelKind,
+        burn_in: usize,
+        samples: usize,
+        thin: usize,
+        label: &(dyn Fn(usize) -> usize + Sync),
+        make: Option<&F>,
+    ) -> Vec<O> {
+        let thin = thin.max(1);
         let n = self.n.max(1);
         let mut cursors = std::mem::take(&mut self.cursors);
         let mut xo = std::mem::take(&mut self.xo);
@@ -409,7 +524,14 @@ impl LanesEngine {
             .zip(xo.par_iter_mut())
             .enumerate()
             .map(|(b, (((xs, rbs), cur), xo))| {
-                me.run_block(b, xs, rbs, cur, xo, kind, burn_in, sweeps, make)
+                let sched = Sched {
+                    kind,
+                    burn_in,
+                    samples,
+                    thin,
+                    label,
+                };
+                me.run_block(b, xs, rbs, cur, xo, &sched, make)
             })
             .collect();
         self.cursors = cursors;
@@ -425,11 +547,10 @@ impl LanesEngine {
         rbs: &mut [RandBuf],
         cur: &mut [ByteCursor],
         xo: &mut XoBlock,
-        kind: KernelKind,
-        burn_in: usize,
-        sweeps: usize,
+        sched: &Sched<'_>,
         make: Option<&F>,
     ) -> Vec<O> {
+        let p = &self.params[b];
         let n = self.n;
         let w = rbs.len();
         let mut x = vec![Row([1.0; W]); n];
@@ -445,17 +566,21 @@ impl LanesEngine {
         let mut sc = Scratch {
             words: vec![0u32; CHUNK * W],
             bytes: vec![0u8; W * LANE_BYTES],
-            sched: vec![0; w * self.classes.len()],
+            sched: vec![0; w * self.classes.len().max(self.order.len())],
             passes: Vec::new(),
         };
         let mut tmp: Vec<Spin> = vec![0; n];
-        for t in 0..burn_in + sweeps {
-            self.sweep_block(&mut x, rbs, cur, xo, kind, &mut sc);
-            if t >= burn_in && !obs.is_empty() {
-                for (l, o) in obs.iter_mut().enumerate() {
-                    store_lane(&x, l, &mut tmp);
-                    o.observe(t - burn_in, &tmp);
-                }
+        let kind = sched.kind;
+        for _ in 0..sched.burn_in {
+            self.sweep_block(&mut x, rbs, cur, xo, p, kind, &mut sc);
+        }
+        for s in 0..sched.samples {
+            for _ in 0..sched.thin {
+                self.sweep_block(&mut x, rbs, cur, xo, p, kind, &mut sc);
+            }
+            for (l, o) in obs.iter_mut().enumerate() {
+                store_lane(&x, l, &mut tmp);
+                o.observe((sched.label)(s), &tmp);
             }
         }
         for (l, chain) in xs.chunks_mut(n.max(1)).enumerate() {
@@ -465,16 +590,25 @@ impl LanesEngine {
     }
 
     /// One sweep of every lane of a block: per-lane schedules, then masked passes.
+    #[allow(clippy::too_many_arguments)]
     fn sweep_block(
         &self,
         x: &mut [Row],
         rbs: &mut [RandBuf],
         cur: &mut [ByteCursor],
         xo: &mut XoBlock,
+        p: &LaneParams,
         kind: KernelKind,
         sc: &mut Scratch,
     ) {
-        let k = self.classes.len();
+        let all = self.classes.len();
+        let order = &self.order;
+        // Steps per sweep: the visiting order's length (`BLK-RS`: `k` picks among all classes).
+        let k = if kind == KernelKind::BlkRs {
+            all
+        } else {
+            order.len()
+        };
         let w = rbs.len();
         let real: u32 = if w == 32 { u32::MAX } else { (1u32 << w) - 1 };
         let passes = &mut sc.passes;
@@ -486,11 +620,11 @@ impl LanesEngine {
                     if kind == KernelKind::BlkSym {
                         let fwd = cur[l].u32(&mut rbs[l]) & 1 == 0;
                         for (t, v) in s.iter_mut().enumerate() {
-                            *v = if fwd { t } else { k - 1 - t };
+                            *v = if fwd { order[t] } else { order[k - 1 - t] };
                         }
                     } else {
                         for v in s.iter_mut() {
-                            *v = cur[l].pick(&mut rbs[l], k);
+                            *v = cur[l].pick(&mut rbs[l], all);
                         }
                     }
                 }
@@ -524,11 +658,22 @@ impl LanesEngine {
                     passes.extend_from_slice(&groups);
                 }
             }
-            _ => passes.extend((0..k).map(|c| (c, real))),
+            _ => passes.extend(order.iter().map(|&c| (c, real))),
         }
         for pi in 0..sc.passes.len() {
             let (c, mask) = sc.passes[pi];
-            self.pass(x, c, mask, real, rbs, cur, xo, &mut sc.words, &mut sc.bytes);
+            self.pass(
+                x,
+                c,
+                mask,
+                real,
+                rbs,
+                cur,
+                xo,
+                p,
+                &mut sc.words,
+                &mut sc.bytes,
+            );
         }
     }
 
@@ -543,6 +688,7 @@ impl LanesEngine {
         rbs: &mut [RandBuf],
         cur: &mut [ByteCursor],
         xo: &mut XoBlock,
+        p: &LaneParams,
         words: &mut [u32],
         bytes: &mut [u8],
     ) {
@@ -573,12 +719,12 @@ impl LanesEngine {
                 // SAFETY: `simd` is only true when AVX2 and FMA were detected at run time; every
                 // neighbour index is a node of the model, `< x.len()`.
                 unsafe {
-                    pass_avx2(x, cl, range, words, m, self.c2)
+                    pass_avx2(x, cl, range, words, m, p)
                 }
                 #[cfg(not(target_arch = "x86_64"))]
-                pass_portable(x, cl, range, words, m, self.c2)
+                pass_portable(x, cl, range, words, m, p)
             } else {
-                pass_portable(x, cl, range, words, m, self.c2)
+                pass_portable(x, cl, range, words, m, p)
             }
             start += len;
         }
@@ -726,13 +872,16 @@ fn pass_portable(
     range: std::ops::Range<usize>,
     words: &[u32],
     mask: u32,
-    c2: f32,
+    p: &LaneParams,
 ) {
     let base = range.start;
     for s in range {
         let i = cl.nodes[s] as usize;
         let (a, b) = (cl.off[s] as usize, cl.off[s + 1] as usize);
-        let mut acc = [cl.h[s]; W];
+        let mut acc = match &p.bias {
+            Some(rows) => rows[i],
+            None => [cl.h[s]; W],
+        };
         for (&k, &jk) in cl.nbr[a..b].iter().zip(&cl.j[a..b]) {
             let row = &x[k as usize].0;
             for l in 0..W {
@@ -743,7 +892,11 @@ fn pass_portable(
         let row = &mut x[i].0;
         for l in 0..W {
             if mask >> l & 1 == 1 {
-                row[l] = if up24(c2 * acc[l], u[l]) { 1.0 } else { -1.0 };
+                row[l] = if up24(p.c2[l] * acc[l], u[l]) {
+                    1.0
+                } else {
+                    -1.0
+                };
             }
         }
     }
@@ -759,7 +912,7 @@ fn pass_avx2(
     range: std::ops::Range<usize>,
     words: &[u32],
     mask: u32,
-    c2: f32,
+    p: &LaneParams,
 ) {
     use std::arch::x86_64::*;
     assert!(range.end <= cl.nodes.len() && range.len() <= CHUNK && words.len() >= range.len() * W);
@@ -779,7 +932,8 @@ fn pass_avx2(
             _mm256_castsi256_ps(_mm256_cmpeq_epi32(bits, _mm256_setzero_si256()))
         });
         let xp = x.as_mut_ptr().cast::<f32>();
-        let c2 = _mm256_set1_ps(c2);
+        let c2: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(p.c2.as_ptr().add(8 * v)));
+        let bias = p.bias.as_ref().map(|rows| rows.as_ptr().cast::<f32>());
         let (up, down) = (_mm256_set1_ps(1.0), _mm256_set1_ps(-1.0));
         let base = range.start;
         // Phase 1: every node's field (nothing is written to `x`; the class's nodes are not
@@ -789,8 +943,13 @@ fn pass_avx2(
         for s in range.clone() {
             let a = *cl.off.get_unchecked(s) as usize;
             let b = *cl.off.get_unchecked(s + 1) as usize;
-            let hv = _mm256_set1_ps(*cl.h.get_unchecked(s));
-            let mut acc = [hv; V];
+            let mut acc = match bias {
+                Some(bp) => {
+                    let r = bp.add(*cl.nodes.get_unchecked(s) as usize * W);
+                    std::array::from_fn(|v| _mm256_loadu_ps(r.add(8 * v)))
+                }
+                None => [_mm256_set1_ps(*cl.h.get_unchecked(s)); V],
+            };
             for e in a..b {
                 let k = *cl.nbr.get_unchecked(e) as usize;
                 let jj = _mm256_set1_ps(*cl.j.get_unchecked(e));
@@ -811,7 +970,7 @@ fn pass_avx2(
             for (v, &keep) in keep.iter().enumerate() {
                 let acc = _mm256_load_ps(fp.add((s - base) * W + 8 * v));
                 let u = _mm256_cvtepi32_ps(_mm256_loadu_si256(wp.add(8 * v).cast()));
-                let is_up = up24_mask_avx2(_mm256_mul_ps(c2, acc), u);
+                let is_up = up24_mask_avx2(_mm256_mul_ps(c2[v], acc), u);
                 let mut new = _mm256_blendv_ps(down, up, is_up);
                 let d = dst.add(8 * v);
                 if !full {

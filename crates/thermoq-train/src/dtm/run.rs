@@ -56,6 +56,7 @@ use thermoq_core::rng::chain_rng;
 use thermoq_models::dtm::{Block, DtmLayer, DtmLayout, ForwardProcess, GridPreset, TorusGrid};
 use thermoq_samplers::ChainBatch;
 use thermoq_samplers::fast::conditioned::ConditionedSampler;
+use thermoq_samplers::fast::{Engine, Generator};
 use thermoq_samplers::observe::Observer;
 
 const STEP_SALT: u64 = 0x4454_4d5f_7374_6570;
@@ -405,7 +406,9 @@ impl DtmRun {
     }
 
     /// A sampler of layer `k` built from its *current* parameters, all four blocks free, at the
-    /// training β. Every phase, probe and generation builds its samplers through this.
+    /// training β. Every phase, probe and generation builds its samplers through this. With 16
+    /// chains or more it runs on the lanes engine with xoshiro128+ comparison words (the fast
+    /// generator, checked against ChaCha8 and exact enumeration in `thermoq-samplers`' tests).
     pub fn sampler(
         &self,
         k: usize,
@@ -413,13 +416,17 @@ impl DtmRun {
         seed: u64,
     ) -> Result<ConditionedSampler, TrainError> {
         let layer = self.layer(k)?;
-        Ok(ConditionedSampler::new(
+        let mut s = ConditionedSampler::new(
             layer.learned(),
             layer.coloring(),
             self.config.kernel_kind()?,
             chains,
             seed,
-        )?)
+        )?;
+        if s.engine() == Engine::Lanes {
+            s.set_generator(Generator::Xoshiro128Plus)?;
+        }
+        Ok(s)
     }
 
     fn layer(&self, k: usize) -> Result<&DtmLayer, TrainError> {
