@@ -1261,7 +1261,7 @@ fn run_inner(dir: &RunDir, preset: Preset, seed: u64, threads: usize) -> Result<
             "spins": paper_n,
             "assumed_r_star": 136,
             "projected_seconds_at_this_rate": paper_proj,
-            "note": "τ part dominates; rate scales with spins × degree; the checkpoint itself needs `cargo xtask train dtm --preset paper` (measured: 125 s per step, about 55 h for 200 epochs of 8 steps on 2 cores)",
+            "note": "τ part dominates; rate scales with spins × degree; the checkpoint itself needs `cargo xtask train dtm --preset paper` (its cost per step: `--measure-steps 1`, recorded in docs/reproductions/dtm-train)",
         },
     });
     dir.write_json("results.json", &results)?;
@@ -1793,8 +1793,8 @@ impl Report<'_> {
             s,
             "## Cost\n\nThis run: {:.0} s at {:.2e} spin updates/s. The paper preset (60_12, 3600 spins, L up to 32,000, \
              assuming R* ≈ 136 as in the preprint) would take about {:.1} h at the same rate, on top of training its \
-             checkpoint (`cargo xtask train dtm --preset paper`: measured 125 s per optimizer step at 1.6e7 \
-             updates/s, ≈ 55 h for its 200 epochs of 8 steps; see docs/reproductions/dtm-train). Not run.\n",
+             checkpoint (`cargo xtask train dtm --preset paper`; `--measure-steps 1` measures its cost per \
+             optimizer step, recorded in docs/reproductions/dtm-train). Not run.\n",
             self.wall,
             self.rate,
             self.paper_proj / 3600.0
