@@ -11,7 +11,8 @@
 //!   784 image + 50 label nodes placed with seed 0, forward step 0), learned couplings and biases
 //!   drawn `N(0, 0.1²)` (seeded), a seeded random input `x_t`, its 4 blocks (image, label, upper
 //!   hidden, lower hidden) in that order; thermoq runs it on the `lanes` engine (16 chains per SIMD
-//!   row).
+//!   row) with `xoshiro128+` comparison words, and also times the same engine with the reference
+//!   ChaCha8 words in the same alternation (`thermoq_chacha8_updates_per_s`, `ratio_chacha8`).
 //!
 //! thrml receives the same nodes, edges (thermoq's edge order), weights, biases, blocks and `β`
 //! through a JSON file, and is driven by `xtask/peers/thrml_peer.py` as a long-lived process:
@@ -25,7 +26,7 @@
 //!
 //! Moment cross-check: three enumerable models — 4×4 periodic lattice with uniform field (lattice
 //! engine), a 4-block DTM layer on the `4_4` grid with random couplings and biases (`lanes`,
-//! the DTM case's engine), a 6 × 4 RBM with biases (dense engine). Each tool runs 64 chains; every
+//! the DTM case's engine, once with each generator), a 6 × 4 RBM with biases (dense engine). Each tool runs 64 chains; every
 //! `⟨x_i⟩` and edge `⟨x_i x_j⟩` is compared with the exact value, with the standard error taken
 //! from the spread of the 64 per-chain time averages (which includes the autocorrelation, so no
 //! τ estimate is needed). The check passes if every |z| (thermoq − exact, thrml − exact,
