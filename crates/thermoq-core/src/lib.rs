@@ -11,7 +11,7 @@
 //!   classes are the blocks a chromatic Gibbs sampler updates in parallel;
 //! * [`rng`] — the RNG stream policy: chain `c` of a run with seed `s` uses
 //!   `ChaCha8Rng::seed_from_u64(s)` with `set_stream(c)`, never a shared generator;
-//! * [`format`] — the `thermoq-ising-v1` model interchange file (JSON, plus a compact bincode form),
+//! * [`format`](mod@format) — the `thermoq-ising-v1` model interchange file (JSON, plus a compact bincode form),
 //!   validated on load;
 //! * [`CoreError`] — one typed error for all of the above.
 //!

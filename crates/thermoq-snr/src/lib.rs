@@ -14,7 +14,7 @@
 //!
 //! # Conventions
 //!
-//! τ_int = 1 + 2 Σ_{t≥1} ρ(t), so that Var[f̄] ≈ τ_int · Var[f] / n and the effective sample size
+//! τ_int = 1 + 2 Σ_{t≥1} ρ(t), so that Var\[f̄\] ≈ τ_int · Var\[f\] / n and the effective sample size
 //! is n / τ_int. An independent series has τ_int = 1; an AR(1) process with coefficient φ has
 //! τ_int = (1 + φ) / (1 − φ).
 //!
