@@ -32,7 +32,7 @@
 use super::lanes::{LanesEngine, W};
 use super::sparse::Field;
 use super::stream::RandBuf;
-use super::{Engine, Generator};
+use super::{Engine, Generator, NoObs};
 use crate::observe::Observer;
 use crate::{ChainBatch, KernelKind, SamplerError};
 use rayon::prelude::*;
@@ -469,13 +469,6 @@ impl ConditionedSampler {
     }
 }
 
-/// Observer type for runs without observers.
-struct NoObs;
-impl Observer for NoObs {
-    fn observe(&mut self, _: usize, _: &[Spin]) {}
-    fn merge(&mut self, _: Self) {}
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,16 +478,21 @@ mod tests {
         builders::random_sparse(12, 0.3, 0.6, 0.3, 1.0, 4)
     }
 
+    /// Runs `f` in a rayon pool of `threads` threads.
+    fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+            .install(f)
+    }
+
     #[test]
     fn deterministic_across_thread_counts() {
         let m = model();
         let col = Coloring::dsatur(m.graph());
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("pool");
-            pool.install(|| {
+            in_pool(threads, || {
                 let mut s =
                     ConditionedSampler::new(&m, &col, KernelKind::BlkSym, 8, 3).expect("sampler");
                 s.set_betas(&[0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2])
@@ -517,11 +515,7 @@ mod tests {
         let c = 20;
         for g in [Generator::ChaCha8, Generator::Xoshiro128Plus] {
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .expect("pool");
-                pool.install(|| {
+                in_pool(threads, || {
                     let mut s = ConditionedSampler::new(&m, &col, KernelKind::BlkSym, c, 3)
                         .expect("sampler");
                     assert_eq!(s.engine(), Engine::Lanes);

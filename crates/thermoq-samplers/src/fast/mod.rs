@@ -528,7 +528,7 @@ fn dense_rbm<'a>(model: FastModel<'a>) -> Result<&'a Rbm, SamplerError> {
 }
 
 /// Observer type for runs without observers.
-struct NoObs;
+pub(crate) struct NoObs;
 impl Observer for NoObs {
     fn observe(&mut self, _: usize, _: &[Spin]) {}
     fn merge(&mut self, _: Self) {}
