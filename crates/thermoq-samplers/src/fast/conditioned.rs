@@ -63,7 +63,6 @@ pub struct ConditionedSampler {
     rngs: Vec<RandBuf>,
     /// The lanes engine when it runs the update (`None`: the scalar `sparse-f32` update).
     lanes: Option<LanesEngine>,
-    generator: Generator,
 }
 
 impl std::fmt::Debug for ConditionedSampler {
@@ -74,7 +73,7 @@ impl std::fmt::Debug for ConditionedSampler {
             .field("free", &self.free)
             .field("kind", &self.kind)
             .field("engine", &self.engine())
-            .field("generator", &self.generator)
+            .field("generator", &self.generator())
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +150,6 @@ impl ConditionedSampler {
                 .map(|c| RandBuf::new(chain_rng(seed, c)))
                 .collect(),
             lanes: lanes.then(|| LanesEngine::new(model, &coloring, n_chains)),
-            generator: Generator::ChaCha8,
         };
         s.set_model(model)?;
         Ok(s)
@@ -183,13 +181,14 @@ impl ConditionedSampler {
                 ));
             }
         }
-        self.generator = g;
         Ok(())
     }
 
     /// The generator of the comparison words.
     pub fn generator(&self) -> Generator {
-        self.generator
+        self.lanes
+            .as_ref()
+            .map_or(Generator::ChaCha8, LanesEngine::generator)
     }
 
     /// Reads couplings and biases from `model` (same graph); keeps fields, temperatures, free

@@ -131,6 +131,19 @@ fn xo_words_portable(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32])
     }
 }
 
+/// [`xo_words_avx2`] when `simd` (AVX2 detected at run time), else [`xo_words_portable`].
+#[inline]
+fn xo_words(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32], simd: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: callers pass `simd` only from `simd_available()`.
+        unsafe { xo_words_avx2(st, len, mask, words) };
+        return;
+    }
+    let _ = simd;
+    xo_words_portable(st, len, mask, words);
+}
+
 /// [`xo_words_portable`] with AVX2, 8 lanes per vector (identical words and states).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
@@ -198,15 +211,7 @@ pub fn probe_xoshiro_words(blocks: usize, words_per_lane: usize) -> u64 {
             let mut words = vec![0u32; CHUNK * W];
             let mut acc = 0u64;
             for _ in 0..words_per_lane.div_ceil(CHUNK) {
-                #[cfg(target_arch = "x86_64")]
-                if simd {
-                    // SAFETY: AVX2 detected.
-                    unsafe { xo_words_avx2(&mut st, CHUNK, u32::MAX, &mut words) };
-                } else {
-                    xo_words_portable(&mut st, CHUNK, u32::MAX, &mut words);
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                xo_words_portable(&mut st, CHUNK, u32::MAX, &mut words);
+                xo_words(&mut st, CHUNK, u32::MAX, &mut words, simd);
                 acc = acc.wrapping_add(u64::from(words[17]));
             }
             acc
@@ -410,6 +415,11 @@ impl LanesEngine {
     /// Where comparison words come from (see the module docs).
     pub(crate) fn set_generator(&mut self, g: Generator) {
         self.generator = g;
+    }
+
+    /// The generator of the comparison words.
+    pub(crate) fn generator(&self) -> Generator {
+        self.generator
     }
 
     /// Re-reads couplings and biases from `model`, whose graph must be the one the engine was
@@ -701,15 +711,7 @@ impl LanesEngine {
         while start < len_all {
             let len = (len_all - start).min(CHUNK);
             if self.generator == Generator::Xoshiro128Plus {
-                #[cfg(target_arch = "x86_64")]
-                if self.simd {
-                    // SAFETY: `simd` is only true when AVX2 was detected at run time.
-                    unsafe { xo_words_avx2(xo, len, m, words) };
-                } else {
-                    xo_words_portable(xo, len, m, words);
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                xo_words_portable(xo, len, m, words);
+                xo_words(xo, len, m, words, self.simd);
             } else {
                 self.chacha_words(len, mask, rbs, cur, words, bytes);
             }

@@ -166,7 +166,6 @@ pub struct FastSampler<'a> {
     kind: KernelKind,
     n_classes: usize,
     engine: Engine,
-    generator: Generator,
     imp: Imp,
     rngs: Vec<RandBuf>,
 }
@@ -297,7 +296,6 @@ impl<'a> FastSampler<'a> {
             kind,
             n_classes,
             engine,
-            generator: Generator::ChaCha8,
             imp,
             rngs: (0..n_chains as u64)
                 .map(|c| RandBuf::new(chain_rng(seed, c)))
@@ -333,7 +331,6 @@ impl<'a> FastSampler<'a> {
         match &mut self.imp {
             Imp::Lanes(e) => {
                 e.set_generator(g);
-                self.generator = g;
                 Ok(())
             }
             _ if g == Generator::ChaCha8 => Ok(()),
@@ -351,7 +348,10 @@ impl<'a> FastSampler<'a> {
 
     /// The generator of the comparison words.
     pub fn generator(&self) -> Generator {
-        self.generator
+        match &self.imp {
+            Imp::Lanes(e) => e.generator(),
+            _ => Generator::ChaCha8,
+        }
     }
 
     /// Uses the portable kernel instead of the AVX2 one (lattice and lanes engines; a no-op
