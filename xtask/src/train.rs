@@ -55,6 +55,10 @@ pub struct DtmArgs {
     /// Ignore an existing checkpoint and start over.
     #[arg(long)]
     pub fresh: bool,
+    /// Also keep a copy of the checkpoint after these epochs, as `checkpoint-epoch-NNNN.json`
+    /// beside `checkpoint.json` (e.g. `--keep 25,50,100` for studies along training).
+    #[arg(long, value_delimiter = ',')]
+    pub keep: Vec<usize>,
     /// Only time this many optimizer steps and print the projected cost of an epoch and of the
     /// whole run (nothing is written).
     #[arg(long)]
@@ -93,6 +97,7 @@ pub fn ensure_trained(preset: &str) -> Result<PathBuf> {
         epochs: None,
         seed: 0,
         fresh: false,
+        keep: Vec::new(),
         measure_steps: None,
     })
 }
@@ -202,6 +207,9 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
         |r| {
             r.save(&ck)?;
             let e = r.history().last().map(|h| h.epoch).unwrap_or(0);
+            if a.keep.contains(&e) {
+                r.save(&dir.join(format!("checkpoint-epoch-{e:04}.json")))?;
+            }
             if let Some(h) = r.history().last() {
                 let l = &h.layers[0];
                 say(&pb, format!(
