@@ -55,7 +55,7 @@ pub struct DtmArgs {
     /// Ignore an existing checkpoint and start over.
     #[arg(long)]
     pub fresh: bool,
-    /// Also keep a copy of the checkpoint after these epochs, as `checkpoint-epoch-NNNN.json`
+    /// Also keep a copy of the checkpoint once this many epochs are done, as `checkpoint-epoch-NNNN.json`
     /// beside `checkpoint.json` (e.g. `--keep 25,50,100` for studies along training).
     #[arg(long, value_delimiter = ',')]
     pub keep: Vec<usize>,
@@ -207,8 +207,9 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
         |r| {
             r.save(&ck)?;
             let e = r.history().last().map(|h| h.epoch).unwrap_or(0);
-            if a.keep.contains(&e) {
-                r.save(&dir.join(format!("checkpoint-epoch-{e:04}.json")))?;
+            let done = r.epochs_done();
+            if a.keep.contains(&done) {
+                r.save(&dir.join(format!("checkpoint-epoch-{done:04}.json")))?;
             }
             if let Some(h) = r.history().last() {
                 let l = &h.layers[0];
