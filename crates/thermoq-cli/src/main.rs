@@ -13,6 +13,7 @@ use std::process::ExitCode;
 /// One module per subcommand.
 mod cmd {
     pub mod inspect;
+    pub mod model;
     pub mod sample;
     pub mod snr;
     pub mod spectrum;
@@ -40,6 +41,9 @@ enum Command {
     /// Run a batch of chains on a model file and write moments (⟨x_i⟩, ⟨x_i x_j⟩ per edge, energy
     /// mean and variance) with the run's configuration as JSON.
     Sample(cmd::sample::SampleArgs),
+    /// Write a model file from a builder (lattice, Curie–Weiss, SK, Hopfield, RBM, sparse random)
+    /// or from one layer of a trained DTM checkpoint.
+    Model(cmd::model::ModelArgs),
     /// Describe a model file: size, edges, β, degree statistics, bias-freedom, colour counts.
     Inspect(cmd::inspect::InspectArgs),
     /// Exact operational gradient SNR Q_op of a small model (all 2^N states) beside the naive,
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Sample(a) => a.run(),
         Command::Inspect(a) => a.run(),
+        Command::Model(a) => a.run(),
         Command::Snr(a) => a.run(),
         Command::Tau(a) => a.run(),
         Command::Spectrum(a) => a.run(),
