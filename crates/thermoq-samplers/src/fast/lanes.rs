@@ -8,7 +8,7 @@
 //! Couplings are shared by all chains; neighbour lists are stored per colour class in CSR order,
 //! the class's nodes in ascending order. Fields of a chunk of nodes are computed first, then the
 //! comparisons (long independent dependency chains overlap). The batch is converted to this
-//! layout and back once per `sweep()`/`run()` call.
+//! layout and back once per run segment ([`Segment`](crate::Segment)).
 //!
 //! **Law.** Field summed in `f32` in CSR order from `h_i` (the `sparse-f32` field, bit for bit:
 //! `J·x` is exact for `x = ±1`, so fused and unfused sums agree); then `a = φ·(−2β·log₂e)` in

@@ -21,6 +21,10 @@
 //! [`BatchSampler`](crate::BatchSampler), so samples are not bit-identical to it; they are the
 //! same Markov kernel, which `tests/fast_paths.rs` checks against exact enumeration.
 //!
+//! Every engine walks the kernel's [`ColourSchedule`] (the order the reference kernel's plan is
+//! built from) and [`FastSampler`] implements [`ChainSampler`], so the [`Executor`] runs it like
+//! any other sampler; `FastSampler::run` and `FastSampler::sweep` are thin wrappers over it.
+//!
 //! ```
 //! use thermoq_models::builders;
 //! use thermoq_samplers::{ChainBatch, KernelKind, fast::{Engine, FastSampler}};
