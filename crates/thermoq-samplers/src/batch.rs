@@ -6,7 +6,9 @@
 //! threads. Each chain's whole run is one task: no shared mutable state, no false sharing.
 
 use crate::observe::Observer;
-use crate::run::{ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots};
+use crate::run::{
+    ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots,
+};
 use crate::{Kernel, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

@@ -168,7 +168,10 @@ pub(crate) fn check_segment<O>(
     {
         return Err(invalid(
             "observers",
-            format!("has {} entries, expected one per chain ({n_chains})", o.len()),
+            format!(
+                "has {} entries, expected one per chain ({n_chains})",
+                o.len()
+            ),
         ));
     }
     seg.total_sweeps()
@@ -394,7 +397,7 @@ mod tests {
             thin: 2,
             first: 10,
         };
-        assert_eq!(s.total_sweeps().unwrap(), 11);
+        assert_eq!(s.total_sweeps().expect("fits"), 11);
         let seen: Vec<(usize, usize)> = (0..11)
             .filter_map(|t| s.observes_after(t).map(|d| (t, d)))
             .collect();

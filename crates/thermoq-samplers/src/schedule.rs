@@ -172,10 +172,13 @@ mod tests {
         let m = builders::random_sparse(10, 0.4, 0.6, 0.3, 1.0, 3);
         let col = Coloring::dsatur(m.graph());
         for kind in [KernelKind::BlkAlt, KernelKind::BlkSym, KernelKind::BlkRs] {
-            let k = GibbsKernel::new(kind, m.graph(), Some(col.clone())).unwrap();
+            let k = GibbsKernel::new(kind, m.graph(), Some(col.clone())).expect("kernel");
             let plan = <GibbsKernel as Kernel<thermoq_models::IsingModel>>::plan(&k);
             let s = ColourSchedule::from_plan(plan, col.classes()).expect("block plan");
-            assert_eq!(s, ColourSchedule::new(kind, col.n_colors()).unwrap());
+            assert_eq!(
+                s,
+                ColourSchedule::new(kind, col.n_colors()).expect("block kernel")
+            );
             assert_eq!(s.kind(), kind);
             assert_eq!(s.steps(), col.n_colors());
         }

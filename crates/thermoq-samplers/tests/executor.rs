@@ -3,6 +3,8 @@
 //! thinning), gives bit-identical draws whether the run is one segment or cut into progress
 //! steps, and stops when the progress callback says so.
 
+#![allow(clippy::unwrap_used)] // in tests a failed unwrap is a failed test
+
 use std::ops::ControlFlow;
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel, Rbm, builders};
@@ -107,12 +109,21 @@ fn check<S: ChainSampler>(name: &str, mut make: impl FnMut() -> (S, S::State)) {
     assert_eq!(stop.draws, 3, "{name}");
     let want: Vec<usize> = (0..nc).flat_map(|_| 0..3).collect();
     assert_eq!(stop.observed.idx, want, "{name}: merged in chain order");
-    let firsts: Vec<Vec<Spin>> = one.observed.iter().flat_map(|o| o.states[..3].to_vec()).collect();
+    let firsts: Vec<Vec<Spin>> = one
+        .observed
+        .iter()
+        .flat_map(|o| o.states[..3].to_vec())
+        .collect();
     assert_eq!(stop.observed.states, firsts, "{name}");
 
     // Misuse is an error, not a panic.
     let (mut s, mut st) = make();
-    assert!(Executor::new(2).thin(0).run(&mut s, &mut st, |_| Rec::default()).is_err());
+    assert!(
+        Executor::new(2)
+            .thin(0)
+            .run(&mut s, &mut st, |_| Rec::default())
+            .is_err()
+    );
     assert!(
         Executor::new(usize::MAX)
             .thin(2)
@@ -131,7 +142,10 @@ fn reference_sampler_keeps_the_contract() {
     for kind in [KernelKind::Rs1, KernelKind::BlkSym, KernelKind::BlkRs] {
         let k = GibbsKernel::new(kind, m.graph(), None).unwrap();
         check(&format!("reference {kind}"), || {
-            (BatchSampler::new(&m, &k, 5, 9), ChainBatch::uniform(5, 10, 9))
+            (
+                BatchSampler::new(&m, &k, 5, 9),
+                ChainBatch::uniform(5, 10, 9),
+            )
         });
     }
 }
@@ -182,7 +196,10 @@ fn conditioned_sampler_keeps_the_contract() {
     // The old entry point now counts draws from 0 too.
     let mut s = ConditionedSampler::new(&m, &col, KernelKind::BlkSym, 4, 1).unwrap();
     let mut b = ChainBatch::uniform(4, 10, 1);
-    for o in s.run_per_chain(&mut b, 5, 4, 3, |_| Rec::default()).unwrap() {
+    for o in s
+        .run_per_chain(&mut b, 5, 4, 3, |_| Rec::default())
+        .unwrap()
+    {
         assert_eq!(o.idx, vec![0, 1, 2, 3]);
     }
 }
@@ -199,8 +216,8 @@ fn both_pt_drivers_keep_the_contract() {
             (pt.chains(3, 6).unwrap(), ())
         });
         check(&format!("fast-pt {}", scheme.name()), || {
-            let s = FastPt::new(&m, &col, KernelKind::BlkSym, ladder.clone(), scheme, 3, 6)
-                .unwrap();
+            let s =
+                FastPt::new(&m, &col, KernelKind::BlkSym, ladder.clone(), scheme, 3, 6).unwrap();
             (s, ())
         });
     }

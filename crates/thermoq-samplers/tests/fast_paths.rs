@@ -256,7 +256,9 @@ fn lanes_simd_and_portable_kernels_agree() {
         for kind in KINDS {
             let mut a = lanes(&sp, kind, 37, 4, g);
             if !a.uses_simd() {
-                eprintln!("SKIPPED: no AVX2 — lanes_simd_and_portable_kernels_agree compares nothing");
+                eprintln!(
+                    "SKIPPED: no AVX2 — lanes_simd_and_portable_kernels_agree compares nothing"
+                );
                 return;
             }
             let mut b = lanes(&sp, kind, 37, 4, g);
@@ -432,7 +434,9 @@ fn lattice_simd_and_portable_kernels_agree() {
         for kind in KINDS {
             let mut a = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();
             if !a.uses_simd() {
-                eprintln!("SKIPPED: no AVX2 — lattice_simd_and_portable_kernels_agree compares nothing");
+                eprintln!(
+                    "SKIPPED: no AVX2 — lattice_simd_and_portable_kernels_agree compares nothing"
+                );
                 return;
             }
             let mut b = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();

@@ -684,7 +684,11 @@ fn fast_pt_swap_acceptance_matches_two_replica_enumeration() {
             let mut p = 0.0;
             for (&p1, &e1) in laws[k].pi.iter().zip(&laws[k].energy) {
                 for (&p2, &e2) in laws[k + 1].pi.iter().zip(&laws[k + 1].energy) {
-                    p += p1 * p2 * ((alphas[k] - alphas[k + 1]) * beta * (e1 - e2)).exp().min(1.0);
+                    p += p1
+                        * p2
+                        * ((alphas[k] - alphas[k + 1]) * beta * (e1 - e2))
+                            .exp()
+                            .min(1.0);
                 }
             }
             p
@@ -695,7 +699,10 @@ fn fast_pt_swap_acceptance_matches_two_replica_enumeration() {
         let mut s = FastPt::new(&model, &col, KernelKind::BlkSym, ladder, scheme, C, 41).unwrap();
         s.run(300, 3000, |_, _| {}).unwrap();
         for (k, &p) in exact.iter().enumerate() {
-            assert!(p > 0.05 && p < 0.95, "edge {k}: choose a non-trivial acceptance, got {p}");
+            assert!(
+                p > 0.05 && p < 0.95,
+                "edge {k}: choose a non-trivial acceptance, got {p}"
+            );
             let per_chain: Vec<Vec<f64>> = s
                 .stats()
                 .iter()

@@ -34,7 +34,9 @@ use super::sparse::Field;
 use super::stream::RandBuf;
 use super::{Engine, Generator};
 use crate::observe::Observer;
-use crate::run::{ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots};
+use crate::run::{
+    ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots,
+};
 use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use rayon::prelude::*;
 use thermoq_core::rng::chain_rng;

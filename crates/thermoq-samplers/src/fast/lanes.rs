@@ -1156,7 +1156,9 @@ mod tests {
     #[test]
     fn xo_words_avx2_matches_portable() {
         if !simd_available() {
-            eprintln!("SKIPPED: no AVX2 — xo_words_avx2_matches_portable cannot compare the AVX2 kernel on this CPU");
+            eprintln!(
+                "SKIPPED: no AVX2 — xo_words_avx2_matches_portable cannot compare the AVX2 kernel on this CPU"
+            );
             return;
         }
         let mut a = XoBlock::idle();
@@ -1189,7 +1191,9 @@ mod tests {
     #[test]
     fn up24_avx2_matches_portable() {
         if !simd_available() {
-            eprintln!("SKIPPED: no AVX2 — up24_avx2_matches_portable cannot compare the AVX2 kernel on this CPU");
+            eprintln!(
+                "SKIPPED: no AVX2 — up24_avx2_matches_portable cannot compare the AVX2 kernel on this CPU"
+            );
             return;
         }
         use std::arch::x86_64::*;

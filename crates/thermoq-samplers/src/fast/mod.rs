@@ -43,7 +43,9 @@ mod sparse;
 mod stream;
 
 use crate::observe::Observer;
-use crate::run::{ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots};
+use crate::run::{
+    ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots,
+};
 use crate::schedule::ScheduleRng;
 use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use dense::{DenseEngine, Layer};
