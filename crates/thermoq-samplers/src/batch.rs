@@ -6,6 +6,9 @@
 //! threads. Each chain's whole run is one task: no shared mutable state, no false sharing.
 
 use crate::observe::Observer;
+use crate::run::{
+    ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots,
+};
 use crate::{Kernel, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -107,40 +110,13 @@ impl<'a, M: EnergyModel + ?Sized, K: Kernel<M>> BatchSampler<'a, M, K> {
         }
     }
 
-    fn check(&self, batch: &ChainBatch) -> Result<(), SamplerError> {
-        if batch.n_chains != self.rngs.len() || batch.n_spins != self.model.n_spins() {
-            return Err(SamplerError::Invalid {
-                field: "batch".into(),
-                message: format!(
-                    "is {} chains × {} spins, expected {} × {}",
-                    batch.n_chains,
-                    batch.n_spins,
-                    self.rngs.len(),
-                    self.model.n_spins()
-                ),
-            });
-        }
-        Ok(())
-    }
-
     /// Advances every chain by `sweeps` sweeps.
     pub fn sweep(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
-        self.check(batch)?;
-        let (model, kernel, n) = (self.model, self.kernel, batch.n_spins);
-        batch
-            .spins
-            .par_chunks_mut(n.max(1))
-            .zip(self.rngs.par_iter_mut())
-            .for_each(|(x, r)| {
-                for _ in 0..sweeps {
-                    kernel.sweep(model, x, r);
-                }
-            });
-        Ok(())
+        ChainSampler::sweep(self, batch, sweeps)
     }
 
     /// Discards `burn_in` sweeps, then records `sweeps` sweeps into one observer per chain built by
-    /// `make(c)`; returns the observers merged in chain order.
+    /// `make(c)`; returns the observers merged in chain order (a wrapper over [`Executor`]).
     pub fn run<O: Observer>(
         &mut self,
         batch: &mut ChainBatch,
@@ -148,33 +124,49 @@ impl<'a, M: EnergyModel + ?Sized, K: Kernel<M>> BatchSampler<'a, M, K> {
         sweeps: usize,
         make: impl Fn(usize) -> O + Sync,
     ) -> Result<O, SamplerError> {
-        self.check(batch)?;
+        Ok(Executor::new(sweeps)
+            .burn_in(burn_in)
+            .run(self, batch, make)?
+            .observed)
+    }
+}
+
+/// Chain `c` runs on RNG stream `c` of the seed; each chain's segment is one rayon task.
+impl<M: EnergyModel + ?Sized, K: Kernel<M>> ChainSampler for BatchSampler<'_, M, K> {
+    type State = ChainBatch;
+
+    fn n_chains(&self) -> usize {
+        self.rngs.len()
+    }
+
+    fn n_spins(&self) -> usize {
+        self.model.n_spins()
+    }
+
+    fn run_segment<O: Observer>(
+        &mut self,
+        batch: &mut ChainBatch,
+        seg: Segment,
+        observers: Option<&mut [O]>,
+    ) -> Result<(), SamplerError> {
+        check_batch(batch, self.rngs.len(), self.model.n_spins())?;
+        check_segment(&seg, observers.as_deref(), self.rngs.len())?;
         let (model, kernel, n) = (self.model, self.kernel, batch.n_spins);
-        let observers: Vec<O> = batch
+        let mut slots = slots(observers, self.rngs.len());
+        batch
             .spins
             .par_chunks_mut(n.max(1))
             .zip(self.rngs.par_iter_mut())
-            .enumerate()
-            .map(|(c, (x, r))| {
-                for _ in 0..burn_in {
-                    kernel.sweep(model, x, r);
-                }
-                let mut o = make(c);
-                for t in 0..sweeps {
-                    kernel.sweep(model, x, r);
-                    o.observe(t, x);
-                }
-                o
-            })
-            .collect();
-        let mut it = observers.into_iter();
-        let mut first = it.next().ok_or_else(|| SamplerError::Invalid {
-            field: "chains".into(),
-            message: "is 0, expected at least 1".into(),
-        })?;
-        for o in it {
-            first.merge(o);
+            .zip(slots.par_iter_mut())
+            .for_each(|((x, r), o)| {
+                chain_segment(&seg, x, o.as_deref_mut(), |x| kernel.sweep(model, x, r));
+            });
+        Ok(())
+    }
+
+    fn for_each_chain_state(&self, batch: &ChainBatch, f: &mut dyn FnMut(usize, &[Spin])) {
+        for c in 0..batch.n_chains() {
+            f(c, batch.chain(c));
         }
-        Ok(first)
     }
 }

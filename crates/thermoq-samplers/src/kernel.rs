@@ -1,6 +1,6 @@
 //! The kernels of SCIENCE.md II.2 and the [`Kernel`] trait.
 
-use crate::{Pbit, Plan, SamplerError};
+use crate::{ColourSchedule, Pbit, Plan, SamplerError};
 use rand::Rng;
 use thermoq_core::{Coloring, Graph, Spin};
 use thermoq_models::EnergyModel;
@@ -218,28 +218,13 @@ impl GibbsKernel {
         } else {
             None
         };
-        let blocks = || -> Vec<Plan> {
-            coloring.as_ref().map_or_else(Vec::new, |c| {
-                c.classes().iter().map(|b| Plan::Block(b.clone())).collect()
-            })
-        };
         let sites = || (0..n).map(Plan::Site).collect::<Vec<_>>();
-        let plan = match kind {
-            KernelKind::Rs1 | KernelKind::Mh1 => {
-                Plan::Repeat(Box::new(Plan::Mix(sites())), n as usize)
-            }
-            KernelKind::Ss1 => Plan::Seq(sites()),
-            KernelKind::BlkAlt => Plan::Seq(blocks()),
-            KernelKind::BlkSym => {
-                let fwd = Plan::Seq(blocks());
-                let rev = fwd.reversed();
-                Plan::Mix(vec![fwd, rev])
-            }
-            KernelKind::BlkRs => {
-                let b = blocks();
-                let k = b.len();
-                Plan::Repeat(Box::new(Plan::Mix(b)), k)
-            }
+        // `coloring` is `Some` exactly for the block kernels, whose colour order is the one
+        // schedule every fast engine walks.
+        let plan = match (&coloring, kind) {
+            (Some(c), _) => ColourSchedule::new(kind, c.n_colors())?.to_plan(c.classes()),
+            (None, KernelKind::Ss1) => Plan::Seq(sites()),
+            (None, _) => Plan::Repeat(Box::new(Plan::Mix(sites())), n as usize),
         };
         Ok(Self {
             kind,
@@ -271,6 +256,12 @@ impl GibbsKernel {
     /// The colouring of a block kernel.
     pub fn coloring(&self) -> Option<&Coloring> {
         self.coloring.as_ref()
+    }
+
+    /// The colour schedule of a block kernel (the order its plan visits colour classes, read
+    /// back from the plan; `None` for single-site kernels).
+    pub fn colour_schedule(&self) -> Option<ColourSchedule> {
+        ColourSchedule::from_plan(&self.plan, self.coloring.as_ref()?.classes())
     }
 
     /// The p-bit cells.

@@ -34,9 +34,11 @@
 
 use crate::kernel::uniform53;
 use crate::observe::Observer;
+use crate::run::{ChainSampler, Executor, Segment, check_segment, slots};
 use crate::{Kernel, Plan, SamplerError};
 use faer::Mat;
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use thermoq_core::Spin;
 use thermoq_core::rng::chain_rng;
@@ -475,6 +477,80 @@ impl<O> PtRun<O> {
     }
 }
 
+/// `n` independent chains of a [`ParallelTempering`] sampler with their random streams and
+/// statistics: the [`ChainSampler`] form of parallel tempering (built by
+/// [`ParallelTempering::chains`]). The observed state of chain `c` is its cold (α = 1) rung;
+/// statistics ([`PtStats`]) accumulate over every sweep after a segment's burn-in, thinned or not.
+#[derive(Clone, Debug)]
+pub struct PtChains<'p, K> {
+    pt: &'p ParallelTempering<K>,
+    rngs: Vec<ChaCha8Rng>,
+    /// Each chain's state.
+    pub chains: Vec<PtChain>,
+    /// Each chain's statistics over recorded sweeps.
+    pub stats: Vec<PtStats>,
+}
+
+impl<K> PtChains<'_, K> {
+    /// All chains' statistics summed.
+    pub fn pooled(&self) -> PtStats {
+        let mut p = PtStats::new(self.pt.ladder.len());
+        for s in &self.stats {
+            p.merge(s);
+        }
+        p
+    }
+}
+
+impl<K: Kernel<IsingModel>> ChainSampler for PtChains<'_, K> {
+    type State = ();
+
+    fn n_chains(&self) -> usize {
+        self.chains.len()
+    }
+
+    fn n_spins(&self) -> usize {
+        self.pt.n()
+    }
+
+    fn run_segment<O: Observer>(
+        &mut self,
+        _: &mut (),
+        seg: Segment,
+        observers: Option<&mut [O]>,
+    ) -> Result<(), SamplerError> {
+        let nc = self.chains.len();
+        check_segment(&seg, observers.as_deref(), nc)?;
+        let pt = self.pt;
+        let mut slots = slots(observers, nc);
+        self.chains
+            .par_iter_mut()
+            .zip(self.rngs.par_iter_mut())
+            .zip(self.stats.par_iter_mut())
+            .zip(slots.par_iter_mut())
+            .for_each(|(((chain, rng), st), o)| {
+                for _ in 0..seg.burn_in {
+                    pt.step_unchecked(chain, None, rng);
+                }
+                for d in 0..seg.draws {
+                    for _ in 0..seg.thin {
+                        pt.step_unchecked(chain, Some(st), rng);
+                    }
+                    if let Some(o) = o.as_deref_mut() {
+                        o.observe(seg.first + d, &chain.x[0]);
+                    }
+                }
+            });
+        Ok(())
+    }
+
+    fn for_each_chain_state(&self, _: &(), f: &mut dyn FnMut(usize, &[Spin])) {
+        for (c, ch) in self.chains.iter().enumerate() {
+            f(c, &ch.x[0]);
+        }
+    }
+}
+
 fn max_site(plan: &Plan) -> Option<u32> {
     match plan {
         Plan::Site(i) => Some(*i),
@@ -793,9 +869,26 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
         }
     }
 
+    /// `n_chains` independent PT chains ready to run through the [`ChainSampler`] trait
+    /// (chain `c` on stream `c` of `seed`, started uniformly at random from that stream).
+    pub fn chains(&self, n_chains: usize, seed: u64) -> Result<PtChains<'_, K>, SamplerError> {
+        if n_chains == 0 {
+            return Err(invalid("chains", "is 0, expected at least 1".into()));
+        }
+        let mut rngs: Vec<ChaCha8Rng> = (0..n_chains as u64).map(|c| chain_rng(seed, c)).collect();
+        let chains = rngs.iter_mut().map(|r| self.uniform_chain(r)).collect();
+        Ok(PtChains {
+            pt: self,
+            rngs,
+            chains,
+            stats: vec![PtStats::new(self.ladder.len()); n_chains],
+        })
+    }
+
     /// Runs `n_chains` independent chains (chain `c` on stream `c` of `seed`, rayon over chains,
     /// deterministic): uniform start, `burn_in` unrecorded sweeps, then `sweeps` recorded sweeps,
-    /// each followed by `observer.observe(t, cold state)`.
+    /// each followed by `observer.observe(t, cold state)`. A wrapper over [`PtChains`] and
+    /// [`Executor`].
     pub fn run<O: Observer>(
         &self,
         n_chains: usize,
@@ -804,37 +897,16 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
         sweeps: usize,
         make: impl Fn(usize) -> O + Sync,
     ) -> Result<PtRun<O>, SamplerError> {
-        if n_chains == 0 {
-            return Err(invalid("chains", "is 0, expected at least 1".into()));
-        }
-        let out: Vec<(PtStats, O, PtChain)> = (0..n_chains)
-            .into_par_iter()
-            .map(|c| {
-                let mut rng = chain_rng(seed, c as u64);
-                let mut chain = self.uniform_chain(&mut rng);
-                for _ in 0..burn_in {
-                    self.step_unchecked(&mut chain, None, &mut rng);
-                }
-                let mut st = PtStats::new(self.ladder.len());
-                let mut o = make(c);
-                for t in 0..sweeps {
-                    self.step_unchecked(&mut chain, Some(&mut st), &mut rng);
-                    o.observe(t, &chain.x[0]);
-                }
-                (st, o, chain)
-            })
-            .collect();
-        let mut run = PtRun {
-            stats: Vec::with_capacity(n_chains),
-            observers: Vec::with_capacity(n_chains),
-            chains: Vec::with_capacity(n_chains),
-        };
-        for (s, o, c) in out {
-            run.stats.push(s);
-            run.observers.push(o);
-            run.chains.push(c);
-        }
-        Ok(run)
+        let mut d = self.chains(n_chains, seed)?;
+        let observers = Executor::new(sweeps)
+            .burn_in(burn_in)
+            .run_per_chain(&mut d, &mut (), make)?
+            .observed;
+        Ok(PtRun {
+            stats: d.stats,
+            observers,
+            chains: d.chains,
+        })
     }
 
     fn check_exact(&self) -> Result<(usize, usize), SamplerError> {
@@ -1232,5 +1304,49 @@ impl FastPt {
             observe(t, self);
         }
         Ok(())
+    }
+}
+
+/// The observed state of chain `c` is its cold rung ([`FastPt::state`]`(c, 0)`); statistics
+/// accumulate over every sweep after a segment's burn-in, thinned or not.
+impl ChainSampler for FastPt {
+    type State = ();
+
+    fn n_chains(&self) -> usize {
+        self.n_chains
+    }
+
+    fn n_spins(&self) -> usize {
+        self.model.n_spins()
+    }
+
+    fn run_segment<O: Observer>(
+        &mut self,
+        _: &mut (),
+        seg: Segment,
+        mut observers: Option<&mut [O]>,
+    ) -> Result<(), SamplerError> {
+        check_segment(&seg, observers.as_deref(), self.n_chains)?;
+        for _ in 0..seg.burn_in {
+            self.step(false)?;
+        }
+        for d in 0..seg.draws {
+            for _ in 0..seg.thin {
+                self.step(true)?;
+            }
+            if let Some(obs) = observers.as_deref_mut() {
+                let me = &*self;
+                obs.par_iter_mut()
+                    .enumerate()
+                    .for_each(|(c, o)| o.observe(seg.first + d, me.state(c, 0)));
+            }
+        }
+        Ok(())
+    }
+
+    fn for_each_chain_state(&self, _: &(), f: &mut dyn FnMut(usize, &[Spin])) {
+        for c in 0..self.n_chains {
+            f(c, self.state(c, 0));
+        }
     }
 }

@@ -14,10 +14,22 @@
 //! Tolerances. Each of the `C` chains is an independent replicate, so the spread of the `C`
 //! per-chain time averages estimates the standard error of their mean *including* the
 //! autocorrelation (`Var(chain mean) = τ_int·Var_π/K`, estimated directly — no τ guess needed):
-//! `SE = sd(chain means)/√C`. We accept `|mean − exact| ≤ Z·SE + 1e-12` with `Z = 6`. Across all
-//! tests there are fewer than 2,000 such comparisons; for a Student-t with `C − 1 = 63` degrees of
-//! freedom `P(|t| > 6) ≈ 1e-7`, so the family-wise false-alarm rate is below 2e-4 (Bonferroni).
-//! For the one-sweep test the draws are exactly Bernoulli, `SE = √(p(1−p)/C)` is known, same `Z`.
+//! `SE = sd(chain means)/√C`. We accept `|mean − exact| ≤ Z·SE + 1e-12` with `Z = 6`. For the
+//! one-sweep test the draws are exactly Bernoulli, `SE = √(p(1−p)/C)` is known, same `Z`.
+//!
+//! Family-wise false-alarm rate (Bonferroni over every comparison in this file, counted):
+//!
+//! | test | comparisons | per-comparison `P(|t| > 6)` | total |
+//! |---|---|---|---|
+//! | lattice moments (2 models × 3 kernels × 48) | 288 | 1.1e-7 (t, 63 df) | 3.1e-5 |
+//! | sparse/sparse-f32 moments (2 × 3 × (31 + 36)) | 402 | 1.1e-7 (t, 63 df) | 4.3e-5 |
+//! | lanes moments, 64 chains (2 generators × 3 × (31 + 36 + 34)) | 606 | 1.1e-7 (t, 63 df) | 6.4e-5 |
+//! | lanes moments, 40 chains (same) | 606 | 5.2e-7 (t, 39 df) | 3.1e-4 |
+//! | dense moments (4 × 34) | 136 | 1.1e-7 (t, 63 df) | 1.4e-5 |
+//! | generators agree (3 × (400 + 955)) | 4,065 | 2.0e-8 (two-sample, ≈ 126 df) | 7.9e-5 |
+//! | one-sweep conditionals (24·4 + 15·4 + 30 + 20) | 206 | 2.0e-9 (normal) | 4e-7 |
+//!
+//! 6,309 comparisons in all; the file's family-wise false-alarm rate is below 6e-4.
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -243,6 +255,12 @@ fn lanes_simd_and_portable_kernels_agree() {
     for g in GENERATORS {
         for kind in KINDS {
             let mut a = lanes(&sp, kind, 37, 4, g);
+            if !a.uses_simd() {
+                eprintln!(
+                    "SKIPPED: no AVX2 — lanes_simd_and_portable_kernels_agree compares nothing"
+                );
+                return;
+            }
             let mut b = lanes(&sp, kind, 37, 4, g);
             b.force_portable();
             let mut xa = ChainBatch::uniform(37, 300, 2);
@@ -415,6 +433,12 @@ fn lattice_simd_and_portable_kernels_agree() {
         let lat = builders::lattice_2d(lx, 6, 0.4, 0.1, 1.0).unwrap();
         for kind in KINDS {
             let mut a = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();
+            if !a.uses_simd() {
+                eprintln!(
+                    "SKIPPED: no AVX2 — lattice_simd_and_portable_kernels_agree compares nothing"
+                );
+                return;
+            }
             let mut b = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();
             b.force_portable();
             let mut xa = ChainBatch::uniform(4, lx * 6, 2);

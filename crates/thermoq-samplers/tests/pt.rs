@@ -654,3 +654,70 @@ fn rung_mean_se(per_chain: &[Vec<f64>], r: usize) -> (f64, f64) {
     let se = (per_chain.iter().map(|v| (v[r] - m).powi(2)).sum::<f64>() / ((c - 1.0) * c)).sqrt();
     (m, se)
 }
+
+/// FastPt's swap acceptance against two-replica enumeration: at stationarity the rungs are
+/// independent draws from the product law, so the mean acceptance probability of edge `k` is
+/// `E_{π_k⊗π_{k+1}}[min(1, e^{(α_k−α_{k+1})β(E_k−E_{k+1})})]`, summed here over all `2^N × 2^N`
+/// pairs with the formula written out independently of the library.
+///
+/// Tolerance: the `C = 64` chains are independent replicates, so the spread of their per-chain
+/// mean acceptance probabilities gives an SE that includes the autocorrelation
+/// (`SE = sd/√C`, Student-t with 63 degrees of freedom). We accept `|mean − exact| ≤ 6·SE`; with
+/// 2 edges × 2 schemes = 4 comparisons, `P(|t₆₃| > 6) ≈ 1.1e-7` each, the family-wise false-alarm
+/// rate is below 5e-7. The engine's 24-bit `f32` update perturbs the law by at most ~1e-6, far
+/// below the SE.
+#[test]
+fn fast_pt_swap_acceptance_matches_two_replica_enumeration() {
+    use thermoq_core::Coloring;
+    use thermoq_samplers::pt::FastPt;
+    const C: usize = 64;
+    let model = builders::random_sparse(6, 0.6, 1.0, 0.3, 1.3, 21);
+    let col = Coloring::dsatur(model.graph());
+    let alphas = [1.0, 0.7, 0.45];
+    let beta = model.beta();
+    let laws: Vec<ExactLaw> = alphas
+        .iter()
+        .map(|&a| ExactLaw::new(&model.with_beta(a * beta).unwrap()).unwrap())
+        .collect();
+    let exact: Vec<f64> = (0..2)
+        .map(|k| {
+            let mut p = 0.0;
+            for (&p1, &e1) in laws[k].pi.iter().zip(&laws[k].energy) {
+                for (&p2, &e2) in laws[k + 1].pi.iter().zip(&laws[k + 1].energy) {
+                    p += p1
+                        * p2
+                        * ((alphas[k] - alphas[k + 1]) * beta * (e1 - e2))
+                            .exp()
+                            .min(1.0);
+                }
+            }
+            p
+        })
+        .collect();
+    for scheme in [SwapScheme::PtSym, SwapScheme::PtDeo] {
+        let ladder = Ladder::new(alphas.to_vec()).unwrap();
+        let mut s = FastPt::new(&model, &col, KernelKind::BlkSym, ladder, scheme, C, 41).unwrap();
+        s.run(300, 3000, |_, _| {}).unwrap();
+        for (k, &p) in exact.iter().enumerate() {
+            assert!(
+                p > 0.05 && p < 0.95,
+                "edge {k}: choose a non-trivial acceptance, got {p}"
+            );
+            let per_chain: Vec<Vec<f64>> = s
+                .stats()
+                .iter()
+                .map(|st| vec![st.mean_acceptance_prob(k).unwrap()])
+                .collect();
+            let (m, se) = rung_mean_se(&per_chain, 0);
+            eprintln!(
+                "{} edge {k}: exact {p:.5}, fast PT {m:.5} (SE {se:.1e})",
+                scheme.name()
+            );
+            assert!(
+                (m - p).abs() <= 6.0 * se,
+                "{} edge {k}: mean acceptance {m} vs exact {p} (SE {se})",
+                scheme.name()
+            );
+        }
+    }
+}

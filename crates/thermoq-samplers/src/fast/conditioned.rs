@@ -32,9 +32,12 @@
 use super::lanes::{LanesEngine, W};
 use super::sparse::Field;
 use super::stream::RandBuf;
-use super::{Engine, Generator, NoObs};
+use super::{Engine, Generator};
 use crate::observe::Observer;
-use crate::{ChainBatch, KernelKind, SamplerError};
+use crate::run::{
+    ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots,
+};
+use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use rayon::prelude::*;
 use thermoq_core::rng::chain_rng;
 use thermoq_core::{Coloring, Spin};
@@ -60,6 +63,8 @@ pub struct ConditionedSampler {
     betas: Vec<f32>,
     free: Vec<usize>,
     kind: KernelKind,
+    /// The colour order of one sweep: `kind` over the free classes.
+    sched: ColourSchedule,
     rngs: Vec<RandBuf>,
     /// The lanes engine when it runs the update (`None`: the scalar `sparse-f32` update).
     lanes: Option<LanesEngine>,
@@ -146,6 +151,7 @@ impl ConditionedSampler {
             betas: vec![model.beta() as f32; n_chains],
             free: (0..coloring.n_colors()).collect(),
             kind,
+            sched: ColourSchedule::new(kind, coloring.n_colors())?,
             rngs: (0..n_chains as u64)
                 .map(|c| RandBuf::new(chain_rng(seed, c)))
                 .collect(),
@@ -294,10 +300,8 @@ impl ConditionedSampler {
                 format!("holds class {c}, expected < {}", self.classes.len()),
             ));
         }
+        self.sched = ColourSchedule::with_order(self.kind, classes)?;
         self.free = classes.to_vec();
-        if let Some(e) = &mut self.lanes {
-            e.set_order(classes);
-        }
         Ok(())
     }
 
@@ -328,22 +332,6 @@ impl ConditionedSampler {
         self.free.iter().map(|&c| self.classes[c].len()).sum()
     }
 
-    fn check(&self, batch: &ChainBatch) -> Result<(), SamplerError> {
-        if batch.n_chains() != self.rngs.len() || batch.n_spins() != self.n {
-            return Err(invalid(
-                "batch",
-                format!(
-                    "is {} chains × {} spins, expected {} × {}",
-                    batch.n_chains(),
-                    batch.n_spins(),
-                    self.rngs.len(),
-                    self.n
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     #[inline]
     fn update_class(&self, c: usize, x: &mut [Spin], class: usize, rb: &mut RandBuf) {
         let beta2 = 2.0 * self.betas[c];
@@ -370,52 +358,19 @@ impl ConditionedSampler {
     }
 
     fn sweep_chain(&self, c: usize, x: &mut [Spin], rb: &mut RandBuf) {
-        let reverse = self.kind == KernelKind::BlkSym && rb.u32() & 1 == 1;
-        if reverse {
-            for &cl in self.free.iter().rev() {
-                self.update_class(c, x, cl, rb);
-            }
-        } else {
-            for &cl in &self.free {
-                self.update_class(c, x, cl, rb);
-            }
-        }
+        self.sched
+            .visit(rb, |cl, rb| self.update_class(c, x, cl, rb));
     }
 
     /// Advances every chain by `sweeps` sweeps.
     pub fn sweep(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
-        self.check(batch)?;
-        if let Some(e) = &mut self.lanes {
-            e.drive(
-                batch,
-                &mut self.rngs,
-                self.kind,
-                0,
-                sweeps,
-                None::<&(dyn Fn(usize) -> NoObs + Sync)>,
-            );
-            return Ok(());
-        }
-        let n = self.n;
-        let mut rngs = std::mem::take(&mut self.rngs);
-        let me = &*self;
-        batch
-            .as_mut_slice()
-            .par_chunks_mut(n)
-            .zip(rngs.par_iter_mut())
-            .enumerate()
-            .for_each(|(c, (x, rb))| {
-                for _ in 0..sweeps {
-                    me.sweep_chain(c, x, rb);
-                }
-            });
-        self.rngs = rngs;
-        Ok(())
+        ChainSampler::sweep(self, batch, sweeps)
     }
 
     /// Discards `burn_in` sweeps, then records `samples` states spaced `thin` sweeps apart
-    /// (observed after sweeps `burn_in + thin`, `burn_in + 2·thin`, …) into one observer per chain
-    /// built by `make(c)`; returns the observers in chain order (not merged).
+    /// (observed after sweeps `burn_in + thin`, `burn_in + 2·thin`, …; the `s`-th under index
+    /// `s`, as every [`Observer`] is called) into one observer per chain built by `make(c)`;
+    /// returns the observers in chain order (not merged). A wrapper over [`Executor`].
     pub fn run_per_chain<O: Observer>(
         &mut self,
         batch: &mut ChainBatch,
@@ -424,47 +379,61 @@ impl ConditionedSampler {
         thin: usize,
         make: impl Fn(usize) -> O + Sync,
     ) -> Result<Vec<O>, SamplerError> {
-        self.check(batch)?;
-        if thin == 0 {
-            return Err(invalid("thin", "is 0, expected at least 1".into()));
-        }
+        Ok(Executor::new(samples)
+            .burn_in(burn_in)
+            .thin(thin)
+            .run_per_chain(self, batch, make)?
+            .observed)
+    }
+}
+
+/// Chain `c` draws from stream `c` of the seed; the lanes engine runs each 16-chain block's
+/// segment as one rayon task, the scalar engine each chain's.
+impl ChainSampler for ConditionedSampler {
+    type State = ChainBatch;
+
+    fn n_chains(&self) -> usize {
+        self.rngs.len()
+    }
+
+    fn n_spins(&self) -> usize {
+        self.n
+    }
+
+    fn run_segment<O: Observer>(
+        &mut self,
+        batch: &mut ChainBatch,
+        seg: Segment,
+        observers: Option<&mut [O]>,
+    ) -> Result<(), SamplerError> {
+        let nc = self.rngs.len();
+        check_batch(batch, nc, self.n)?;
+        check_segment(&seg, observers.as_deref(), nc)?;
         if let Some(e) = &mut self.lanes {
-            let label = move |s: usize| burn_in + (s + 1) * thin;
-            return Ok(e.drive_thinned(
-                batch,
-                &mut self.rngs,
-                self.kind,
-                burn_in,
-                samples,
-                thin,
-                &label,
-                Some(&make),
-            ));
+            e.drive(batch, &mut self.rngs, &self.sched, &seg, observers);
+            return Ok(());
         }
         let n = self.n;
         let mut rngs = std::mem::take(&mut self.rngs);
+        let mut slots = slots(observers, nc);
         let me = &*self;
-        let out = batch
+        batch
             .as_mut_slice()
-            .par_chunks_mut(n)
+            .par_chunks_mut(n.max(1))
             .zip(rngs.par_iter_mut())
+            .zip(slots.par_iter_mut())
             .enumerate()
-            .map(|(c, (x, rb))| {
-                let mut o = make(c);
-                for _ in 0..burn_in {
-                    me.sweep_chain(c, x, rb);
-                }
-                for s in 0..samples {
-                    for _ in 0..thin {
-                        me.sweep_chain(c, x, rb);
-                    }
-                    o.observe(burn_in + (s + 1) * thin, x);
-                }
-                o
-            })
-            .collect();
+            .for_each(|(c, ((x, rb), o))| {
+                chain_segment(&seg, x, o.as_deref_mut(), |x| me.sweep_chain(c, x, rb));
+            });
         self.rngs = rngs;
-        Ok(out)
+        Ok(())
+    }
+
+    fn for_each_chain_state(&self, batch: &ChainBatch, f: &mut dyn FnMut(usize, &[Spin])) {
+        for c in 0..batch.n_chains() {
+            f(c, batch.chain(c));
+        }
     }
 }
 

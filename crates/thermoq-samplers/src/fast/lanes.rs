@@ -8,7 +8,7 @@
 //! Couplings are shared by all chains; neighbour lists are stored per colour class in CSR order,
 //! the class's nodes in ascending order. Fields of a chunk of nodes are computed first, then the
 //! comparisons (long independent dependency chains overlap). The batch is converted to this
-//! layout and back once per `sweep()`/`run()` call.
+//! layout and back once per run segment ([`Segment`](crate::Segment)).
 //!
 //! **Law.** Field summed in `f32` in CSR order from `h_i` (the `sparse-f32` field, bit for bit:
 //! `J·x` is exact for `x = ±1`, so fused and unfused sums agree); then `a = φ·(−2β·log₂e)` in
@@ -37,7 +37,9 @@
 use super::Generator;
 use super::stream::{BUF_BYTES, RandBuf};
 use crate::observe::Observer;
-use crate::{ChainBatch, KernelKind};
+use crate::run::Segment;
+use crate::schedule::ScheduleRng;
+use crate::{ChainBatch, ColourSchedule};
 use rayon::prelude::*;
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel};
@@ -317,6 +319,21 @@ impl ByteCursor {
     }
 }
 
+/// A lane's schedule stream: its byte cursor over its [`RandBuf`].
+struct LaneRng<'a> {
+    cur: &'a mut ByteCursor,
+    rb: &'a mut RandBuf,
+}
+
+impl ScheduleRng for LaneRng<'_> {
+    fn next_word(&mut self) -> u32 {
+        self.cur.u32(self.rb)
+    }
+    fn pick_index(&mut self, n: usize) -> usize {
+        self.cur.pick(self.rb, n)
+    }
+}
+
 /// Chromatic block Gibbs on `W`-chain blocks (see the module docs).
 #[derive(Clone)]
 pub(crate) struct LanesEngine {
@@ -325,8 +342,6 @@ pub(crate) struct LanesEngine {
     classes: Vec<Class>,
     /// The shared bias of every node.
     h: Vec<f32>,
-    /// The classes a `BLK-ALT`/`BLK-SYM` sweep visits, in order (default all, ascending).
-    order: Vec<usize>,
     /// One per block of `W` chains.
     params: Vec<LaneParams>,
     simd: bool,
@@ -336,15 +351,6 @@ pub(crate) struct LanesEngine {
     /// run with [`Generator::Xoshiro128Plus`].
     xo: Vec<XoBlock>,
     xo_seeded: bool,
-}
-
-/// What a block run does: kernel, burn-in, recorded samples and their spacing and labels.
-struct Sched<'a> {
-    kind: KernelKind,
-    burn_in: usize,
-    samples: usize,
-    thin: usize,
-    label: &'a (dyn Fn(usize) -> usize + Sync),
 }
 
 /// Per-block scratch.
@@ -394,7 +400,6 @@ impl LanesEngine {
         Self {
             n: g.n(),
             n_chains,
-            order: (0..classes.len()).collect(),
             classes,
             h: (0..g.n()).map(|i| model.bias(i) as f32).collect(),
             params: vec![
@@ -473,46 +478,26 @@ impl LanesEngine {
         }
     }
 
-    /// The classes a `BLK-ALT`/`BLK-SYM` sweep visits, in order (`BLK-RS` picks among all).
-    pub(crate) fn set_order(&mut self, order: &[usize]) {
-        self.order = order.to_vec();
-    }
-
     /// Uses the portable kernel instead of the AVX2 one (same samples).
     pub(crate) fn set_simd(&mut self, on: bool) {
         self.simd = on && simd_available();
     }
 
-    /// Runs `burn_in + sweeps` sweeps of every chain; with `make`, observes the last `sweeps`
-    /// into one observer per chain (returned in chain order), the `s`-th under index `s`.
-    pub(crate) fn drive<O: Observer, F: Fn(usize) -> O + Sync + ?Sized>(
-        &mut self,
-        batch: &mut ChainBatch,
-        rngs: &mut [RandBuf],
-        kind: KernelKind,
-        burn_in: usize,
-        sweeps: usize,
-        make: Option<&F>,
-    ) -> Vec<O> {
-        self.drive_thinned(batch, rngs, kind, burn_in, sweeps, 1, &|s| s, make)
+    /// Whether the AVX2 kernel is in use.
+    pub(crate) fn simd(&self) -> bool {
+        self.simd
     }
 
-    /// As [`LanesEngine::drive`], recording `samples` states spaced `thin` sweeps apart after
-    /// `burn_in` (sweeps `burn_in + thin`, `burn_in + 2·thin`, …), the `s`-th under index
-    /// `label(s)`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn drive_thinned<O: Observer, F: Fn(usize) -> O + Sync + ?Sized>(
+    /// Runs `seg` on every chain, visiting colour classes as `sched` says; with `observers` (one
+    /// per chain), observer `c` gets chain `c`'s state after each draw.
+    pub(crate) fn drive<O: Observer>(
         &mut self,
         batch: &mut ChainBatch,
         rngs: &mut [RandBuf],
-        kind: KernelKind,
-        burn_in: usize,
-        samples: usize,
-        thin: usize,
-        label: &(dyn Fn(usize) -> usize + Sync),
-        make: Option<&F>,
-    ) -> Vec<O> {
-        let thin = thin.max(1);
+        sched: &ColourSchedule,
+        seg: &Segment,
+        observers: Option<&mut [O]>,
+    ) {
         let n = self.n.max(1);
         let mut cursors = std::mem::take(&mut self.cursors);
         let mut xo = std::mem::take(&mut self.xo);
@@ -525,41 +510,39 @@ impl LanesEngine {
             }
             self.xo_seeded = true;
         }
+        let blocks = rngs.len().div_ceil(W);
+        let mut obs: Vec<Option<&mut [O]>> = match observers {
+            Some(o) => o.chunks_mut(W).map(Some).collect(),
+            None => (0..blocks).map(|_| None).collect(),
+        };
         let me = &*self;
-        let out: Vec<Vec<O>> = batch
+        batch
             .as_mut_slice()
             .par_chunks_mut(n * W)
             .zip(rngs.par_chunks_mut(W))
             .zip(cursors.par_chunks_mut(W))
             .zip(xo.par_iter_mut())
+            .zip(obs.par_iter_mut())
             .enumerate()
-            .map(|(b, (((xs, rbs), cur), xo))| {
-                let sched = Sched {
-                    kind,
-                    burn_in,
-                    samples,
-                    thin,
-                    label,
-                };
-                me.run_block(b, xs, rbs, cur, xo, &sched, make)
-            })
-            .collect();
+            .for_each(|(b, ((((xs, rbs), cur), xo), o))| {
+                me.run_block(b, xs, rbs, cur, xo, sched, seg, o.as_deref_mut());
+            });
         self.cursors = cursors;
         self.xo = xo;
-        out.into_iter().flatten().collect()
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn run_block<O: Observer, F: Fn(usize) -> O + Sync + ?Sized>(
+    fn run_block<O: Observer>(
         &self,
         b: usize,
         xs: &mut [Spin],
         rbs: &mut [RandBuf],
         cur: &mut [ByteCursor],
         xo: &mut XoBlock,
-        sched: &Sched<'_>,
-        make: Option<&F>,
-    ) -> Vec<O> {
+        sched: &ColourSchedule,
+        seg: &Segment,
+        obs: Option<&mut [O]>,
+    ) {
         let p = &self.params[b];
         let n = self.n;
         let w = rbs.len();
@@ -569,34 +552,37 @@ impl LanesEngine {
                 row.0[l] = f32::from(s);
             }
         }
-        let mut obs: Vec<O> = match make {
-            Some(f) => (0..w).map(|l| f(b * W + l)).collect(),
-            None => Vec::new(),
-        };
         let mut sc = Scratch {
             words: vec![0u32; CHUNK * W],
             bytes: vec![0u8; W * LANE_BYTES],
-            sched: vec![0; w * self.classes.len().max(self.order.len())],
+            sched: vec![0; w * sched.steps()],
             passes: Vec::new(),
         };
         let mut tmp: Vec<Spin> = vec![0; n];
-        let kind = sched.kind;
-        for _ in 0..sched.burn_in {
-            self.sweep_block(&mut x, rbs, cur, xo, p, kind, &mut sc);
+        for _ in 0..seg.burn_in {
+            self.sweep_block(&mut x, rbs, cur, xo, p, sched, &mut sc);
         }
-        for s in 0..sched.samples {
-            for _ in 0..sched.thin {
-                self.sweep_block(&mut x, rbs, cur, xo, p, kind, &mut sc);
+        match obs {
+            Some(obs) => {
+                for d in 0..seg.draws {
+                    for _ in 0..seg.thin {
+                        self.sweep_block(&mut x, rbs, cur, xo, p, sched, &mut sc);
+                    }
+                    for (l, o) in obs.iter_mut().enumerate() {
+                        store_lane(&x, l, &mut tmp);
+                        o.observe(seg.first + d, &tmp);
+                    }
+                }
             }
-            for (l, o) in obs.iter_mut().enumerate() {
-                store_lane(&x, l, &mut tmp);
-                o.observe((sched.label)(s), &tmp);
+            None => {
+                for _ in 0..seg.draws * seg.thin {
+                    self.sweep_block(&mut x, rbs, cur, xo, p, sched, &mut sc);
+                }
             }
         }
         for (l, chain) in xs.chunks_mut(n.max(1)).enumerate() {
             store_lane(&x, l, chain);
         }
-        obs
     }
 
     /// One sweep of every lane of a block: per-lane schedules, then masked passes.
@@ -608,35 +594,31 @@ impl LanesEngine {
         cur: &mut [ByteCursor],
         xo: &mut XoBlock,
         p: &LaneParams,
-        kind: KernelKind,
+        sched: &ColourSchedule,
         sc: &mut Scratch,
     ) {
-        let all = self.classes.len();
-        let order = &self.order;
-        // Steps per sweep: the visiting order's length (`BLK-RS`: `k` picks among all classes).
-        let k = if kind == KernelKind::BlkRs {
-            all
-        } else {
-            order.len()
-        };
+        // Steps per sweep (`BLK-RS`: `k` picks among all classes).
+        let k = sched.steps();
         let w = rbs.len();
         let real: u32 = if w == 32 { u32::MAX } else { (1u32 << w) - 1 };
         let passes = &mut sc.passes;
         passes.clear();
-        match kind {
-            KernelKind::BlkSym | KernelKind::BlkRs => {
+        match sched {
+            ColourSchedule::Fixed(order) => passes.extend(order.iter().map(|&c| (c, real))),
+            _ => {
                 for l in 0..w {
                     let s = &mut sc.sched[l * k..(l + 1) * k];
-                    if kind == KernelKind::BlkSym {
-                        let fwd = cur[l].u32(&mut rbs[l]) & 1 == 0;
-                        for (t, v) in s.iter_mut().enumerate() {
-                            *v = if fwd { order[t] } else { order[k - 1 - t] };
-                        }
-                    } else {
-                        for v in s.iter_mut() {
-                            *v = cur[l].pick(&mut rbs[l], all);
-                        }
-                    }
+                    let mut t = 0;
+                    sched.visit(
+                        &mut LaneRng {
+                            cur: &mut cur[l],
+                            rb: &mut rbs[l],
+                        },
+                        |c, _| {
+                            s[t] = c;
+                            t += 1;
+                        },
+                    );
                 }
                 let mut groups: Vec<(usize, u32)> = Vec::with_capacity(k);
                 for t in 0..k {
@@ -668,7 +650,6 @@ impl LanesEngine {
                     passes.extend_from_slice(&groups);
                 }
             }
-            _ => passes.extend(order.iter().map(|&c| (c, real))),
         }
         for pi in 0..sc.passes.len() {
             let (c, mask) = sc.passes[pi];
@@ -1175,6 +1156,9 @@ mod tests {
     #[test]
     fn xo_words_avx2_matches_portable() {
         if !simd_available() {
+            eprintln!(
+                "SKIPPED: no AVX2 — xo_words_avx2_matches_portable cannot compare the AVX2 kernel on this CPU"
+            );
             return;
         }
         let mut a = XoBlock::idle();
@@ -1207,6 +1191,9 @@ mod tests {
     #[test]
     fn up24_avx2_matches_portable() {
         if !simd_available() {
+            eprintln!(
+                "SKIPPED: no AVX2 — up24_avx2_matches_portable cannot compare the AVX2 kernel on this CPU"
+            );
             return;
         }
         use std::arch::x86_64::*;

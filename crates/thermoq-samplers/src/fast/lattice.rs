@@ -140,6 +140,11 @@ impl LatticeEngine {
         self.simd = on && simd_available();
     }
 
+    /// Whether the AVX2 kernel is in use.
+    pub(crate) fn simd(&self) -> bool {
+        self.simd
+    }
+
     pub(crate) fn new_chain(&self) -> LatticeChain {
         LatticeChain {
             sub: [

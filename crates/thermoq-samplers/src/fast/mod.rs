@@ -21,6 +21,10 @@
 //! [`BatchSampler`](crate::BatchSampler), so samples are not bit-identical to it; they are the
 //! same Markov kernel, which `tests/fast_paths.rs` checks against exact enumeration.
 //!
+//! Every engine walks the kernel's [`ColourSchedule`] (the order the reference kernel's plan is
+//! built from) and [`FastSampler`] implements [`ChainSampler`], so the [`Executor`] runs it like
+//! any other sampler; `FastSampler::run` and `FastSampler::sweep` are thin wrappers over it.
+//!
 //! ```
 //! use thermoq_models::builders;
 //! use thermoq_samplers::{ChainBatch, KernelKind, fast::{Engine, FastSampler}};
@@ -39,7 +43,11 @@ mod sparse;
 mod stream;
 
 use crate::observe::Observer;
-use crate::{ChainBatch, KernelKind, SamplerError};
+use crate::run::{
+    ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots,
+};
+use crate::schedule::ScheduleRng;
+use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
 pub use lanes::probe_xoshiro_words;
@@ -164,7 +172,8 @@ enum Imp {
 pub struct FastSampler<'a> {
     model: FastModel<'a>,
     kind: KernelKind,
-    n_classes: usize,
+    /// The colour order of one sweep (shared with the reference kernel's plan).
+    sched: ColourSchedule,
     engine: Engine,
     imp: Imp,
     rngs: Vec<RandBuf>,
@@ -294,7 +303,7 @@ impl<'a> FastSampler<'a> {
         Ok(Self {
             model,
             kind,
-            n_classes,
+            sched: ColourSchedule::new(kind, n_classes)?,
             engine,
             imp,
             rngs: (0..n_chains as u64)
@@ -354,6 +363,17 @@ impl<'a> FastSampler<'a> {
         }
     }
 
+    /// Whether the engine runs an AVX2 kernel (lattice and lanes engines on a CPU with AVX2;
+    /// tests use it to say when a SIMD-vs-portable comparison cannot run).
+    #[doc(hidden)]
+    pub fn uses_simd(&self) -> bool {
+        match &self.imp {
+            Imp::Lattice(e) => e.simd(),
+            Imp::Lanes(e) => e.simd(),
+            _ => false,
+        }
+    }
+
     /// Uses the portable kernel instead of the AVX2 one (lattice and lanes engines; a no-op
     /// otherwise).
     /// Both produce identical samples; this exists so tests can check that.
@@ -366,32 +386,13 @@ impl<'a> FastSampler<'a> {
         }
     }
 
-    fn check(&self, batch: &ChainBatch) -> Result<(), SamplerError> {
-        let n = self.model.ising().n_spins();
-        if batch.n_chains() != self.rngs.len() || batch.n_spins() != n {
-            return Err(invalid(
-                "batch",
-                format!(
-                    "is {} chains × {} spins, expected {} × {}",
-                    batch.n_chains(),
-                    batch.n_spins(),
-                    self.rngs.len(),
-                    n
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     /// Advances every chain by `sweeps` sweeps.
     pub fn sweep(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
-        self.check(batch)?;
-        self.drive(batch, 0, sweeps, None::<&(dyn Fn(usize) -> NoObs + Sync)>)
-            .map(|_| ())
+        ChainSampler::sweep(self, batch, sweeps)
     }
 
     /// Discards `burn_in` sweeps, then records `sweeps` sweeps into one observer per chain built by
-    /// `make(c)`; returns the observers merged in chain order.
+    /// `make(c)`; returns the observers merged in chain order (a wrapper over [`Executor`]).
     pub fn run<O: Observer>(
         &mut self,
         batch: &mut ChainBatch,
@@ -399,93 +400,83 @@ impl<'a> FastSampler<'a> {
         sweeps: usize,
         make: impl Fn(usize) -> O + Sync,
     ) -> Result<O, SamplerError> {
-        self.check(batch)?;
-        let obs = self.drive(batch, burn_in, sweeps, Some(&make))?;
-        let mut it = obs.into_iter();
-        let mut first = it
-            .next()
-            .ok_or_else(|| invalid("chains", "is 0, expected at least 1".into()))?;
-        for o in it {
-            first.merge(o);
-        }
-        Ok(first)
+        Ok(Executor::new(sweeps)
+            .burn_in(burn_in)
+            .run(self, batch, make)?
+            .observed)
+    }
+}
+
+/// Chain `c` draws from stream `c` of the seed; the lattice, sparse and lanes engines run each
+/// chain's (lanes: each 16-chain block's) segment as one rayon task, the dense engine one GEMM per
+/// layer for all chains.
+impl ChainSampler for FastSampler<'_> {
+    type State = ChainBatch;
+
+    fn n_chains(&self) -> usize {
+        self.rngs.len()
     }
 
-    fn drive<O: Observer, F: Fn(usize) -> O + Sync + ?Sized>(
+    fn n_spins(&self) -> usize {
+        self.model.ising().n_spins()
+    }
+
+    fn run_segment<O: Observer>(
         &mut self,
         batch: &mut ChainBatch,
-        burn_in: usize,
-        sweeps: usize,
-        make: Option<&F>,
-    ) -> Result<Vec<O>, SamplerError> {
-        let (kind, k) = (self.kind, self.n_classes);
+        seg: Segment,
+        observers: Option<&mut [O]>,
+    ) -> Result<(), SamplerError> {
+        let nc = self.rngs.len();
+        check_batch(batch, nc, self.model.ising().n_spins())?;
+        let total = check_segment(&seg, observers.as_deref(), nc)?;
+        let sched = &self.sched;
         let n = batch.n_spins();
-        let total = burn_in + sweeps;
         if let Imp::Lanes(e) = &mut self.imp {
-            return Ok(e.drive(batch, &mut self.rngs, kind, burn_in, sweeps, make));
+            e.drive(batch, &mut self.rngs, sched, &seg, observers);
+            return Ok(());
         }
+        let mut slots = slots(observers, nc);
         match &self.imp {
-            Imp::Sparse(e) => Ok(per_chain(
-                batch,
-                &mut self.rngs,
-                burn_in,
-                sweeps,
-                make,
-                |x, rb| {
-                    schedule(kind, k, rb, |c, rb| e.update_class(x, c, rb));
-                },
-            )),
-            Imp::SparseF32(e) => Ok(per_chain(
-                batch,
-                &mut self.rngs,
-                burn_in,
-                sweeps,
-                make,
-                |x, rb| {
-                    schedule(kind, k, rb, |c, rb| e.update_class(x, c, rb));
-                },
-            )),
+            Imp::Sparse(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |x, rb| {
+                sched.visit(rb, |c, rb| e.update_class(x, c, rb));
+            }),
+            Imp::SparseF32(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |x, rb| {
+                sched.visit(rb, |c, rb| e.update_class(x, c, rb));
+            }),
             Imp::Lattice(e) => {
-                let out: Vec<Option<O>> = batch
+                batch
                     .as_mut_slice()
                     .par_chunks_mut(n.max(1))
                     .zip(self.rngs.par_iter_mut())
-                    .enumerate()
-                    .map(|(c, (x, rb))| {
+                    .zip(slots.par_iter_mut())
+                    .for_each(|((x, rb), o)| {
                         let mut ch = e.new_chain();
                         e.load(x, &mut ch);
-                        let mut o = make.map(|f| f(c));
                         for t in 0..total {
-                            schedule(kind, k, rb, |cl, rb| e.update_class(&mut ch, cl, rb));
-                            if t >= burn_in {
-                                if let Some(o) = o.as_mut() {
-                                    e.store(&ch, x);
-                                    o.observe(t - burn_in, x);
-                                }
+                            sched.visit(rb, |cl, rb| e.update_class(&mut ch, cl, rb));
+                            if let Some(o) = o.as_deref_mut()
+                                && let Some(d) = seg.observes_after(t)
+                            {
+                                e.store(&ch, x);
+                                o.observe(d, x);
                             }
                         }
                         e.store(&ch, x);
-                        o
-                    })
-                    .collect();
-                Ok(out.into_iter().flatten().collect())
+                    });
             }
             Imp::Lanes(_) => unreachable!("handled above"),
             Imp::Dense(e) => {
-                let nc = self.rngs.len();
                 let mut st = e.new_state(nc);
                 e.load(batch.as_slice(), &mut st);
-                let mut obs: Vec<O> = match make {
-                    Some(f) => (0..nc).map(f).collect(),
-                    None => Vec::new(),
-                };
+                let observing = slots.iter().any(Option::is_some);
                 // Per-chain schedules for one sweep, then one GEMM per (step, layer) group.
                 let mut scheds: Vec<[usize; 2]> = vec![[0, 1]; nc];
                 let mut group: Vec<usize> = Vec::with_capacity(nc);
                 for t in 0..total {
                     for (s, rb) in scheds.iter_mut().zip(self.rngs.iter_mut()) {
                         let mut q = 0;
-                        schedule(kind, k, rb, |cl, _| {
+                        sched.visit(rb, |cl, _| {
                             s[q] = cl;
                             q += 1;
                         });
@@ -499,23 +490,31 @@ impl<'a> FastSampler<'a> {
                             e.update_layer(&mut st, layer, &group, &mut self.rngs);
                         }
                     }
-                    if t >= burn_in && !obs.is_empty() {
+                    if observing && let Some(d) = seg.observes_after(t) {
                         batch
                             .as_mut_slice()
                             .par_chunks_mut(n)
-                            .zip(obs.par_iter_mut())
+                            .zip(slots.par_iter_mut())
                             .enumerate()
                             .for_each(|(c, (x, o))| {
-                                e.store_chain(&st, c, x);
-                                o.observe(t - burn_in, x);
+                                if let Some(o) = o.as_deref_mut() {
+                                    e.store_chain(&st, c, x);
+                                    o.observe(d, x);
+                                }
                             });
                     }
                 }
                 for (c, x) in batch.as_mut_slice().chunks_mut(n).enumerate() {
                     e.store_chain(&st, c, x);
                 }
-                Ok(obs)
             }
+        }
+        Ok(())
+    }
+
+    fn for_each_chain_state(&self, batch: &ChainBatch, f: &mut dyn FnMut(usize, &[Spin])) {
+        for c in 0..batch.n_chains() {
+            f(c, batch.chain(c));
         }
     }
 }
@@ -527,67 +526,41 @@ fn dense_rbm<'a>(model: FastModel<'a>) -> Result<&'a Rbm, SamplerError> {
     }
 }
 
-/// Observer type for runs without observers.
-pub(crate) struct NoObs;
+/// An observer that records nothing (the observer type of runs that only advance chains).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoObs;
 impl Observer for NoObs {
     fn observe(&mut self, _: usize, _: &[Spin]) {}
     fn merge(&mut self, _: Self) {}
 }
 
-/// The colour classes one sweep of `kind` visits, in order, drawing the sweep's choices from the
-/// chain's own stream: `BLK-ALT` `0..k`; `BLK-SYM` a coin, then `0..k` or its reverse; `BLK-RS` `k`
-/// uniform picks.
-#[inline]
-fn schedule(kind: KernelKind, k: usize, rb: &mut RandBuf, mut f: impl FnMut(usize, &mut RandBuf)) {
-    match kind {
-        KernelKind::BlkSym => {
-            let fwd = rb.u32() & 1 == 0;
-            for t in 0..k {
-                f(if fwd { t } else { k - 1 - t }, rb);
-            }
-        }
-        KernelKind::BlkRs => {
-            for _ in 0..k {
-                let c = rb.pick(k);
-                f(c, rb);
-            }
-        }
-        _ => {
-            for t in 0..k {
-                f(t, rb);
-            }
-        }
+/// A chain's buffered stream draws the schedule's choices (`BLK-SYM` coin, `BLK-RS` picks).
+impl ScheduleRng for RandBuf {
+    #[inline]
+    fn next_word(&mut self) -> u32 {
+        self.u32()
+    }
+    #[inline]
+    fn pick_index(&mut self, n: usize) -> usize {
+        self.pick(n)
     }
 }
 
 /// Runs per-chain engines (state in the batch's own layout) in parallel over chains.
-fn per_chain<O: Observer, F: Fn(usize) -> O + Sync + ?Sized>(
+fn per_chain<O: Observer>(
     batch: &mut ChainBatch,
     rngs: &mut [RandBuf],
-    burn_in: usize,
-    sweeps: usize,
-    make: Option<&F>,
+    slots: &mut [Option<&mut O>],
+    seg: &Segment,
     sweep: impl Fn(&mut [Spin], &mut RandBuf) + Sync,
-) -> Vec<O> {
+) {
     let n = batch.n_spins();
-    let out: Vec<Option<O>> = batch
+    batch
         .as_mut_slice()
         .par_chunks_mut(n.max(1))
         .zip(rngs.par_iter_mut())
-        .enumerate()
-        .map(|(c, (x, rb))| {
-            for _ in 0..burn_in {
-                sweep(x, rb);
-            }
-            let mut o = make.map(|f| f(c));
-            for t in 0..sweeps {
-                sweep(x, rb);
-                if let Some(o) = o.as_mut() {
-                    o.observe(t, x);
-                }
-            }
-            o
-        })
-        .collect();
-    out.into_iter().flatten().collect()
+        .zip(slots.par_iter_mut())
+        .for_each(|((x, rb), o)| {
+            chain_segment(seg, x, o.as_deref_mut(), |x| sweep(x, rb));
+        });
 }

@@ -378,6 +378,9 @@ mod tests {
     #[test]
     fn avx2_group_matches_portable() {
         if !simd_available() {
+            eprintln!(
+                "SKIPPED: no AVX2 — avx2_group_matches_portable cannot compare the AVX2 kernel on this CPU"
+            );
             return;
         }
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(3);
