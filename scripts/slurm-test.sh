@@ -8,7 +8,8 @@
 # Needs root and the Debian package registry (installs `slurm-wlm munge` when absent). Every
 # daemon it starts (munged, slurmctld, slurmd) is stopped by its process id at the end, pass or
 # fail. Settings: SLURM_TEST_KEEP=1 keeps the work folder; SLURMCTLD_PORT / SLURMD_PORT change
-# the ports (default 6817 / 6818); SLURM_TEST_TIMEOUT (seconds, default 1200) bounds the wait.
+# the ports (default 6817 / 6818); SLURM_TEST_TIMEOUT (seconds, default 1200) bounds the wait;
+# THERMOQ_XTASK=path uses that xtask binary instead of building target/debug/xtask.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,11 +18,21 @@ chmod 755 "$WORK"
 TIMEOUT=${SLURM_TEST_TIMEOUT:-1200}
 PIDS=()
 T0=$(date +%s)
+ARRAY=""
+MERGE=""
 
 say() { echo "[slurm-test +$(($(date +%s) - T0))s] $*" >&2; }
 
 cleanup() {
   local rc=$?
+  # Jobs first (their processes belong to slurmstepd, not to the daemons), then the daemons.
+  if [ -n "${SLURM_CONF:-}" ] && [ "${#PIDS[@]}" -ge 3 ]; then
+    scancel --full "${ARRAY:-0}" "${MERGE:-0}" 2>/dev/null || true
+    for _ in $(seq 60); do
+      [ -z "$(squeue -h 2>/dev/null)" ] && break
+      sleep 0.5
+    done
+  fi
   for pid in "${PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
@@ -32,8 +43,6 @@ cleanup() {
     done
     kill -9 "$pid" 2>/dev/null || true
   done
-  # Array tasks the daemons started and left behind (slurmstepd, xtask) die with their job;
-  # anything still running under our work folder is ours.
   if [ "$rc" -ne 0 ]; then
     say "FAILED (exit $rc); logs:"
     tail -n 20 "$WORK"/log/*.log "$WORK"/cluster/logs/*.log 2>/dev/null >&2 || true
@@ -63,8 +72,12 @@ say "$(slurmctld -V), munge $(munged -V 2>&1 | head -n 1)"
 
 # 2. The binary and the reference: one process, 2 threads.
 cd "$ROOT"
-cargo build -q -p xtask
-BIN="$ROOT/target/debug/xtask"
+if [ -n "${THERMOQ_XTASK:-}" ]; then
+  BIN=$THERMOQ_XTASK
+else
+  cargo build -q -p xtask
+  BIN="$ROOT/target/debug/xtask"
+fi
 say "reference run: repro exp1 --preset tiny --threads 2"
 "$BIN" repro exp1 --preset tiny --threads 2 --out "$WORK/reference" 2>"$WORK/reference.log"
 say "reference done"
@@ -73,7 +86,7 @@ say "reference done"
 MUNGE="$WORK/munge"
 mkdir -p "$MUNGE" /etc/munge
 chown munge:munge "$MUNGE"
-chmod 700 "$MUNGE"
+chmod 755 "$MUNGE"
 if [ ! -s /etc/munge/munge.key ]; then
   mungekey -c -k /etc/munge/munge.key
   chown munge:munge /etc/munge/munge.key
@@ -144,8 +157,8 @@ MERGE=$(awk '/^merge job /{print $3}' "$WORK/submit.out")
 [ -n "$ARRAY" ] && [ -n "$MERGE" ] || { cat "$WORK/submit.out" >&2; exit 1; }
 say "submitted array job $ARRAY and merge job $MERGE"
 
-job_state() { scontrol -o show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | head -n 1 | cut -d= -f2; }
-cells_in() { find "$OUT/shard-$1/cells" -maxdepth 1 -name '*.json' ! -name '.*' 2>/dev/null | wc -l; }
+job_state() { { scontrol -o show job "$1" 2>/dev/null || true; } | grep -o 'JobState=[A-Z_]*' | head -n 1 | cut -d= -f2 || true; }
+cells_in() { if [ -d "$OUT/shard-$1/cells" ]; then find "$OUT/shard-$1/cells" -maxdepth 1 -name '*.json' ! -name '.*' | wc -l; else echo 0; fi; }
 total_cells=$(jq '.cells | length' "$WORK/reference/run.json")
 # Cell k belongs to task k mod 4.
 cells_of() { echo $(((total_cells - $1 + 3) / 4)); }
@@ -161,6 +174,13 @@ while [ -z "$REQUEUED" ] && [ "$(date +%s)" -lt "$deadline" ]; do
       cp "$OUT/shard-$t/cells/"*.json "$WORK/before/"
       if scontrol requeue "${ARRAY}_$t" 2>"$WORK/requeue.err"; then
         REQUEUED=$t
+        # Slurm delays a requeued job's next start (BeginTime, minutes); once it is pending
+        # again, let it start at once.
+        for _ in $(seq 100); do
+          [ "$(job_state "${ARRAY}_$t")" = PENDING ] && break
+          sleep 0.2
+        done
+        scontrol update JobId="${ARRAY}_$t" StartTime=now 2>/dev/null || true
         say "requeued task ${ARRAY}_$t with $n of $(cells_of "$t") cells written"
         break
       fi

@@ -272,6 +272,7 @@ pub struct RunDir {
 impl RunDir {
     /// `out` if given, else `target/runs/<experiment>/<UTC timestamp>/` under the workspace root.
     /// Records nothing and checks nothing; commands use [`RunDir::open`].
+    #[allow(dead_code, reason = "kept for library callers and tests; commands use `open`")]
     pub fn create(experiment: &str, out: Option<&Path>) -> Result<Self> {
         let path = match out {
             Some(p) => p.to_path_buf(),
@@ -361,11 +362,6 @@ impl RunDir {
             record: Some(record),
             policy,
         })
-    }
-
-    /// The run's record (`None` for unchecked folders made by [`RunDir::create`]).
-    pub fn record(&self) -> Option<&RunRecord> {
-        self.record.as_ref()
     }
 
     /// Where cell `id` is stored.
@@ -543,6 +539,7 @@ pub struct CellRecord<C, R> {
 /// Refuses — before writing anything — when a stored cell holds another configuration, and
 /// when a stored cell is damaged or altered unless the folder was opened with
 /// `recompute_damaged`.
+#[allow(dead_code, reason = "kept for callers that run cells without a report")]
 pub fn run_cells<C, R, F>(
     dir: &RunDir,
     cells: &[(String, C)],

@@ -14,7 +14,7 @@
 use crate::repro::{Experiment, Preset};
 use crate::runner::{git_revision, write_atomic};
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -38,7 +38,7 @@ fn run_ok(args: &[&str]) -> Output {
     o
 }
 
-fn run_err(c: &mut Command) -> String {
+fn run_err(mut c: Command) -> String {
     let o = c.output().expect("running xtask");
     assert!(!o.status.success(), "expected a refusal");
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -142,10 +142,9 @@ fn exp1_killed_resumed_refused_and_merged() {
     assert!(e.contains("seed 0 vs 1"), "{e}");
     let e = run_err(xtask(&["repro", "exp1", "--preset", "quick", "--out", &reference]));
     assert!(e.contains("preset tiny vs quick"), "{e}");
-    let e = run_err(
-        xtask(&["repro", "exp1", "--preset", "tiny", "--out", &reference])
-            .env("THERMOQ_REVISION", "another-revision"),
-    );
+    let mut c = xtask(&["repro", "exp1", "--preset", "tiny", "--out", &reference]);
+    c.env("THERMOQ_REVISION", "another-revision");
+    let e = run_err(c);
     assert!(e.contains("revision") && e.contains("another-revision"), "{e}");
     let e = run_err(xtask(&["repro", "exp2", "--preset", "quick", "--out", &reference]));
     assert!(e.contains("experiment exp1 vs exp2"), "{e}");
