@@ -24,8 +24,26 @@ fn tmp(tag: &str) -> PathBuf {
 
 fn xtask(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
-    c.args(args).env_remove("THERMOQ_REVISION");
+    // A fixed revision, so a commit made while the test runs cannot change what it compares.
+    c.args(args).env("THERMOQ_REVISION", "crash-test");
     c
+}
+
+/// Panics naming the first differing line when `got` and `want` differ.
+fn same(got: &[u8], want: &[u8], what: &str) {
+    if got != want {
+        let (g, w) = (String::from_utf8_lossy(got), String::from_utf8_lossy(want));
+        let line = g
+            .lines()
+            .zip(w.lines())
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .map_or_else(
+                || format!("lengths {} vs {}", got.len(), want.len()),
+                |(k, (a, b))| format!("line {}: {a:?} vs {b:?}", k + 1),
+            );
+        panic!("{what}: differs from the reference at {line}");
+    }
 }
 
 fn run_ok(args: &[&str]) -> Output {
@@ -125,15 +143,19 @@ fn exp1_killed_resumed_refused_and_merged() {
         let written = std::fs::read_dir(base.join(format!("killed-{trial}/cells")))
             .map_or(0, |d| d.count());
         assert!(written > 0, "trial {trial}: no cells");
-        assert_eq!(read(&base.join(format!("killed-{trial}/results.json"))), want_json, "trial {trial} (killed at {at:?}; resume log: {log})");
-        assert_eq!(read(&base.join(format!("killed-{trial}/cells.csv"))), want_csv, "trial {trial}");
+        same(
+            &read(&base.join(format!("killed-{trial}/results.json"))),
+            &want_json,
+            &format!("trial {trial} (killed at {at:?}; resume log: {log})"),
+        );
+        same(&read(&base.join(format!("killed-{trial}/cells.csv"))), &want_csv, &format!("trial {trial} cells.csv"));
     }
     assert!(hits >= 4, "only {hits} of 5 kills hit a running process (reference took {full:?})");
 
     // Thread-count independence: one thread gives the same bytes.
     let one = p("one-thread");
     run_ok(&["repro", "exp1", "--preset", "tiny", "--threads", "1", "--out", &one]);
-    assert_eq!(read(&base.join("one-thread/results.json")), want_json, "--threads 1 vs 2");
+    same(&read(&base.join("one-thread/results.json")), &want_json, "--threads 1 vs 2");
 
     // Reusing the finished folder with another seed, preset or revision is refused, naming the
     // difference; not one byte changes.
@@ -163,7 +185,7 @@ fn exp1_killed_resumed_refused_and_merged() {
     let name = cell.file_name().unwrap().to_string_lossy().into_owned();
     assert!(e.contains(&name) && e.contains("checksum"), "{e}");
     run_ok(&["repro", "exp1", "--preset", "tiny", "--out", &reference, "--recompute-damaged"]);
-    assert_eq!(read(&base.join("reference/results.json")), want_json);
+    same(&read(&base.join("reference/results.json")), &want_json, "after --recompute-damaged");
 
     // Shards on one thread, a foreign shard (seed 1), and merges.
     let (s0, s1, foreign) = (p("shard-0"), p("shard-1"), p("foreign-1"));
@@ -177,8 +199,8 @@ fn exp1_killed_resumed_refused_and_merged() {
     assert!(e.contains("foreign-1") && e.contains("seed 0 vs 1"), "{e}");
     assert!(!base.join("merged").exists(), "a refused merge wrote its output");
     run_ok(&["merge", "exp1", "--out", &merged, &s0, &s1]);
-    assert_eq!(read(&base.join("merged/results.json")), want_json, "merged 1-thread shards vs 2-thread run");
-    assert_eq!(read(&base.join("merged/cells.csv")), want_csv);
+    same(&read(&base.join("merged/results.json")), &want_json, "merged 1-thread shards vs 2-thread run");
+    same(&read(&base.join("merged/cells.csv")), &want_csv, "merged cells.csv");
     let _ = std::fs::remove_dir_all(&base);
 }
 
