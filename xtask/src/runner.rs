@@ -100,9 +100,11 @@ impl Shard {
         let env_count = num("THERMOQ_SHARD_COUNT")?;
         let shard = match (id, k8s) {
             (Some(_), Some(_)) => {
-                return Err("--shard auto: both SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX are \
+                return Err(
+                    "--shard auto: both SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX are \
                             set; use --shard i/n"
-                    .into());
+                        .into(),
+                );
             }
             (Some(id), None) => {
                 let lo = min.unwrap_or(0);
@@ -164,10 +166,12 @@ impl Shard {
                 Self { i: idx, n }
             }
             (None, None) => {
-                return Err("--shard auto: no scheduler shard in the environment (expected \
+                return Err(
+                    "--shard auto: no scheduler shard in the environment (expected \
                             SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT or MIN/MAX, or \
                             JOB_COMPLETION_INDEX with auto/n); use --shard i/n"
-                    .into());
+                        .into(),
+                );
             }
         };
         if let Some(c) = count
@@ -213,7 +217,10 @@ impl RunRecord {
     pub fn differences(&self, other: &Self) -> Vec<String> {
         let mut d = Vec::new();
         if self.experiment != other.experiment {
-            d.push(format!("experiment {} vs {}", self.experiment, other.experiment));
+            d.push(format!(
+                "experiment {} vs {}",
+                self.experiment, other.experiment
+            ));
         }
         if self.preset != other.preset {
             d.push(format!("preset {} vs {}", self.preset, other.preset));
@@ -272,7 +279,10 @@ pub struct RunDir {
 impl RunDir {
     /// `out` if given, else `target/runs/<experiment>/<UTC timestamp>/` under the workspace root.
     /// Records nothing and checks nothing; commands use [`RunDir::open`].
-    #[allow(dead_code, reason = "kept for library callers and tests; commands use `open`")]
+    #[allow(
+        dead_code,
+        reason = "kept for library callers and tests; commands use `open`"
+    )]
     pub fn create(experiment: &str, out: Option<&Path>) -> Result<Self> {
         let path = match out {
             Some(p) => p.to_path_buf(),
@@ -326,7 +336,11 @@ impl RunDir {
                 let rev: String = want.revision.chars().take(12).collect();
                 path = base.join("subruns").join(format!(
                     "{experiment}-{preset}-seed{seed}-{rev}{}",
-                    if want.revision.ends_with("-dirty") { "-dirty" } else { "" }
+                    if want.revision.ends_with("-dirty") {
+                        "-dirty"
+                    } else {
+                        ""
+                    }
                 ));
                 have = RunRecord::read(&path)?;
                 if let Some(h) = &have {
@@ -892,9 +906,10 @@ pub fn merge_shards(out: &Path, experiment: &str, shards: &[PathBuf]) -> Result<
             };
             let v: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
             let ok = v.as_ref().is_some_and(|v| {
-                v.get("sha256").and_then(|x| x.as_str()).is_some_and(|sum| {
-                    cell_checksum(v).is_ok_and(|c| c == sum)
-                }) && v.get("id").and_then(|x| x.as_str()) == Some(id.as_str())
+                v.get("sha256")
+                    .and_then(|x| x.as_str())
+                    .is_some_and(|sum| cell_checksum(v).is_ok_and(|c| c == sum))
+                    && v.get("id").and_then(|x| x.as_str()) == Some(id.as_str())
             });
             let Some(v) = v.filter(|_| ok) else {
                 damaged.push(p.display().to_string());
@@ -904,7 +919,10 @@ pub fn merge_shards(out: &Path, experiment: &str, shards: &[PathBuf]) -> Result<
                 None => found[k] = Some((bytes, v)),
                 Some((_, w)) => {
                     if w.get("config") != v.get("config") || w.get("result") != v.get("result") {
-                        bail!("cell {id} differs between shard folders (see {})", p.display());
+                        bail!(
+                            "cell {id} differs between shard folders (see {})",
+                            p.display()
+                        );
                     }
                 }
             }
@@ -948,7 +966,11 @@ pub fn merge_shards(out: &Path, experiment: &str, shards: &[PathBuf]) -> Result<
             missing.len(),
             record.cells.len(),
             shown.join("; "),
-            if missing.len() > shown.len() { "; …" } else { "" }
+            if missing.len() > shown.len() {
+                "; …"
+            } else {
+                ""
+            }
         );
     }
     // The output folder: new, or a previous merge of the same run.
@@ -991,6 +1013,7 @@ pub fn merge_shards(out: &Path, experiment: &str, shards: &[PathBuf]) -> Result<
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
 
@@ -1037,7 +1060,12 @@ mod tests {
     }
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| pairs.iter().find(|(a, _)| *a == k).map(|(_, v)| (*v).to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(a, _)| *a == k)
+                .map(|(_, v)| (*v).to_string())
+        }
     }
 
     #[test]
@@ -1049,15 +1077,25 @@ mod tests {
             ("SLURM_ARRAY_TASK_MAX", "3"),
         ];
         assert_eq!(Shard::from_env(env(&slurm), None), Ok(Shard { i: 2, n: 4 }));
-        assert_eq!(Shard::from_env(env(&slurm), Some(4)), Ok(Shard { i: 2, n: 4 }));
-        assert!(Shard::from_env(env(&slurm), Some(5)).unwrap_err().contains("auto/5"));
+        assert_eq!(
+            Shard::from_env(env(&slurm), Some(4)),
+            Ok(Shard { i: 2, n: 4 })
+        );
+        assert!(
+            Shard::from_env(env(&slurm), Some(5))
+                .unwrap_err()
+                .contains("auto/5")
+        );
         // MIN/MAX only, offset array 5-8.
         let offset = [
             ("SLURM_ARRAY_TASK_ID", "7"),
             ("SLURM_ARRAY_TASK_MIN", "5"),
             ("SLURM_ARRAY_TASK_MAX", "8"),
         ];
-        assert_eq!(Shard::from_env(env(&offset), None), Ok(Shard { i: 2, n: 4 }));
+        assert_eq!(
+            Shard::from_env(env(&offset), None),
+            Ok(Shard { i: 2, n: 4 })
+        );
         // A stepped array (0-6:2 → 4 tasks, span 7) is refused.
         let step = [
             ("SLURM_ARRAY_TASK_ID", "2"),
@@ -1065,18 +1103,47 @@ mod tests {
             ("SLURM_ARRAY_TASK_MIN", "0"),
             ("SLURM_ARRAY_TASK_MAX", "6"),
         ];
-        assert!(Shard::from_env(env(&step), None).unwrap_err().contains("disagrees"));
+        assert!(
+            Shard::from_env(env(&step), None)
+                .unwrap_err()
+                .contains("disagrees")
+        );
         let k8s = [("JOB_COMPLETION_INDEX", "5")];
-        assert_eq!(Shard::from_env(env(&k8s), Some(6)), Ok(Shard { i: 5, n: 6 }));
-        assert!(Shard::from_env(env(&k8s), None).unwrap_err().contains("auto/n"));
+        assert_eq!(
+            Shard::from_env(env(&k8s), Some(6)),
+            Ok(Shard { i: 5, n: 6 })
+        );
+        assert!(
+            Shard::from_env(env(&k8s), None)
+                .unwrap_err()
+                .contains("auto/n")
+        );
         assert!(Shard::from_env(env(&k8s), Some(5)).is_err());
         let none: [(&str, &str); 0] = [];
         let e = Shard::from_env(env(&none), None).unwrap_err();
-        assert!(e.contains("SLURM_ARRAY_TASK_ID") && e.contains("JOB_COMPLETION_INDEX"), "{e}");
-        let both = [("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "2"), ("JOB_COMPLETION_INDEX", "0")];
-        assert!(Shard::from_env(env(&both), None).unwrap_err().contains("both"));
-        let bad = [("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "2")];
-        assert!(Shard::from_env(env(&bad), None).unwrap_err().contains("SLURM_ARRAY_TASK_ID"));
+        assert!(
+            e.contains("SLURM_ARRAY_TASK_ID") && e.contains("JOB_COMPLETION_INDEX"),
+            "{e}"
+        );
+        let both = [
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+            ("JOB_COMPLETION_INDEX", "0"),
+        ];
+        assert!(
+            Shard::from_env(env(&both), None)
+                .unwrap_err()
+                .contains("both")
+        );
+        let bad = [
+            ("SLURM_ARRAY_TASK_ID", "x"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+        ];
+        assert!(
+            Shard::from_env(env(&bad), None)
+                .unwrap_err()
+                .contains("SLURM_ARRAY_TASK_ID")
+        );
     }
 
     fn tmp(tag: &str) -> PathBuf {
@@ -1113,21 +1180,48 @@ mod tests {
         let out = tmp("own");
         let policy = OpenPolicy::default();
         let dir = RunDir::open("t", "tiny", 0, Some(&out), policy).unwrap();
-        let r: Option<Vec<CellRecord<u32, u32>>> =
-            run_experiment(&dir, "t", &grid(0), Shard::default(), 1, |c: &u32| Ok(c * 2)).unwrap();
+        let r: Option<Vec<CellRecord<u32, u32>>> = run_experiment(
+            &dir,
+            "t",
+            &grid(0),
+            Shard::default(),
+            1,
+            |c: &u32| Ok(c * 2),
+        )
+        .unwrap();
         assert_eq!(r.unwrap().len(), 5);
         let before = snapshot(&out);
-        for (preset, seed, what) in [("tiny", 1, "seed 0 vs 1"), ("quick", 0, "preset tiny vs quick")] {
+        for (preset, seed, what) in [
+            ("tiny", 1, "seed 0 vs 1"),
+            ("quick", 0, "preset tiny vs quick"),
+        ] {
             let e = RunDir::open("t", preset, seed, Some(&out), policy).unwrap_err();
             assert!(e.to_string().contains(what), "{e}");
         }
         // Same preset and seed but another grid (e.g. uncommitted code changes): refused too.
-        let e = run_experiment::<u32, u32, _>(&dir, "t", &grid(7), Shard::default(), 1, |c: &u32| Ok(*c))
+        let e =
+            run_experiment::<u32, u32, _>(&dir, "t", &grid(7), Shard::default(), 1, |c: &u32| {
+                Ok(*c)
+            })
             .unwrap_err();
         assert!(e.to_string().contains("config hash"), "{e}");
-        assert_eq!(snapshot(&out), before, "a refused command changed the folder");
+        assert_eq!(
+            snapshot(&out),
+            before,
+            "a refused command changed the folder"
+        );
         // With --subrun the other seed gets its own folder inside.
-        let sub = RunDir::open("t", "tiny", 1, Some(&out), OpenPolicy { subrun: true, ..policy }).unwrap();
+        let sub = RunDir::open(
+            "t",
+            "tiny",
+            1,
+            Some(&out),
+            OpenPolicy {
+                subrun: true,
+                ..policy
+            },
+        )
+        .unwrap();
         assert!(sub.path.starts_with(out.join("subruns")));
         let _ = std::fs::remove_dir_all(&out);
     }
@@ -1144,18 +1238,41 @@ mod tests {
         let p1 = dir.cell_path("c1");
         let text = std::fs::read_to_string(&p1).unwrap();
         std::fs::write(&p1, text.replace("\"result\": 2", "\"result\": 3")).unwrap();
-        assert_ne!(std::fs::read_to_string(&p1).unwrap(), text, "the alteration must apply");
+        assert_ne!(
+            std::fs::read_to_string(&p1).unwrap(),
+            text,
+            "the alteration must apply"
+        );
         let p3 = dir.cell_path("c3");
         let b3 = std::fs::read(&p3).unwrap();
         std::fs::write(&p3, &b3[..b3.len() / 2]).unwrap();
-        let e = run_experiment::<u32, u32, _>(&dir, "t", &grid(0), Shard::default(), 1, f).unwrap_err();
+        let e =
+            run_experiment::<u32, u32, _>(&dir, "t", &grid(0), Shard::default(), 1, f).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("c1.json") && msg.contains("checksum"), "{msg}");
-        assert!(msg.contains("c3.json") && msg.contains("not valid JSON"), "{msg}");
-        let dir = RunDir::open("t", "tiny", 0, Some(&out), OpenPolicy { recompute_damaged: true, ..policy }).unwrap();
+        assert!(
+            msg.contains("c3.json") && msg.contains("not valid JSON"),
+            "{msg}"
+        );
+        let dir = RunDir::open(
+            "t",
+            "tiny",
+            0,
+            Some(&out),
+            OpenPolicy {
+                recompute_damaged: true,
+                ..policy
+            },
+        )
+        .unwrap();
         let r: Vec<CellRecord<u32, u32>> =
-            run_experiment(&dir, "t", &grid(0), Shard::default(), 1, f).unwrap().unwrap();
-        assert_eq!(r.iter().map(|c| c.result).collect::<Vec<_>>(), vec![0, 2, 4, 6, 8]);
+            run_experiment(&dir, "t", &grid(0), Shard::default(), 1, f)
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            r.iter().map(|c| c.result).collect::<Vec<_>>(),
+            vec![0, 2, 4, 6, 8]
+        );
         let _ = std::fs::remove_dir_all(&out);
     }
 
@@ -1179,20 +1296,41 @@ mod tests {
         };
         let (a, b, foreign) = (shard(0, 0), shard(0, 1), shard(1, 1));
         let out = base.join("merged");
-        let e = merge_shards(&out, "t", &[a.clone()]).unwrap_err().to_string();
-        assert!(e.contains("c1 (should be in shard 1/2, whose folder was not given)"), "{e}");
-        let e = merge_shards(&out, "t", &[a.clone(), foreign.clone()]).unwrap_err().to_string();
-        assert!(e.contains(&foreign.display().to_string()) && e.contains("seed 0 vs 1"), "{e}");
+        let e = merge_shards(&out, "t", std::slice::from_ref(&a))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("c1 (should be in shard 1/2, whose folder was not given)"),
+            "{e}"
+        );
+        let e = merge_shards(&out, "t", &[a.clone(), foreign.clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&foreign.display().to_string()) && e.contains("seed 0 vs 1"),
+            "{e}"
+        );
         assert!(!out.exists(), "a refused merge wrote its output folder");
         let rec = merge_shards(&out, "t", &[a, b]).unwrap();
         assert_eq!(rec.cells.len(), 5);
         // The report step finds every cell and computes none.
-        let dir = RunDir::open("t", "tiny", 0, Some(&out), OpenPolicy { merge_only: true, ..policy }).unwrap();
-        let r: Vec<CellRecord<u32, u32>> = run_experiment(&dir, "t", &grid(0), Shard::default(), 1, |_: &u32| {
-            anyhow::bail!("merge computed a cell")
-        })
-        .unwrap()
+        let dir = RunDir::open(
+            "t",
+            "tiny",
+            0,
+            Some(&out),
+            OpenPolicy {
+                merge_only: true,
+                ..policy
+            },
+        )
         .unwrap();
+        let r: Vec<CellRecord<u32, u32>> =
+            run_experiment(&dir, "t", &grid(0), Shard::default(), 1, |_: &u32| {
+                anyhow::bail!("merge computed a cell")
+            })
+            .unwrap()
+            .unwrap();
         assert_eq!(r.len(), 5);
         let _ = std::fs::remove_dir_all(&base);
     }

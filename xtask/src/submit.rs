@@ -266,7 +266,13 @@ fn sbatch(args: &[&str]) -> Result<String> {
     }
     let text = String::from_utf8_lossy(&o.stdout);
     // `--parsable` prints `id` or `id;cluster`.
-    let id = text.trim().split(';').next().unwrap_or("").trim().to_string();
+    let id = text
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         bail!("sbatch printed {:?}, expected a job id", text.trim());
     }
@@ -374,11 +380,15 @@ fn k8s(r: &SubmitRepro) -> Result<()> {
     let f = p.out.join(format!("{}-k8s.yaml", r.experiment.name()));
     write_atomic(&f, m.as_bytes())?;
     println!("# {}\n{m}", f.display());
-    eprintln!("wrote {}; apply with kubectl (see docs/cluster.md)", f.display());
+    eprintln!(
+        "wrote {}; apply with kubectl (see docs/cluster.md)",
+        f.display()
+    );
     Ok(())
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
 
@@ -420,7 +430,10 @@ mod tests {
         assert!(array.contains("--preset tiny --seed 3"));
         assert!(array.contains("export THERMOQ_REVISION='abc'"));
         for i in 0..4 {
-            assert!(merge.contains(&format!("'/scratch/run/shard-{i}'")), "{merge}");
+            assert!(
+                merge.contains(&format!("'/scratch/run/shard-{i}'")),
+                "{merge}"
+            );
         }
         assert!(!merge.contains("shard-4"));
         assert!(merge.contains("merge exp1 --out '/scratch/run'/merged"));

@@ -10,6 +10,8 @@
 //! * `train dtm` (ignored by default: minutes; `.ci/run` runs it) killed and resumed ends with
 //!   the same checkpoint as an uninterrupted run.
 
+#![allow(clippy::unwrap_used)] // a test: fixed inputs, and a failure should stop it
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -124,7 +126,16 @@ fn exp1_killed_resumed_refused_and_merged() {
     // The uninterrupted reference, 2 threads.
     let t0 = Instant::now();
     let reference = p("reference");
-    run_ok(&["repro", "exp1", "--preset", "tiny", "--threads", "2", "--out", &reference]);
+    run_ok(&[
+        "repro",
+        "exp1",
+        "--preset",
+        "tiny",
+        "--threads",
+        "2",
+        "--out",
+        &reference,
+    ]);
     let full = t0.elapsed();
     let want_json = read(&base.join("reference/results.json"));
     let want_csv = read(&base.join("reference/cells.csv"));
@@ -137,42 +148,83 @@ fn exp1_killed_resumed_refused_and_merged() {
     while hits < 5 && trial < 10 {
         trial += 1;
         let out = p(&format!("killed-{trial}"));
-        let args = ["repro", "exp1", "--preset", "tiny", "--threads", "2", "--out", &out];
+        let args = [
+            "repro",
+            "exp1",
+            "--preset",
+            "tiny",
+            "--threads",
+            "2",
+            "--out",
+            &out,
+        ];
         let at = full.mul_f64(0.05 + 0.9 * moments.next_fraction());
         hits += usize::from(kill_after(&args, at));
         let o = run_ok(&args);
         let log = String::from_utf8_lossy(&o.stderr);
-        let written = std::fs::read_dir(base.join(format!("killed-{trial}/cells")))
-            .map_or(0, |d| d.count());
+        let written =
+            std::fs::read_dir(base.join(format!("killed-{trial}/cells"))).map_or(0, |d| d.count());
         assert!(written > 0, "trial {trial}: no cells");
         same(
             &read(&base.join(format!("killed-{trial}/results.json"))),
             &want_json,
             &format!("trial {trial} (killed at {at:?}; resume log: {log})"),
         );
-        same(&read(&base.join(format!("killed-{trial}/cells.csv"))), &want_csv, &format!("trial {trial} cells.csv"));
+        same(
+            &read(&base.join(format!("killed-{trial}/cells.csv"))),
+            &want_csv,
+            &format!("trial {trial} cells.csv"),
+        );
     }
-    assert!(hits >= 5, "only {hits} of {trial} kills hit a running process (reference took {full:?})");
+    assert!(
+        hits >= 5,
+        "only {hits} of {trial} kills hit a running process (reference took {full:?})"
+    );
 
     // Thread-count independence: one thread gives the same bytes.
     let one = p("one-thread");
-    run_ok(&["repro", "exp1", "--preset", "tiny", "--threads", "1", "--out", &one]);
-    same(&read(&base.join("one-thread/results.json")), &want_json, "--threads 1 vs 2");
+    run_ok(&[
+        "repro",
+        "exp1",
+        "--preset",
+        "tiny",
+        "--threads",
+        "1",
+        "--out",
+        &one,
+    ]);
+    same(
+        &read(&base.join("one-thread/results.json")),
+        &want_json,
+        "--threads 1 vs 2",
+    );
 
     // Reusing the finished folder with another seed, preset or revision is refused, naming the
     // difference; not one byte changes.
     let before = snapshot(&base.join("reference"));
-    let e = run_err(xtask(&["repro", "exp1", "--preset", "tiny", "--seed", "1", "--out", &reference]));
+    let e = run_err(xtask(&[
+        "repro", "exp1", "--preset", "tiny", "--seed", "1", "--out", &reference,
+    ]));
     assert!(e.contains("seed 0 vs 1"), "{e}");
-    let e = run_err(xtask(&["repro", "exp1", "--preset", "quick", "--out", &reference]));
+    let e = run_err(xtask(&[
+        "repro", "exp1", "--preset", "quick", "--out", &reference,
+    ]));
     assert!(e.contains("preset tiny vs quick"), "{e}");
     let mut c = xtask(&["repro", "exp1", "--preset", "tiny", "--out", &reference]);
     c.env("THERMOQ_REVISION", "another-revision");
     let e = run_err(c);
-    assert!(e.contains("revision") && e.contains("another-revision"), "{e}");
-    let e = run_err(xtask(&["repro", "exp2", "--preset", "quick", "--out", &reference]));
+    assert!(
+        e.contains("revision") && e.contains("another-revision"),
+        "{e}"
+    );
+    let e = run_err(xtask(&[
+        "repro", "exp2", "--preset", "quick", "--out", &reference,
+    ]));
     assert!(e.contains("experiment exp1 vs exp2"), "{e}");
-    assert!(snapshot(&base.join("reference")) == before, "a refused command changed the folder");
+    assert!(
+        snapshot(&base.join("reference")) == before,
+        "a refused command changed the folder"
+    );
     // An altered cell is named and not trusted; --recompute-damaged mends it.
     let cell = std::fs::read_dir(base.join("reference/cells"))
         .unwrap()
@@ -183,26 +235,86 @@ fn exp1_killed_resumed_refused_and_merged() {
     let altered = text.replacen("\"gap\": 0.", "\"gap\": 1.", 1);
     assert_ne!(altered, text, "the cell has a gap field to alter");
     std::fs::write(&cell, &altered).unwrap();
-    let e = run_err(xtask(&["repro", "exp1", "--preset", "tiny", "--out", &reference]));
+    let e = run_err(xtask(&[
+        "repro", "exp1", "--preset", "tiny", "--out", &reference,
+    ]));
     let name = cell.file_name().unwrap().to_string_lossy().into_owned();
     assert!(e.contains(&name) && e.contains("checksum"), "{e}");
-    run_ok(&["repro", "exp1", "--preset", "tiny", "--out", &reference, "--recompute-damaged"]);
-    same(&read(&base.join("reference/results.json")), &want_json, "after --recompute-damaged");
+    run_ok(&[
+        "repro",
+        "exp1",
+        "--preset",
+        "tiny",
+        "--out",
+        &reference,
+        "--recompute-damaged",
+    ]);
+    same(
+        &read(&base.join("reference/results.json")),
+        &want_json,
+        "after --recompute-damaged",
+    );
 
     // Shards on one thread, a foreign shard (seed 1), and merges.
     let (s0, s1, foreign) = (p("shard-0"), p("shard-1"), p("foreign-1"));
-    run_ok(&["repro", "exp1", "--preset", "tiny", "--threads", "1", "--shard", "0/2", "--out", &s0]);
-    run_ok(&["repro", "exp1", "--preset", "tiny", "--threads", "1", "--shard", "1/2", "--out", &s1]);
-    run_ok(&["repro", "exp1", "--preset", "tiny", "--seed", "1", "--threads", "1", "--shard", "1/2", "--out", &foreign]);
+    run_ok(&[
+        "repro",
+        "exp1",
+        "--preset",
+        "tiny",
+        "--threads",
+        "1",
+        "--shard",
+        "0/2",
+        "--out",
+        &s0,
+    ]);
+    run_ok(&[
+        "repro",
+        "exp1",
+        "--preset",
+        "tiny",
+        "--threads",
+        "1",
+        "--shard",
+        "1/2",
+        "--out",
+        &s1,
+    ]);
+    run_ok(&[
+        "repro",
+        "exp1",
+        "--preset",
+        "tiny",
+        "--seed",
+        "1",
+        "--threads",
+        "1",
+        "--shard",
+        "1/2",
+        "--out",
+        &foreign,
+    ]);
     let merged = p("merged");
     let e = run_err(xtask(&["merge", "exp1", "--out", &merged, &s0]));
     assert!(e.contains("missing") && e.contains("shard 1/2"), "{e}");
     let e = run_err(xtask(&["merge", "exp1", "--out", &merged, &s0, &foreign]));
     assert!(e.contains("foreign-1") && e.contains("seed 0 vs 1"), "{e}");
-    assert!(!base.join("merged").exists(), "a refused merge wrote its output");
+    assert!(
+        !base.join("merged").exists(),
+        "a refused merge wrote its output"
+    );
     run_ok(&["merge", "exp1", "--out", &merged, &s0, &s1]);
-    same(&read(&base.join("merged/results.json")), &want_json, "merged 1-thread shards vs 2-thread run");
-    same(&read(&base.join("merged/cells.csv")), &want_csv, "merged cells.csv");
+    same(
+        &read(&base.join("merged/results.json")),
+        &want_json,
+        "merged 1-thread shards vs 2-thread run",
+    );
+    same(
+        &read(&base.join("merged/cells.csv")),
+        &want_csv,
+        "merged cells.csv",
+    );
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -216,7 +328,9 @@ fn train_dtm_killed_and_resumed() {
     let p = |s: &str| base.join(s).to_str().unwrap().to_string();
     let reference = p("reference");
     let t0 = Instant::now();
-    run_ok(&["train", "dtm", "--preset", "quick", "--epochs", "2", "--out", &reference]);
+    run_ok(&[
+        "train", "dtm", "--preset", "quick", "--epochs", "2", "--out", &reference,
+    ]);
     let full = t0.elapsed();
     let model = |dir: &str| -> serde_json::Value {
         let mut v: serde_json::Value =
@@ -226,7 +340,9 @@ fn train_dtm_killed_and_resumed() {
     };
     let want = model(&reference);
     let out = p("killed");
-    let args = ["train", "dtm", "--preset", "quick", "--epochs", "2", "--out", &out];
+    let args = [
+        "train", "dtm", "--preset", "quick", "--epochs", "2", "--out", &out,
+    ];
     let mut moments = Moments(0x5eed_d7e0);
     let (mut hits, mut tries, mut scale, mut fresh) = (0, 0, 0.5, false);
     while hits < 5 && tries < 15 {
@@ -248,9 +364,17 @@ fn train_dtm_killed_and_resumed() {
         }
     }
     run_ok(&args);
-    assert!(hits >= 5, "only {hits} of {tries} kills hit a running training (reference {full:?})");
-    assert!(model(&out) == want, "resumed training differs from the uninterrupted one");
-    let e = run_err(xtask(&["train", "dtm", "--preset", "quick", "--epochs", "2", "--seed", "1", "--out", &out]));
+    assert!(
+        hits >= 5,
+        "only {hits} of {tries} kills hit a running training (reference {full:?})"
+    );
+    assert!(
+        model(&out) == want,
+        "resumed training differs from the uninterrupted one"
+    );
+    let e = run_err(xtask(&[
+        "train", "dtm", "--preset", "quick", "--epochs", "2", "--seed", "1", "--out", &out,
+    ]));
     assert!(e.contains("different configuration"), "{e}");
     let _ = std::fs::remove_dir_all(&base);
 }
