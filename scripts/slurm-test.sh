@@ -92,7 +92,8 @@ if [ ! -s /etc/munge/munge.key ]; then
   chown munge:munge /etc/munge/munge.key
   chmod 400 /etc/munge/munge.key
 fi
-runuser -u munge -- munged -F --socket="$MUNGE/munge.socket" --pid-file="$MUNGE/munged.pid" \
+# setpriv execs munged (no wrapper process), so the pid we keep is munged's own.
+setpriv --reuid=munge --regid=munge --clear-groups munged -F --socket="$MUNGE/munge.socket" --pid-file="$MUNGE/munged.pid" \
   --log-file="$MUNGE/munged.log" --seed-file="$MUNGE/munged.seed" &
 PIDS+=($!)
 for _ in $(seq 50); do
