@@ -110,6 +110,19 @@ impl HeatProfile {
     }
 }
 
+/// Deserializes an `f64` written by serde_json, where NaN and ±∞ were written as `null`.
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// Deserializes `Vec<f64>` written by serde_json, where NaN and ±∞ were written as `null`.
+fn vec_f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    Ok(Vec::<Option<f64>>::deserialize(d)?
+        .into_iter()
+        .map(|x| x.unwrap_or(f64::NAN))
+        .collect())
+}
+
 /// What one PT run says about its ladder (pooled over chains, recorded sweeps only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PtSummary {
@@ -122,28 +135,37 @@ pub struct PtSummary {
     /// The α values (descending, cold first).
     pub alphas: Vec<f64>,
     /// Pooled mean acceptance probability per edge (edge 0 = cold).
+    #[serde(deserialize_with = "vec_f64_or_nan")]
     pub acceptance: Vec<f64>,
     /// Swap attempts per edge, pooled.
     pub attempts: Vec<u64>,
     /// Edge 0 (α = 1 side).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cold_edge: f64,
     /// Last edge (α_top side).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub hot_edge: f64,
     /// Smallest acceptance over all edges.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub worst_edge: f64,
     /// Index of the worst edge.
     pub worst_edge_index: usize,
     /// Round trips per chain (mean).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub round_trips_per_chain: f64,
     /// Chains with at least one round trip.
     pub chains_with_round_trip: usize,
     /// Round trips per PT sweep per chain.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub round_trip_rate: f64,
     /// Λ_rej = Σ (1 − acceptance).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub lambda_rej: f64,
     /// 1/(2 + 2Λ_rej): the DEO prediction (meaningful for `pt-deo`).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub deo_predicted_rate: f64,
     /// C(α_r) = β² Var(E) per rung: each chain's own-mean variance, averaged over chains.
+    #[serde(deserialize_with = "vec_f64_or_nan")]
     pub specific_heat: Vec<f64>,
     /// Recorded sweeps per chain.
     pub sweeps: usize,

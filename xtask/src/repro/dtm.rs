@@ -333,18 +333,27 @@ fn run_ladder(
     Ok(PtSummary::of(&pt, scheme, kind_name, sweeps))
 }
 
+/// Deserializes an `f64` written by serde_json, where NaN and ±∞ were written as `null`.
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// One α_top of part 3.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TopRow {
     /// α_top.
     pub alpha_top: f64,
     /// τ_max over the gradient subset at the flat window: the larger of the two estimators.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tau_max: f64,
     /// τ_max by the within-chain estimator.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tau_within: f64,
     /// τ_max by the global-mean estimator.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tau_global: f64,
     /// τ̂ of the energy (global-mean estimator).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tau_energy: f64,
     /// Whether every observable passes the doubling rule between window/2 and window under both
     /// estimators.
@@ -719,16 +728,22 @@ pub struct StaleOut {
     /// The R1 gate (one-rung PT vs Gibbs, trained and initial weights).
     pub r1: R1Check,
     /// cos(equal-length PT-DEO cold rung, Gibbs).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cosine_pt_vs_gibbs: f64,
     /// cos(equal-length PT cold rung, Gibbs on the initial weights).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cosine_pt_vs_initial_weights_gibbs: f64,
     /// cos(uniform R = 8 PT-SYM cold rung, Gibbs).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cosine_uniform_r8_vs_gibbs: f64,
     /// cos(uniform R = 8 PT, equal-length PT).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cosine_uniform_r8_vs_equal_length_pt: f64,
     /// cos(Gibbs, Gibbs with another seed).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cosine_gibbs_vs_gibbs: f64,
     /// max |Δ| between the equal-length PT cold-rung moments and Gibbs.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub max_abs_diff: f64,
 }
 
@@ -2813,7 +2828,7 @@ mod tests {
             assert!(out.join(f).exists(), "{f}");
         }
         let n_phases = std::fs::read_dir(out.join("phases")).unwrap().count();
-        assert_eq!(n_phases, 7 + 2);
+        assert_eq!(n_phases, 8 + 2);
 
         // Resume: every phase is loaded, and every number is the same.
         let second = study(&dir, &p, "tiny", 3, 2, &ck, &extras).unwrap().unwrap();

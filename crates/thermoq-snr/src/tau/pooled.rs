@@ -223,8 +223,10 @@ impl Trajectories {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TauStat {
     /// Largest τ̂ over the gradient observables (whatever its status; see `status`).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tau_max: f64,
     /// τ_max / L.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tau_over_l: f64,
     /// What `tau_max` is: `resolved` only when every observable (and the energy) is resolved;
     /// `no_window` when the observable holding the maximum had no Sokal window; else `lower_bound`.
@@ -232,10 +234,12 @@ pub struct TauStat {
     /// Which observable (index in the subset) has τ_max.
     pub argmax: usize,
     /// Median τ̂ over the *resolved* gradient observables (NaN when none is resolved).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tau_median_resolved: f64,
     /// Gradient observables whose τ̂ is resolved (enter `tau_median_resolved`).
     pub resolved_observables: usize,
     /// τ̂ of the energy.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tau_energy: f64,
     /// Status of the energy's τ̂.
     pub energy_status: TauStatus,
@@ -317,6 +321,11 @@ pub fn median_sorted(x: &[f64]) -> f64 {
         n if n % 2 == 1 => x[n / 2],
         n => 0.5 * (x[n / 2 - 1] + x[n / 2]),
     }
+}
+
+/// Deserializes an `f64` written by serde_json, where NaN and ±∞ were written as `null`.
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// One window of a τ-vs-L table: both estimators.

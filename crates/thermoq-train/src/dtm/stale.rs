@@ -100,14 +100,22 @@ pub fn one_rung_pt_moments(
     Ok(acc)
 }
 
+/// Deserializes an `f64` written by serde_json, where NaN and ±∞ were written as `null`.
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// The outcome of [`r1_check`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct R1Check {
     /// cos(one-rung PT on the trained weights, Gibbs on the trained weights).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cosine_trained: f64,
     /// cos(one-rung PT on the initial weights, Gibbs on the trained weights): the preprint's bug.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cosine_initial: f64,
     /// ‖θ_trained − θ_initial‖₂ over couplings and biases.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub weight_change_l2: f64,
     /// `cosine_trained > MIN_R1_COSINE`.
     pub passed: bool,
