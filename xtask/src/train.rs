@@ -22,7 +22,9 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thermoq_data::cache;
-use thermoq_train::dtm::{CentroidClassifier, DtmData, DtmRun, DtmRunConfig, png_grid};
+use thermoq_train::dtm::{
+    DtmData, DtmRun, DtmRunConfig, GenerationEval, inpaint_background_baseline, png_grid,
+};
 
 /// `cargo xtask train <what>`.
 #[derive(Args, Debug)]
@@ -207,6 +209,7 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
         |r| {
             r.save(&ck)?;
             let e = r.history().last().map(|h| h.epoch).unwrap_or(0);
+            // `--keep E` keeps the checkpoint after E finished epochs (history epochs are 0-based).
             let done = r.epochs_done();
             if a.keep.contains(&done) {
                 r.save(&dir.join(format!("checkpoint-epoch-{done:04}.json")))?;
@@ -292,32 +295,15 @@ fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> 
         if data.side() <= 14 { 4 } else { 2 },
     )?;
     write_atomic(&dir.join("digits.png"), &png)?;
-    let clf = CentroidClassifier::fit(data, n_classes);
-    let test_imgs: Vec<&[i8]> = (0..data.test_len())
-        .map(|i| &data.test_visible(i)[..data.n_image()])
-        .collect();
-    let test_cls: Vec<u8> = (0..data.test_len()).map(|i| data.test_class(i)).collect();
-    let acc_test = clf.accuracy(&test_imgs, &test_cls);
-    let acc_gen = clf.accuracy(&refs, &classes);
-    // Pixel density of generated vs real digits (a mode-collapse / blank-image check).
-    let on = |ims: &[&[i8]]| {
-        ims.iter()
-            .map(|im| im.iter().filter(|&&v| v > 0).count() as f64 / im.len() as f64)
-            .sum::<f64>()
-            / ims.len().max(1) as f64
-    };
-    let (ink_gen, ink_test) = (on(&refs), on(&test_imgs));
-    // Inpainting baseline: fill the bottom half with background (−1) everywhere.
-    let side = data.side();
+    let ev = GenerationEval::measure(data, n_classes, &refs, &classes)?;
+    let (acc_gen, acc_test, ink_gen, ink_test) = (
+        ev.centroid_accuracy_generated,
+        ev.centroid_accuracy_test,
+        ev.ink_generated,
+        ev.ink_test,
+    );
     let n_inp = cfg.inpaint_test.min(data.test_len());
-    let bottom_ink = (0..n_inp)
-        .map(|i| {
-            let im = &data.test_visible(i)[..data.n_image()];
-            im[(side / 2) * side..].iter().filter(|&&v| v > 0).count() as f64
-                / (im.len() - (side / 2) * side) as f64
-        })
-        .sum::<f64>()
-        / n_inp.max(1) as f64;
+    let bottom_ink = inpaint_background_baseline(data, cfg.inpaint_test);
 
     // curves.svg
     let pts = |f: &dyn Fn(&thermoq_train::dtm::LayerEpoch) -> f64| -> Vec<(f64, f64)> {

@@ -74,6 +74,7 @@ pub mod error;
 pub mod exact;
 pub mod fast;
 pub mod kernel;
+pub mod ladder_design;
 pub mod observe;
 pub mod pbit;
 pub mod plan;

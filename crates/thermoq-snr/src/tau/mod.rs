@@ -10,6 +10,7 @@
 //! | [`geyer_split`], [`ess`] | [`ChainSet`] | the same after splitting each chain in half: ArviZ `ess(method="mean")` |
 //! | [`batch_means`] | [`ChainSet`] | batch means with ⌊√n⌋ samples per batch |
 //! | [`split_rhat`] | [`ChainSet`] | ArviZ `rhat(method="split")` (Gelman et al., no rank normalisation) |
+//! | [`pooled_tau`], [`tau_table`] | many chains | within-chain and global-mean Sokal τ̂ with a [`TauStatus`], τ-vs-L tables |
 //!
 //! # The math
 //!
@@ -35,6 +36,7 @@ mod batch;
 mod chains;
 mod doubling;
 mod geyer;
+mod pooled;
 mod rhat;
 mod sokal;
 
@@ -45,6 +47,10 @@ pub use doubling::{
     DoublingReport, DoublingRow, TauVerdict, doubling_run, doubling_run_multi, is_resolved,
 };
 pub use geyer::{ess, geyer, geyer_split};
+pub use pooled::{
+    PooledTau, TauRow, TauStat, TauStatus, Trajectories, median_sorted, pooled_tau, tau_stat,
+    tau_table,
+};
 pub use rhat::split_rhat;
 pub use sokal::{auto_window, sokal, sokal_pooled, sokal_std_err};
 

@@ -9,17 +9,23 @@
 //!   on its own streams, atomic checkpoints with bit-identical resume.
 //! * [`generate`] — annealed class-conditional generation, a nearest-centroid check of the
 //!   generated digits, and a PNG grid writer.
+//! * [`eval`] — [`GenerationEval`]: centroid accuracy and ink of generated digits, and the
+//!   all-background inpainting baseline.
+//! * [`stale`] — the preprint's R1 stale-weights check: one-rung PT vs plain Gibbs moments.
 //! * [`trainer`] — [`DtmTrainer`]: one layer's contrastive step on the reference
 //!   `BatchSampler`, one sampler per training pair; kept as a slow, simple cross-check.
 
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod generate;
 pub mod run;
+pub mod stale;
 pub mod trainer;
 
 pub use config::{AcpConfig, DtmRunConfig, GenerationConfig, ProbeConfig};
 pub use data::DtmData;
+pub use eval::{GenerationEval, inpaint_background_baseline, ink};
 pub use generate::{CentroidClassifier, encode_png_gray, png_grid};
 pub use run::{
     AcpState, DtmCheckpoint, DtmRun, EpochRecord, LayerEpoch, QProbe, StepEvent, StepStats,
