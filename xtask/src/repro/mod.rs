@@ -1,11 +1,14 @@
 //! `cargo xtask repro` and `cargo xtask merge`: the experiments, their presets and shared options.
 
+mod drive;
 mod dtm;
 mod exp1;
 mod exp2;
 mod exp5;
 
 use crate::runner::{RunDir, Shard, merge_cells};
+use drive::drive;
+use thermoq_repro::{RunConfig, exp1::Exp1, exp2::Exp2, exp5::Exp5};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -35,14 +38,7 @@ impl Experiment {
     }
 }
 
-/// Preset size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-pub enum Preset {
-    /// Minutes on two cores.
-    Quick,
-    /// The full preset.
-    Paper,
-}
+pub use thermoq_repro::Preset;
 
 /// Options shared by every reproduction.
 #[derive(Args, Clone, Debug)]
@@ -74,10 +70,11 @@ impl ReproArgs {
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let config = RunConfig::new(self.preset, self.seed);
         match self.experiment {
-            Experiment::Exp1 => exp1::run(&dir, self.preset, self.seed, self.shard, threads),
-            Experiment::Exp2 => exp2::run(&dir, self.preset, self.seed, self.shard, threads),
-            Experiment::Exp5 => exp5::run(&dir, self.preset, self.seed, self.shard, threads),
+            Experiment::Exp1 => drive(&Exp1::new(config), &dir, self.shard, threads),
+            Experiment::Exp2 => drive(&Exp2::new(config), &dir, self.shard, threads),
+            Experiment::Exp5 => drive(&Exp5::new(config), &dir, self.shard, threads),
             Experiment::Dtm => dtm::run(&dir, self.preset, self.seed, self.shard, threads),
         }
     }
