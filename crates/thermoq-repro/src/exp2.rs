@@ -709,6 +709,9 @@ fn mc_cell(c: &CellConfig, rbm: &Rbm, data: &[f64]) -> Result<McPart, ReproError
     })
 }
 
+/// Picks one reversible kernel's facts out of an exact cell.
+type KernelOf = fn(&ExactPart) -> &RevKernel;
+
 fn summarize(recs: &[CellOutcome<CellConfig, CellResult>]) -> Summary {
     let ex: Vec<(&CellOutcome<CellConfig, CellResult>, &ExactPart)> = recs
         .iter()
@@ -744,7 +747,7 @@ fn summarize(recs: &[CellOutcome<CellConfig, CellResult>]) -> Summary {
             blk_sym_cluster: e.blk_sym_cluster,
         })
         .collect();
-    let reversible: [(KernelKind, fn(&ExactPart) -> &RevKernel); 2] = [
+    let reversible: [(KernelKind, KernelOf); 2] = [
         (KernelKind::Rs1, |e| &e.rs1),
         (KernelKind::BlkSym, |e| &e.blk_sym),
     ];

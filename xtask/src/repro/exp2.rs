@@ -443,6 +443,7 @@ fn report(res: &Res) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
