@@ -108,6 +108,32 @@ impl ExactLaw {
         }
         table
     }
+
+    /// The single-flip local minima of the energy: states `x` where flipping any one spin raises
+    /// `E` (`x_i φ_i(x) > 0` for every `i`, `φ_i` the local field), counted with ±x separately,
+    /// and their total π-mass. A census of the landscape's modes for multimodality studies.
+    pub fn local_minima<M: EnergyModel + ?Sized>(&self, model: &M) -> LocalMinima {
+        let mut x = vec![0i8; self.n];
+        let (mut count, mut mass) = (0usize, 0.0);
+        for s in 0..self.n_states() {
+            spins_from_index(s as u64, &mut x);
+            // flipping x_i changes E by 2 x_i φ_i
+            if (0..self.n).all(|i| f64::from(x[i]) * model.local_field(&x, i) > 0.0) {
+                count += 1;
+                mass += self.pi[s];
+            }
+        }
+        LocalMinima { count, mass }
+    }
+}
+
+/// What [`ExactLaw::local_minima`] counts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LocalMinima {
+    /// Strict single-flip local minima of `E` (±x counted separately).
+    pub count: usize,
+    /// Their total π-mass.
+    pub mass: f64,
 }
 
 #[cfg(test)]
@@ -123,6 +149,17 @@ mod tests {
         let want = (1.3f64 * 0.7).tanh();
         assert!((law.m2([(0, 1)])[0] - want).abs() < 1e-14);
         assert!(law.m1().iter().all(|v| v.abs() < 1e-14));
+    }
+
+    #[test]
+    fn ferromagnet_has_two_minima() {
+        // Curie–Weiss: the two aligned states are the only single-flip-stable states.
+        let m = builders::curie_weiss(6, 1.0);
+        let law = ExactLaw::new(&m).unwrap();
+        let lm = law.local_minima(&m);
+        assert_eq!(lm.count, 2);
+        let aligned = law.pi[0] + law.pi[(1 << 6) - 1];
+        assert!((lm.mass - aligned).abs() < 1e-15);
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub mod error;
 pub mod exact;
 pub mod mc;
 pub mod predict;
+pub mod sampled;
 pub mod tau;
 
 pub use error::SnrError;

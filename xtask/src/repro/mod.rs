@@ -1,5 +1,6 @@
 //! `cargo xtask repro` and `cargo xtask merge`: the experiments, their presets and shared options.
 
+mod drive;
 mod dtm;
 mod exp1;
 mod exp2;
@@ -7,6 +8,8 @@ mod exp5;
 
 use crate::runner::{OpenPolicy, RunDir, Shard, merge_shards};
 use anyhow::{Context, Result, bail};
+use drive::drive;
+use thermoq_repro::{RunConfig, exp1::Exp1, exp2::Exp2, exp5::Exp5};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -35,27 +38,8 @@ impl Experiment {
     }
 }
 
-/// Preset size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-pub enum Preset {
-    /// Seconds: a few exp1 cells (N = 8, 10; no Monte Carlo), for tests of the run machinery.
-    Tiny,
-    /// Minutes on two cores.
-    Quick,
-    /// The full preset.
-    Paper,
-}
+pub use thermoq_repro::Preset;
 
-impl Preset {
-    /// The name used on the command line and in run records.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Tiny => "tiny",
-            Self::Quick => "quick",
-            Self::Paper => "paper",
-        }
-    }
-}
 
 /// Options shared by every reproduction.
 #[derive(Args, Clone, Debug)]
@@ -114,10 +98,11 @@ impl ReproArgs {
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let config = RunConfig::new(self.preset, self.seed);
         match self.experiment {
-            Experiment::Exp1 => exp1::run(&dir, self.preset, self.seed, self.shard, threads),
-            Experiment::Exp2 => exp2::run(&dir, self.preset, self.seed, self.shard, threads),
-            Experiment::Exp5 => exp5::run(&dir, self.preset, self.seed, self.shard, threads),
+            Experiment::Exp1 => drive(&Exp1::new(config), &dir, self.shard, threads),
+            Experiment::Exp2 => drive(&Exp2::new(config), &dir, self.shard, threads),
+            Experiment::Exp5 => drive(&Exp5::new(config), &dir, self.shard, threads),
             Experiment::Dtm => dtm::run(&dir, self.preset, self.seed, self.shard, threads),
         }
     }

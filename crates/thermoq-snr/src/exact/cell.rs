@@ -13,7 +13,8 @@ use super::qop::{QopExact, StartLaw, WindowConfig, overlaps, qop_propagated, qop
 use crate::SnrError;
 use crate::predict::{
     DEFAULT_EPS_CLUSTER, DEFAULT_EPS_OVERLAP, DEFAULT_GROUP_TOL, MatrixFree, Naive, OneGap,
-    Prediction, Predictor, PredictorInput, SpectralView, StructPerp, TrackingVerdict,
+    Prediction, Predictor, PredictorInput, PredictorKind, SpectralView, StructPerp,
+    TrackingVerdict,
 };
 use thermoq_models::{EnergyModel, ObservableSet, exact::ExactLaw};
 use thermoq_samplers::{Kernel, exact::ExactKernel};
@@ -152,6 +153,15 @@ impl CellReport {
             .iter()
             .find(|p| p.prediction.predictor == name)
     }
+
+    /// The report of predictor `kind`, or [`SnrError::Unsupported`] if it did not run.
+    pub fn predicted(&self, kind: PredictorKind) -> Result<&PredictionReport, SnrError> {
+        self.prediction(kind.name())
+            .ok_or_else(|| SnrError::Unsupported {
+                what: "predictor",
+                reason: format!("{kind} did not run on this cell"),
+            })
+    }
 }
 
 fn upstream(layer: &'static str) -> impl Fn(String) -> SnrError {
@@ -274,8 +284,75 @@ where
     )
 }
 
+/// What [`analyze`] is asked to compute for one model and kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct CellRequest<'a> {
+    /// A spectrum already computed with [`spectrum_of`] for this kernel and model, if any.
+    pub spectrum: Option<&'a Spectrum>,
+    /// `E_data[f_a]`, one per observable of `params.observables`.
+    pub data_means: &'a [f64],
+    /// Burn-in `B`.
+    pub burn_in: Sweeps,
+    /// Window `K`.
+    pub window: Sweeps,
+    /// Chains `C`.
+    pub chains: u64,
+    /// Options.
+    pub params: &'a CellParams,
+}
+
+impl<'a> CellRequest<'a> {
+    /// `B` and `K` automatic (SCIENCE.md II.6), one chain, no precomputed spectrum.
+    pub fn auto(data_means: &'a [f64], params: &'a CellParams) -> Self {
+        Self {
+            spectrum: None,
+            data_means,
+            burn_in: Sweeps::Auto,
+            window: Sweeps::Auto,
+            chains: 1,
+            params,
+        }
+    }
+
+    /// The same request re-using `spectrum`.
+    pub fn with_spectrum(self, spectrum: &'a Spectrum) -> Self {
+        Self {
+            spectrum: Some(spectrum),
+            ..self
+        }
+    }
+
+    /// The same request with fixed `B` and `K`.
+    pub fn fixed(self, burn_in: u64, window: u64) -> Self {
+        Self {
+            burn_in: Sweeps::Fixed(burn_in),
+            window: Sweeps::Fixed(window),
+            ..self
+        }
+    }
+}
+
+/// [`analyze_cell_with_spectrum`] with its arguments in one [`CellRequest`].
+pub fn analyze<M, K>(model: &M, kernel: &K, req: &CellRequest<'_>) -> Result<CellReport, SnrError>
+where
+    M: EnergyModel + ?Sized,
+    K: Kernel<M>,
+{
+    analyze_cell_with_spectrum(
+        model,
+        kernel,
+        req.spectrum,
+        req.data_means,
+        req.burn_in,
+        req.window,
+        req.chains,
+        req.params,
+    )
+}
+
 /// As [`analyze_cell`], re-using a spectrum the caller already computed with [`spectrum_of`]
 /// for this kernel and model (the dense eigendecomposition dominates the cost at N ≥ 12).
+/// [`analyze`] takes the same arguments as one [`CellRequest`].
 #[allow(clippy::too_many_arguments)]
 pub fn analyze_cell_with_spectrum<M, K>(
     model: &M,

@@ -18,7 +18,8 @@ pub mod qop;
 pub mod window;
 
 pub use cell::{
-    CellParams, CellReport, SpectrumSummary, Sweeps, analyze_cell, analyze_cell_with_spectrum,
+    CellParams, CellReport, CellRequest, SpectrumSummary, Sweeps, analyze, analyze_cell,
+    analyze_cell_with_spectrum,
 };
 pub use dense::{DenseDecomposition, dense_spectrum};
 pub use dstruct::{StructPerpGradient, struct_perp_gradient, t_o_fixed_cluster};

@@ -16,12 +16,14 @@
 //! log10 F`".
 
 pub mod cluster;
+mod kind;
 mod predictors;
 pub mod tracking;
 
 pub use cluster::{
     ClusterChoice, DEFAULT_GROUP_TOL, mode_contributions, relevance, select_cluster,
 };
+pub use kind::PredictorKind;
 pub use predictors::{MatrixFree, Naive, OneGap, StructPerp};
 pub use tracking::{TRACKING_FACTORS, TrackingVerdict, tracks};
 

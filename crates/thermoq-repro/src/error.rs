@@ -1,0 +1,51 @@
+//! [`ReproError`]: the one error type of the experiments, wrapping the lower crates' errors.
+
+use thiserror::Error;
+
+/// Everything that can go wrong while computing a cell.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ReproError {
+    /// From `thermoq-core`.
+    #[error(transparent)]
+    Core(#[from] thermoq_core::CoreError),
+    /// From `thermoq-models`.
+    #[error(transparent)]
+    Model(#[from] thermoq_models::ModelError),
+    /// From `thermoq-samplers`.
+    #[error(transparent)]
+    Sampler(#[from] thermoq_samplers::SamplerError),
+    /// From `thermoq-spectral`.
+    #[error(transparent)]
+    Spectral(#[from] thermoq_spectral::SpectralError),
+    /// From `thermoq-snr`.
+    #[error(transparent)]
+    Snr(#[from] thermoq_snr::SnrError),
+    /// From the data-law patterns of `thermoq-data`.
+    #[error(transparent)]
+    Pattern(#[from] thermoq_data::patterns::PatternError),
+    /// A fact the analysis should have produced is missing (e.g. no spectrum for a reversible
+    /// kernel, no observable-relevant mode).
+    #[error("{what}: not produced by the analysis ({why})")]
+    Missing {
+        /// The missing fact.
+        what: &'static str,
+        /// Why it was expected.
+        why: &'static str,
+    },
+    /// A configuration value is out of range.
+    #[error("{field} = {value:?}: expected {expected}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// The expected form.
+        expected: &'static str,
+    },
+}
+
+/// `Some(x)` or [`ReproError::Missing`].
+pub(crate) fn need<T>(x: Option<T>, what: &'static str, why: &'static str) -> Result<T, ReproError> {
+    x.ok_or(ReproError::Missing { what, why })
+}

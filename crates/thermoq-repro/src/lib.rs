@@ -1,0 +1,209 @@
+//! # thermoq-repro — the preprint's experiments as a library
+//!
+//! Each reproduction of "The Spectral Gap Is the Wrong Object" is a list of independent *cells*
+//! (one model, one kernel, one temperature, …) and a summary over them. This crate states that
+//! shape once, as the [`Experiment`] trait, and implements it for
+//!
+//! * [`exp1::Exp1`] — the exact-diagonalization grid (Curie–Weiss, SK, Hopfield; SCIENCE II.6);
+//! * [`exp2::Exp2`] — planted RBMs under single-site and block Gibbs, checks P1–P4 (SCIENCE §2.2);
+//! * [`exp5::Exp5`] — γ_eff against multimodality on planted RBMs (SCIENCE §2.5).
+//!
+//! An experiment is built from a typed [`RunConfig`] (a [`Preset`] and a master seed); its
+//! [`Experiment::grid`] is the one description of the grid — [`Experiment::cells`] is generated
+//! from it and it is what `results.json` records. [`Experiment::run_cell`] computes one cell (pure:
+//! same cell ⇒ same numbers, whatever the thread count) and [`Experiment::summarize`] turns the
+//! finished cells into a typed summary. Files, progress bars, CSV, figures and report prose are
+//! the caller's business (`cargo xtask repro` is one such caller); this crate never prints, and
+//! each cell runs inside a `tracing` span.
+//!
+//! A sampled τ̂ never passes for a value: it carries a [`thermoq_snr::sampled::TauStatus`]
+//! (`resolved`, `lower_bound`, `no_window`) into every result and summary, and medians, maxima
+//! and pass counts use resolved values only ([`stats`]).
+//!
+//! One exp1 cell from user code:
+//!
+//! ```
+//! use thermoq_repro::{Experiment, Preset, RunConfig, exp1::Exp1};
+//!
+//! let exp = Exp1::new(RunConfig::new(Preset::Quick, 0));
+//! let (_, cell) = exp
+//!     .cells()
+//!     .into_iter()
+//!     .find(|(id, _)| id == "cw-n08-b0.5")
+//!     .expect("the grid has this cell");
+//! let r = exp.run_cell(&cell)?;
+//! // the slowest mode of the Curie–Weiss chain is odd and invisible to the couplings …
+//! assert!(r.naive.ratio > 1e10);
+//! // … while struct-perp tracks the exact Q_op within a factor 2
+//! assert!((0.5..2.0).contains(&r.struct_perp.ratio));
+//! # Ok::<(), thermoq_repro::ReproError>(())
+//! ```
+
+pub mod error;
+pub mod exp1;
+pub mod exp2;
+pub mod exp5;
+pub mod stats;
+
+pub use error::ReproError;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Preset size of a reproduction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Preset {
+    /// Seconds: exp1's N = 8 and 10 cells at β = 1 without Monte Carlo, for tests of the run
+    /// machinery (exp1 only; the other experiments refuse it in `cargo xtask repro`).
+    Tiny,
+    /// Minutes on two cores.
+    Quick,
+    /// The full preset.
+    Paper,
+}
+
+impl Preset {
+    /// `tiny`, `quick` or `paper`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tiny => "tiny",
+            Self::Quick => "quick",
+            Self::Paper => "paper",
+        }
+    }
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = ReproError;
+    fn from_str(s: &str) -> Result<Self, ReproError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tiny" => Ok(Self::Tiny),
+            "quick" => Ok(Self::Quick),
+            "paper" => Ok(Self::Paper),
+            _ => Err(ReproError::Invalid {
+                field: "preset",
+                value: s.to_string(),
+                expected: "`quick` or `paper`",
+            }),
+        }
+    }
+}
+
+/// What every experiment is built from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Preset size.
+    pub preset: Preset,
+    /// Master seed: every model and chain seed of the grid is derived from it.
+    pub seed: u64,
+}
+
+impl RunConfig {
+    /// A configuration.
+    pub fn new(preset: Preset, seed: u64) -> Self {
+        Self { preset, seed }
+    }
+}
+
+/// A reproduction: a grid of independent cells and a summary over them.
+pub trait Experiment: Sync {
+    /// Everything that determines one cell's numbers.
+    type Cell: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync;
+    /// What one cell computes.
+    type Output: Serialize + DeserializeOwned + Send;
+    /// The grid's description (recorded in `results.json`).
+    type Grid: Serialize;
+    /// The headline numbers.
+    type Summary: Serialize;
+
+    /// Short name (`exp1`, …), also the folder and report name.
+    fn name(&self) -> &'static str;
+    /// Preset and seed.
+    fn config(&self) -> RunConfig;
+    /// The grid's description; [`Self::cells`] is generated from it.
+    fn grid(&self) -> Self::Grid;
+    /// Every cell, `(id, cell)`, in a fixed order.
+    fn cells(&self) -> Vec<(String, Self::Cell)>;
+    /// Computes one cell.
+    fn run_cell(&self, cell: &Self::Cell) -> Result<Self::Output, ReproError>;
+    /// Summarizes the finished cells (in grid order).
+    fn summarize(&self, cells: &[CellOutcome<Self::Cell, Self::Output>]) -> Self::Summary;
+}
+
+/// One finished cell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellOutcome<C, R> {
+    /// Cell id.
+    pub id: String,
+    /// The cell's configuration.
+    pub config: C,
+    /// What it computed.
+    pub result: R,
+}
+
+/// Everything a run of an experiment records (`results.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Results<G, C, R, S> {
+    /// Experiment name.
+    pub experiment: String,
+    /// Preset.
+    pub preset: Preset,
+    /// Master seed.
+    pub seed: u64,
+    /// Revision of the code that wrote the report (supplied by the caller).
+    pub git_revision: String,
+    /// The grid.
+    pub grid: G,
+    /// The headline numbers.
+    pub summary: S,
+    /// Every cell.
+    pub cells: Vec<CellOutcome<C, R>>,
+}
+
+/// The [`Results`] type of experiment `E`.
+pub type ResultsOf<E> = Results<
+    <E as Experiment>::Grid,
+    <E as Experiment>::Cell,
+    <E as Experiment>::Output,
+    <E as Experiment>::Summary,
+>;
+
+/// Assembles the results of `exp` from its finished cells.
+pub fn assemble<E: Experiment>(
+    exp: &E,
+    cells: Vec<CellOutcome<E::Cell, E::Output>>,
+    git_revision: String,
+) -> ResultsOf<E> {
+    let summary = exp.summarize(&cells);
+    let cfg = exp.config();
+    Results {
+        experiment: exp.name().to_string(),
+        preset: cfg.preset,
+        seed: cfg.seed,
+        git_revision,
+        grid: exp.grid(),
+        summary,
+        cells,
+    }
+}
+
+/// Runs every cell of `exp` in order on the calling thread and assembles the results (for small
+/// grids and tests; the xtask driver runs cells in parallel, resumably).
+pub fn run_all<E: Experiment>(exp: &E) -> Result<ResultsOf<E>, ReproError> {
+    let cells = exp
+        .cells()
+        .into_iter()
+        .map(|(id, config)| {
+            let result = exp.run_cell(&config)?;
+            Ok(CellOutcome { id, config, result })
+        })
+        .collect::<Result<Vec<_>, ReproError>>()?;
+    Ok(assemble(exp, cells, String::new()))
+}
