@@ -1,6 +1,7 @@
 //! `cargo xtask fuzz --cases N`: the long run of the `thermoq-fuzz` targets.
 //!
-//! Runs `cargo test --release -p thermoq-fuzz` with `THERMOQ_FUZZ_CASES=N` (cases per target) and
+//! Runs `cargo test -p thermoq-fuzz` (the dev profile of this workspace is optimized: opt-level 2,
+//! dependencies 3, with debug assertions and overflow checks on, which a fuzz run wants) with `THERMOQ_FUZZ_CASES=N` (cases per target) and
 //! `THERMOQ_FUZZ_SEED`, one target at a time (`--target` picks one), so every target's summary
 //! line (`fuzz <target>: <inputs> inputs …`) is printed as it finishes.
 
@@ -45,7 +46,15 @@ pub fn run(a: &FuzzArgs) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for t in targets {
         let status = Command::new(&cargo)
-            .args(["test", "--release", "-p", "thermoq-fuzz", "--test", "fuzz", "--", "--exact"])
+            .args([
+                "test",
+                "-p",
+                "thermoq-fuzz",
+                "--test",
+                "fuzz",
+                "--",
+                "--exact",
+            ])
             .arg(t)
             .arg("--nocapture")
             .env("THERMOQ_FUZZ_CASES", a.cases.to_string())

@@ -179,8 +179,14 @@ mod tests {
         assert!(parse_size("3Q").is_err());
         let b = Budget::new(Some("1M")).unwrap();
         assert!(b.check("x", Some(1024), "--chains").is_ok());
-        let e = b.check("x", Some(2 << 20), "--chains").unwrap_err().to_string();
-        assert!(e.starts_with("--chains") && e.contains("lower --chains"), "{e}");
+        let e = b
+            .check("x", Some(2 << 20), "--chains")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--chains") && e.contains("lower --chains"),
+            "{e}"
+        );
         assert!(b.check("x", None, "--seeds").is_err());
         assert!(mul(u64::MAX, 2, "--chains").is_err());
         assert!(check_work(Some(MAX_WORK + 1), "--sweeps").is_err());

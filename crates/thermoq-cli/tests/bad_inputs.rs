@@ -73,10 +73,22 @@ fn refuses(args: &[&str], names: &[&str]) -> Outcome {
         o.code,
         o.stdout
     );
-    assert!(!o.stdout.contains("null"), "thermoq {args:?}: null in {}", o.stdout);
-    let msg = o.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    assert!(
+        !o.stdout.contains("null"),
+        "thermoq {args:?}: null in {}",
+        o.stdout
+    );
+    let msg = o
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("");
     for n in names {
-        assert!(msg.contains(n), "thermoq {args:?}: message does not name {n:?}: {}", o.stderr);
+        assert!(
+            msg.contains(n),
+            "thermoq {args:?}: message does not name {n:?}: {}",
+            o.stderr
+        );
     }
     eprintln!("ok ({:.2} s) thermoq {}: {msg}", o.seconds, args.join(" "));
     o
@@ -90,22 +102,50 @@ fn p(name: &str) -> String {
 fn tiny_inputs_no_longer_abort() {
     // 16-byte colouring [0,4294967294,0]
     refuses(
-        &["sample", "--model", &p("chain3.json"), "--kernel", "blk-alt", "--colors",
-          &p("colors-huge.json"), "--sweeps", "10"],
+        &[
+            "sample",
+            "--model",
+            &p("chain3.json"),
+            "--kernel",
+            "blk-alt",
+            "--colors",
+            &p("colors-huge.json"),
+            "--sweeps",
+            "10",
+        ],
         &["colors[1]", "4294967294"],
     );
     // 24-byte binary model claiming a 2^60-byte string
-    refuses(&["inspect", "--model", &p("strlen-2e60.bin")], &["format", "1152921504606846976"]);
+    refuses(
+        &["inspect", "--model", &p("strlen-2e60.bin")],
+        &["format", "1152921504606846976"],
+    );
     refuses(&["sample", "--model", &p("strlen-2e60.bin")], &["format"]);
     // snr --monte-carlo --seeds 1e11
     refuses(
-        &["snr", "--model", &p("cw6.json"), "--monte-carlo", "--seeds", "100000000000",
-          "--burn-in", "10", "--window", "10"],
+        &[
+            "snr",
+            "--model",
+            &p("cw6.json"),
+            "--monte-carlo",
+            "--seeds",
+            "100000000000",
+            "--burn-in",
+            "10",
+            "--window",
+            "10",
+        ],
         &["--seeds"],
     );
     // sample --chains u64::MAX
     refuses(
-        &["sample", "--model", &p("cw6.json"), "--chains", "18446744073709551615"],
+        &[
+            "sample",
+            "--model",
+            &p("cw6.json"),
+            "--chains",
+            "18446744073709551615",
+        ],
         &["--chains"],
     );
 }
@@ -129,7 +169,13 @@ fn huge_counts_no_longer_hang() {
     }
     // A legal but large analysis refuses up front under a memory budget, naming what lowers it.
     let o = refuses(
-        &["spectrum", "--model", &p("cw14.json"), "--max-memory", "64M"],
+        &[
+            "spectrum",
+            "--model",
+            &p("cw14.json"),
+            "--max-memory",
+            "64M",
+        ],
         &["--max-memory", "model size"],
     );
     assert!(o.seconds < 5.0, "{}", o.seconds);
@@ -138,7 +184,15 @@ fn huge_counts_no_longer_hang() {
         &["--max-memory"],
     );
     refuses(
-        &["sample", "--model", &p("cw6.json"), "--chains", "100000000", "--max-memory", "1G"],
+        &[
+            "sample",
+            "--model",
+            &p("cw6.json"),
+            "--chains",
+            "100000000",
+            "--max-memory",
+            "1G",
+        ],
         &["--chains", "--max-memory"],
     );
 }
@@ -147,7 +201,15 @@ fn huge_counts_no_longer_hang() {
 fn unrepresentable_numbers_are_errors_not_nulls() {
     // J = 1e308: the energy sums overflow; an error naming the quantity, never null.
     refuses(
-        &["sample", "--model", &p("j1e308.json"), "--chains", "4", "--sweeps", "100"],
+        &[
+            "sample",
+            "--model",
+            &p("j1e308.json"),
+            "--chains",
+            "4",
+            "--sweeps",
+            "100",
+        ],
         &["energy_"],
     );
     // tau near ±1e308: the right answer (the same as for the series scaled to ±1), no null, and
@@ -171,14 +233,24 @@ fn unrepresentable_numbers_are_errors_not_nulls() {
 #[test]
 fn smaller_ones() {
     // Wrong magic: "not a thermoq model file", not "invalid utf-8".
-    let o = refuses(&["inspect", "--model", &p("wrong-magic.bin")], &["not a thermoq model file"]);
+    let o = refuses(
+        &["inspect", "--model", &p("wrong-magic.bin")],
+        &["not a thermoq model file"],
+    );
     assert!(!o.stderr.contains("invalid utf-8"), "{}", o.stderr);
     // OS error text printed once.
-    let o = refuses(&["sample", "--model", "/nonexistent/thermoq/m.json"], &["m.json"]);
+    let o = refuses(
+        &["sample", "--model", "/nonexistent/thermoq/m.json"],
+        &["m.json"],
+    );
     let os = std::io::Error::from_raw_os_error(2).to_string();
     let os = os.split(" (os error").next().unwrap_or(&os).to_lowercase();
     let count = o.stderr.to_lowercase().matches(&os).count();
-    assert_eq!(count, 1, "OS error text {os:?} printed {count} times: {}", o.stderr);
+    assert_eq!(
+        count, 1,
+        "OS error text {os:?} printed {count} times: {}",
+        o.stderr
+    );
 }
 
 /// Long exact analyses announce their stages on standard error when it is not a terminal.
@@ -204,10 +276,22 @@ fn spectrum_prints_progress_lines_when_not_a_terminal() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    for stage in ["enumerating 2^12 states", "dense eigendecomposition", "Poisson solves", "done"] {
+    for stage in [
+        "enumerating 2^12 states",
+        "dense eigendecomposition",
+        "Poisson solves",
+        "done",
+    ] {
         assert!(err.contains(stage), "no {stage:?} line in {err}");
     }
-    assert!(err.lines().all(|l| l.starts_with("thermoq spectrum: [")), "{err}");
+    assert!(
+        err.lines().all(|l| l.starts_with("thermoq spectrum: [")),
+        "{err}"
+    );
 }

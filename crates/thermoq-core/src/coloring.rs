@@ -68,12 +68,11 @@ impl Coloring {
     /// `{"colors": [...]}` — and validates it against `g` ([`Coloring::from_colors`]). Errors
     /// name the field (`colors`, `colors[i]`).
     pub fn from_json_str(text: &str, g: &Graph) -> Result<Self, CoreError> {
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| CoreError::Parse {
-                path: "colouring".into(),
-                format: "a JSON array of colours or {\"colors\": [...]}".into(),
-                message: e.to_string(),
-            })?;
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| CoreError::Parse {
+            path: "colouring".into(),
+            format: "a JSON array of colours or {\"colors\": [...]}".into(),
+            message: e.to_string(),
+        })?;
         let arr = match &v {
             serde_json::Value::Array(a) => a,
             serde_json::Value::Object(o) => match o.get("colors") {

@@ -311,9 +311,7 @@ fn prescan_binary(b: &[u8]) -> Result<(), (&'static str, String)> {
         let len = read_varint(b, pos).ok_or_else(|| truncated(field))?;
         let left = (b.len() - (*pos).min(b.len())) as u64;
         match len.checked_mul(min_item) {
-            Some(need) if need <= left => {
-                Ok(len)
-            }
+            Some(need) if need <= left => Ok(len),
             _ => Err((
                 field,
                 format!(
@@ -325,7 +323,10 @@ fn prescan_binary(b: &[u8]) -> Result<(), (&'static str, String)> {
     let flen = claim("format", &mut pos, 1)?;
     pos += flen as usize;
     read_varint(b, &mut pos).ok_or_else(|| truncated("n"))?;
-    pos = pos.checked_add(8).filter(|&p| p <= b.len()).ok_or_else(|| truncated("beta"))?;
+    pos = pos
+        .checked_add(8)
+        .filter(|&p| p <= b.len())
+        .ok_or_else(|| truncated("beta"))?;
     let hlen = claim("h", &mut pos, 8)?;
     pos += 8 * hlen as usize;
     // an edge is two varints (≥ 1 byte each) and an f64
@@ -446,7 +447,11 @@ mod tests {
         b.extend_from_slice(&[0; 7]);
         assert_eq!(b.len(), 24);
         let e = IsingFile::from_bytes(&b, "t").unwrap_err();
-        assert!(e.to_string().contains("(binary): format: claims 1152921504606846976"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("(binary): format: claims 1152921504606846976"),
+            "{e}"
+        );
         // A huge h or edge count is refused the same way, naming its field.
         let f = IsingFile::from_json_str(ok(), "t").unwrap();
         let good = f.to_bytes();

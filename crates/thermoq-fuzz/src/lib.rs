@@ -17,7 +17,7 @@
 //! A reader passes when it returns (`Ok` or a typed error) without panicking; the test harness
 //! (`tests/fuzz.rs`) also installs a counting global allocator and fails any case whose single
 //! largest allocation exceeds [`ALLOC_BUDGET`]. `cargo test -p thermoq-fuzz` runs a short seeded
-//! pass; `cargo xtask fuzz --cases N` runs N cases per target in release mode. Cell files and run
+//! pass; `cargo xtask fuzz --cases N` runs N cases per target. Cell files and run
 //! manifests (issue 18, item 7) have no reader in this tree yet and are not covered.
 
 use proptest::prelude::*;
@@ -97,7 +97,8 @@ impl Target {
                 let b = thermoq_snr::tau::ess(&set);
                 let c = thermoq_snr::tau::split_rhat(&set);
                 // Whatever is returned as a number must be a finite one.
-                a.as_ref().is_ok_and(|e| e.tau.is_finite() && e.ess.is_finite())
+                a.as_ref()
+                    .is_ok_and(|e| e.tau.is_finite() && e.ess.is_finite())
                     && b.as_ref().is_ok_and(|x| x.is_finite())
                     && c.as_ref().is_ok_and(|x| x.is_finite())
             }),
@@ -134,7 +135,9 @@ fn extreme_value() -> BoxedStrategy<Value> {
         Just(json!([])),
         Just(json!({})),
         (0usize..3000, -2.0f64..2.0).prop_map(|(n, v)| json!(vec![v; n])),
-        any::<f64>().prop_filter("finite", |v| v.is_finite()).prop_map(|v| json!(v)),
+        any::<f64>()
+            .prop_filter("finite", |v| v.is_finite())
+            .prop_map(|v| json!(v)),
         any::<i64>().prop_map(|v| json!(v)),
     ]
     .boxed()
@@ -142,7 +145,11 @@ fn extreme_value() -> BoxedStrategy<Value> {
 
 /// A small, mostly valid model record (some fields then get damaged).
 fn model_value() -> BoxedStrategy<Value> {
-    (1usize..8, 0.1f64..3.0, proptest::collection::vec((0usize..8, 0usize..8, -2.0f64..2.0), 0..12))
+    (
+        1usize..8,
+        0.1f64..3.0,
+        proptest::collection::vec((0usize..8, 0usize..8, -2.0f64..2.0), 0..12),
+    )
         .prop_map(|(n, beta, edges)| {
             json!({"format": "thermoq-ising-v1", "n": n, "beta": beta, "h": vec![0.1; n],
                    "edges": edges.iter().map(|&(i, j, w)| json!([i, j, w])).collect::<Vec<_>>()})
@@ -195,7 +202,10 @@ fn byte_edits() -> impl Strategy<Value = Vec<ByteEdit>> {
     let edit = prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| ByteEdit::Flip(i, b)),
         any::<usize>().prop_map(ByteEdit::Truncate),
-        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..12))
+        (
+            any::<usize>(),
+            proptest::collection::vec(any::<u8>(), 1..12)
+        )
             .prop_map(|(i, b)| ByteEdit::Insert(i, b)),
         // a bincode varint that claims a huge length
         (any::<usize>(), any::<u64>()).prop_map(|(i, n)| {
@@ -232,7 +242,10 @@ fn json_inputs(base: BoxedStrategy<Value>) -> BoxedStrategy<Vec<u8>> {
     (
         base,
         proptest::collection::vec(
-            (proptest::collection::vec(any::<usize>(), 0..6), extreme_value()),
+            (
+                proptest::collection::vec(any::<usize>(), 0..6),
+                extreme_value(),
+            ),
             0..4,
         ),
         proptest::option::of(any::<usize>()),

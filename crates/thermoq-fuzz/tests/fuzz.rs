@@ -120,13 +120,19 @@ fn colouring() {
 
 #[test]
 fn cd_checkpoint() {
-    assert!(thermoq_fuzz::cd_checkpoint().is_object(), "the CD seed checkpoint was not built");
+    assert!(
+        thermoq_fuzz::cd_checkpoint().is_object(),
+        "the CD seed checkpoint was not built"
+    );
     fuzz(Target::CdCheckpoint);
 }
 
 #[test]
 fn dtm_checkpoint() {
-    assert!(thermoq_fuzz::dtm_checkpoint().is_object(), "the DTM seed checkpoint was not built");
+    assert!(
+        thermoq_fuzz::dtm_checkpoint().is_object(),
+        "the DTM seed checkpoint was not built"
+    );
     fuzz(Target::DtmCheckpoint);
 }
 

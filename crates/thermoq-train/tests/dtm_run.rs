@@ -115,7 +115,10 @@ fn probe_does_not_change_training_and_sampler_reads_trained_weights() {
     assert_eq!(q.replicates, 3, "{q:?}");
     assert!(q.spread > 0.0 && q.mean_norm2 > 0.0, "{q:?}");
     let expected = (q.mean_norm2 - q.spread / 3.0).max(0.0) / q.spread;
-    assert!((q.q - expected).abs() <= 1e-12 * expected.max(1.0), "{q:?} vs {expected}");
+    assert!(
+        (q.q - expected).abs() <= 1e-12 * expected.max(1.0),
+        "{q:?} vs {expected}"
+    );
     // Probing is a pure function of the parameters and its streams: probing again at the same
     // index on the same parameters gives the same numbers bit for bit.
     let again = probed.probe(0, &data, 1).unwrap();

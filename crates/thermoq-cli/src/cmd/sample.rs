@@ -118,9 +118,16 @@ impl SampleArgs {
         let kind = KernelKind::parse(&self.kernel)?;
         let budget = crate::budget::Budget::new(self.max_memory.as_deref())?;
         // Counts are checked before anything is loaded or allocated.
-        let per_chain_sweeps =
-            crate::budget::add(self.burn_in as u64, self.sweeps as u64, "--burn-in + --sweeps")?;
-        crate::budget::mul(self.chains as u64, per_chain_sweeps, "--chains × (--burn-in + --sweeps)")?;
+        let per_chain_sweeps = crate::budget::add(
+            self.burn_in as u64,
+            self.sweeps as u64,
+            "--burn-in + --sweeps",
+        )?;
+        crate::budget::mul(
+            self.chains as u64,
+            per_chain_sweeps,
+            "--chains × (--burn-in + --sweeps)",
+        )?;
         let model = IsingModel::load(&self.model)
             .with_context(|| format!("loading model {}", self.model.display()))?;
         let g = thermoq_models::EnergyModel::graph(&model);
@@ -155,7 +162,10 @@ impl SampleArgs {
         let out = pool.install(|| self.sample(&model, &kernel))?;
         // Energies of magnitude near f64::MAX overflow in sums (J = 1e308): an error naming the
         // quantity, never a JSON null.
-        for (field, v) in [("energy_mean", out.energy_mean), ("energy_var", out.energy_var)] {
+        for (field, v) in [
+            ("energy_mean", out.energy_mean),
+            ("energy_var", out.energy_var),
+        ] {
             if !v.is_finite() {
                 bail!(
                     "{field}: is {v}, not representable as a finite f64 (the model's energies are \

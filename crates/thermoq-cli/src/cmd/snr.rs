@@ -224,7 +224,10 @@ impl SnrArgs {
         if self.monte_carlo {
             // Per (seed, chain): one window sum per observable.
             budget.check(
-                &format!("Monte Carlo sums of {} seeds × {} chains", self.seeds, self.chains),
+                &format!(
+                    "Monte Carlo sums of {} seeds × {} chains",
+                    self.seeds, self.chains
+                ),
                 crate::budget::product(&[self.seeds as u64, self.chains, 8 * na as u64 + 32]),
                 "--seeds",
             )?;

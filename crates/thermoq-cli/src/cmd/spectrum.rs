@@ -141,7 +141,10 @@ impl SpectrumArgs {
         stages.stage(&format!("enumerating 2^{n} states"));
         let law = ExactLaw::new(&model)?;
         let table = law.observable_table(&model, set);
-        stages.stage(&format!("tabulating the {} kernel on 2^{n} states", kind.name()));
+        stages.stage(&format!(
+            "tabulating the {} kernel on 2^{n} states",
+            kind.name()
+        ));
         let op = ExactKernel::new(&kernel, &model)?;
         let reversible = Kernel::<IsingModel>::is_reversible(&kernel);
         let (mut gap, mut sigma_top, mut parity, mut overlap) =
@@ -169,7 +172,11 @@ impl SpectrumArgs {
         stages.stage("reversibility and stationarity certificates");
         let cert = certify(&op, &law.pi)?;
         for (a, r) in res.iter().enumerate() {
-            for (field, v) in [("mean", r.mean), ("variance", r.variance), ("tau_int", r.tau_int)] {
+            for (field, v) in [
+                ("mean", r.mean),
+                ("variance", r.variance),
+                ("tau_int", r.tau_int),
+            ] {
                 if !v.is_finite() {
                     bail!(
                         "{field}[{a}]: is {v}, not representable as a finite number (the model's \

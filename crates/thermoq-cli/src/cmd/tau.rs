@@ -96,7 +96,12 @@ impl TauArgs {
                 b.extend_from_slice(&c[..len.min(c.len())]);
             }
         })?;
-        for (field, v) in [("tau", est.tau), ("ess", ess), ("rhat", rhat), ("std_err", est.std_err)] {
+        for (field, v) in [
+            ("tau", est.tau),
+            ("ess", ess),
+            ("rhat", rhat),
+            ("std_err", est.std_err),
+        ] {
             if !v.is_finite() {
                 bail!("{field}: is {v}, not representable as a finite number");
             }
@@ -118,7 +123,10 @@ impl TauArgs {
 /// Parses one column per chain; all rows must have the same number of finite values.
 /// Writes the doubling report with absent values (the first row's `ratio_to_prev`) left out
 /// instead of written as `null`: every number in the output is a finite number.
-fn doubling_without_nulls<S: serde::Serializer>(d: &DoublingReport, s: S) -> Result<S::Ok, S::Error> {
+fn doubling_without_nulls<S: serde::Serializer>(
+    d: &DoublingReport,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     fn strip(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(o) => {
@@ -137,10 +145,7 @@ fn doubling_without_nulls<S: serde::Serializer>(d: &DoublingReport, s: S) -> Res
 /// Multiplies every value by the power of two that brings the largest |x| into [1, 2) when that
 /// largest |x| is outside [2^-256, 2^256] (see the module docs); leaves other inputs untouched.
 fn rescale_extreme(chains: &mut [Vec<f64>]) {
-    let max = chains
-        .iter()
-        .flatten()
-        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let max = chains.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
     let lo = 2f64.powi(-256);
     let hi = 2f64.powi(256);
     if max == 0.0 || (lo..=hi).contains(&max) {
@@ -176,7 +181,9 @@ mod tests {
 
     #[test]
     fn extreme_values_are_rescaled_exactly() {
-        let base: Vec<f64> = (0..64).map(|i| ((i * 37 % 11) as f64 - 5.0) / 5.0).collect();
+        let base: Vec<f64> = (0..64)
+            .map(|i| ((i * 37 % 11) as f64 - 5.0) / 5.0)
+            .collect();
         let mut huge = vec![base.iter().map(|v| v * 2f64.powi(1022)).collect::<Vec<_>>()];
         rescale_extreme(&mut huge);
         let m = huge[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -187,7 +194,11 @@ mod tests {
         let mut ordinary = vec![base.clone()];
         rescale_extreme(&mut ordinary);
         assert_eq!(ordinary[0], base);
-        let mut tiny = vec![base.iter().map(|v| v * 2f64.powi(-1000)).collect::<Vec<_>>()];
+        let mut tiny = vec![
+            base.iter()
+                .map(|v| v * 2f64.powi(-1000))
+                .collect::<Vec<_>>(),
+        ];
         rescale_extreme(&mut tiny);
         let m = tiny[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!((1.0..2.0).contains(&m), "{m}");

@@ -898,11 +898,13 @@ impl DtmRun {
             }
         }
         for (k, theta) in c.params.iter().enumerate() {
+            check_len(
+                &format!("params[{k}]"),
+                theta.len(),
+                run.layers[k].n_params(),
+            )?;
             check_finite(&format!("params[{k}]"), theta)?;
             run.layers[k].set_params(theta)?;
-        }
-        for (k, theta) in c.params.iter().enumerate() {
-            check_len(&format!("params[{k}]"), theta.len(), run.layers[k].n_params())?;
         }
         for (k, o) in c.optimizers.iter().enumerate() {
             crate::checkpoint::validate_optimizer(
@@ -915,7 +917,10 @@ impl DtmRun {
             if !(a.cp.is_finite() && a.cp >= 0.0) {
                 return Err(invalid(
                     &format!("acp[{k}].cp"),
-                    format!("is {}, expected a finite correlation-penalty weight ≥ 0", a.cp),
+                    format!(
+                        "is {}, expected a finite correlation-penalty weight ≥ 0",
+                        a.cp
+                    ),
                 ));
             }
             if let Some(r) = a.last_autocorr
@@ -939,7 +944,10 @@ impl DtmRun {
                 if !(l.cp.is_finite() && l.cp >= 0.0) {
                     return Err(invalid(
                         &format!("history[{e}].layers[{k}].cp"),
-                        format!("is {}, expected a finite correlation-penalty weight ≥ 0", l.cp),
+                        format!(
+                            "is {}, expected a finite correlation-penalty weight ≥ 0",
+                            l.cp
+                        ),
                     ));
                 }
             }
