@@ -167,6 +167,7 @@ pub fn exact_estimate(n: usize, na: usize, dense: bool, threads: usize) -> Optio
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
 

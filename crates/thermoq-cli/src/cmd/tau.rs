@@ -165,6 +165,7 @@ fn parse_columns(text: &str) -> Result<Vec<Vec<f64>>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
 
