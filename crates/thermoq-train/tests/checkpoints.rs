@@ -136,6 +136,11 @@ fn dtm_checkpoint_fields_are_validated() {
     let mut c = good.clone();
     c.params[0].push(0.0);
     expect_field(DtmRun::from_checkpoint(c), "params[0]");
+    // Fuzz finding (dtm-checkpoint target): label_spots near usize::MAX overflowed the
+    // visible-node count (a panic); now the layout's capacity check refuses it.
+    let mut c = good.clone();
+    c.config.label_spots = usize::MAX / 3;
+    assert!(DtmRun::from_checkpoint(c).is_err());
     let mut c = good.clone();
     c.config.steps = 1 << 40;
     expect_field(DtmRun::from_checkpoint(c), "n_steps");
