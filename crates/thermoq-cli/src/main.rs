@@ -10,6 +10,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod budget;
+mod progress;
+
 /// One module per subcommand.
 mod cmd {
     pub mod inspect;
@@ -77,15 +80,54 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
 }
 
+/// The error with its causes, `a: b: c`, each text printed once: a cause whose text the message
+/// so far already ends with (an OS error that its wrapper already quoted) is skipped.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::Cli;
+
+    #[test]
+    fn os_error_text_is_printed_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let text = io.to_string();
+        #[derive(Debug)]
+        struct Wrap(std::io::Error);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "m.json: {}", self.0)
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = anyhow::Error::new(Wrap(io)).context("loading model m.json");
+        let s = super::error_chain(&e);
+        assert_eq!(s.matches(&text).count(), 1, "{s}");
+        assert_eq!(s, format!("loading model m.json: m.json: {text}"));
+    }
     use clap::CommandFactory;
 
     #[test]

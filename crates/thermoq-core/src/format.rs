@@ -219,6 +219,10 @@ impl IsingFile {
         let body = bytes
             .strip_prefix(BINARY_MAGIC)
             .ok_or_else(|| parse("missing the TQISING1 magic bytes".into()))?;
+        // bincode allocates a string or vector of the length the file claims before it reads the
+        // items, so a 24-byte file claiming 2^60 bytes would abort the process. Check every claimed
+        // length against the bytes that are actually left first.
+        prescan_binary(body).map_err(|(field, message)| parse(format!("{field}: {message}")))?;
         let (f, used): (Self, usize) =
             bincode::serde::decode_from_slice(body, bincode::config::standard())
                 .map_err(|e| parse(e.to_string()))?;
@@ -245,7 +249,11 @@ impl IsingFile {
             let text = String::from_utf8(bytes).map_err(|e| CoreError::Parse {
                 path: p.clone(),
                 format: FORMAT_TAG.into(),
-                message: e.to_string(),
+                message: format!(
+                    "not a thermoq model file: it neither starts with the binary magic TQISING1 \
+                     nor is UTF-8 JSON (first invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
             })?;
             Self::from_json_str(&text, &p)
         }
@@ -274,6 +282,56 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
         source,
     })?;
     std::fs::rename(&tmp, path).map_err(|source| CoreError::Io { path: p, source })
+}
+
+/// Reads one bincode-2 (standard config) variable-length unsigned integer.
+fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let tag = *b.get(*pos)?;
+    *pos += 1;
+    let width = match tag {
+        0..=250 => return Some(u64::from(tag)),
+        251 => 2,
+        252 => 4,
+        253 => 8,
+        _ => return None,
+    };
+    let bytes = b.get(*pos..pos.checked_add(width)?)?;
+    *pos += width;
+    let mut v = [0u8; 8];
+    v[..width].copy_from_slice(bytes);
+    Some(u64::from_le_bytes(v))
+}
+
+/// Walks the binary record (format string, n, β, h, edges) checking that every length it claims
+/// fits in the bytes that follow, before bincode allocates anything. Returns the field at fault.
+fn prescan_binary(b: &[u8]) -> Result<(), (&'static str, String)> {
+    let mut pos = 0usize;
+    let truncated = |field: &'static str| (field, "is truncated".to_string());
+    let claim = |field: &'static str, pos: &mut usize, min_item: u64| {
+        let len = read_varint(b, pos).ok_or_else(|| truncated(field))?;
+        let left = (b.len() - (*pos).min(b.len())) as u64;
+        match len.checked_mul(min_item) {
+            Some(need) if need <= left => Ok(len),
+            _ => Err((
+                field,
+                format!(
+                    "claims {len} items of at least {min_item} bytes, but only {left} bytes follow"
+                ),
+            )),
+        }
+    };
+    let flen = claim("format", &mut pos, 1)?;
+    pos += flen as usize;
+    read_varint(b, &mut pos).ok_or_else(|| truncated("n"))?;
+    pos = pos
+        .checked_add(8)
+        .filter(|&p| p <= b.len())
+        .ok_or_else(|| truncated("beta"))?;
+    let hlen = claim("h", &mut pos, 8)?;
+    pos += 8 * hlen as usize;
+    // an edge is two varints (≥ 1 byte each) and an f64
+    claim("edges", &mut pos, 10)?;
+    Ok(())
 }
 
 fn as_number(v: &serde_json::Value, field: &str) -> Result<f64, CoreError> {
@@ -378,5 +436,49 @@ mod tests {
             IsingFile::from_bytes(b"XXXXXXXX", "t"),
             Err(CoreError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn binary_rejects_huge_claimed_lengths_before_allocating() {
+        // Regression (issue 18): magic, then a format-string length of 2^60 (varint tag 253).
+        let mut b = BINARY_MAGIC.to_vec();
+        b.push(253);
+        b.extend_from_slice(&(1u64 << 60).to_le_bytes());
+        b.extend_from_slice(&[0; 7]);
+        assert_eq!(b.len(), 24);
+        let e = IsingFile::from_bytes(&b, "t").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("(binary): format: claims 1152921504606846976"),
+            "{e}"
+        );
+        // A huge h or edge count is refused the same way, naming its field.
+        let f = IsingFile::from_json_str(ok(), "t").unwrap();
+        let good = f.to_bytes();
+        // layout: magic, 1 + 16 format bytes, n (1), beta (8), then h's length
+        let h_at = 8 + 1 + FORMAT_TAG.len() + 1 + 8;
+        assert_eq!(good[h_at], 3);
+        let mut bad = good[..h_at].to_vec();
+        bad.push(253);
+        bad.extend_from_slice(&u64::MAX.to_le_bytes());
+        let e = IsingFile::from_bytes(&bad, "t").unwrap_err();
+        assert!(e.to_string().contains("(binary): h: claims"), "{e}");
+        let e_at = h_at + 1 + 24;
+        let mut bad = good[..e_at].to_vec();
+        bad.push(252);
+        bad.extend_from_slice(&u32::MAX.to_le_bytes());
+        let e = IsingFile::from_bytes(&bad, "t").unwrap_err();
+        assert!(e.to_string().contains("(binary): edges: claims"), "{e}");
+    }
+
+    #[test]
+    fn non_utf8_without_magic_is_not_a_model_file() {
+        let dir = std::env::temp_dir().join(format!("tq-core-magic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("m.bin");
+        std::fs::write(&p, b"TQISINGX\xff\xfe\x00\x01").unwrap();
+        let e = IsingFile::load(&p).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(e.contains("not a thermoq model file"), "{e}");
     }
 }

@@ -3,6 +3,7 @@
 //! The gradient of SCIENCE.md II.4 is `g_a = E_data[f_a] − E_π[f_a]`; this crate supplies the
 //! data half. Everything here depends on `thermoq-core` alone.
 //!
+//! * [`columns`] — recorded series as text columns (one per chain), the input of `thermoq tau`.
 //! * [`patterns`] — the synthetic data law of the exact-diagonalization cells: `M` seeded random
 //!   patterns, each with its negative, every bit flipped with probability `ε`. Its first and second
 //!   moments are exact in closed form, so `E_data[f_a]` carries no sampling noise. Specs are
@@ -38,6 +39,7 @@
 //! ```
 
 pub mod cache;
+pub mod columns;
 pub mod error;
 pub mod idx;
 pub mod mnist;

@@ -285,7 +285,13 @@ mod props {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(32))]
+        // Fixed RNG seed: the same 32 cases on every run (issue 18, item 8).
+        #![proptest_config(ProptestConfig {
+            cases: 32,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x7a0_0001),
+            ..ProptestConfig::default()
+        })]
         /// τ̂ is a property of the correlation structure: invariant under x → a·x + b.
         #[test]
         fn sokal_is_affine_invariant(seed in 0u64..1000, a in 0.1f64..10.0, b in -100.0f64..100.0) {

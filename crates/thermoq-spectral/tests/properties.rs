@@ -51,7 +51,13 @@ fn dot_pi(pi: &[f64], a: &[f64], b: &[f64]) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    // Fixed RNG seed: the same 24 models on every run (issue 18, item 8).
+    #![proptest_config(ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5bec_0001),
+        ..ProptestConfig::default()
+    })]
 
     /// ΦᵀDΦ = I, φ_0 = 1, σ_0 = 1, σ descending, and the spectral asymptotic variance equals the
     /// Poisson-solver value (≤ 1e-8 relative) for every observable.

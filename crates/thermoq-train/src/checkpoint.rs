@@ -16,11 +16,71 @@ use crate::optim::Optimizer;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thermoq_core::IsingFile;
-use thermoq_models::{EnergyModel, IsingModel};
+use thermoq_models::{EnergyModel, EnergyModelExt, IsingModel};
 use thermoq_samplers::ChainBatch;
 
 /// Format tag of checkpoint files.
 pub const CHECKPOINT_FORMAT: &str = "thermoq-train-cd-v1";
+
+/// Validates an optimizer read from a checkpoint for a model with `n_params` parameters: the
+/// learning-rate schedule, Adam's β₁, β₂ ∈ [0, 1) and ε ≥ 0, and its moment vectors — both empty
+/// before the first step (`t = 0`), otherwise both of length `n_params`, finite, and second
+/// moments `v ≥ 0`. Errors name the field as `<prefix>.<field>`.
+pub fn validate_optimizer(prefix: &str, o: &Optimizer, n_params: usize) -> Result<(), TrainError> {
+    let named = |e: TrainError| match e {
+        TrainError::Invalid { field, message } => TrainError::Invalid {
+            field: format!("{prefix}.{field}"),
+            message,
+        },
+        other => other,
+    };
+    match o {
+        Optimizer::Sgd(s) => s.schedule.check().map_err(named)?,
+        Optimizer::Adam(a) => {
+            a.schedule.check().map_err(named)?;
+            for (field, b) in [("b1", a.b1), ("b2", a.b2)] {
+                if !(b.is_finite() && (0.0..1.0).contains(&b)) {
+                    return Err(TrainError::Invalid {
+                        field: format!("{prefix}.{field}"),
+                        message: format!("is {b}, expected a number in [0, 1)"),
+                    });
+                }
+            }
+            if !(a.eps.is_finite() && a.eps >= 0.0) {
+                return Err(TrainError::Invalid {
+                    field: format!("{prefix}.eps"),
+                    message: format!("is {}, expected a finite number ≥ 0", a.eps),
+                });
+            }
+            let fresh = a.m.is_empty() && a.v.is_empty();
+            if fresh && a.t > 0 {
+                return Err(TrainError::Invalid {
+                    field: format!("{prefix}.m"),
+                    message: format!(
+                        "is empty after {} steps, expected {n_params} first moments",
+                        a.t
+                    ),
+                });
+            }
+            if !fresh {
+                check_len(&format!("{prefix}.m"), a.m.len(), n_params)?;
+                check_len(&format!("{prefix}.v"), a.v.len(), n_params)?;
+                check_finite(&format!("{prefix}.m"), &a.m)?;
+                check_finite(&format!("{prefix}.v"), &a.v)?;
+                if let Some(i) = a.v.iter().position(|&v| v < 0.0) {
+                    return Err(TrainError::Invalid {
+                        field: format!("{prefix}.v[{i}]"),
+                        message: format!(
+                            "is {}, expected a second moment ≥ 0 (a mean of squared gradients)",
+                            a.v[i]
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// The serializable state of a [`CdTrainer`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,17 +156,18 @@ impl Checkpoint {
             });
         }
         let model = IsingModel::from_file(&self.model)?;
-        if let Optimizer::Adam(a) = &self.optimizer {
-            check_finite("adam.m", &a.m)?;
-            check_finite("adam.v", &a.v)?;
-        }
+        validate_optimizer("optimizer", &self.optimizer, model.n_params())?;
         let n = model.n_spins();
         let mut t = CdTrainer::new(model, self.visible, self.config, self.optimizer)?;
         t.step = self.step;
         t.epoch = self.epoch;
         if let Some(flat) = self.chains {
             let nc = t.config.n_chains;
-            check_len("chains", flat.len(), nc * n)?;
+            let expected = nc.checked_mul(n).ok_or_else(|| TrainError::Invalid {
+                field: "config.n_chains".into(),
+                message: format!("{nc} chains × {n} spins overflows"),
+            })?;
+            check_len("chains", flat.len(), expected)?;
             if let Some(k) = flat.iter().position(|&s| s != 1 && s != -1) {
                 return Err(TrainError::NotSpin {
                     row: k / n.max(1),

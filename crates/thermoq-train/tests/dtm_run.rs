@@ -108,7 +108,22 @@ fn probe_does_not_change_training_and_sampler_reads_trained_weights() {
         .unwrap();
     assert_eq!(plain.checkpoint().params, probed.checkpoint().params);
     let q = probed.history()[1].layers[0].probe.clone().unwrap();
-    assert!(q.q.is_finite() && q.q >= 0.0 && q.spread > 0.0, "{q:?}");
+    // The recorded probe is the documented estimator of its own replicates: R = 3, and
+    // Q̂ = max(‖ḡ‖² − V/R, 0)/V from the recorded ‖ḡ‖² and V (a probe that stored another number,
+    // or skipped the debiasing, fails here). The comparison with the exact Q_op on an enumerable
+    // model is not made here (see the issue-18 report).
+    assert_eq!(q.replicates, 3, "{q:?}");
+    assert!(q.spread > 0.0 && q.mean_norm2 > 0.0, "{q:?}");
+    let expected = (q.mean_norm2 - q.spread / 3.0).max(0.0) / q.spread;
+    assert!(
+        (q.q - expected).abs() <= 1e-12 * expected.max(1.0),
+        "{q:?} vs {expected}"
+    );
+    // Probing is a pure function of the parameters and its streams: probing again at the same
+    // index on the same parameters gives the same numbers bit for bit.
+    let again = probed.probe(0, &data, 1).unwrap();
+    let again2 = probed.probe(0, &data, 1).unwrap();
+    assert_eq!(again, again2);
 
     // A sampler built now reads the trained couplings, which moved away from the initial ones.
     let trained = plain.layers()[0].learned();
@@ -319,5 +334,6 @@ fn tempering_on_the_trained_model_agrees_with_plain_gibbs() {
     let (c_pt, c_stale) = (cosine(&ladder, &g), cosine(&stale, &g));
     eprintln!("cosine PT ladder vs Gibbs {c_pt:.5}, initial-weights Gibbs vs Gibbs {c_stale:.5}");
     assert!(c_pt > 0.99, "{c_pt}");
-    assert!(c_stale < c_pt, "{c_stale} vs {c_pt}");
+    // What the comment above promises: the stale sampler falls below the 0.99 threshold.
+    assert!(c_stale < 0.99, "{c_stale} (PT {c_pt})");
 }

@@ -46,6 +46,10 @@ pub struct SampleArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Memory budget such as `512M` or `4G` (default: the available memory). The run refuses up
+    /// front when its estimate (states, RNGs and moment sums of every chain) exceeds it.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
 }
 
 /// The configuration echoed into the output.
@@ -96,38 +100,7 @@ pub struct SampleOutput {
 pub fn load_colors(path: &Path, g: &Graph) -> Result<Coloring> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading colouring file {}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    let arr = match &v {
-        serde_json::Value::Array(a) => a,
-        serde_json::Value::Object(o) => match o.get("colors") {
-            Some(serde_json::Value::Array(a)) => a,
-            _ => bail!(
-                "{}: colors: missing; expected an array or an object {{\"colors\": [...]}}",
-                path.display()
-            ),
-        },
-        _ => bail!(
-            "{}: colors: expected an array of colours or {{\"colors\": [...]}}",
-            path.display()
-        ),
-    };
-    let colors = arr
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            c.as_u64()
-                .filter(|&c| c < u64::from(u32::MAX))
-                .map(|c| c as u32)
-                .with_context(|| {
-                    format!(
-                        "{}: colors[{i}]: is {c}, expected a non-negative integer",
-                        path.display()
-                    )
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Coloring::from_colors(g, colors).with_context(|| format!("{}", path.display()))
+    Coloring::from_json_str(&text, g).with_context(|| format!("{}", path.display()))
 }
 
 impl SampleArgs {
@@ -143,9 +116,34 @@ impl SampleArgs {
             bail!("threads: is 0, expected at least 1");
         }
         let kind = KernelKind::parse(&self.kernel)?;
+        let budget = crate::budget::Budget::new(self.max_memory.as_deref())?;
+        // Counts are checked before anything is loaded or allocated.
+        let per_chain_sweeps = crate::budget::add(
+            self.burn_in as u64,
+            self.sweeps as u64,
+            "--burn-in + --sweeps",
+        )?;
+        crate::budget::mul(
+            self.chains as u64,
+            per_chain_sweeps,
+            "--chains × (--burn-in + --sweeps)",
+        )?;
         let model = IsingModel::load(&self.model)
             .with_context(|| format!("loading model {}", self.model.display()))?;
         let g = thermoq_models::EnergyModel::graph(&model);
+        let (n, m) = (g.n() as u64, g.n_edges() as u64);
+        crate::budget::check_work(
+            crate::budget::product(&[self.chains as u64, per_chain_sweeps, n]),
+            "--chains, --sweeps, --burn-in",
+        )?;
+        // Per chain: its spins (1 byte each), its RNG and its moment sums (8 bytes per spin and
+        // per edge); the whole batch is resident at once.
+        let per_chain = crate::budget::product(&[8, n + m]).and_then(|b| b.checked_add(n + 512));
+        budget.check(
+            &format!("{} chains of {n} spins and {m} edges", self.chains),
+            per_chain.and_then(|b| b.checked_mul(self.chains as u64)),
+            "--chains",
+        )?;
         let coloring = match &self.colors {
             Some(p) => {
                 if !kind.is_block() {
@@ -162,6 +160,34 @@ impl SampleArgs {
         }
         let pool = builder.build().context("starting the worker threads")?;
         let out = pool.install(|| self.sample(&model, &kernel))?;
+        // Energies of magnitude near f64::MAX overflow in sums (J = 1e308): an error naming the
+        // quantity, never a JSON null.
+        for (field, v) in [
+            ("energy_mean", out.energy_mean),
+            ("energy_var", out.energy_var),
+        ] {
+            if !v.is_finite() {
+                bail!(
+                    "{field}: is {v}, not representable as a finite f64 (the model's energies are \
+                     too large to sum or square; rescale the couplings J, the biases h and β)"
+                );
+            }
+        }
+        // The variance is a difference of squares: once E² overflows it is NaN (clamped to 0
+        // upstream), so |⟨E⟩| above √f64::MAX makes it meaningless.
+        if out.energy_mean.abs() >= f64::MAX.sqrt() {
+            bail!(
+                "energy_var: not representable (|energy_mean| = {:e}, its square overflows f64; \
+                 rescale the couplings J, the biases h and β)",
+                out.energy_mean.abs()
+            );
+        }
+        if let Some(i) = out.m1.iter().position(|v| !v.is_finite()) {
+            bail!("m1[{i}]: is {}, not a finite number", out.m1[i]);
+        }
+        if let Some(i) = out.m2_edges.iter().position(|v| !v.is_finite()) {
+            bail!("m2_edges[{i}]: is {}, not a finite number", out.m2_edges[i]);
+        }
         let doc = SampleOutput {
             n: thermoq_models::EnergyModel::n_spins(&model),
             count: out.count,
@@ -201,7 +227,8 @@ impl SampleArgs {
         kernel: &GibbsKernel,
     ) -> Result<thermoq_samplers::observe::Moments> {
         let n = thermoq_models::EnergyModel::n_spins(model);
-        let total = (self.burn_in + self.sweeps) as u64;
+        // Checked in `run`; saturating here only to keep this function panic-free on its own.
+        let total = self.burn_in.saturating_add(self.sweeps) as u64;
         let bar = if std::io::stderr().is_terminal() {
             let b = ProgressBar::new(total);
             if let Ok(style) =
@@ -215,7 +242,7 @@ impl SampleArgs {
         };
         let mut batch = ChainBatch::uniform(self.chains, n, self.seed);
         let mut sampler = BatchSampler::new(model, kernel, self.chains, self.seed);
-        let chunk = ((self.burn_in + self.sweeps) / 100).max(1);
+        let chunk = (self.burn_in.saturating_add(self.sweeps) / 100).max(1);
         bar.set_message("burn-in");
         let mut done = 0;
         while done < self.burn_in {

@@ -15,7 +15,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
 use thermoq_data::patterns::{PatternLaw, PatternSpec};
-use thermoq_models::{EnergyModel, IsingModel, ObservableSet};
+use thermoq_models::{EnergyModel, EnergyModelExt, IsingModel, ObservableSet};
 use thermoq_samplers::{GibbsKernel, KernelKind};
 use thermoq_snr::exact::{CellParams, CellReport, Sweeps, analyze_cell};
 
@@ -82,6 +82,10 @@ pub struct SnrArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Memory budget such as `512M` or `4G` (default: the available memory). The command refuses
+    /// up front when its estimate (enumeration, dense operator, Monte Carlo sums) exceeds it.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
 }
 
 /// The configuration echoed in the output.
@@ -177,26 +181,90 @@ impl SnrArgs {
 
     /// Computes the output (no printing).
     pub fn compute(&self) -> Result<SnrOutput> {
-        let model = IsingModel::load(&self.model)
-            .with_context(|| format!("loading model {}", self.model.display()))?;
-        let spec = PatternSpec::parse(&self.data).context("--data")?;
-        let law = PatternLaw::new(model.n_spins(), &spec).context("--data")?;
-        let set: ObservableSet = self.observables.into();
-        let dm = law
-            .observable_means(model.graph(), set == ObservableSet::All)
-            .context("data means")?;
-        let kind = KernelKind::parse(&self.kernel).context("--kernel")?;
-        let kernel = GibbsKernel::new(kind, model.graph(), None).context("--kernel")?;
-        let b = Sweeps::parse("--burn-in", &self.burn_in)?;
-        let k = Sweeps::parse("--window", &self.window)?;
+        let budget = crate::budget::Budget::new(self.max_memory.as_deref())?;
         if self.chains == 0 {
             bail!("--chains must be at least 1");
         }
+        if self.monte_carlo {
+            if self.seeds < 2 {
+                bail!("--seeds: is {}, expected at least 2", self.seeds);
+            }
+            crate::budget::mul(self.seeds as u64, self.chains, "--seeds × --chains")?;
+        }
+        let model = IsingModel::load(&self.model)
+            .with_context(|| format!("loading model {}", self.model.display()))?;
+        let kind = KernelKind::parse(&self.kernel).context("--kernel")?;
+        let kernel = GibbsKernel::new(kind, model.graph(), None).context("--kernel")?;
+        // Size checks before any enumeration (as `spectrum` does).
+        let n = model.n_spins();
+        let max_exact = thermoq_samplers::exact::MAX_EXACT_SPINS;
+        let max_dense = thermoq_spectral::operator::MAX_DENSE_SPINS;
+        let reversible = thermoq_samplers::Kernel::<IsingModel>::is_reversible(&kernel);
+        if n > max_exact {
+            bail!(
+                "model: has N = {n} spins; the exact SNR enumerates 2^N states and supports at \
+                 most N = {max_exact}"
+            );
+        }
+        if reversible && n > max_dense {
+            bail!(
+                "model: has N = {n} spins; the exact SNR of the reversible kernel {} needs its \
+                 dense spectrum, at most N = {max_dense} (non-reversible kernels such as ss1 \
+                 go up to N = {max_exact})",
+                kind.name()
+            );
+        }
+        let set: ObservableSet = self.observables.into();
+        let na = model.n_observables(set);
+        budget.check(
+            &format!("the exact analysis of N = {n} spins with {na} observables"),
+            crate::budget::exact_estimate(n, na, reversible, rayon::current_num_threads()),
+            "the model size (--model) or --observables",
+        )?;
+        if self.monte_carlo {
+            // Per (seed, chain): one window sum per observable.
+            budget.check(
+                &format!(
+                    "Monte Carlo sums of {} seeds × {} chains",
+                    self.seeds, self.chains
+                ),
+                crate::budget::product(&[self.seeds as u64, self.chains, 8 * na as u64 + 32]),
+                "--seeds",
+            )?;
+        }
+        let stages = crate::progress::Stages::new("snr", n >= 12);
+        stages.stage(&format!("enumerating 2^{n} states and the data law"));
+        let spec = PatternSpec::parse(&self.data).context("--data")?;
+        let law = PatternLaw::new(model.n_spins(), &spec).context("--data")?;
+        let dm = law
+            .observable_means(model.graph(), set == ObservableSet::All)
+            .context("data means")?;
+        let b = Sweeps::parse("--burn-in", &self.burn_in)?;
+        let k = Sweeps::parse("--window", &self.window)?;
         let mut params = CellParams::with_observables(set);
         params.eps_cluster = self.eps_cluster;
         params.eps_overlap = self.eps_overlap;
+        stages.stage(if reversible {
+            "exact SNR: dense spectrum and Q_op"
+        } else {
+            "exact SNR: Poisson solves and Q_op"
+        });
         let r = analyze_cell(&model, &kernel, &dm, b, k, self.chains, &params)
             .context("exact SNR analysis")?;
+        for (field, v) in [
+            ("q_op", r.qop.q_op),
+            ("g_norm2", r.g_norm2),
+            ("mse", r.qop.mse),
+            ("bias2", r.qop.bias2),
+            ("variance", r.qop.variance),
+        ] {
+            if !v.is_finite() {
+                bail!(
+                    "{field}: is {v}, not representable as a finite number (the model's energies \
+                     or observables overflow f64; rescale J, h and β)"
+                );
+            }
+        }
         let predictors = r
             .predictions
             .iter()
@@ -214,6 +282,16 @@ impl SnrArgs {
             })
             .collect();
         let monte_carlo = if self.monte_carlo {
+            crate::budget::check_work(
+                crate::budget::product(&[
+                    self.seeds as u64,
+                    r.config.chains,
+                    r.config.burn_in.saturating_add(r.config.window),
+                    n as u64,
+                ]),
+                "--seeds, --chains, --burn-in, --window",
+            )?;
+            stages.stage(&format!("Monte Carlo Q_op over {} seeds", self.seeds));
             let law_pi =
                 thermoq_models::exact::ExactLaw::new(&model).context("enumerating the model")?;
             let table = law_pi.observable_table(&model, set);
@@ -335,6 +413,7 @@ mod tests {
             seeds: 50,
             seed: 1,
             json: true,
+            max_memory: None,
         }
     }
 

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
-use thermoq_models::{EnergyModel, IsingModel, ObservableSet, exact::ExactLaw};
+use thermoq_models::{EnergyModel, EnergyModelExt, IsingModel, ObservableSet, exact::ExactLaw};
 use thermoq_samplers::{GibbsKernel, Kernel, KernelKind, exact::ExactKernel};
 use thermoq_spectral::certificate::certify;
 use thermoq_spectral::operator::MAX_DENSE_SPINS;
@@ -39,6 +39,10 @@ pub struct SpectrumArgs {
     /// Print JSON (one object) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Memory budget such as `512M` or `4G` (default: the available memory). The command refuses
+    /// up front when its estimate (enumeration, tabulated kernel, dense operator) exceeds it.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
 }
 
 /// What `thermoq spectrum` reports.
@@ -125,13 +129,32 @@ impl SpectrumArgs {
             SpectrumObservables::Couplings => ObservableSet::Couplings,
             SpectrumObservables::All => ObservableSet::All,
         };
+        let dense = n <= MAX_DENSE_SPINS;
+        let na = model.n_observables(set);
+        crate::budget::Budget::new(self.max_memory.as_deref())?.check(
+            &format!("the exact spectrum of N = {n} spins with {na} observables"),
+            crate::budget::exact_estimate(n, na, dense, rayon::current_num_threads()),
+            "the model size (--model) or --observables",
+        )?;
+        // N = 14 takes minutes (dense) and N = 24 longer (Poisson): say what is happening.
+        let stages = crate::progress::Stages::new("spectrum", n >= 12);
+        stages.stage(&format!("enumerating 2^{n} states"));
         let law = ExactLaw::new(&model)?;
         let table = law.observable_table(&model, set);
+        stages.stage(&format!(
+            "tabulating the {} kernel on 2^{n} states",
+            kind.name()
+        ));
         let op = ExactKernel::new(&kernel, &model)?;
         let reversible = Kernel::<IsingModel>::is_reversible(&kernel);
-        let dense = n <= MAX_DENSE_SPINS;
         let (mut gap, mut sigma_top, mut parity, mut overlap) =
             (None, Vec::new(), "none".to_string(), None);
+        if dense {
+            stages.stage(&format!(
+                "dense eigendecomposition of the {0} × {0} sweep operator",
+                op.n_states()
+            ));
+        }
         if dense && reversible {
             let sp = decompose(&kernel, &model, &SpectralParams::default())?;
             let ov = sp.try_overlaps(&table)?;
@@ -144,8 +167,24 @@ impl SpectrumArgs {
             sigma_top = ev.iter().take(10).map(|z| z.norm()).collect();
             gap = ev.get(1).map(|z| 1.0 - z.norm());
         }
+        stages.stage(&format!("Poisson solves for {na} observables"));
         let res = asymptotic_variances(&op, &law.pi, &table, &PoissonParams::default())?;
+        stages.stage("reversibility and stationarity certificates");
         let cert = certify(&op, &law.pi)?;
+        for (a, r) in res.iter().enumerate() {
+            for (field, v) in [
+                ("mean", r.mean),
+                ("variance", r.variance),
+                ("tau_int", r.tau_int),
+            ] {
+                if !v.is_finite() {
+                    bail!(
+                        "{field}[{a}]: is {v}, not representable as a finite number (the model's \
+                         energies overflow f64; rescale J, h and β)"
+                    );
+                }
+            }
+        }
         Ok(SpectrumReport {
             model: self.model.display().to_string(),
             kernel: kind.name().to_string(),
@@ -177,6 +216,7 @@ mod tests {
             kernel: kernel.into(),
             observables: SpectrumObservables::Couplings,
             json: true,
+            max_memory: None,
         }
     }
 

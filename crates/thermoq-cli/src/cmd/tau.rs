@@ -7,6 +7,14 @@
 //! `ess(method="mean")`), `rhat` (split-R̂), `resolved` and the τ̂-vs-L table of the doubling rule
 //! evaluated on prefixes L = n/2^k of the series. A series whose τ̂ is not stable under doubling is
 //! reported with `resolved: false`: its `tau` is then only a lower bound.
+//!
+//! Values of extreme magnitude (largest |x| above 2^256 or below 2^-256, e.g. near ±1e308) are
+//! first multiplied by a power of two that brings the largest |x| into [1, 2): the product is
+//! exact, and τ̂, ESS and R̂ do not depend on the scale, but squares and sums of the raw values
+//! would overflow (or underflow) f64. Ordinary inputs are used exactly as read. Any estimate that
+//! is still not finite is an error naming it, never a JSON `null`. The ESS is at most
+//! `M·N·log10(M·N)` (τ̂ is floored at 1/log10(M·N), as in ArviZ); it exceeds the sample count
+//! `M·N` only for anti-correlated chains.
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -45,6 +53,7 @@ pub struct TauOutput {
     /// Sokal's standard error of τ̂.
     pub std_err: f64,
     /// The τ̂-vs-L table on prefixes of the series.
+    #[serde(serialize_with = "doubling_without_nulls")]
     pub doubling: DoublingReport,
 }
 
@@ -65,8 +74,9 @@ impl TauArgs {
     pub fn compute(&self) -> Result<TauOutput> {
         let text = std::fs::read_to_string(&self.input)
             .with_context(|| format!("reading {}", self.input.display()))?;
-        let chains =
+        let mut chains =
             parse_columns(&text).with_context(|| format!("parsing {}", self.input.display()))?;
+        rescale_extreme(&mut chains);
         let n = chains[0].len();
         let refs: Vec<&[f64]> = chains.iter().map(Vec::as_slice).collect();
         let set = ChainSet::new(&refs)?;
@@ -86,6 +96,16 @@ impl TauArgs {
                 b.extend_from_slice(&c[..len.min(c.len())]);
             }
         })?;
+        for (field, v) in [
+            ("tau", est.tau),
+            ("ess", ess),
+            ("rhat", rhat),
+            ("std_err", est.std_err),
+        ] {
+            if !v.is_finite() {
+                bail!("{field}: is {v}, not representable as a finite number");
+            }
+        }
         Ok(TauOutput {
             tau: est.tau,
             window: est.window,
@@ -101,66 +121,51 @@ impl TauArgs {
 }
 
 /// Parses one column per chain; all rows must have the same number of finite values.
+/// Writes the doubling report with absent values (the first row's `ratio_to_prev`) left out
+/// instead of written as `null`: every number in the output is a finite number.
+fn doubling_without_nulls<S: serde::Serializer>(
+    d: &DoublingReport,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                o.retain(|_, x| !x.is_null());
+                o.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(d).map_err(serde::ser::Error::custom)?;
+    strip(&mut v);
+    serde::Serialize::serialize(&v, s)
+}
+
+/// Multiplies every value by the power of two that brings the largest |x| into [1, 2) when that
+/// largest |x| is outside [2^-256, 2^256] (see the module docs); leaves other inputs untouched.
+fn rescale_extreme(chains: &mut [Vec<f64>]) {
+    let max = chains.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    let lo = 2f64.powi(-256);
+    let hi = 2f64.powi(256);
+    if max == 0.0 || (lo..=hi).contains(&max) {
+        return;
+    }
+    let e = max.log2().floor() as i32;
+    // Two factors, each a normal power of two, so neither over- nor underflows.
+    let (a, b) = (-e / 2, -e - (-e / 2));
+    let (fa, fb) = (2f64.powi(a), 2f64.powi(b));
+    for v in chains.iter_mut().flatten() {
+        *v = *v * fa * fb;
+    }
+}
+
 fn parse_columns(text: &str) -> Result<Vec<Vec<f64>>> {
-    let mut cols: Vec<Vec<f64>> = Vec::new();
-    let mut first_data = true;
-    for (ln, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line
-            .split([',', ';', '\t', ' '])
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-            .collect();
-        let parsed: Vec<Result<f64, _>> = fields.iter().map(|f| f.parse::<f64>()).collect();
-        if first_data && parsed.iter().all(|p| p.is_err()) {
-            continue; // a header of column names
-        }
-        let row: Vec<f64> = parsed
-            .into_iter()
-            .zip(&fields)
-            .enumerate()
-            .map(|(c, (p, f))| {
-                p.map_err(|_| {
-                    anyhow::anyhow!("line {}, column {}: {f:?} is not a number", ln + 1, c + 1)
-                })
-            })
-            .collect::<Result<_>>()?;
-        if let Some(c) = row.iter().position(|v| !v.is_finite()) {
-            bail!(
-                "line {}, column {}: value {} is not finite",
-                ln + 1,
-                c + 1,
-                row[c]
-            );
-        }
-        if first_data {
-            cols = vec![Vec::new(); row.len()];
-            first_data = false;
-        } else if row.len() != cols.len() {
-            bail!(
-                "line {}: has {} columns, expected {} (one per chain, as on the first data line)",
-                ln + 1,
-                row.len(),
-                cols.len()
-            );
-        }
-        for (c, v) in cols.iter_mut().zip(row) {
-            c.push(v);
-        }
-    }
-    if cols.is_empty() || cols[0].len() < 8 {
-        bail!(
-            "input: expected at least 8 numbers per chain, found {}",
-            cols.first().map_or(0, Vec::len)
-        );
-    }
-    Ok(cols)
+    Ok(thermoq_data::columns::parse_columns(text)?)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
 
@@ -173,5 +178,30 @@ mod tests {
         assert!(parse_columns("1\nx\n").is_err());
         assert!(parse_columns("1\nNaN\n").is_err());
         assert!(parse_columns("1\n2\n").is_err());
+    }
+
+    #[test]
+    fn extreme_values_are_rescaled_exactly() {
+        let base: Vec<f64> = (0..64)
+            .map(|i| ((i * 37 % 11) as f64 - 5.0) / 5.0)
+            .collect();
+        let mut huge = vec![base.iter().map(|v| v * 2f64.powi(1022)).collect::<Vec<_>>()];
+        rescale_extreme(&mut huge);
+        let m = huge[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!((1.0..2.0).contains(&m), "{m}");
+        // exact: the rescaled series is the base series times a power of two
+        let r = huge[0][0] / base[0];
+        assert!(huge[0].iter().zip(&base).all(|(h, b)| *h == b * r));
+        let mut ordinary = vec![base.clone()];
+        rescale_extreme(&mut ordinary);
+        assert_eq!(ordinary[0], base);
+        let mut tiny = vec![
+            base.iter()
+                .map(|v| v * 2f64.powi(-1000))
+                .collect::<Vec<_>>(),
+        ];
+        rescale_extreme(&mut tiny);
+        let m = tiny[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!((1.0..2.0).contains(&m), "{m}");
     }
 }

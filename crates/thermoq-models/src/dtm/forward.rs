@@ -25,6 +25,9 @@ use super::DtmError;
 use rand::Rng;
 use thermoq_core::Spin;
 
+/// Largest number of denoising steps `T` a forward process accepts (each step is one layer).
+pub const MAX_STEPS: usize = 256;
+
 /// Time schedule of the diffusion steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Schedule {
@@ -128,6 +131,8 @@ impl Default for ForwardProcess {
 
 impl ForwardProcess {
     /// Validates: rates finite and `> 0`, `T ≥ 1`, offset in `[0, 1)`.
+    ///
+    /// `n_steps` must be in `1..=`[`MAX_STEPS`].
     pub fn new(
         lambda_image: f64,
         lambda_label: f64,
@@ -150,6 +155,14 @@ impl ForwardProcess {
             return Err(DtmError::Invalid {
                 field: "n_steps".into(),
                 message: "is 0, expected at least one diffusion step".into(),
+            });
+        }
+        // One layer (graph, layout, parameters, optimizer state) is built per step: bound the
+        // count before anything is allocated for it.
+        if n_steps > MAX_STEPS {
+            return Err(DtmError::Invalid {
+                field: "n_steps".into(),
+                message: format!("is {n_steps}, expected at most {MAX_STEPS} diffusion steps"),
             });
         }
         if !(offset.is_finite() && (0.0..1.0).contains(&offset)) {

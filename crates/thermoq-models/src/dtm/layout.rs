@@ -29,14 +29,15 @@ pub struct VisibleSpec {
 }
 
 impl VisibleSpec {
-    /// Number of label nodes, `classes · spots`.
+    /// Number of label nodes, `classes · spots` (saturating: an absurd `label_spots` read from a
+    /// checkpoint then fails the layout's size check instead of overflowing; fuzz finding).
     pub fn n_label(&self) -> usize {
-        self.n_classes * self.label_spots
+        self.n_classes.saturating_mul(self.label_spots)
     }
 
     /// Number of visible nodes.
     pub fn n_visible(&self) -> usize {
-        self.n_image + self.n_label()
+        self.n_image.saturating_add(self.n_label())
     }
 }
 

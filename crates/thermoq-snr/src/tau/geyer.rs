@@ -120,6 +120,17 @@ fn geyer_impl(set: &ChainSet<'_>, method: TauMethod) -> Result<TauEstimate, SnrE
     let head = (max_t + 1) as usize; // number of full-weight terms, 0 ≤ head ≤ n − 2
     let mut tau = -1.0 + 2.0 * r[..head].iter().sum::<f64>() + r.get(head).copied().unwrap_or(0.0);
     tau = tau.max(1.0 / total.log10());
+    // Values near ±f64::MAX overflow the autocovariances to ∞/NaN: a typed error naming the
+    // quantity, never a NaN estimate (callers can rescale; τ̂ is scale-invariant).
+    if !tau.is_finite() {
+        return Err(SnrError::Invalid {
+            field: "tau".into(),
+            message: format!(
+                "Geyer τ̂ is {tau}: the series' autocovariances are not representable in f64 \
+                 (values too large or too small); rescale the input"
+            ),
+        });
+    }
     Ok(TauEstimate {
         tau,
         window: head,
@@ -162,6 +173,11 @@ pub fn geyer_split(set: &ChainSet<'_>) -> Result<TauEstimate, SnrError> {
 
 /// The effective sample size of the mean, in the convention of ArviZ `ess(data,
 /// method="mean")`: split chains, multi-chain ρ̂, Geyer truncation, ESS = M·N/τ̂.
+///
+/// **Cap.** τ̂ is floored at `1/log10(M·N)` (as in ArviZ), so the ESS never exceeds
+/// `M·N·log10(M·N)`; it can exceed the sample count `M·N` only for anti-correlated chains, where
+/// the variance of the mean really is smaller than for independent draws. A non-finite τ̂ is an
+/// error, so the ESS is always finite and positive.
 ///
 /// This is *not* ArviZ's default `"bulk"` ESS, which first rank-normalises the draws; for
 /// roughly Gaussian, well-mixed chains the two agree closely.

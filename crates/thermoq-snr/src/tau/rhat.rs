@@ -35,7 +35,18 @@ pub fn split_rhat(set: &ChainSet<'_>) -> Result<f64, SnrError> {
         return Err(SnrError::ZeroVariance { chain: 0 });
     }
     let b = h * var_ddof1(&means);
-    Ok(((b / w + h - 1.0) / h).sqrt())
+    let r = ((b / w + h - 1.0) / h).sqrt();
+    // W or B overflow for values near ±f64::MAX: a typed error naming R̂, never NaN.
+    if !r.is_finite() {
+        return Err(SnrError::Invalid {
+            field: "rhat".into(),
+            message: format!(
+                "split-R̂ is {r}: the within-chain variance ({w:e}) or between-chain variance \
+                 ({b:e}) is not representable in f64; rescale the input"
+            ),
+        });
+    }
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -50,6 +50,21 @@ fn window_from_rho(rho: &mut [f64]) -> (f64, usize, bool) {
     (rho[w], w, found)
 }
 
+/// A τ̂ that is not finite is a typed error naming it.
+fn finite_tau(tau: f64) -> Result<(), SnrError> {
+    if tau.is_finite() {
+        Ok(())
+    } else {
+        Err(SnrError::Invalid {
+            field: "tau".into(),
+            message: format!(
+                "Sokal τ̂ is {tau}: the series' autocorrelations are not representable in f64 \
+                 (values too large or too small); rescale the input"
+            ),
+        })
+    }
+}
+
 /// τ̂_int of one series by Sokal's self-consistent window with c = [`SOKAL_C`]: the same
 /// algorithm and the same value as `emcee.autocorr.integrated_time(x, c=5)` for a 1-D `x`.
 ///
@@ -63,6 +78,7 @@ pub fn sokal(x: &[f64]) -> Result<TauEstimate, SnrError> {
     let mut rho = vec![0.0; x.len()];
     plan.autocorrelation_into(x, &mut plan.scratch(), &mut rho, 0)?;
     let (tau, window, window_found) = window_from_rho(&mut rho);
+    finite_tau(tau)?;
     let n = x.len();
     Ok(TauEstimate {
         tau,
@@ -112,6 +128,7 @@ pub fn sokal_pooled(set: &ChainSet<'_>) -> Result<TauEstimate, SnrError> {
     let inv = 1.0 / m as f64;
     rho.iter_mut().for_each(|r| *r *= inv);
     let (tau, window, window_found) = window_from_rho(&mut rho);
+    finite_tau(tau)?;
     let total = m * n;
     Ok(TauEstimate {
         tau,

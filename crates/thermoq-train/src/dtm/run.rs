@@ -42,7 +42,10 @@
 use super::config::{DtmRunConfig, invalid};
 use super::data::DtmData;
 use crate::optim::{Adam, LrSchedule, Optimizer};
-use crate::{TrainError, error::check_finite};
+use crate::{
+    TrainError,
+    error::{check_finite, check_len},
+};
 use rand::seq::SliceRandom;
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Normal};
@@ -895,13 +898,58 @@ impl DtmRun {
             }
         }
         for (k, theta) in c.params.iter().enumerate() {
+            check_len(
+                &format!("params[{k}]"),
+                theta.len(),
+                run.layers[k].n_params(),
+            )?;
             check_finite(&format!("params[{k}]"), theta)?;
             run.layers[k].set_params(theta)?;
         }
         for (k, o) in c.optimizers.iter().enumerate() {
-            if let Optimizer::Adam(a) = o {
-                check_finite(&format!("optimizers[{k}].m"), &a.m)?;
-                check_finite(&format!("optimizers[{k}].v"), &a.v)?;
+            crate::checkpoint::validate_optimizer(
+                &format!("optimizers[{k}]"),
+                o,
+                run.layers[k].n_params(),
+            )?;
+        }
+        for (k, a) in c.acp.iter().enumerate() {
+            if !(a.cp.is_finite() && a.cp >= 0.0) {
+                return Err(invalid(
+                    &format!("acp[{k}].cp"),
+                    format!(
+                        "is {}, expected a finite correlation-penalty weight ≥ 0",
+                        a.cp
+                    ),
+                ));
+            }
+            if let Some(r) = a.last_autocorr
+                && !r.is_finite()
+            {
+                return Err(invalid(
+                    &format!("acp[{k}].last_autocorr"),
+                    format!("is {r}, expected a finite number"),
+                ));
+            }
+        }
+        for (e, rec) in c.history.iter().enumerate() {
+            if rec.epoch != e {
+                return Err(invalid(
+                    &format!("history[{e}].epoch"),
+                    format!("is {}, expected {e} (epochs in order from 0)", rec.epoch),
+                ));
+            }
+            check_len(&format!("history[{e}].layers"), rec.layers.len(), t)?;
+            for (k, l) in rec.layers.iter().enumerate() {
+                if !(l.cp.is_finite() && l.cp >= 0.0) {
+                    return Err(invalid(
+                        &format!("history[{e}].layers[{k}].cp"),
+                        format!(
+                            "is {}, expected a finite correlation-penalty weight ≥ 0",
+                            l.cp
+                        ),
+                    ));
+                }
             }
         }
         if c.history.len() > run.config.epochs {
