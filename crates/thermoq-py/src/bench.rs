@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 use thermoq_core::{Coloring, Spin};
+use thermoq_models::EnergyModel;
 use thermoq_models::dtm::{DtmLayer, DtmLayout, ForwardProcess, TorusGrid, VisibleSpec};
 use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
 use thermoq_samplers::{ChainBatch, KernelKind};

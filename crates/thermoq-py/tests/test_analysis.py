@@ -10,7 +10,7 @@ def test_curie_weiss_spectrum_summary_and_predictors():
     m = tq.curie_weiss(6, beta=0.8)
     r = tq.analyze(m, kernel="rs1", chains=4)
     sp = r["spectrum"]
-    assert sp["phi2_parity"] == "Odd"
+    assert sp["phi2_parity"] == "odd"
     assert sp["phi2_max_overlap"] < 1e-12
     assert 0 < sp["gap"] < 1 and abs(sp["sigma2"] - (1 - sp["gap"])) < 1e-12
     assert sp["gamma_eff"] > sp["gap"]  # the relevant mode is faster than the slowest one

@@ -40,7 +40,11 @@ def test_ess_and_rhat_equal_arviz(phi, n, chains, seed):
     ref_ess = float(az.ess(x, method="mean"))
     ref_rhat = float(az.rhat(x, method="split"))
     assert abs(tq.ess(x) - ref_ess) <= 1e-6 * ref_ess
-    assert abs(tq.rhat(x) - ref_rhat) <= 1e-6 * ref_rhat
+    if chains >= 2:
+        assert abs(tq.rhat(x) - ref_rhat) <= 1e-6 * ref_rhat
+    else:
+        # ArviZ needs 2 chains for R̂ (NaN); thermoq compares the two halves of the one chain
+        assert np.isnan(ref_rhat) and np.isfinite(tq.rhat(x))
     # (chain, draw, *shape) convention
     y = np.stack([x, -x, x**2], axis=2)
     got = tq.ess(y)
