@@ -26,7 +26,7 @@ PY="$VENV/bin/python"
 "$PY" -m pip install --quiet --disable-pip-version-check \
   'maturin>=1.7,<2' 'numpy>=1.23' pytest emcee arviz 'thrml==0.1.4' jax
 # The Rust CLI, for the test that Python and Rust give identical samples for one seed.
-cargo build --quiet -p thermoq-cli
+cargo test --workspace --no-run --quiet  # the same build as `cargo test --workspace` (a no-op after it)
 export THERMOQ_CLI="$ROOT/target/debug/thermoq"
 # Build + install as a user would (pip, maturin backend); the dev profile and the shared target/
 # keep repeated runs incremental (results do not depend on the profile).

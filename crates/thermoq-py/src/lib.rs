@@ -12,6 +12,7 @@
 //!   between chunks;
 //! * [`estimators`] — τ_int (emcee's rule), split-chain ESS and R̂ (ArviZ's), the doubling rule;
 //! * [`analysis`] — the exact cell analysis (spectrum summary, Q_op, predictors) as JSON;
+//! * [`dtm`] — a trained DTM checkpoint: class-conditional generation of digits;
 //! * [`bench`] — the DTM benchmark model and a Rust-only timing loop for the Python benchmark.
 //!
 //! Every error a user can cause becomes a `ValueError` (or `TypeError` for wrong types, raised by
@@ -23,6 +24,7 @@ use pyo3::prelude::*;
 
 pub mod analysis;
 pub mod bench;
+pub mod dtm;
 pub mod estimators;
 pub mod model;
 pub mod sample;
@@ -72,6 +74,7 @@ fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<model::PyModel>()?;
+    m.add_class::<dtm::PyDtm>()?;
     m.add_function(wrap_pyfunction!(sample::sample, m)?)?;
     m.add_function(wrap_pyfunction!(sample::sample_pt, m)?)?;
     m.add_function(wrap_pyfunction!(estimators::tau_pooled, m)?)?;

@@ -756,3 +756,50 @@ def exact(model: Model) -> dict:
 
 
 __all__.append("exact")
+
+
+class Dtm:
+    """A trained denoising thermodynamic model (MNIST), loaded from a checkpoint written by
+    ``cargo xtask train dtm`` (``checkpoint.json``)."""
+
+    def __init__(self, native):
+        self._d = native
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "Dtm":
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path: expected a str or path, got {type(path).__name__}")
+        return cls(_native.Dtm.load(os.fspath(path)))
+
+    @classmethod
+    def untrained(cls, preset: str = "quick") -> "Dtm":
+        """A freshly initialised model of a ``train dtm`` preset (``"quick"`` or ``"paper"``)."""
+        return cls(_native.Dtm.untrained(_str("preset", preset, ("quick", "paper"))))
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the checkpoint (atomically)."""
+        self._d.save(os.fspath(path))
+
+    @property
+    def digits(self) -> list:
+        return list(self._d.digits)
+
+    @property
+    def epochs_done(self) -> int:
+        return self._d.epochs_done
+
+    def generate(self, classes: Sequence[int], *, seed: int = 0) -> np.ndarray:
+        """One image per class index (into :attr:`digits`): ``(len(classes), side, side)`` ±1
+        ``int8`` when the image is square, ``(len(classes), n_image)`` otherwise."""
+        cl = [_int("classes", c, 0) for c in classes]
+        if not cl:
+            raise ValueError("classes: is empty")
+        if max(cl) > 255:
+            raise ValueError(f"classes: holds {max(cl)}, expected class indices below {len(self.digits)}")
+        flat = self._d.generate(cl, _int("seed", seed, 0))
+        n = self._d.n_image
+        side = int(round(np.sqrt(n)))
+        return flat.reshape(len(cl), side, side) if side * side == n else flat.reshape(len(cl), n)
+
+
+__all__.append("Dtm")
