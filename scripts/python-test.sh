@@ -23,6 +23,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
+# maturin (the PEP 517 backend, run without build isolation) calls the `maturin` binary on PATH
+export PATH="$VENV/bin:$PATH"
 "$PY" -m pip install --quiet --disable-pip-version-check \
   'maturin>=1.7,<2' 'numpy>=1.23' pytest emcee arviz 'thrml==0.1.4' jax
 # The Rust CLI, for the test that Python and Rust give identical samples for one seed.
