@@ -1,0 +1,153 @@
+"""thermoq called from Python against thrml 0.1.4 (CPU JAX) on the four `bench peers` cases.
+
+For every case (64 chains, BLK-ALT, the engine `cargo xtask bench peers` uses) this times, in one
+process and alternating:
+
+* ``thermoq.sample(..., output="final")`` — the Python call a user makes (sampler construction,
+  argument checks, GIL-free chunks with a signal check between them);
+* the Rust bench loop (``FastSampler::sweep`` after a warm-up, no Python in the loop; the same
+  loop as ``xtask/src/bench_peers.rs``), through ``thermoq._native.time_sweeps``;
+* thrml's ``sample_states`` under ``jax.jit(jax.vmap(...))`` (compilation excluded).
+
+It prints one JSON line per case and a table: updates/s = sweeps × spins × chains / seconds,
+``speedup`` = thermoq-from-Python ÷ thrml (target ≥ 10), ``overhead`` = Python time ÷ Rust-loop
+time − 1 (target ≤ 5%). Usage (from the repository root, after scripts/python-test.sh built the
+venv)::
+
+    target/py-venv/bin/python crates/thermoq-py/bench/bench_python.py [--quick] [--reps 5]
+
+Build the package with the release profile for meaningful numbers:
+``pip install ./crates/thermoq-py`` (maturin builds release by default).
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import thermoq as tq
+
+CHAINS = 64
+SEED = 2026
+
+
+def cases(quick):
+    q = 4 if quick else 1
+    out = []
+    for L, sq, st in ((32, 8000, 400), (128, 500, 40)):
+        m = tq.lattice(L, J=0.4, h=0.0)
+        colors = [(i // L + i % L) % 2 for i in range(L * L)]
+        out.append(dict(name=f"ising-{L}", model=m, colors=colors, engine="lattice", generator="chacha8",
+                        sweeps=sq // q, sweeps_thrml=st // q))
+    r = tq.rbm_random(784, 256, std=0.01, seed=SEED)
+    out.append(dict(name="rbm-784x256", model=r, colors=[0] * 784 + [1] * 256, engine="dense",
+                    generator="chacha8", sweeps=1000 // q, sweeps_thrml=100 // q))
+    rng = np.random.default_rng(SEED)
+    # parameters drawn N(0, 0.1²) and a random input, as the Rust bench (its own draws)
+    n_params = _dtm_n_params()
+    theta = rng.normal(0, 0.1, n_params)
+    x_t = np.where(rng.normal(size=834) >= 0, 1, -1).astype(np.int8)
+    m, colors = tq._native.dtm_conditional("60_12", theta, x_t)
+    out.append(dict(name="dtm-60_12", model=m, colors=colors, engine="lanes", generator="xoshiro128+",
+                    sweeps=400 // q, sweeps_thrml=100 // q))
+    return out
+
+
+def _dtm_n_params():
+    try:
+        tq._native.dtm_conditional("60_12", np.zeros(1), np.ones(834, dtype=np.int8))
+    except ValueError as e:
+        msg = str(e)
+        return int(msg.rsplit("expected", 1)[1])
+    raise RuntimeError("could not read the DTM parameter count")
+
+
+def thrml_timer(model, colors, sweeps):
+    """A callable running `sweeps` sweeps of 64 chains with thrml; compiled on construction."""
+    import jax
+    import jax.numpy as jnp
+    from thrml import Block, SamplingSchedule, SpinNode, sample_states
+    from thrml.models import IsingEBM, IsingSamplingProgram
+
+    n = model.n
+    nodes = [SpinNode() for _ in range(n)]
+    e = model.edges
+    edges = [(nodes[i], nodes[j]) for i, j in e]
+    ebm = IsingEBM(nodes, edges, jnp.array(model.biases), jnp.array(model.couplings), jnp.array(model.beta))
+    k = max(colors) + 1
+    blocks = [Block([nodes[i] for i in range(n) if colors[i] == c]) for c in range(k)]
+    prog = IsingSamplingProgram(ebm, blocks, clamped_blocks=[])
+    sched = SamplingSchedule(n_warmup=sweeps, n_samples=1, steps_per_sample=1)
+    key = jax.random.key(1)
+    init = [jax.random.bernoulli(kk, 0.5, (CHAINS, len(b.nodes))) for kk, b in zip(jax.random.split(key, k), blocks)]
+    f = jax.jit(jax.vmap(lambda kk, s: sample_states(kk, prog, sched, s, [], [blocks[0]])))
+    t0 = time.perf_counter()
+    jax.block_until_ready(f(jax.random.split(key, CHAINS), init))
+    compile_s = time.perf_counter() - t0
+    state = {"r": 0}
+
+    def run():
+        state["r"] += 1
+        keys = jax.random.split(jax.random.key(100 + state["r"]), CHAINS)
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(keys, init))
+        return time.perf_counter() - t0
+
+    return run, compile_s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--no-thrml", action="store_true")
+    a = ap.parse_args()
+    rows = []
+    for c in cases(a.quick):
+        m, n = c["model"], c["model"].n
+        work = c["sweeps"] * n * CHAINS
+        kw = dict(kernel="blk-alt", engine=c["engine"], generator=c["generator"], colors=c["colors"],
+                  chains=CHAINS, seed=SEED, sweeps=c["sweeps"], burn_in=0, output="final")
+        s = tq.sample(m, **kw)  # warm-up
+        assert s.engine == c["engine"], (c["name"], s.engine)
+        state = s.final
+        thr = None
+        if not a.no_thrml:
+            thr, compile_s = thrml_timer(m, c["colors"], c["sweeps_thrml"])
+        tp, tr, tt = [], [], []
+        for _ in range(a.reps):
+            t0 = time.perf_counter()
+            state = tq.sample(m, init=state, **kw).final
+            tp.append(time.perf_counter() - t0)
+            tr.append(tq._native.time_sweeps(m, c["engine"], c["generator"], list(map(int, c["colors"])),
+                                             CHAINS, SEED, c["sweeps"], 1))
+            if thr is not None:
+                tt.append(thr())
+        t_py, t_rust = statistics.median(tp), statistics.median(tr)
+        row = dict(
+            case=c["name"], spins=n, chains=CHAINS, engine=c["engine"], generator=c["generator"],
+            sweeps=c["sweeps"], python_updates_per_s=work / t_py, rust_updates_per_s=work / t_rust,
+            python_overhead=t_py / t_rust - 1.0,
+        )
+        if tt:
+            t_thrml = statistics.median(tt)
+            row.update(thrml_sweeps=c["sweeps_thrml"], thrml_updates_per_s=c["sweeps_thrml"] * n * CHAINS / t_thrml,
+                       thrml_compile_s=compile_s)
+            row["speedup_vs_thrml"] = row["python_updates_per_s"] / row["thrml_updates_per_s"]
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    print(f"{'case':<12} {'py upd/s':>10} {'rust upd/s':>10} {'overhead':>9} {'thrml upd/s':>11} {'speedup':>8}", file=sys.stderr)
+    for r in rows:
+        print(
+            f"{r['case']:<12} {r['python_updates_per_s']:10.3g} {r['rust_updates_per_s']:10.3g} "
+            f"{100 * r['python_overhead']:8.1f}% {r.get('thrml_updates_per_s', float('nan')):11.3g} "
+            f"{r.get('speedup_vs_thrml', float('nan')):7.1f}x",
+            file=sys.stderr,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,520 @@
+//! `sample()` and `sample_pt()`: chains on every kernel and engine, with the GIL released.
+//!
+//! All samplers of `thermoq-samplers` are reached through [`Runner`], a thin adapter with two
+//! operations (advance without recording, record into an [`Observer`]). It is the one place that
+//! knows today's three sampler types; when the crate's common chain-sampler trait lands, `Runner`
+//! becomes a `Box<dyn …>` of that trait and nothing else here changes.
+//!
+//! Runs proceed in chunks of whole sweeps whose size depends only on the problem size (never on
+//! time), so results are deterministic; between chunks the GIL is taken back and Python's signal
+//! handlers run (`KeyboardInterrupt` stops the run). Chain `c` always uses stream `c` of the
+//! seed and the streams continue across chunks, so chunking does not change the samples.
+
+use crate::model::{Inner, PyModel};
+use crate::{guarded, value_err};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use thermoq_core::{Coloring, Spin};
+use thermoq_models::{EnergyModel, IsingModel};
+use thermoq_samplers::fast::conditioned::ConditionedSampler;
+use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
+use thermoq_samplers::observe::{MomentObserver, Observer};
+use thermoq_samplers::pt::{FastPt, Ladder, SwapScheme};
+use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind, SamplerError};
+
+/// Spin updates per chunk between two signal checks (≈ 10–300 ms on two cores).
+const CHUNK_UPDATES: usize = 1 << 24;
+
+/// Largest trace (`chains × sweeps × n` bytes) `sample` will allocate.
+const MAX_TRACE_BYTES: usize = 1 << 34;
+
+/// The thin adapter over today's samplers (see the module docs).
+pub enum Runner<'a> {
+    /// The reference kernels (`GibbsKernel` on `BatchSampler`): every kernel, bit-identical to
+    /// the `thermoq sample` CLI.
+    Reference(BatchSampler<'a, IsingModel, GibbsKernel>),
+    /// The fast block engines.
+    Fast(FastSampler<'a>),
+    /// Block Gibbs with per-chain fields and temperatures.
+    Conditioned(Box<ConditionedSampler>),
+}
+
+impl Runner<'_> {
+    /// Advances every chain by `sweeps` sweeps.
+    pub fn advance(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
+        match self {
+            Self::Reference(s) => s.sweep(batch, sweeps),
+            Self::Fast(s) => s.sweep(batch, sweeps),
+            Self::Conditioned(s) => s.sweep(batch, sweeps),
+        }
+    }
+
+    /// Records `sweeps` sweeps into one observer per chain, merged in chain order.
+    pub fn record<O: Observer>(
+        &mut self,
+        batch: &mut ChainBatch,
+        sweeps: usize,
+        make: impl Fn(usize) -> O + Sync,
+    ) -> Result<O, SamplerError> {
+        match self {
+            Self::Reference(s) => s.run(batch, 0, sweeps, make),
+            Self::Fast(s) => s.run(batch, 0, sweeps, make),
+            Self::Conditioned(s) => {
+                let mut it = s.run_per_chain(batch, 0, sweeps, 1, make)?.into_iter();
+                let mut first = it.next().ok_or_else(|| SamplerError::Invalid {
+                    field: "chains".into(),
+                    message: "is 0, expected at least 1".into(),
+                })?;
+                for o in it {
+                    first.merge(o);
+                }
+                Ok(first)
+            }
+        }
+    }
+}
+
+/// Records every state of every chain, chain after chain.
+struct StateRecorder {
+    chains: Vec<Vec<Spin>>,
+}
+
+impl StateRecorder {
+    fn new() -> Self {
+        Self {
+            chains: vec![Vec::new()],
+        }
+    }
+}
+
+impl Observer for StateRecorder {
+    fn observe(&mut self, _sweep: usize, x: &[Spin]) {
+        if let Some(c) = self.chains.last_mut() {
+            c.extend_from_slice(x);
+        }
+    }
+    fn merge(&mut self, other: Self) {
+        self.chains.extend(other.chains);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Moments,
+    Trace,
+    Final,
+}
+
+fn parse_output(s: &str) -> PyResult<Output> {
+    match s {
+        "moments" => Ok(Output::Moments),
+        "trace" => Ok(Output::Trace),
+        "final" => Ok(Output::Final),
+        _ => Err(PyValueError::new_err(format!(
+            "output: is {s:?}, expected \"moments\", \"trace\" or \"final\""
+        ))),
+    }
+}
+
+fn parse_kernel(s: &str) -> PyResult<KernelKind> {
+    KernelKind::parse(s).map_err(|_| {
+        PyValueError::new_err(format!(
+            "kernel: is {s:?}, expected one of rs1, ss1, mh1, blk-alt, blk-sym, blk-rs"
+        ))
+    })
+}
+
+/// `None` means the reference engine.
+fn parse_engine(s: &str) -> PyResult<Option<Engine>> {
+    Ok(Some(match s {
+        "reference" => return Ok(None),
+        "auto" => Engine::Auto,
+        "sparse" => Engine::Sparse,
+        "sparse-f32" => Engine::SparseF32,
+        "lattice" => Engine::Lattice,
+        "dense" => Engine::Dense,
+        "lanes" => Engine::Lanes,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "engine: is {s:?}, expected one of auto, reference, sparse, sparse-f32, \
+                 lattice, dense, lanes"
+            )));
+        }
+    }))
+}
+
+fn parse_generator(s: &str) -> PyResult<Generator> {
+    match s {
+        "chacha8" => Ok(Generator::ChaCha8),
+        "xoshiro128+" | "xoshiro128plus" => Ok(Generator::Xoshiro128Plus),
+        _ => Err(PyValueError::new_err(format!(
+            "generator: is {s:?}, expected \"chacha8\" or \"xoshiro128+\""
+        ))),
+    }
+}
+
+fn positive(name: &str, v: usize) -> PyResult<()> {
+    if v == 0 {
+        Err(PyValueError::new_err(format!(
+            "{name}: is 0, expected at least 1"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_spins(name: &str, xs: &[Spin]) -> PyResult<()> {
+    match xs.iter().position(|&s| s != 1 && s != -1) {
+        Some(k) => Err(PyValueError::new_err(format!(
+            "{name}: entry {k} is {}, expected -1 or +1",
+            xs[k]
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn coloring_for(m: &PyModel, colors: Option<Vec<u32>>) -> PyResult<Option<Coloring>> {
+    let g = m.ising().graph();
+    match colors {
+        Some(c) => Coloring::from_colors(g, c)
+            .map(Some)
+            .map_err(|e| PyValueError::new_err(format!("colors: {e}"))),
+        None => match &m.inner {
+            Inner::Rbm(r) => Coloring::from_colors(g, r.two_block_colors())
+                .map(Some)
+                .map_err(value_err),
+            Inner::Ising(_) => Ok(None),
+        },
+    }
+}
+
+fn chunk_len(chains: usize, n: usize, forced: Option<usize>) -> usize {
+    forced.unwrap_or((CHUNK_UPDATES / (chains * n).max(1)).max(1))
+}
+
+/// Samples `chains` chains of `model` (see `thermoq.sample` for the meaning of each argument).
+#[pyfunction]
+#[pyo3(signature = (model, kernel, engine, generator, seed, chains, sweeps, burn_in, output,
+    colors=None, init=None, fields=None, betas=None, chunk=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn sample<'py>(
+    py: Python<'py>,
+    model: Bound<'py, PyModel>,
+    kernel: &str,
+    engine: &str,
+    generator: &str,
+    seed: u64,
+    chains: usize,
+    sweeps: usize,
+    burn_in: usize,
+    output: &str,
+    colors: Option<Vec<u32>>,
+    init: Option<PyReadonlyArray2<'py, i8>>,
+    fields: Option<PyReadonlyArray2<'py, f64>>,
+    betas: Option<PyReadonlyArray1<'py, f64>>,
+    chunk: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let m: &PyModel = model.get();
+    let kind = parse_kernel(kernel)?;
+    let eng = parse_engine(engine)?;
+    let gen_ = parse_generator(generator)?;
+    let out = parse_output(output)?;
+    positive("chains", chains)?;
+    positive("sweeps", sweeps)?;
+    if chunk == Some(0) {
+        return Err(PyValueError::new_err("chunk: is 0, expected at least 1"));
+    }
+    let n = m.n_spins_();
+    if out == Output::Trace && chains.saturating_mul(sweeps).saturating_mul(n) > MAX_TRACE_BYTES {
+        return Err(PyValueError::new_err(format!(
+            "sweeps: a trace of {chains} chains × {sweeps} sweeps × {n} spins exceeds {} bytes; \
+             use output=\"moments\" or fewer sweeps",
+            MAX_TRACE_BYTES
+        )));
+    }
+    let coloring = coloring_for(m, colors)?;
+    let ising = m.ising();
+    let conditioned = fields.is_some() || betas.is_some();
+
+    let mut batch = match &init {
+        Some(a) => {
+            let shape = a.shape();
+            if shape[0] != chains || shape[1] != n {
+                return Err(PyValueError::new_err(format!(
+                    "init: has shape {shape:?}, expected (chains, n) = ({chains}, {n})"
+                )));
+            }
+            let xs = a
+                .as_slice()
+                .map_err(|_| PyValueError::new_err("init: expected a C-contiguous array"))?;
+            check_spins("init", xs)?;
+            let mut b = ChainBatch::from_state(chains, &vec![1; n]);
+            b.as_mut_slice().copy_from_slice(xs);
+            b
+        }
+        None => ChainBatch::uniform(chains, n, seed),
+    };
+    let fields_v: Option<Vec<f64>> = match &fields {
+        Some(f) => {
+            let shape = f.shape();
+            if shape[0] != chains || shape[1] != n {
+                return Err(PyValueError::new_err(format!(
+                    "fields: has shape {shape:?}, expected (chains, n) = ({chains}, {n})"
+                )));
+            }
+            Some(f.as_array().iter().copied().collect())
+        }
+        None => None,
+    };
+    let betas_v: Option<Vec<f64>> = betas.as_ref().map(|b| b.as_array().to_vec());
+
+    // The kernel of the reference engine must outlive the runner that borrows it.
+    let ref_kernel = match eng {
+        None => Some(GibbsKernel::new(kind, ising.graph(), coloring.clone()).map_err(value_err)?),
+        Some(Engine::Auto) if !kind.is_block() && !conditioned => {
+            Some(GibbsKernel::new(kind, ising.graph(), None).map_err(value_err)?)
+        }
+        _ => None,
+    };
+    let fast_model: FastModel<'_> = match &m.inner {
+        Inner::Ising(i) => i.into(),
+        Inner::Rbm(r) => r.into(),
+    };
+    let mut runner = if conditioned {
+        let e = eng.ok_or_else(|| {
+            PyValueError::new_err(
+                "engine: fields/betas need a conditioned engine (auto, lanes or sparse-f32), \
+                 not reference",
+            )
+        })?;
+        let col = coloring.clone().unwrap_or_else(|| Coloring::dsatur(ising.graph()));
+        let mut s = ConditionedSampler::with_engine(ising, &col, kind, chains, seed, e)
+            .map_err(value_err)?;
+        s.set_fields(fields_v.as_deref()).map_err(value_err)?;
+        if let Some(b) = &betas_v {
+            s.set_betas(b).map_err(value_err)?;
+        }
+        s.set_generator(gen_).map_err(value_err)?;
+        Runner::Conditioned(Box::new(s))
+    } else if let Some(k) = &ref_kernel {
+        if gen_ != Generator::ChaCha8 {
+            return Err(PyValueError::new_err(format!(
+                "generator: is {generator:?}; the reference kernels draw from chacha8 only \
+                 (xoshiro128+ needs engine=\"lanes\" or \"auto\" on a block kernel)"
+            )));
+        }
+        Runner::Reference(BatchSampler::new(ising, k, chains, seed))
+    } else {
+        let e = eng.unwrap_or(Engine::Auto);
+        let mut s = FastSampler::with_engine(fast_model, kind, coloring.clone(), chains, seed, e)
+            .map_err(value_err)?;
+        s.set_generator(gen_).map_err(value_err)?;
+        Runner::Fast(s)
+    };
+    let engine_name = match &runner {
+        Runner::Reference(_) => "reference".to_string(),
+        Runner::Fast(s) => s.engine().name().to_string(),
+        Runner::Conditioned(s) => s.engine().name().to_string(),
+    };
+
+    let step = chunk_len(chains, n, chunk);
+    let d = PyDict::new(py);
+    guarded("sample", || {
+        let mut done = 0;
+        while done < burn_in {
+            let k = step.min(burn_in - done);
+            py.detach(|| runner.advance(&mut batch, k))
+                .map_err(value_err)?;
+            py.check_signals()?;
+            done += k;
+        }
+        let mut moments: Option<MomentObserver<'_, IsingModel>> = None;
+        let mut trace: Vec<Spin> = if out == Output::Trace {
+            vec![0; chains * sweeps * n]
+        } else {
+            Vec::new()
+        };
+        let mut done = 0;
+        while done < sweeps {
+            let k = step.min(sweeps - done);
+            match out {
+                Output::Final => {
+                    py.detach(|| runner.advance(&mut batch, k))
+                        .map_err(value_err)?;
+                }
+                Output::Moments => {
+                    let o = py
+                        .detach(|| runner.record(&mut batch, k, |_| MomentObserver::new(ising)))
+                        .map_err(value_err)?;
+                    match &mut moments {
+                        Some(a) => a.merge(o),
+                        None => moments = Some(o),
+                    }
+                }
+                Output::Trace => {
+                    let rec = py
+                        .detach(|| runner.record(&mut batch, k, |_| StateRecorder::new()))
+                        .map_err(value_err)?;
+                    for (c, states) in rec.chains.iter().enumerate() {
+                        let at = (c * sweeps + done) * n;
+                        trace[at..at + k * n].copy_from_slice(states);
+                    }
+                }
+            }
+            py.check_signals()?;
+            done += k;
+        }
+        if let Some(mo) = moments {
+            let mm = mo.moments();
+            d.set_item("count", mm.count)?;
+            d.set_item("m1", PyArray1::from_vec(py, mm.m1))?;
+            d.set_item("m2_edges", PyArray1::from_vec(py, mm.m2_edges))?;
+            d.set_item("energy_mean", mm.energy_mean)?;
+            d.set_item("energy_var", mm.energy_var)?;
+        }
+        if out == Output::Trace {
+            let a = PyArray1::from_vec(py, trace).reshape([chains, sweeps, n])?;
+            d.set_item("states", a)?;
+        }
+        let fin = PyArray1::from_slice(py, batch.as_slice()).reshape([chains, n])?;
+        d.set_item("final", fin)?;
+        Ok(())
+    })?;
+    d.set_item("engine", engine_name)?;
+    d.set_item("kernel", kind.name())?;
+    Ok(d)
+}
+
+impl PyModel {
+    fn n_spins_(&self) -> usize {
+        self.ising().n_spins()
+    }
+}
+
+/// Parallel tempering with the fast conditioned engine: `alphas` is the ladder (1 first),
+/// `scheme` `pt-sym` or `pt-deo`. Records the cold rung (`output` as in [`sample`]) and the
+/// swap statistics.
+#[pyfunction]
+#[pyo3(signature = (model, kernel, alphas, scheme, seed, chains, sweeps, burn_in, output,
+    colors=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn sample_pt<'py>(
+    py: Python<'py>,
+    model: Bound<'py, PyModel>,
+    kernel: &str,
+    alphas: Vec<f64>,
+    scheme: &str,
+    seed: u64,
+    chains: usize,
+    sweeps: usize,
+    burn_in: usize,
+    output: &str,
+    colors: Option<Vec<u32>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let m: &PyModel = model.get();
+    let kind = parse_kernel(kernel)?;
+    if !matches!(kind, KernelKind::BlkAlt | KernelKind::BlkSym) {
+        return Err(PyValueError::new_err(format!(
+            "kernel: is {kernel:?}; parallel tempering runs blk-alt or blk-sym locally"
+        )));
+    }
+    let scheme = match scheme {
+        "pt-sym" => SwapScheme::PtSym,
+        "pt-deo" => SwapScheme::PtDeo,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "scheme: is {scheme:?}, expected \"pt-sym\" or \"pt-deo\""
+            )));
+        }
+    };
+    let out = parse_output(output)?;
+    positive("chains", chains)?;
+    positive("sweeps", sweeps)?;
+    let ladder = Ladder::new(alphas).map_err(|e| PyValueError::new_err(format!("ladder: {e}")))?;
+    let ising = m.ising();
+    let n = ising.n_spins();
+    if out == Output::Trace && chains.saturating_mul(sweeps).saturating_mul(n) > MAX_TRACE_BYTES {
+        return Err(PyValueError::new_err(
+            "sweeps: the trace would be too large; use output=\"moments\"",
+        ));
+    }
+    let col = coloring_for(m, colors)?.unwrap_or_else(|| Coloring::dsatur(ising.graph()));
+    let rungs = ladder.len();
+    let mut pt =
+        FastPt::new(ising, &col, kind, ladder, scheme, chains, seed).map_err(value_err)?;
+    let step = chunk_len(chains * rungs, n, None);
+    let d = PyDict::new(py);
+    guarded("sample_pt", || {
+        let mut done = 0;
+        while done < burn_in {
+            let k = step.min(burn_in - done);
+            py.detach(|| (0..k).try_for_each(|_| pt.step(false)))
+                .map_err(value_err)?;
+            py.check_signals()?;
+            done += k;
+        }
+        let mut acc = MomentObserver::new(ising);
+        let mut trace: Vec<Spin> = if out == Output::Trace {
+            vec![0; chains * sweeps * n]
+        } else {
+            Vec::new()
+        };
+        let mut done = 0;
+        while done < sweeps {
+            let k = step.min(sweeps - done);
+            py.detach(|| {
+                for t in 0..k {
+                    pt.step(true)?;
+                    for c in 0..chains {
+                        let x = pt.state(c, 0);
+                        match out {
+                            Output::Moments => acc.observe(done + t, x),
+                            Output::Trace => {
+                                let at = (c * sweeps + done + t) * n;
+                                trace[at..at + n].copy_from_slice(x);
+                            }
+                            Output::Final => {}
+                        }
+                    }
+                }
+                Ok::<(), SamplerError>(())
+            })
+            .map_err(value_err)?;
+            py.check_signals()?;
+            done += k;
+        }
+        if out == Output::Moments {
+            let mm = acc.moments();
+            d.set_item("count", mm.count)?;
+            d.set_item("m1", PyArray1::from_vec(py, mm.m1))?;
+            d.set_item("m2_edges", PyArray1::from_vec(py, mm.m2_edges))?;
+            d.set_item("energy_mean", mm.energy_mean)?;
+            d.set_item("energy_var", mm.energy_var)?;
+        }
+        if out == Output::Trace {
+            let a = PyArray1::from_vec(py, trace).reshape([chains, sweeps, n])?;
+            d.set_item("states", a)?;
+        }
+        let mut fin = Vec::with_capacity(chains * n);
+        for c in 0..chains {
+            fin.extend_from_slice(pt.state(c, 0));
+        }
+        d.set_item("final", PyArray1::from_vec(py, fin).reshape([chains, n])?)?;
+        let pooled = pt.pooled();
+        let acc_rates: Vec<f64> = (0..rungs.saturating_sub(1))
+            .map(|k| pooled.acceptance(k).unwrap_or(f64::NAN))
+            .collect();
+        d.set_item("swap_acceptance", PyArray1::from_vec(py, acc_rates))?;
+        d.set_item("round_trips", pooled.round_trips)?;
+        if let Some(c) = pt.specific_heat(&pooled) {
+            d.set_item("specific_heat", PyArray1::from_vec(py, c))?;
+        }
+        d.set_item("alphas", PyArray1::from_slice(py, pt.ladder().alphas()))?;
+        Ok(())
+    })?;
+    d.set_item("scheme", scheme.name())?;
+    d.set_item("kernel", kind.name())?;
+    Ok(d)
+}
