@@ -29,8 +29,8 @@ use thermoq_samplers::observe::TraceObserver;
 use thermoq_samplers::{BatchSampler, ChainBatch, Kernel};
 
 /// The one status type of every τ̂ (`"resolved" | "lower_bound" | "no_window"`), shared with
-/// [`crate::tau::pooled`].
-pub use crate::tau::pooled::TauStatus;
+/// the pooled estimators of [`crate::tau`].
+pub use crate::tau::TauStatus;
 
 /// A τ̂ with its status.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
