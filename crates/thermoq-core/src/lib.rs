@@ -1,5 +1,7 @@
 //! # thermoq-core — the vocabulary every other thermoq crate speaks
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! thermoq asks whether an energy-based model trained on a thermodynamic sampler (p-bit / Gibbs
 //! hardware, or its software twin) can learn. This crate holds the small, dependency-light types that
 //! all layers share:

@@ -1,5 +1,7 @@
 //! # thermoq-data — data laws for the positive phase of the gradient
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! The gradient of SCIENCE.md II.4 is `g_a = E_data[f_a] − E_π[f_a]`; this crate supplies the
 //! data half. Everything here depends on `thermoq-core` alone.
 //!

@@ -1,5 +1,7 @@
 //! # thermoq-fuzz — structure-aware fuzzing of every reader of user files, on stable Rust
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! Issue 18 asks that nothing a user supplies can crash thermoq. Each [`Target`] here feeds one
 //! reader inputs built from the structure of its format — valid records with one field replaced
 //! by an extreme, missing, negative, wrong-typed or oversized value, then byte-level damage

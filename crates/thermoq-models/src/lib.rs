@@ -1,5 +1,7 @@
 //! # thermoq-models — energy models and their gradient observables
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! A model here is a Boltzmann law `π_θ(x) ∝ exp(−β E_θ(x))` on spins `x ∈ {−1,+1}^N`, with the
 //! pairwise energy of SCIENCE.md II.1:
 //!

@@ -1,5 +1,7 @@
 //! # thermoq-py — the native half of the `thermoq` Python package
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! This crate is compiled by maturin into the extension module `thermoq._native`; the pure-Python
 //! package in `python/thermoq/` validates arguments, shapes results into dataclasses and numpy
 //! arrays, and documents the API (`.pyi` stubs beside it). Nothing here is meant to be imported

@@ -1,5 +1,7 @@
 //! # thermoq-repro — the preprint's experiments as a library
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! Each reproduction of "The Spectral Gap Is the Wrong Object" is a list of independent *cells*
 //! (one model, one kernel, one temperature, …) and a summary over them. This crate states that
 //! shape once, as the [`Experiment`] trait, and implements it for

@@ -1,5 +1,7 @@
 //! # thermoq-samplers — Gibbs kernels, p-bit cells and the batched p-bit array
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! Every kernel of SCIENCE.md II.2 is described once, as a [`Plan`]: an expression over
 //! single-site updates (`Site`), parallel colour-class updates (`Block`), sequences (`Seq`),
 //! uniform mixtures (`Mix`) and repetitions (`Repeat`). The *same* plan is

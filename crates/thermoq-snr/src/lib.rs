@@ -1,5 +1,7 @@
 //! Gradient signal-to-noise for thermodynamic samplers.
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! A stochastic-gradient step built from K Monte Carlo sweeps is only as good as the ratio of the
 //! squared gradient to the mean squared error of its estimate. This crate measures and predicts
 //! that ratio:

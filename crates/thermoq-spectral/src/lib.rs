@@ -1,5 +1,7 @@
 //! # thermoq-spectral — exact transition operators and their L²(π) spectral objects
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! For enumerable models (all `2^N` states), this crate builds the exact sweep operator of any
 //! `thermoq-samplers` kernel *from the kernel's own plan* (so operator and sampler cannot disagree)
 //! and computes the objects of SCIENCE.md II.3:

@@ -1,5 +1,7 @@
 //! # thermoq-train — training energy-based models on thermodynamic samplers
 //!
+//! Where this crate sits among the others: `docs/architecture.md` (the one-page map of thermoq).
+//!
 //! The learning rule of SCIENCE.md II.4: for a Boltzmann law `π_θ ∝ exp(−β E_θ)` with gradient
 //! observables `f_a = ∂E/∂θ_a` (`f_ij = −x_i x_j`, `f_i = −x_i`),
 //!
