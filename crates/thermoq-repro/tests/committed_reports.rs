@@ -110,12 +110,24 @@ fn no_committed_report_counts_a_bound_as_a_value() {
             summary_numbers(s, &format!("{name}.summary"), &mut nums, &mut keys);
         }
         for (path, x) in &nums {
+            // τ = 1 (up to rounding) is the floor of every τ_int, reached by any near-independent
+            // series; a summary number equal to it (e.g. a cosine of 1.0000000000000002) is a
+            // coincidence of value, not a bound passed off as a measurement.
+            if (x - 1.0).abs() < 1e-9 {
+                continue;
+            }
             if bounds.contains(x) {
                 errors.push(format!("{path} = {x} is the value of an unresolved τ̂"));
             }
         }
         let unresolved = taus.iter().filter(|(s, _)| s != "resolved").count();
-        if unresolved > 0 && !keys.iter().any(|k| k.contains("bound") || k.contains("unresolved")) {
+        // A summary counts its bounds (a `…bound…` / `…unresolved…` field) or states the status
+        // of each τ̂-derived value beside it (a `status` field, as the DTM study's `tau_over_L`).
+        if unresolved > 0
+            && !keys
+                .iter()
+                .any(|k| k.contains("bound") || k.contains("unresolved") || k.contains("status"))
+        {
             errors.push(format!(
                 "{name}: {unresolved} unresolved τ̂ but the summary does not count bounds"
             ));
