@@ -65,8 +65,20 @@ fn model_families_write_loadable_files() {
         &["sk", "--n", "6", "--seed", "3", "--out", "c.json"],
         &["hopfield", "--n", "8", "--patterns", "2", "--out", "d.json"],
         &["rbm", "--visible", "5", "--hidden", "3", "--out", "e.json"],
-        &["rbm", "--visible", "5", "--hidden", "3", "--planted", "2", "--out", "f.json"],
-        &["sparse", "--n", "12", "--p", "0.3", "--h-std", "0.2", "--out", "g.json"],
+        &[
+            "rbm",
+            "--visible",
+            "5",
+            "--hidden",
+            "3",
+            "--planted",
+            "2",
+            "--out",
+            "f.json",
+        ],
+        &[
+            "sparse", "--n", "12", "--p", "0.3", "--h-std", "0.2", "--out", "g.json",
+        ],
     ];
     let expect_spins = [20, 6, 6, 8, 8, 8, 12];
     for (args, n) in cases.iter().zip(expect_spins) {
@@ -76,7 +88,11 @@ fn model_families_write_loadable_files() {
             .current_dir(dir.path())
             .output()
             .expect("thermoq runs");
-        assert!(st.status.success(), "{args:?}: {}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            st.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         let file = dir.path().join(args[args.len() - 1]);
         let m = thermoq_core::format::IsingFile::load(&file).expect("written file loads");
         assert_eq!(m.n, n, "{args:?}");
@@ -94,7 +110,10 @@ fn model_rejects_bad_arguments_by_name() {
         (&["sparse", "--j-std=-1"], "--j-std"),
         (&["rbm", "--beta", "inf"], "--beta"),
         (&["rbm", "--std", "NaN"], "--std"),
-        (&["dtm-layer", "--checkpoint", "no-such-file.json"], "--checkpoint"),
+        (
+            &["dtm-layer", "--checkpoint", "no-such-file.json"],
+            "--checkpoint",
+        ),
     ];
     let dir = tempfile::tempdir().expect("temp dir");
     for (args, field) in cases {

@@ -87,7 +87,8 @@ pub fn ladder(
         "uniform" => Ladder::uniform(rungs, need_top()?),
         "geometric" => Ladder::geometric(rungs, need_top()?),
         "equal-length" => {
-            let p = points.ok_or_else(|| PyValueError::new_err("points: required by equal-length"))?;
+            let p =
+                points.ok_or_else(|| PyValueError::new_err("points: required by equal-length"))?;
             let c = c.ok_or_else(|| PyValueError::new_err("c: required by equal-length"))?;
             Ladder::equal_length(&p, &c, rungs)
         }

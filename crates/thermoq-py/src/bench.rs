@@ -81,12 +81,20 @@ pub fn time_sweeps(
         "lanes" => Engine::Lanes,
         "sparse" => Engine::Sparse,
         "auto" => Engine::Auto,
-        e => return Err(PyValueError::new_err(format!("engine: {e:?} is not benchmarked"))),
+        e => {
+            return Err(PyValueError::new_err(format!(
+                "engine: {e:?} is not benchmarked"
+            )));
+        }
     };
     let gen_ = match generator {
         "chacha8" => Generator::ChaCha8,
         "xoshiro128+" => Generator::Xoshiro128Plus,
-        g => return Err(PyValueError::new_err(format!("generator: {g:?} is unknown"))),
+        g => {
+            return Err(PyValueError::new_err(format!(
+                "generator: {g:?} is unknown"
+            )));
+        }
     };
     let fm: FastModel<'_> = match &m.inner {
         Inner::Ising(i) => i.into(),
@@ -94,8 +102,9 @@ pub fn time_sweeps(
     };
     let g = m.ising().graph();
     let coloring = Coloring::from_colors(g, colors).map_err(value_err)?;
-    let mut s = FastSampler::with_engine(fm, KernelKind::BlkAlt, Some(coloring), chains, seed, engine)
-        .map_err(value_err)?;
+    let mut s =
+        FastSampler::with_engine(fm, KernelKind::BlkAlt, Some(coloring), chains, seed, engine)
+            .map_err(value_err)?;
     s.set_generator(gen_).map_err(value_err)?;
     let mut batch = ChainBatch::uniform(chains, g.n(), seed);
     py.detach(|| {

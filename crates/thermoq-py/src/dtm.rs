@@ -73,7 +73,8 @@ impl PyDtm {
         }
         let n_image = self.n_image();
         let imgs = guarded("generate", || {
-            py.detach(|| self.run.generate(&classes, seed)).map_err(value_err)
+            py.detach(|| self.run.generate(&classes, seed))
+                .map_err(value_err)
         })?;
         let flat: Vec<i8> = imgs.into_iter().flatten().collect();
         if flat.len() != classes.len() * n_image {

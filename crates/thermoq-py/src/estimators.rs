@@ -21,7 +21,10 @@ fn chain_set<'a>(name: &str, x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<Chain
 /// Sokal's self-consistent window (c = 5) on the chain-averaged autocorrelation function: the
 /// value of `emcee.autocorr.integrated_time` for one parameter. `x` is `(chains, draws)`.
 #[pyfunction]
-pub fn tau_pooled<'py>(py: Python<'py>, x: PyReadonlyArray2<'py, f64>) -> PyResult<Bound<'py, PyDict>> {
+pub fn tau_pooled<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+) -> PyResult<Bound<'py, PyDict>> {
     let set = chain_set("x", &x)?;
     let e = py
         .detach(|| tau::sokal_pooled(&set))

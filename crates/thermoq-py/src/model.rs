@@ -341,14 +341,15 @@ impl PyModel {
     /// when `x_i = +1`), `m1`, `m2_edges`, `energy_mean`.
     fn exact<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let m = self.ising().clone();
-        let (pi, m1, m2, em) = py.detach(move || {
-            let law = ExactLaw::new(&m).map_err(|e| e.to_string())?;
-            let m1 = law.m1();
-            let m2 = law.m2(m.graph().edges());
-            let em = law.energy_mean();
-            Ok::<_, String>((law.pi, m1, m2, em))
-        })
-        .map_err(PyValueError::new_err)?;
+        let (pi, m1, m2, em) = py
+            .detach(move || {
+                let law = ExactLaw::new(&m).map_err(|e| e.to_string())?;
+                let m1 = law.m1();
+                let m2 = law.m2(m.graph().edges());
+                let em = law.energy_mean();
+                Ok::<_, String>((law.pi, m1, m2, em))
+            })
+            .map_err(PyValueError::new_err)?;
         let d = PyDict::new(py);
         d.set_item("pi", PyArray1::from_vec(py, pi))?;
         d.set_item("m1", PyArray1::from_vec(py, m1))?;

@@ -289,7 +289,9 @@ pub fn sample<'py>(
                  not reference",
             )
         })?;
-        let col = coloring.clone().unwrap_or_else(|| Coloring::dsatur(ising.graph()));
+        let col = coloring
+            .clone()
+            .unwrap_or_else(|| Coloring::dsatur(ising.graph()));
         let mut s = ConditionedSampler::with_engine(ising, &col, kind, chains, seed, e)
             .map_err(value_err)?;
         s.set_fields(fields_v.as_deref()).map_err(value_err)?;
@@ -442,8 +444,7 @@ pub fn sample_pt<'py>(
     }
     let col = coloring_for(m, colors)?.unwrap_or_else(|| Coloring::dsatur(ising.graph()));
     let rungs = ladder.len();
-    let mut pt =
-        FastPt::new(ising, &col, kind, ladder, scheme, chains, seed).map_err(value_err)?;
+    let mut pt = FastPt::new(ising, &col, kind, ladder, scheme, chains, seed).map_err(value_err)?;
     let step = chunk_len(chains * rungs, n, None);
     let d = PyDict::new(py);
     guarded("sample_pt", || {

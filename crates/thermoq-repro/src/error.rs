@@ -46,6 +46,10 @@ pub enum ReproError {
 }
 
 /// `Some(x)` or [`ReproError::Missing`].
-pub(crate) fn need<T>(x: Option<T>, what: &'static str, why: &'static str) -> Result<T, ReproError> {
+pub(crate) fn need<T>(
+    x: Option<T>,
+    what: &'static str,
+    why: &'static str,
+) -> Result<T, ReproError> {
     x.ok_or(ReproError::Missing { what, why })
 }

@@ -766,10 +766,7 @@ fn summarize(recs: &[CellOutcome<CellConfig, CellResult>]) -> Summary {
     };
     for (kind, get) in reversible {
         let ks: Vec<&RevKernel> = ex.iter().map(|(_, e)| get(e)).collect();
-        let odd: Vec<&&RevKernel> = ks
-            .iter()
-            .filter(|k| k.phi2_parity == Parity::Odd)
-            .collect();
+        let odd: Vec<&&RevKernel> = ks.iter().filter(|k| k.phi2_parity == Parity::Odd).collect();
         p3_max = odd
             .iter()
             .map(|k| k.phi2_max_overlap)

@@ -88,7 +88,10 @@ fn no_committed_report_counts_a_bound_as_a_value() {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let v: Value = serde_json::from_str(&text).expect("results.json parses");
         let mut taus = Vec::new();
         collect(&v, &name, &mut taus, &mut errors);

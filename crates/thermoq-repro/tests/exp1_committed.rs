@@ -8,7 +8,10 @@ use thermoq_repro::{CellOutcome, Experiment, Preset, RunConfig, assemble, stats:
 
 #[test]
 fn committed_exp1_cells_resummarize_to_the_committed_results() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/reproductions/exp1/results.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/reproductions/exp1/results.json"
+    );
     let committed: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("committed exp1 results"))
             .expect("parses");

@@ -104,7 +104,11 @@ impl HeatProfile {
     }
 
     /// The ladder of `rungs` rungs at equal increments of Λ over `[α_top, 1]`.
-    pub fn equal_length_ladder(&self, alpha_top: f64, rungs: usize) -> Result<Ladder, SamplerError> {
+    pub fn equal_length_ladder(
+        &self,
+        alpha_top: f64,
+        rungs: usize,
+    ) -> Result<Ladder, SamplerError> {
         let (a, c) = self.restrict(alpha_top);
         Ladder::equal_length(&a, &c, rungs)
     }
@@ -272,8 +276,14 @@ mod tests {
         let h = HeatProfile::new(alphas, c).unwrap();
         let got = h.lambda_at(0.1).unwrap();
         assert!((got - 10f64.ln()).abs() < 0.015, "{got}");
-        assert!(got > 10f64.ln(), "trapezoid overestimates a convex integrand");
-        assert_eq!(h.r_star_at(0.1).unwrap(), 1 + (got / DELTA_STAR).round() as usize);
+        assert!(
+            got > 10f64.ln(),
+            "trapezoid overestimates a convex integrand"
+        );
+        assert_eq!(
+            h.r_star_at(0.1).unwrap(),
+            1 + (got / DELTA_STAR).round() as usize
+        );
     }
 
     #[test]

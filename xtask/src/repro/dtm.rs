@@ -197,7 +197,6 @@ fn bar(len: u64, prefix: &str) -> Result<ProgressBar> {
     crate::runner::progress_bar(len, prefix, "")
 }
 
-
 /// A gradient observable: `(i, Some(j))` is f_ij = −x_i x_j, `(i, None)` is f_i = −x_i.
 type Obs = (u32, Option<u32>);
 
@@ -631,10 +630,17 @@ impl<'a> Phases<'a> {
                 Ok(f) => eprintln!(
                     "  phase {name}: {} was computed for {} (revision {}); recomputing",
                     path.display(),
-                    if &f.key == key { "the same inputs by other code" } else { "other inputs" },
+                    if &f.key == key {
+                        "the same inputs by other code"
+                    } else {
+                        "other inputs"
+                    },
                     f.revision
                 ),
-                Err(e) => eprintln!("  phase {name}: {} unreadable ({e}); recomputing", path.display()),
+                Err(e) => eprintln!(
+                    "  phase {name}: {} unreadable ({e}); recomputing",
+                    path.display()
+                ),
             }
         }
         let t0 = Instant::now();
@@ -779,7 +785,10 @@ fn tau_phase(
     tag: &str,
 ) -> Result<Vec<TauRow>> {
     let max_len = p.tau_lengths.last().copied().unwrap_or(0);
-    let pb = bar((p.tau_warmup + max_len) as u64, &format!("τ vs L {tag}{name}"))?;
+    let pb = bar(
+        (p.tau_warmup + max_len) as u64,
+        &format!("τ vs L {tag}{name}"),
+    )?;
     let t = record(
         model,
         coloring,
@@ -957,7 +966,8 @@ fn plan_cost(
         ("tau-blk-alt".to_string(), tau1),
         (
             "uniform-ladders".to_string(),
-            q(p.ladder_rungs.iter().sum::<usize>() as f64 * (p.pt_burn_in + p.ladder_sweeps) as f64),
+            q(p.ladder_rungs.iter().sum::<usize>() as f64
+                * (p.pt_burn_in + p.ladder_sweeps) as f64),
         ),
         (
             "geometric-r4".to_string(),
@@ -1033,7 +1043,11 @@ pub fn study(
     for e in extras {
         let l = load_checkpoint(&e.path)?;
         if l.fingerprint == main.fingerprint {
-            eprintln!("  {} ({}) is the main checkpoint; skipped", e.label, e.path.display());
+            eprintln!(
+                "  {} ({}) is the main checkpoint; skipped",
+                e.label,
+                e.path.display()
+            );
             continue;
         }
         if l.model.n_spins() != n || l.model.graph().n_edges() != n_edges {
@@ -1062,7 +1076,10 @@ pub fn study(
             .join(", ")
     );
     if std::env::var("THERMOQ_DTM_DRY_RUN").is_ok_and(|v| v == "1") {
-        eprintln!("dtm: dry run (THERMOQ_DTM_DRY_RUN=1): wrote {}", dir.path.join("plan.json").display());
+        eprintln!(
+            "dtm: dry run (THERMOQ_DTM_DRY_RUN=1): wrote {}",
+            dir.path.join("plan.json").display()
+        );
         return Ok(None);
     }
     let phases = Phases::new(dir)?;
@@ -1134,7 +1151,10 @@ pub fn study(
 
     // ---- Part 2b: the R = 4 geometric ladder of exp15-recheck (target #21), PT-SYM.
     let geo = phases.get("geometric-r4", &key, || {
-        let pb = bar((4 * (p.pt_burn_in + p.ladder_sweeps)) as u64, "R = 4 geometric")?;
+        let pb = bar(
+            (4 * (p.pt_burn_in + p.ladder_sweeps)) as u64,
+            "R = 4 geometric",
+        )?;
         let row = run_ladder(
             model,
             coloring,
@@ -1211,7 +1231,9 @@ pub fn study(
     };
 
     // ---- Part 4: C(α), Λ, R*, equal-length ladder under PT-DEO and PT-SYM.
-    let heat = phases.get("specific-heat", &key, || heat_phase(model, coloring, p, seed, ""))?;
+    let heat = phases.get("specific-heat", &key, || {
+        heat_phase(model, coloring, p, seed, "")
+    })?;
     let (pass0, pass1, added) = (&heat.pass0, &heat.pass1, heat.added);
     // C(α) = β² Var(E) from the run; Λ = β ∫ √C dα is the preprint's exp19 formula with C in
     // these units only when β = 1 (both presets): SCIENCE II.8 writes Λ = ∫ √C dα.
@@ -1284,7 +1306,9 @@ pub fn study(
     let stale = phases.get("stale-weights", &key, || {
         let mut pt_moments = uni.r8_moments.clone();
         let mut eq_moments = eq.moments.clone();
-        pt_moments.iter_mut().for_each(|a| *a /= uni.r8_count.max(1.0));
+        pt_moments
+            .iter_mut()
+            .for_each(|a| *a /= uni.r8_count.max(1.0));
         eq_moments.iter_mut().for_each(|a| *a /= eq.count.max(1.0));
         let chains = GIBBS_CHAIN_FACTOR * p.chains;
         let gibbs = gibbs_moments(
@@ -1367,7 +1391,11 @@ pub fn study(
         label: "main".into(),
         path: ck.display().to_string(),
         epochs: run.epochs_done(),
-        tau: tau_rows.iter().filter(|r| r.kernel == "blk-sym").cloned().collect(),
+        tau: tau_rows
+            .iter()
+            .filter(|r| r.kernel == "blk-sym")
+            .cloned()
+            .collect(),
         lambda_at: lambda_at.clone(),
         r_star_at: r_star_at.clone(),
         heat_points: heat_a.len(),
@@ -1375,19 +1403,37 @@ pub fn study(
     for (spec, l) in &extra_loaded {
         let k = serde_json::json!({"params": p, "seed": seed, "checkpoint": l.fingerprint});
         let tag = format!("{} ", spec.label);
-        let tau = phases.get(&format!("checkpoint-{}-tau-blk-sym", spec.label), &k, || {
-            tau_phase(&l.model, &l.coloring, KernelKind::BlkSym, "blk-sym", p, seed, &obs, &tag)
-        })?;
+        let tau = phases.get(
+            &format!("checkpoint-{}-tau-blk-sym", spec.label),
+            &k,
+            || {
+                tau_phase(
+                    &l.model,
+                    &l.coloring,
+                    KernelKind::BlkSym,
+                    "blk-sym",
+                    p,
+                    seed,
+                    &obs,
+                    &tag,
+                )
+            },
+        )?;
         print_tau_rows(&tau, &tag);
-        let h = phases.get(&format!("checkpoint-{}-specific-heat", spec.label), &k, || {
-            heat_phase(&l.model, &l.coloring, p, seed, &tag)
-        })?;
+        let h = phases.get(
+            &format!("checkpoint-{}-specific-heat", spec.label),
+            &k,
+            || heat_phase(&l.model, &l.coloring, p, seed, &tag),
+        )?;
         let prof = CProfile::new(h.pass1.alphas.clone(), h.pass1.specific_heat.clone())?;
         let (la, ra) = length_table(&prof, &p.alpha_tops)?;
         eprintln!(
             "  {tag}({} epochs): R*(α_top) = {}",
             l.run.epochs_done(),
-            ra.iter().map(|(a, r)| format!("{a}: {r}")).collect::<Vec<_>>().join(", ")
+            ra.iter()
+                .map(|(a, r)| format!("{a}: {r}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         checkpoints.push(CheckpointRow {
             label: spec.label.clone(),
@@ -1405,12 +1451,13 @@ pub fn study(
     let wall = t_all.elapsed().as_secs_f64();
     let records = phases.records.borrow().clone();
     let compute_seconds: f64 = records.iter().map(|r| r.seconds).sum();
-    let timings: Vec<(String, f64)> = records.iter().map(|r| (r.name.clone(), r.seconds)).collect();
+    let timings: Vec<(String, f64)> = records
+        .iter()
+        .map(|r| (r.name.clone(), r.seconds))
+        .collect();
     let extra_updates: f64 = extra_loaded
         .iter()
-        .map(|_| {
-            (p.chains * (p.tau_warmup + p.tau_lengths.last().copied().unwrap_or(0))) as f64
-        })
+        .map(|_| (p.chains * (p.tau_warmup + p.tau_lengths.last().copied().unwrap_or(0))) as f64)
         .sum::<f64>()
         * n as f64;
     let updates_done = p.sweeps_total(rs, heat.heat_rungs()) * n as f64 + extra_updates;
@@ -1618,7 +1665,8 @@ pub fn study(
 /// Optimizer steps per epoch of the checkpoint's training run, when the MNIST cache is present
 /// (the split size needs the data): `None` otherwise.
 fn steps_per_epoch(run: &DtmRun) -> Option<(usize, usize)> {
-    let file = thermoq_data::cache::default_cache_file(&crate::runner::workspace_root().join("target"));
+    let file =
+        thermoq_data::cache::default_cache_file(&crate::runner::workspace_root().join("target"));
     if !file.exists() {
         return None;
     }
@@ -1724,10 +1772,19 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
     let mut out = Vec::new();
     // #16: τ/L on BLK-SYM, within estimator (the preprint's per-chain Sokal).
     {
-        let rows: Vec<&TauRow> = t.tau_rows.iter().filter(|r| r.kernel == "blk-sym").collect();
+        let rows: Vec<&TauRow> = t
+            .tau_rows
+            .iter()
+            .filter(|r| r.kernel == "blk-sym")
+            .collect();
         let ours = rows
             .iter()
-            .map(|r| format!("L={}: {:.3} ({})", r.len, r.within.tau_over_l, r.within.status))
+            .map(|r| {
+                format!(
+                    "L={}: {:.3} ({})",
+                    r.len, r.within.tau_over_l, r.within.status
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ");
         let any_resolved = rows.iter().any(|r| r.within.status.is_resolved());
@@ -1753,21 +1810,26 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
         } else if lo >= 0.13 && hi <= 0.17 {
             (
                 Verdict::Reproduced,
-                "τ/L inside 0.13–0.17 at every L, doubling rule never met (all lower bounds)".into(),
+                "τ/L inside 0.13–0.17 at every L, doubling rule never met (all lower bounds)"
+                    .into(),
             )
         } else {
             let how = if hi < 0.13 {
-                format!("all below the band: the largest is ×{:.1} under its floor", 0.13 / hi)
+                format!(
+                    "all below the band: the largest is ×{:.1} under its floor",
+                    0.13 / hi
+                )
             } else if lo > 0.17 {
-                format!("all above the band: the smallest is ×{:.1} over its top", lo / 0.17)
+                format!(
+                    "all above the band: the smallest is ×{:.1} over its top",
+                    lo / 0.17
+                )
             } else {
                 "partly outside the band".into()
             };
             (
                 Verdict::NotReproduced,
-                format!(
-                    "within τ/L {lo:.3}–{hi:.3} vs 0.13–0.17 ({how}); doubling rule never met"
-                ),
+                format!("within τ/L {lo:.3}–{hi:.3} vs 0.13–0.17 ({how}); doubling rule never met"),
             )
         };
         out.push(TargetRow {
@@ -1794,7 +1856,11 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
                     .iter()
                     .find(|x| (x.0 - t.alpha_top).abs() < 1e-12)
                     .map(|x| x.1);
-                (format!("{} ({} ep)", c.label, c.epochs), tau_proportional(&rows), rs)
+                (
+                    format!("{} ({} ep)", c.label, c.epochs),
+                    tau_proportional(&rows),
+                    rs,
+                )
             })
             .collect();
         let ours = per
@@ -1816,7 +1882,8 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
         let (verdict, note) = if cks.len() < 2 {
             (
                 Verdict::Unresolved,
-                "one checkpoint only; pass more (train dtm --keep, THERMOQ_DTM_CHECKPOINTS)".to_string(),
+                "one checkpoint only; pass more (train dtm --keep, THERMOQ_DTM_CHECKPOINTS)"
+                    .to_string(),
             )
         } else if per.iter().any(|x| x.1 == Some(false)) {
             (
@@ -1828,7 +1895,10 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
                 ),
             )
         } else if per.iter().all(|x| x.1 == Some(true)) {
-            (Verdict::Reproduced, "τ/L constant at every checkpoint".into())
+            (
+                Verdict::Reproduced,
+                "τ/L constant at every checkpoint".into(),
+            )
         } else {
             (
                 Verdict::Unresolved,
@@ -1892,7 +1962,9 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
                 if s == 61 {
                     String::new()
                 } else {
-                    format!("{s} vs 61 steps per epoch: our training split is {n_train} digits, the preprint's ≈ 24,400")
+                    format!(
+                        "{s} vs 61 steps per epoch: our training split is {n_train} digits, the preprint's ≈ 24,400"
+                    )
                 },
             ),
             None => (
@@ -1971,7 +2043,12 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
             if let Some(pre) = PREPRINT_LADDERS.iter().find(|x| x.0 == r.rungs) {
                 let dc = r.cold_edge / pre.1 - 1.0;
                 worst = worst.max(dc.abs());
-                let mut s = format!("R={}: cold {:.4} ({:+.0} %)", r.rungs, r.cold_edge, 100.0 * dc);
+                let mut s = format!(
+                    "R={}: cold {:.4} ({:+.0} %)",
+                    r.rungs,
+                    r.cold_edge,
+                    100.0 * dc
+                );
                 if pre.2.is_finite() {
                     let dh = r.worst_edge / pre.2 - 1.0;
                     worst = worst.max(dh.abs());
@@ -1983,7 +2060,8 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
         out.push(TargetRow {
             id: 22,
             quantity: "uniform-Δα ladders over [0.5, 1]: cold / worst edge acceptance".into(),
-            preprint: "R = 4…24 table of §2.10 (e.g. R = 8: 0.1836 / 0.0168); accept ±30 % rel".into(),
+            preprint: "R = 4…24 table of §2.10 (e.g. R = 8: 0.1836 / 0.0168); accept ±30 % rel"
+                .into(),
             ours: parts.join("; "),
             verdict: if parts.is_empty() {
                 Verdict::Unresolved
@@ -2000,7 +2078,10 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
         let mut verdicts = Vec::new();
         let mut parts = Vec::new();
         for r in t.top_rows {
-            if let Some(pre) = PREPRINT_TOP.iter().find(|x| (x.0 - r.alpha_top).abs() < 1e-9) {
+            if let Some(pre) = PREPRINT_TOP
+                .iter()
+                .find(|x| (x.0 - r.alpha_top).abs() < 1e-9)
+            {
                 let v = judge_tau(r.tau_max, r.status, 0.75 * pre.1, 1.25 * pre.1);
                 // A resolved value below the band is also a decision.
                 verdicts.push(v);
@@ -2019,7 +2100,10 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
         };
         let verdict = if verdicts.iter().any(|v| *v == Verdict::NotReproduced) {
             Verdict::NotReproduced
-        } else if !verdicts.is_empty() && verdicts.iter().all(|v| *v == Verdict::Reproduced) && (t.alpha_top - 0.02).abs() < 1e-9 {
+        } else if !verdicts.is_empty()
+            && verdicts.iter().all(|v| *v == Verdict::Reproduced)
+            && (t.alpha_top - 0.02).abs() < 1e-9
+        {
             Verdict::Reproduced
         } else {
             Verdict::Unresolved
@@ -2049,7 +2133,11 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
                 t.rs,
                 t.alpha_top,
                 t.lambda,
-                if t.chosen { "" } else { "; no resolved α_top reached τ ≤ 25, hottest used" }
+                if t.chosen {
+                    ""
+                } else {
+                    "; no resolved α_top reached τ ≤ 25, hottest used"
+                }
             ),
             verdict: if ok {
                 Verdict::Reproduced
@@ -2434,8 +2522,16 @@ impl Report<'_> {
              exp15-recheck: max pooled acceptance 0.0099, 0 round trips): acceptance per edge {}, max {:.4}; round \
              trips {:.2} per chain ({}/{} chains with ≥ 1).",
             p.ladder_alpha_top,
-            g.alphas.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "),
-            g.acceptance.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "),
+            g.alphas
+                .iter()
+                .map(|a| format!("{a:.4}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            g.acceptance
+                .iter()
+                .map(|a| format!("{a:.4}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             g.max_acceptance(),
             g.round_trips_per_chain,
             g.chains_with_round_trip,
@@ -2588,7 +2684,10 @@ impl Report<'_> {
              estimators with their status (R = resolved, LB = lower bound, NW = no window).\n",
             self.checkpoints.len()
         );
-        let lens: Vec<usize> = self.checkpoints.first().map_or(Vec::new(), |c| c.tau.iter().map(|r| r.len).collect());
+        let lens: Vec<usize> = self
+            .checkpoints
+            .first()
+            .map_or(Vec::new(), |c| c.tau.iter().map(|r| r.len).collect());
         let _ = write!(s, "| checkpoint | epochs |");
         for l in &lens {
             let _ = write!(s, " τ/L at L = {l} |");
@@ -2612,8 +2711,17 @@ impl Report<'_> {
                     short(r.global.status)
                 );
             }
-            let at = |a: f64| c.r_star_at.iter().find(|x| (x.0 - a).abs() < 1e-12).map(|x| x.1);
-            let lam = c.lambda_at.iter().find(|x| (x.0 - 0.02).abs() < 1e-12).map(|x| x.1);
+            let at = |a: f64| {
+                c.r_star_at
+                    .iter()
+                    .find(|x| (x.0 - a).abs() < 1e-12)
+                    .map(|x| x.1)
+            };
+            let lam = c
+                .lambda_at
+                .iter()
+                .find(|x| (x.0 - 0.02).abs() < 1e-12)
+                .map(|x| x.1);
             let _ = writeln!(
                 s,
                 " {} | {} | {} |",
@@ -2630,7 +2738,10 @@ impl Report<'_> {
 /// capped (no-window) value is said to be a lower bound τ ≥ L, never a proportionality.
 fn tau_sentence(rows: &[&TauStat]) -> String {
     let n = rows.len();
-    let nowin = rows.iter().filter(|t| t.status == TauStatus::NoWindow).count();
+    let nowin = rows
+        .iter()
+        .filter(|t| t.status == TauStatus::NoWindow)
+        .count();
     let resolved: Vec<&&TauStat> = rows.iter().filter(|t| t.status.is_resolved()).collect();
     if n == 0 {
         return "no lengths.".into();
@@ -2642,7 +2753,10 @@ fn tau_sentence(rows: &[&TauStat]) -> String {
             fmt_range(rows.iter().map(|t| t.tau_over_l))
         );
     }
-    let windowed: Vec<&&TauStat> = rows.iter().filter(|t| t.status != TauStatus::NoWindow).collect();
+    let windowed: Vec<&&TauStat> = rows
+        .iter()
+        .filter(|t| t.status != TauStatus::NoWindow)
+        .collect();
     let mut out = String::new();
     if nowin > 0 {
         let _ = write!(
@@ -2670,14 +2784,20 @@ fn tau_sentence(rows: &[&TauStat]) -> String {
             out,
             "the doubling rule is met at {} of {n} lengths (resolved τ_max = {}).",
             resolved.len(),
-            resolved.iter().map(|t| fmt(t.tau_max)).collect::<Vec<_>>().join(", ")
+            resolved
+                .iter()
+                .map(|t| fmt(t.tau_max))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     out
 }
 
 fn fmt_range(x: impl Iterator<Item = f64>) -> String {
-    let (lo, hi) = x.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = x.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
     if !lo.is_finite() {
         "—".into()
     } else if (hi - lo).abs() < 5e-5 {
@@ -2821,21 +2941,42 @@ mod tests {
         assert_eq!(ids, (16..=25).collect::<Vec<_>>());
         let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
         for id in 16..=25 {
-            assert!(report.contains(&format!("\n| {id} | ")), "target {id} missing");
+            assert!(
+                report.contains(&format!("\n| {id} | ")),
+                "target {id} missing"
+            );
         }
         assert!(!report.contains("grows in proportion"));
-        for f in ["results.json", "plan.json", "tau_vs_L.csv", "checkpoints.csv", "manifest.json"] {
+        for f in [
+            "results.json",
+            "plan.json",
+            "tau_vs_L.csv",
+            "checkpoints.csv",
+            "manifest.json",
+        ] {
             assert!(out.join(f).exists(), "{f}");
         }
         let n_phases = std::fs::read_dir(out.join("phases")).unwrap().count();
         assert_eq!(n_phases, 8 + 2);
 
         // Resume: every phase is loaded, and every number is the same.
-        let second = study(&dir, &p, "tiny", 3, 2, &ck, &extras).unwrap().unwrap();
+        let second = study(&dir, &p, "tiny", 3, 2, &ck, &extras)
+            .unwrap()
+            .unwrap();
         let phases = second.results["phases"].as_array().unwrap();
         assert_eq!(phases.len(), n_phases);
         assert!(phases.iter().all(|x| x["reused"] == true));
-        for key in ["tau_vs_l", "uniform_ladders", "geometric_r4", "alpha_top", "specific_heat", "equal_length", "checkpoints", "stale_weights", "targets"] {
+        for key in [
+            "tau_vs_l",
+            "uniform_ladders",
+            "geometric_r4",
+            "alpha_top",
+            "specific_heat",
+            "equal_length",
+            "checkpoints",
+            "stale_weights",
+            "targets",
+        ] {
             assert_eq!(first.results[key], second.results[key], "{key}");
         }
         let _ = std::fs::remove_dir_all(&root);
@@ -2878,9 +3019,21 @@ mod tests {
         let s = tau_sentence(&[&c, &d]);
         assert!(s.contains("lower bounds"), "{s}");
         // A bound at the target's top does not decide a τ target; a resolved value does.
-        assert_eq!(judge_tau(100.0, TauStatus::LowerBound, 10.0, 200.0), Verdict::Unresolved);
-        assert_eq!(judge_tau(300.0, TauStatus::NoWindow, 10.0, 200.0), Verdict::NotReproduced);
-        assert_eq!(judge_tau(100.0, TauStatus::Resolved, 10.0, 200.0), Verdict::Reproduced);
-        assert_eq!(judge_tau(5.0, TauStatus::Resolved, 10.0, 200.0), Verdict::NotReproduced);
+        assert_eq!(
+            judge_tau(100.0, TauStatus::LowerBound, 10.0, 200.0),
+            Verdict::Unresolved
+        );
+        assert_eq!(
+            judge_tau(300.0, TauStatus::NoWindow, 10.0, 200.0),
+            Verdict::NotReproduced
+        );
+        assert_eq!(
+            judge_tau(100.0, TauStatus::Resolved, 10.0, 200.0),
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            judge_tau(5.0, TauStatus::Resolved, 10.0, 200.0),
+            Verdict::NotReproduced
+        );
     }
 }

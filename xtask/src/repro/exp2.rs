@@ -9,8 +9,10 @@ use anyhow::Result;
 use serde::Serialize;
 use std::fmt::Write;
 use thermoq_repro::ResultsOf;
+use thermoq_repro::exp2::{
+    CellResult, ExactPart, Exp2, McKernel, P1, RevKernel, STRENGTH, Summary,
+};
 use thermoq_repro::stats::ResolvedStats;
-use thermoq_repro::exp2::{CellResult, Exp2, ExactPart, McKernel, P1, RevKernel, STRENGTH, Summary};
 use thermoq_snr::predict::PredictorKind;
 use thermoq_snr::sampled::TauStatus;
 use thermoq_spectral::Parity;
@@ -453,10 +455,17 @@ mod tests {
         let only_bounds = ResolvedStats::new([(1998.0, TauStatus::LowerBound)]);
         let words = p1_verdict(&only_bounds, false);
         assert!(words.contains("unresolved"), "{words}");
-        assert!(!words.contains("1998") && !words.contains("199800"), "{words}");
-        let mixed = ResolvedStats::new([(0.02, TauStatus::Resolved), (1998.0, TauStatus::NoWindow)]);
+        assert!(
+            !words.contains("1998") && !words.contains("199800"),
+            "{words}"
+        );
+        let mixed =
+            ResolvedStats::new([(0.02, TauStatus::Resolved), (1998.0, TauStatus::NoWindow)]);
         let words = p1_verdict(&mixed, true);
-        assert!(words.contains("median 2.0 %") && words.contains("1 unresolved"), "{words}");
+        assert!(
+            words.contains("median 2.0 %") && words.contains("1 unresolved"),
+            "{words}"
+        );
         assert!(!words.contains("199800"), "{words}");
     }
 

@@ -8,10 +8,10 @@ mod exp5;
 
 use crate::runner::{OpenPolicy, RunDir, Shard, merge_shards};
 use anyhow::{Context, Result, bail};
-use drive::drive;
-use thermoq_repro::{RunConfig, exp1::Exp1, exp2::Exp2, exp5::Exp5};
 use clap::{Args, ValueEnum};
+use drive::drive;
 use std::path::PathBuf;
+use thermoq_repro::{RunConfig, exp1::Exp1, exp2::Exp2, exp5::Exp5};
 
 /// Which experiment to reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -39,7 +39,6 @@ impl Experiment {
 }
 
 pub use thermoq_repro::Preset;
-
 
 /// Options shared by every reproduction.
 #[derive(Args, Clone, Debug)]

@@ -25,7 +25,13 @@ pub struct ModelArgs {
     #[command(subcommand)]
     pub family: Family,
     /// Output file: JSON, or the binary form when the name ends in `.bin`.
-    #[arg(long, short, value_name = "FILE", global = true, default_value = "model.json")]
+    #[arg(
+        long,
+        short,
+        value_name = "FILE",
+        global = true,
+        default_value = "model.json"
+    )]
     pub out: PathBuf,
 }
 

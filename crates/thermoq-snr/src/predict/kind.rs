@@ -18,7 +18,12 @@ pub enum PredictorKind {
 
 impl PredictorKind {
     /// Every predictor, in report order.
-    pub const ALL: [Self; 4] = [Self::Naive, Self::OneGap, Self::StructPerp, Self::MatrixFree];
+    pub const ALL: [Self; 4] = [
+        Self::Naive,
+        Self::OneGap,
+        Self::StructPerp,
+        Self::MatrixFree,
+    ];
 
     /// The name the predictor reports (`naive`, `one-gap`, `struct-perp`, `matrix-free`).
     pub fn name(self) -> &'static str {

@@ -25,10 +25,10 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::SOKAL_C;
 use super::acf::AcfPlan;
 use super::doubling::{DoublingRow, is_resolved};
 use super::sokal::{auto_window, sokal_std_err};
-use super::SOKAL_C;
 
 /// What a τ̂ is: a value, a lower bound, or the truncated sum of an estimator that found no window.
 /// Ordered from best to worst, so `a.max(b)` is the weaker of two statuses.
@@ -258,7 +258,11 @@ pub struct TauStat {
 pub fn tau_stat(rows: &[Vec<Option<DoublingRow>>], li: usize, n_obs: usize, len: usize) -> TauStat {
     let status_of = |a: usize| -> Option<TauStatus> {
         let r = rows[a][li].as_ref()?;
-        let prev = if li > 0 { rows[a][li - 1].as_ref() } else { None };
+        let prev = if li > 0 {
+            rows[a][li - 1].as_ref()
+        } else {
+            None
+        };
         Some(TauStatus::of(prev, r))
     };
     let taus: Vec<(usize, f64)> = (0..n_obs)
@@ -389,16 +393,25 @@ mod tests {
     }
 
     fn table_of(chains: &[Vec<f64>], lengths: &[usize]) -> Vec<(PooledTau, TauStatus, TauStatus)> {
-        let rows: Vec<PooledTau> = lengths.iter().map(|&l| {
-            let s: Vec<Vec<f64>> = chains.iter().map(|c| c[..l].to_vec()).collect();
-            pooled_tau(&s)
-        }).collect();
+        let rows: Vec<PooledTau> = lengths
+            .iter()
+            .map(|&l| {
+                let s: Vec<Vec<f64>> = chains.iter().map(|c| c[..l].to_vec()).collect();
+                pooled_tau(&s)
+            })
+            .collect();
         rows.iter()
             .enumerate()
             .map(|(k, r)| {
                 let prev = (k > 0).then(|| &rows[k - 1]);
-                let w = TauStatus::of(prev.and_then(|p| p.within.as_ref()), r.within.as_ref().unwrap());
-                let g = TauStatus::of(prev.and_then(|p| p.global.as_ref()), r.global.as_ref().unwrap());
+                let w = TauStatus::of(
+                    prev.and_then(|p| p.within.as_ref()),
+                    r.within.as_ref().unwrap(),
+                );
+                let g = TauStatus::of(
+                    prev.and_then(|p| p.global.as_ref()),
+                    r.global.as_ref().unwrap(),
+                );
                 (r.clone(), w, g)
             })
             .collect()
@@ -457,7 +470,11 @@ mod tests {
             let stuck: i8 = if c % 2 == 0 { 1 } else { -1 };
             for (s, v) in x.iter().enumerate() {
                 // Observable 1 flips once every 997 sweeps only in odd chains: far from resolved.
-                let slow = if c % 2 == 1 && (s / 997) % 2 == 1 { -stuck } else { stuck };
+                let slow = if c % 2 == 1 && (s / 997) % 2 == 1 {
+                    -stuck
+                } else {
+                    stuck
+                };
                 t.values[c].push(if *v > 0.0 { 1 } else { -1 });
                 t.values[c].push(slow);
             }

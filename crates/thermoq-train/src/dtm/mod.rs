@@ -25,7 +25,7 @@ pub mod trainer;
 
 pub use config::{AcpConfig, DtmRunConfig, GenerationConfig, ProbeConfig};
 pub use data::DtmData;
-pub use eval::{GenerationEval, inpaint_background_baseline, ink};
+pub use eval::{GenerationEval, ink, inpaint_background_baseline};
 pub use generate::{CentroidClassifier, encode_png_gray, png_grid};
 pub use run::{
     AcpState, DtmCheckpoint, DtmRun, EpochRecord, LayerEpoch, QProbe, StepEvent, StepStats,

@@ -153,9 +153,8 @@ pub fn r1_check(
             ),
         });
     }
-    let run = |m: &IsingModel| {
-        one_rung_pt_moments(m, trained, coloring, chains, seed, burn_in, sweeps)
-    };
+    let run =
+        |m: &IsingModel| one_rung_pt_moments(m, trained, coloring, chains, seed, burn_in, sweeps);
     let cosine_trained = cosine(&run(trained)?, gibbs);
     let cosine_initial = cosine(&run(initial)?, gibbs);
     let weight_change_l2 = trained
