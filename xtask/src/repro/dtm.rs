@@ -155,6 +155,7 @@ impl Params {
 
     /// A seconds-long preset for end-to-end tests of the whole study path (every phase, resume,
     /// extra checkpoints, outputs) on a small checkpoint.
+    #[cfg(test)]
     pub fn tiny() -> Self {
         Self {
             checkpoint_preset: "tiny".into(),
@@ -1916,7 +1917,7 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
     }
     // #18: alternating scan τ_max.
     {
-        let last = t.tau_rows.iter().filter(|r| r.kernel == "blk-alt").last();
+        let last = t.tau_rows.iter().rfind(|r| r.kernel == "blk-alt");
         let (ours, verdict, note) = match last {
             Some(r) => {
                 let v = judge_tau(r.within.tau_max, r.within.status, 486.0 * 0.8, 500.0 * 1.2);
@@ -2098,7 +2099,7 @@ fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
         } else {
             "no α_top resolved with τ ≤ 25".into()
         };
-        let verdict = if verdicts.iter().any(|v| *v == Verdict::NotReproduced) {
+        let verdict = if verdicts.contains(&Verdict::NotReproduced) {
             Verdict::NotReproduced
         } else if !verdicts.is_empty()
             && verdicts.iter().all(|v| *v == Verdict::Reproduced)

@@ -523,7 +523,7 @@ where
 }
 
 fn auto_sweeps(what: &'static str, x: f64) -> Result<u64, SnrError> {
-    if !(x.is_finite() && x >= 0.0 && x < 1e15) {
+    if !(x.is_finite() && (0.0..1e15).contains(&x)) {
         return Err(SnrError::InvalidParam {
             name: what,
             value: x.to_string(),
