@@ -517,18 +517,12 @@ pub fn say(pb: &ProgressBar, msg: String) {
     pb.suspend(|| eprintln!("{msg}"));
 }
 
-/// Writes via a temporary file and a rename, so readers never see a partial file.
+/// [`thermoq_core::format::write_atomic`] after creating the parent folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    thermoq_core::format::write_atomic(path, bytes)?;
     Ok(())
 }
 

@@ -270,12 +270,15 @@ impl IsingFile {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place, so readers never
+/// see a partial file. The temporary name carries the process id, so two processes writing into
+/// one folder (e.g. a requeued batch task beside its predecessor) never share a temporary file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     let p = path.display().to_string();
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
     ));
     std::fs::write(&tmp, bytes).map_err(|source| CoreError::Io {
         path: tmp.display().to_string(),
