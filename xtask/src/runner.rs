@@ -547,7 +547,7 @@ pub struct CellRecord<C, R> {
 /// Refuses — before writing anything — when a stored cell holds another configuration, and
 /// when a stored cell is damaged or altered unless the folder was opened with
 /// `recompute_damaged`.
-#[allow(dead_code, reason = "kept for callers that run cells without a report")]
+#[cfg(test)]
 pub fn run_cells<C, R, F>(
     dir: &RunDir,
     cells: &[(String, C)],
