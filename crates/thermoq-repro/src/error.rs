@@ -21,6 +21,23 @@ pub enum ReproError {
     /// From `thermoq-snr`.
     #[error(transparent)]
     Snr(#[from] thermoq_snr::SnrError),
+    /// From `thermoq-train` (DTM runs, the stale-weights check).
+    #[error(transparent)]
+    Train(#[from] thermoq_train::TrainError),
+    /// Reading or writing a file (checkpoints, stored phases).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Encoding or decoding a stored phase.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A DTM checkpoint that the study cannot use.
+    #[error("checkpoint {}: {why}", path.display())]
+    Checkpoint {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// From the data-law patterns of `thermoq-data`.
     #[error(transparent)]
     Pattern(#[from] thermoq_data::patterns::PatternError),

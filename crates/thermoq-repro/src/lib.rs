@@ -8,7 +8,11 @@
 //!
 //! * [`exp1::Exp1`] — the exact-diagonalization grid (Curie–Weiss, SK, Hopfield; SCIENCE II.6);
 //! * [`exp2::Exp2`] — planted RBMs under single-site and block Gibbs, checks P1–P4 (SCIENCE §2.2);
-//! * [`exp5::Exp5`] — γ_eff against multimodality on planted RBMs (SCIENCE §2.5).
+//! * [`exp5::Exp5`] — γ_eff against multimodality on planted RBMs (SCIENCE §2.5);
+//!
+//! and runs the DTM reversibility–mixing wall study ([`dtm`]: τ vs L, PT ladders, C(α), Λ, R\*,
+//! the R1 stale-weights gate and the target table), one sequential study with per-phase resume
+//! rather than a grid of cells.
 //!
 //! An experiment is built from a typed [`RunConfig`] (a [`Preset`] and a master seed); its
 //! [`Experiment::grid`] is the one description of the grid — [`Experiment::cells`] is generated
@@ -41,6 +45,7 @@
 //! # Ok::<(), thermoq_repro::ReproError>(())
 //! ```
 
+pub mod dtm;
 pub mod error;
 pub mod exp1;
 pub mod exp2;
