@@ -9,250 +9,13 @@
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use std::fmt::Write as _;
+use serde::{Serialize, de::DeserializeOwned};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// `i/n`: this process runs cells `i, i+n, i+2n, …` (0-based).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shard {
-    /// Index of this shard, `0 ≤ i < n`.
-    pub i: usize,
-    /// Number of shards.
-    pub n: usize,
-}
-
-impl Default for Shard {
-    fn default() -> Self {
-        Self { i: 0, n: 1 }
-    }
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-    /// `i/n`, or `auto` / `auto/n`: the shard from the batch scheduler's environment (see
-    /// [`Shard::from_env`]).
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let t = s.trim();
-        if let Some(rest) = t.strip_prefix("auto") {
-            let count = match rest.strip_prefix('/') {
-                None if rest.is_empty() => None,
-                Some(n) => Some(n.trim().parse::<usize>().map_err(|_| {
-                    format!("--shard {s:?}: expected auto or auto/n with n a whole number")
-                })?),
-                None => return Err(format!("--shard {s:?}: expected auto or auto/n")),
-            };
-            return Self::from_env(|k| std::env::var(k).ok(), count);
-        }
-        let (a, b) = t
-            .split_once('/')
-            .ok_or_else(|| format!("--shard {s:?}: expected i/n (e.g. 0/4), auto or auto/n"))?;
-        let i: usize = a
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard {s:?}: i must be a whole number"))?;
-        let n: usize = b
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard {s:?}: n must be a whole number"))?;
-        if n == 0 || i >= n {
-            return Err(format!("--shard {s:?}: expected 0 ≤ i < n"));
-        }
-        Ok(Self { i, n })
-    }
-}
-
-impl Shard {
-    /// The shard of this process from a batch scheduler's environment (`var` looks a variable
-    /// up; `count` is the `n` of `--shard auto/n`):
-    ///
-    /// * Slurm job arrays: `SLURM_ARRAY_TASK_ID` with `SLURM_ARRAY_TASK_COUNT` and/or
-    ///   `SLURM_ARRAY_TASK_MIN`/`MAX`; `i = ID − MIN` (MIN = 0 when unset), `n = COUNT` or
-    ///   `MAX − MIN + 1`. Arrays with a step (`0-10:2`) or holes are refused.
-    /// * Kubernetes Indexed Jobs: `JOB_COMPLETION_INDEX` with the count from `auto/n` (or
-    ///   `THERMOQ_SHARD_COUNT`).
-    ///
-    /// Errors name the variables when none is set, or when the values disagree with each
-    /// other or with `count`.
-    pub fn from_env(
-        var: impl Fn(&str) -> Option<String>,
-        count: Option<usize>,
-    ) -> std::result::Result<Self, String> {
-        let num = |k: &str| -> std::result::Result<Option<usize>, String> {
-            match var(k) {
-                None => Ok(None),
-                Some(v) if v.trim().is_empty() => Ok(None),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| format!("--shard auto: {k}={v:?} is not a whole number")),
-            }
-        };
-        let (id, cnt, min, max) = (
-            num("SLURM_ARRAY_TASK_ID")?,
-            num("SLURM_ARRAY_TASK_COUNT")?,
-            num("SLURM_ARRAY_TASK_MIN")?,
-            num("SLURM_ARRAY_TASK_MAX")?,
-        );
-        let k8s = num("JOB_COMPLETION_INDEX")?;
-        let env_count = num("THERMOQ_SHARD_COUNT")?;
-        let shard = match (id, k8s) {
-            (Some(_), Some(_)) => {
-                return Err(
-                    "--shard auto: both SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX are \
-                            set; use --shard i/n"
-                        .into(),
-                );
-            }
-            (Some(id), None) => {
-                let lo = min.unwrap_or(0);
-                let span = max.map(|hi| {
-                    if hi < lo {
-                        Err(format!(
-                            "--shard auto: SLURM_ARRAY_TASK_MAX={hi} < SLURM_ARRAY_TASK_MIN={lo}"
-                        ))
-                    } else {
-                        Ok(hi - lo + 1)
-                    }
-                });
-                let span = span.transpose()?;
-                let n = match (cnt, span) {
-                    (Some(c), Some(s)) if c != s => {
-                        return Err(format!(
-                            "--shard auto: SLURM_ARRAY_TASK_COUNT={c} disagrees with \
-                             SLURM_ARRAY_TASK_MIN..MAX ({lo}..{}, {s} tasks); arrays with a step or \
-                             holes cannot be mapped to shards, use --array=0-{}",
-                            lo + s - 1,
-                            c - 1
-                        ));
-                    }
-                    (Some(c), _) => c,
-                    (None, Some(s)) => s,
-                    (None, None) => count.ok_or(
-                        "--shard auto: SLURM_ARRAY_TASK_ID is set but neither \
-                         SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX; use --shard auto/n",
-                    )?,
-                };
-                if id < lo || id - lo >= n {
-                    return Err(format!(
-                        "--shard auto: SLURM_ARRAY_TASK_ID={id} lies outside the array \
-                         ({lo}..{})",
-                        lo + n - 1
-                    ));
-                }
-                Self { i: id - lo, n }
-            }
-            (None, Some(idx)) => {
-                let n = match (count, env_count) {
-                    (Some(a), Some(b)) if a != b => {
-                        return Err(format!(
-                            "--shard auto/{a} disagrees with THERMOQ_SHARD_COUNT={b}"
-                        ));
-                    }
-                    (Some(a), _) | (None, Some(a)) => a,
-                    (None, None) => {
-                        return Err("--shard auto: JOB_COMPLETION_INDEX is set but the count \
-                                    is not; use --shard auto/n with n = the Job's completions"
-                            .into());
-                    }
-                };
-                if idx >= n {
-                    return Err(format!(
-                        "--shard auto: JOB_COMPLETION_INDEX={idx} is not below the count {n}"
-                    ));
-                }
-                Self { i: idx, n }
-            }
-            (None, None) => {
-                return Err(
-                    "--shard auto: no scheduler shard in the environment (expected \
-                            SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT or MIN/MAX, or \
-                            JOB_COMPLETION_INDEX with auto/n); use --shard i/n"
-                        .into(),
-                );
-            }
-        };
-        if let Some(c) = count
-            && c != shard.n
-        {
-            return Err(format!(
-                "--shard auto/{c}: the scheduler says {} tasks",
-                shard.n
-            ));
-        }
-        if shard.n == 0 {
-            return Err("--shard auto: the count is 0".into());
-        }
-        Ok(shard)
-    }
-}
-
-/// What a run folder is for: written to `<run>/run.json` when the folder is first used and
-/// checked by every later command pointed at it (and copied into `manifest.json`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// Experiment name (`exp1`, `exp2`, …).
-    pub experiment: String,
-    /// Preset name (`tiny`, `quick`, `paper`).
-    pub preset: String,
-    /// Master seed.
-    pub seed: u64,
-    /// Code revision (`git rev-parse HEAD`, `-dirty` when the tree had changes, or
-    /// `$THERMOQ_REVISION` when set).
-    pub revision: String,
-    /// SHA-256 of the canonical JSON of the whole cell grid (ids and configurations); filled in
-    /// when the grid is first known.
-    #[serde(default)]
-    pub config_hash: Option<String>,
-    /// The grid's cell ids in grid order (cell `k` belongs to shard `k mod n` of `i/n`).
-    #[serde(default)]
-    pub cells: Vec<String>,
-}
-
-impl RunRecord {
-    /// Human-readable differences in experiment, preset, seed, revision and config hash
-    /// (`field: ours vs theirs`); empty when the two describe the same run.
-    pub fn differences(&self, other: &Self) -> Vec<String> {
-        let mut d = Vec::new();
-        if self.experiment != other.experiment {
-            d.push(format!(
-                "experiment {} vs {}",
-                self.experiment, other.experiment
-            ));
-        }
-        if self.preset != other.preset {
-            d.push(format!("preset {} vs {}", self.preset, other.preset));
-        }
-        if self.seed != other.seed {
-            d.push(format!("seed {} vs {}", self.seed, other.seed));
-        }
-        if self.revision != other.revision {
-            d.push(format!("revision {} vs {}", self.revision, other.revision));
-        }
-        if let (Some(a), Some(b)) = (&self.config_hash, &other.config_hash)
-            && a != b
-        {
-            d.push(format!("config hash {a} vs {b}"));
-        }
-        d
-    }
-
-    fn read(dir: &Path) -> Result<Option<Self>> {
-        let p = dir.join(RUN_RECORD);
-        match std::fs::read(&p) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .with_context(|| format!("{} is damaged (not a run record)", p.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
-        }
-    }
-}
-
-/// File name of a run folder's record.
-pub const RUN_RECORD: &str = "run.json";
+pub use thermoq_repro::runs::{
+    CellRecord, CellScan, Manifest, RUN_RECORD, RunRecord, Shard, cell_bytes, cell_path,
+    scan_cells, validate_merge,
+};
 
 /// What a command does with a run folder that was made for something else, and with damaged cells.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -380,7 +143,7 @@ impl RunDir {
 
     /// Where cell `id` is stored.
     pub fn cell_path(&self, id: &str) -> PathBuf {
-        self.path.join("cells").join(format!("{id}.json"))
+        cell_path(&self.path, id)
     }
 
     /// Writes `bytes` to `name` inside the run atomically.
@@ -422,78 +185,6 @@ fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, s.as_bytes())
 }
 
-/// SHA-256 (lowercase hex) of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// The checksum stored in a cell file: SHA-256 of the compact JSON of `{config, id, result}`
-/// (the wall time is not covered).
-fn cell_checksum(v: &serde_json::Value) -> Result<String> {
-    let canon = serde_json::json!({
-        "id": v.get("id"),
-        "config": v.get("config"),
-        "result": v.get("result"),
-    });
-    Ok(sha256_hex(serde_json::to_string(&canon)?.as_bytes()))
-}
-
-/// The SHA-256 of the canonical JSON of a cell grid.
-pub fn config_hash<C: Serialize>(cells: &[(String, C)]) -> Result<String> {
-    let v = serde_json::to_value(cells)?;
-    Ok(sha256_hex(serde_json::to_string(&v)?.as_bytes()))
-}
-
-/// The state of one stored cell file.
-enum Stored<C, R> {
-    Missing,
-    /// Intact, with its record.
-    Intact(CellRecord<C, R>),
-    /// Unreadable, truncated, without checksum, or altered; with the reason.
-    Damaged(String),
-}
-
-fn read_cell<C: DeserializeOwned, R: DeserializeOwned>(p: &Path) -> Stored<C, R> {
-    let bytes = match std::fs::read(p) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Stored::Missing,
-        Err(e) => return Stored::Damaged(format!("unreadable: {e}")),
-    };
-    let v: serde_json::Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => return Stored::Damaged(format!("not valid JSON (truncated?): {e}")),
-    };
-    let Some(sum) = v.get("sha256").and_then(|s| s.as_str()) else {
-        return Stored::Damaged("no checksum (written by an older thermoq)".into());
-    };
-    match cell_checksum(&v) {
-        Ok(c) if c == sum => {}
-        _ => return Stored::Damaged("checksum mismatch (the file was altered)".into()),
-    }
-    match serde_json::from_value(v) {
-        Ok(rec) => Stored::Intact(rec),
-        Err(e) => Stored::Damaged(format!("not a cell of this experiment: {e}")),
-    }
-}
-
-/// The bytes of a cell file: the record plus its checksum.
-fn cell_bytes<C: Serialize, R: Serialize>(rec: &CellRecord<C, R>) -> Result<Vec<u8>> {
-    let mut v = serde_json::to_value(rec)?;
-    let sum = cell_checksum(&v)?;
-    if let Some(m) = v.as_object_mut() {
-        m.insert("sha256".into(), serde_json::Value::String(sum));
-    }
-    let mut s = serde_json::to_string_pretty(&v)?;
-    s.push('\n');
-    Ok(s.into_bytes())
-}
-
 /// A progress bar of `len` items counted in `unit` (may be empty), labelled `prefix`.
 pub fn progress_bar(len: u64, prefix: &str, unit: &str) -> Result<ProgressBar> {
     let pb = ProgressBar::new(len);
@@ -524,19 +215,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     thermoq_core::format::write_atomic(path, bytes)?;
     Ok(())
-}
-
-/// The stored form of one finished cell.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CellRecord<C, R> {
-    /// Cell id (file stem).
-    pub id: String,
-    /// The configuration that produced it.
-    pub config: C,
-    /// The result.
-    pub result: R,
-    /// Wall time spent on the cell (a timing field: excluded from byte-identity checks).
-    pub seconds: f64,
 }
 
 /// Runs `f` on every cell of this shard that has no stored record, in parallel on `threads`
@@ -581,31 +259,13 @@ where
     F: Fn(&C) -> Result<R> + Sync,
     B: FnOnce() -> Result<()>,
 {
-    let mut done: Vec<Option<CellRecord<C, R>>> = Vec::new();
-    let mut mine: Vec<&(String, C)> = Vec::new();
-    let mut todo = Vec::new();
-    let mut damaged = Vec::new();
-    for (k, (id, cfg)) in cells.iter().enumerate() {
-        let is_mine = k % shard.n == shard.i;
-        match read_cell::<C, R>(&dir.cell_path(id)) {
-            Stored::Intact(rec) if rec.config != *cfg || rec.id != *id => bail!(
-                "{} holds cell {id} of another configuration; nothing was changed. Use another --out",
-                dir.cell_path(id).display()
-            ),
-            Stored::Intact(rec) if is_mine => done.push(Some(rec)),
-            Stored::Damaged(why) if is_mine => {
-                damaged.push(format!("{} ({why})", dir.cell_path(id).display()));
-                todo.push(done.len());
-                done.push(None);
-            }
-            Stored::Missing if is_mine => {
-                todo.push(done.len());
-                done.push(None);
-            }
-            _ => continue,
-        }
-        mine.push(&cells[k]);
-    }
+    let CellScan {
+        mut done,
+        todo,
+        mine,
+        damaged,
+    } = scan_cells::<C, R>(&dir.path, cells, shard)?;
+    let mine: Vec<&(String, C)> = mine.iter().map(|&k| &cells[k]).collect();
     if !damaged.is_empty() {
         if !dir.policy.recompute_damaged || dir.policy.merge_only {
             bail!(
@@ -700,19 +360,7 @@ where
     };
     let mut record = on_disk.clone().or_else(|| dir.record.clone());
     if let Some(rec) = &mut record {
-        let hash = config_hash(cells)?;
-        if let Some(h) = &rec.config_hash
-            && *h != hash
-        {
-            bail!(
-                "{} holds a run of {} with another cell grid (config hash {h}, this command's \
-                 {hash}); nothing was changed. Use another --out",
-                dir.path.display(),
-                rec.experiment
-            );
-        }
-        rec.config_hash = Some(hash);
-        rec.cells = cells.iter().map(|(id, _)| id.clone()).collect();
+        rec.adopt_grid(&dir.path, cells)?;
     }
     let write_record = || match &record {
         Some(rec) if on_disk.as_ref() != Some(rec) => {
@@ -721,7 +369,7 @@ where
         _ => Ok(()),
     };
     let recs = run_cells_then(dir, cells, shard, threads, experiment, f, write_record)?;
-    let mut manifest = Manifest::new(experiment, threads, shard, t0.elapsed().as_secs_f64());
+    let mut manifest = manifest(experiment, threads, shard, t0.elapsed().as_secs_f64());
     manifest.run = record;
     dir.write_json("manifest.json", &manifest)?;
     if recs.len() < cells.len() {
@@ -737,41 +385,17 @@ where
     Ok(Some(recs))
 }
 
-/// Provenance written beside every run's results.
-#[derive(Clone, Debug, Serialize)]
-pub struct Manifest {
-    /// Experiment name.
-    pub experiment: String,
-    /// `git rev-parse HEAD` of the workspace (or `unknown`), with `-dirty` if the tree has changes.
-    pub git_revision: String,
-    /// thermoq version.
-    pub version: String,
-    /// The command line.
-    pub command: Vec<String>,
-    /// Worker threads.
-    pub threads: usize,
-    /// Shard of this process.
-    pub shard: Shard,
-    /// Wall time of this invocation, seconds.
-    pub wall_seconds: f64,
-    /// The run folder's record (experiment, preset, seed, revision, config hash, cell ids).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub run: Option<RunRecord>,
-}
-
-impl Manifest {
-    /// A manifest for this process.
-    pub fn new(experiment: &str, threads: usize, shard: Shard, wall_seconds: f64) -> Self {
-        Self {
-            experiment: experiment.into(),
-            git_revision: git_revision(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            command: std::env::args().collect(),
-            threads,
-            shard,
-            wall_seconds,
-            run: None,
-        }
+/// The manifest of this process (revision, version, command line).
+pub fn manifest(experiment: &str, threads: usize, shard: Shard, wall_seconds: f64) -> Manifest {
+    Manifest {
+        experiment: experiment.into(),
+        git_revision: git_revision(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        command: std::env::args().collect(),
+        threads,
+        shard,
+        wall_seconds,
+        run: None,
     }
 }
 
@@ -844,180 +468,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// must be present (a missing one is named with the shard that should hold it). Nothing is
 /// written to `out` unless all checks pass. Returns the common record.
 pub fn merge_shards(out: &Path, experiment: &str, shards: &[PathBuf]) -> Result<RunRecord> {
-    let mut first: Option<(RunRecord, &Path)> = None;
-    let mut shard_of: Vec<(Option<Shard>, &Path)> = Vec::new();
-    for s in shards {
-        let rec = RunRecord::read(s)?.with_context(|| {
-            format!(
-                "{} has no {RUN_RECORD}: not a run folder of this thermoq (or it never started)",
-                s.display()
-            )
-        })?;
-        if rec.experiment != experiment {
-            bail!(
-                "shard folder {} holds {}, not {experiment}",
-                s.display(),
-                rec.experiment
-            );
-        }
-        if rec.config_hash.is_none() {
-            bail!(
-                "shard folder {} never got past its start (no cell grid recorded)",
-                s.display()
-            );
-        }
-        match &first {
-            None => first = Some((rec, s)),
-            Some((f, fp)) => {
-                let d = f.differences(&rec);
-                if !d.is_empty() {
-                    bail!(
-                        "shard folder {} is foreign to {} ({}); refusing to merge",
-                        s.display(),
-                        fp.display(),
-                        d.join(", ")
-                    );
-                }
-            }
-        }
-        let manifest: Option<serde_json::Value> = std::fs::read(s.join("manifest.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let shard = manifest
-            .and_then(|m| m.get("shard").cloned())
-            .and_then(|v| serde_json::from_value::<Shard>(v).ok());
-        shard_of.push((shard, s.as_path()));
-    }
-    let (record, _) = first.context("no shard folders given")?;
-    // Every cell: from the first shard folder holding an intact copy; copies must agree.
-    let mut found: Vec<Option<(Vec<u8>, serde_json::Value)>> = vec![None; record.cells.len()];
-    let mut damaged = Vec::new();
-    for (_, s) in &shard_of {
-        for (k, id) in record.cells.iter().enumerate() {
-            let p = s.join("cells").join(format!("{id}.json"));
-            let Ok(bytes) = std::fs::read(&p) else {
-                continue;
-            };
-            let v: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
-            let ok = v.as_ref().is_some_and(|v| {
-                v.get("sha256")
-                    .and_then(|x| x.as_str())
-                    .is_some_and(|sum| cell_checksum(v).is_ok_and(|c| c == sum))
-                    && v.get("id").and_then(|x| x.as_str()) == Some(id.as_str())
-            });
-            let Some(v) = v.filter(|_| ok) else {
-                damaged.push(p.display().to_string());
-                continue;
-            };
-            match &found[k] {
-                None => found[k] = Some((bytes, v)),
-                Some((_, w)) => {
-                    if w.get("config") != v.get("config") || w.get("result") != v.get("result") {
-                        bail!(
-                            "cell {id} differs between shard folders (see {})",
-                            p.display()
-                        );
-                    }
-                }
-            }
+    let merge = validate_merge(out, experiment, shards)?;
+    for (id, bytes) in &merge.cells {
+        let target = cell_path(out, id);
+        if std::fs::read(&target).ok().as_deref() != Some(bytes.as_slice()) {
+            write_atomic(&target, bytes)?;
         }
     }
-    if !damaged.is_empty() {
-        bail!(
-            "{} damaged or altered cell file(s) in the shards: {}; re-run those shards with \
-             --recompute-damaged, then merge",
-            damaged.len(),
-            damaged.join(", ")
-        );
-    }
-    let missing: Vec<String> = record
-        .cells
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| found[*k].is_none())
-        .map(|(k, id)| {
-            let n = shard_of.iter().find_map(|(sh, _)| sh.map(|s| s.n));
-            let holder = n.map_or_else(
-                || "no shard folder records its shard".to_string(),
-                |n| {
-                    let i = k % n;
-                    shard_of
-                        .iter()
-                        .find(|(sh, _)| *sh == Some(Shard { i, n }))
-                        .map_or_else(
-                            || format!("shard {i}/{n}, whose folder was not given"),
-                            |(_, p)| format!("shard {i}/{n} in {}", p.display()),
-                        )
-                },
-            );
-            format!("{id} (should be in {holder})")
-        })
-        .collect();
-    if !missing.is_empty() {
-        let shown: Vec<&str> = missing.iter().take(20).map(String::as_str).collect();
-        bail!(
-            "{} of {} cells are missing, refusing to merge (merge never computes): {}{}",
-            missing.len(),
-            record.cells.len(),
-            shown.join("; "),
-            if missing.len() > shown.len() {
-                "; …"
-            } else {
-                ""
-            }
-        );
-    }
-    // The output folder: new, or a previous merge of the same run.
-    if let Some(have) = RunRecord::read(out)? {
-        let d = have.differences(&record);
-        if !d.is_empty() {
-            bail!(
-                "{} holds a different run ({}); nothing was changed. Use another --out",
-                out.display(),
-                d.join(", ")
-            );
-        }
-    }
-    for (k, id) in record.cells.iter().enumerate() {
-        let target = out.join("cells").join(format!("{id}.json"));
-        if let Ok(old) = std::fs::read(&target) {
-            let same = serde_json::from_slice::<serde_json::Value>(&old).is_ok_and(|o| {
-                found[k].as_ref().is_some_and(|(_, v)| {
-                    o.get("config") == v.get("config") && o.get("result") == v.get("result")
-                })
-            });
-            if !same {
-                bail!(
-                    "{} already holds a different cell {id}; nothing was changed. Use another --out",
-                    out.display()
-                );
-            }
-        }
-    }
-    for (k, id) in record.cells.iter().enumerate() {
-        if let Some((bytes, _)) = &found[k] {
-            let target = out.join("cells").join(format!("{id}.json"));
-            if std::fs::read(&target).ok().as_deref() != Some(bytes.as_slice()) {
-                write_atomic(&target, bytes)?;
-            }
-        }
-    }
-    write_json_atomic(&out.join(RUN_RECORD), &record)?;
-    Ok(record)
+    write_json_atomic(&out.join(RUN_RECORD), &merge.record)?;
+    Ok(merge.record)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
-
-    #[test]
-    fn shard_parses_and_rejects() {
-        assert_eq!("1/4".parse::<Shard>().unwrap(), Shard { i: 1, n: 4 });
-        assert!("4/4".parse::<Shard>().is_err());
-        assert!("x/4".parse::<Shard>().is_err());
-        assert!("3".parse::<Shard>().is_err());
-    }
 
     #[test]
     fn civil_dates() {
@@ -1051,93 +516,6 @@ mod tests {
             "stored cells are not recomputed"
         );
         let _ = std::fs::remove_dir_all(&tmp);
-    }
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(a, _)| *a == k)
-                .map(|(_, v)| (*v).to_string())
-        }
-    }
-
-    #[test]
-    fn shard_from_scheduler_environment() {
-        let slurm = [
-            ("SLURM_ARRAY_TASK_ID", "2"),
-            ("SLURM_ARRAY_TASK_COUNT", "4"),
-            ("SLURM_ARRAY_TASK_MIN", "0"),
-            ("SLURM_ARRAY_TASK_MAX", "3"),
-        ];
-        assert_eq!(Shard::from_env(env(&slurm), None), Ok(Shard { i: 2, n: 4 }));
-        assert_eq!(
-            Shard::from_env(env(&slurm), Some(4)),
-            Ok(Shard { i: 2, n: 4 })
-        );
-        assert!(
-            Shard::from_env(env(&slurm), Some(5))
-                .unwrap_err()
-                .contains("auto/5")
-        );
-        // MIN/MAX only, offset array 5-8.
-        let offset = [
-            ("SLURM_ARRAY_TASK_ID", "7"),
-            ("SLURM_ARRAY_TASK_MIN", "5"),
-            ("SLURM_ARRAY_TASK_MAX", "8"),
-        ];
-        assert_eq!(
-            Shard::from_env(env(&offset), None),
-            Ok(Shard { i: 2, n: 4 })
-        );
-        // A stepped array (0-6:2 → 4 tasks, span 7) is refused.
-        let step = [
-            ("SLURM_ARRAY_TASK_ID", "2"),
-            ("SLURM_ARRAY_TASK_COUNT", "4"),
-            ("SLURM_ARRAY_TASK_MIN", "0"),
-            ("SLURM_ARRAY_TASK_MAX", "6"),
-        ];
-        assert!(
-            Shard::from_env(env(&step), None)
-                .unwrap_err()
-                .contains("disagrees")
-        );
-        let k8s = [("JOB_COMPLETION_INDEX", "5")];
-        assert_eq!(
-            Shard::from_env(env(&k8s), Some(6)),
-            Ok(Shard { i: 5, n: 6 })
-        );
-        assert!(
-            Shard::from_env(env(&k8s), None)
-                .unwrap_err()
-                .contains("auto/n")
-        );
-        assert!(Shard::from_env(env(&k8s), Some(5)).is_err());
-        let none: [(&str, &str); 0] = [];
-        let e = Shard::from_env(env(&none), None).unwrap_err();
-        assert!(
-            e.contains("SLURM_ARRAY_TASK_ID") && e.contains("JOB_COMPLETION_INDEX"),
-            "{e}"
-        );
-        let both = [
-            ("SLURM_ARRAY_TASK_ID", "0"),
-            ("SLURM_ARRAY_TASK_COUNT", "2"),
-            ("JOB_COMPLETION_INDEX", "0"),
-        ];
-        assert!(
-            Shard::from_env(env(&both), None)
-                .unwrap_err()
-                .contains("both")
-        );
-        let bad = [
-            ("SLURM_ARRAY_TASK_ID", "x"),
-            ("SLURM_ARRAY_TASK_COUNT", "2"),
-        ];
-        assert!(
-            Shard::from_env(env(&bad), None)
-                .unwrap_err()
-                .contains("SLURM_ARRAY_TASK_ID")
-        );
     }
 
     fn tmp(tag: &str) -> PathBuf {

@@ -38,6 +38,15 @@ pub enum ReproError {
         /// What is wrong with it.
         why: String,
     },
+    /// A run folder (or shard folder, or cell file) that a command refuses to use or merge;
+    /// `why` names the file and what is wrong.
+    #[error("{why}")]
+    RunFolder {
+        /// The folder or file.
+        path: std::path::PathBuf,
+        /// The whole message.
+        why: String,
+    },
     /// From the data-law patterns of `thermoq-data`.
     #[error(transparent)]
     Pattern(#[from] thermoq_data::patterns::PatternError),

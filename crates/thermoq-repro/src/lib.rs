@@ -50,6 +50,7 @@ pub mod error;
 pub mod exp1;
 pub mod exp2;
 pub mod exp5;
+pub mod runs;
 pub mod stats;
 
 pub use error::ReproError;

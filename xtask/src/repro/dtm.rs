@@ -15,7 +15,7 @@
 
 use super::Preset;
 use crate::plot::{Figure, Mark, Series};
-use crate::runner::{Manifest, RunDir, Shard};
+use crate::runner::{RunDir, Shard};
 use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
@@ -272,7 +272,7 @@ pub fn study(
     let wall = s.wall_seconds;
     dir.write_json(
         "manifest.json",
-        &Manifest::new("dtm", threads, Shard::default(), wall),
+        &crate::runner::manifest("dtm", threads, Shard::default(), wall),
     )?;
     let (rs, lambda, alpha_top) = (s.rs, s.lambda, s.alpha_top);
     eprintln!(
