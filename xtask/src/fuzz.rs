@@ -19,18 +19,21 @@ pub struct FuzzArgs {
     #[arg(long, default_value_t = 0x7e51_f022)]
     pub seed: u64,
     /// Run only this target (model_json, model_binary, colouring, cd_checkpoint,
-    /// dtm_checkpoint, tau_csv).
+    /// dtm_checkpoint, tau_csv, cell_file, run_manifest).
     #[arg(long)]
     pub target: Option<String>,
 }
 
-const TARGETS: [&str; 6] = [
-    "model_json",
-    "model_binary",
-    "colouring",
-    "cd_checkpoint",
-    "dtm_checkpoint",
-    "tau_csv",
+/// `(target, test file of thermoq-fuzz)`.
+const TARGETS: [(&str, &str); 8] = [
+    ("model_json", "fuzz"),
+    ("model_binary", "fuzz"),
+    ("colouring", "fuzz"),
+    ("cd_checkpoint", "fuzz"),
+    ("dtm_checkpoint", "fuzz"),
+    ("tau_csv", "fuzz"),
+    ("cell_file", "fuzz_runs"),
+    ("run_manifest", "fuzz_runs"),
 ];
 
 /// Runs the targets.
@@ -38,20 +41,25 @@ pub fn run(a: &FuzzArgs) -> Result<()> {
     if a.cases == 0 || a.cases > u64::from(u32::MAX) {
         bail!("--cases: is {}, expected 1..=2^32-1", a.cases);
     }
-    let targets: Vec<&str> = match &a.target {
-        Some(t) if TARGETS.contains(&t.as_str()) => vec![t.as_str()],
-        Some(t) => bail!("--target: {t:?} is not one of {}", TARGETS.join(", ")),
+    let targets: Vec<(&str, &str)> = match &a.target {
+        Some(t) => match TARGETS.iter().find(|x| x.0 == t.as_str()) {
+            Some(&x) => vec![x],
+            None => bail!(
+                "--target: {t:?} is not one of {}",
+                TARGETS.map(|x| x.0).join(", ")
+            ),
+        },
         None => TARGETS.to_vec(),
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for t in targets {
+    for (t, file) in targets {
         let status = Command::new(&cargo)
             .args([
                 "test",
                 "-p",
                 "thermoq-fuzz",
                 "--test",
-                "fuzz",
+                file,
                 "--",
                 "--exact",
             ])

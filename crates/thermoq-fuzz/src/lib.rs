@@ -22,6 +22,8 @@
 //! pass; `cargo xtask fuzz --cases N` runs N cases per target. Cell files and run
 //! manifests (issue 18, item 7) have no reader in this tree yet and are not covered.
 
+pub mod runs;
+
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
