@@ -580,16 +580,9 @@ fn z(diff: f64, se: f64) -> f64 {
     }
 }
 
-fn moment_check(
-    name: &str,
-    model: &Model,
-    coloring: &Coloring,
-    engine: Engine,
-    generator: Generator,
-    py: Option<&Path>,
-    root: &Path,
-    quick: bool,
-) -> Result<Value> {
+fn moment_check(case: &MomentCase, py: Option<&Path>, root: &Path, quick: bool) -> Result<Value> {
+    let (name, model, coloring, engine, generator) = case;
+    let (name, engine, generator) = (*name, *engine, *generator);
     let m = model.ising();
     let (burn_in, sweeps) = if quick { (200, 4000) } else { (1000, 20000) };
     let mut s = model.sampler(coloring, engine, generator, SEED + 1)?;
@@ -788,20 +781,11 @@ pub fn run_peers_bench(args: &PeersBenchArgs) -> Result<()> {
     }
     let mut checks = Vec::new();
     if !args.no_moments {
-        for (name, model, coloring, engine, generator) in moment_models()? {
+        for case in moment_models()? {
             if !args.json {
-                eprintln!("moments {name} ...");
+                eprintln!("moments {} ...", case.0);
             }
-            let r = moment_check(
-                name,
-                &model,
-                &coloring,
-                engine,
-                generator,
-                py.as_deref(),
-                &root,
-                args.quick,
-            )?;
+            let r = moment_check(&case, py.as_deref(), &root, args.quick)?;
             println!("{r}");
             checks.push(r);
         }

@@ -10,7 +10,7 @@
 
 use crate::error::need;
 use crate::stats::{Counts, max0, median};
-use crate::{CellOutcome, Experiment, Preset, ReproError, RunConfig};
+use crate::{CellOutcome, Experiment, Preset, ReproError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thermoq_data::patterns::{PatternLaw, PatternSpec};
@@ -256,18 +256,13 @@ pub struct Summary {
     pub max_stationarity_residual: f64,
 }
 
-/// exp1 for one preset and seed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Exp1 {
-    config: RunConfig,
-}
+crate::experiment_type!(
+    /// exp1 for one preset and seed.
+    Exp1,
+    "exp1"
+);
 
 impl Exp1 {
-    /// exp1 with this preset and seed.
-    pub fn new(config: RunConfig) -> Self {
-        Self { config }
-    }
-
     /// Monte Carlo seeds of a cell: every cell in the paper preset; in the quick preset five
     /// cells at N = 8 (one per family plus one cold SK cell). 2000 seeds each (the preprint used
     /// 400; the per-seed squared error is skewed, so 400 seeds leave a ~7 % standard error).
@@ -296,14 +291,6 @@ impl Experiment for Exp1 {
     type Output = CellResult;
     type Grid = Exp1Grid;
     type Summary = Summary;
-
-    fn name(&self) -> &'static str {
-        "exp1"
-    }
-
-    fn config(&self) -> RunConfig {
-        self.config
-    }
 
     fn grid(&self) -> Exp1Grid {
         Exp1Grid {

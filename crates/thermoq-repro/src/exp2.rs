@@ -14,7 +14,7 @@
 
 use crate::error::need;
 use crate::stats::{ResolvedStats, median, tracks};
-use crate::{CellOutcome, Experiment, Preset, ReproError, RunConfig};
+use crate::{CellOutcome, Experiment, Preset, ReproError};
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 use thermoq_core::{Coloring, rng::chain_rng};
@@ -380,18 +380,11 @@ pub struct Summary {
     pub mc_tau_status: Vec<McTauCount>,
 }
 
-/// exp2 for one preset and seed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Exp2 {
-    config: RunConfig,
-}
-
-impl Exp2 {
-    /// exp2 with this preset and seed.
-    pub fn new(config: RunConfig) -> Self {
-        Self { config }
-    }
-}
+crate::experiment_type!(
+    /// exp2 for one preset and seed.
+    Exp2,
+    "exp2"
+);
 
 const MC_KERNELS: [KernelKind; 3] = [KernelKind::Rs1, KernelKind::BlkSym, KernelKind::BlkAlt];
 
@@ -400,14 +393,6 @@ impl Experiment for Exp2 {
     type Output = CellResult;
     type Grid = Exp2Grid;
     type Summary = Summary;
-
-    fn name(&self) -> &'static str {
-        "exp2"
-    }
-
-    fn config(&self) -> RunConfig {
-        self.config
-    }
 
     fn grid(&self) -> Exp2Grid {
         let quick = self.config.preset != Preset::Paper;

@@ -14,7 +14,7 @@
 
 use crate::error::need;
 use crate::stats::{max0, tracks};
-use crate::{CellOutcome, Experiment, ReproError, RunConfig};
+use crate::{CellOutcome, Experiment, ReproError};
 use serde::{Deserialize, Serialize};
 use thermoq_core::Coloring;
 use thermoq_data::patterns::{PatternLaw, PatternSpec};
@@ -186,32 +186,17 @@ pub struct Summary {
     pub ferro_vs_m1_max_diff: f64,
 }
 
-/// exp5 for one seed (both presets run the same grid).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Exp5 {
-    config: RunConfig,
-}
-
-impl Exp5 {
-    /// exp5 with this preset and seed.
-    pub fn new(config: RunConfig) -> Self {
-        Self { config }
-    }
-}
+crate::experiment_type!(
+    /// exp5 for one seed (both presets run the same grid).
+    Exp5,
+    "exp5"
+);
 
 impl Experiment for Exp5 {
     type Cell = CellConfig;
     type Output = CellResult;
     type Grid = Exp5Grid;
     type Summary = Summary;
-
-    fn name(&self) -> &'static str {
-        "exp5"
-    }
-
-    fn config(&self) -> RunConfig {
-        self.config
-    }
 
     fn grid(&self) -> Exp5Grid {
         Exp5Grid {

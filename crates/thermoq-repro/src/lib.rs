@@ -120,8 +120,44 @@ impl RunConfig {
     }
 }
 
+/// What every experiment is: a name and the [`RunConfig`] it was built from. The experiments of
+/// this crate get it from `experiment_type!`; an experiment of your own implements it by hand.
+pub trait ExperimentBase {
+    /// Short name (`exp1`, …), also the folder and report name.
+    const NAME: &'static str;
+    /// Preset and seed.
+    fn run_config(&self) -> RunConfig;
+}
+
+/// Declares an experiment type: a struct holding its [`RunConfig`], `new`, and
+/// [`ExperimentBase`] with the given name.
+macro_rules! experiment_type {
+    ($(#[$doc:meta])* $ty:ident, $name:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $ty {
+            config: $crate::RunConfig,
+        }
+
+        impl $ty {
+            #[doc = concat!($name, " with this preset and seed.")]
+            pub fn new(config: $crate::RunConfig) -> Self {
+                Self { config }
+            }
+        }
+
+        impl $crate::ExperimentBase for $ty {
+            const NAME: &'static str = $name;
+            fn run_config(&self) -> $crate::RunConfig {
+                self.config
+            }
+        }
+    };
+}
+pub(crate) use experiment_type;
+
 /// A reproduction: a grid of independent cells and a summary over them.
-pub trait Experiment: Sync {
+pub trait Experiment: Sync + ExperimentBase {
     /// Everything that determines one cell's numbers.
     type Cell: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync;
     /// What one cell computes.
@@ -132,9 +168,13 @@ pub trait Experiment: Sync {
     type Summary: Serialize;
 
     /// Short name (`exp1`, …), also the folder and report name.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
     /// Preset and seed.
-    fn config(&self) -> RunConfig;
+    fn config(&self) -> RunConfig {
+        self.run_config()
+    }
     /// The grid's description; [`Self::cells`] is generated from it.
     fn grid(&self) -> Self::Grid;
     /// Every cell, `(id, cell)`, in a fixed order.
