@@ -45,6 +45,7 @@
 //! # Ok::<(), thermoq_repro::ReproError>(())
 //! ```
 
+pub mod batch;
 pub mod dtm;
 pub mod error;
 pub mod exp1;

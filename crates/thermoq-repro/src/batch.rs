@@ -1,0 +1,298 @@
+//! Batch-scheduler scripts for a sharded reproduction: the Slurm job array and its dependent
+//! merge job, and the Kubernetes Indexed Job and its merge Job — pure text from a [`JobSpec`]
+//! (`cargo xtask submit` writes and submits them; `docs/cluster.md` explains their use).
+
+use crate::{Preset, ReproError};
+use std::fmt::Write as _;
+
+/// Everything a batch script needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobSpec {
+    /// Experiment name (`exp1`, …, `dtm`).
+    pub experiment: String,
+    /// Preset.
+    pub preset: Preset,
+    /// Master seed.
+    pub seed: u64,
+    /// Array tasks (= shards), ≥ 1.
+    pub tasks: usize,
+    /// Cores per task, ≥ 1.
+    pub cpus: usize,
+    /// Slurm partition.
+    pub partition: Option<String>,
+    /// Slurm time limit.
+    pub time: Option<String>,
+    /// Memory per task.
+    pub mem: Option<String>,
+    /// Container image (Kubernetes).
+    pub image: String,
+    /// PersistentVolumeClaim mounted at `out` (Kubernetes).
+    pub pvc: String,
+    /// Base folder every node sees (absolute).
+    pub out: String,
+    /// The xtask binary the jobs run.
+    pub bin: String,
+    /// Code revision the jobs pin (`THERMOQ_REVISION`).
+    pub revision: String,
+    /// Job name (`thermoq-<experiment>-<preset>`).
+    pub name: String,
+}
+
+impl JobSpec {
+    /// Checks the task and core counts (and that the DTM study, which is not sharded, gets one
+    /// task).
+    pub fn validate(&self) -> Result<(), ReproError> {
+        let bad = |field, value: usize, expected| ReproError::Invalid {
+            field,
+            value: value.to_string(),
+            expected,
+        };
+        if self.tasks == 0 {
+            return Err(bad("--tasks", 0, "at least 1"));
+        }
+        if self.cpus == 0 {
+            return Err(bad("--cpus", 0, "at least 1"));
+        }
+        if self.experiment == "dtm" && self.tasks > 1 {
+            return Err(bad(
+                "--tasks",
+                self.tasks,
+                "1: repro dtm is one sequential study and is not sharded",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Single-quotes `s` for a POSIX shell.
+pub fn sh(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The sbatch array script and the merge script.
+pub fn slurm_scripts(r: &JobSpec) -> (String, String) {
+    let out = r.out.as_str();
+    let bin = sh(&r.bin);
+    let mut head = String::new();
+    if let Some(part) = &r.partition {
+        let _ = writeln!(head, "#SBATCH --partition={part}");
+    }
+    if let Some(t) = &r.time {
+        let _ = writeln!(head, "#SBATCH --time={t}");
+    }
+    if let Some(m) = &r.mem {
+        let _ = writeln!(head, "#SBATCH --mem={m}");
+    }
+    let exp = r.experiment.as_str();
+    let array = format!(
+        "#!/bin/bash
+# thermoq: {exp} --preset {preset} --seed {seed} as a {n}-task Slurm job array (one shard per task).
+# Written by `cargo xtask submit slurm repro {exp}`. A requeued task (node failure, preemption,
+# `scontrol requeue`) resumes from the cells it already wrote in its shard folder.
+#SBATCH --job-name={name}
+#SBATCH --array=0-{last}
+#SBATCH --ntasks=1
+#SBATCH --cpus-per-task={cpus}
+#SBATCH --requeue
+#SBATCH --open-mode=append
+#SBATCH --output={out}/logs/shard-%a.log
+{head}set -euo pipefail
+export THERMOQ_REVISION={rev}
+exec {bin} repro {exp} --preset {preset} --seed {seed} --shard auto/{n} \\
+  --threads \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\" --out {out_q}/shard-\"$SLURM_ARRAY_TASK_ID\"
+",
+        preset = r.preset.name(),
+        seed = r.seed,
+        n = r.tasks,
+        name = r.name,
+        last = r.tasks - 1,
+        cpus = r.cpus,
+        rev = sh(&r.revision),
+        out_q = sh(out),
+    );
+    let shards: Vec<String> = (0..r.tasks)
+        .map(|i| sh(&format!("{out}/shard-{i}")))
+        .collect();
+    let merge = format!(
+        "#!/bin/bash
+# thermoq: merges the {n} shard folders of {exp} into {out}/merged (computes nothing; refuses
+# and names any missing cell). Submitted with --dependency=afterok:<array job id>.
+#SBATCH --job-name={name}-merge
+#SBATCH --ntasks=1
+#SBATCH --cpus-per-task=1
+#SBATCH --output={out}/logs/merge.log
+{head}set -euo pipefail
+export THERMOQ_REVISION={rev}
+exec {bin} merge {exp} --out {out_q}/merged \\
+  {shards}
+",
+        n = r.tasks,
+        name = r.name,
+        rev = sh(&r.revision),
+        out_q = sh(out),
+        shards = shards.join(" \\\n  "),
+    );
+    (array, merge)
+}
+
+/// The Kubernetes manifest: an Indexed Job for the shards and a Job for the merge.
+pub fn k8s_manifest(r: &JobSpec) -> String {
+    let out = r.out.as_str();
+    let bin = r.bin.as_str();
+    let exp = r.experiment.as_str();
+    let name = r.name.replace('_', "-");
+    let mem = r
+        .mem
+        .as_deref()
+        .map(|m| format!("\n              memory: \"{m}\""))
+        .unwrap_or_default();
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let shards: Vec<String> = (0..r.tasks)
+        .map(|i| q(&format!("{out}/shard-{i}")))
+        .collect();
+    format!(
+        "# thermoq: {exp} --preset {preset} --seed {seed} as a {n}-completion Indexed Job.
+# Written by `cargo xtask submit k8s repro {exp}`. Apply the first Job, wait for it
+# (`kubectl wait --for=condition=complete job/{name} --timeout=-1s`), then apply the second.
+# Failed pods are retried (backoffLimitPerIndex) and resume from the cells their shard wrote.
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+spec:
+  completionMode: Indexed
+  completions: {n}
+  parallelism: {n}
+  backoffLimitPerIndex: 3
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: shard
+          image: {image}
+          env:
+            - name: THERMOQ_REVISION
+              value: {rev}
+          command: [\"/bin/sh\", \"-c\"]
+          args:
+            - exec {bin_q} repro {exp} --preset {preset} --seed {seed} --shard auto/{n} --threads {cpus} --out {out_q}/shard-$JOB_COMPLETION_INDEX
+          resources:
+            requests:
+              cpu: \"{cpus}\"{mem}
+          volumeMounts:
+            - name: runs
+              mountPath: {out_j}
+      volumes:
+        - name: runs
+          persistentVolumeClaim:
+            claimName: {pvc}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}-merge
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: merge
+          image: {image}
+          env:
+            - name: THERMOQ_REVISION
+              value: {rev}
+          command: [{bin_j}, \"merge\", \"{exp}\", \"--out\", {merged}, {shards}]
+          volumeMounts:
+            - name: runs
+              mountPath: {out_j}
+      volumes:
+        - name: runs
+          persistentVolumeClaim:
+            claimName: {pvc}
+",
+        preset = r.preset.name(),
+        seed = r.seed,
+        n = r.tasks,
+        image = r.image,
+        rev = q(&r.revision),
+        bin_q = sh(bin),
+        bin_j = q(bin),
+        cpus = r.cpus,
+        out_q = sh(out),
+        out_j = q(out),
+        merged = q(&format!("{out}/merged")),
+        shards = shards.join(", "),
+        pvc = r.pvc,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(tasks: usize, out: &str) -> JobSpec {
+        JobSpec {
+            experiment: "exp1".into(),
+            preset: Preset::Tiny,
+            seed: 3,
+            tasks,
+            cpus: 1,
+            partition: Some("debug".into()),
+            time: Some("0:10:00".into()),
+            mem: None,
+            image: "img".into(),
+            pvc: "pvc".into(),
+            out: out.into(),
+            bin: "/opt/thermoq/xtask".into(),
+            revision: "abc".into(),
+            name: "thermoq-exp1-tiny".into(),
+        }
+    }
+
+    #[test]
+    fn slurm_scripts_shard_requeue_and_merge_every_folder() {
+        let (array, merge) = slurm_scripts(&spec(4, "/scratch/run"));
+        assert!(array.contains("#SBATCH --array=0-3\n"));
+        assert!(array.contains("#SBATCH --requeue\n"));
+        assert!(array.contains("#SBATCH --partition=debug\n"));
+        assert!(array.contains("#SBATCH --time=0:10:00\n"));
+        assert!(array.contains("--shard auto/4"));
+        assert!(array.contains("--preset tiny --seed 3"));
+        assert!(array.contains("export THERMOQ_REVISION='abc'"));
+        for i in 0..4 {
+            assert!(
+                merge.contains(&format!("'/scratch/run/shard-{i}'")),
+                "{merge}"
+            );
+        }
+        assert!(!merge.contains("shard-4"));
+        assert!(merge.contains("merge exp1 --out '/scratch/run'/merged"));
+    }
+
+    #[test]
+    fn k8s_manifest_is_indexed() {
+        let m = k8s_manifest(&spec(6, "/runs"));
+        assert!(m.contains("completionMode: Indexed"));
+        assert!(m.contains("completions: 6"));
+        assert!(m.contains("--shard auto/6"));
+        assert!(m.contains("\"/runs/shard-5\""));
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(sh("a'b"), r"'a'\''b'");
+    }
+
+    #[test]
+    fn counts_are_validated() {
+        assert!(spec(1, "/r").validate().is_ok());
+        assert!(spec(0, "/r").validate().is_err());
+        let mut s = spec(2, "/r");
+        s.cpus = 0;
+        assert!(s.validate().is_err());
+        s.cpus = 1;
+        s.experiment = "dtm".into();
+        assert!(s.validate().is_err());
+    }
+}
