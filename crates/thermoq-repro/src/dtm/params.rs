@@ -214,3 +214,54 @@ pub fn extra_checkpoints(
         None => main.parent().map_or(Ok(Vec::new()), checkpoints_in_dir),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_lists_parse_and_name_their_errors() {
+        let main = Path::new("/nonexistent/checkpoint.json");
+        let v = extra_checkpoints(main, Some("e1=a/b.json, e25 = c.json,")).unwrap();
+        assert_eq!(
+            v,
+            vec![
+                CheckpointSpec {
+                    label: "e1".into(),
+                    path: "a/b.json".into()
+                },
+                CheckpointSpec {
+                    label: "e25".into(),
+                    path: "c.json".into()
+                }
+            ]
+        );
+        let e = extra_checkpoints(main, Some("e1")).unwrap_err().to_string();
+        assert!(e.contains("label=PATH"), "{e}");
+        let e = extra_checkpoints(main, Some("e 1=x.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("checkpoint label"), "{e}");
+        // No list and an unreadable folder beside the main checkpoint: nothing.
+        assert!(extra_checkpoints(main, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_folder_lists_its_epoch_checkpoints_in_epoch_order() {
+        let d = std::env::temp_dir().join(format!("thermoq-dtm-list-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        for f in [
+            "checkpoint-epoch-0010.json",
+            "checkpoint-epoch-0002.json",
+            "checkpoint.json",
+            "checkpoint-epoch-x.json",
+        ] {
+            std::fs::write(d.join(f), b"{}").unwrap();
+        }
+        let v = extra_checkpoints(Path::new("/elsewhere/c.json"), d.to_str()).unwrap();
+        let labels: Vec<&str> = v.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["e2", "e10"]);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
