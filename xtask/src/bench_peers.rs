@@ -20,6 +20,9 @@
 //! alternate (thermoq, thrml, thermoq, …) for `--reps` repetitions and the medians are reported;
 //! `updates/s = sweeps × spins × chains / seconds` (JIT compilation excluded).
 //!
+//! The cases, moment models and moment sums are [`thermoq_bench::peers`]; this file drives thrml
+//! and prints.
+//!
 //! Python: the venv `target/peers-venv` (created on first use with `python3 -m venv` and
 //! `pip install thrml==0.1.4 jax`). Without python3/pip, or if the install fails, thermoq's side
 //! still runs, the thrml columns are `null` and the reason is printed.
@@ -34,20 +37,19 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Arc;
 use std::time::Instant;
-use thermoq_core::{Coloring, Spin};
-use thermoq_models::dtm::{DtmLayer, DtmLayout, ForwardProcess, TorusGrid, VisibleSpec};
+use thermoq_bench::peers::{
+    CASE_NAMES, ChainSums, MomentCase, PeerCase, cases, mean_se, moment_models, z,
+};
+use thermoq_bench::{CHAINS, SEED, median};
+use thermoq_core::Coloring;
+use thermoq_models::{EnergyModel, IsingModel};
 use thermoq_models::exact::ExactLaw;
-use thermoq_models::{EnergyModel, IsingModel, Rbm, builders};
-use thermoq_samplers::fast::{Engine, FastSampler, Generator};
-use thermoq_samplers::observe::Observer;
+use thermoq_samplers::fast::Generator;
 use thermoq_samplers::{ChainBatch, KernelKind};
 
 /// Options of `bench peers`.
@@ -73,141 +75,11 @@ pub struct PeersBenchArgs {
     pub no_moments: bool,
 }
 
-const CHAINS: usize = 64;
-const SEED: u64 = 2026;
 const THRML_VERSION: &str = "0.1.4";
 const Z_MAX: f64 = 5.0;
-const CASE_NAMES: [&str; 4] = ["ising-32", "ising-128", "rbm-784x256", "dtm-60_12"];
-
-enum Model {
-    Ising(IsingModel),
-    Rbm(Rbm),
-}
-
-impl Model {
-    fn ising(&self) -> &IsingModel {
-        match self {
-            Self::Ising(m) => m,
-            Self::Rbm(r) => r.as_ising(),
-        }
-    }
-
-    fn sampler(
-        &self,
-        coloring: &Coloring,
-        engine: Engine,
-        generator: Generator,
-        seed: u64,
-    ) -> Result<FastSampler<'_>> {
-        let c = Some(coloring.clone());
-        let k = KernelKind::BlkAlt;
-        let mut s = match self {
-            Self::Ising(m) => FastSampler::with_engine(m, k, c, CHAINS, seed, engine)?,
-            Self::Rbm(r) => FastSampler::with_engine(r, k, c, CHAINS, seed, engine)?,
-        };
-        s.set_generator(generator)?;
-        Ok(s)
-    }
-}
-
-struct PeerCase {
-    name: String,
-    model: Model,
-    coloring: Coloring,
-    engine: Engine,
-    /// The generator thermoq runs with; when it is not the reference ChaCha8, the same engine
-    /// with ChaCha8 is timed in the same run too.
-    generator: Generator,
-    sweeps_thermoq: usize,
-    sweeps_thrml: usize,
-}
-
 fn workspace_root() -> PathBuf {
     let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
     xtask.parent().unwrap_or(xtask).to_path_buf()
-}
-
-fn checkerboard(m: &IsingModel, l: usize) -> Result<Coloring> {
-    let colors = (0..l * l).map(|i| ((i / l + i % l) % 2) as u32).collect();
-    Ok(Coloring::from_colors(m.graph(), colors)?)
-}
-
-/// `n` draws of `N(0, std²)` (Box–Muller; xtask does not depend on `rand_distr`).
-fn normal_vec(n: usize, std: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    (0..n)
-        .map(|_| {
-            let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
-            let u2: f64 = rng.random::<f64>();
-            std * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-        })
-        .collect()
-}
-
-/// A DTM layer's negative-phase conditional with random learned parameters and a random input.
-pub(crate) fn dtm_case(
-    grid: &str,
-    spec: VisibleSpec,
-    std: f64,
-    seed: u64,
-) -> Result<(IsingModel, Coloring)> {
-    let grid = TorusGrid::named(grid).with_context(|| format!("DTM grid {grid}"))?;
-    let layout = DtmLayout::new(grid, spec, 0).context("DTM layout")?;
-    let mut layer =
-        DtmLayer::new(Arc::new(layout), &ForwardProcess::default(), 0, 1.0).context("DTM layer")?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let theta = normal_vec(layer.n_params(), std, &mut rng);
-    layer.set_params(&theta).context("DTM parameters")?;
-    let x_t: Vec<Spin> = normal_vec(spec.n_visible(), 1.0, &mut rng)
-        .into_iter()
-        .map(|z| if z >= 0.0 { 1 } else { -1 })
-        .collect();
-    let model = layer.conditional_model(&x_t).context("DTM conditional")?;
-    Ok((model, layer.coloring().clone()))
-}
-
-fn cases(quick: bool) -> Result<Vec<PeerCase>> {
-    let q = if quick { 4 } else { 1 };
-    let mut out = Vec::new();
-    for (l, sq, st) in [(32usize, 8000, 400), (128, 500, 40)] {
-        let m = builders::lattice_2d(l, l, 0.4, 0.0, 1.0)?;
-        let coloring = checkerboard(&m, l)?;
-        out.push(PeerCase {
-            name: format!("ising-{l}"),
-            model: Model::Ising(m),
-            coloring,
-            engine: Engine::Lattice,
-            generator: Generator::ChaCha8,
-            sweeps_thermoq: sq / q,
-            sweeps_thrml: st / q,
-        });
-    }
-    let rbm = Rbm::random(784, 256, 0.01, 1.0, SEED)?;
-    let coloring = Coloring::from_colors(rbm.as_ising().graph(), rbm.two_block_colors())?;
-    out.push(PeerCase {
-        name: "rbm-784x256".into(),
-        model: Model::Rbm(rbm),
-        coloring,
-        engine: Engine::Dense,
-        generator: Generator::ChaCha8,
-        sweeps_thermoq: 1000 / q,
-        sweeps_thrml: 100 / q,
-    });
-    let spec = VisibleSpec {
-        n_image: 784,
-        n_classes: 10,
-        label_spots: 5,
-    };
-    let (m, coloring) = dtm_case("60_12", spec, 0.1, SEED)?;
-    out.push(PeerCase {
-        name: "dtm-60_12".into(),
-        model: Model::Ising(m),
-        coloring,
-        engine: Engine::Lanes,
-        generator: Generator::Xoshiro128Plus,
-        sweeps_thermoq: 400 / q,
-        sweeps_thrml: 100 / q,
-    });
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,16 +274,6 @@ impl Peer {
 // ---------------------------------------------------------------------------------------------
 // Bench
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    if s.is_empty() {
-        f64::NAN
-    } else {
-        s[s.len() / 2]
-    }
-}
-
 fn bench_case(
     case: &PeerCase,
     py: Option<&Path>,
@@ -422,17 +284,25 @@ fn bench_case(
 ) -> Result<Value> {
     let m = case.model.ising();
     let n = m.n_spins();
-    let mut s = case
-        .model
-        .sampler(&case.coloring, case.engine, case.generator, SEED)?;
+    let mut s = case.model.sampler(
+        KernelKind::BlkAlt,
+        Some(case.coloring.clone()),
+        case.engine,
+        case.generator,
+        SEED,
+    )?;
     let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
     // The reference generator on the same engine, when the case runs another one.
     let mut reference = if case.generator == Generator::ChaCha8 {
         None
     } else {
-        let r = case
-            .model
-            .sampler(&case.coloring, case.engine, Generator::ChaCha8, SEED)?;
+        let r = case.model.sampler(
+            KernelKind::BlkAlt,
+            Some(case.coloring.clone()),
+            case.engine,
+            Generator::ChaCha8,
+            SEED,
+        )?;
         Some((r, ChainBatch::uniform(CHAINS, n, SEED)))
     };
     let mut peer_error: Option<String> = None;
@@ -524,68 +394,18 @@ fn bench_case(
 // ---------------------------------------------------------------------------------------------
 // Moments
 
-/// Per-chain sums of every `x_i` and every edge product `x_i x_j`.
-struct ChainSums {
-    edges: Vec<(usize, usize)>,
-    n: usize,
-    count: u64,
-    chains: Vec<Vec<f64>>,
-}
-
-impl ChainSums {
-    fn new(m: &IsingModel) -> Self {
-        let edges: Vec<_> = m.graph().edges().collect();
-        let n = m.n_spins();
-        Self {
-            chains: vec![vec![0.0; n + edges.len()]],
-            edges,
-            n,
-            count: 0,
-        }
-    }
-}
-
-impl Observer for ChainSums {
-    fn observe(&mut self, _sweep: usize, x: &[Spin]) {
-        self.count += 1;
-        let s = &mut self.chains[0];
-        for i in 0..self.n {
-            s[i] += f64::from(x[i]);
-        }
-        for (k, &(i, j)) in self.edges.iter().enumerate() {
-            s[self.n + k] += f64::from(x[i] * x[j]);
-        }
-    }
-    fn merge(&mut self, o: Self) {
-        self.count += o.count;
-        self.chains.extend(o.chains);
-    }
-}
-
-/// Mean over chains and its standard error from the spread of chain means.
-fn mean_se(chain_means: &[f64]) -> (f64, f64) {
-    let c = chain_means.len() as f64;
-    let mean = chain_means.iter().sum::<f64>() / c;
-    let var = chain_means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (c - 1.0);
-    (mean, (var / c).sqrt())
-}
-
-fn z(diff: f64, se: f64) -> f64 {
-    if se > 0.0 {
-        diff.abs() / se
-    } else if diff.abs() < 1e-12 {
-        0.0
-    } else {
-        f64::INFINITY
-    }
-}
-
 fn moment_check(case: &MomentCase, py: Option<&Path>, root: &Path, quick: bool) -> Result<Value> {
     let (name, model, coloring, engine, generator) = case;
     let (name, engine, generator) = (*name, *engine, *generator);
     let m = model.ising();
     let (burn_in, sweeps) = if quick { (200, 4000) } else { (1000, 20000) };
-    let mut s = model.sampler(coloring, engine, generator, SEED + 1)?;
+    let mut s = model.sampler(
+        KernelKind::BlkAlt,
+        Some(coloring.clone()),
+        engine,
+        generator,
+        SEED + 1,
+    )?;
     let mut batch = ChainBatch::uniform(CHAINS, m.n_spins(), SEED + 1);
     let obs = s.run(&mut batch, burn_in, sweeps, |_| ChainSums::new(m))?;
     let law = ExactLaw::new(m).context("exact enumeration")?;
@@ -690,49 +510,6 @@ fn moment_check(case: &MomentCase, py: Option<&Path>, root: &Path, quick: bool) 
         "sweeps": sweeps,
         "thrml_missing": thrml_missing,
     }))
-}
-
-/// A moment-check case: name, model, colouring, engine, generator.
-type MomentCase = (&'static str, Model, Coloring, Engine, Generator);
-
-fn moment_models() -> Result<Vec<MomentCase>> {
-    let mut out = Vec::new();
-    let lat = builders::lattice_2d(4, 4, 0.4, 0.15, 1.0)?;
-    let c = checkerboard(&lat, 4)?;
-    out.push((
-        "lattice-4x4",
-        Model::Ising(lat),
-        c,
-        Engine::Lattice,
-        Generator::ChaCha8,
-    ));
-    let spec = VisibleSpec {
-        n_image: 4,
-        n_classes: 2,
-        label_spots: 1,
-    };
-    for (name, g) in [
-        ("dtm-4_4", Generator::ChaCha8),
-        ("dtm-4_4-xoshiro", Generator::Xoshiro128Plus),
-    ] {
-        let (m, c) = dtm_case("4_4", spec, 0.3, SEED + 7)?;
-        out.push((name, Model::Ising(m), c, Engine::Lanes, g));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(SEED + 11);
-    let (nv, nh) = (6, 4);
-    let w = normal_vec(nv * nh, 0.4, &mut rng);
-    let b = normal_vec(nv, 0.2, &mut rng);
-    let cb = normal_vec(nh, 0.2, &mut rng);
-    let rbm = Rbm::new(nv, nh, w, b, cb, 1.0)?;
-    let c = Coloring::from_colors(rbm.as_ising().graph(), rbm.two_block_colors())?;
-    out.push((
-        "rbm-6x4",
-        Model::Rbm(rbm),
-        c,
-        Engine::Dense,
-        Generator::ChaCha8,
-    ));
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,309 @@
+//! `bench sampler`: spin updates per second of the fast engines (and the reference sampler) on
+//! the PEERS.md cases, and the machine bounds that limit them (ChaCha8 byte rate, the lanes
+//! engine's xoshiro128+ word rate, memory bandwidth, `f32` GEMM rate). Each measurement is one
+//! warm-up and the median of `reps` timed repetitions; one JSON row per measurement, with
+//! `updates_per_s = sweeps × spins × chains / seconds`.
+
+use crate::{BenchError, BenchModel, CHAINS, SEED, dtm_case, time_median};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use rand::Rng;
+use rayon::prelude::*;
+use serde_json::json;
+use thermoq_core::Coloring;
+use thermoq_models::dtm::VisibleSpec;
+use thermoq_models::{EnergyModel, Rbm, builders};
+use thermoq_samplers::fast::{Engine, Generator};
+use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind};
+
+/// One throughput case.
+pub struct Case {
+    /// Its name.
+    pub name: &'static str,
+    /// The model.
+    pub model: BenchModel,
+    /// `None`: the engine's default (checkerboard / the RBM's two layers).
+    pub coloring: Option<Coloring>,
+    /// Engines and generators timed; `Auto` is what `FastSampler::new` picks.
+    pub runs: Vec<(Engine, Generator)>,
+    /// Sweeps per timed repetition.
+    pub sweeps: usize,
+}
+
+/// The case names, for messages.
+pub const CASE_NAMES: &str = "ising-32, ising-128, rbm-784x256, dtm-60_12";
+
+/// Where a measurement ran.
+#[derive(Clone, Copy, Debug)]
+pub struct Setting<'a> {
+    /// Block kernel.
+    pub kind: KernelKind,
+    /// Timed repetitions.
+    pub reps: usize,
+    /// Worker threads (recorded).
+    pub threads: usize,
+    /// Build profile (`dev` or `release`, recorded).
+    pub profile: &'a str,
+}
+
+/// The cases (`quick`: a quarter of the sweeps).
+pub fn cases(quick: bool) -> Result<Vec<Case>, BenchError> {
+    let q = if quick { 4 } else { 1 };
+    let auto = vec![(Engine::Auto, Generator::ChaCha8)];
+    let spec = VisibleSpec {
+        n_image: 784,
+        n_classes: 10,
+        label_spots: 5,
+    };
+    let (dtm, dtm_coloring) = dtm_case("60_12", spec, 0.1, SEED)?;
+    Ok(vec![
+        Case {
+            name: "ising-32",
+            model: BenchModel::Ising(builders::lattice_2d(32, 32, 0.4, 0.0, 1.0)?),
+            coloring: None,
+            runs: auto.clone(),
+            sweeps: 8000 / q,
+        },
+        Case {
+            name: "ising-128",
+            model: BenchModel::Ising(builders::lattice_2d(128, 128, 0.4, 0.0, 1.0)?),
+            coloring: None,
+            runs: auto.clone(),
+            sweeps: 500 / q,
+        },
+        Case {
+            name: "rbm-784x256",
+            model: BenchModel::Rbm(Rbm::random(784, 256, 0.01, 1.0, SEED)?),
+            coloring: None,
+            runs: auto,
+            sweeps: 1000 / q,
+        },
+        Case {
+            name: "dtm-60_12",
+            model: BenchModel::Ising(dtm),
+            coloring: Some(dtm_coloring),
+            runs: vec![
+                (Engine::Lanes, Generator::ChaCha8),
+                (Engine::Lanes, Generator::Xoshiro128Plus),
+            ],
+            sweeps: 400 / q,
+        },
+    ])
+}
+
+/// Times `engine` with `generator` on `case`.
+pub fn bench_fast(
+    case: &Case,
+    engine: Engine,
+    generator: Generator,
+    at: Setting<'_>,
+) -> Result<serde_json::Value, BenchError> {
+    let Setting {
+        kind,
+        reps,
+        threads,
+        profile,
+    } = at;
+    let n = case.model.ising().n_spins();
+    let mut s = case
+        .model
+        .sampler(kind, case.coloring.clone(), engine, generator, SEED)?;
+    let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
+    let sweeps = if s.engine() == Engine::Sparse {
+        (case.sweeps / 8).max(1)
+    } else {
+        case.sweeps
+    };
+    let (sec, all) = time_median(reps, || s.sweep(&mut batch, sweeps))?;
+    let mut r = row(
+        case.name,
+        s.engine().name(),
+        kind,
+        n,
+        sweeps,
+        sec,
+        &all,
+        threads,
+        profile,
+    );
+    r["generator"] = s.generator().name().into();
+    Ok(r)
+}
+
+/// Times the reference `BatchSampler` on `case` (a sixteenth of the sweeps).
+pub fn bench_reference(case: &Case, at: Setting<'_>) -> Result<serde_json::Value, BenchError> {
+    let Setting {
+        kind,
+        reps,
+        threads,
+        profile,
+    } = at;
+    let m = case.model.ising();
+    let n = m.n_spins();
+    let coloring = match &case.model {
+        BenchModel::Rbm(r) => Some(thermoq_core::Coloring::from_colors(
+            m.graph(),
+            r.two_block_colors(),
+        )?),
+        BenchModel::Ising(_) => None,
+    };
+    let k = GibbsKernel::new(kind, m.graph(), coloring.or_else(|| case.coloring.clone()))?;
+    let mut s = BatchSampler::new(m, &k, CHAINS, SEED);
+    let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
+    let sweeps = (case.sweeps / 16).max(1);
+    let (sec, all) = time_median(reps, || s.sweep(&mut batch, sweeps))?;
+    Ok(row(
+        case.name,
+        "reference",
+        kind,
+        n,
+        sweeps,
+        sec,
+        &all,
+        threads,
+        profile,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    case: &str,
+    engine: &str,
+    kind: KernelKind,
+    n: usize,
+    sweeps: usize,
+    sec: f64,
+    all: &[f64],
+    threads: usize,
+    profile: &str,
+) -> serde_json::Value {
+    json!({
+        "case": case,
+        "updates_per_s": (sweeps * n * CHAINS) as f64 / sec,
+        "chains": CHAINS,
+        "sweeps": sweeps,
+        "spins": n,
+        "threads": threads,
+        "seconds": sec,
+        "seconds_all": all,
+        "kernel": kind.name(),
+        "engine": engine,
+        "profile": profile,
+    })
+}
+
+/// The machine's bounds: ChaCha8 bytes/s (one stream per thread, bulk `fill_bytes`), memory read
+/// bandwidth (parallel sum over 256 MiB), and faer `f32` GEMM rate (square 1024 and the RBM
+/// half-sweep shapes 256×784·784×64 and 784×256·256×64).
+pub fn bounds(
+    quick: bool,
+    reps: usize,
+    threads: usize,
+) -> Result<Vec<serde_json::Value>, BenchError> {
+    let mut out = Vec::new();
+    // RNG: each thread fills a 4 KiB buffer repeatedly from its own ChaCha8 stream.
+    let per_thread: usize = if quick { 64 << 20 } else { 256 << 20 };
+    let (sec, _) = time_median(reps, || -> Result<(), BenchError> {
+        let sink: u64 = (0..threads)
+            .into_par_iter()
+            .map(|t| {
+                let mut r = thermoq_core::rng::chain_rng(1, t as u64);
+                let mut buf = [0u8; 4096];
+                let mut acc = 0u64;
+                for _ in 0..per_thread / buf.len() {
+                    r.fill_bytes(&mut buf);
+                    acc = acc.wrapping_add(u64::from(buf[17]));
+                }
+                acc
+            })
+            .sum();
+        std::hint::black_box(sink);
+        Ok(())
+    })?;
+    out.push(json!({
+        "case": "bound-chacha8",
+        "bytes_per_s": (per_thread * threads) as f64 / sec,
+        "threads": threads,
+        "seconds": sec,
+    }));
+    // The lanes engine's xoshiro128+ comparison words (one 24-bit word per update), 4 blocks of
+    // 16 lanes as in the 64-chain cases.
+    let per_lane: usize = if quick { 1 << 20 } else { 1 << 22 };
+    let (sec, _) = time_median(reps, || -> Result<(), BenchError> {
+        std::hint::black_box(thermoq_samplers::fast::probe_xoshiro_words(4, per_lane));
+        Ok(())
+    })?;
+    out.push(json!({
+        "case": "bound-xoshiro128p-lanes",
+        "words_per_s": (4 * 16 * per_lane) as f64 / sec,
+        "threads": threads,
+        "seconds": sec,
+    }));
+    // Memory bandwidth: sum a 256 MiB array of u64 in parallel.
+    let words = if quick { 8 << 20 } else { 32 << 20 };
+    let data: Vec<u64> = (0..words as u64).collect();
+    let (sec, _) = time_median(reps, || -> Result<(), BenchError> {
+        let s: u64 = data
+            .par_chunks(1 << 16)
+            .map(|c| c.iter().fold(0u64, |a, &b| a.wrapping_add(b)))
+            .sum();
+        std::hint::black_box(s);
+        Ok(())
+    })?;
+    out.push(json!({
+        "case": "bound-memory-read",
+        "bytes_per_s": (words * 8) as f64 / sec,
+        "threads": threads,
+        "seconds": sec,
+    }));
+    drop(data);
+    // GEMM.
+    for (name, m, k, n, times) in [
+        (
+            "bound-gemm-f32-1024",
+            1024,
+            1024,
+            1024,
+            if quick { 2 } else { 8 },
+        ),
+        (
+            "bound-gemm-f32-256x784x64",
+            256,
+            784,
+            64,
+            if quick { 50 } else { 400 },
+        ),
+        (
+            "bound-gemm-f32-784x256x64",
+            784,
+            256,
+            64,
+            if quick { 50 } else { 400 },
+        ),
+    ] {
+        let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 - 5.0);
+        let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 3) as f32 - 1.0);
+        let mut c = Mat::<f32>::zeros(m, n);
+        let (sec, _) = time_median(reps, || -> Result<(), BenchError> {
+            for _ in 0..times {
+                matmul(
+                    c.as_mut(),
+                    Accum::Replace,
+                    a.as_ref(),
+                    b.as_ref(),
+                    1.0,
+                    Par::rayon(0),
+                );
+            }
+            Ok(())
+        })?;
+        out.push(json!({
+            "case": name,
+            "flops_per_s": (2 * m * k * n * times) as f64 / sec,
+            "shape": [m, k, n],
+            "threads": threads,
+            "seconds": sec,
+        }));
+    }
+    Ok(out)
+}
