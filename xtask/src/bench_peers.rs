@@ -47,8 +47,8 @@ use thermoq_bench::peers::{
 };
 use thermoq_bench::{CHAINS, SEED, median};
 use thermoq_core::Coloring;
-use thermoq_models::{EnergyModel, IsingModel};
 use thermoq_models::exact::ExactLaw;
+use thermoq_models::{EnergyModel, IsingModel};
 use thermoq_samplers::fast::Generator;
 use thermoq_samplers::{ChainBatch, KernelKind};
 

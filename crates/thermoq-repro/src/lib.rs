@@ -14,6 +14,9 @@
 //! the R1 stale-weights gate and the target table), one sequential study with per-phase resume
 //! rather than a grid of cells.
 //!
+//! Around them, the data of a run folder ([`runs`]: shards, `run.json`, manifests, checksummed
+//! cell files, merge validation) and the text of batch-scheduler scripts ([`batch`]).
+//!
 //! An experiment is built from a typed [`RunConfig`] (a [`Preset`] and a master seed); its
 //! [`Experiment::grid`] is the one description of the grid — [`Experiment::cells`] is generated
 //! from it and it is what `results.json` records. [`Experiment::run_cell`] computes one cell (pure:
