@@ -339,178 +339,170 @@ impl Experiment for Exp1 {
 
     fn run_cell(&self, c: &CellConfig) -> Result<CellResult, ReproError> {
         let _span = tracing::info_span!("exp1 cell", id = %c.id()).entered();
-        run_cell(c)
+        let model = c.model();
+        let kernel = GibbsKernel::new(KernelKind::Rs1, model.graph(), None)?;
+        let spec = PatternSpec::parse(&c.data)?;
+        let data = PatternLaw::new(c.n, &spec)?.observable_means(model.graph(), false)?;
+        let params = CellParams::default();
+        let spectrum = spectrum_of(&kernel, &model)?;
+        let main = analyze(
+            &model,
+            &kernel,
+            &CellRequest::auto(&data, &params).with_spectrum(&spectrum),
+        )?;
+        let s = need(main.spectrum.as_ref(), "spectrum", "RS1 is reversible")?;
+        let tau_max = need(main.tau_max, "tau_max", "reversible kernel")?;
+        let (b, k) = (main.config.burn_in, main.config.window);
+
+        let law = ExactLaw::new(&model)?;
+        let op = ExactKernel::new(&kernel, &model)?;
+        let cert = thermoq_spectral::certificate::certify(&op, &law.pi)?;
+        // The order parameter a practitioner might watch: its τ follows the slow odd mode that no
+        // gradient observable sees (SCIENCE §2.11, the "72× mistiming").
+        let magnetization: Vec<f64> = (0..law.n_states())
+            .map(|s| {
+                (0..c.n)
+                    .map(|i| if (s >> i) & 1 == 1 { 1.0 } else { -1.0 })
+                    .sum::<f64>()
+                    / c.n as f64
+            })
+            .collect();
+        let tau_magnetization = {
+            let mean = law.expect(&magnetization);
+            let var = law
+                .pi
+                .iter()
+                .zip(&magnetization)
+                .map(|(p, m)| p * (m - mean).powi(2))
+                .sum::<f64>();
+            let mhat = overlaps(&spectrum, std::slice::from_ref(&magnetization))?;
+            asymptotic_variances_spectral(&spectrum.sigma, mhat.as_ref())[0] / var
+        };
+
+        // The K-sweep reuses one spectrum: Q_op(K') from the exact formula, and every stationary
+        // predictor scales as K (T does not depend on K), so its ratio at K' is q(K)·K'/K / Q_op(K').
+        let table = law.observable_table(&model, ObservableSet::Couplings);
+        let fhat = overlaps(&spectrum, &table)?;
+        let g = ExactGradient::new(&law.pi, &table, &data)?.g;
+        let og = Pred::of(&main, PredictorKind::OneGap)?;
+        let sp = Pred::of(&main, PredictorKind::StructPerp)?;
+        let mut k_sweep = Vec::new();
+        for m in K_SWEEP {
+            let kk = ((m * tau_max).ceil() as u64).max(1);
+            let cfg = WindowConfig::new(b, kk, 1)?;
+            let q = qop_spectral(&spectrum, fhat.as_ref(), &g, &StartLaw::Uniform, &cfg)?.q_op;
+            let scale = kk as f64 / k as f64;
+            k_sweep.push(KRow {
+                k_over_tau: m,
+                window: kk,
+                q_op: q,
+                one_gap_ratio: og.q * scale / q,
+                struct_perp_ratio: sp.q * scale / q,
+            });
+        }
+
+        let mc = if c.mc_seeds > 0 {
+            let p = McParams::new(c.mc_seeds, b as usize, k as usize).seed(c.model_seed ^ 0x6d63);
+            let r = monte_carlo_q_op(&model, &kernel, ObservableSet::Couplings, &data, &g, &p)?;
+            let q = main.qop.q_op;
+            Some(McCheck {
+                seeds: c.mc_seeds,
+                q_mc: r.q_op,
+                q_lo: r.q_lo,
+                q_hi: r.q_hi,
+                rel_diff: (r.q_op - q).abs() / q,
+                exact_in_ci: r.q_lo <= q && q <= r.q_hi,
+            })
+        } else {
+            None
+        };
+
+        let spectrum_top = spectrum
+            .sigma
+            .iter()
+            .zip(&spectrum.parity)
+            .skip(1)
+            .take(40)
+            .map(|(s, p)| (*s, *p))
+            .collect();
+        let sp_report = main.predicted(PredictorKind::StructPerp)?;
+        Ok(CellResult {
+            gap: s.gap,
+            phi2_parity: s.phi2_parity,
+            phi2_max_overlap: s.phi2_max_overlap,
+            reversibility_residual: cert.reversibility,
+            stationarity_residual: cert.stationarity,
+            gamma_eff: need(s.gamma_eff, "gamma_eff", "some mode overlaps the couplings")?,
+            tau_max,
+            burn_in: b,
+            window: k,
+            g_norm2: main.g_norm2,
+            q_op: main.qop.q_op,
+            naive: Pred::of(&main, PredictorKind::Naive)?,
+            one_gap: og,
+            struct_perp: sp,
+            matrix_free: Pred::of(&main, PredictorKind::MatrixFree)?,
+            struct_perp_robustness: sp_report
+                .prediction
+                .robustness
+                .iter()
+                .map(|r| (r.eps_cluster, r.cluster_size, r.q / main.qop.q_op))
+                .collect(),
+            k_sweep,
+            mc,
+            spectrum_top,
+            tau_magnetization,
+        })
     }
 
     fn summarize(&self, recs: &[CellOutcome<CellConfig, CellResult>]) -> Summary {
-        summarize(recs)
-    }
-}
-
-fn run_cell(c: &CellConfig) -> Result<CellResult, ReproError> {
-    let model = c.model();
-    let kernel = GibbsKernel::new(KernelKind::Rs1, model.graph(), None)?;
-    let spec = PatternSpec::parse(&c.data)?;
-    let data = PatternLaw::new(c.n, &spec)?.observable_means(model.graph(), false)?;
-    let params = CellParams::default();
-    let spectrum = spectrum_of(&kernel, &model)?;
-    let main = analyze(
-        &model,
-        &kernel,
-        &CellRequest::auto(&data, &params).with_spectrum(&spectrum),
-    )?;
-    let s = need(main.spectrum.as_ref(), "spectrum", "RS1 is reversible")?;
-    let tau_max = need(main.tau_max, "tau_max", "reversible kernel")?;
-    let (b, k) = (main.config.burn_in, main.config.window);
-
-    let law = ExactLaw::new(&model)?;
-    let op = ExactKernel::new(&kernel, &model)?;
-    let cert = thermoq_spectral::certificate::certify(&op, &law.pi)?;
-    // The order parameter a practitioner might watch: its τ follows the slow odd mode that no
-    // gradient observable sees (SCIENCE §2.11, the "72× mistiming").
-    let magnetization: Vec<f64> = (0..law.n_states())
-        .map(|s| {
-            (0..c.n)
-                .map(|i| if (s >> i) & 1 == 1 { 1.0 } else { -1.0 })
-                .sum::<f64>()
-                / c.n as f64
-        })
-        .collect();
-    let tau_magnetization = {
-        let mean = law.expect(&magnetization);
-        let var = law
-            .pi
+        let res: Vec<&CellResult> = recs.iter().map(|r| &r.result).collect();
+        let odd: Vec<&CellResult> = res
             .iter()
-            .zip(&magnetization)
-            .map(|(p, m)| p * (m - mean).powi(2))
-            .sum::<f64>();
-        let mhat = overlaps(&spectrum, std::slice::from_ref(&magnetization))?;
-        asymptotic_variances_spectral(&spectrum.sigma, mhat.as_ref())[0] / var
-    };
-
-    // The K-sweep reuses one spectrum: Q_op(K') from the exact formula, and every stationary
-    // predictor scales as K (T does not depend on K), so its ratio at K' is q(K)·K'/K / Q_op(K').
-    let table = law.observable_table(&model, ObservableSet::Couplings);
-    let fhat = overlaps(&spectrum, &table)?;
-    let g = ExactGradient::new(&law.pi, &table, &data)?.g;
-    let og = Pred::of(&main, PredictorKind::OneGap)?;
-    let sp = Pred::of(&main, PredictorKind::StructPerp)?;
-    let mut k_sweep = Vec::new();
-    for m in K_SWEEP {
-        let kk = ((m * tau_max).ceil() as u64).max(1);
-        let cfg = WindowConfig::new(b, kk, 1)?;
-        let q = qop_spectral(&spectrum, fhat.as_ref(), &g, &StartLaw::Uniform, &cfg)?.q_op;
-        let scale = kk as f64 / k as f64;
-        k_sweep.push(KRow {
-            k_over_tau: m,
-            window: kk,
-            q_op: q,
-            one_gap_ratio: og.q * scale / q,
-            struct_perp_ratio: sp.q * scale / q,
-        });
-    }
-
-    let mc = if c.mc_seeds > 0 {
-        let p = McParams::new(c.mc_seeds, b as usize, k as usize).seed(c.model_seed ^ 0x6d63);
-        let r = monte_carlo_q_op(&model, &kernel, ObservableSet::Couplings, &data, &g, &p)?;
-        let q = main.qop.q_op;
-        Some(McCheck {
-            seeds: c.mc_seeds,
-            q_mc: r.q_op,
-            q_lo: r.q_lo,
-            q_hi: r.q_hi,
-            rel_diff: (r.q_op - q).abs() / q,
-            exact_in_ci: r.q_lo <= q && q <= r.q_hi,
-        })
-    } else {
-        None
-    };
-
-    let spectrum_top = spectrum
-        .sigma
-        .iter()
-        .zip(&spectrum.parity)
-        .skip(1)
-        .take(40)
-        .map(|(s, p)| (*s, *p))
-        .collect();
-    let sp_report = main.predicted(PredictorKind::StructPerp)?;
-    Ok(CellResult {
-        gap: s.gap,
-        phi2_parity: s.phi2_parity,
-        phi2_max_overlap: s.phi2_max_overlap,
-        reversibility_residual: cert.reversibility,
-        stationarity_residual: cert.stationarity,
-        gamma_eff: need(s.gamma_eff, "gamma_eff", "some mode overlaps the couplings")?,
-        tau_max,
-        burn_in: b,
-        window: k,
-        g_norm2: main.g_norm2,
-        q_op: main.qop.q_op,
-        naive: Pred::of(&main, PredictorKind::Naive)?,
-        one_gap: og,
-        struct_perp: sp,
-        matrix_free: Pred::of(&main, PredictorKind::MatrixFree)?,
-        struct_perp_robustness: sp_report
-            .prediction
-            .robustness
+            .copied()
+            .filter(|r| r.phi2_parity == Parity::Odd)
+            .collect();
+        let pred = |x: &CellResult, k: PredictorKind| match k {
+            PredictorKind::Naive => x.naive.ratio,
+            PredictorKind::OneGap => x.one_gap.ratio,
+            PredictorKind::StructPerp => x.struct_perp.ratio,
+            PredictorKind::MatrixFree => x.matrix_free.ratio,
+        };
+        let tracking: BTreeMap<PredictorKind, Counts> = PredictorKind::ALL
             .iter()
-            .map(|r| (r.eps_cluster, r.cluster_size, r.q / main.qop.q_op))
-            .collect(),
-        k_sweep,
-        mc,
-        spectrum_top,
-        tau_magnetization,
-    })
-}
-
-fn summarize(recs: &[CellOutcome<CellConfig, CellResult>]) -> Summary {
-    let res: Vec<&CellResult> = recs.iter().map(|r| &r.result).collect();
-    let odd: Vec<&CellResult> = res
-        .iter()
-        .copied()
-        .filter(|r| r.phi2_parity == Parity::Odd)
-        .collect();
-    let pred = |x: &CellResult, k: PredictorKind| match k {
-        PredictorKind::Naive => x.naive.ratio,
-        PredictorKind::OneGap => x.one_gap.ratio,
-        PredictorKind::StructPerp => x.struct_perp.ratio,
-        PredictorKind::MatrixFree => x.matrix_free.ratio,
-    };
-    let tracking: BTreeMap<PredictorKind, Counts> = PredictorKind::ALL
-        .iter()
-        .map(|&k| (k, Counts::new(res.iter().map(|x| pred(x, k)))))
-        .collect();
-    let k_sweep_tracks = K_SWEEP
-        .iter()
-        .enumerate()
-        .map(|(i, &m)| {
-            let og = Counts::new(res.iter().map(|x| x.k_sweep[i].one_gap_ratio)).f2;
-            let sp = Counts::new(res.iter().map(|x| x.k_sweep[i].struct_perp_ratio)).f2;
-            (m, og, sp)
-        })
-        .collect();
-    let mcs: Vec<&McCheck> = res.iter().filter_map(|x| x.mc.as_ref()).collect();
-    let mistiming = || res.iter().map(|x| x.tau_magnetization / x.tau_max);
-    Summary {
-        cells: recs.len(),
-        phi2_odd_cells: odd.len(),
-        phi2_odd_max_overlap: max0(odd.iter().map(|r| r.phi2_max_overlap)),
-        naive_min_overprediction: odd
+            .map(|&k| (k, Counts::new(res.iter().map(|x| pred(x, k)))))
+            .collect();
+        let k_sweep_tracks = K_SWEEP
             .iter()
-            .map(|r| r.naive.ratio)
-            .fold(f64::INFINITY, f64::min),
-        naive_max_overprediction: max0(odd.iter().map(|r| r.naive.ratio)),
-        struct_perp_tracks: tracking[&PredictorKind::StructPerp].f2,
-        one_gap_tracks: tracking[&PredictorKind::OneGap].f2,
-        tracking,
-        k_sweep_tracks,
-        mc_cells: mcs.len(),
-        mc_max_rel_diff: max0(mcs.iter().map(|m| m.rel_diff)),
-        mc_exact_in_ci: mcs.iter().filter(|m| m.exact_in_ci).count(),
-        magnetization_mistiming_median: median(mistiming().collect()),
-        magnetization_mistiming_max: max0(mistiming()),
-        max_reversibility_residual: max0(res.iter().map(|x| x.reversibility_residual)),
-        max_stationarity_residual: max0(res.iter().map(|x| x.stationarity_residual)),
+            .enumerate()
+            .map(|(i, &m)| {
+                let og = Counts::new(res.iter().map(|x| x.k_sweep[i].one_gap_ratio)).f2;
+                let sp = Counts::new(res.iter().map(|x| x.k_sweep[i].struct_perp_ratio)).f2;
+                (m, og, sp)
+            })
+            .collect();
+        let mcs: Vec<&McCheck> = res.iter().filter_map(|x| x.mc.as_ref()).collect();
+        let mistiming = || res.iter().map(|x| x.tau_magnetization / x.tau_max);
+        Summary {
+            cells: recs.len(),
+            phi2_odd_cells: odd.len(),
+            phi2_odd_max_overlap: max0(odd.iter().map(|r| r.phi2_max_overlap)),
+            naive_min_overprediction: odd
+                .iter()
+                .map(|r| r.naive.ratio)
+                .fold(f64::INFINITY, f64::min),
+            naive_max_overprediction: max0(odd.iter().map(|r| r.naive.ratio)),
+            struct_perp_tracks: tracking[&PredictorKind::StructPerp].f2,
+            one_gap_tracks: tracking[&PredictorKind::OneGap].f2,
+            tracking,
+            k_sweep_tracks,
+            mc_cells: mcs.len(),
+            mc_max_rel_diff: max0(mcs.iter().map(|m| m.rel_diff)),
+            mc_exact_in_ci: mcs.iter().filter(|m| m.exact_in_ci).count(),
+            magnetization_mistiming_median: median(mistiming().collect()),
+            magnetization_mistiming_max: max0(mistiming()),
+            max_reversibility_residual: max0(res.iter().map(|x| x.reversibility_residual)),
+            max_stationarity_residual: max0(res.iter().map(|x| x.stationarity_residual)),
+        }
     }
 }

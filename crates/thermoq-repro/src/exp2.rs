@@ -476,11 +476,142 @@ impl Experiment for Exp2 {
 
     fn run_cell(&self, c: &CellConfig) -> Result<CellResult, ReproError> {
         let _span = tracing::info_span!("exp2 cell", id = %c.id()).entered();
-        run_cell(c)
+        let rbm = Rbm::planted(c.m, c.n, c.patterns, c.strength, c.beta, c.model_seed)?;
+        let spec = PatternSpec::parse(&c.data)?;
+        let data = PatternLaw::new(rbm.n_spins(), &spec)?.observable_means(rbm.graph(), false)?;
+        if c.exact {
+            exact_cell(c, &rbm, &data).map(|e| CellResult {
+                exact: Some(e),
+                mc: None,
+            })
+        } else {
+            mc_cell(c, &rbm, &data).map(|m| CellResult {
+                exact: None,
+                mc: Some(m),
+            })
+        }
     }
 
     fn summarize(&self, recs: &[CellOutcome<CellConfig, CellResult>]) -> Summary {
-        summarize(recs)
+        let ex: Vec<(&CellOutcome<CellConfig, CellResult>, &ExactPart)> = recs
+            .iter()
+            .filter_map(|r| r.result.exact.as_ref().map(|e| (r, e)))
+            .collect();
+        let mcs: Vec<&McPart> = recs.iter().filter_map(|r| r.result.mc.as_ref()).collect();
+        let p1: Vec<(&str, &P1)> = ex
+            .iter()
+            .filter_map(|(r, e)| e.p1.as_ref().map(|p| (r.id.as_str(), p)))
+            .collect();
+        let p1_sel = ex.iter().filter(|(r, _)| r.config.p1).count();
+        let p1_rel_err = ResolvedStats::new(p1.iter().map(|(_, p)| (p.rel_err, p.status)));
+        let p1_unresolved = p1
+            .iter()
+            .filter(|(_, p)| !p.status.is_resolved())
+            .map(|(id, p)| P1Bound {
+                id: id.to_string(),
+                tau_hat: p.tau_hat,
+                status: p.status,
+                tau_exact: p.tau_exact,
+            })
+            .collect();
+        let p2: Vec<P2Row> = ex
+            .iter()
+            .filter(|(r, _)| r.config.beta == 0.5)
+            .map(|(r, e)| P2Row {
+                id: r.id.clone(),
+                n_spins: r.config.m + r.config.n,
+                rs1_step_lambda2: e.rs1_step_lambda2,
+                one_minus_inv_n: 1.0 - 1.0 / (r.config.m + r.config.n) as f64,
+                rs1_cluster: e.rs1_step_cluster,
+                blk_sym_sigma2: e.blk_sym.sigma_top.first().copied().unwrap_or(f64::NAN),
+                blk_sym_cluster: e.blk_sym_cluster,
+            })
+            .collect();
+        let reversible: [(KernelKind, KernelOf); 2] = [
+            (KernelKind::Rs1, |e| &e.rs1),
+            (KernelKind::BlkSym, |e| &e.blk_sym),
+        ];
+        let mut p3 = Vec::new();
+        let mut p3_max = 0.0f64;
+        let mut p4 = Vec::new();
+        let mut track = |kernel, predictor, ratios: Vec<f64>| {
+            let t = ratios.iter().filter(|r| tracks(**r)).count();
+            p4.push(Track {
+                kernel,
+                predictor,
+                tracks: t,
+                cells: ratios.len(),
+                rate: t as f64 / ratios.len().max(1) as f64,
+            });
+        };
+        for (kind, get) in reversible {
+            let ks: Vec<&RevKernel> = ex.iter().map(|(_, e)| get(e)).collect();
+            let odd: Vec<&&RevKernel> =
+                ks.iter().filter(|k| k.phi2_parity == Parity::Odd).collect();
+            p3_max = odd
+                .iter()
+                .map(|k| k.phi2_max_overlap)
+                .fold(p3_max, f64::max);
+            p3.push(P3Row {
+                kernel: kind,
+                odd: odd.len(),
+                zero_overlap: odd.iter().filter(|k| k.phi2_max_overlap <= 1e-12).count(),
+                cells: ex.len(),
+            });
+            for p in PredictorKind::ALL {
+                track(kind, p, ks.iter().map(|k| k.ratio(p)).collect());
+            }
+        }
+        track(
+            KernelKind::BlkAlt,
+            PredictorKind::MatrixFree,
+            ex.iter()
+                .map(|(_, e)| e.blk_alt.matrix_free_ratio)
+                .collect(),
+        );
+        let mc_tau_status = MC_KERNELS
+            .iter()
+            .map(|&kind| {
+                let st: Vec<TauStatus> = mcs
+                    .iter()
+                    .flat_map(|m| m.kernels.iter().filter(|k| k.kernel == kind))
+                    .map(|k| k.status)
+                    .collect();
+                let n = |s| st.iter().filter(|x| **x == s).count();
+                McTauCount {
+                    kernel: kind,
+                    resolved: n(TauStatus::Resolved),
+                    lower_bound: n(TauStatus::LowerBound),
+                    no_window: n(TauStatus::NoWindow),
+                }
+            })
+            .collect();
+        Summary {
+            cells: recs.len(),
+            exact_cells: ex.len(),
+            mc_cells: mcs.len(),
+            p1_cells: p1.len(),
+            p1_skipped: p1_sel - p1.len(),
+            p1_pass: p1_rel_err.median.is_some_and(|m| m <= 0.25),
+            p1_rel_err,
+            p1_unresolved,
+            p2_rs1_near_one_minus_inv_n: p2
+                .iter()
+                .filter(|r| {
+                    (r.rs1_step_lambda2 - r.one_minus_inv_n).abs() <= 0.05 / r.n_spins as f64
+                })
+                .count(),
+            p2_rs1_cluster_is_n: p2.iter().filter(|r| r.rs1_cluster == r.n_spins).count(),
+            p2_blk_sym_sigma2_median: median(p2.iter().map(|r| r.blk_sym_sigma2).collect()),
+            p2_blk_sym_degenerate: p2.iter().filter(|r| r.blk_sym_cluster > 1).count(),
+            p2_beta_half: p2,
+            p3,
+            p3_max_overlap: p3_max,
+            p4,
+            mc_ref_rel_err2_median: median(mcs.iter().map(|m| m.g_ref_rel_err2).collect()),
+            mc_ref_rel_err2_max: mcs.iter().map(|m| m.g_ref_rel_err2).fold(0.0, f64::max),
+            mc_tau_status,
+        }
     }
 }
 
@@ -530,23 +661,6 @@ fn kernel(rbm: &Rbm, kind: KernelKind) -> Result<GibbsKernel, ReproError> {
         _ => Some(Coloring::from_colors(g, rbm.two_block_colors())?),
     };
     Ok(GibbsKernel::new(kind, g, col)?)
-}
-
-fn run_cell(c: &CellConfig) -> Result<CellResult, ReproError> {
-    let rbm = Rbm::planted(c.m, c.n, c.patterns, c.strength, c.beta, c.model_seed)?;
-    let spec = PatternSpec::parse(&c.data)?;
-    let data = PatternLaw::new(rbm.n_spins(), &spec)?.observable_means(rbm.graph(), false)?;
-    if c.exact {
-        exact_cell(c, &rbm, &data).map(|e| CellResult {
-            exact: Some(e),
-            mc: None,
-        })
-    } else {
-        mc_cell(c, &rbm, &data).map(|m| CellResult {
-            exact: None,
-            mc: Some(m),
-        })
-    }
 }
 
 fn exact_cell(c: &CellConfig, rbm: &Rbm, data: &[f64]) -> Result<ExactPart, ReproError> {
@@ -696,122 +810,3 @@ fn mc_cell(c: &CellConfig, rbm: &Rbm, data: &[f64]) -> Result<McPart, ReproError
 
 /// Picks one reversible kernel's facts out of an exact cell.
 type KernelOf = fn(&ExactPart) -> &RevKernel;
-
-fn summarize(recs: &[CellOutcome<CellConfig, CellResult>]) -> Summary {
-    let ex: Vec<(&CellOutcome<CellConfig, CellResult>, &ExactPart)> = recs
-        .iter()
-        .filter_map(|r| r.result.exact.as_ref().map(|e| (r, e)))
-        .collect();
-    let mcs: Vec<&McPart> = recs.iter().filter_map(|r| r.result.mc.as_ref()).collect();
-    let p1: Vec<(&str, &P1)> = ex
-        .iter()
-        .filter_map(|(r, e)| e.p1.as_ref().map(|p| (r.id.as_str(), p)))
-        .collect();
-    let p1_sel = ex.iter().filter(|(r, _)| r.config.p1).count();
-    let p1_rel_err = ResolvedStats::new(p1.iter().map(|(_, p)| (p.rel_err, p.status)));
-    let p1_unresolved = p1
-        .iter()
-        .filter(|(_, p)| !p.status.is_resolved())
-        .map(|(id, p)| P1Bound {
-            id: id.to_string(),
-            tau_hat: p.tau_hat,
-            status: p.status,
-            tau_exact: p.tau_exact,
-        })
-        .collect();
-    let p2: Vec<P2Row> = ex
-        .iter()
-        .filter(|(r, _)| r.config.beta == 0.5)
-        .map(|(r, e)| P2Row {
-            id: r.id.clone(),
-            n_spins: r.config.m + r.config.n,
-            rs1_step_lambda2: e.rs1_step_lambda2,
-            one_minus_inv_n: 1.0 - 1.0 / (r.config.m + r.config.n) as f64,
-            rs1_cluster: e.rs1_step_cluster,
-            blk_sym_sigma2: e.blk_sym.sigma_top.first().copied().unwrap_or(f64::NAN),
-            blk_sym_cluster: e.blk_sym_cluster,
-        })
-        .collect();
-    let reversible: [(KernelKind, KernelOf); 2] = [
-        (KernelKind::Rs1, |e| &e.rs1),
-        (KernelKind::BlkSym, |e| &e.blk_sym),
-    ];
-    let mut p3 = Vec::new();
-    let mut p3_max = 0.0f64;
-    let mut p4 = Vec::new();
-    let mut track = |kernel, predictor, ratios: Vec<f64>| {
-        let t = ratios.iter().filter(|r| tracks(**r)).count();
-        p4.push(Track {
-            kernel,
-            predictor,
-            tracks: t,
-            cells: ratios.len(),
-            rate: t as f64 / ratios.len().max(1) as f64,
-        });
-    };
-    for (kind, get) in reversible {
-        let ks: Vec<&RevKernel> = ex.iter().map(|(_, e)| get(e)).collect();
-        let odd: Vec<&&RevKernel> = ks.iter().filter(|k| k.phi2_parity == Parity::Odd).collect();
-        p3_max = odd
-            .iter()
-            .map(|k| k.phi2_max_overlap)
-            .fold(p3_max, f64::max);
-        p3.push(P3Row {
-            kernel: kind,
-            odd: odd.len(),
-            zero_overlap: odd.iter().filter(|k| k.phi2_max_overlap <= 1e-12).count(),
-            cells: ex.len(),
-        });
-        for p in PredictorKind::ALL {
-            track(kind, p, ks.iter().map(|k| k.ratio(p)).collect());
-        }
-    }
-    track(
-        KernelKind::BlkAlt,
-        PredictorKind::MatrixFree,
-        ex.iter()
-            .map(|(_, e)| e.blk_alt.matrix_free_ratio)
-            .collect(),
-    );
-    let mc_tau_status = MC_KERNELS
-        .iter()
-        .map(|&kind| {
-            let st: Vec<TauStatus> = mcs
-                .iter()
-                .flat_map(|m| m.kernels.iter().filter(|k| k.kernel == kind))
-                .map(|k| k.status)
-                .collect();
-            let n = |s| st.iter().filter(|x| **x == s).count();
-            McTauCount {
-                kernel: kind,
-                resolved: n(TauStatus::Resolved),
-                lower_bound: n(TauStatus::LowerBound),
-                no_window: n(TauStatus::NoWindow),
-            }
-        })
-        .collect();
-    Summary {
-        cells: recs.len(),
-        exact_cells: ex.len(),
-        mc_cells: mcs.len(),
-        p1_cells: p1.len(),
-        p1_skipped: p1_sel - p1.len(),
-        p1_pass: p1_rel_err.median.is_some_and(|m| m <= 0.25),
-        p1_rel_err,
-        p1_unresolved,
-        p2_rs1_near_one_minus_inv_n: p2
-            .iter()
-            .filter(|r| (r.rs1_step_lambda2 - r.one_minus_inv_n).abs() <= 0.05 / r.n_spins as f64)
-            .count(),
-        p2_rs1_cluster_is_n: p2.iter().filter(|r| r.rs1_cluster == r.n_spins).count(),
-        p2_blk_sym_sigma2_median: median(p2.iter().map(|r| r.blk_sym_sigma2).collect()),
-        p2_blk_sym_degenerate: p2.iter().filter(|r| r.blk_sym_cluster > 1).count(),
-        p2_beta_half: p2,
-        p3,
-        p3_max_overlap: p3_max,
-        p4,
-        mc_ref_rel_err2_median: median(mcs.iter().map(|m| m.g_ref_rel_err2).collect()),
-        mc_ref_rel_err2_max: mcs.iter().map(|m| m.g_ref_rel_err2).fold(0.0, f64::max),
-        mc_tau_status,
-    }
-}

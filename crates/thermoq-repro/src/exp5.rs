@@ -244,117 +244,109 @@ impl Experiment for Exp5 {
 
     fn run_cell(&self, c: &CellConfig) -> Result<CellResult, ReproError> {
         let _span = tracing::info_span!("exp5 cell", id = %c.id()).entered();
-        run_cell(c)
+        let rbm = c.model()?;
+        let graph = rbm.graph();
+        // RS1 needs no colouring; the two-block colouring is checked here so a bad RBM fails early.
+        let _ = Coloring::from_colors(graph, rbm.two_block_colors())?;
+        let kernel = GibbsKernel::new(KernelKind::Rs1, graph, None)?;
+        let spec = PatternSpec::parse(&c.data)?;
+        let data = PatternLaw::new(rbm.n_spins(), &spec)?.observable_means(graph, false)?;
+        let mut params = CellParams::default();
+        params.matrix_free = false;
+        let spectrum = spectrum_of(&kernel, &rbm)?;
+        let r = analyze(
+            &rbm,
+            &kernel,
+            &CellRequest::auto(&data, &params).with_spectrum(&spectrum),
+        )?;
+        let s = need(r.spectrum.as_ref(), "spectrum", "RS1 is reversible")?;
+        let j_star = need(s.j_star, "j_star", "some mode overlaps the couplings")?;
+        let (naive_ratio, _) = ratio(&r, PredictorKind::Naive)?;
+        let (one_gap_ratio, _) = ratio(&r, PredictorKind::OneGap)?;
+        let (struct_perp_ratio, cluster_size) = ratio(&r, PredictorKind::StructPerp)?;
+        let minima = ExactLaw::new(&rbm)?.local_minima(&rbm);
+        Ok(CellResult {
+            gap: s.gap,
+            phi2_parity: s.phi2_parity,
+            phi2_max_overlap: s.phi2_max_overlap,
+            j_star,
+            j_star_parity: spectrum.parity.get(j_star).copied().unwrap_or(Parity::None),
+            gamma_eff: need(s.gamma_eff, "gamma_eff", "j* exists")?,
+            tau_max: need(r.tau_max, "tau_max", "reversible kernel")?,
+            burn_in: r.config.burn_in,
+            window: r.config.window,
+            q_op: r.qop.q_op,
+            naive_ratio,
+            one_gap_ratio,
+            struct_perp_ratio,
+            cluster_size,
+            local_minima: minima.count,
+            minima_mass: minima.mass,
+        })
     }
 
     fn summarize(&self, recs: &[CellOutcome<CellConfig, CellResult>]) -> Summary {
-        summarize(recs)
+        let find = |m: usize, p: usize, b: f64| {
+            recs.iter()
+                .find(|r| r.config.m == m && r.config.patterns == p && r.config.beta == b)
+                .map(|r| &r.result)
+        };
+        let mut table = Vec::new();
+        let mut ferro_diff = 0.0f64;
+        for beta in [3.0, 2.0, 1.0, 0.5] {
+            for m in [4usize, 5, 6] {
+                let cells: Vec<&CellResult> = (0..=4).filter_map(|p| find(m, p, beta)).collect();
+                if cells.len() < 5 {
+                    continue;
+                }
+                ferro_diff = ferro_diff.max((cells[0].gamma_eff - cells[1].gamma_eff).abs());
+                let min_multi = cells[2..]
+                    .iter()
+                    .map(|c| c.gamma_eff)
+                    .fold(f64::INFINITY, f64::min);
+                table.push(Row {
+                    m,
+                    beta,
+                    gamma_eff: cells.iter().map(|c| c.gamma_eff).collect(),
+                    cluster_size: cells.iter().map(|c| c.cluster_size).collect(),
+                    collapse: min_multi / cells[1].gamma_eff,
+                });
+            }
+        }
+        let odd: Vec<&CellResult> = recs
+            .iter()
+            .map(|r| &r.result)
+            .filter(|r| r.phi2_parity == Parity::Odd)
+            .collect();
+        Summary {
+            cells: recs.len(),
+            table,
+            phi2_odd_cells: odd.len(),
+            phi2_odd_max_overlap: max0(odd.iter().map(|r| r.phi2_max_overlap)),
+            j_star_even_cells: recs
+                .iter()
+                .filter(|r| r.result.j_star_parity == Parity::Even)
+                .count(),
+            naive_ratio_range: (
+                odd.iter()
+                    .map(|r| r.naive_ratio)
+                    .fold(f64::INFINITY, f64::min),
+                max0(odd.iter().map(|r| r.naive_ratio)),
+            ),
+            struct_perp_tracks: recs
+                .iter()
+                .filter(|r| tracks(r.result.struct_perp_ratio))
+                .count(),
+            one_gap_tracks: recs
+                .iter()
+                .filter(|r| tracks(r.result.one_gap_ratio))
+                .count(),
+            ferro_vs_m1_max_diff: ferro_diff,
+        }
     }
 }
 
 fn ratio(r: &CellReport, kind: PredictorKind) -> Result<(f64, usize), ReproError> {
     let p = r.predicted(kind)?;
     Ok((p.verdict.ratio, p.prediction.cluster_size))
-}
-
-fn run_cell(c: &CellConfig) -> Result<CellResult, ReproError> {
-    let rbm = c.model()?;
-    let graph = rbm.graph();
-    // RS1 needs no colouring; the two-block colouring is checked here so a bad RBM fails early.
-    let _ = Coloring::from_colors(graph, rbm.two_block_colors())?;
-    let kernel = GibbsKernel::new(KernelKind::Rs1, graph, None)?;
-    let spec = PatternSpec::parse(&c.data)?;
-    let data = PatternLaw::new(rbm.n_spins(), &spec)?.observable_means(graph, false)?;
-    let mut params = CellParams::default();
-    params.matrix_free = false;
-    let spectrum = spectrum_of(&kernel, &rbm)?;
-    let r = analyze(
-        &rbm,
-        &kernel,
-        &CellRequest::auto(&data, &params).with_spectrum(&spectrum),
-    )?;
-    let s = need(r.spectrum.as_ref(), "spectrum", "RS1 is reversible")?;
-    let j_star = need(s.j_star, "j_star", "some mode overlaps the couplings")?;
-    let (naive_ratio, _) = ratio(&r, PredictorKind::Naive)?;
-    let (one_gap_ratio, _) = ratio(&r, PredictorKind::OneGap)?;
-    let (struct_perp_ratio, cluster_size) = ratio(&r, PredictorKind::StructPerp)?;
-    let minima = ExactLaw::new(&rbm)?.local_minima(&rbm);
-    Ok(CellResult {
-        gap: s.gap,
-        phi2_parity: s.phi2_parity,
-        phi2_max_overlap: s.phi2_max_overlap,
-        j_star,
-        j_star_parity: spectrum.parity.get(j_star).copied().unwrap_or(Parity::None),
-        gamma_eff: need(s.gamma_eff, "gamma_eff", "j* exists")?,
-        tau_max: need(r.tau_max, "tau_max", "reversible kernel")?,
-        burn_in: r.config.burn_in,
-        window: r.config.window,
-        q_op: r.qop.q_op,
-        naive_ratio,
-        one_gap_ratio,
-        struct_perp_ratio,
-        cluster_size,
-        local_minima: minima.count,
-        minima_mass: minima.mass,
-    })
-}
-
-fn summarize(recs: &[CellOutcome<CellConfig, CellResult>]) -> Summary {
-    let find = |m: usize, p: usize, b: f64| {
-        recs.iter()
-            .find(|r| r.config.m == m && r.config.patterns == p && r.config.beta == b)
-            .map(|r| &r.result)
-    };
-    let mut table = Vec::new();
-    let mut ferro_diff = 0.0f64;
-    for beta in [3.0, 2.0, 1.0, 0.5] {
-        for m in [4usize, 5, 6] {
-            let cells: Vec<&CellResult> = (0..=4).filter_map(|p| find(m, p, beta)).collect();
-            if cells.len() < 5 {
-                continue;
-            }
-            ferro_diff = ferro_diff.max((cells[0].gamma_eff - cells[1].gamma_eff).abs());
-            let min_multi = cells[2..]
-                .iter()
-                .map(|c| c.gamma_eff)
-                .fold(f64::INFINITY, f64::min);
-            table.push(Row {
-                m,
-                beta,
-                gamma_eff: cells.iter().map(|c| c.gamma_eff).collect(),
-                cluster_size: cells.iter().map(|c| c.cluster_size).collect(),
-                collapse: min_multi / cells[1].gamma_eff,
-            });
-        }
-    }
-    let odd: Vec<&CellResult> = recs
-        .iter()
-        .map(|r| &r.result)
-        .filter(|r| r.phi2_parity == Parity::Odd)
-        .collect();
-    Summary {
-        cells: recs.len(),
-        table,
-        phi2_odd_cells: odd.len(),
-        phi2_odd_max_overlap: max0(odd.iter().map(|r| r.phi2_max_overlap)),
-        j_star_even_cells: recs
-            .iter()
-            .filter(|r| r.result.j_star_parity == Parity::Even)
-            .count(),
-        naive_ratio_range: (
-            odd.iter()
-                .map(|r| r.naive_ratio)
-                .fold(f64::INFINITY, f64::min),
-            max0(odd.iter().map(|r| r.naive_ratio)),
-        ),
-        struct_perp_tracks: recs
-            .iter()
-            .filter(|r| tracks(r.result.struct_perp_ratio))
-            .count(),
-        one_gap_tracks: recs
-            .iter()
-            .filter(|r| tracks(r.result.one_gap_ratio))
-            .count(),
-        ferro_vs_m1_max_diff: ferro_diff,
-    }
 }
