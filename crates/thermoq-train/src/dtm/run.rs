@@ -155,6 +155,60 @@ pub struct QProbe {
     pub replicates: usize,
 }
 
+impl QProbe {
+    /// The probe's estimator from `R ≥ 2` replicate gradient estimates of equal length:
+    /// `ḡ`, `V = (1/(R−1)) Σ_r ‖ĝ_r − ḡ‖²` and `Q̂ = max(‖ḡ‖² − V/R, 0) / V`
+    /// (`E‖ḡ‖² = ‖E ĝ‖² + V/R`, hence the debiasing). Errors name `probe` when there are fewer
+    /// than two replicates, their lengths differ, or they are identical (`V = 0`: Q̂ would be
+    /// infinite, which JSON cannot hold).
+    pub fn from_replicates(gs: &[Vec<f64>]) -> Result<Self, TrainError> {
+        if gs.len() < 2 {
+            return Err(invalid(
+                "probe",
+                format!("{} replicates, expected at least 2", gs.len()),
+            ));
+        }
+        let dim = gs[0].len();
+        if let Some(r) = gs.iter().position(|g| g.len() != dim) {
+            return Err(invalid(
+                "probe",
+                format!("replicate {r} has {} entries, expected {dim}", gs[r].len()),
+            ));
+        }
+        let rr = gs.len() as f64;
+        let mean: Vec<f64> = (0..dim)
+            .map(|a| gs.iter().map(|g| g[a]).sum::<f64>() / rr)
+            .collect();
+        let spread = gs
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .zip(&mean)
+                    .map(|(x, m)| (x - m) * (x - m))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / (rr - 1.0);
+        let mean_norm2 = mean.iter().map(|m| m * m).sum::<f64>();
+        if spread.is_nan() || spread <= 0.0 {
+            return Err(invalid(
+                "probe",
+                format!(
+                    "the {} replicate gradients are identical (spread 0)",
+                    gs.len()
+                ),
+            ));
+        }
+        let q = (mean_norm2 - spread / rr).max(0.0) / spread;
+        Ok(Self {
+            q,
+            mean_norm2,
+            spread,
+            replicates: gs.len(),
+        })
+    }
+}
+
 /// One epoch of the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
@@ -780,38 +834,11 @@ impl DtmRun {
             let seed = chain_rng(base, 1 + r as u64).random::<u64>();
             gs.push(self.estimate(k, &pairs, seed)?.grad);
         }
-        let dim = gs[0].len();
-        let rr = p.replicates as f64;
-        let mean: Vec<f64> = (0..dim)
-            .map(|a| gs.iter().map(|g| g[a]).sum::<f64>() / rr)
-            .collect();
-        let spread = gs
-            .iter()
-            .map(|g| {
-                g.iter()
-                    .zip(&mean)
-                    .map(|(x, m)| (x - m) * (x - m))
-                    .sum::<f64>()
-            })
-            .sum::<f64>()
-            / (rr - 1.0);
-        let mean_norm2 = mean.iter().map(|m| m * m).sum::<f64>();
-        if spread.is_nan() || spread <= 0.0 {
-            // Q would be infinite, which JSON (and so the checkpoint) cannot hold.
-            return Err(invalid(
-                "probe",
-                format!(
-                    "layer {k}: the {} replicate gradients are identical (spread 0)",
-                    p.replicates
-                ),
-            ));
-        }
-        let q = (mean_norm2 - spread / rr).max(0.0) / spread;
-        Ok(QProbe {
-            q,
-            mean_norm2,
-            spread,
-            replicates: p.replicates,
+        QProbe::from_replicates(&gs).map_err(|e| match e {
+            TrainError::Invalid { message, .. } => {
+                invalid("probe", format!("layer {k}: {message}"))
+            }
+            other => other,
         })
     }
 
