@@ -345,7 +345,7 @@ fn rbm_like_model_with_hidden_units_learns_visible_marginal() {
     let kl_ref = marginal_kl(&oracle);
 
     let k = model.n_params() as f64;
-    let (b, n_rows) = (64.0, 1000.0);
+    let (b, n_rows) = (64.0f64, 1000.0f64);
     let pred = LR_END / 4.0 * k * (2.0 / b).sqrt() + k / (2.0 * n_rows);
     let mut kls = Vec::new();
     for s in 0..SEEDS {
