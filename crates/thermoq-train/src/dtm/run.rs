@@ -850,6 +850,20 @@ impl DtmRun {
     /// given). Same streams every call (probe salt), so it never changes training and two calls
     /// on the same parameters agree.
     pub fn inpaint_error(&self, data: &DtmData, n: usize) -> Result<f64, TrainError> {
+        let counts = self.inpaint_counts(data, n)?;
+        let wrong: usize = counts.iter().map(|c| c.0).sum();
+        let total: usize = counts.iter().map(|c| c.1).sum();
+        Ok(wrong as f64 / total.max(1) as f64)
+    }
+
+    /// The per-digit terms of [`Self::inpaint_error`]: for each of the first `n` test digits
+    /// (capped at the test split), `(wrong, total)` bottom-half pixels, from the same single run.
+    /// Their pooled ratio is `inpaint_error`; the per-digit scatter gives its standard error.
+    pub fn inpaint_counts(
+        &self,
+        data: &DtmData,
+        n: usize,
+    ) -> Result<Vec<(usize, usize)>, TrainError> {
         let n = n.min(data.test_len());
         if n == 0 {
             return Err(invalid("inpaint_test", "no test digits to inpaint".into()));
@@ -875,18 +889,16 @@ impl DtmRun {
         s.set_fields(Some(&f))?;
         let mut batch = ChainBatch::uniform(n, nn, seed);
         s.sweep(&mut batch, self.config.generation.sweeps)?;
-        let (mut wrong, mut total) = (0usize, 0usize);
-        for i in 0..n {
-            let x0 = data.test_visible(i);
-            let x = batch.chain(i);
-            for v in (side / 2) * side..n_image {
-                total += 1;
-                if x[vis[v] as usize] != x0[v] {
-                    wrong += 1;
-                }
-            }
-        }
-        Ok(wrong as f64 / total.max(1) as f64)
+        Ok((0..n)
+            .map(|i| {
+                let x0 = data.test_visible(i);
+                let x = batch.chain(i);
+                let range = (side / 2) * side..n_image;
+                let total = range.len();
+                let wrong = range.filter(|&v| x[vis[v] as usize] != x0[v]).count();
+                (wrong, total)
+            })
+            .collect())
     }
 
     /// The run's state as a checkpoint.
