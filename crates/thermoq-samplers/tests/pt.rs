@@ -738,10 +738,9 @@ fn fast_pt_swap_acceptance_matches_two_replica_enumeration() {
 ///
 /// Tolerance: the C chains are independent, so the per-chain counts' sample standard deviation
 /// / √C is the standard error of the mean count (every correlation between trips within a chain
-/// included). |mean − expected| ≤ 4.5 SE, with 4.5 ≥ the two-sided 1e-5 normal quantile (4.42)
-/// widened for the t distribution with C − 1 = 63 dof (≈ 4.6 at 1e-5; the outcome is fixed by
-/// the seed). A round-trip counter off by one trip per label, or the wrong edge parity, moves
-/// the mean by far more (the check of the second kind is the 1-trip-per-4-sweeps test above).
+/// included). |mean − expected| ≤ 4.5 SE: a two-sided false-alarm rate of 3.0e-5 for the t
+/// distribution with C − 1 = 63 dof (6.8e-6 for the normal); the outcome is fixed by the seed. For scale: Syed et al.'s large-R rate × K (543.6 here) lies ≈ 46 SE away, and a
+/// counter that dropped the "reached the hot rung" condition would count every return to rung 0.
 #[test]
 fn deo_round_trips_match_their_exact_expectation_when_ele_holds() {
     const C: usize = 64;
