@@ -126,7 +126,7 @@ fn mean_se(v: &[f64]) -> (f64, f64) {
 ///
 /// (Measured with these seeds: PCD 0.0054 ± 0.0014 against Δ_pred = 0.0039; data
 /// 0.0111 ± 0.0020 against 0.0114.) The former bounds (< 0.6·KL₀, within 0.05 nats) were
-/// 5–20× looser than these.
+/// 4–17× looser than these.
 #[test]
 fn exact_and_sampled_cd_reduce_kl() {
     use thermoq_models::ObservableSet;
