@@ -13,8 +13,8 @@
 //! | `model-binary` | [`thermoq_core::IsingFile::from_bytes`] |
 //! | `colouring` | [`thermoq_core::Coloring::from_json_str`] |
 //! | `cd-checkpoint` | [`thermoq_train::Checkpoint`] JSON + [`thermoq_train::Checkpoint::resume`] |
-//! | `dtm-checkpoint` | [`thermoq_train::dtm::DtmCheckpoint`] JSON + `DtmRun::from_checkpoint` |
-//! | `tau-csv` | [`thermoq_data::columns::parse_columns`] and the τ / ESS / R̂ estimators |
+//! | `dtm-checkpoint` | [`thermoq_train::dtm::DtmCheckpoint`] JSON + `DtmRun::from_checkpoint` (small trained checkpoints, T = 1 and 2) |
+//! | `tau-csv` | [`thermoq_data::columns::parse_columns`], the τ / ESS / R̂ estimators and the doubling run, as `thermoq tau` calls them (mostly clean numeric CSV, some broken) |
 //!
 //! A reader passes when it returns (`Ok` or a typed error) without panicking; the test harness
 //! (`tests/fuzz.rs`) also installs a counting global allocator and fails any case whose single
@@ -89,23 +89,7 @@ impl Target {
                 serde_json::from_slice::<thermoq_train::dtm::DtmCheckpoint>(input)
                     .is_ok_and(|c| thermoq_train::dtm::DtmRun::from_checkpoint(c).is_ok())
             }
-            Target::TauCsv => text().is_some_and(|t| {
-                let Ok(cols) = thermoq_data::columns::parse_columns(t) else {
-                    return false;
-                };
-                let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
-                let Ok(set) = thermoq_snr::tau::ChainSet::new(&refs) else {
-                    return false;
-                };
-                let a = thermoq_snr::tau::sokal_pooled(&set);
-                let b = thermoq_snr::tau::ess(&set);
-                let c = thermoq_snr::tau::split_rhat(&set);
-                // Whatever is returned as a number must be a finite one.
-                a.as_ref()
-                    .is_ok_and(|e| e.tau.is_finite() && e.ess.is_finite())
-                    && b.as_ref().is_ok_and(|x| x.is_finite())
-                    && c.as_ref().is_ok_and(|x| x.is_finite())
-            }),
+            Target::TauCsv => text().is_some_and(tau_pipeline),
         }
     }
 
@@ -116,9 +100,90 @@ impl Target {
             Target::ModelBinary => binary_model_inputs(),
             Target::Colouring => json_inputs(Just(json!({"colors": [0, 1, 0, 1, 2]})).boxed()),
             Target::CdCheckpoint => json_inputs(Just(cd_checkpoint().clone()).boxed()),
-            Target::DtmCheckpoint => json_inputs(Just(dtm_checkpoint().clone()).boxed()),
+            Target::DtmCheckpoint => json_inputs(
+                prop_oneof![
+                    3 => Just(dtm_checkpoint().clone()),
+                    1 => Just(dtm_checkpoint_two_steps().clone()),
+                ]
+                .boxed(),
+            ),
             Target::TauCsv => tau_inputs(),
         }
+    }
+}
+
+/// What `thermoq tau` does with a series file: parse, bring extreme magnitudes into range by a
+/// power of two (as the CLI does), then the pooled Sokal τ̂, ESS, split-R̂ and the doubling run.
+/// Returns whether every estimate came back. The estimators are also run on the raw values
+/// (where only "no panic" is asked). A finding is a panic, and so is an estimator that returns
+/// `Ok` with a non-finite number on in-range values: that would be a silent NaN.
+fn tau_pipeline(text: &str) -> bool {
+    use thermoq_snr::tau::{self, ChainSet};
+    let Ok(mut cols) = thermoq_data::columns::parse_columns(text) else {
+        return false;
+    };
+    {
+        // Raw values, extreme magnitudes included: any answer is fine, no panic.
+        let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+        if let Ok(set) = ChainSet::new(&refs) {
+            let _ = tau::sokal_pooled(&set);
+            let _ = tau::ess(&set);
+            let _ = tau::split_rhat(&set);
+        }
+    }
+    rescale_extreme(&mut cols);
+    let n = cols[0].len();
+    let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+    let Ok(set) = ChainSet::new(&refs) else {
+        return false;
+    };
+    let finite = |what: &str, v: f64| {
+        assert!(
+            v.is_finite(),
+            "tau-csv finding: {what} returned Ok({v}) on in-range values"
+        );
+    };
+    let a = tau::sokal_pooled(&set);
+    if let Ok(e) = &a {
+        finite("sokal_pooled tau", e.tau);
+        finite("sokal_pooled std_err", e.std_err);
+        finite("sokal_pooled ess", e.ess);
+    }
+    let b = tau::ess(&set);
+    if let Ok(x) = b {
+        finite("ess", x);
+    }
+    let c = tau::split_rhat(&set);
+    if let Ok(x) = c {
+        finite("split_rhat", x);
+    }
+    let mut l0 = n;
+    let mut k = 0;
+    while l0 / 2 >= 16 && k < 6 {
+        l0 /= 2;
+        k += 1;
+    }
+    let d = tau::doubling_run_multi(l0.max(4).min(n), n, cols.len(), |bufs, len| {
+        for (buf, col) in bufs.iter_mut().zip(&cols) {
+            buf.clear();
+            buf.extend_from_slice(&col[..len.min(col.len())]);
+        }
+    });
+    a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok()
+}
+
+/// The rescaling of `thermoq tau` (crates/thermoq-cli/src/cmd/tau.rs): when the largest |x| is
+/// outside [2^-256, 2^256], multiply every value by the power of two bringing it into [1, 2).
+fn rescale_extreme(chains: &mut [Vec<f64>]) {
+    let max = chains.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    if max == 0.0 || (2f64.powi(-256)..=2f64.powi(256)).contains(&max) {
+        return;
+    }
+    let e = max.log2().floor() as i32;
+    let (a, b) = (-e / 2, -e - (-e / 2));
+    let (fa, fb) = (2f64.powi(a), 2f64.powi(b));
+    for v in chains.iter_mut().flatten() {
+        *v = *v * fa * fb;
     }
 }
 
@@ -282,7 +347,123 @@ fn binary_model_inputs() -> BoxedStrategy<Vec<u8>> {
         .boxed()
 }
 
-fn tau_inputs() -> BoxedStrategy<Vec<u8>> {
+/// A small deterministic generator (SplitMix64) for the values of one generated series file:
+/// the strategy draws its seed, so every file is reproducible from the proptest case.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [−1, 1).
+    fn sym(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+/// How the numbers of a generated series file are made.
+#[derive(Clone, Copy, Debug)]
+enum Regime {
+    /// AR(1) with this coefficient (from strongly anti-correlated to nearly frozen).
+    Ar1(f64),
+    /// Every chain constant (zero variance), or constant per chain with different levels.
+    Constant { per_chain: bool },
+    /// A chain that takes two values only (a spin, or a frozen one that flips rarely).
+    TwoLevel(f64),
+    /// Mostly zeros with rare spikes.
+    Spikes,
+}
+
+fn regime() -> impl Strategy<Value = Regime> {
+    prop_oneof![
+        4 => (-0.99f64..0.999).prop_map(Regime::Ar1),
+        1 => any::<bool>().prop_map(|per_chain| Regime::Constant { per_chain }),
+        1 => (0.0f64..0.5).prop_map(Regime::TwoLevel),
+        1 => Just(Regime::Spikes),
+    ]
+}
+
+/// One clean series file: `m` chains × `n` rows of finite numbers from `regime`, scaled by
+/// `10^exp10` (extreme magnitudes near 1e±308 and subnormals included), written with a random
+/// separator, number format, optional header and comment lines.
+#[allow(clippy::too_many_arguments)]
+fn clean_series(
+    seed: u64,
+    m: usize,
+    n: usize,
+    regime: Regime,
+    exp10: i32,
+    sep: char,
+    sci: bool,
+    header: bool,
+    comments: bool,
+) -> String {
+    let mut r = Mix(seed);
+    let scale = 10f64.powi(exp10);
+    let offset: Vec<f64> = (0..m).map(|_| r.sym() * 3.0).collect();
+    let mut state: Vec<f64> = (0..m).map(|_| r.sym()).collect();
+    let mut s = String::new();
+    if header {
+        let names: Vec<String> = (0..m).map(|c| format!("chain{c}")).collect();
+        s.push_str(&names.join(&sep.to_string()));
+        s.push('\n');
+    }
+    for t in 0..n {
+        if comments && t % 17 == 3 {
+            s.push_str("# a comment line\n");
+        }
+        let mut row = Vec::with_capacity(m);
+        for c in 0..m {
+            let x = match regime {
+                Regime::Ar1(phi) => {
+                    state[c] = phi * state[c] + (1.0 - phi * phi).sqrt() * r.sym();
+                    state[c] + offset[c]
+                }
+                Regime::Constant { per_chain } => {
+                    if per_chain {
+                        offset[c]
+                    } else {
+                        1.25
+                    }
+                }
+                Regime::TwoLevel(p) => {
+                    if r.sym().abs() < p {
+                        state[c] = -state[c];
+                    }
+                    state[c].signum()
+                }
+                Regime::Spikes => {
+                    if r.next() % 29 == 0 {
+                        r.sym() * 1e3
+                    } else {
+                        0.0
+                    }
+                }
+            } * scale;
+            // Keep the value finite: scaling 3·1e308 would overflow.
+            let x = if x.is_finite() {
+                x
+            } else {
+                f64::MAX.copysign(x)
+            };
+            row.push(if sci {
+                format!("{x:e}")
+            } else {
+                format!("{x}")
+            });
+        }
+        s.push_str(&row.join(&sep.to_string()));
+        s.push('\n');
+    }
+    s
+}
+
+/// Broken series files: fields that are not numbers, non-finite values, ragged rows.
+fn broken_series() -> BoxedStrategy<String> {
     let value = prop_oneof![
         (-10.0f64..10.0).prop_map(|v| format!("{v}")),
         Just("1e308".to_string()),
@@ -295,12 +476,10 @@ fn tau_inputs() -> BoxedStrategy<Vec<u8>> {
         Just(String::new()),
     ];
     (
-        1usize..4,
         proptest::collection::vec(proptest::collection::vec(value, 1..4), 0..80),
         any::<bool>(),
-        byte_edits(),
     )
-        .prop_map(|(_, rows, header, edits)| {
+        .prop_map(|(rows, header)| {
             let mut s = String::new();
             if header {
                 s.push_str("a,b,c\n");
@@ -309,7 +488,42 @@ fn tau_inputs() -> BoxedStrategy<Vec<u8>> {
                 s.push_str(&r.join(","));
                 s.push('\n');
             }
-            apply(s.into_bytes(), &edits)
+            s
+        })
+        .boxed()
+}
+
+/// Series files: about 85% clean numeric CSV (1–4 chains of 2–400 rows — a few shorter than the
+/// 8-sample minimum — of moderate, huge, tiny or subnormal finite values; see [`clean_series`]),
+/// the rest broken files; then, one time in eight, byte-level damage.
+fn tau_inputs() -> BoxedStrategy<Vec<u8>> {
+    let clean = (
+        any::<u64>(),
+        1usize..5,
+        prop_oneof![1 => 2usize..8, 12 => 8usize..400],
+        regime(),
+        prop_oneof![
+            6 => Just(0i32),
+            1 => -3i32..4,
+            1 => 300i32..309,
+            1 => -330i32..-300,
+        ],
+        prop_oneof![Just(','), Just(' '), Just('\t'), Just(';')],
+        any::<bool>(),
+        any::<bool>(),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(seed, m, n, reg, e, sep, sci, header, comments)| {
+            clean_series(seed, m, n, reg, e, sep, sci, header, comments)
+        });
+    (
+        prop_oneof![17 => clean, 3 => broken_series()],
+        prop::bool::weighted(0.125),
+        byte_edits(),
+    )
+        .prop_map(|(s, damage, edits)| {
+            let bytes = s.into_bytes();
+            if damage { apply(bytes, &edits) } else { bytes }
         })
         .boxed()
 }
@@ -346,20 +560,56 @@ pub fn cd_checkpoint() -> &'static Value {
     })
 }
 
-/// A real DTM checkpoint (the quick preset on the 24_8 grid, before training) as JSON.
+/// A small but structurally complete DTM checkpoint as JSON: one epoch trained (Adam moments,
+/// penalty state with a measured autocorrelation, one history record with a probe and an
+/// inpainting error) on 20 synthetic 28×28 digits (0 and 1, pooled to 14×14), on the 20_8 grid
+/// (400 nodes, 1600 couplings), one label spot, `steps` diffusion steps. About 2000 parameters
+/// per layer, so a case costs well under a millisecond.
+fn small_dtm_checkpoint(steps: usize) -> Value {
+    use std::ops::ControlFlow;
+    use thermoq_train::dtm::{DtmData, DtmRun, DtmRunConfig, ProbeConfig};
+    let cfg = DtmRunConfig {
+        grid: "20_8".into(),
+        digits: vec![0, 1],
+        label_spots: 1,
+        steps,
+        batch: 8,
+        warmup: 2,
+        samples: 2,
+        sweeps_per_sample: 1,
+        epochs: 1,
+        lr_decay_epochs: 1,
+        probe: Some(ProbeConfig {
+            every: 1,
+            replicates: 2,
+            batch: 4,
+        }),
+        inpaint_test: 2,
+        ..DtmRunConfig::quick()
+    };
+    let mut r = Mix(0x5eed);
+    let pixels: Vec<u8> = (0..20 * 784).map(|_| (r.next() % 256) as u8).collect();
+    let labels: Vec<u8> = (0..20).map(|k| (k % 2) as u8).collect();
+    let built = thermoq_data::Mnist::new(28, 28, pixels, labels)
+        .ok()
+        .and_then(|m| DtmData::from_mnist(&m, &cfg).ok())
+        .and_then(|data| {
+            let mut run = DtmRun::new(cfg).ok()?;
+            run.train(&data, |_| {}, |_| Ok(ControlFlow::Continue(())))
+                .ok()?;
+            serde_json::to_value(run.checkpoint()).ok()
+        });
+    built.unwrap_or(Value::Null)
+}
+
+/// The one-step small DTM checkpoint (see `small_dtm_checkpoint`).
 pub fn dtm_checkpoint() -> &'static Value {
     static C: OnceLock<Value> = OnceLock::new();
-    C.get_or_init(|| {
-        use thermoq_train::dtm::{DtmRun, DtmRunConfig};
-        let cfg = DtmRunConfig {
-            grid: "24_8".into(),
-            label_spots: 2,
-            probe: None,
-            ..DtmRunConfig::quick()
-        };
-        DtmRun::new(cfg)
-            .ok()
-            .and_then(|r| serde_json::to_value(r.checkpoint()).ok())
-            .unwrap_or(Value::Null)
-    })
+    C.get_or_init(|| small_dtm_checkpoint(1))
+}
+
+/// The two-step (T = 2) small DTM checkpoint.
+pub fn dtm_checkpoint_two_steps() -> &'static Value {
+    static C: OnceLock<Value> = OnceLock::new();
+    C.get_or_init(|| small_dtm_checkpoint(2))
 }

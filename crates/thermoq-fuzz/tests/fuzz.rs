@@ -129,10 +129,22 @@ fn cd_checkpoint() {
 
 #[test]
 fn dtm_checkpoint() {
-    assert!(
-        thermoq_fuzz::dtm_checkpoint().is_object(),
-        "the DTM seed checkpoint was not built"
-    );
+    for (c, what) in [
+        (thermoq_fuzz::dtm_checkpoint(), "T = 1"),
+        (thermoq_fuzz::dtm_checkpoint_two_steps(), "T = 2"),
+    ] {
+        assert!(
+            c.is_object(),
+            "the {what} DTM seed checkpoint was not built"
+        );
+        // Structurally complete: a history record with a probe, Adam moments.
+        assert_eq!(c["history"].as_array().map(Vec::len), Some(1), "{what}");
+        assert!(c["history"][0]["layers"][0]["probe"].is_object(), "{what}");
+        assert!(
+            c["history"][0]["layers"][0]["inpaint_error"].is_number(),
+            "{what}"
+        );
+    }
     fuzz(Target::DtmCheckpoint);
 }
 

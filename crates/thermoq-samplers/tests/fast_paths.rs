@@ -270,6 +270,9 @@ fn lanes_simd_and_portable_kernels_agree() {
             assert_eq!(xa, xb, "lanes {} {kind}", g.name());
         }
     }
+    eprintln!(
+        "RAN: lanes_simd_and_portable_kernels_agree compared the AVX2 kernels with the portable ones"
+    );
 }
 
 fn small_rbm() -> Rbm {
@@ -448,6 +451,9 @@ fn lattice_simd_and_portable_kernels_agree() {
             assert_eq!(xa, xb, "{lx}x6 {kind}");
         }
     }
+    eprintln!(
+        "RAN: lattice_simd_and_portable_kernels_agree compared the AVX2 kernels with the portable ones"
+    );
 }
 
 #[test]

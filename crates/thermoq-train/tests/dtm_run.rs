@@ -6,7 +6,8 @@
 //! * probing (on its own streams) never changes training;
 //! * a sampler built after training reads the trained couplings, not the initial ones (the
 //!   preprint's stale-weights bug);
-//! * training lowers the moment gap between the clamped and free phases;
+//! * training lowers the moment gap between the clamped and free phases, and the held-out
+//!   inpainting error below the untrained model's (paired per digit, 4 SE);
 //! * bad checkpoints are typed errors naming the field.
 #![allow(clippy::unwrap_used)] // fixed test inputs, not user data
 
@@ -110,8 +111,8 @@ fn probe_does_not_change_training_and_sampler_reads_trained_weights() {
     let q = probed.history()[1].layers[0].probe.clone().unwrap();
     // The recorded probe is the documented estimator of its own replicates: R = 3, and
     // Q̂ = max(‖ḡ‖² − V/R, 0)/V from the recorded ‖ḡ‖² and V (a probe that stored another number,
-    // or skipped the debiasing, fails here). The comparison with the exact Q_op on an enumerable
-    // model is not made here (see the issue-18 report).
+    // or skipped the debiasing, fails here). The estimator itself (`QProbe::from_replicates`) is
+    // compared with the exact operator Q on enumerable models in `tests/probe_vs_exact.rs`.
     assert_eq!(q.replicates, 3, "{q:?}");
     assert!(q.spread > 0.0 && q.mean_norm2 > 0.0, "{q:?}");
     let expected = (q.mean_norm2 - q.spread / 3.0).max(0.0) / q.spread;
@@ -151,6 +152,7 @@ fn training_lowers_the_moment_gap() {
         ..config(4)
     };
     let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let untrained = DtmRun::new(cfg.clone()).unwrap();
     let mut run = DtmRun::new(cfg).unwrap();
     let mut gaps = Vec::new();
     run.train(
@@ -175,6 +177,62 @@ fn training_lowers_the_moment_gap() {
         .map(|e| e.layers[0].inpaint_error.unwrap())
         .collect();
     eprintln!("inpaint error per epoch: {inp:?}");
+
+    // Inpainting (bottom half of 20 held-out digits, top half and label clamped), per digit:
+    // e_i trained, u_i untrained (same sampler streams), b_i the all-background fill (the
+    // trivial baseline: the digit's ink fraction in the bottom half). The digits' chains are
+    // independent, so the paired differences d_i are independent across digits and
+    // SE(mean d) = sd(d)/√n includes every within-digit pixel correlation. Require the trained
+    // error to beat the untrained model by more than 4 SE (one-sided t_19 tail at 4 SE ≈ 4e-4).
+    // Against the all-background fill, 16 steps are not enough (measured: 0.2301 vs 0.2347,
+    // difference 0.0046 ± 0.0161 — training has learned the background, not yet the strokes), so
+    // only "no worse than the trivial fill" is asserted there: baseline − trained > −4 SE.
+    let n = 20;
+    let frac = |c: Vec<(usize, usize)>| -> Vec<f64> {
+        c.into_iter().map(|(w, t)| w as f64 / t as f64).collect()
+    };
+    let e = frac(run.inpaint_counts(&data, n).unwrap());
+    let u = frac(untrained.inpaint_counts(&data, n).unwrap());
+    assert_eq!(e.len(), n);
+    let side = data.side();
+    let b: Vec<f64> = (0..n)
+        .map(|i| {
+            let im = &data.test_visible(i)[..data.n_image()];
+            let bottom = &im[(side / 2) * side..];
+            bottom.iter().filter(|&&v| v > 0).count() as f64 / bottom.len() as f64
+        })
+        .collect();
+    let mean_se = |d: Vec<f64>| {
+        let k = d.len() as f64;
+        let m = d.iter().sum::<f64>() / k;
+        let sd = (d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (k - 1.0)).sqrt();
+        (m, sd / k.sqrt())
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    // The pooled error is the library's number (equal pixel counts per digit).
+    assert!(
+        (mean(&e) - inp[3]).abs() < 1e-12,
+        "{} vs {}",
+        mean(&e),
+        inp[3]
+    );
+    let (db, sb) = mean_se(b.iter().zip(&e).map(|(b, e)| b - e).collect());
+    let (du, su) = mean_se(u.iter().zip(&e).map(|(u, e)| u - e).collect());
+    eprintln!(
+        "inpaint error: trained {:.4}, untrained {:.4}, background baseline {:.4}; \
+         baseline − trained {db:.4} ± {sb:.4}, untrained − trained {du:.4} ± {su:.4}",
+        mean(&e),
+        mean(&u),
+        mean(&b)
+    );
+    assert!(
+        db > -4.0 * sb,
+        "trained inpainting {db} ± {sb} worse than the baseline"
+    );
+    assert!(
+        du > 4.0 * su,
+        "trained inpainting {du} ± {su} not below untrained"
+    );
 }
 
 #[test]

@@ -1185,6 +1185,9 @@ mod tests {
                 }
             }
         }
+        eprintln!(
+            "RAN: xo_words_avx2_matches_portable compared the AVX2 kernel with the portable one"
+        );
     }
 
     /// The AVX2 comparison gives the portable one's bits.
@@ -1215,5 +1218,6 @@ mod tests {
             };
             assert_eq!(want, got, "z from {}", zs[0]);
         }
+        eprintln!("RAN: up24_avx2_matches_portable compared the AVX2 kernel with the portable one");
     }
 }

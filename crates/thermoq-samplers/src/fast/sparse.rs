@@ -402,5 +402,8 @@ mod tests {
             let b = unsafe { group_avx2(&idx, &j, &h, &xs, 2.0, &bytes) };
             assert_eq!(a, b, "trial {trial}");
         }
+        eprintln!(
+            "RAN: avx2_group_matches_portable compared the AVX2 kernel with the portable one"
+        );
     }
 }

@@ -50,11 +50,14 @@ fn window_from_rho(rho: &mut [f64]) -> (f64, usize, bool) {
     (rho[w], w, found)
 }
 
-/// A τ̂ that is not finite is a typed error naming it.
+/// A τ̂ that is not finite, or not positive, is a typed error naming it.
+///
+/// τ_int = 1 + 2 Σ ρ(t) ≥ 0 for every stationary series, but the windowed estimate is ≤ 0 when
+/// the series is anti-correlated at short lags (ρ̂(1) ≤ −1/2, e.g. a series that alternates):
+/// then the window stops at once and τ̂ would give a negative standard error and an infinite or
+/// negative ESS (a fuzz finding of issue 18), so it is refused instead.
 fn finite_tau(tau: f64) -> Result<(), SnrError> {
-    if tau.is_finite() {
-        Ok(())
-    } else {
+    if !tau.is_finite() {
         Err(SnrError::Invalid {
             field: "tau".into(),
             message: format!(
@@ -62,6 +65,16 @@ fn finite_tau(tau: f64) -> Result<(), SnrError> {
                  (values too large or too small); rescale the input"
             ),
         })
+    } else if tau <= 0.0 {
+        Err(SnrError::Invalid {
+            field: "tau".into(),
+            message: format!(
+                "Sokal τ̂ is {tau}, expected > 0: the series is anti-correlated at short lags \
+                 (it alternates), which the windowed estimate cannot resolve"
+            ),
+        })
+    } else {
+        Ok(())
     }
 }
 
@@ -163,6 +176,26 @@ mod tests {
         let e = sokal(&x).unwrap();
         assert!(e.window_found);
         assert!((e.tau - 1.0).abs() < 4.0 * e.std_err, "{e:?}");
+    }
+
+    #[test]
+    fn alternating_series_is_a_typed_error_not_an_infinite_ess() {
+        // Fuzz finding (issue 18): ρ̂(1) = −1 stops the window at W = 1 with τ̂ = −1 (and
+        // ρ̂(1) = −1/2 at τ̂ = 0, an infinite ESS); both are now errors naming `tau`.
+        let x: Vec<f64> = (0..64)
+            .map(|t| if t % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let e = sokal(&x).unwrap_err();
+        assert!(
+            matches!(&e, SnrError::Invalid { field, .. } if field == "tau"),
+            "{e}"
+        );
+        let set = ChainSet::new(&[&x, &x]).unwrap();
+        assert!(sokal_pooled(&set).is_err());
+        // A mildly anti-correlated AR(1) still has a positive τ̂ below 1.
+        let y = ar1::series(-0.3, 20_000, &mut ChaCha8Rng::seed_from_u64(3));
+        let t = sokal(&y).unwrap();
+        assert!(t.tau > 0.0 && t.tau < 1.0 && t.ess.is_finite(), "{t:?}");
     }
 
     #[test]

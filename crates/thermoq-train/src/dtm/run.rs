@@ -155,6 +155,60 @@ pub struct QProbe {
     pub replicates: usize,
 }
 
+impl QProbe {
+    /// The probe's estimator from `R ≥ 2` replicate gradient estimates of equal length:
+    /// `ḡ`, `V = (1/(R−1)) Σ_r ‖ĝ_r − ḡ‖²` and `Q̂ = max(‖ḡ‖² − V/R, 0) / V`
+    /// (`E‖ḡ‖² = ‖E ĝ‖² + V/R`, hence the debiasing). Errors name `probe` when there are fewer
+    /// than two replicates, their lengths differ, or they are identical (`V = 0`: Q̂ would be
+    /// infinite, which JSON cannot hold).
+    pub fn from_replicates(gs: &[Vec<f64>]) -> Result<Self, TrainError> {
+        if gs.len() < 2 {
+            return Err(invalid(
+                "probe",
+                format!("{} replicates, expected at least 2", gs.len()),
+            ));
+        }
+        let dim = gs[0].len();
+        if let Some(r) = gs.iter().position(|g| g.len() != dim) {
+            return Err(invalid(
+                "probe",
+                format!("replicate {r} has {} entries, expected {dim}", gs[r].len()),
+            ));
+        }
+        let rr = gs.len() as f64;
+        let mean: Vec<f64> = (0..dim)
+            .map(|a| gs.iter().map(|g| g[a]).sum::<f64>() / rr)
+            .collect();
+        let spread = gs
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .zip(&mean)
+                    .map(|(x, m)| (x - m) * (x - m))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / (rr - 1.0);
+        let mean_norm2 = mean.iter().map(|m| m * m).sum::<f64>();
+        if spread.is_nan() || spread <= 0.0 {
+            return Err(invalid(
+                "probe",
+                format!(
+                    "the {} replicate gradients are identical (spread 0)",
+                    gs.len()
+                ),
+            ));
+        }
+        let q = (mean_norm2 - spread / rr).max(0.0) / spread;
+        Ok(Self {
+            q,
+            mean_norm2,
+            spread,
+            replicates: gs.len(),
+        })
+    }
+}
+
 /// One epoch of the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
@@ -780,38 +834,11 @@ impl DtmRun {
             let seed = chain_rng(base, 1 + r as u64).random::<u64>();
             gs.push(self.estimate(k, &pairs, seed)?.grad);
         }
-        let dim = gs[0].len();
-        let rr = p.replicates as f64;
-        let mean: Vec<f64> = (0..dim)
-            .map(|a| gs.iter().map(|g| g[a]).sum::<f64>() / rr)
-            .collect();
-        let spread = gs
-            .iter()
-            .map(|g| {
-                g.iter()
-                    .zip(&mean)
-                    .map(|(x, m)| (x - m) * (x - m))
-                    .sum::<f64>()
-            })
-            .sum::<f64>()
-            / (rr - 1.0);
-        let mean_norm2 = mean.iter().map(|m| m * m).sum::<f64>();
-        if spread.is_nan() || spread <= 0.0 {
-            // Q would be infinite, which JSON (and so the checkpoint) cannot hold.
-            return Err(invalid(
-                "probe",
-                format!(
-                    "layer {k}: the {} replicate gradients are identical (spread 0)",
-                    p.replicates
-                ),
-            ));
-        }
-        let q = (mean_norm2 - spread / rr).max(0.0) / spread;
-        Ok(QProbe {
-            q,
-            mean_norm2,
-            spread,
-            replicates: p.replicates,
+        QProbe::from_replicates(&gs).map_err(|e| match e {
+            TrainError::Invalid { message, .. } => {
+                invalid("probe", format!("layer {k}: {message}"))
+            }
+            other => other,
         })
     }
 
@@ -823,6 +850,20 @@ impl DtmRun {
     /// given). Same streams every call (probe salt), so it never changes training and two calls
     /// on the same parameters agree.
     pub fn inpaint_error(&self, data: &DtmData, n: usize) -> Result<f64, TrainError> {
+        let counts = self.inpaint_counts(data, n)?;
+        let wrong: usize = counts.iter().map(|c| c.0).sum();
+        let total: usize = counts.iter().map(|c| c.1).sum();
+        Ok(wrong as f64 / total.max(1) as f64)
+    }
+
+    /// The per-digit terms of [`Self::inpaint_error`]: for each of the first `n` test digits
+    /// (capped at the test split), `(wrong, total)` bottom-half pixels, from the same single run.
+    /// Their pooled ratio is `inpaint_error`; the per-digit scatter gives its standard error.
+    pub fn inpaint_counts(
+        &self,
+        data: &DtmData,
+        n: usize,
+    ) -> Result<Vec<(usize, usize)>, TrainError> {
         let n = n.min(data.test_len());
         if n == 0 {
             return Err(invalid("inpaint_test", "no test digits to inpaint".into()));
@@ -848,18 +889,16 @@ impl DtmRun {
         s.set_fields(Some(&f))?;
         let mut batch = ChainBatch::uniform(n, nn, seed);
         s.sweep(&mut batch, self.config.generation.sweeps)?;
-        let (mut wrong, mut total) = (0usize, 0usize);
-        for i in 0..n {
-            let x0 = data.test_visible(i);
-            let x = batch.chain(i);
-            for v in (side / 2) * side..n_image {
-                total += 1;
-                if x[vis[v] as usize] != x0[v] {
-                    wrong += 1;
-                }
-            }
-        }
-        Ok(wrong as f64 / total.max(1) as f64)
+        Ok((0..n)
+            .map(|i| {
+                let x0 = data.test_visible(i);
+                let x = batch.chain(i);
+                let range = (side / 2) * side..n_image;
+                let total = range.len();
+                let wrong = range.filter(|&v| x[vis[v] as usize] != x0[v]).count();
+                (wrong, total)
+            })
+            .collect())
     }
 
     /// The run's state as a checkpoint.
