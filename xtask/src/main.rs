@@ -60,7 +60,10 @@ enum Cmd {
 }
 
 fn main() -> Result<()> {
-    match Cli::parse().cmd {
+    let cli = Cli::parse();
+    // The revision is read once, now: results written hours later still name the code that started.
+    let _ = runner::git_revision();
+    match cli.cmd {
         Cmd::Repro(a) => a.run(),
         Cmd::Merge(a) => a.run(),
         Cmd::Bench(a) => bench::run(&a),

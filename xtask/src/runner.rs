@@ -407,8 +407,16 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// `$THERMOQ_REVISION` when set (batch scripts pin the revision they were written for), else
-/// `git rev-parse HEAD` (+ `-dirty`), or `unknown` outside a checkout.
+/// `git rev-parse HEAD` (+ `-dirty`), or `unknown` outside a checkout — read once, when the process
+/// starts (`main` calls this first), so a long run that outlives a checkout or merge in its workspace
+/// still records the revision it started from (the paper DTM study of 2026-11-30 did not, and
+/// recorded the later HEAD: see docs/reproductions/dtm-paper/PROVENANCE.md).
 pub fn git_revision() -> String {
+    static REVISION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    REVISION.get_or_init(read_git_revision).clone()
+}
+
+fn read_git_revision() -> String {
     if let Ok(r) = std::env::var("THERMOQ_REVISION")
         && !r.trim().is_empty()
     {
