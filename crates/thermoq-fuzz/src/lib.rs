@@ -350,7 +350,7 @@ pub fn dtm_checkpoint() -> &'static Value {
     C.get_or_init(|| {
         use thermoq_train::dtm::{DtmRun, DtmRunConfig};
         let cfg = DtmRunConfig {
-            grid: "24_8".into(),
+            grid: thermoq_models::dtm::GridName::S24D8,
             label_spots: 2,
             probe: None,
             ..DtmRunConfig::quick()

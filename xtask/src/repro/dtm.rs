@@ -1622,7 +1622,7 @@ pub fn study(
         preset,
         ck,
         epochs: run.epochs_done(),
-        grid: &run.config().grid,
+        grid: run.config().grid.name(),
         n,
         n_edges,
         p,
@@ -2863,7 +2863,7 @@ mod tests {
 
     fn tiny_config() -> DtmRunConfig {
         let mut c = DtmRunConfig::quick();
-        c.grid = "24_8".into();
+        c.grid = thermoq_models::dtm::GridName::S24D8;
         c.batch = 16;
         c.warmup = 10;
         c.samples = 4;

@@ -481,7 +481,7 @@ impl ChainSampler for FastSampler<'_> {
                             q += 1;
                         });
                     }
-                    for step in 0..2 {
+                    for step in [0, 1] {
                         for layer in [Layer::Visible, Layer::Hidden] {
                             group.clear();
                             group.extend(
