@@ -34,7 +34,7 @@
 //! let mut batch = ChainBatch::uniform(8, 16, 3);
 //! let run = Executor::new(100).burn_in(50).thin(2)
 //!     .run(&mut s, &mut batch, |_| MomentObserver::new(&model)).unwrap();
-//! assert_eq!(run.observed.count, 8 * 100);
+//! assert_eq!(run.observed.count(), 8 * 100);
 //! ```
 
 use crate::observe::Observer;
