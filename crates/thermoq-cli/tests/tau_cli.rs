@@ -24,16 +24,16 @@ fn ar1(phi: f64, n: usize, seed: u64) -> Vec<f64> {
 }
 
 fn run(values: &[Vec<f64>]) -> (bool, serde_json::Value, String) {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
+    let mut f = tempfile::NamedTempFile::new().expect("a temporary file");
     for t in 0..values[0].len() {
         let row: Vec<String> = values.iter().map(|c| c[t].to_string()).collect();
-        writeln!(f, "{}", row.join(",")).unwrap();
+        writeln!(f, "{}", row.join(",")).expect("writing the temporary file");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_thermoq"))
         .args(["tau", "--input"])
         .arg(f.path())
         .output()
-        .unwrap();
+        .expect("running the thermoq binary");
     let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (
         out.status.success(),

@@ -485,18 +485,18 @@ mod tests {
         let mut m2 = [[0.0f64; 8]; 8];
         for _ in 0..n {
             let x = law.sample(&mut rng);
-            for i in 0..8 {
-                m1[i] += f64::from(x[i]);
-                for j in 0..8 {
-                    m2[i][j] += f64::from(x[i] * x[j]);
+            for ((m1i, m2i), &xi) in m1.iter_mut().zip(m2.iter_mut()).zip(&x) {
+                *m1i += f64::from(xi);
+                for (m2ij, &xj) in m2i.iter_mut().zip(&x) {
+                    *m2ij += f64::from(xi * xj);
                 }
             }
         }
         let se = 1.0 / (n as f64).sqrt();
-        for i in 0..8 {
-            assert!((m1[i] / n as f64).abs() < 5.0 * se, "mean {i}");
-            for j in 0..8 {
-                let d = m2[i][j] / n as f64 - law.pair_moment(i, j);
+        for (i, (m1i, m2i)) in m1.iter().zip(&m2).enumerate() {
+            assert!((m1i / n as f64).abs() < 5.0 * se, "mean {i}");
+            for (j, m2ij) in m2i.iter().enumerate() {
+                let d = m2ij / n as f64 - law.pair_moment(i, j);
                 assert!(d.abs() < 5.0 * se, "pair ({i},{j}) off by {d}");
             }
         }

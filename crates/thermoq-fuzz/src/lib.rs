@@ -569,7 +569,7 @@ fn small_dtm_checkpoint(steps: usize) -> Value {
     use std::ops::ControlFlow;
     use thermoq_train::dtm::{DtmData, DtmRun, DtmRunConfig, ProbeConfig};
     let cfg = DtmRunConfig {
-        grid: "20_8".into(),
+        grid: thermoq_models::dtm::GridName::S20D8,
         digits: vec![0, 1],
         label_spots: 1,
         steps,

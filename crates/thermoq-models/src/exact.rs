@@ -102,8 +102,8 @@ impl ExactLaw {
         for s in 0..self.n_states() {
             spins_from_index(s as u64, &mut x);
             model.observables(&x, set, &mut f);
-            for a in 0..na {
-                table[a][s] = f[a];
+            for (row, &fa) in table.iter_mut().zip(&f) {
+                row[s] = fa;
             }
         }
         table

@@ -6,13 +6,10 @@
 //! threads. Each chain's whole run is one task: no shared mutable state, no false sharing.
 
 use crate::observe::Observer;
-use crate::run::{
-    ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots,
-};
+use crate::run::{ChainSampler, Executor, Segment, check_run, per_chain, slots};
 use crate::{Kernel, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use thermoq_core::{Spin, rng::chain_rng};
 use thermoq_models::EnergyModel;
 
@@ -149,18 +146,13 @@ impl<M: EnergyModel + ?Sized, K: Kernel<M>> ChainSampler for BatchSampler<'_, M,
         seg: Segment,
         observers: Option<&mut [O]>,
     ) -> Result<(), SamplerError> {
-        check_batch(batch, self.rngs.len(), self.model.n_spins())?;
-        check_segment(&seg, observers.as_deref(), self.rngs.len())?;
-        let (model, kernel, n) = (self.model, self.kernel, batch.n_spins);
-        let mut slots = slots(observers, self.rngs.len());
-        batch
-            .spins
-            .par_chunks_mut(n.max(1))
-            .zip(self.rngs.par_iter_mut())
-            .zip(slots.par_iter_mut())
-            .for_each(|((x, r), o)| {
-                chain_segment(&seg, x, o.as_deref_mut(), |x| kernel.sweep(model, x, r));
-            });
+        let nc = self.rngs.len();
+        check_run(batch, nc, self.model.n_spins(), &seg, observers.as_deref())?;
+        let (model, kernel) = (self.model, self.kernel);
+        let mut slots = slots(observers, nc);
+        per_chain(batch, &mut self.rngs, &mut slots, &seg, |_, x, r| {
+            kernel.sweep(model, x, r)
+        });
         Ok(())
     }
 

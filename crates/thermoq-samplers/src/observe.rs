@@ -17,14 +17,86 @@ pub trait Observer: Send {
         Self: Sized;
 }
 
-/// Running first and second moments: `⟨x_i⟩`, `⟨x_i x_j⟩` on the model's edges, mean energy.
+/// Running sums of `x_i` per spin and of `x_i x_j` per edge: the one moments accumulator of the
+/// workspace (used by [`MomentObserver`] and by the training crates' clamped-phase observers).
+///
+/// States are added in order and merged in chain order, so the sums (and hence every moment) are
+/// the same for the same states in the same order, whatever observer holds them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpinMoments {
+    count: u64,
+    sum_x: Vec<f64>,
+    sum_xx: Vec<f64>,
+}
+
+impl SpinMoments {
+    /// Empty sums for `n_spins` spins and `n_edges` edges.
+    pub fn new(n_spins: usize, n_edges: usize) -> Self {
+        Self {
+            count: 0,
+            sum_x: vec![0.0; n_spins],
+            sum_xx: vec![0.0; n_edges],
+        }
+    }
+
+    /// Adds the state `x`; `edges` yields the `n_edges` edges `(i, j)` in a fixed order.
+    pub fn add(&mut self, x: &[Spin], edges: impl IntoIterator<Item = (usize, usize)>) {
+        self.count += 1;
+        for (s, &v) in self.sum_x.iter_mut().zip(x) {
+            *s += f64::from(v);
+        }
+        for (s, (i, j)) in self.sum_xx.iter_mut().zip(edges) {
+            *s += f64::from(x[i] * x[j]);
+        }
+    }
+
+    /// Folds in another accumulator's sums (the next chain's, in chain order).
+    pub fn merge(&mut self, o: &Self) {
+        self.count += o.count;
+        self.sum_x
+            .iter_mut()
+            .zip(&o.sum_x)
+            .for_each(|(a, b)| *a += b);
+        self.sum_xx
+            .iter_mut()
+            .zip(&o.sum_xx)
+            .for_each(|(a, b)| *a += b);
+    }
+
+    /// Number of states added.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// `Σ x_i` per spin.
+    pub fn sum_x(&self) -> &[f64] {
+        &self.sum_x
+    }
+
+    /// `Σ x_i x_j` per edge.
+    pub fn sum_xx(&self) -> &[f64] {
+        &self.sum_xx
+    }
+
+    /// `⟨x_i⟩` per spin (zeros before the first state).
+    pub fn m1(&self) -> Vec<f64> {
+        let c = self.count.max(1) as f64;
+        self.sum_x.iter().map(|v| v / c).collect()
+    }
+
+    /// `⟨x_i x_j⟩` per edge (zeros before the first state).
+    pub fn m2(&self) -> Vec<f64> {
+        let c = self.count.max(1) as f64;
+        self.sum_xx.iter().map(|v| v / c).collect()
+    }
+}
+
+/// Running first and second moments: `⟨x_i⟩`, `⟨x_i x_j⟩` on the model's edges, mean energy and
+/// energy variance.
 #[derive(Clone, Debug)]
 pub struct MomentObserver<'m, M: EnergyModel + ?Sized> {
     model: &'m M,
-    /// Number of states folded in.
-    pub count: u64,
-    sum_x: Vec<f64>,
-    sum_xx: Vec<f64>,
+    sums: SpinMoments,
     sum_e: f64,
     sum_e2: f64,
 }
@@ -40,8 +112,10 @@ pub struct Moments {
     pub m2_edges: Vec<f64>,
     /// `⟨E⟩`.
     pub energy_mean: f64,
-    /// `Var[E]` over samples.
-    pub energy_var: f64,
+    /// `Var[E]` over samples, or `None` when it is not representable: the energies are so large
+    /// that `Σ E²` (or `⟨E⟩²`) overflows `f64` (the variance, a difference of squares, would be
+    /// `NaN` or `∞`).
+    pub energy_var: Option<f64>,
 }
 
 impl<'m, M: EnergyModel + ?Sized> MomentObserver<'m, M> {
@@ -49,51 +123,47 @@ impl<'m, M: EnergyModel + ?Sized> MomentObserver<'m, M> {
     pub fn new(model: &'m M) -> Self {
         Self {
             model,
-            count: 0,
-            sum_x: vec![0.0; model.n_spins()],
-            sum_xx: vec![0.0; model.graph().n_edges()],
+            sums: SpinMoments::new(model.n_spins(), model.graph().n_edges()),
             sum_e: 0.0,
             sum_e2: 0.0,
         }
     }
 
+    /// Number of states folded in.
+    pub fn count(&self) -> u64 {
+        self.sums.count()
+    }
+
+    /// The spin moment sums.
+    pub fn sums(&self) -> &SpinMoments {
+        &self.sums
+    }
+
     /// The moments so far.
     pub fn moments(&self) -> Moments {
-        let c = self.count.max(1) as f64;
+        let c = self.sums.count().max(1) as f64;
         let em = self.sum_e / c;
+        let var = self.sum_e2 / c - em * em;
         Moments {
-            count: self.count,
-            m1: self.sum_x.iter().map(|v| v / c).collect(),
-            m2_edges: self.sum_xx.iter().map(|v| v / c).collect(),
+            count: self.sums.count(),
+            m1: self.sums.m1(),
+            m2_edges: self.sums.m2(),
             energy_mean: em,
-            energy_var: (self.sum_e2 / c - em * em).max(0.0),
+            // rounding can make a tiny variance negative: clamp that, but never a NaN / ∞
+            energy_var: var.is_finite().then(|| var.max(0.0)),
         }
     }
 }
 
 impl<M: EnergyModel + ?Sized> Observer for MomentObserver<'_, M> {
     fn observe(&mut self, _sweep: usize, x: &[Spin]) {
-        self.count += 1;
-        for (s, &v) in self.sum_x.iter_mut().zip(x) {
-            *s += f64::from(v);
-        }
-        for (s, (i, j)) in self.sum_xx.iter_mut().zip(self.model.graph().edges()) {
-            *s += f64::from(x[i] * x[j]);
-        }
+        self.sums.add(x, self.model.graph().edges());
         let e = self.model.energy(x);
         self.sum_e += e;
         self.sum_e2 += e * e;
     }
     fn merge(&mut self, o: Self) {
-        self.count += o.count;
-        self.sum_x
-            .iter_mut()
-            .zip(&o.sum_x)
-            .for_each(|(a, b)| *a += b);
-        self.sum_xx
-            .iter_mut()
-            .zip(&o.sum_xx)
-            .for_each(|(a, b)| *a += b);
+        self.sums.merge(&o.sums);
         self.sum_e += o.sum_e;
         self.sum_e2 += o.sum_e2;
     }
@@ -146,5 +216,59 @@ impl<M: EnergyModel + ?Sized> Observer for TraceObserver<'_, M> {
         }
         self.energy.extend(o.energy);
         self.chain_lengths.extend(o.chain_lengths);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
+mod tests {
+    use super::*;
+    use thermoq_core::Graph;
+    use thermoq_models::IsingModel;
+
+    fn two_spins(j: f64) -> IsingModel {
+        IsingModel::new(
+            Graph::new(2, &[(0, 1)]).unwrap(),
+            vec![j],
+            vec![0.0; 2],
+            1.0,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn moments_by_hand() {
+        let m = two_spins(1.0);
+        let mut o = MomentObserver::new(&m);
+        o.observe(0, &[1, 1]);
+        let mut p = MomentObserver::new(&m);
+        p.observe(0, &[1, -1]);
+        o.merge(p);
+        let mm = o.moments();
+        assert_eq!(mm.count, 2);
+        assert_eq!(mm.m1, vec![1.0, 0.0]);
+        assert_eq!(mm.m2_edges, vec![0.0]);
+        // energies −J x0 x1 = −1 and +1
+        assert_eq!(mm.energy_mean, 0.0);
+        assert_eq!(mm.energy_var, Some(1.0));
+        assert_eq!(o.sums().sum_x(), &[2.0, 0.0]);
+    }
+
+    #[test]
+    fn overflowing_energy_variance_is_none_not_zero() {
+        // |E| = 1e200: E² overflows f64, so Var[E] is not representable.
+        let m = two_spins(1e200);
+        let mut o = MomentObserver::new(&m);
+        o.observe(0, &[1, 1]);
+        o.observe(1, &[1, -1]);
+        let mm = o.moments();
+        assert_eq!(mm.energy_var, None);
+        assert!(mm.energy_mean.is_finite());
+        // and a representable one stays a number
+        let m = two_spins(1e100);
+        let mut o = MomentObserver::new(&m);
+        o.observe(0, &[1, 1]);
+        o.observe(1, &[1, -1]);
+        assert_eq!(o.moments().energy_var, Some(1e200));
     }
 }

@@ -34,11 +34,12 @@
 //! let mut batch = ChainBatch::uniform(8, 16, 3);
 //! let run = Executor::new(100).burn_in(50).thin(2)
 //!     .run(&mut s, &mut batch, |_| MomentObserver::new(&model)).unwrap();
-//! assert_eq!(run.observed.count, 8 * 100);
+//! assert_eq!(run.observed.count(), 8 * 100);
 //! ```
 
 use crate::observe::Observer;
 use crate::{ChainBatch, SamplerError};
+use rayon::prelude::*;
 use std::ops::ControlFlow;
 use thermoq_core::Spin;
 
@@ -137,11 +138,7 @@ pub trait ChainSampler {
 }
 
 /// Checks a batch's shape against a sampler's.
-pub(crate) fn check_batch(
-    batch: &ChainBatch,
-    n_chains: usize,
-    n_spins: usize,
-) -> Result<(), SamplerError> {
+fn check_batch(batch: &ChainBatch, n_chains: usize, n_spins: usize) -> Result<(), SamplerError> {
     if batch.n_chains() != n_chains || batch.n_spins() != n_spins {
         return Err(invalid(
             "batch",
@@ -155,6 +152,20 @@ pub(crate) fn check_batch(
         ));
     }
     Ok(())
+}
+
+/// The checks every [`ChainSampler::run_segment`] starts with: the batch is `n_chains × n_spins`,
+/// the observers (if any) are one per chain, and the segment's length is representable. Returns
+/// the segment's total sweeps.
+pub(crate) fn check_run<O>(
+    batch: &ChainBatch,
+    n_chains: usize,
+    n_spins: usize,
+    seg: &Segment,
+    observers: Option<&[O]>,
+) -> Result<usize, SamplerError> {
+    check_batch(batch, n_chains, n_spins)?;
+    check_segment(seg, observers, n_chains)
 }
 
 /// Checks the observer count and the segment's length.
@@ -183,6 +194,28 @@ pub(crate) fn slots<O>(observers: Option<&mut [O]>, n_chains: usize) -> Vec<Opti
         Some(o) => o.iter_mut().map(Some).collect(),
         None => (0..n_chains).map(|_| None).collect(),
     }
+}
+
+/// Runs a segment on every chain of `batch` in parallel (one rayon task per chain), each chain's
+/// state being its own slice of the batch: `sweep(c, x, rng_c)` per sweep of chain `c`, observed
+/// through its slot.
+pub(crate) fn per_chain<O: Observer, R: Send>(
+    batch: &mut ChainBatch,
+    rngs: &mut [R],
+    slots: &mut [Option<&mut O>],
+    seg: &Segment,
+    sweep: impl Fn(usize, &mut [Spin], &mut R) + Sync,
+) {
+    let n = batch.n_spins();
+    batch
+        .as_mut_slice()
+        .par_chunks_mut(n.max(1))
+        .zip(rngs.par_iter_mut())
+        .zip(slots.par_iter_mut())
+        .enumerate()
+        .for_each(|(c, ((x, r), o))| {
+            chain_segment(seg, x, o.as_deref_mut(), |x| sweep(c, x, r));
+        });
 }
 
 /// Runs a segment on one chain whose state is `x` itself: `sweep(x)` per sweep, observing after

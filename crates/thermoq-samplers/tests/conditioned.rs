@@ -32,8 +32,8 @@ impl Observer for Sums {
     fn observe(&mut self, _sweep: usize, x: &[Spin]) {
         self.count += 1.0;
         let n = x.len();
-        for i in 0..n {
-            self.s[i] += f64::from(x[i]);
+        for (s, &xi) in self.s.iter_mut().zip(x) {
+            *s += f64::from(xi);
         }
         for (k, &(i, j)) in self.edges.iter().enumerate() {
             self.s[n + k] += f64::from(x[i] * x[j]);

@@ -95,9 +95,9 @@ fn check_moments(
     let mut batch = ChainBatch::uniform(c, n, 99);
     let obs = sampler
         .run(&mut batch, burn_in, sweeps, |_| ChainSums::new(model))
-        .unwrap();
+        .expect("the sampler runs");
     assert_eq!(obs.chains.len(), c);
-    let law = ExactLaw::new(model).unwrap();
+    let law = ExactLaw::new(model).expect("the test model is small enough to enumerate");
     let exact: Vec<f64> = law
         .m1()
         .into_iter()
@@ -124,11 +124,11 @@ fn check_moments(
 fn lattice_models() -> Vec<(IsingModel, &'static str)> {
     vec![
         (
-            builders::lattice_2d(4, 4, 0.4, 0.0, 1.0).unwrap(),
+            builders::lattice_2d(4, 4, 0.4, 0.0, 1.0).expect("valid lattice parameters"),
             "4x4 J=0.4",
         ),
         (
-            builders::lattice_2d(4, 4, 0.4, 0.3, 1.0).unwrap(),
+            builders::lattice_2d(4, 4, 0.4, 0.3, 1.0).expect("valid lattice parameters"),
             "4x4 J=0.4 h=0.3",
         ),
     ]
@@ -173,8 +173,10 @@ fn lanes(
     seed: u64,
     g: Generator,
 ) -> FastSampler<'_> {
-    let mut s = FastSampler::with_engine(m, kind, None, chains, seed, Engine::Lanes).unwrap();
-    s.set_generator(g).unwrap();
+    let mut s = FastSampler::with_engine(m, kind, None, chains, seed, Engine::Lanes)
+        .expect("a lanes sampler of a valid model");
+    s.set_generator(g)
+        .expect("a lanes engine takes every generator");
     assert_eq!((s.engine(), s.generator()), (Engine::Lanes, g));
     s
 }
@@ -289,7 +291,7 @@ fn small_rbm() -> Rbm {
     let w = draw(m * n, 0.6);
     let b = draw(m, 0.3);
     let c = draw(n, 0.3);
-    Rbm::new(m, n, w, b, c, 1.0).unwrap()
+    Rbm::new(m, n, w, b, c, 1.0).expect("valid RBM shapes")
 }
 
 #[test]
@@ -335,15 +337,17 @@ fn check_one_sweep_with(
         })
         .collect();
     let col = coloring.clone().unwrap_or_else(|| match model {
-        FastModel::Rbm(rb) => Coloring::from_colors(m.graph(), rb.two_block_colors()).unwrap(),
+        FastModel::Rbm(rb) => Coloring::from_colors(m.graph(), rb.two_block_colors())
+            .expect("the RBM two-block colouring is proper"),
         FastModel::Ising(_) => Coloring::dsatur(m.graph()),
     });
-    let mut s =
-        FastSampler::with_engine(model, KernelKind::BlkAlt, coloring, c, 17, engine).unwrap();
-    s.set_generator(generator).unwrap();
+    let mut s = FastSampler::with_engine(model, KernelKind::BlkAlt, coloring, c, 17, engine)
+        .expect("a sampler of a valid model");
+    s.set_generator(generator)
+        .expect("the engine takes this generator");
     assert_eq!(s.engine(), engine);
     let mut batch = ChainBatch::from_state(c, &x0);
-    s.sweep(&mut batch, 1).unwrap();
+    s.sweep(&mut batch, 1).expect("one sweep of a valid batch");
     for &i in col.class(0) {
         let i = i as usize;
         let p = thermoq_samplers::pbit::sigmoid(2.0 * m.beta() * m.local_field(&x0, i));
@@ -382,7 +386,7 @@ fn run_in_pool(threads: usize, f: impl FnOnce() -> ChainBatch + Send) -> ChainBa
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .unwrap()
+        .expect("a rayon pool")
         .install(f)
 }
 

@@ -32,11 +32,12 @@ fn draw_from(pi: &[f64], u: f64) -> usize {
 
 /// Relative errors |τ̂ − τ| / τ of every coupling observable of one cell.
 fn cell_errors(model: &IsingModel, kind: KernelKind, seed: u64) -> Vec<f64> {
-    let kernel = GibbsKernel::new(kind, model.graph(), None).unwrap();
-    let law = ExactLaw::new(model).unwrap();
+    let kernel = GibbsKernel::new(kind, model.graph(), None).expect("a kernel of a valid model");
+    let law = ExactLaw::new(model).expect("the test model is small enough to enumerate");
     let table = law.observable_table(model, ObservableSet::Couplings);
-    let op = ExactKernel::new(&kernel, model).unwrap();
-    let exact = asymptotic_variances(&op, &law.pi, &table, &PoissonParams::default()).unwrap();
+    let op = ExactKernel::new(&kernel, model).expect("the exact operator of a small model");
+    let exact = asymptotic_variances(&op, &law.pi, &table, &PoissonParams::default())
+        .expect("the Poisson solve of a small model");
     let (chains, len) = (48usize, 4000usize);
     let n = model.n_spins();
     let mut batch = ChainBatch::from_state(chains, &vec![1; n]);
@@ -50,14 +51,14 @@ fn cell_errors(model: &IsingModel, kind: KernelKind, seed: u64) -> Vec<f64> {
         .run(&mut batch, 0, len, |_| {
             TraceObserver::new(model, ObservableSet::Couplings)
         })
-        .unwrap();
+        .expect("the sampler runs");
     exact
         .iter()
         .zip(&obs.traces)
         .filter(|(e, _)| e.variance > 1e-9)
         .map(|(e, trace)| {
-            let set = ChainSet::from_flat(trace, chains).unwrap();
-            let est = sokal_pooled(&set).unwrap();
+            let set = ChainSet::from_flat(trace, chains).expect("equal-length chains");
+            let est = sokal_pooled(&set).expect("a moving chain has an estimate");
             (est.tau - e.tau_int).abs() / e.tau_int
         })
         .collect()

@@ -277,9 +277,12 @@ fn lanczos_step(
     (alpha, beta, w)
 }
 
+/// Ritz values `θ`, first and last eigenvector components of a tridiagonal `T_m`.
+type Ritz = (Vec<f64>, Vec<f64>, Vec<f64>);
+
 /// Ritz pairs of the tridiagonal `T_m`: eigenvalues and first components of eigenvectors, and
 /// last components.
-fn ritz(alpha: &[f64], beta: &[f64]) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), SpectralError> {
+fn ritz(alpha: &[f64], beta: &[f64]) -> Result<Ritz, SpectralError> {
     let m = alpha.len();
     let t = Mat::from_fn(m, m, |i, j| {
         if i == j {

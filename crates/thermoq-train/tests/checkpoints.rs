@@ -89,7 +89,7 @@ fn cd_checkpoint_fields_are_validated() {
 
 fn dtm_config() -> DtmRunConfig {
     DtmRunConfig {
-        grid: "24_8".into(),
+        grid: thermoq_models::dtm::GridName::S24D8,
         label_spots: 2,
         probe: None,
         ..DtmRunConfig::quick()

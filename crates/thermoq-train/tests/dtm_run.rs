@@ -27,7 +27,7 @@ fn fixture() -> thermoq_data::Mnist {
 /// A small run: 24_8 grid, 14×14 digits 0–3, 2 label spots, batch 40 (4 steps per epoch).
 fn config(epochs: usize) -> DtmRunConfig {
     DtmRunConfig {
-        grid: "24_8".into(),
+        grid: thermoq_models::dtm::GridName::S24D8,
         label_spots: 2,
         batch: 40,
         warmup: 10,

@@ -246,7 +246,7 @@ pub fn study(
         preset,
         ck,
         epochs: s.epochs,
-        grid: &s.config.grid,
+        grid: s.config.grid.name(),
         n: s.n,
         n_edges: s.n_edges,
         p,
@@ -989,7 +989,7 @@ mod tests {
 
     fn tiny_config() -> DtmRunConfig {
         let mut c = DtmRunConfig::quick();
-        c.grid = "24_8".into();
+        c.grid = thermoq_models::dtm::GridName::S24D8;
         c.batch = 16;
         c.warmup = 10;
         c.samples = 4;

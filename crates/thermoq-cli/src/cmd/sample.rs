@@ -162,26 +162,21 @@ impl SampleArgs {
         let out = pool.install(|| self.sample(&model, &kernel))?;
         // Energies of magnitude near f64::MAX overflow in sums (J = 1e308): an error naming the
         // quantity, never a JSON null.
-        for (field, v) in [
-            ("energy_mean", out.energy_mean),
-            ("energy_var", out.energy_var),
-        ] {
-            if !v.is_finite() {
-                bail!(
-                    "{field}: is {v}, not representable as a finite f64 (the model's energies are \
-                     too large to sum or square; rescale the couplings J, the biases h and β)"
-                );
-            }
+        if !out.energy_mean.is_finite() {
+            bail!(
+                "energy_mean: is {}, not representable as a finite f64 (the model's energies are \
+                 too large to sum; rescale the couplings J, the biases h and β)",
+                out.energy_mean
+            );
         }
-        // The variance is a difference of squares: once E² overflows it is NaN (clamped to 0
-        // upstream), so |⟨E⟩| above √f64::MAX makes it meaningless.
-        if out.energy_mean.abs() >= f64::MAX.sqrt() {
+        // The variance is a difference of squares: `None` once E² overflows.
+        let Some(energy_var) = out.energy_var else {
             bail!(
                 "energy_var: not representable (|energy_mean| = {:e}, its square overflows f64; \
                  rescale the couplings J, the biases h and β)",
                 out.energy_mean.abs()
             );
-        }
+        };
         if let Some(i) = out.m1.iter().position(|v| !v.is_finite()) {
             bail!("m1[{i}]: is {}, not a finite number", out.m1[i]);
         }
@@ -194,7 +189,7 @@ impl SampleArgs {
             m1: out.m1,
             m2_edges: out.m2_edges,
             energy_mean: out.energy_mean,
-            energy_var: out.energy_var,
+            energy_var,
             config: SampleConfig {
                 model: self.model.display().to_string(),
                 kernel: kind.name().into(),

@@ -29,7 +29,10 @@ use thermoq_core::Spin;
 pub const MAX_STEPS: usize = 256;
 
 /// Time schedule of the diffusion steps.
+///
+/// Serialized, displayed and parsed as `"log"` / `"linear"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Schedule {
     /// `s(u) = −ln(1 − u)`; the last time is `∞`.
     Log,
@@ -52,6 +55,14 @@ impl Schedule {
         }
     }
 
+    /// The name, `"log"` or `"linear"` (the serde and [`Display`](std::fmt::Display) form).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Linear => "linear",
+        }
+    }
+
     /// Parses `log` or `linear`.
     pub fn parse(s: &str) -> Result<Self, DtmError> {
         match s.to_ascii_lowercase().as_str() {
@@ -62,6 +73,12 @@ impl Schedule {
                 message: format!("is {s:?}, expected \"log\" or \"linear\""),
             }),
         }
+    }
+}
+
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

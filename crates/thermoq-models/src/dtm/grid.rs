@@ -45,20 +45,109 @@ pub const PRESETS: &[NamedPreset] = &[
     ("70_12", 70, J12),
 ];
 
-impl GridPreset {
-    /// A preset by name (`"60_12"`, `"24_8"`, …).
-    pub fn named(name: &str) -> Result<Self, DtmError> {
-        PRESETS
-            .iter()
-            .find(|p| p.0 == name)
-            .map(|&(_, side, jumps)| Self {
-                side,
-                jumps: jumps.to_vec(),
-            })
+/// The name of one of the [`PRESETS`], serialized (and displayed, and parsed) as that name,
+/// e.g. `"60_12"`. Variant `SxDy` is the preset of side `x` and degree `y`; the variants are in
+/// [`PRESETS`] order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum GridName {
+    /// `4_4`.
+    #[serde(rename = "4_4")]
+    S4D4,
+    /// `8_8`.
+    #[serde(rename = "8_8")]
+    S8D8,
+    /// `20_8`.
+    #[serde(rename = "20_8")]
+    S20D8,
+    /// `24_8`.
+    #[serde(rename = "24_8")]
+    S24D8,
+    /// `30_12`.
+    #[serde(rename = "30_12")]
+    S30D12,
+    /// `42_8`.
+    #[serde(rename = "42_8")]
+    S42D8,
+    /// `60_8`.
+    #[serde(rename = "60_8")]
+    S60D8,
+    /// `60_12` (the DTM paper's MNIST grid).
+    #[serde(rename = "60_12")]
+    S60D12,
+    /// `60_16`.
+    #[serde(rename = "60_16")]
+    S60D16,
+    /// `60_20`.
+    #[serde(rename = "60_20")]
+    S60D20,
+    /// `70_12`.
+    #[serde(rename = "70_12")]
+    S70D12,
+}
+
+// Every variant indexes its own row of PRESETS (a test checks the names agree).
+const _: () = assert!(PRESETS.len() == GridName::ALL.len());
+
+impl GridName {
+    /// Every named preset, in [`PRESETS`] order.
+    pub const ALL: [GridName; 11] = [
+        Self::S4D4,
+        Self::S8D8,
+        Self::S20D8,
+        Self::S24D8,
+        Self::S30D12,
+        Self::S42D8,
+        Self::S60D8,
+        Self::S60D12,
+        Self::S60D16,
+        Self::S60D20,
+        Self::S70D12,
+    ];
+
+    fn entry(self) -> &'static NamedPreset {
+        &PRESETS[self as usize]
+    }
+
+    /// The name, e.g. `"60_12"`.
+    pub fn name(self) -> &'static str {
+        self.entry().0
+    }
+
+    /// The preset's side and jumps.
+    pub fn preset(self) -> GridPreset {
+        let &(_, side, jumps) = self.entry();
+        GridPreset {
+            side,
+            jumps: jumps.to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Display for GridName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for GridName {
+    type Err = DtmError;
+
+    /// Parses a preset name exactly as written in [`PRESETS`].
+    fn from_str(name: &str) -> Result<Self, DtmError> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.name() == name)
             .ok_or_else(|| DtmError::UnknownPreset {
                 name: name.into(),
                 known: PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "),
             })
+    }
+}
+
+impl GridPreset {
+    /// A preset by name (`"60_12"`, `"24_8"`, …).
+    pub fn named(name: &str) -> Result<Self, DtmError> {
+        Ok(name.parse::<GridName>()?.preset())
     }
 
     /// Degree of every node, `4 · #jumps`.
@@ -229,6 +318,25 @@ mod tests {
             assert_eq!(g.preset().name(), name);
             assert_eq!(g.graph().n_edges(), side * side * 4 * jumps.len() / 2);
         }
+    }
+
+    #[test]
+    fn grid_names_match_presets() {
+        for (i, g) in GridName::ALL.into_iter().enumerate() {
+            assert_eq!(g as usize, i);
+            assert_eq!(g.name(), PRESETS[i].0);
+            assert_eq!(g.to_string(), PRESETS[i].0);
+            assert_eq!(g.name().parse::<GridName>().unwrap(), g);
+            // the serde name is the preset name
+            let json = serde_json::to_string(&g).unwrap();
+            assert_eq!(json, format!("\"{}\"", PRESETS[i].0));
+            assert_eq!(serde_json::from_str::<GridName>(&json).unwrap(), g);
+            assert_eq!(g.preset().name(), g.name());
+        }
+        assert!(matches!(
+            "61_12".parse::<GridName>(),
+            Err(DtmError::UnknownPreset { .. })
+        ));
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub mod layout;
 
 pub use error::DtmError;
 pub use forward::{ForwardProcess, Schedule};
-pub use grid::{GridPreset, TorusGrid};
+pub use grid::{GridName, GridPreset, TorusGrid};
 pub use layer::{ClampedLayer, Conditional, DtmLayer};
 pub use layout::{Block, DtmLayout, VisibleSpec};
 

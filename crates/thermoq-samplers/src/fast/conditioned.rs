@@ -30,15 +30,12 @@
 //! draw their random numbers differently, so their samples differ.
 
 use super::lanes::{LanesEngine, W};
-use super::sparse::Field;
+use super::sparse::Csr;
 use super::stream::RandBuf;
 use super::{Engine, Generator};
 use crate::observe::Observer;
-use crate::run::{
-    ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots,
-};
+use crate::run::{ChainSampler, Executor, Segment, check_run, per_chain, slots};
 use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
-use rayon::prelude::*;
 use thermoq_core::rng::chain_rng;
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel};
@@ -53,12 +50,8 @@ fn invalid(field: &str, message: String) -> SamplerError {
 /// Block Gibbs with per-chain fields, temperatures and clamped classes (see the module docs).
 #[derive(Clone)]
 pub struct ConditionedSampler {
-    n: usize,
-    classes: Vec<Vec<u32>>,
-    offsets: Vec<usize>,
-    nbr: Vec<u32>,
-    j: Vec<f32>,
-    h: Vec<f32>,
+    /// The sparse engine's rows and scalar update (couplings and base biases in `f32`).
+    csr: Csr<f32>,
     fields: Option<Vec<f32>>,
     betas: Vec<f32>,
     free: Vec<usize>,
@@ -73,7 +66,7 @@ pub struct ConditionedSampler {
 impl std::fmt::Debug for ConditionedSampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConditionedSampler")
-            .field("n", &self.n)
+            .field("n", &self.csr.n())
             .field("chains", &self.rngs.len())
             .field("free", &self.free)
             .field("kind", &self.kind)
@@ -130,23 +123,9 @@ impl ConditionedSampler {
         if n_chains == 0 {
             return Err(invalid("chains", "is 0, expected at least 1".into()));
         }
-        let g = model.graph();
-        let coloring = Coloring::from_colors(g, coloring.colors().to_vec())?;
-        let n = g.n();
-        let mut offsets = Vec::with_capacity(n + 1);
-        let mut nbr = Vec::with_capacity(2 * g.n_edges());
-        offsets.push(0);
-        for i in 0..n {
-            nbr.extend_from_slice(g.neighbors(i));
-            offsets.push(nbr.len());
-        }
+        let coloring = Coloring::from_colors(model.graph(), coloring.colors().to_vec())?;
         let mut s = Self {
-            n,
-            classes: coloring.classes().to_vec(),
-            offsets,
-            nbr,
-            j: Vec::new(),
-            h: Vec::new(),
+            csr: Csr::new(model, &coloring),
             fields: None,
             betas: vec![model.beta() as f32; n_chains],
             free: (0..coloring.n_colors()).collect(),
@@ -200,35 +179,9 @@ impl ConditionedSampler {
     /// Reads couplings and biases from `model` (same graph); keeps fields, temperatures, free
     /// classes and random streams. Call it after every parameter update.
     pub fn set_model(&mut self, model: &IsingModel) -> Result<(), SamplerError> {
-        let g = model.graph();
-        if g.n() != self.n || 2 * g.n_edges() != self.nbr.len() {
-            return Err(invalid(
-                "model",
-                format!(
-                    "has {} spins and {} edges, expected the sampler's graph ({} spins, {} edges)",
-                    g.n(),
-                    g.n_edges(),
-                    self.n,
-                    self.nbr.len() / 2
-                ),
-            ));
-        }
-        let mut j = Vec::with_capacity(self.nbr.len());
-        for i in 0..self.n {
-            if g.neighbors(i) != &self.nbr[self.offsets[i]..self.offsets[i + 1]] {
-                return Err(invalid(
-                    "model",
-                    format!("row {i} of its graph differs from the sampler's graph"),
-                ));
-            }
-            j.extend(
-                g.neighbor_edges(i)
-                    .iter()
-                    .map(|&e| model.coupling(e as usize) as f32),
-            );
-        }
-        self.j = j;
-        self.h = (0..self.n).map(|i| model.bias(i) as f32).collect();
+        self.csr
+            .set_params(model)
+            .map_err(|m| invalid("model", m))?;
         if let Some(e) = &mut self.lanes {
             e.set_params(model);
             e.set_fields(self.fields.as_deref());
@@ -241,13 +194,14 @@ impl ConditionedSampler {
         self.fields = match fields {
             None => None,
             Some(f) => {
-                if f.len() != self.rngs.len() * self.n {
+                let n = self.csr.n();
+                if f.len() != self.rngs.len() * n {
                     return Err(invalid(
                         "fields",
                         format!(
                             "has {} entries, expected chains × spins = {}",
                             f.len(),
-                            self.rngs.len() * self.n
+                            self.rngs.len() * n
                         ),
                     ));
                 }
@@ -294,10 +248,11 @@ impl ConditionedSampler {
         if classes.is_empty() {
             return Err(invalid("free classes", "is empty".into()));
         }
-        if let Some(&c) = classes.iter().find(|&&c| c >= self.classes.len()) {
+        let n_classes = self.csr.classes().len();
+        if let Some(&c) = classes.iter().find(|&&c| c >= n_classes) {
             return Err(invalid(
                 "free classes",
-                format!("holds class {c}, expected < {}", self.classes.len()),
+                format!("holds class {c}, expected < {n_classes}"),
             ));
         }
         self.sched = ColourSchedule::with_order(self.kind, classes)?;
@@ -307,14 +262,12 @@ impl ConditionedSampler {
 
     /// The coupling the sampler uses between spins `i` and `j` (`None` if they are not joined).
     pub fn coupling(&self, i: usize, j: usize) -> Option<f32> {
-        let (a, b) = (*self.offsets.get(i)?, *self.offsets.get(i + 1)?);
-        let k = self.nbr[a..b].iter().position(|&v| v as usize == j)?;
-        Some(self.j[a + k])
+        self.csr.coupling(i, j)
     }
 
     /// The base bias the sampler uses at spin `i` (before per-chain fields).
     pub fn bias(&self, i: usize) -> Option<f32> {
-        self.h.get(i).copied()
+        self.csr.bias(i)
     }
 
     /// Number of chains.
@@ -324,37 +277,23 @@ impl ConditionedSampler {
 
     /// Spins per chain.
     pub fn n_spins(&self) -> usize {
-        self.n
+        self.csr.n()
     }
 
     /// Spin updates one sweep performs per chain (the free classes' sizes).
     pub fn updates_per_sweep(&self) -> usize {
-        self.free.iter().map(|&c| self.classes[c].len()).sum()
+        let classes = self.csr.classes();
+        self.free.iter().map(|&c| classes[c].len()).sum()
     }
 
+    /// One colour class of chain `c`: the sparse engine's scalar update at `β_c`, with chain
+    /// `c`'s extra biases.
     #[inline]
     fn update_class(&self, c: usize, x: &mut [Spin], class: usize, rb: &mut RandBuf) {
-        let beta2 = 2.0 * self.betas[c];
-        let ext = self
-            .fields
-            .as_ref()
-            .map(|f| &f[c * self.n..(c + 1) * self.n]);
-        for &i in &self.classes[class] {
-            let i = i as usize;
-            let (a, b) = (self.offsets[i], self.offsets[i + 1]);
-            let mut phi = self.h[i];
-            if let Some(e) = ext {
-                phi += e[i];
-            }
-            for (&k, &jk) in self.nbr[a..b].iter().zip(&self.j[a..b]) {
-                phi += jk * f32::from(x[k as usize]);
-            }
-            x[i] = if <f32 as Field>::up(beta2 * phi, rb.u32()) {
-                1
-            } else {
-                -1
-            };
-        }
+        let n = self.csr.n();
+        let ext = self.fields.as_ref().map(|f| &f[c * n..(c + 1) * n]);
+        self.csr
+            .update_class(x, class, 2.0 * self.betas[c], ext, rb);
     }
 
     fn sweep_chain(&self, c: usize, x: &mut [Spin], rb: &mut RandBuf) {
@@ -397,7 +336,7 @@ impl ChainSampler for ConditionedSampler {
     }
 
     fn n_spins(&self) -> usize {
-        self.n
+        self.csr.n()
     }
 
     fn run_segment<O: Observer>(
@@ -407,25 +346,17 @@ impl ChainSampler for ConditionedSampler {
         observers: Option<&mut [O]>,
     ) -> Result<(), SamplerError> {
         let nc = self.rngs.len();
-        check_batch(batch, nc, self.n)?;
-        check_segment(&seg, observers.as_deref(), nc)?;
+        check_run(batch, nc, self.csr.n(), &seg, observers.as_deref())?;
         if let Some(e) = &mut self.lanes {
             e.drive(batch, &mut self.rngs, &self.sched, &seg, observers);
             return Ok(());
         }
-        let n = self.n;
         let mut rngs = std::mem::take(&mut self.rngs);
         let mut slots = slots(observers, nc);
         let me = &*self;
-        batch
-            .as_mut_slice()
-            .par_chunks_mut(n.max(1))
-            .zip(rngs.par_iter_mut())
-            .zip(slots.par_iter_mut())
-            .enumerate()
-            .for_each(|(c, ((x, rb), o))| {
-                chain_segment(&seg, x, o.as_deref_mut(), |x| me.sweep_chain(c, x, rb));
-            });
+        per_chain(batch, &mut rngs, &mut slots, &seg, |c, x, rb| {
+            me.sweep_chain(c, x, rb)
+        });
         self.rngs = rngs;
         Ok(())
     }

@@ -48,6 +48,17 @@ pub(crate) struct DenseState {
     ht: Vec<f32>,
 }
 
+/// One layer update's operands: source rows, target rows, the weight matrix (target × source),
+/// the target biases, the source states and the target states.
+type LayerView<'a> = (
+    usize,
+    usize,
+    MatRef<'a, f32>,
+    &'a [f32],
+    &'a [f32],
+    &'a mut [f32],
+);
+
 impl DenseEngine {
     pub(crate) fn new(rbm: &Rbm, class_layer: [Layer; 2]) -> Self {
         let (m, n) = (rbm.n_visible(), rbm.n_hidden());
@@ -133,14 +144,7 @@ impl DenseEngine {
             return;
         }
         let (m, n) = (self.m, self.n);
-        let (src_rows, tgt_rows, lhs, bias, src, tgt): (
-            usize,
-            usize,
-            MatRef<'_, f32>,
-            &[f32],
-            &[f32],
-            &mut [f32],
-        ) = match layer {
+        let (src_rows, tgt_rows, lhs, bias, src, tgt): LayerView<'_> = match layer {
             Layer::Hidden => (
                 m,
                 n,

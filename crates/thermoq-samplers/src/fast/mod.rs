@@ -43,9 +43,7 @@ mod sparse;
 mod stream;
 
 use crate::observe::Observer;
-use crate::run::{
-    ChainSampler, Executor, Segment, chain_segment, check_batch, check_segment, slots,
-};
+use crate::run::{ChainSampler, Executor, Segment, check_run, per_chain, slots};
 use crate::schedule::ScheduleRng;
 use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use dense::{DenseEngine, Layer};
@@ -428,8 +426,13 @@ impl ChainSampler for FastSampler<'_> {
         observers: Option<&mut [O]>,
     ) -> Result<(), SamplerError> {
         let nc = self.rngs.len();
-        check_batch(batch, nc, self.model.ising().n_spins())?;
-        let total = check_segment(&seg, observers.as_deref(), nc)?;
+        let total = check_run(
+            batch,
+            nc,
+            self.model.ising().n_spins(),
+            &seg,
+            observers.as_deref(),
+        )?;
         let sched = &self.sched;
         let n = batch.n_spins();
         if let Imp::Lanes(e) = &mut self.imp {
@@ -438,10 +441,10 @@ impl ChainSampler for FastSampler<'_> {
         }
         let mut slots = slots(observers, nc);
         match &self.imp {
-            Imp::Sparse(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |x, rb| {
+            Imp::Sparse(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |_, x, rb| {
                 sched.visit(rb, |c, rb| e.update_class(x, c, rb));
             }),
-            Imp::SparseF32(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |x, rb| {
+            Imp::SparseF32(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |_, x, rb| {
                 sched.visit(rb, |c, rb| e.update_class(x, c, rb));
             }),
             Imp::Lattice(e) => {
@@ -481,7 +484,7 @@ impl ChainSampler for FastSampler<'_> {
                             q += 1;
                         });
                     }
-                    for step in 0..2 {
+                    for step in [0, 1] {
                         for layer in [Layer::Visible, Layer::Hidden] {
                             group.clear();
                             group.extend(
@@ -544,23 +547,4 @@ impl ScheduleRng for RandBuf {
     fn pick_index(&mut self, n: usize) -> usize {
         self.pick(n)
     }
-}
-
-/// Runs per-chain engines (state in the batch's own layout) in parallel over chains.
-fn per_chain<O: Observer>(
-    batch: &mut ChainBatch,
-    rngs: &mut [RandBuf],
-    slots: &mut [Option<&mut O>],
-    seg: &Segment,
-    sweep: impl Fn(&mut [Spin], &mut RandBuf) + Sync,
-) {
-    let n = batch.n_spins();
-    batch
-        .as_mut_slice()
-        .par_chunks_mut(n.max(1))
-        .zip(rngs.par_iter_mut())
-        .zip(slots.par_iter_mut())
-        .for_each(|((x, rb), o)| {
-            chain_segment(seg, x, o.as_deref_mut(), |x| sweep(x, rb));
-        });
 }

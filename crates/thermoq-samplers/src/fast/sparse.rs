@@ -26,6 +26,7 @@ pub(crate) trait Field: Copy + Send + Sync + 'static {
     fn from_f64(v: f64) -> Self;
     fn from_spin(s: Spin) -> Self;
     fn mul_add(self, a: Self, b: Self) -> Self;
+    fn add(self, b: Self) -> Self;
     /// Whether a uniform 32-bit word `u` says "up" for input `z = 2βφ`.
     fn up(z: Self, u: u32) -> bool;
     fn mul(self, b: Self) -> Self;
@@ -46,6 +47,10 @@ impl Field for f64 {
     #[inline]
     fn mul_add(self, a: Self, b: Self) -> Self {
         self + a * b
+    }
+    #[inline]
+    fn add(self, b: Self) -> Self {
+        self + b
     }
     /// `u < round(σ(z)·2^32)`: bit depth 32.
     #[inline]
@@ -76,6 +81,10 @@ impl Field for f32 {
     fn mul_add(self, a: Self, b: Self) -> Self {
         self + a * b
     }
+    #[inline]
+    fn add(self, b: Self) -> Self {
+        self + b
+    }
     /// `⌊u/2^8⌋ < σ(z)·2^24` with the polynomial `f32` sigmoid of the dense engine: bit depth 24.
     #[inline]
     fn up(z: Self, u: u32) -> bool {
@@ -91,14 +100,137 @@ impl Field for f32 {
     }
 }
 
-/// Chromatic block Gibbs on CSR neighbour lists.
-pub(crate) struct SparseEngine<F: Field> {
+/// A model's graph as CSR neighbour rows with couplings and biases in field precision `F`, and
+/// its colour classes: the scalar block update shared by [`SparseEngine`] and
+/// [`ConditionedSampler`](super::conditioned::ConditionedSampler).
+#[derive(Clone, Debug)]
+pub(crate) struct Csr<F: Field> {
     n: usize,
     classes: Vec<Vec<u32>>,
     offsets: Vec<usize>,
     nbr: Vec<u32>,
     j: Vec<F>,
     h: Vec<F>,
+}
+
+impl<F: Field> Csr<F> {
+    /// The rows of `model`'s graph (neighbours in the graph's order) and `coloring`'s classes.
+    pub(crate) fn new(model: &IsingModel, coloring: &Coloring) -> Self {
+        let g = model.graph();
+        let n = g.n();
+        let mut offsets = Vec::with_capacity(n + 1);
+        let mut nbr = Vec::with_capacity(2 * g.n_edges());
+        offsets.push(0);
+        for i in 0..n {
+            nbr.extend_from_slice(g.neighbors(i));
+            offsets.push(nbr.len());
+        }
+        let mut csr = Self {
+            n,
+            classes: coloring.classes().to_vec(),
+            offsets,
+            nbr,
+            j: Vec::new(),
+            h: Vec::new(),
+        };
+        csr.read_params(model);
+        csr
+    }
+
+    /// Reads couplings and biases from `model`, whose graph must have these rows
+    /// ([`Csr::same_graph`]).
+    fn read_params(&mut self, model: &IsingModel) {
+        let g = model.graph();
+        self.j = (0..self.n)
+            .flat_map(|i| g.neighbor_edges(i))
+            .map(|&e| F::from_f64(model.coupling(e as usize)))
+            .collect();
+        self.h = (0..self.n).map(|i| F::from_f64(model.bias(i))).collect();
+    }
+
+    /// Reads couplings and biases from `model` if its graph has these rows; otherwise says how it
+    /// differs.
+    pub(crate) fn set_params(&mut self, model: &IsingModel) -> Result<(), String> {
+        let g = model.graph();
+        if g.n() != self.n || 2 * g.n_edges() != self.nbr.len() {
+            return Err(format!(
+                "has {} spins and {} edges, expected the sampler's graph ({} spins, {} edges)",
+                g.n(),
+                g.n_edges(),
+                self.n,
+                self.nbr.len() / 2
+            ));
+        }
+        if let Some(i) = (0..self.n).find(|&i| g.neighbors(i) != self.row(i)) {
+            return Err(format!(
+                "row {i} of its graph differs from the sampler's graph"
+            ));
+        }
+        self.read_params(model);
+        Ok(())
+    }
+
+    fn row(&self, i: usize) -> &[u32] {
+        &self.nbr[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    /// Spins.
+    pub(crate) fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The colour classes.
+    pub(crate) fn classes(&self) -> &[Vec<u32>] {
+        &self.classes
+    }
+
+    /// The coupling between spins `i` and `j` (`None` if they are not joined).
+    pub(crate) fn coupling(&self, i: usize, j: usize) -> Option<F> {
+        let (a, b) = (*self.offsets.get(i)?, *self.offsets.get(i + 1)?);
+        let k = self.nbr[a..b].iter().position(|&v| v as usize == j)?;
+        Some(self.j[a + k])
+    }
+
+    /// The bias of spin `i`.
+    pub(crate) fn bias(&self, i: usize) -> Option<F> {
+        self.h.get(i).copied()
+    }
+
+    /// Resamples every spin of colour class `class` of chain `x` at `2β = beta2`, with the extra
+    /// biases `ext` (one per spin) if given: `φ_i = h_i (+ e_i) + Σ_j J_ij x_j` over the CSR row in
+    /// order, then up when [`Field::up`]`(2β·φ_i, u)` for the chain's next 32-bit word `u`.
+    #[inline]
+    pub(crate) fn update_class(
+        &self,
+        x: &mut [Spin],
+        class: usize,
+        beta2: F,
+        ext: Option<&[F]>,
+        rb: &mut RandBuf,
+    ) {
+        debug_assert_eq!(x.len(), self.n);
+        for &i in &self.classes[class] {
+            let i = i as usize;
+            let (a, b) = (self.offsets[i], self.offsets[i + 1]);
+            let mut phi = self.h[i];
+            if let Some(e) = ext {
+                phi = phi.add(e[i]);
+            }
+            for (&k, &jk) in self.nbr[a..b].iter().zip(&self.j[a..b]) {
+                phi = phi.mul_add(jk, F::from_spin(x[k as usize]));
+            }
+            x[i] = if F::up(beta2.mul(phi), rb.u32()) {
+                1
+            } else {
+                -1
+            };
+        }
+    }
+}
+
+/// Chromatic block Gibbs on CSR neighbour lists.
+pub(crate) struct SparseEngine<F: Field> {
+    csr: Csr<F>,
     beta2: F,
     /// Per colour class, the 8-lane layout of the `f32` path (empty for `f64`).
     ell: Vec<EllClass>,
@@ -148,26 +280,8 @@ impl EllClass {
 
 impl<F: Field> SparseEngine<F> {
     pub(crate) fn new(model: &IsingModel, coloring: &Coloring) -> Self {
-        let g = model.graph();
-        let n = g.n();
-        let mut offsets = Vec::with_capacity(n + 1);
-        let mut nbr = Vec::with_capacity(2 * g.n_edges());
-        let mut j = Vec::with_capacity(2 * g.n_edges());
-        offsets.push(0);
-        for i in 0..n {
-            for (&k, &e) in g.neighbors(i).iter().zip(g.neighbor_edges(i)) {
-                nbr.push(k);
-                j.push(F::from_f64(model.coupling(e as usize)));
-            }
-            offsets.push(nbr.len());
-        }
         Self {
-            n,
-            classes: coloring.classes().to_vec(),
-            offsets,
-            nbr,
-            j,
-            h: (0..n).map(|i| F::from_f64(model.bias(i))).collect(),
+            csr: Csr::new(model, coloring),
             beta2: F::from_f64(2.0 * model.beta()),
             ell: if F::ELL {
                 coloring
@@ -191,24 +305,11 @@ impl<F: Field> SparseEngine<F> {
     /// Resamples every spin of colour class `class` of chain `x`.
     #[inline]
     pub(crate) fn update_class(&self, x: &mut [Spin], class: usize, rb: &mut RandBuf) {
-        debug_assert_eq!(x.len(), self.n);
         if F::ELL {
             self.update_class_ell(x, class, rb);
             return;
         }
-        for &i in &self.classes[class] {
-            let i = i as usize;
-            let (a, b) = (self.offsets[i], self.offsets[i + 1]);
-            let mut phi = self.h[i];
-            for (&k, &jk) in self.nbr[a..b].iter().zip(&self.j[a..b]) {
-                phi = phi.mul_add(jk, F::from_spin(x[k as usize]));
-            }
-            x[i] = if F::up(self.beta2.mul(phi), rb.u32()) {
-                1
-            } else {
-                -1
-            };
-        }
+        self.csr.update_class(x, class, self.beta2, None, rb);
     }
 }
 

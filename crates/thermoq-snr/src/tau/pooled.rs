@@ -101,7 +101,8 @@ pub struct PooledTau {
 /// estimate at the automatic window. `None` for a constant series.
 fn row_from(acc: &mut [f64], n: usize, samples: usize) -> Option<DoublingRow> {
     let c0 = acc[0];
-    if !(c0 > 1e-12) {
+    // NaN-safe: a NaN variance is not "positive" either
+    if c0.is_nan() || c0 <= 1e-12 {
         return None;
     }
     let mut run = 0.0;

@@ -2,7 +2,7 @@
 
 use crate::TrainError;
 use serde::{Deserialize, Serialize};
-use thermoq_models::dtm::{ForwardProcess, GridPreset, Schedule, VisibleSpec};
+use thermoq_models::dtm::{ForwardProcess, GridName, Schedule, VisibleSpec};
 use thermoq_samplers::KernelKind;
 
 /// The adaptive correlation penalty (SCIENCE.md §3.2).
@@ -71,11 +71,55 @@ impl Default for ProbeConfig {
     }
 }
 
+/// The kernel a DTM layer is trained with: the two chromatic block-Gibbs kernels, serialized (and
+/// displayed) as their CLI names `"blk-alt"` / `"blk-sym"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DtmKernel {
+    /// [`KernelKind::BlkAlt`]: thrml's fixed block order.
+    #[serde(rename = "blk-alt")]
+    BlkAlt,
+    /// [`KernelKind::BlkSym`]: forward or reversed block order by a fair coin per sweep.
+    #[serde(rename = "blk-sym")]
+    BlkSym,
+}
+
+impl DtmKernel {
+    /// The sampler kernel.
+    pub fn kind(self) -> KernelKind {
+        match self {
+            Self::BlkAlt => KernelKind::BlkAlt,
+            Self::BlkSym => KernelKind::BlkSym,
+        }
+    }
+}
+
+impl std::fmt::Display for DtmKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind().name())
+    }
+}
+
+impl std::str::FromStr for DtmKernel {
+    type Err = TrainError;
+
+    /// Parses `blk-alt` or `blk-sym` (as [`KernelKind::parse`] does: case-insensitive).
+    fn from_str(s: &str) -> Result<Self, TrainError> {
+        match KernelKind::parse(s) {
+            Ok(KernelKind::BlkAlt) => Ok(Self::BlkAlt),
+            Ok(KernelKind::BlkSym) => Ok(Self::BlkSym),
+            _ => Err(invalid(
+                "kernel",
+                format!("is {s:?}, expected \"blk-alt\" or \"blk-sym\""),
+            )),
+        }
+    }
+}
+
 /// Everything a DTM training run depends on. Same config and seed ⇒ same parameters, bit for bit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DtmRunConfig {
-    /// Grid preset `SIDE_DEGREE` (e.g. `"60_12"`, `"30_12"`).
-    pub grid: String,
+    /// Grid preset, serialized as `SIDE_DEGREE` (e.g. `"60_12"`, `"30_12"`).
+    pub grid: GridName,
     /// Whether images are 2×2 max-pooled (28×28 → 14×14) after binarization.
     pub pool_2x2: bool,
     /// Binarization threshold on the `[0, 1]` intensity.
@@ -90,8 +134,8 @@ pub struct DtmRunConfig {
     pub split_seed: u64,
     /// Denoising steps `T`.
     pub steps: usize,
-    /// Time schedule, `"log"` or `"linear"`.
-    pub schedule: String,
+    /// Time schedule, serialized as `"log"` or `"linear"`.
+    pub schedule: Schedule,
     /// Forward resampling rate of image pixels.
     pub lambda_image: f64,
     /// Forward resampling rate of label nodes.
@@ -100,8 +144,8 @@ pub struct DtmRunConfig {
     pub offset: f64,
     /// Training inverse temperature.
     pub beta: f64,
-    /// Training kernel, `"blk-alt"` (thrml's fixed block order) or `"blk-sym"`.
-    pub kernel: String,
+    /// Training kernel, serialized as `"blk-alt"` (thrml's fixed block order) or `"blk-sym"`.
+    pub kernel: DtmKernel,
     /// Training examples per optimizer step (= chains per phase).
     pub batch: usize,
     /// Warm-up sweeps before the first recorded sample.
@@ -140,7 +184,7 @@ impl DtmRunConfig {
     /// minutes on 2 cores.
     pub fn quick() -> Self {
         Self {
-            grid: "30_12".into(),
+            grid: GridName::S30D12,
             pool_2x2: true,
             threshold: 0.1,
             digits: vec![0, 1, 2, 3],
@@ -148,12 +192,12 @@ impl DtmRunConfig {
             test_fraction: 0.2,
             split_seed: 0,
             steps: 1,
-            schedule: "log".into(),
+            schedule: Schedule::Log,
             lambda_image: 0.8,
             lambda_label: 0.2,
             offset: 0.1,
             beta: 1.0,
-            kernel: "blk-alt".into(),
+            kernel: DtmKernel::BlkAlt,
             batch: 100,
             warmup: 100,
             samples: 20,
@@ -181,7 +225,7 @@ impl DtmRunConfig {
     /// 200 epochs, T = 1.
     pub fn paper() -> Self {
         Self {
-            grid: "60_12".into(),
+            grid: GridName::S60D12,
             pool_2x2: false,
             batch: 400,
             warmup: 400,
@@ -226,33 +270,23 @@ impl DtmRunConfig {
 
     /// The forward process.
     pub fn process(&self) -> Result<ForwardProcess, TrainError> {
-        let s = Schedule::parse(&self.schedule)?;
         Ok(ForwardProcess::new(
             self.lambda_image,
             self.lambda_label,
-            s,
+            self.schedule,
             self.steps,
             self.offset,
         )?)
     }
 
     /// The training kernel.
-    pub fn kernel_kind(&self) -> Result<KernelKind, TrainError> {
-        match self.kernel.to_ascii_lowercase().as_str() {
-            "blk-alt" => Ok(KernelKind::BlkAlt),
-            "blk-sym" => Ok(KernelKind::BlkSym),
-            other => Err(invalid(
-                "kernel",
-                format!("is {other:?}, expected \"blk-alt\" or \"blk-sym\""),
-            )),
-        }
+    pub fn kernel_kind(&self) -> KernelKind {
+        self.kernel.kind()
     }
 
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), TrainError> {
-        GridPreset::named(&self.grid).map_err(TrainError::Dtm)?;
         self.process()?;
-        self.kernel_kind()?;
         let pos = |field: &str, v: usize| {
             if v == 0 {
                 Err(invalid(field, "is 0, expected at least 1".into()))
@@ -371,14 +405,11 @@ mod tests {
             let e = c.validate().unwrap_err().to_string();
             assert!(e.contains(field), "{e} should name {field}");
         };
-        bad(&|c| c.grid = "61_12".into(), "61_12");
-        bad(&|c| c.kernel = "rs1".into(), "kernel");
         bad(&|c| c.batch = 0, "batch");
         bad(&|c| c.samples = 1, "samples");
         bad(&|c| c.digits = vec![1, 1], "digits");
         bad(&|c| c.lr = f64::NAN, "lr");
         bad(&|c| c.beta = -1.0, "beta");
-        bad(&|c| c.schedule = "cosine".into(), "schedule");
         bad(
             &|c| {
                 c.probe = Some(ProbeConfig {
@@ -387,6 +418,57 @@ mod tests {
                 })
             },
             "probe.replicates",
+        );
+    }
+
+    #[test]
+    fn typed_fields_serialize_as_their_names_and_bad_names_are_rejected() {
+        let v = serde_json::to_value(DtmRunConfig::quick()).unwrap();
+        assert_eq!(v["grid"], "30_12");
+        assert_eq!(v["schedule"], "log");
+        assert_eq!(v["kernel"], "blk-alt");
+        let p = serde_json::to_value(DtmRunConfig::paper()).unwrap();
+        assert_eq!(p["grid"], "60_12");
+        let c = DtmRunConfig::quick();
+        assert_eq!(
+            (
+                c.grid.to_string(),
+                c.schedule.to_string(),
+                c.kernel.to_string()
+            ),
+            ("30_12".into(), "log".into(), "blk-alt".into())
+        );
+        assert_eq!("BLK-SYM".parse::<DtmKernel>().unwrap(), DtmKernel::BlkSym);
+        let e = "rs1".parse::<DtmKernel>().unwrap_err().to_string();
+        assert!(e.contains("kernel") && e.contains("rs1"), "{e}");
+        for (field, value) in [("grid", "61_12"), ("kernel", "rs1"), ("schedule", "cosine")] {
+            let mut bad = v.clone();
+            bad[field] = value.into();
+            let e = serde_json::from_value::<DtmRunConfig>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(value), "{e} should name {value}");
+        }
+    }
+
+    /// A checkpoint written when these fields were strings loads, and re-saves byte-identically.
+    #[test]
+    fn committed_checkpoint_config_round_trips_byte_identically() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/reproductions/dtm-train-paper/resume/checkpoint.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let c: DtmRunConfig = serde_json::from_value(v["config"].clone()).unwrap();
+        assert_eq!(c.grid, GridName::S60D12);
+        assert_eq!(c.schedule, Schedule::Log);
+        assert_eq!(c.kernel, DtmKernel::BlkAlt);
+        let saved = serde_json::to_string(&c).unwrap();
+        let start = text.find("\"config\":").unwrap() + "\"config\":".len();
+        assert!(
+            text[start..].starts_with(&saved),
+            "re-saved config differs from the file's"
         );
     }
 }

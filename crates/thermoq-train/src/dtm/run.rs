@@ -56,11 +56,11 @@ use std::sync::Arc;
 use thermoq_core::Spin;
 use thermoq_core::format::write_atomic;
 use thermoq_core::rng::chain_rng;
-use thermoq_models::dtm::{Block, DtmLayer, DtmLayout, ForwardProcess, GridPreset, TorusGrid};
+use thermoq_models::dtm::{Block, DtmLayer, DtmLayout, ForwardProcess, TorusGrid};
 use thermoq_samplers::ChainBatch;
 use thermoq_samplers::fast::conditioned::ConditionedSampler;
 use thermoq_samplers::fast::{Engine, Generator};
-use thermoq_samplers::observe::Observer;
+use thermoq_samplers::observe::{Observer, SpinMoments};
 
 const STEP_SALT: u64 = 0x4454_4d5f_7374_6570;
 const SHUFFLE_SALT: u64 = 0x4454_4d5f_7368_7566;
@@ -276,9 +276,7 @@ struct ChainStats<'a> {
     /// Spins whose changes between recorded states are counted; the last state is kept only
     /// then (empty: no tracking, as in the positive phase).
     free: &'a [u32],
-    count: f64,
-    sum_x: Vec<f64>,
-    sum_xx: Vec<f64>,
+    sums: SpinMoments,
     series: Vec<f64>,
     changed: u64,
     compared: u64,
@@ -287,13 +285,8 @@ struct ChainStats<'a> {
 
 impl Observer for ChainStats<'_> {
     fn observe(&mut self, _sweep: usize, x: &[Spin]) {
-        self.count += 1.0;
-        for (s, &v) in self.sum_x.iter_mut().zip(x) {
-            *s += f64::from(v);
-        }
-        for (s, &(i, j)) in self.sum_xx.iter_mut().zip(self.edges) {
-            *s += f64::from(x[i as usize] * x[j as usize]);
-        }
+        let edges = self.edges.iter().map(|&(i, j)| (i as usize, j as usize));
+        self.sums.add(x, edges);
         if !self.projection.is_empty() {
             let p: f64 = self
                 .image_nodes
@@ -354,7 +347,7 @@ impl DtmRun {
     pub fn new(config: DtmRunConfig) -> Result<Self, TrainError> {
         config.validate()?;
         let process = config.process()?;
-        let grid = TorusGrid::new(&GridPreset::named(&config.grid)?)?;
+        let grid = TorusGrid::new(&config.grid.preset())?;
         let spec = config.visible();
         let mut layers = Vec::with_capacity(config.steps);
         for k in 0..config.steps {
@@ -476,7 +469,7 @@ impl DtmRun {
         let mut s = ConditionedSampler::new(
             layer.learned(),
             layer.coloring(),
-            self.config.kernel_kind()?,
+            self.config.kernel_kind(),
             chains,
             seed,
         )?;
@@ -544,9 +537,7 @@ impl DtmRun {
                 image_nodes: image,
                 projection: &self.projection,
                 free: &all_nodes,
-                count: 0.0,
-                sum_x: vec![0.0; n],
-                sum_xx: vec![0.0; edges.len()],
+                sums: SpinMoments::new(n, edges.len()),
                 series: Vec::with_capacity(cfg.samples),
                 changed: 0,
                 compared: 0,
@@ -575,9 +566,7 @@ impl DtmRun {
                 image_nodes: image,
                 projection: &[],
                 free: &[],
-                count: 0.0,
-                sum_x: vec![0.0; n],
-                sum_xx: vec![0.0; edges.len()],
+                sums: SpinMoments::new(n, edges.len()),
                 series: Vec::new(),
                 changed: 0,
                 compared: 0,
@@ -592,18 +581,22 @@ impl DtmRun {
         let mut neg_f = vec![0.0; m + n];
         let mut mm = vec![0.0; m];
         for o in &pos_obs {
-            let w = inv_b / o.count;
-            for (a, s) in pos_f.iter_mut().zip(o.sum_xx.iter().chain(&o.sum_x)) {
+            let w = inv_b / o.sums.count() as f64;
+            for (a, s) in pos_f
+                .iter_mut()
+                .zip(o.sums.sum_xx().iter().chain(o.sums.sum_x()))
+            {
                 *a += w * s;
             }
         }
         for o in &neg_obs {
-            let w = inv_b / o.count;
-            for (a, s) in neg_f.iter_mut().zip(o.sum_xx.iter().chain(&o.sum_x)) {
+            let (sx, count) = (o.sums.sum_x(), o.sums.count() as f64);
+            let w = inv_b / count;
+            for (a, s) in neg_f.iter_mut().zip(o.sums.sum_xx().iter().chain(sx)) {
                 *a += w * s;
             }
             for (a, &(i, j)) in mm.iter_mut().zip(&edges) {
-                *a += inv_b * (o.sum_x[i as usize] / o.count) * (o.sum_x[j as usize] / o.count);
+                *a += inv_b * (sx[i as usize] / count) * (sx[j as usize] / count);
             }
         }
         let cp = self.acp[k].cp;
@@ -698,10 +691,9 @@ impl DtmRun {
                     .map(|&i| data.train_visible(i))
                     .collect();
                 let t = t_first + s as u64;
-                for k in 0..t_layers {
+                for (k, acc) in sums.iter_mut().enumerate() {
                     let est = self.step_layer(k, &batch, t, spe)?;
                     let st = &est.stats;
-                    let acc = &mut sums[k];
                     for (a, v) in acc.iter_mut().zip([
                         st.moment_gap,
                         st.grad_norm,

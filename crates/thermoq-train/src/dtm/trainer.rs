@@ -24,7 +24,7 @@ use rand::Rng;
 use thermoq_core::{Graph, Spin, rng::chain_rng};
 use thermoq_models::EnergyModel;
 use thermoq_models::dtm::{ClampedLayer, DtmError, DtmLayer};
-use thermoq_samplers::observe::{MomentObserver, Observer};
+use thermoq_samplers::observe::{MomentObserver, Observer, SpinMoments};
 use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind};
 
 /// Sampling settings of a DTM step.
@@ -58,9 +58,7 @@ struct Embedded<'a> {
     clamped: &'a ClampedLayer,
     graph: &'a Graph,
     x: Vec<Spin>,
-    count: u64,
-    sum_x: Vec<f64>,
-    sum_xx: Vec<f64>,
+    sums: SpinMoments,
 }
 
 impl Observer for Embedded<'_> {
@@ -68,24 +66,10 @@ impl Observer for Embedded<'_> {
         if self.clamped.embed(z, &mut self.x).is_err() {
             return; // lengths are fixed by construction; never happens
         }
-        self.count += 1;
-        for (s, &v) in self.sum_x.iter_mut().zip(&self.x) {
-            *s += f64::from(v);
-        }
-        for (s, (i, j)) in self.sum_xx.iter_mut().zip(self.graph.edges()) {
-            *s += f64::from(self.x[i] * self.x[j]);
-        }
+        self.sums.add(&self.x, self.graph.edges());
     }
     fn merge(&mut self, o: Self) {
-        self.count += o.count;
-        self.sum_x
-            .iter_mut()
-            .zip(&o.sum_x)
-            .for_each(|(a, b)| *a += b);
-        self.sum_xx
-            .iter_mut()
-            .zip(&o.sum_xx)
-            .for_each(|(a, b)| *a += b);
+        self.sums.merge(&o.sums);
     }
 }
 
@@ -160,14 +144,11 @@ impl DtmTrainer {
                     clamped: &cl,
                     graph,
                     x: vec![1; n],
-                    count: 0,
-                    sum_x: vec![0.0; n],
-                    sum_xx: vec![0.0; m],
+                    sums: SpinMoments::new(n, m),
                 }
             })?;
-            let cnt = o.count.max(1) as f64;
-            for (p, s) in pos.iter_mut().zip(o.sum_xx.iter().chain(&o.sum_x)) {
-                *p += s / cnt;
+            for (p, s) in pos.iter_mut().zip(o.sums.m2().iter().chain(&o.sums.m1())) {
+                *p += s;
             }
             // Negative phase: only x_t clamped.
             let model = self.layer.conditional_model(x_t).map_err(dtm)?;
