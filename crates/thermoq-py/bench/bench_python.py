@@ -11,13 +11,13 @@ process and alternating:
 
 It prints one JSON line per case and a table: updates/s = sweeps × spins × chains / seconds,
 ``speedup`` = thermoq-from-Python ÷ thrml (target ≥ 10), ``overhead`` = Python time ÷ Rust-loop
-time − 1 (target ≤ 5%). Usage (from the repository root, after scripts/python-test.sh built the
-venv)::
+time − 1 (target ≤ 5%). Run it with ``cargo xtask bench python`` (builds the release package into
+``target/py-venv`` first), or by hand from the repository root::
 
     target/py-venv/bin/python crates/thermoq-py/bench/bench_python.py [--quick] [--reps 5]
 
-Build the package with the release profile for meaningful numbers:
-``pip install ./crates/thermoq-py`` (maturin builds release by default).
+after installing the package with the release profile (``scripts/python-env.sh --release``;
+``pip install ./crates/thermoq-py`` builds release by default).
 """
 
 import argparse
@@ -104,6 +104,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--no-thrml", action="store_true")
+    ap.add_argument("--json-out", help="also write the JSON lines to this file")
     a = ap.parse_args()
     rows = []
     for c in cases(a.quick):
@@ -139,6 +140,10 @@ def main():
             row["speedup_vs_thrml"] = row["python_updates_per_s"] / row["thrml_updates_per_s"]
         print(json.dumps(row), flush=True)
         rows.append(row)
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
     print(f"{'case':<12} {'py upd/s':>10} {'rust upd/s':>10} {'overhead':>9} {'thrml upd/s':>11} {'speedup':>8}", file=sys.stderr)
     for r in rows:
         print(

@@ -73,6 +73,21 @@ const PROJ_SALT: u64 = 0x4454_4d5f_7072_6f6a;
 /// 24-bit comparison word is 0, probability `2^-24` per update.
 pub const CLAMP_FIELD: f64 = 20.0;
 
+/// The result of [`DtmRun::inpaint`]: `n` test digits, their bottom halves painted by layer 0.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inpainting {
+    /// Fraction of bottom-half pixels (rows `side/2 ..`) that differ from the digit.
+    pub error: f64,
+    /// The image pixels after the run, digit after digit (`n · side²`, row-major).
+    pub images: Vec<Spin>,
+    /// The test digits' image pixels, in the same layout.
+    pub targets: Vec<Spin>,
+    /// The test digits' class indices (positions in `config.digits`).
+    pub classes: Vec<u8>,
+    /// Image side.
+    pub side: usize,
+}
+
 /// A training pair `(x_prev, x_t)` of visible vectors.
 type Pair = (Vec<Spin>, Vec<Spin>);
 
@@ -821,8 +836,15 @@ impl DtmRun {
     /// run `generation.sweeps` sweeps at the training β; the error is the fraction of bottom-half
     /// pixels that differ from the digit. The input term `J_0 x_t` is left out (no input is
     /// given). Same streams every call (probe salt), so it never changes training and two calls
-    /// on the same parameters agree.
+    /// on the same parameters agree. [`DtmRun::inpaint`] returns the images as well.
     pub fn inpaint_error(&self, data: &DtmData, n: usize) -> Result<f64, TrainError> {
+        Ok(self.inpaint(data, n)?.error)
+    }
+
+    /// The inpainting check of [`DtmRun::inpaint_error`] with its images: for each of the first
+    /// `n` test digits (capped at the test split), the visible image pixels after the run, the
+    /// digit itself and its class, and the error over all bottom halves.
+    pub fn inpaint(&self, data: &DtmData, n: usize) -> Result<Inpainting, TrainError> {
         let n = n.min(data.test_len());
         if n == 0 {
             return Err(invalid("inpaint_test", "no test digits to inpaint".into()));
@@ -849,6 +871,9 @@ impl DtmRun {
         let mut batch = ChainBatch::uniform(n, nn, seed);
         s.sweep(&mut batch, self.config.generation.sweeps)?;
         let (mut wrong, mut total) = (0usize, 0usize);
+        let mut images = Vec::with_capacity(n * n_image);
+        let mut targets = Vec::with_capacity(n * n_image);
+        let mut classes = Vec::with_capacity(n);
         for i in 0..n {
             let x0 = data.test_visible(i);
             let x = batch.chain(i);
@@ -858,8 +883,17 @@ impl DtmRun {
                     wrong += 1;
                 }
             }
+            images.extend(vis[..n_image].iter().map(|&node| x[node as usize]));
+            targets.extend_from_slice(&x0[..n_image]);
+            classes.push(data.test_class(i));
         }
-        Ok(wrong as f64 / total.max(1) as f64)
+        Ok(Inpainting {
+            error: wrong as f64 / total.max(1) as f64,
+            images,
+            targets,
+            classes,
+            side,
+        })
     }
 
     /// The run's state as a checkpoint.
