@@ -27,6 +27,13 @@ use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind, Sample
 /// Spin updates per chunk between two signal checks (≈ 10–300 ms on two cores).
 const CHUNK_UPDATES: usize = 1 << 24;
 
+/// The same for the lattice engine, 16× larger: it is the fastest engine (≈ 2.7e9 updates/s,
+/// so a chunk still takes ≈ 0.1 s), and each call re-lays every chain into its checkerboard
+/// halves and back, a fixed per-chunk cost that at 2^24 updates per chunk (16 sweeps of a
+/// 128×128 lattice × 64 chains) made the Python call 31 % slower than one Rust call
+/// (`bench/overhead_pieces.py`, docs/performance.md).
+const CHUNK_UPDATES_LATTICE: usize = 1 << 28;
+
 /// Largest trace (`chains × sweeps × n` bytes) `sample` will allocate.
 const MAX_TRACE_BYTES: usize = 1 << 34;
 
@@ -191,7 +198,11 @@ fn coloring_for(m: &PyModel, colors: Option<Vec<u32>>) -> PyResult<Option<Colori
 }
 
 fn chunk_len(chains: usize, n: usize, forced: Option<usize>) -> usize {
-    forced.unwrap_or((CHUNK_UPDATES / (chains * n).max(1)).max(1))
+    chunk_len_for(CHUNK_UPDATES, chains, n, forced)
+}
+
+fn chunk_len_for(updates: usize, chains: usize, n: usize, forced: Option<usize>) -> usize {
+    forced.unwrap_or((updates / chains.saturating_mul(n).max(1)).max(1))
 }
 
 /// Samples `chains` chains of `model` (see `thermoq.sample` for the meaning of each argument).
@@ -321,7 +332,11 @@ pub fn sample<'py>(
         Runner::Conditioned(s) => s.engine().name().to_string(),
     };
 
-    let step = chunk_len(chains, n, chunk);
+    let updates = match &runner {
+        Runner::Fast(s) if s.engine() == Engine::Lattice => CHUNK_UPDATES_LATTICE,
+        _ => CHUNK_UPDATES,
+    };
+    let step = chunk_len_for(updates, chains, n, chunk);
     let d = PyDict::new(py);
     guarded("sample", || {
         let mut done = 0;

@@ -491,7 +491,7 @@ def sample(
     if clamp is None:
         r = _native.sample(
             model, kernel, engine, generator, seed, chains, sweeps, burn_in, output,
-            None if col is None else [int(c) for c in col], ia, fa, ba, chunk,
+            None if col is None else col.tolist(), ia, fa, ba, chunk,
         )
         return Samples(
             kernel=r["kernel"], engine=r["engine"], seed=seed, chains=chains, sweeps=sweeps,
