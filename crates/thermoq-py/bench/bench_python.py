@@ -22,6 +22,7 @@ after installing the package with the release profile (``scripts/python-env.sh -
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -141,6 +142,7 @@ def main():
         print(json.dumps(row), flush=True)
         rows.append(row)
     if a.json_out:
+        os.makedirs(os.path.dirname(os.path.abspath(a.json_out)), exist_ok=True)
         with open(a.json_out, "w") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")

@@ -150,13 +150,17 @@ impl PyDtm {
             while run.epochs_done() < epochs {
                 let next = run.epochs_done() + 1;
                 py.detach(|| {
-                    run.train(&data, |_| {}, |r| {
-                        Ok(if r.epochs_done() >= next {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
-                        })
-                    })
+                    run.train(
+                        &data,
+                        |_| {},
+                        |r| {
+                            Ok(if r.epochs_done() >= next {
+                                ControlFlow::Break(())
+                            } else {
+                                ControlFlow::Continue(())
+                            })
+                        },
+                    )
                 })
                 .map_err(value_err)?;
                 py.check_signals()?;
