@@ -27,10 +27,11 @@ use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind, Sample
 /// Spin updates per chunk between two signal checks (≈ 10–300 ms on two cores).
 const CHUNK_UPDATES: usize = 1 << 24;
 
-/// The same for the lattice engine, 16× larger: it is the fastest engine (≈ 2.7e9 updates/s,
-/// so a chunk still takes ≈ 0.1 s), and each call re-lays every chain into its checkerboard
-/// halves and back, a fixed per-chunk cost that at 2^24 updates per chunk (16 sweeps of a
-/// 128×128 lattice × 64 chains) made the Python call 31 % slower than one Rust call
+/// The same for the lattice and lanes engines, 16× larger: they are the fastest engines
+/// (≈ 1.5–2.7e9 updates/s, so a chunk still takes ≈ 0.1–0.2 s), and each call re-lays every
+/// chain into the engine's own layout (checkerboard halves; 16-chain SIMD rows) and back, a fixed
+/// per-chunk cost: at 2^24 updates per chunk (16 sweeps of a 128×128 lattice, 72 sweeps of the
+/// 60_12 DTM layer, × 64 chains) it made the Python call 31 % / 16 % slower than one Rust call
 /// (`bench/overhead_pieces.py`, docs/performance.md).
 const CHUNK_UPDATES_LATTICE: usize = 1 << 28;
 
@@ -333,7 +334,9 @@ pub fn sample<'py>(
     };
 
     let updates = match &runner {
-        Runner::Fast(s) if s.engine() == Engine::Lattice => CHUNK_UPDATES_LATTICE,
+        Runner::Fast(s) if matches!(s.engine(), Engine::Lattice | Engine::Lanes) => {
+            CHUNK_UPDATES_LATTICE
+        }
         _ => CHUNK_UPDATES,
     };
     let step = chunk_len_for(updates, chains, n, chunk);
