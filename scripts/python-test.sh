@@ -14,27 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${THERMOQ_PY_VENV:-$ROOT/target/py-venv}
-PYTHON=${PYTHON:-python3}
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  echo "python-test: $PYTHON not found; install CPython >= 3.10" >&2
-  exit 1
-fi
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PYTHON" -m venv "$VENV"
-fi
 PY="$VENV/bin/python"
-# maturin (the PEP 517 backend, run without build isolation) calls the `maturin` binary on PATH
-export PATH="$VENV/bin:$PATH"
-"$PY" -m pip install --quiet --disable-pip-version-check \
-  'maturin>=1.7,<2' 'numpy>=1.23' pytest emcee arviz 'thrml==0.1.4' jax
-# The Rust CLI, for the test that Python and Rust give identical samples for one seed.
+# The Rust CLI, for the tests that Python and Rust give identical samples for one seed.
 cargo test --workspace --no-run --quiet  # the same build as `cargo test --workspace` (a no-op after it)
 export THERMOQ_CLI="$ROOT/target/debug/thermoq"
-# Build + install as a user would (pip, maturin backend); the dev profile and the shared target/
-# keep repeated runs incremental (results do not depend on the profile).
-CARGO_TARGET_DIR="$ROOT/target" MATURIN_PEP517_ARGS="--profile dev" \
-  "$PY" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps \
-  --force-reinstall ./crates/thermoq-py
+# venv + dependencies + the package itself (dev profile), shared with `cargo xtask bench python`
+bash "$ROOT/scripts/python-env.sh"
 export THERMOQ_REQUIRE_CLI=1 THERMOQ_REQUIRE_THRML=1 JAX_PLATFORMS=cpu
 cd crates/thermoq-py
 set +e

@@ -41,6 +41,9 @@ pub enum BenchCmd {
     /// thermoq and thrml 0.1.4 (CPU JAX) side by side on identical models, alternating, with
     /// ratios; plus a moment cross-check of both against exact enumeration.
     Peers(crate::bench_peers::PeersBenchArgs),
+    /// thermoq called from Python against thrml 0.1.4 and against the Rust bench loop, same run
+    /// (builds the release package into target/py-venv).
+    Python(crate::bench_python::PythonBenchArgs),
 }
 
 /// Options of `bench sampler`.
@@ -81,6 +84,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         BenchCmd::Sampler(a) => run_sampler_bench(a),
         BenchCmd::Spectral(a) => crate::bench_spectral::run_spectral_bench(a),
         BenchCmd::Peers(a) => crate::bench_peers::run_peers_bench(a),
+        BenchCmd::Python(a) => crate::bench_python::run_python_bench(a),
     }
 }
 

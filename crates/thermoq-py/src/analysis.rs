@@ -101,3 +101,76 @@ pub fn ladder(
     .map_err(value_err)?;
     Ok(l.alphas().to_vec())
 }
+
+fn observable_set(observables: &str) -> PyResult<ObservableSet> {
+    match observables {
+        "couplings" => Ok(ObservableSet::Couplings),
+        "all" => Ok(ObservableSet::All),
+        _ => Err(PyValueError::new_err(format!(
+            "observables: is {observables:?}, expected \"couplings\" or \"all\""
+        ))),
+    }
+}
+
+/// The ideal heat-bath `rs1` kernel the differentiable predictor is defined for.
+fn rs1(m: &thermoq_models::IsingModel) -> PyResult<GibbsKernel> {
+    GibbsKernel::new(KernelKind::Rs1, m.graph(), None).map_err(value_err)
+}
+
+/// `Q_struct⊥` of `model` (ideal heat-bath `rs1`, window `window` sweeps) and its analytic
+/// gradient in every parameter (couplings in edge order, then biases), the cluster chosen at the
+/// current parameters and held fixed; `eps_cluster` as in the predictor (`None`: the default).
+/// Returns the `StructPerpGradient` as a JSON document.
+#[pyfunction]
+#[pyo3(signature = (model, data_means, observables, window, eps_cluster=None))]
+pub fn struct_perp_gradient(
+    py: Python<'_>,
+    model: Bound<'_, PyModel>,
+    data_means: Vec<f64>,
+    observables: &str,
+    window: f64,
+    eps_cluster: Option<f64>,
+) -> PyResult<String> {
+    let m = model.get().ising().clone();
+    let set = observable_set(observables)?;
+    let k = rs1(&m)?;
+    let mut sp = thermoq_snr::predict::StructPerp::default();
+    if let Some(e) = eps_cluster {
+        if !(e.is_finite() && e >= 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "eps_cluster: is {e}, expected a finite number ≥ 0"
+            )));
+        }
+        sp.eps_cluster = e;
+    }
+    guarded("struct_perp_gradient", || {
+        let g = py
+            .detach(|| {
+                thermoq_snr::exact::struct_perp_gradient(&m, &k, &data_means, set, window, &sp)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(PyValueError::new_err)?;
+        serde_json::to_string(&g).map_err(value_err)
+    })
+}
+
+/// `T_O` of `model` under ideal heat-bath `rs1` with the cluster held at `cluster` (step-order
+/// mode indices, as returned by [`struct_perp_gradient`]): the function whose derivative that
+/// gradient is, for finite-difference checks.
+#[pyfunction]
+pub fn struct_perp_t_o(
+    py: Python<'_>,
+    model: Bound<'_, PyModel>,
+    observables: &str,
+    cluster: Vec<usize>,
+) -> PyResult<f64> {
+    let m = model.get().ising().clone();
+    let set = observable_set(observables)?;
+    let k = rs1(&m)?;
+    guarded("struct_perp_t_o", || {
+        py.detach(|| {
+            thermoq_snr::exact::t_o_fixed_cluster(&m, &k, set, &cluster).map_err(|e| e.to_string())
+        })
+        .map_err(|e| PyValueError::new_err(format!("cluster: {e}")))
+    })
+}

@@ -13,8 +13,10 @@
 //!   ([`sample::Runner`]), run in chunks of sweeps with the GIL released and signals checked
 //!   between chunks;
 //! * [`estimators`] — τ_int (emcee's rule), split-chain ESS and R̂ (ArviZ's), the doubling rule;
-//! * [`analysis`] — the exact cell analysis (spectrum summary, Q_op, predictors) as JSON;
-//! * [`dtm`] — a trained DTM checkpoint: class-conditional generation of digits;
+//! * [`analysis`] — the exact cell analysis (spectrum summary, Q_op, predictors) and
+//!   ∂Q_struct⊥/∂θ, as JSON;
+//! * [`dtm`] — DTM checkpoints: class-conditional generation of digits, training on digit arrays,
+//!   the inpainting check;
 //! * [`bench`] — the DTM benchmark model and a Rust-only timing loop for the Python benchmark.
 //!
 //! Every error a user can cause becomes a `ValueError` (or `TypeError` for wrong types, raised by
@@ -85,6 +87,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(estimators::tau_doubling, m)?)?;
     m.add_function(wrap_pyfunction!(analysis::analyze, m)?)?;
     m.add_function(wrap_pyfunction!(analysis::ladder, m)?)?;
+    m.add_function(wrap_pyfunction!(analysis::struct_perp_gradient, m)?)?;
+    m.add_function(wrap_pyfunction!(analysis::struct_perp_t_o, m)?)?;
     m.add_function(wrap_pyfunction!(bench::dtm_conditional, m)?)?;
     m.add_function(wrap_pyfunction!(bench::time_sweeps, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;

@@ -27,6 +27,14 @@ use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind, Sample
 /// Spin updates per chunk between two signal checks (≈ 10–300 ms on two cores).
 const CHUNK_UPDATES: usize = 1 << 24;
 
+/// The same for the lattice and lanes engines, 16× larger: they are the fastest engines
+/// (≈ 1.5–2.7e9 updates/s, so a chunk still takes ≈ 0.1–0.2 s), and each call re-lays every
+/// chain into the engine's own layout (checkerboard halves; 16-chain SIMD rows) and back, a fixed
+/// per-chunk cost: at 2^24 updates per chunk (16 sweeps of a 128×128 lattice, 72 sweeps of the
+/// 60_12 DTM layer, × 64 chains) it made the Python call 31 % / 16 % slower than one Rust call
+/// (`bench/overhead_pieces.py`, docs/performance.md).
+const CHUNK_UPDATES_LATTICE: usize = 1 << 28;
+
 /// Largest trace (`chains × sweeps × n` bytes) `sample` will allocate.
 const MAX_TRACE_BYTES: usize = 1 << 34;
 
@@ -191,7 +199,11 @@ fn coloring_for(m: &PyModel, colors: Option<Vec<u32>>) -> PyResult<Option<Colori
 }
 
 fn chunk_len(chains: usize, n: usize, forced: Option<usize>) -> usize {
-    forced.unwrap_or((CHUNK_UPDATES / (chains * n).max(1)).max(1))
+    chunk_len_for(CHUNK_UPDATES, chains, n, forced)
+}
+
+fn chunk_len_for(updates: usize, chains: usize, n: usize, forced: Option<usize>) -> usize {
+    forced.unwrap_or((updates / chains.saturating_mul(n).max(1)).max(1))
 }
 
 /// Samples `chains` chains of `model` (see `thermoq.sample` for the meaning of each argument).
@@ -321,7 +333,13 @@ pub fn sample<'py>(
         Runner::Conditioned(s) => s.engine().name().to_string(),
     };
 
-    let step = chunk_len(chains, n, chunk);
+    let updates = match &runner {
+        Runner::Fast(s) if matches!(s.engine(), Engine::Lattice | Engine::Lanes) => {
+            CHUNK_UPDATES_LATTICE
+        }
+        _ => CHUNK_UPDATES,
+    };
+    let step = chunk_len_for(updates, chains, n, chunk);
     let d = PyDict::new(py);
     guarded("sample", || {
         let mut done = 0;

@@ -3,6 +3,13 @@
 //! Chains start uniformly at random (chain `c` from its own stream of `--seed`), discard
 //! `--burn-in` sweeps and record `--sweeps` sweeps each. Chain `c` always uses RNG stream `c`, so
 //! the output depends on the seed and configuration only, not on the thread count.
+//!
+//! `--engine` picks the sampler: `reference` (default; the `GibbsKernel` reference kernels, every
+//! kernel) or one of the fast block engines of `thermoq_samplers::fast` (`auto`, `sparse`,
+//! `sparse-f32`, `lattice`, `lanes`; `dense` needs an RBM, which a model file cannot hold), with
+//! `--generator` choosing the lanes engine's random words. The names and the samples are those of
+//! the Python API's `engine=` / `generator=` for the same seed. `--trace FILE` also writes every
+//! recorded state as a NumPy `.npy` array of `int8`, shaped `(chain, draw, node)`.
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -10,10 +17,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use thermoq_core::Spin;
 use thermoq_core::{Coloring, Graph};
 use thermoq_models::IsingModel;
+use thermoq_samplers::fast::{Engine, FastSampler, Generator};
 use thermoq_samplers::observe::{MomentObserver, Observer};
-use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind};
+use thermoq_samplers::{
+    BatchSampler, ChainBatch, ChainSampler, Executor, GibbsKernel, KernelKind, SamplerError,
+};
 
 /// Arguments of `thermoq sample`.
 #[derive(Debug, Args)]
@@ -40,6 +51,18 @@ pub struct SampleArgs {
     /// `{"colors": [...]}`. Validated (proper, every colour used). Default: DSATUR.
     #[arg(long, value_name = "FILE")]
     pub colors: Option<PathBuf>,
+    /// Sampler: reference (the reference kernels, every kernel) or a fast block engine: auto,
+    /// sparse, sparse-f32, lattice, dense, lanes (block kernels only; the same samples as the
+    /// Python API's `engine=` for the same seed).
+    #[arg(long, default_value = "reference")]
+    pub engine: String,
+    /// Random words of the lanes engine: chacha8 (reference) or xoshiro128+.
+    #[arg(long, default_value = "chacha8")]
+    pub generator: String,
+    /// Also write every recorded state here (atomically) as a NumPy `.npy` `int8` array shaped
+    /// (chain, draw, node).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
     /// Write the JSON here (atomically) instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -67,6 +90,10 @@ pub struct SampleConfig {
     pub burn_in: usize,
     /// Seed.
     pub seed: u64,
+    /// Engine that ran (`reference` or the fast engine's name, `auto` resolved).
+    pub engine: String,
+    /// Random-word generator (`chacha8` or `xoshiro128+`).
+    pub generator: String,
     /// Colouring file, if any.
     pub colors: Option<String>,
     /// Number of colour classes used (block kernels).
@@ -153,13 +180,55 @@ impl SampleArgs {
             }
             None => None,
         };
-        let kernel = GibbsKernel::new(kind, g, coloring)?;
+        let engine = parse_engine(&self.engine)?;
+        let generator = parse_generator(&self.generator)?;
+        if self.trace.is_some() {
+            let bytes = crate::budget::product(&[self.chains as u64, self.sweeps as u64, n]);
+            budget.check("the --trace array", bytes, "--trace")?;
+        }
         let mut builder = rayon::ThreadPoolBuilder::new();
         if let Some(t) = self.threads {
             builder = builder.num_threads(t);
         }
         let pool = builder.build().context("starting the worker threads")?;
-        let out = pool.install(|| self.sample(&model, &kernel))?;
+        let n_colors;
+        let engine_name;
+        let (out, trace) = match engine {
+            None => {
+                if generator != Generator::ChaCha8 {
+                    bail!(
+                        "--generator: is {:?}; the reference engine draws from chacha8 only \
+                         (xoshiro128+ needs --engine lanes or auto on a block kernel)",
+                        self.generator
+                    );
+                }
+                let kernel = GibbsKernel::new(kind, g, coloring)?;
+                n_colors = kernel.coloring().map(Coloring::n_colors);
+                engine_name = "reference".to_string();
+                let mut sampler = BatchSampler::new(&model, &kernel, self.chains, self.seed);
+                pool.install(|| self.sample(&model, &mut sampler))?
+            }
+            Some(e) => {
+                if !kind.is_block() {
+                    bail!(
+                        "--engine: is {:?}; the fast engines run the block kernels blk-alt, \
+                         blk-sym and blk-rs (use --engine reference for {kind})",
+                        self.engine
+                    );
+                }
+                // DSATUR when no colouring is given, as `FastSampler` itself would.
+                let col = coloring.unwrap_or_else(|| Coloring::dsatur(g));
+                n_colors = Some(col.n_colors());
+                let mut sampler =
+                    FastSampler::with_engine(&model, kind, Some(col), self.chains, self.seed, e)
+                        .map_err(|err| flag_error(err, "--engine"))?;
+                sampler
+                    .set_generator(generator)
+                    .map_err(|err| flag_error(err, "--generator"))?;
+                engine_name = sampler.engine().name().to_string();
+                pool.install(|| self.sample(&model, &mut sampler))?
+            }
+        };
         // Energies of magnitude near f64::MAX overflow in sums (J = 1e308): an error naming the
         // quantity, never a JSON null.
         if !out.energy_mean.is_finite() {
@@ -183,8 +252,9 @@ impl SampleArgs {
         if let Some(i) = out.m2_edges.iter().position(|v| !v.is_finite()) {
             bail!("m2_edges[{i}]: is {}, not a finite number", out.m2_edges[i]);
         }
+        let n_spins = thermoq_models::EnergyModel::n_spins(&model);
         let doc = SampleOutput {
-            n: thermoq_models::EnergyModel::n_spins(&model),
+            n: n_spins,
             count: out.count,
             m1: out.m1,
             m2_edges: out.m2_edges,
@@ -197,12 +267,21 @@ impl SampleArgs {
                 sweeps: self.sweeps,
                 burn_in: self.burn_in,
                 seed: self.seed,
+                engine: engine_name,
+                generator: generator_name(generator).into(),
                 colors: self.colors.as_ref().map(|p| p.display().to_string()),
-                n_colors: kernel.coloring().map(Coloring::n_colors),
+                n_colors,
                 threads: pool.current_num_threads(),
                 thermoq_version: env!("CARGO_PKG_VERSION").into(),
             },
         };
+        if let (Some(p), Some(t)) = (&self.trace, trace) {
+            thermoq_core::format::write_atomic(
+                p,
+                &npy_int8(&t, [self.chains, self.sweeps, n_spins]),
+            )
+            .with_context(|| format!("writing --trace {}", p.display()))?;
+        }
         let text = serde_json::to_string_pretty(&doc)?;
         match &self.out {
             Some(p) => thermoq_core::format::write_atomic(p, format!("{text}\n").as_bytes())?,
@@ -215,12 +294,13 @@ impl SampleArgs {
     }
 
     /// Burn-in and recording in chunks so that the progress bar moves; the RNG streams continue
-    /// across chunks, so chunking does not change the samples.
-    fn sample(
+    /// across chunks, so chunking does not change the samples. With `--trace`, also returns every
+    /// recorded state, `(chain, draw, node)` in C order.
+    fn sample<S: ChainSampler<State = ChainBatch>>(
         &self,
         model: &IsingModel,
-        kernel: &GibbsKernel,
-    ) -> Result<thermoq_samplers::observe::Moments> {
+        sampler: &mut S,
+    ) -> Result<(thermoq_samplers::observe::Moments, Option<Vec<Spin>>)> {
         let n = thermoq_models::EnergyModel::n_spins(model);
         // Checked in `run`; saturating here only to keep this function panic-free on its own.
         let total = self.burn_in.saturating_add(self.sweeps) as u64;
@@ -236,7 +316,6 @@ impl SampleArgs {
             ProgressBar::hidden()
         };
         let mut batch = ChainBatch::uniform(self.chains, n, self.seed);
-        let mut sampler = BatchSampler::new(model, kernel, self.chains, self.seed);
         let chunk = (self.burn_in.saturating_add(self.sweeps) / 100).max(1);
         bar.set_message("burn-in");
         let mut done = 0;
@@ -247,20 +326,114 @@ impl SampleArgs {
             bar.inc(k as u64);
         }
         bar.set_message("sampling");
+        let mut trace: Option<Vec<Spin>> = self
+            .trace
+            .as_ref()
+            .map(|_| vec![0; self.chains * self.sweeps * n]);
         let mut acc: Option<MomentObserver<'_, IsingModel>> = None;
         let mut done = 0;
         while done < self.sweeps {
             let k = chunk.min(self.sweeps - done);
-            let o = sampler.run(&mut batch, 0, k, |_| MomentObserver::new(model))?;
+            let o = Executor::new(k)
+                .run(sampler, &mut batch, |_| Recorder {
+                    moments: MomentObserver::new(model),
+                    states: trace.as_ref().map(|_| vec![Vec::new()]),
+                })?
+                .observed;
+            if let (Some(t), Some(states)) = (&mut trace, &o.states) {
+                for (c, s) in states.iter().enumerate() {
+                    let at = (c * self.sweeps + done) * n;
+                    t[at..at + k * n].copy_from_slice(s);
+                }
+            }
             match &mut acc {
-                Some(a) => a.merge(o),
-                None => acc = Some(o),
+                Some(a) => a.merge(o.moments),
+                None => acc = Some(o.moments),
             }
             done += k;
             bar.inc(k as u64);
         }
         bar.finish_and_clear();
         let acc = acc.context("no sweeps recorded")?;
-        Ok(acc.moments())
+        Ok((acc.moments(), trace))
     }
+}
+
+/// Moments, and with `--trace` every state of every chain (one `Vec` per chain, merged in chain
+/// order).
+struct Recorder<'m> {
+    moments: MomentObserver<'m, IsingModel>,
+    states: Option<Vec<Vec<Spin>>>,
+}
+
+impl Observer for Recorder<'_> {
+    fn observe(&mut self, sweep: usize, x: &[Spin]) {
+        self.moments.observe(sweep, x);
+        if let Some(c) = self.states.as_mut().and_then(|s| s.last_mut()) {
+            c.extend_from_slice(x);
+        }
+    }
+    fn merge(&mut self, other: Self) {
+        self.moments.merge(other.moments);
+        if let (Some(s), Some(o)) = (&mut self.states, other.states) {
+            s.extend(o);
+        }
+    }
+}
+
+/// The engine names of `--engine` (those of the Python API); `None` is the reference engine.
+fn parse_engine(s: &str) -> Result<Option<Engine>> {
+    Ok(Some(match s {
+        "reference" => return Ok(None),
+        "auto" => Engine::Auto,
+        "sparse" => Engine::Sparse,
+        "sparse-f32" => Engine::SparseF32,
+        "lattice" => Engine::Lattice,
+        "dense" => Engine::Dense,
+        "lanes" => Engine::Lanes,
+        _ => bail!(
+            "--engine: is {s:?}, expected one of reference, auto, sparse, sparse-f32, lattice, \
+             dense, lanes"
+        ),
+    }))
+}
+
+fn parse_generator(s: &str) -> Result<Generator> {
+    match s {
+        "chacha8" => Ok(Generator::ChaCha8),
+        "xoshiro128+" | "xoshiro128plus" => Ok(Generator::Xoshiro128Plus),
+        _ => bail!("--generator: is {s:?}, expected chacha8 or xoshiro128+"),
+    }
+}
+
+fn generator_name(g: Generator) -> &'static str {
+    match g {
+        Generator::Xoshiro128Plus => "xoshiro128+",
+        _ => "chacha8",
+    }
+}
+
+/// A sampler's refusal, prefixed with the command-line flag that caused it.
+fn flag_error(e: SamplerError, flag: &str) -> anyhow::Error {
+    anyhow::anyhow!("{flag}: {e}")
+}
+
+/// `data` as a NumPy `.npy` (format 1.0) `int8` array of the given C-order shape.
+fn npy_int8(data: &[Spin], shape: [usize; 3]) -> Vec<u8> {
+    let dict = format!(
+        "{{'descr': '|i1', 'fortran_order': False, 'shape': ({}, {}, {}), }}",
+        shape[0], shape[1], shape[2]
+    );
+    // magic (6) + version (2) + header length (2) + dict + padding + '\n', a multiple of 64
+    let unpadded = 10 + dict.len() + 1;
+    let pad = (64 - unpadded % 64) % 64;
+    let hlen = dict.len() + pad + 1;
+    let mut out = Vec::with_capacity(10 + hlen + data.len());
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(hlen as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.extend(std::iter::repeat_n(b' ', pad));
+    out.push(b'\n');
+    out.extend(data.iter().map(|&v| v as u8));
+    out
 }

@@ -491,7 +491,7 @@ def sample(
     if clamp is None:
         r = _native.sample(
             model, kernel, engine, generator, seed, chains, sweeps, burn_in, output,
-            None if col is None else [int(c) for c in col], ia, fa, ba, chunk,
+            None if col is None else col.tolist(), ia, fa, ba, chunk,
         )
         return Samples(
             kernel=r["kernel"], engine=r["engine"], seed=seed, chains=chains, sweeps=sweeps,
@@ -758,9 +758,132 @@ def exact(model: Model) -> dict:
 __all__.append("exact")
 
 
+@dataclasses.dataclass
+class StructPerpGradient:
+    """``Q_struct⊥ = (K/2)‖g‖²/T_O`` under ideal heat-bath ``rs1`` and its analytic derivatives
+    in every parameter ``θ`` (couplings in :attr:`Model.edges` order, then biases for
+    ``observables="all"`` — the same order as ``data_means``), with the mode cluster chosen at
+    the current ``θ`` and held fixed."""
+
+    q: float
+    t_o: float
+    g_norm2: float
+    #: the cluster, as mode indices in decreasing-eigenvalue order (pass to :func:`struct_perp_t_o`)
+    cluster: np.ndarray
+    #: ``∂Q_struct⊥/∂θ``
+    dq: np.ndarray
+    #: ``∂T_O/∂θ``
+    dt_o: np.ndarray
+    #: ``∂‖g‖²/∂θ``
+    dg_norm2: np.ndarray
+
+
+def _observable_means(model: Model, data_means: Any, observables: str) -> np.ndarray:
+    na = len(model.couplings) + (model.n if observables == "all" else 0)
+    dm = np.zeros(na) if data_means is None else _real_array("data_means", data_means, 1)
+    if dm.shape != (na,):
+        raise ValueError(f"data_means: has shape {dm.shape}, expected ({na},) (one per observable)")
+    return dm
+
+
+def struct_perp_gradient(
+    model: Model,
+    *,
+    data_means: Any = None,
+    observables: str = "couplings",
+    window: float = 200.0,
+    eps_cluster: Optional[float] = None,
+) -> StructPerpGradient:
+    """∂Q_struct⊥/∂θ: the differentiable predictor of the gradient SNR (SCIENCE.md II.5) and its
+    exact gradient (Daleckii–Krein), for an enumerable model (N ≲ 12: one dense
+    eigendecomposition of size 2^N) under the ideal heat-bath ``rs1`` kernel.
+
+    * ``data_means`` — ``E_data[f_a]`` (``f_ij = −x_i x_j`` per edge, then ``f_i = −x_i`` for
+      ``observables="all"``); default zeros.
+    * ``window`` — ``K``, recorded sweeps per chain.
+    * ``eps_cluster`` — the predictor's cluster tolerance (default: the predictor's default;
+      ``0`` keeps every relevant mode).
+
+    The cluster is chosen at the current parameters and held fixed, so ``dq`` is the derivative of
+    ``(K/2)‖g(θ)‖²/T_O(θ; cluster)``; :func:`struct_perp_t_o` evaluates ``T_O`` for a given
+    cluster (finite-difference checks)."""
+    if not isinstance(model, Model):
+        raise TypeError(f"model: expected a thermoq.Model, got {type(model).__name__}")
+    observables = _str("observables", observables, ("couplings", "all"))
+    dm = _observable_means(model, data_means, observables)
+    w = _float("window", window)
+    if not w > 0:
+        raise ValueError(f"window: is {w}, expected a number of sweeps > 0")
+    ec = None if eps_cluster is None else _float("eps_cluster", eps_cluster)
+    r = json.loads(_native.struct_perp_gradient(model, [float(v) for v in dm], observables, w, ec))
+    return StructPerpGradient(
+        q=float(r["q"]), t_o=float(r["t_o"]), g_norm2=float(r["g_norm2"]),
+        cluster=np.asarray(r["cluster"], dtype=np.int64), dq=np.asarray(r["dq"], dtype=np.float64),
+        dt_o=np.asarray(r["dt_o"], dtype=np.float64), dg_norm2=np.asarray(r["dg_norm2"], dtype=np.float64),
+    )
+
+
+def struct_perp_t_o(model: Model, cluster: Any, *, observables: str = "couplings") -> float:
+    """``T_O`` of ``model`` under ideal heat-bath ``rs1`` with the mode cluster held at ``cluster``
+    (as returned in :attr:`StructPerpGradient.cluster`): the denominator whose derivative
+    :func:`struct_perp_gradient` returns."""
+    if not isinstance(model, Model):
+        raise TypeError(f"model: expected a thermoq.Model, got {type(model).__name__}")
+    observables = _str("observables", observables, ("couplings", "all"))
+    c = np.asarray(cluster)
+    if c.dtype.kind not in "iu" or c.ndim != 1:
+        raise TypeError(f"cluster: expected a 1-D array of mode indices, got dtype {c.dtype} with shape {c.shape}")
+    if c.size and c.min() < 0:
+        raise ValueError("cluster: has a negative mode index")
+    return float(_native.struct_perp_t_o(model, observables, [int(v) for v in c]))
+
+
+__all__ += ["StructPerpGradient", "struct_perp_gradient", "struct_perp_t_o"]
+
+
+def _digits(images: Any, labels: Any) -> tuple:
+    """MNIST-style digits as the native layer takes them: flattened ``uint8`` grey levels,
+    labels, rows, cols."""
+    im = np.asarray(images)
+    if im.dtype.kind not in "iu":
+        raise TypeError(f"images: has dtype {im.dtype}, expected uint8 grey levels 0-255")
+    if im.ndim != 3:
+        raise ValueError(f"images: has shape {im.shape}, expected (count, rows, cols)")
+    if im.size and (im.min() < 0 or im.max() > 255):
+        raise ValueError("images: has values outside 0..255")
+    lab = np.asarray(labels)
+    if lab.dtype.kind not in "iu":
+        raise TypeError(f"labels: has dtype {lab.dtype}, expected integers (digits 0-9)")
+    if lab.shape != (im.shape[0],):
+        raise ValueError(f"labels: has shape {lab.shape}, expected ({im.shape[0]},) (one per image)")
+    if lab.size and (lab.min() < 0 or lab.max() > 9):
+        raise ValueError("labels: has values outside 0..9")
+    flat = np.ascontiguousarray(im, dtype=np.uint8).reshape(-1)
+    return flat, [int(v) for v in lab], int(im.shape[1]), int(im.shape[2])
+
+
+@dataclasses.dataclass
+class Inpainting:
+    """The result of :meth:`Dtm.inpaint`: ``images`` (the digits after the run) and ``targets``
+    (the test digits), both ``(n, side, side)`` ±1 ``int8``; ``classes`` (class indices into
+    :attr:`Dtm.digits`); ``error`` — the fraction of bottom-half pixels (rows ``side//2 ..``)
+    where ``images`` and ``targets`` differ."""
+
+    error: float
+    images: np.ndarray
+    targets: np.ndarray
+    classes: np.ndarray
+
+
 class Dtm:
-    """A trained denoising thermodynamic model (MNIST), loaded from a checkpoint written by
-    ``cargo xtask train dtm`` (``checkpoint.json``)."""
+    """A denoising thermodynamic model (MNIST), loaded from a checkpoint written by
+    ``cargo xtask train dtm`` (``checkpoint.json``) or initialised from a preset; it generates
+    digits, trains on digit arrays and runs the inpainting check.
+
+    Digits come as ``images`` ``(count, rows, cols)`` grey levels 0-255 (``uint8``, as MNIST) and
+    ``labels`` ``(count,)`` digits 0-9; the model's own settings (kept digits, train/test split,
+    threshold, 2×2 pooling) turn them into training and test spins, exactly as
+    ``cargo xtask train dtm`` does."""
 
     def __init__(self, native):
         self._d = native
@@ -772,9 +895,55 @@ class Dtm:
         return cls(_native.Dtm.load(os.fspath(path)))
 
     @classmethod
-    def untrained(cls, preset: str = "quick") -> "Dtm":
-        """A freshly initialised model of a ``train dtm`` preset (``"quick"`` or ``"paper"``)."""
-        return cls(_native.Dtm.untrained(_str("preset", preset, ("quick", "paper"))))
+    def untrained(cls, preset: str = "quick", **config: Any) -> "Dtm":
+        """A freshly initialised model of a ``train dtm`` preset (``"quick"`` or ``"paper"``);
+        keyword arguments replace settings of the preset (the fields of :attr:`config`, e.g.
+        ``batch=20, epochs=1, probe=None``)."""
+        p = _str("preset", preset, ("quick", "paper"))
+        try:
+            overrides = json.dumps(config, allow_nan=False) if config else None
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"config: settings must be JSON numbers, strings, lists or dicts ({e})") from None
+        return cls(_native.Dtm.untrained(p, overrides))
+
+    @property
+    def config(self) -> dict:
+        """The run's settings (those of ``cargo xtask train dtm``)."""
+        return json.loads(self._d.config)
+
+    @property
+    def inpaint_history(self) -> list:
+        """Layer 0's held-out inpainting error recorded after each training epoch (``None`` when
+        the check was off)."""
+        return list(self._d.inpaint_history)
+
+    def train(self, images: Any, labels: Any, *, epochs: int) -> None:
+        """Trains until ``epochs`` epochs are done in total (continuing after those already in
+        the checkpoint), on the training split of ``images``/``labels``; after each epoch the
+        inpainting check runs on the test split (``inpaint_test`` digits) and lands in
+        :attr:`inpaint_history`. Releases the GIL; ``KeyboardInterrupt`` is checked after each
+        epoch."""
+        e = _int("epochs", epochs, 1)
+        if e < self.epochs_done:
+            raise ValueError(f"epochs: is {e}, fewer than the {self.epochs_done} already done")
+        self._d.train(*_digits(images, labels), e)
+
+    def inpaint(self, images: Any, labels: Any, *, n: Optional[int] = None) -> Inpainting:
+        """The inpainting check (the one ``train`` records every epoch): for the first ``n``
+        digits of the test split of ``images``/``labels`` (default the model's ``inpaint_test``),
+        the label and the top half are clamped, the model starts from noise and runs
+        ``generation.sweeps`` sweeps at the training β, and the bottom half is compared with
+        the digit. Deterministic (the same streams every call)."""
+        k = self.config["inpaint_test"] if n is None else _int("n", n, 1)
+        if k < 1:
+            raise ValueError("n: the model's inpaint_test is 0; pass n >= 1")
+        r = self._d.inpaint(*_digits(images, labels), k)
+        side = int(r["side"])
+        cnt = len(r["classes"])
+        return Inpainting(
+            error=float(r["error"]), images=r["images"].reshape(cnt, side, side),
+            targets=r["targets"].reshape(cnt, side, side), classes=np.asarray(r["classes"]),
+        )
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Writes the checkpoint (atomically)."""
@@ -802,4 +971,4 @@ class Dtm:
         return flat.reshape(len(cl), side, side) if side * side == n else flat.reshape(len(cl), n)
 
 
-__all__.append("Dtm")
+__all__ += ["Dtm", "Inpainting"]

@@ -73,6 +73,21 @@ const PROJ_SALT: u64 = 0x4454_4d5f_7072_6f6a;
 /// 24-bit comparison word is 0, probability `2^-24` per update.
 pub const CLAMP_FIELD: f64 = 20.0;
 
+/// The result of [`DtmRun::inpaint`]: `n` test digits, their bottom halves painted by layer 0.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inpainting {
+    /// Fraction of bottom-half pixels (rows `side/2 ..`) that differ from the digit.
+    pub error: f64,
+    /// The image pixels after the run, digit after digit (`n · side²`, row-major).
+    pub images: Vec<Spin>,
+    /// The test digits' image pixels, in the same layout.
+    pub targets: Vec<Spin>,
+    /// The test digits' class indices (positions in `config.digits`).
+    pub classes: Vec<u8>,
+    /// Image side.
+    pub side: usize,
+}
+
 /// A training pair `(x_prev, x_t)` of visible vectors.
 type Pair = (Vec<Spin>, Vec<Spin>);
 
@@ -840,12 +855,9 @@ impl DtmRun {
     /// run `generation.sweeps` sweeps at the training β; the error is the fraction of bottom-half
     /// pixels that differ from the digit. The input term `J_0 x_t` is left out (no input is
     /// given). Same streams every call (probe salt), so it never changes training and two calls
-    /// on the same parameters agree.
+    /// on the same parameters agree. [`DtmRun::inpaint`] returns the images as well.
     pub fn inpaint_error(&self, data: &DtmData, n: usize) -> Result<f64, TrainError> {
-        let counts = self.inpaint_counts(data, n)?;
-        let wrong: usize = counts.iter().map(|c| c.0).sum();
-        let total: usize = counts.iter().map(|c| c.1).sum();
-        Ok(wrong as f64 / total.max(1) as f64)
+        Ok(self.inpaint(data, n)?.error)
     }
 
     /// The per-digit terms of [`Self::inpaint_error`]: for each of the first `n` test digits
@@ -856,6 +868,23 @@ impl DtmRun {
         data: &DtmData,
         n: usize,
     ) -> Result<Vec<(usize, usize)>, TrainError> {
+        let r = self.inpaint(data, n)?;
+        let n_image = r.side * r.side;
+        let bottom = (r.side / 2) * r.side..n_image;
+        Ok(r.images
+            .chunks_exact(n_image)
+            .zip(r.targets.chunks_exact(n_image))
+            .map(|(x, x0)| {
+                let wrong = bottom.clone().filter(|&v| x[v] != x0[v]).count();
+                (wrong, bottom.len())
+            })
+            .collect())
+    }
+
+    /// The inpainting check of [`DtmRun::inpaint_error`] with its images: for each of the first
+    /// `n` test digits (capped at the test split), the visible image pixels after the run, the
+    /// digit itself and its class, and the error over all bottom halves.
+    pub fn inpaint(&self, data: &DtmData, n: usize) -> Result<Inpainting, TrainError> {
         let n = n.min(data.test_len());
         if n == 0 {
             return Err(invalid("inpaint_test", "no test digits to inpaint".into()));
@@ -881,16 +910,30 @@ impl DtmRun {
         s.set_fields(Some(&f))?;
         let mut batch = ChainBatch::uniform(n, nn, seed);
         s.sweep(&mut batch, self.config.generation.sweeps)?;
-        Ok((0..n)
-            .map(|i| {
-                let x0 = data.test_visible(i);
-                let x = batch.chain(i);
-                let range = (side / 2) * side..n_image;
-                let total = range.len();
-                let wrong = range.filter(|&v| x[vis[v] as usize] != x0[v]).count();
-                (wrong, total)
-            })
-            .collect())
+        let (mut wrong, mut total) = (0usize, 0usize);
+        let mut images = Vec::with_capacity(n * n_image);
+        let mut targets = Vec::with_capacity(n * n_image);
+        let mut classes = Vec::with_capacity(n);
+        for i in 0..n {
+            let x0 = data.test_visible(i);
+            let x = batch.chain(i);
+            for v in (side / 2) * side..n_image {
+                total += 1;
+                if x[vis[v] as usize] != x0[v] {
+                    wrong += 1;
+                }
+            }
+            images.extend(vis[..n_image].iter().map(|&node| x[node as usize]));
+            targets.extend_from_slice(&x0[..n_image]);
+            classes.push(data.test_class(i));
+        }
+        Ok(Inpainting {
+            error: wrong as f64 / total.max(1) as f64,
+            images,
+            targets,
+            classes,
+            side,
+        })
     }
 
     /// The run's state as a checkpoint.
