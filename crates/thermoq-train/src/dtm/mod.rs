@@ -23,7 +23,7 @@ pub mod run;
 pub mod stale;
 pub mod trainer;
 
-pub use config::{AcpConfig, DtmKernel, DtmRunConfig, GenerationConfig, ProbeConfig};
+pub use config::{AcpConfig, DtmDataset, DtmKernel, DtmRunConfig, GenerationConfig, ProbeConfig};
 pub use data::DtmData;
 pub use eval::{GenerationEval, ink, inpaint_background_baseline};
 pub use generate::{CentroidClassifier, encode_png_gray, png_grid};
