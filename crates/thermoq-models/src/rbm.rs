@@ -112,6 +112,56 @@ impl Rbm {
         Self::new(m, n, w, vec![0.0; m], vec![0.0; n], beta)
     }
 
+    /// Recognises an RBM in its Ising form, as [`Rbm::as_ising`] writes it (and so as a saved RBM
+    /// model file reads back): `m` visible spins then `n` hidden ones, and exactly the `m·n` edges
+    /// `(i, m + j)` in row-major order of `W`. `m` is read off the first edge `(0, m)`. Any other
+    /// model — another edge order, a missing or extra edge, an edge inside a layer — is refused
+    /// with [`ModelError::Invalid`] on field `edges`, naming the first edge that does not fit.
+    pub fn from_ising(model: &IsingModel) -> Result<Self, ModelError> {
+        let g = model.graph();
+        let not_rbm = |message: String| ModelError::Invalid {
+            field: "edges".into(),
+            message,
+        };
+        let Some((0, m)) = g.edges().next() else {
+            return Err(not_rbm(
+                "an RBM's Ising form starts with the edge (0, m), m the number of visible units"
+                    .into(),
+            ));
+        };
+        let n_spins = g.n();
+        if m == 0 || m >= n_spins {
+            return Err(not_rbm(format!(
+                "first edge (0, {m}) leaves no hidden units"
+            )));
+        }
+        let n = n_spins - m;
+        if g.n_edges() != m * n {
+            return Err(not_rbm(format!(
+                "{} edges; an RBM with {m} visible and {n} hidden units has {}",
+                g.n_edges(),
+                m * n
+            )));
+        }
+        for (e, (a, b)) in g.edges().enumerate() {
+            let want = (e / n, m + e % n);
+            if (a, b) != want {
+                return Err(not_rbm(format!(
+                    "edge {e} is ({a}, {b}); an RBM's Ising form has {want:?} there"
+                )));
+            }
+        }
+        let h = model.biases();
+        Self::new(
+            m,
+            n,
+            model.couplings().to_vec(),
+            h[..m].to_vec(),
+            h[m..].to_vec(),
+            model.beta(),
+        )
+    }
+
     /// Visible units.
     pub fn n_visible(&self) -> usize {
         self.m
@@ -200,5 +250,50 @@ mod tests {
         assert!((r.energy(&x) - r.as_ising().energy(&x)).abs() < 1e-14);
         assert!(Rbm::new(3, 2, vec![0.0; 5], vec![0.0; 3], vec![0.0; 2], 1.0).is_err());
         assert!(Rbm::new(1, 1, vec![f64::NAN], vec![0.0], vec![0.0], 1.0).is_err());
+    }
+
+    #[test]
+    fn from_ising_round_trips_an_rbm_and_refuses_anything_else() {
+        let r = Rbm::new(
+            3,
+            2,
+            vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6],
+            vec![0.1, 0.0, -0.1],
+            vec![0.2, -0.3],
+            0.7,
+        )
+        .unwrap();
+        // through the file form, as the CLI reads a saved RBM
+        let back = IsingModel::from_file(&r.as_ising().to_file()).unwrap();
+        assert_eq!(Rbm::from_ising(&back).unwrap(), r);
+        let field = |m: &IsingModel| match Rbm::from_ising(m) {
+            Err(ModelError::Invalid { field, message }) => (field, message),
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        let ising = |n, e: &[(usize, usize)]| {
+            IsingModel::new(
+                Graph::new(n, e).unwrap(),
+                vec![0.5; e.len()],
+                vec![0.0; n],
+                1.0,
+            )
+            .unwrap()
+        };
+        // a triangle has an edge inside a layer
+        let (f, msg) = field(&ising(3, &[(0, 1), (0, 2), (1, 2)]));
+        assert_eq!(f, "edges");
+        assert!(
+            msg.contains("3 edges; an RBM with 1 visible and 2 hidden units has 2"),
+            "{msg}"
+        );
+        // complete bipartite but another edge order
+        let (_, msg) = field(&ising(4, &[(0, 2), (1, 2), (0, 3), (1, 3)]));
+        assert!(msg.contains("edge 1 is (1, 2)"), "{msg}");
+        // a missing edge
+        let (_, msg) = field(&ising(4, &[(0, 2), (0, 3), (1, 2)]));
+        assert!(msg.contains("3 edges"), "{msg}");
+        // no edges at all, or a first edge that is not (0, m)
+        assert_eq!(field(&ising(2, &[])).0, "edges");
+        assert_eq!(field(&ising(3, &[(1, 2)])).0, "edges");
     }
 }

@@ -112,8 +112,9 @@ def test_identical_to_the_rust_cli_for_one_seed(tmp_path, small_model, kernel):
 
 # Every fast engine × block kernel the CLI can run on a model file: the general engines on a
 # frustrated sparse model (auto resolves to lanes with 16 chains), the lattice engine on a
-# periodic lattice with its checkerboard colouring; lanes also with xoshiro128+ words. (The dense
-# engine needs an RBM object, which a thermoq-ising-v1 file cannot hold.)
+# periodic lattice with its checkerboard colouring; lanes also with xoshiro128+ words; the dense
+# GEMM engine on an RBM (its saved file is the RBM's Ising form, which the CLI recognises as an RBM,
+# so `dense` and `auto` run the same engine there as from Python).
 FAST_CLI_CASES = [
     (model, kernel, engine, generator)
     for kernel in ("blk-alt", "blk-sym", "blk-rs")
@@ -124,6 +125,8 @@ FAST_CLI_CASES = [
         ("sparse", "lanes", "chacha8"),
         ("sparse", "lanes", "xoshiro128+"),
         ("lattice", "lattice", "chacha8"),
+        ("rbm", "dense", "chacha8"),
+        ("rbm", "auto", "chacha8"),
     )
 ]
 
@@ -134,6 +137,11 @@ def test_fast_engines_identical_to_the_rust_cli_sample_for_sample(tmp_path, smal
     if which == "lattice":
         m = tq.lattice(4, J=0.4, h=0.15)
         colors = [(i // 4 + i % 4) % 2 for i in range(16)]
+        extra = ["--colors", str(tmp_path / "colors.json")]
+        (tmp_path / "colors.json").write_text(json.dumps(colors))
+    elif which == "rbm":
+        m = tq.rbm_random(7, 5, std=0.6, seed=31)
+        colors = [0] * 7 + [1] * 5
         extra = ["--colors", str(tmp_path / "colors.json")]
         (tmp_path / "colors.json").write_text(json.dumps(colors))
     else:
@@ -150,6 +158,8 @@ def test_fast_engines_identical_to_the_rust_cli_sample_for_sample(tmp_path, smal
     py = tq.sample(m, kernel=kernel, engine=engine, generator=generator, colors=colors, chains=16, sweeps=300,
                    burn_in=40, seed=23, output="trace")
     assert rust["config"]["engine"] == py.engine != "reference"
+    if which == "rbm":
+        assert py.engine == "dense"
     states = np.load(trace)
     assert states.shape == py.states.shape == (16, 300, m.n) and states.dtype == np.int8
     np.testing.assert_array_equal(states, py.states)  # every state of every chain

@@ -6,7 +6,10 @@
 //!
 //! `--engine` picks the sampler: `reference` (default; the `GibbsKernel` reference kernels, every
 //! kernel) or one of the fast block engines of `thermoq_samplers::fast` (`auto`, `sparse`,
-//! `sparse-f32`, `lattice`, `lanes`; `dense` needs an RBM, which a model file cannot hold), with
+//! `sparse-f32`, `lattice`, `lanes`, and `dense` for an RBM: a model file that is an RBM's Ising
+//! form — visible spins first, the edges `(i, m + j)` in row-major order, as `thermoq model rbm`
+//! and the Python `Model.save` of an RBM write it — is sampled as that RBM, so `dense`, and `auto`
+//! which picks it, apply to it as from Python), with
 //! `--generator` choosing the lanes engine's random words. The names and the samples are those of
 //! the Python API's `engine=` / `generator=` for the same seed. `--trace FILE` also writes every
 //! recorded state as a NumPy `.npy` array of `int8`, shaped `(chain, draw, node)`.
@@ -19,8 +22,8 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use thermoq_core::Spin;
 use thermoq_core::{Coloring, Graph};
-use thermoq_models::IsingModel;
-use thermoq_samplers::fast::{Engine, FastSampler, Generator};
+use thermoq_models::{IsingModel, Rbm};
+use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
 use thermoq_samplers::observe::{MomentObserver, Observer};
 use thermoq_samplers::{
     BatchSampler, ChainBatch, ChainSampler, Executor, GibbsKernel, KernelKind, SamplerError,
@@ -219,8 +222,18 @@ impl SampleArgs {
                 // DSATUR when no colouring is given, as `FastSampler` itself would.
                 let col = coloring.unwrap_or_else(|| Coloring::dsatur(g));
                 n_colors = Some(col.n_colors());
+                // A model file that is an RBM's Ising form (as a saved RBM is) runs as that RBM,
+                // so `dense` (and `auto`, which picks it) applies as it does from Python.
+                let rbm = match e {
+                    Engine::Dense | Engine::Auto => Rbm::from_ising(&model).ok(),
+                    _ => None,
+                };
+                let fast: FastModel<'_> = match &rbm {
+                    Some(r) => r.into(),
+                    None => (&model).into(),
+                };
                 let mut sampler =
-                    FastSampler::with_engine(&model, kind, Some(col), self.chains, self.seed, e)
+                    FastSampler::with_engine(fast, kind, Some(col), self.chains, self.seed, e)
                         .map_err(|err| flag_error(err, "--engine"))?;
                 sampler
                     .set_generator(generator)
