@@ -1,14 +1,11 @@
-//! `cargo xtask repro exp5`: the files of `thermoq_repro::exp5` — `cells.csv`, the γ_eff figure
-//! and `REPORT.md`.
+//! The report of [`crate::exp5`]: `cells.csv`, the γ_eff figure and `REPORT.md`.
 
-use super::drive::{Render, set, write_csv};
-use crate::plot::{Figure, Mark, Series};
-use crate::runner::RunDir;
-use anyhow::Result;
+use super::{Render, Rendered, csv_text, set};
+use crate::exp5::{Exp5, STRENGTH};
+use crate::svg::{Figure, Mark, Series};
+use crate::{ReproError, ResultsOf};
 use serde::Serialize;
 use std::fmt::Write;
-use thermoq_repro::ResultsOf;
-use thermoq_repro::exp5::{Exp5, STRENGTH};
 use thermoq_spectral::Parity;
 
 type Res = ResultsOf<Exp5>;
@@ -41,11 +38,11 @@ struct Row<'a> {
 }
 
 impl Render for Exp5 {
-    fn render(&self, dir: &RunDir, res: &Res) -> Result<String> {
-        write_csv(
-            dir,
+    fn render(res: &Res) -> Result<Rendered, ReproError> {
+        let mut out = Rendered::default();
+        out.push(
             "cells.csv",
-            res.cells.iter().map(|r| {
+            csv_text(res.cells.iter().map(|r| {
                 let (c, x) = (&r.config, &r.result);
                 Row {
                     id: &r.id,
@@ -71,15 +68,16 @@ impl Render for Exp5 {
                     local_minima: x.local_minima,
                     minima_mass: x.minima_mass,
                 }
-            }),
-        )?;
-        dir.write("gamma_eff_vs_m.svg", figure(res).to_svg().as_bytes())?;
-        dir.write("REPORT.md", report(res).as_bytes())?;
+            }))?,
+        );
+        out.push("gamma_eff_vs_m.svg", figure(res).to_svg());
+        out.push("REPORT.md", report(res));
         let s = &res.summary;
-        Ok(format!(
+        out.headline = format!(
             "{} cells; struct-perp tracks {}/{}",
             s.cells, s.struct_perp_tracks, s.cells
-        ))
+        );
+        Ok(out)
     }
 }
 

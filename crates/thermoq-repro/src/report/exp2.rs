@@ -1,18 +1,16 @@
-//! `cargo xtask repro exp2`: the files of `thermoq_repro::exp2` — `cells.csv`, the
-//! predicted-vs-exact and P1 figures, and `REPORT.md`. Every sampled τ̂ is written with its
-//! status; the report never states a bound as a value.
+//! The report of [`crate::exp2`]: `cells.csv`, the predicted-vs-exact and P1 figures, and
+//! `REPORT.md`. Every sampled τ̂ is written with its status; the report never states a bound as
+//! a value.
 
-use super::drive::{Render, set};
-use crate::plot::{Figure, Mark, Series};
-use crate::runner::RunDir;
-use anyhow::Result;
+use super::{Render, Rendered, csv_with_header, set};
+use crate::exp2::{
+    CellConfig, CellResult, ExactPart, Exp2, McKernel, P1, RevKernel, STRENGTH, Summary,
+};
+use crate::stats::ResolvedStats;
+use crate::svg::{Figure, Mark, Series};
+use crate::{ReproError, ResultsOf};
 use serde::Serialize;
 use std::fmt::Write;
-use thermoq_repro::ResultsOf;
-use thermoq_repro::exp2::{
-    CellResult, ExactPart, Exp2, McKernel, P1, RevKernel, STRENGTH, Summary,
-};
-use thermoq_repro::stats::ResolvedStats;
 use thermoq_snr::predict::PredictorKind;
 use thermoq_snr::sampled::TauStatus;
 use thermoq_spectral::Parity;
@@ -138,7 +136,7 @@ fn header() -> Vec<String> {
     h
 }
 
-fn row<'a>(id: &'a str, c: &thermoq_repro::exp2::CellConfig, x: &CellResult) -> Row<'a> {
+fn row<'a>(id: &'a str, c: &CellConfig, x: &CellResult) -> Row<'a> {
     let e = x.exact.as_ref();
     let p1: Option<&P1> = e.and_then(|e| e.p1.as_ref());
     let mc = x.mc.as_ref();
@@ -167,20 +165,16 @@ fn row<'a>(id: &'a str, c: &thermoq_repro::exp2::CellConfig, x: &CellResult) -> 
 }
 
 impl Render for Exp2 {
-    fn render(&self, dir: &RunDir, res: &Res) -> Result<String> {
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::new());
-        w.write_record(header())?;
-        for r in &res.cells {
-            w.serialize(row(&r.id, &r.config, &r.result))?;
-        }
-        dir.write("cells.csv", &w.into_inner().map_err(|e| e.into_error())?)?;
-        dir.write("q_pred_vs_exact.svg", scatter(res).to_svg().as_bytes())?;
-        dir.write("p1_tau.svg", p1_fig(res).to_svg().as_bytes())?;
-        dir.write("REPORT.md", report(res).as_bytes())?;
+    fn render(res: &Res) -> Result<Rendered, ReproError> {
+        let rows = res.cells.iter().map(|r| row(&r.id, &r.config, &r.result));
+        let mut out = Rendered::default();
+        out.push("cells.csv", csv_with_header(Some(header()), rows)?);
+        out.push("q_pred_vs_exact.svg", scatter(res).to_svg());
+        out.push("p1_tau.svg", p1_fig(res).to_svg());
+        out.push("REPORT.md", report(res));
         let s = &res.summary;
-        Ok(format!("{} cells; P1 {}", s.cells, p1_words(s)))
+        out.headline = format!("{} cells; P1 {}", s.cells, p1_words(s));
+        Ok(out)
     }
 }
 
@@ -471,7 +465,7 @@ mod tests {
 
     #[test]
     fn csv_header_names_every_column() {
-        let c = thermoq_repro::exp2::CellConfig {
+        let c = CellConfig {
             m: 4,
             n: 2,
             patterns: 1,
@@ -487,11 +481,9 @@ mod tests {
             exact: None,
             mc: None,
         };
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::new());
-        w.serialize(row("id", &c, &x)).unwrap();
-        let line = String::from_utf8(w.into_inner().unwrap()).unwrap();
-        assert_eq!(line.trim_end().split(',').count(), header().len());
+        let text = csv_with_header(Some(header()), [row("id", &c, &x)]).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].split(',').count(), header().len());
     }
 }

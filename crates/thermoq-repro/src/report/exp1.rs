@@ -1,14 +1,12 @@
-//! `cargo xtask repro exp1`: the files of `thermoq_repro::exp1` — `cells.csv`, the
-//! predicted-vs-exact and spectrum figures, and `REPORT.md`.
+//! The report of [`crate::exp1`]: `cells.csv`, the predicted-vs-exact and spectrum figures,
+//! and `REPORT.md`.
 
-use super::drive::{Render, set, write_csv};
-use crate::plot::{Figure, Mark, Series};
-use crate::runner::RunDir;
-use anyhow::Result;
+use super::{Render, Rendered, csv_text, set};
+use crate::exp1::{CellResult, Exp1, Family};
+use crate::svg::{Figure, Mark, Series};
+use crate::{ReproError, ResultsOf};
 use serde::Serialize;
 use std::fmt::Write;
-use thermoq_repro::ResultsOf;
-use thermoq_repro::exp1::{CellResult, Exp1, Family};
 use thermoq_spectral::Parity;
 
 type Res = ResultsOf<Exp1>;
@@ -44,11 +42,11 @@ struct Row<'a> {
 }
 
 impl Render for Exp1 {
-    fn render(&self, dir: &RunDir, res: &Res) -> Result<String> {
-        write_csv(
-            dir,
+    fn render(res: &Res) -> Result<Rendered, ReproError> {
+        let mut out = Rendered::default();
+        out.push(
             "cells.csv",
-            res.cells.iter().map(|r| {
+            csv_text(res.cells.iter().map(|r| {
                 let (c, x) = (&r.config, &r.result);
                 Row {
                     id: &r.id,
@@ -77,13 +75,13 @@ impl Render for Exp1 {
                     mc_rel_diff: x.mc.as_ref().map(|m| m.rel_diff),
                     tau_magnetization: x.tau_magnetization,
                 }
-            }),
-        )?;
-        dir.write("q_pred_vs_exact.svg", scatter(res).to_svg().as_bytes())?;
-        dir.write("spectra.svg", spectra(res).to_svg().as_bytes())?;
-        dir.write("REPORT.md", report(res).as_bytes())?;
+            }))?,
+        );
+        out.push("q_pred_vs_exact.svg", scatter(res).to_svg());
+        out.push("spectra.svg", spectra(res).to_svg());
+        out.push("REPORT.md", report(res));
         let s = &res.summary;
-        Ok(format!(
+        out.headline = format!(
             "{} cells; φ₂ odd in {}; naive over-predicts ≥ {:.1e}×; struct-perp tracks {}/{}, one-gap {}/{} (factor 2)",
             s.cells,
             s.phi2_odd_cells,
@@ -92,7 +90,8 @@ impl Render for Exp1 {
             s.cells,
             s.one_gap_tracks,
             s.cells
-        ))
+        );
+        Ok(out)
     }
 }
 

@@ -1,6 +1,6 @@
-//! A tiny SVG plotter for reproduction figures: scatter and line series on linear or log axes,
+//! A tiny SVG plotter for the reports' figures: scatter and line series on linear or log axes,
 //! an optional `y = x` line with a multiplicative band. SVG text needs no font files at build or
-//! run time, so figures render anywhere.
+//! run time, so figures render anywhere; [`Figure::to_svg`] is a pure function of the figure.
 
 use std::fmt::Write;
 
