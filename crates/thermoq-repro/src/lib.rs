@@ -55,6 +55,7 @@ pub mod error;
 pub mod exp1;
 pub mod exp2;
 pub mod exp5;
+pub mod facts;
 pub mod report;
 pub mod runs;
 pub mod stats;

@@ -36,16 +36,16 @@ struct RevCols {
 impl RevCols {
     fn of(k: &RevKernel) -> Self {
         Self {
-            gap: Some(k.gap),
-            phi2: Some(k.phi2_parity),
-            phi2_overlap: Some(k.phi2_max_overlap),
-            gamma_eff: Some(k.gamma_eff),
-            tau_max: Some(k.tau_max),
-            q_op: Some(k.q_op),
-            naive: Some(k.naive_ratio),
-            one_gap: Some(k.one_gap_ratio),
-            struct_perp: Some(k.struct_perp_ratio),
-            cluster: Some(k.cluster_size),
+            gap: Some(k.exact.gap),
+            phi2: Some(k.exact.phi2_parity),
+            phi2_overlap: Some(k.exact.phi2_max_overlap),
+            gamma_eff: Some(k.exact.gamma_eff),
+            tau_max: Some(k.exact.tau_max),
+            q_op: Some(k.exact.q_op),
+            naive: Some(k.exact.naive_ratio),
+            one_gap: Some(k.exact.one_gap_ratio),
+            struct_perp: Some(k.exact.struct_perp_ratio),
+            cluster: Some(k.exact.cluster_size),
             matrix_free: Some(k.matrix_free_ratio),
         }
     }
@@ -219,13 +219,23 @@ fn scatter(res: &Res) -> Figure {
             Series {
                 name: "RS1 struct-perp".into(),
                 color: "#1f77b4",
-                points: pts(|e| (e.rs1.q_op, e.rs1.q_op * e.rs1.struct_perp_ratio)),
+                points: pts(|e| {
+                    (
+                        e.rs1.exact.q_op,
+                        e.rs1.exact.q_op * e.rs1.exact.struct_perp_ratio,
+                    )
+                }),
                 mark: Mark::Dot,
             },
             Series {
                 name: "BLK-SYM struct-perp".into(),
                 color: "#d62728",
-                points: pts(|e| (e.blk_sym.q_op, e.blk_sym.q_op * e.blk_sym.struct_perp_ratio)),
+                points: pts(|e| {
+                    (
+                        e.blk_sym.exact.q_op,
+                        e.blk_sym.exact.q_op * e.blk_sym.exact.struct_perp_ratio,
+                    )
+                }),
                 mark: Mark::Dot,
             },
             Series {

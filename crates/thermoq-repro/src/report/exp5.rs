@@ -51,20 +51,20 @@ impl Render for Exp5 {
                     patterns: c.patterns,
                     beta: c.beta,
                     strength: c.strength,
-                    gap: x.gap,
-                    phi2_parity: x.phi2_parity,
-                    phi2_max_overlap: x.phi2_max_overlap,
+                    gap: x.exact.gap,
+                    phi2_parity: x.exact.phi2_parity,
+                    phi2_max_overlap: x.exact.phi2_max_overlap,
                     j_star: x.j_star,
                     j_star_parity: x.j_star_parity,
-                    gamma_eff: x.gamma_eff,
-                    tau_max: x.tau_max,
-                    burn_in: x.burn_in,
-                    window: x.window,
-                    q_op: x.q_op,
-                    naive_ratio: x.naive_ratio,
-                    one_gap_ratio: x.one_gap_ratio,
-                    struct_perp_ratio: x.struct_perp_ratio,
-                    cluster_size: x.cluster_size,
+                    gamma_eff: x.exact.gamma_eff,
+                    tau_max: x.exact.tau_max,
+                    burn_in: x.exact.burn_in,
+                    window: x.exact.window,
+                    q_op: x.exact.q_op,
+                    naive_ratio: x.exact.naive_ratio,
+                    one_gap_ratio: x.exact.one_gap_ratio,
+                    struct_perp_ratio: x.exact.struct_perp_ratio,
+                    cluster_size: x.exact.cluster_size,
                     local_minima: x.local_minima,
                     minima_mass: x.minima_mass,
                 }
@@ -95,7 +95,7 @@ fn figure(res: &Res) -> Figure {
                 .cells
                 .iter()
                 .filter(|r| r.config.m == m && r.config.beta == 3.0)
-                .map(|r| (r.config.patterns as f64, r.result.gamma_eff))
+                .map(|r| (r.config.patterns as f64, r.result.exact.gamma_eff))
                 .collect(),
             mark: Mark::Line,
         })
@@ -131,7 +131,7 @@ fn report(res: &Res) -> String {
         set(&g.m),
         set(&g.beta),
         set(&planted),
-        g.eps_overlap
+        g.protocol.eps_overlap
     );
     let _ = writeln!(
         r,
@@ -223,17 +223,17 @@ fn report(res: &Res) -> String {
             r,
             "| {} | {:.3e} | {:?} | {} ({:?}) | {:.3e} | {:.1} | {:.3e} | {:.1e} | {:.2} | {:.2} | {} | {} | {:.3} |",
             rec.id,
-            x.gap,
-            x.phi2_parity,
+            x.exact.gap,
+            x.exact.phi2_parity,
             x.j_star,
             x.j_star_parity,
-            x.gamma_eff,
-            x.tau_max,
-            x.q_op,
-            x.naive_ratio,
-            x.one_gap_ratio,
-            x.struct_perp_ratio,
-            x.cluster_size,
+            x.exact.gamma_eff,
+            x.exact.tau_max,
+            x.exact.q_op,
+            x.exact.naive_ratio,
+            x.exact.one_gap_ratio,
+            x.exact.struct_perp_ratio,
+            x.exact.cluster_size,
             x.local_minima,
             x.minima_mass
         );
