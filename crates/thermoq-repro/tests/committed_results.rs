@@ -2,21 +2,25 @@
 //! `results.json` (grid, summary, cells) apart from `git_revision` — and for exp1 the one
 //! deliberate change: the magnetization-mistiming median is now the true median of the 48
 //! cells. The cells go through the typed results (deserialized, then serialized again), so this
-//! also checks that the typed results keep every field name and value of the committed files.
+//! also checks that the typed results keep every field name and value of the committed files;
+//! and the report rendered from them ([`Render`]) is the committed one, file by file.
 
 use serde_json::Value;
 use thermoq_repro::exp1::Exp1;
 use thermoq_repro::exp2::Exp2;
 use thermoq_repro::exp5::Exp5;
-use thermoq_repro::{CellOutcome, Experiment, Preset, RunConfig, assemble, stats::median};
+use thermoq_repro::report::Render;
+use thermoq_repro::{CellOutcome, Preset, RunConfig, assemble, stats::median};
 
 /// `(re-summarized, committed)` results of `docs/reproductions/<folder>/results.json`, both
 /// without `git_revision`, after checking that `exp`'s grid generates exactly the committed cells.
-fn resummarize<E: Experiment>(exp: &E, folder: &str) -> (Value, Value, Vec<E::Output>) {
-    let path = format!(
-        "{}/../../docs/reproductions/{folder}/results.json",
+/// Also renders the report and compares every file with the committed one.
+fn resummarize<E: Render>(exp: &E, folder: &str) -> (Value, Value, Vec<E::Output>) {
+    let dir = format!(
+        "{}/../../docs/reproductions/{folder}",
         env!("CARGO_MANIFEST_DIR")
     );
+    let path = format!("{dir}/results.json");
     let mut committed: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("committed results"))
             .expect("parses");
@@ -36,7 +40,13 @@ fn resummarize<E: Experiment>(exp: &E, folder: &str) -> (Value, Value, Vec<E::Ou
             .collect(),
     )
     .expect("results deserialize");
-    let mut new = serde_json::to_value(assemble(exp, cells, String::new())).expect("serializes");
+    let res = assemble(exp, cells, String::new());
+    let rendered = E::render(&res).expect("renders");
+    for (name, text) in &rendered.files {
+        let committed = std::fs::read_to_string(format!("{dir}/{name}")).expect("committed file");
+        assert!(text == &committed, "{folder}/{name} renders differently");
+    }
+    let mut new = serde_json::to_value(res).expect("serializes");
     for v in [&mut new, &mut committed] {
         v.as_object_mut().expect("object").remove("git_revision");
     }

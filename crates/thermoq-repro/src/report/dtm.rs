@@ -6,7 +6,7 @@ use super::Rendered;
 use crate::dtm::phases::{HeatProfile, LadderRow, StaleOut, TopRow};
 use crate::dtm::targets::{PREPRINT_LADDERS, PREPRINT_TAU, PREPRINT_TOP, TargetRow};
 use crate::dtm::{BUDGET, CheckpointRow, DtmStudy, GIBBS_CHAIN_FACTOR, Params, TAU_TARGET, fmt};
-use crate::svg::{Figure, Mark, Series};
+use crate::svg::{Figure, Series};
 use std::fmt::Write as _;
 use std::path::Path;
 use thermoq_samplers::pt::DELTA_STAR;
@@ -144,11 +144,10 @@ fn tau_fig(rows: &[TauRow]) -> Figure {
         ("blk-sym", "global", "#9467bd"),
         ("blk-alt", "global", "#ff7f0e"),
     ] {
-        series.push(Series {
-            name: format!("{k} {est}"),
+        series.push(Series::line(
+            format!("{k} {est}"),
             color,
-            points: rows
-                .iter()
+            rows.iter()
                 .filter(|r| r.kernel == k)
                 .map(|r| {
                     let t = if est == "within" {
@@ -159,53 +158,45 @@ fn tau_fig(rows: &[TauRow]) -> Figure {
                     (r.len as f64, t.tau_max)
                 })
                 .collect(),
-            mark: Mark::Line,
-        });
+        ));
     }
-    series.push(Series {
-        name: "preprint 60_12".into(),
-        color: "#7f7f7f",
-        points: PREPRINT_TAU
+    series.push(Series::dots(
+        "preprint 60_12",
+        "#7f7f7f",
+        PREPRINT_TAU
             .iter()
             .map(|&(l, t, _)| (l as f64, t))
             .collect(),
-        mark: Mark::Dot,
-    });
+    ));
     let lens: Vec<f64> = rows.iter().map(|r| r.len as f64).collect();
     let lo = lens.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = lens.iter().copied().fold(0.0, f64::max).max(32000.0);
-    series.push(Series {
-        name: "τ = L/5".into(),
-        color: "#2ca02c",
-        points: vec![(lo, lo / 5.0), (hi, hi / 5.0)],
-        mark: Mark::Line,
-    });
-    Figure {
-        title: "τ_max of the gradient observables vs window L".into(),
-        x_label: "L (sweeps)".into(),
-        y_label: "τ_max (sweeps)".into(),
-        log_x: true,
-        log_y: true,
-        diagonal_band: None,
+    series.push(Series::line(
+        "τ = L/5",
+        "#2ca02c",
+        vec![(lo, lo / 5.0), (hi, hi / 5.0)],
+    ));
+    Figure::new(
+        "τ_max of the gradient observables vs window L",
+        "L (sweeps)",
+        "τ_max (sweeps)",
         series,
-    }
+    )
+    .log(true, true)
 }
 
 fn heat_fig(a: &[f64], c: &[f64], top: f64) -> Figure {
-    Figure {
-        title: format!("C(α) = β² Var(E); α_top = {top}"),
-        x_label: "α".into(),
-        y_label: "C(α)".into(),
-        log_x: true,
-        log_y: false,
-        diagonal_band: None,
-        series: vec![Series {
-            name: "C(α)".into(),
-            color: "#1f77b4",
-            points: a.iter().copied().zip(c.iter().copied()).collect(),
-            mark: Mark::Line,
-        }],
-    }
+    Figure::new(
+        format!("C(α) = β² Var(E); α_top = {top}"),
+        "α",
+        "C(α)",
+        vec![Series::line(
+            "C(α)",
+            "#1f77b4",
+            a.iter().copied().zip(c.iter().copied()).collect(),
+        )],
+    )
+    .log(true, false)
 }
 
 fn acc_fig(uniform: &[LadderRow], eq: &[LadderRow]) -> Figure {
@@ -214,31 +205,23 @@ fn acc_fig(uniform: &[LadderRow], eq: &[LadderRow]) -> Figure {
     ];
     let mut series = Vec::new();
     for (k, r) in uniform.iter().chain(eq.iter().take(1)).enumerate() {
-        series.push(Series {
-            name: if r.ladder == "uniform" {
-                format!("uniform R={}", r.rungs)
-            } else {
-                format!("eq-length R={} DEO", r.rungs)
-            },
-            color: COLORS[k % COLORS.len()],
-            points: r
-                .acceptance
-                .iter()
-                .enumerate()
-                .map(|(e, &a)| (0.5 * (r.alphas[e] + r.alphas[e + 1]), a))
-                .collect(),
-            mark: Mark::Line,
-        });
+        let name = if r.ladder == "uniform" {
+            format!("uniform R={}", r.rungs)
+        } else {
+            format!("eq-length R={} DEO", r.rungs)
+        };
+        let points = (r.acceptance.iter().enumerate())
+            .map(|(e, &a)| (0.5 * (r.alphas[e] + r.alphas[e + 1]), a))
+            .collect();
+        series.push(Series::line(name, COLORS[k % COLORS.len()], points));
     }
-    Figure {
-        title: "Swap acceptance per edge (edge midpoint α)".into(),
-        x_label: "α".into(),
-        y_label: "mean acceptance".into(),
-        log_x: true,
-        log_y: false,
-        diagonal_band: None,
+    Figure::new(
+        "Swap acceptance per edge (edge midpoint α)",
+        "α",
+        "mean acceptance",
         series,
-    }
+    )
+    .log(true, false)
 }
 
 struct Report<'a> {

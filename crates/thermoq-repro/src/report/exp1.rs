@@ -3,7 +3,7 @@
 
 use super::{Render, Rendered, csv_text, set};
 use crate::exp1::{CellResult, Exp1, Family};
-use crate::svg::{Figure, Mark, Series};
+use crate::svg::{Figure, Series};
 use crate::{ReproError, ResultsOf};
 use serde::Serialize;
 use std::fmt::Write;
@@ -102,31 +102,15 @@ fn scatter(res: &Res) -> Figure {
             .map(|r| (r.result.q_op, f(&r.result)))
             .collect::<Vec<_>>()
     };
-    Figure {
-        title: format!(
-            "exp1: predicted vs exact Q_op ({} cells, K = 50 τ_max)",
-            res.cells.len()
-        ),
-        x_label: "exact Q_op".into(),
-        y_label: "predicted Q".into(),
-        log_x: true,
-        log_y: true,
-        diagonal_band: Some(2.0),
-        series: vec![
-            Series {
-                name: "struct-perp".into(),
-                color: "#1f77b4",
-                points: pts(|r| r.struct_perp.q),
-                mark: Mark::Dot,
-            },
-            Series {
-                name: "one-gap".into(),
-                color: "#ff7f0e",
-                points: pts(|r| r.one_gap.q),
-                mark: Mark::Dot,
-            },
-        ],
-    }
+    let n = res.cells.len();
+    let title = format!("exp1: predicted vs exact Q_op ({n} cells, K = 50 τ_max)");
+    let series = vec![
+        Series::dots("struct-perp", "#1f77b4", pts(|r| r.struct_perp.q)),
+        Series::dots("one-gap", "#ff7f0e", pts(|r| r.one_gap.q)),
+    ];
+    Figure::new(title, "exact Q_op", "predicted Q", series)
+        .log(true, true)
+        .band(2.0)
 }
 
 fn spectra(res: &Res) -> Figure {
@@ -155,23 +139,20 @@ fn spectra(res: &Res) -> Figure {
                 .collect::<Vec<_>>()
         };
         for (parity, word, color) in [(Parity::Even, "even", ce), (Parity::Odd, "odd", co)] {
-            series.push(Series {
-                name: format!("{} {word}", f.tag()),
+            series.push(Series::dots(
+                format!("{} {word}", f.tag()),
                 color,
-                points: ev(parity),
-                mark: Mark::Dot,
-            });
+                ev(parity),
+            ));
         }
     }
-    Figure {
-        title: "Sweep-kernel relaxation rates 1 − σ_j by parity (N = 10, β = 2)".into(),
-        x_label: "mode index j".into(),
-        y_label: "1 − σ_j".into(),
-        log_x: false,
-        log_y: true,
-        diagonal_band: None,
+    Figure::new(
+        "Sweep-kernel relaxation rates 1 − σ_j by parity (N = 10, β = 2)",
+        "mode index j",
+        "1 − σ_j",
         series,
-    }
+    )
+    .log(false, true)
 }
 
 fn report(res: &Res) -> String {

@@ -7,7 +7,7 @@ use crate::exp2::{
     CellConfig, CellResult, ExactPart, Exp2, McKernel, P1, RevKernel, STRENGTH, Summary,
 };
 use crate::stats::ResolvedStats;
-use crate::svg::{Figure, Mark, Series};
+use crate::svg::{Figure, Series};
 use crate::{ReproError, ResultsOf};
 use serde::Serialize;
 use std::fmt::Write;
@@ -208,44 +208,40 @@ fn scatter(res: &Res) -> Figure {
         .filter_map(|r| r.result.exact.as_ref())
         .collect();
     let pts = |f: fn(&ExactPart) -> (f64, f64)| ex.iter().map(|e| f(e)).collect::<Vec<_>>();
-    Figure {
-        title: "exp2: predicted vs exact Q_op on planted RBMs".into(),
-        x_label: "exact Q_op".into(),
-        y_label: "predicted Q".into(),
-        log_x: true,
-        log_y: true,
-        diagonal_band: Some(2.0),
-        series: vec![
-            Series {
-                name: "RS1 struct-perp".into(),
-                color: "#1f77b4",
-                points: pts(|e| {
+    Figure::new(
+        "exp2: predicted vs exact Q_op on planted RBMs",
+        "exact Q_op",
+        "predicted Q",
+        vec![
+            Series::dots(
+                "RS1 struct-perp",
+                "#1f77b4",
+                pts(|e| {
                     (
                         e.rs1.exact.q_op,
                         e.rs1.exact.q_op * e.rs1.exact.struct_perp_ratio,
                     )
                 }),
-                mark: Mark::Dot,
-            },
-            Series {
-                name: "BLK-SYM struct-perp".into(),
-                color: "#d62728",
-                points: pts(|e| {
+            ),
+            Series::dots(
+                "BLK-SYM struct-perp",
+                "#d62728",
+                pts(|e| {
                     (
                         e.blk_sym.exact.q_op,
                         e.blk_sym.exact.q_op * e.blk_sym.exact.struct_perp_ratio,
                     )
                 }),
-                mark: Mark::Dot,
-            },
-            Series {
-                name: "BLK-ALT matrix-free".into(),
-                color: "#2ca02c",
-                points: pts(|e| (e.blk_alt.q_op, e.blk_alt.q_op * e.blk_alt.matrix_free_ratio)),
-                mark: Mark::Dot,
-            },
+            ),
+            Series::dots(
+                "BLK-ALT matrix-free",
+                "#2ca02c",
+                pts(|e| (e.blk_alt.q_op, e.blk_alt.q_op * e.blk_alt.matrix_free_ratio)),
+            ),
         ],
-    }
+    )
+    .log(true, true)
+    .band(2.0)
 }
 
 fn p1_fig(res: &Res) -> Figure {
@@ -260,28 +256,17 @@ fn p1_fig(res: &Res) -> Figure {
             .map(|p| (p.tau_exact, p.tau_hat))
             .collect()
     };
-    Figure {
-        title: "exp2 P1: sampled vs exact RS1 τ_max (sweeps)".into(),
-        x_label: "exact τ_max".into(),
-        y_label: "pooled-Sokal τ̂_max".into(),
-        log_x: true,
-        log_y: true,
-        diagonal_band: Some(1.25),
-        series: vec![
-            Series {
-                name: "resolved".into(),
-                color: "#1f77b4",
-                points: pts(true),
-                mark: Mark::Dot,
-            },
-            Series {
-                name: "unresolved (bound)".into(),
-                color: "#d62728",
-                points: pts(false),
-                mark: Mark::Dot,
-            },
+    Figure::new(
+        "exp2 P1: sampled vs exact RS1 τ_max (sweeps)",
+        "exact τ_max",
+        "pooled-Sokal τ̂_max",
+        vec![
+            Series::dots("resolved", "#1f77b4", pts(true)),
+            Series::dots("unresolved (bound)", "#d62728", pts(false)),
         ],
-    }
+    )
+    .log(true, true)
+    .band(1.25)
 }
 
 fn report(res: &Res) -> String {

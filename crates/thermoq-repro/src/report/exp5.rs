@@ -2,7 +2,7 @@
 
 use super::{Render, Rendered, csv_text, set};
 use crate::exp5::{Exp5, STRENGTH};
-use crate::svg::{Figure, Mark, Series};
+use crate::svg::{Figure, Series};
 use crate::{ReproError, ResultsOf};
 use serde::Serialize;
 use std::fmt::Write;
@@ -88,27 +88,25 @@ fn figure(res: &Res) -> Figure {
         .m
         .iter()
         .zip(colors)
-        .map(|(&m, color)| Series {
-            name: format!("m = {m}"),
-            color,
-            points: res
-                .cells
-                .iter()
-                .filter(|r| r.config.m == m && r.config.beta == 3.0)
-                .map(|r| (r.config.patterns as f64, r.result.exact.gamma_eff))
-                .collect(),
-            mark: Mark::Line,
+        .map(|(&m, color)| {
+            Series::line(
+                format!("m = {m}"),
+                color,
+                res.cells
+                    .iter()
+                    .filter(|r| r.config.m == m && r.config.beta == 3.0)
+                    .map(|r| (r.config.patterns as f64, r.result.exact.gamma_eff))
+                    .collect(),
+            )
         })
         .collect();
-    Figure {
-        title: "exp5: γ_eff vs planted patterns (β = 3, RS1; M = 0 is the ferro control)".into(),
-        x_label: "planted patterns M".into(),
-        y_label: "γ_eff = 1 − σ_j*".into(),
-        log_x: false,
-        log_y: true,
-        diagonal_band: None,
+    Figure::new(
+        "exp5: γ_eff vs planted patterns (β = 3, RS1; M = 0 is the ferro control)",
+        "planted patterns M",
+        "γ_eff = 1 − σ_j*",
         series,
-    }
+    )
+    .log(false, true)
 }
 
 fn report(res: &Res) -> String {

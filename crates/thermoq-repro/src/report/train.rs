@@ -4,7 +4,7 @@
 
 use super::Rendered;
 use crate::ReproError;
-use crate::svg::{Figure, Mark, Series};
+use crate::svg::{Figure, Series};
 use serde_json::json;
 use std::fmt::Write as _;
 use thermoq_train::dtm::{DtmData, DtmRun, GenerationEval, inpaint_background_baseline};
@@ -69,49 +69,25 @@ pub fn render(
             .map(|e| (e.epoch as f64 + 1.0, f(&e.layers[0])))
             .collect()
     };
-    let fig = Figure {
-        title: format!("DTM {preset}: training diagnostics (layer 0)"),
-        x_label: "epoch".into(),
-        y_label: "value".into(),
-        log_x: false,
-        log_y: true,
-        diagonal_band: None,
-        series: vec![
-            Series {
-                name: "moment gap".into(),
-                color: "#1f77b4",
-                points: pts(&|l| l.moment_gap),
-                mark: Mark::Line,
-            },
-            Series {
-                name: "denoise error".into(),
-                color: "#ff7f0e",
-                points: pts(&|l| l.denoise_error),
-                mark: Mark::Line,
-            },
-            Series {
-                name: "inpaint error".into(),
-                color: "#9467bd",
-                points: h
-                    .iter()
+    let fig = Figure::new(
+        format!("DTM {preset}: training diagnostics (layer 0)"),
+        "epoch",
+        "value",
+        vec![
+            Series::line("moment gap", "#1f77b4", pts(&|l| l.moment_gap)),
+            Series::line("denoise error", "#ff7f0e", pts(&|l| l.denoise_error)),
+            Series::line(
+                "inpaint error",
+                "#9467bd",
+                h.iter()
                     .filter_map(|e| Some((e.epoch as f64 + 1.0, e.layers[0].inpaint_error?)))
                     .collect(),
-                mark: Mark::Line,
-            },
-            Series {
-                name: "autocorr".into(),
-                color: "#2ca02c",
-                points: pts(&|l| l.autocorr),
-                mark: Mark::Line,
-            },
-            Series {
-                name: "ACP cp".into(),
-                color: "#d62728",
-                points: pts(&|l| l.cp),
-                mark: Mark::Line,
-            },
+            ),
+            Series::line("autocorr", "#2ca02c", pts(&|l| l.autocorr)),
+            Series::line("ACP cp", "#d62728", pts(&|l| l.cp)),
         ],
-    };
+    )
+    .log(false, true);
     out.push("curves.svg", fig.to_svg());
 
     let secs: Vec<f64> = h.iter().map(|e| e.seconds).collect();
