@@ -201,6 +201,11 @@ fn p1_verdict(p: &ResolvedStats, pass: bool) -> String {
     }
 }
 
+/// `(Q_op, struct-perp Q)` of one reversible kernel.
+fn sp(k: &RevKernel) -> (f64, f64) {
+    (k.exact.q_op, k.exact.q_op * k.exact.struct_perp_ratio)
+}
+
 fn scatter(res: &Res) -> Figure {
     let ex: Vec<&ExactPart> = res
         .cells
@@ -213,26 +218,8 @@ fn scatter(res: &Res) -> Figure {
         "exact Q_op",
         "predicted Q",
         vec![
-            Series::dots(
-                "RS1 struct-perp",
-                "#1f77b4",
-                pts(|e| {
-                    (
-                        e.rs1.exact.q_op,
-                        e.rs1.exact.q_op * e.rs1.exact.struct_perp_ratio,
-                    )
-                }),
-            ),
-            Series::dots(
-                "BLK-SYM struct-perp",
-                "#d62728",
-                pts(|e| {
-                    (
-                        e.blk_sym.exact.q_op,
-                        e.blk_sym.exact.q_op * e.blk_sym.exact.struct_perp_ratio,
-                    )
-                }),
-            ),
+            Series::dots("RS1 struct-perp", "#1f77b4", pts(|e| sp(&e.rs1))),
+            Series::dots("BLK-SYM struct-perp", "#d62728", pts(|e| sp(&e.blk_sym))),
             Series::dots(
                 "BLK-ALT matrix-free",
                 "#2ca02c",
