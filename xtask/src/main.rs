@@ -20,7 +20,6 @@ mod bench_python;
 mod bench_spectral;
 mod data;
 mod fuzz;
-mod plot;
 mod repro;
 mod runner;
 mod submit;

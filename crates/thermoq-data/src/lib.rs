@@ -52,4 +52,4 @@ pub mod patterns;
 
 pub use error::DataError;
 pub use full::MnistFull;
-pub use mnist::{BinaryImages, Mnist, SplitSpec};
+pub use mnist::{BinaryImages, Images, Mnist, SplitSpec};

@@ -23,13 +23,63 @@ pub const DEFAULT_CLASSES: [u8; 4] = [0, 1, 2, 3];
 /// Number of digit classes in MNIST.
 pub const N_CLASSES: usize = 10;
 
-/// Grey-level images with labels.
+/// Labelled images of one shape, pixels of type `P` stored row-major, one image after the other:
+/// [`Mnist`] (grey-level bytes) and [`BinaryImages`] (±1 spins).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mnist {
+pub struct Images<P> {
     rows: usize,
     cols: usize,
-    pixels: Vec<u8>,
+    pixels: Vec<P>,
     labels: Vec<u8>,
+}
+
+/// Grey-level images with labels.
+pub type Mnist = Images<u8>;
+
+/// ±1 images with labels (the output of [`Mnist::binarize`]).
+pub type BinaryImages = Images<Spin>;
+
+impl<P> Images<P> {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Image height.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Image width.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Pixels (or spins) per image (`rows · cols`).
+    pub fn image_size(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Image `i`, row-major.
+    pub fn image(&self, i: usize) -> &[P] {
+        let s = self.image_size();
+        &self.pixels[i * s..(i + 1) * s]
+    }
+
+    /// Label of image `i`.
+    pub fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+
+    /// All labels.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
 }
 
 impl Mnist {
@@ -72,47 +122,6 @@ impl Mnist {
             pixels,
             labels,
         })
-    }
-
-    /// Number of images.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Whether there are no images.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Image height.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Image width.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
-    /// Pixels per image (`rows · cols`).
-    pub fn image_size(&self) -> usize {
-        self.rows * self.cols
-    }
-
-    /// Image `i` as bytes, row-major.
-    pub fn image(&self, i: usize) -> &[u8] {
-        let s = self.image_size();
-        &self.pixels[i * s..(i + 1) * s]
-    }
-
-    /// Label of image `i`.
-    pub fn label(&self, i: usize) -> u8 {
-        self.labels[i]
-    }
-
-    /// All labels.
-    pub fn labels(&self) -> &[u8] {
-        &self.labels
     }
 
     /// All pixels, image after image.
@@ -195,7 +204,7 @@ impl Mnist {
         Ok(BinaryImages {
             rows: self.rows,
             cols: self.cols,
-            spins,
+            pixels: spins,
             labels: self.labels.clone(),
         })
     }
@@ -283,60 +292,10 @@ fn bounded<R: rand::Rng + ?Sized>(rng: &mut R, n: u64) -> u64 {
     }
 }
 
-/// ±1 images with labels (the output of [`Mnist::binarize`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BinaryImages {
-    rows: usize,
-    cols: usize,
-    spins: Vec<Spin>,
-    labels: Vec<u8>,
-}
-
 impl BinaryImages {
-    /// Number of images.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Whether there are no images.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Image height.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Image width.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
-    /// Spins per image.
-    pub fn image_size(&self) -> usize {
-        self.rows * self.cols
-    }
-
-    /// Image `i` as spins, row-major.
-    pub fn image(&self, i: usize) -> &[Spin] {
-        let s = self.image_size();
-        &self.spins[i * s..(i + 1) * s]
-    }
-
-    /// Label of image `i`.
-    pub fn label(&self, i: usize) -> u8 {
-        self.labels[i]
-    }
-
-    /// All labels.
-    pub fn labels(&self) -> &[u8] {
-        &self.labels
-    }
-
     /// All spins, image after image.
     pub fn spins(&self) -> &[Spin] {
-        &self.spins
+        &self.pixels
     }
 
     /// 2×2 max-pooling: output pixel `(r, c)` is `+1` iff any of input pixels
@@ -367,7 +326,7 @@ impl BinaryImages {
         Ok(Self {
             rows: r2,
             cols: c2,
-            spins,
+            pixels: spins,
             labels: self.labels.clone(),
         })
     }

@@ -30,6 +30,9 @@ pub enum ReproError {
     /// Encoding or decoding a stored phase.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    /// Writing a report's CSV rows.
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
     /// A DTM checkpoint that the study cannot use.
     #[error("checkpoint {}: {why}", path.display())]
     Checkpoint {

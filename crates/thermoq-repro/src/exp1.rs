@@ -9,6 +9,7 @@
 //! exact (from the spectrum), so no τ̂ status is needed.
 
 use crate::error::need;
+use crate::facts::Protocol;
 use crate::stats::{Counts, max0, median};
 use crate::{CellOutcome, Experiment, Preset, ReproError};
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,7 @@ use thermoq_snr::exact::{
     overlaps, qop_spectral,
 };
 use thermoq_snr::mc::{McParams, monte_carlo_q_op};
-use thermoq_snr::predict::{DEFAULT_EPS_CLUSTER, DEFAULT_EPS_OVERLAP, PredictorKind};
+use thermoq_snr::predict::PredictorKind;
 use thermoq_spectral::Parity;
 
 /// Model family of a cell.
@@ -67,22 +68,11 @@ pub struct Exp1Grid {
     pub n: Vec<usize>,
     /// Inverse temperatures β.
     pub beta: Vec<f64>,
-    /// Kernel.
-    pub kernel: &'static str,
-    /// Gradient observables.
-    pub observables: &'static str,
-    /// Data law.
-    pub data: &'static str,
-    /// Burn-in rule.
-    pub burn_in: &'static str,
-    /// Window rule.
-    pub window: &'static str,
+    /// Kernel, observables, data law, B and K rules, predictor thresholds.
+    #[serde(flatten)]
+    pub protocol: Protocol,
     /// Chains per estimate.
     pub chains: u64,
-    /// Relevance threshold.
-    pub eps_overlap: f64,
-    /// Cluster tolerance.
-    pub eps_cluster: f64,
 }
 
 /// One cell's configuration (everything that determines its numbers).
@@ -297,14 +287,12 @@ impl Experiment for Exp1 {
             families: Family::ALL.to_vec(),
             n: vec![8, 10, 12],
             beta: vec![0.5, 1.0, 2.0, 3.0],
-            kernel: "rs1",
-            observables: "couplings",
-            data: "patterns M=3 (with negatives), eps=0.1, seed per cell",
-            burn_in: "ceil(5/gamma_eff)",
-            window: "ceil(50 tau_max)",
+            protocol: Protocol::exact(
+                "rs1",
+                "couplings",
+                "patterns M=3 (with negatives), eps=0.1, seed per cell",
+            ),
             chains: 1,
-            eps_overlap: DEFAULT_EPS_OVERLAP,
-            eps_cluster: DEFAULT_EPS_CLUSTER,
         }
     }
 

@@ -13,6 +13,7 @@
 //! only and the summary states how many cells were bounds.
 
 use crate::error::need;
+use crate::facts::ExactFacts;
 use crate::stats::{ResolvedStats, median, tracks};
 use crate::{CellOutcome, Experiment, Preset, ReproError};
 use rand::{Rng, RngExt};
@@ -126,30 +127,9 @@ impl CellConfig {
 /// Exact facts for one reversible kernel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RevKernel {
-    /// `1 − σ_2` (sweep).
-    pub gap: f64,
-    /// Parity of φ₂.
-    pub phi2_parity: Parity,
-    /// `max_a |⟨f̄_a, φ₂⟩_π|`.
-    pub phi2_max_overlap: f64,
-    /// `γ_eff`.
-    pub gamma_eff: f64,
-    /// `τ_max` (sweeps, exact).
-    pub tau_max: f64,
-    /// Burn-in.
-    pub burn_in: u64,
-    /// Window.
-    pub window: u64,
-    /// Exact `Q_op`.
-    pub q_op: f64,
-    /// naive / Q_op.
-    pub naive_ratio: f64,
-    /// one-gap / Q_op.
-    pub one_gap_ratio: f64,
-    /// struct-perp / Q_op.
-    pub struct_perp_ratio: f64,
-    /// `|C*|`.
-    pub cluster_size: usize,
+    /// Gap, φ₂, γ_eff, τ_max, B, K, `Q_op` and the predictors' ratios.
+    #[serde(flatten)]
+    pub exact: ExactFacts,
     /// matrix-free / Q_op.
     pub matrix_free_ratio: f64,
     /// Top non-constant sweep eigenvalues (up to 8).
@@ -160,9 +140,9 @@ impl RevKernel {
     /// `Q_pred/Q_op` of one predictor.
     pub fn ratio(&self, kind: PredictorKind) -> f64 {
         match kind {
-            PredictorKind::Naive => self.naive_ratio,
-            PredictorKind::OneGap => self.one_gap_ratio,
-            PredictorKind::StructPerp => self.struct_perp_ratio,
+            PredictorKind::Naive => self.exact.naive_ratio,
+            PredictorKind::OneGap => self.exact.one_gap_ratio,
+            PredictorKind::StructPerp => self.exact.struct_perp_ratio,
             PredictorKind::MatrixFree => self.matrix_free_ratio,
         }
     }
@@ -546,16 +526,21 @@ impl Experiment for Exp2 {
         };
         for (kind, get) in reversible {
             let ks: Vec<&RevKernel> = ex.iter().map(|(_, e)| get(e)).collect();
-            let odd: Vec<&&RevKernel> =
-                ks.iter().filter(|k| k.phi2_parity == Parity::Odd).collect();
+            let odd: Vec<&&RevKernel> = ks
+                .iter()
+                .filter(|k| k.exact.phi2_parity == Parity::Odd)
+                .collect();
             p3_max = odd
                 .iter()
-                .map(|k| k.phi2_max_overlap)
+                .map(|k| k.exact.phi2_max_overlap)
                 .fold(p3_max, f64::max);
             p3.push(P3Row {
                 kernel: kind,
                 odd: odd.len(),
-                zero_overlap: odd.iter().filter(|k| k.phi2_max_overlap <= 1e-12).count(),
+                zero_overlap: odd
+                    .iter()
+                    .filter(|k| k.exact.phi2_max_overlap <= 1e-12)
+                    .count(),
                 cells: ex.len(),
             });
             for p in PredictorKind::ALL {
@@ -616,23 +601,9 @@ impl Experiment for Exp2 {
 }
 
 fn rev(r: &CellReport, spec: &Spectrum) -> Result<RevKernel, ReproError> {
-    let s = need(r.spectrum.as_ref(), "spectrum", "reversible kernel")?;
-    let ratio = |k| r.predicted(k).map(|p| p.verdict.ratio);
-    let sp = r.predicted(PredictorKind::StructPerp)?;
     Ok(RevKernel {
-        gap: s.gap,
-        phi2_parity: s.phi2_parity,
-        phi2_max_overlap: s.phi2_max_overlap,
-        gamma_eff: need(s.gamma_eff, "gamma_eff", "some mode overlaps the couplings")?,
-        tau_max: need(r.tau_max, "tau_max", "reversible kernel")?,
-        burn_in: r.config.burn_in,
-        window: r.config.window,
-        q_op: r.qop.q_op,
-        naive_ratio: ratio(PredictorKind::Naive)?,
-        one_gap_ratio: ratio(PredictorKind::OneGap)?,
-        struct_perp_ratio: sp.verdict.ratio,
-        cluster_size: sp.prediction.cluster_size,
-        matrix_free_ratio: ratio(PredictorKind::MatrixFree)?,
+        exact: ExactFacts::of(r)?,
+        matrix_free_ratio: r.predicted(PredictorKind::MatrixFree)?.verdict.ratio,
         sigma_top: spec.sigma.iter().skip(1).take(8).copied().collect(),
     })
 }
@@ -690,14 +661,14 @@ fn exact_cell(c: &CellConfig, rbm: &Rbm, data: &[f64]) -> Result<ExactPart, Repr
     // P1: 8 chains from exact π draws, 2000 τ_max sweeps each (≥ 4000), only where
     // τ_max ≤ 100 so the run stays short; the Sokal relative error is then ≈ √(2(2W+1)/(C L))
     // ≈ √(2·11 τ/(8·2000 τ)) ≈ 4 % (W ≈ 5τ).
-    let p1 = if c.p1 && rs1_k.tau_max <= 100.0 {
+    let p1 = if c.p1 && rs1_k.exact.tau_max <= 100.0 {
         let law = ExactLaw::new(rbm)?;
         let mut rng = chain_rng(c.model_seed ^ 0x7031, 1 << 40);
         let chains = 8;
         let starts: Vec<Vec<i8>> = (0..chains)
             .map(|_| sample_pi(&law.pi, nn, &mut rng))
             .collect();
-        let sweeps = ((2000.0 * rs1_k.tau_max).ceil() as usize).max(4000);
+        let sweeps = ((2000.0 * rs1_k.exact.tau_max).ceil() as usize).max(4000);
         let run = sample_observables(
             rbm,
             &rs1,
@@ -711,10 +682,10 @@ fn exact_cell(c: &CellConfig, rbm: &Rbm, data: &[f64]) -> Result<ExactPart, Repr
         Some(P1 {
             chains,
             sweeps,
-            tau_exact: rs1_k.tau_max,
+            tau_exact: rs1_k.exact.tau_max,
             tau_hat: t,
             status: run.tau.status,
-            rel_err: (t - rs1_k.tau_max).abs() / rs1_k.tau_max,
+            rel_err: (t - rs1_k.exact.tau_max).abs() / rs1_k.exact.tau_max,
         })
     } else {
         None

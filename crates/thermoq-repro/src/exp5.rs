@@ -13,6 +13,7 @@
 //! ferromagnetic control is `W_ij = STRENGTH/√m` (patterns = 0 in the grid).
 
 use crate::error::need;
+use crate::facts::{ExactFacts, Protocol};
 use crate::stats::{max0, tracks};
 use crate::{CellOutcome, Experiment, ReproError};
 use serde::{Deserialize, Serialize};
@@ -20,8 +21,7 @@ use thermoq_core::Coloring;
 use thermoq_data::patterns::{PatternLaw, PatternSpec};
 use thermoq_models::{EnergyModel, Rbm, exact::ExactLaw};
 use thermoq_samplers::{GibbsKernel, KernelKind};
-use thermoq_snr::exact::{CellParams, CellReport, CellRequest, analyze, cell::spectrum_of};
-use thermoq_snr::predict::{DEFAULT_EPS_CLUSTER, DEFAULT_EPS_OVERLAP, PredictorKind};
+use thermoq_snr::exact::{CellParams, CellRequest, analyze, cell::spectrum_of};
 use thermoq_spectral::Parity;
 
 /// Planted-pattern strength: `W = (STRENGTH/√m) Σ_μ ξ^μ ζ^μᵀ`.
@@ -48,20 +48,9 @@ pub struct Exp5Grid {
     pub strength: f64,
     /// Model.
     pub model: &'static str,
-    /// Kernel.
-    pub kernel: &'static str,
-    /// Gradient observables.
-    pub observables: &'static str,
-    /// Data law.
-    pub data: &'static str,
-    /// Burn-in rule.
-    pub burn_in: &'static str,
-    /// Window rule.
-    pub window: &'static str,
-    /// Relevance threshold.
-    pub eps_overlap: f64,
-    /// Cluster tolerance.
-    pub eps_cluster: f64,
+    /// Kernel, observables, data law, B and K rules, predictor thresholds.
+    #[serde(flatten)]
+    pub protocol: Protocol,
 }
 
 /// One exp5 cell.
@@ -114,34 +103,13 @@ impl CellConfig {
 /// Everything exp5 records for a cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
-    /// Spectral gap `1 − σ_2` of the sweep kernel.
-    pub gap: f64,
-    /// Parity of φ₂.
-    pub phi2_parity: Parity,
-    /// `max_a |⟨f̄_a, φ₂⟩_π|`.
-    pub phi2_max_overlap: f64,
+    /// Gap and φ₂ of the sweep kernel, γ_eff, τ_max, B, K, `Q_op` and the predictors' ratios.
+    #[serde(flatten)]
+    pub exact: ExactFacts,
     /// One-gap anchor index j*.
     pub j_star: usize,
     /// Parity of φ_{j*}.
     pub j_star_parity: Parity,
-    /// `γ_eff = 1 − σ_{j*}`.
-    pub gamma_eff: f64,
-    /// `τ_max` (sweeps, exact).
-    pub tau_max: f64,
-    /// Burn-in B.
-    pub burn_in: u64,
-    /// Window K.
-    pub window: u64,
-    /// Exact `Q_op`.
-    pub q_op: f64,
-    /// naive / `Q_op`.
-    pub naive_ratio: f64,
-    /// one-gap / `Q_op`.
-    pub one_gap_ratio: f64,
-    /// struct-perp / `Q_op`.
-    pub struct_perp_ratio: f64,
-    /// `|C*|` of struct-perp.
-    pub cluster_size: usize,
     /// States stable under every single flip (strict local minima of E), counting ±x separately.
     pub local_minima: usize,
     /// π-mass of the local minima.
@@ -206,13 +174,11 @@ impl Experiment for Exp5 {
             beta: vec![0.5, 1.0, 2.0, 3.0],
             strength: STRENGTH,
             model: "Rbm::planted(m, m, M, strength, beta, seed): W = strength/sqrt(m) sum_mu xi^mu zeta^mu^T; M = 0 (ferro): W_ij = strength/sqrt(m)",
-            kernel: "rs1",
-            observables: "couplings f_ij = -v_i h_j",
-            data: "patterns M=3 (with negatives) over all N = 2m spins, eps=0.1, seed per (m, M)",
-            burn_in: "ceil(5/gamma_eff)",
-            window: "ceil(50 tau_max)",
-            eps_overlap: DEFAULT_EPS_OVERLAP,
-            eps_cluster: DEFAULT_EPS_CLUSTER,
+            protocol: Protocol::exact(
+                "rs1",
+                "couplings f_ij = -v_i h_j",
+                "patterns M=3 (with negatives) over all N = 2m spins, eps=0.1, seed per (m, M)",
+            ),
         }
     }
 
@@ -261,25 +227,11 @@ impl Experiment for Exp5 {
         )?;
         let s = need(r.spectrum.as_ref(), "spectrum", "RS1 is reversible")?;
         let j_star = need(s.j_star, "j_star", "some mode overlaps the couplings")?;
-        let (naive_ratio, _) = ratio(&r, PredictorKind::Naive)?;
-        let (one_gap_ratio, _) = ratio(&r, PredictorKind::OneGap)?;
-        let (struct_perp_ratio, cluster_size) = ratio(&r, PredictorKind::StructPerp)?;
         let minima = ExactLaw::new(&rbm)?.local_minima(&rbm);
         Ok(CellResult {
-            gap: s.gap,
-            phi2_parity: s.phi2_parity,
-            phi2_max_overlap: s.phi2_max_overlap,
+            exact: ExactFacts::of(&r)?,
             j_star,
             j_star_parity: spectrum.parity.get(j_star).copied().unwrap_or(Parity::None),
-            gamma_eff: need(s.gamma_eff, "gamma_eff", "j* exists")?,
-            tau_max: need(r.tau_max, "tau_max", "reversible kernel")?,
-            burn_in: r.config.burn_in,
-            window: r.config.window,
-            q_op: r.qop.q_op,
-            naive_ratio,
-            one_gap_ratio,
-            struct_perp_ratio,
-            cluster_size,
             local_minima: minima.count,
             minima_mass: minima.mass,
         })
@@ -299,23 +251,24 @@ impl Experiment for Exp5 {
                 if cells.len() < 5 {
                     continue;
                 }
-                ferro_diff = ferro_diff.max((cells[0].gamma_eff - cells[1].gamma_eff).abs());
+                ferro_diff =
+                    ferro_diff.max((cells[0].exact.gamma_eff - cells[1].exact.gamma_eff).abs());
                 let min_multi = cells[2..]
                     .iter()
-                    .map(|c| c.gamma_eff)
+                    .map(|c| c.exact.gamma_eff)
                     .fold(f64::INFINITY, f64::min);
                 table.push(Row {
                     m,
                     beta,
-                    gamma_eff: cells.iter().map(|c| c.gamma_eff).collect(),
-                    cluster_size: cells.iter().map(|c| c.cluster_size).collect(),
-                    collapse: min_multi / cells[1].gamma_eff,
+                    gamma_eff: cells.iter().map(|c| c.exact.gamma_eff).collect(),
+                    cluster_size: cells.iter().map(|c| c.exact.cluster_size).collect(),
+                    collapse: min_multi / cells[1].exact.gamma_eff,
                 });
             }
         }
-        let odd: Vec<&CellResult> = recs
+        let odd: Vec<&ExactFacts> = recs
             .iter()
-            .map(|r| &r.result)
+            .map(|r| &r.result.exact)
             .filter(|r| r.phi2_parity == Parity::Odd)
             .collect();
         Summary {
@@ -335,18 +288,13 @@ impl Experiment for Exp5 {
             ),
             struct_perp_tracks: recs
                 .iter()
-                .filter(|r| tracks(r.result.struct_perp_ratio))
+                .filter(|r| tracks(r.result.exact.struct_perp_ratio))
                 .count(),
             one_gap_tracks: recs
                 .iter()
-                .filter(|r| tracks(r.result.one_gap_ratio))
+                .filter(|r| tracks(r.result.exact.one_gap_ratio))
                 .count(),
             ferro_vs_m1_max_diff: ferro_diff,
         }
     }
-}
-
-fn ratio(r: &CellReport, kind: PredictorKind) -> Result<(f64, usize), ReproError> {
-    let p = r.predicted(kind)?;
-    Ok((p.verdict.ratio, p.prediction.cluster_size))
 }

@@ -21,9 +21,10 @@
 //! [`Experiment::grid`] is the one description of the grid — [`Experiment::cells`] is generated
 //! from it and it is what `results.json` records. [`Experiment::run_cell`] computes one cell (pure:
 //! same cell ⇒ same numbers, whatever the thread count) and [`Experiment::summarize`] turns the
-//! finished cells into a typed summary. Files, progress bars, CSV, figures and report prose are
-//! the caller's business (`cargo xtask repro` is one such caller); this crate never prints, and
-//! each cell runs inside a `tracing` span.
+//! finished cells into a typed summary. [`report`] renders typed results into the text of a
+//! report (CSV rows, [`svg`] figures, `REPORT.md`) with pure functions; files and progress bars
+//! are the caller's business (`cargo xtask repro` is one such caller); this crate never prints,
+//! and each cell runs inside a `tracing` span.
 //!
 //! A sampled τ̂ never passes for a value: it carries a [`thermoq_snr::sampled::TauStatus`]
 //! (`resolved`, `lower_bound`, `no_window`) into every result and summary, and medians, maxima
@@ -54,8 +55,11 @@ pub mod error;
 pub mod exp1;
 pub mod exp2;
 pub mod exp5;
+pub mod facts;
+pub mod report;
 pub mod runs;
 pub mod stats;
+pub mod svg;
 
 pub use error::ReproError;
 

@@ -437,6 +437,26 @@ pub fn cell_bytes<C: Serialize, R: Serialize>(
     Ok(s.into_bytes())
 }
 
+/// Every file under `dir` (recursively) with its bytes, sorted by path: what a folder holds, to
+/// check that a refused command changed nothing in it.
+pub fn snapshot(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, ReproError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let b = std::fs::read(&p)?;
+                out.push((p, b));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Where cell `id` of the run folder `dir` is stored.
 pub fn cell_path(dir: &Path, id: &str) -> PathBuf {
     dir.join("cells").join(format!("{id}.json"))

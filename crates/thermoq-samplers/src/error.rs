@@ -30,6 +30,17 @@ pub enum SamplerError {
     },
 }
 
+impl SamplerError {
+    /// [`SamplerError::Invalid`]: `field` is out of range; `message` says what it is and what
+    /// was expected.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

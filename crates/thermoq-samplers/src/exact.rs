@@ -37,10 +37,10 @@ impl ExactKernel {
     ) -> Result<Self, SamplerError> {
         let n = model.n_spins();
         if n > MAX_EXACT_SPINS {
-            return Err(SamplerError::Invalid {
-                field: "model".into(),
-                message: format!("{n} spins: exact operators support at most {MAX_EXACT_SPINS}"),
-            });
+            return Err(SamplerError::invalid(
+                "model",
+                format!("{n} spins: exact operators support at most {MAX_EXACT_SPINS}"),
+            ));
         }
         let ns = 1usize << n;
         let p_up = (0..n)

@@ -117,10 +117,10 @@ pub trait Kernel<M: EnergyModel + ?Sized>: Send + Sync {
     {
         let ek = crate::exact::ExactKernel::new(self, model)?;
         if s as usize >= ek.n_states() {
-            return Err(SamplerError::Invalid {
-                field: "state".into(),
-                message: format!("{s} is not a state index below 2^{}", ek.n()),
-            });
+            return Err(SamplerError::invalid(
+                "state",
+                format!("{s} is not a state index below 2^{}", ek.n()),
+            ));
         }
         let mut mu = vec![0.0; ek.n_states()];
         mu[s as usize] = 1.0;
@@ -238,10 +238,10 @@ impl GibbsKernel {
     pub fn with_pbit(mut self, pbit: Pbit, n_spins: usize) -> Result<Self, SamplerError> {
         if let Some(c) = pbit.n_cells() {
             if c != n_spins {
-                return Err(SamplerError::Invalid {
-                    field: "pbit.gain".into(),
-                    message: format!("has {c} cells, expected one per spin ({n_spins})"),
-                });
+                return Err(SamplerError::invalid(
+                    "pbit.gain",
+                    format!("has {c} cells, expected one per spin ({n_spins})"),
+                ));
             }
         }
         self.pbit = pbit;

@@ -48,20 +48,20 @@ pub fn refine_midpoints(
 
 fn check_profile(alphas: &[f64], c: &[f64]) -> Result<(), SamplerError> {
     if alphas.len() != c.len() {
-        return Err(SamplerError::Invalid {
-            field: "c".into(),
-            message: format!(
+        return Err(SamplerError::invalid(
+            "c",
+            format!(
                 "has {} values, expected one per grid point ({})",
                 c.len(),
                 alphas.len()
             ),
-        });
+        ));
     }
     if let Some(k) = c.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-        return Err(SamplerError::Invalid {
-            field: format!("c[{k}]"),
-            message: format!("is {}, expected a finite C(α) ≥ 0", c[k]),
-        });
+        return Err(SamplerError::invalid(
+            format!("c[{k}]"),
+            format!("is {}, expected a finite C(α) ≥ 0", c[k]),
+        ));
     }
     Ok(())
 }

@@ -89,6 +89,22 @@ impl SpinMoments {
         let c = self.count.max(1) as f64;
         self.sum_xx.iter().map(|v| v / c).collect()
     }
+
+    /// The sample means of the gradient observables `set` in model order: `f_ij = −x_i x_j` per
+    /// edge, then (for [`ObservableSet::All`]) `f_i = −x_i` per spin (zeros before the first
+    /// state). The sums are whole numbers, so these equal the means of recorded traces to the
+    /// last bit.
+    pub fn observable_means(&self, set: ObservableSet) -> Vec<f64> {
+        let c = self.count.max(1) as f64;
+        let biases: &[f64] = match set {
+            ObservableSet::Couplings => &[],
+            ObservableSet::All => &self.sum_x,
+        };
+        // `0.0 − s/c`, not `−(s/c)`: an empty sum gives +0, as a summed trace does
+        (self.sum_xx.iter().chain(biases))
+            .map(|s| 0.0 - s / c)
+            .collect()
+    }
 }
 
 /// Running first and second moments: `⟨x_i⟩`, `⟨x_i x_j⟩` on the model's edges, mean energy and
@@ -170,7 +186,9 @@ impl<M: EnergyModel + ?Sized> Observer for MomentObserver<'_, M> {
 }
 
 /// Stores per-sweep traces of the gradient observables `f_a` (and the energy) of one or more
-/// chains: `traces[a]` is the concatenation, chain after chain, of `f_a` per sweep.
+/// chains: `traces[a]` is the concatenation, chain after chain, of `f_a` per sweep; and the
+/// spin moment sums of the same states ([`SpinMoments`]), from which the observables' means
+/// follow ([`SpinMoments::observable_means`]).
 #[derive(Clone, Debug)]
 pub struct TraceObserver<'m, M: EnergyModel + ?Sized> {
     model: &'m M,
@@ -182,6 +200,8 @@ pub struct TraceObserver<'m, M: EnergyModel + ?Sized> {
     pub energy: Vec<f64>,
     /// Number of sweeps each merged chain contributed, in merge order.
     pub chain_lengths: Vec<usize>,
+    /// Spin moment sums of the recorded states.
+    pub sums: SpinMoments,
 }
 
 impl<'m, M: EnergyModel + ?Sized> TraceObserver<'m, M> {
@@ -195,6 +215,7 @@ impl<'m, M: EnergyModel + ?Sized> TraceObserver<'m, M> {
             traces: vec![Vec::new(); na],
             energy: Vec::new(),
             chain_lengths: vec![0],
+            sums: SpinMoments::new(model.n_spins(), model.graph().n_edges()),
         }
     }
 }
@@ -206,11 +227,13 @@ impl<M: EnergyModel + ?Sized> Observer for TraceObserver<'_, M> {
             t.push(v);
         }
         self.energy.push(self.model.energy(x));
+        self.sums.add(x, self.model.graph().edges());
         if let Some(l) = self.chain_lengths.last_mut() {
             *l += 1;
         }
     }
     fn merge(&mut self, o: Self) {
+        self.sums.merge(&o.sums);
         for (t, ot) in self.traces.iter_mut().zip(o.traces) {
             t.extend(ot);
         }
@@ -270,5 +293,54 @@ mod tests {
         o.observe(0, &[1, 1]);
         o.observe(1, &[1, -1]);
         assert_eq!(o.moments().energy_var, Some(1e200));
+    }
+
+    /// The means from the moment sums are the means of the recorded traces, bit for bit, for
+    /// both observable sets, over merged chains (with a zero-mean observable giving +0).
+    #[test]
+    fn observable_means_equal_the_trace_means_to_the_bit() {
+        let m = IsingModel::new(
+            Graph::new(3, &[(0, 1), (1, 2)]).unwrap(),
+            vec![0.5, -0.25],
+            vec![0.1, 0.0, -0.2],
+            1.0,
+        )
+        .unwrap();
+        let states: [[Spin; 3]; 7] = [
+            [1, 1, -1],
+            [-1, 1, 1],
+            [1, -1, -1],
+            [1, 1, 1],
+            [-1, -1, 1],
+            [1, -1, 1],
+            [-1, 1, -1],
+        ];
+        for set in [ObservableSet::Couplings, ObservableSet::All] {
+            let mut a = TraceObserver::new(&m, set);
+            let mut b = TraceObserver::new(&m, set);
+            for (t, x) in states.iter().enumerate() {
+                if t < 3 {
+                    a.observe(t, x)
+                } else {
+                    b.observe(t, x)
+                }
+            }
+            a.merge(b);
+            let means = a.sums.observable_means(set);
+            assert_eq!(means.len(), a.traces.len());
+            for (mean, trace) in means.iter().zip(&a.traces) {
+                let want = trace.iter().sum::<f64>() / trace.len() as f64;
+                assert_eq!(mean.to_bits(), want.to_bits(), "{mean} vs {want}");
+            }
+        }
+        // an even number of states can give a zero mean: +0, as the summed trace
+        let mut o = TraceObserver::new(&m, ObservableSet::All);
+        o.observe(0, &[1, 1, 1]);
+        o.observe(1, &[-1, -1, -1]);
+        assert!(
+            o.sums.observable_means(ObservableSet::All)[2..]
+                .iter()
+                .all(|v| v.to_bits() == 0)
+        );
     }
 }

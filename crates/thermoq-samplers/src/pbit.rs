@@ -53,26 +53,26 @@ impl Pbit {
         offset: Vec<f64>,
     ) -> Result<Self, SamplerError> {
         if gain.len() != offset.len() {
-            return Err(SamplerError::Invalid {
-                field: "pbit.offset".into(),
-                message: format!(
+            return Err(SamplerError::invalid(
+                "pbit.offset",
+                format!(
                     "has length {}, expected {} (one per cell, like pbit.gain)",
                     offset.len(),
                     gain.len()
                 ),
-            });
+            ));
         }
         if let Some(i) = gain.iter().position(|g| !(g.is_finite() && *g > 0.0)) {
-            return Err(SamplerError::Invalid {
-                field: format!("pbit.gain[{i}]"),
-                message: format!("is {}, expected a finite number > 0", gain[i]),
-            });
+            return Err(SamplerError::invalid(
+                format!("pbit.gain[{i}]"),
+                format!("is {}, expected a finite number > 0", gain[i]),
+            ));
         }
         if let Some(i) = offset.iter().position(|o| !o.is_finite()) {
-            return Err(SamplerError::Invalid {
-                field: format!("pbit.offset[{i}]"),
-                message: format!("is {}, expected a finite number", offset[i]),
-            });
+            return Err(SamplerError::invalid(
+                format!("pbit.offset[{i}]"),
+                format!("is {}, expected a finite number", offset[i]),
+            ));
         }
         self.gain = Some(gain);
         self.offset = Some(offset);
@@ -104,10 +104,10 @@ impl Pbit {
     /// Finite random-number bit depth `bits ∈ 1..=32`.
     pub fn with_bits(mut self, bits: u32) -> Result<Self, SamplerError> {
         if !(1..=32).contains(&bits) {
-            return Err(SamplerError::Invalid {
-                field: "pbit.bits".into(),
-                message: format!("is {bits}, expected 1..=32"),
-            });
+            return Err(SamplerError::invalid(
+                "pbit.bits",
+                format!("is {bits}, expected 1..=32"),
+            ));
         }
         self.bits = Some(bits);
         Ok(self)

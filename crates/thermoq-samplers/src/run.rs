@@ -72,13 +72,13 @@ impl Segment {
     /// Total sweeps of the segment; an overflow or `thin = 0` is an error naming the field.
     pub fn total_sweeps(&self) -> Result<usize, SamplerError> {
         if self.thin == 0 {
-            return Err(invalid("thin", "is 0, expected at least 1".into()));
+            return Err(SamplerError::invalid("thin", "is 0, expected at least 1"));
         }
         self.draws
             .checked_mul(self.thin)
             .and_then(|s| s.checked_add(self.burn_in))
             .ok_or_else(|| {
-                invalid(
+                SamplerError::invalid(
                     "sweeps",
                     format!(
                         "burn-in {} + draws {} × thin {} overflows usize",
@@ -93,13 +93,6 @@ impl Segment {
     pub(crate) fn observes_after(&self, t: usize) -> Option<usize> {
         let r = t.checked_sub(self.burn_in)?;
         ((r + 1) % self.thin == 0).then(|| self.first + r / self.thin)
-    }
-}
-
-fn invalid(field: &str, message: String) -> SamplerError {
-    SamplerError::Invalid {
-        field: field.into(),
-        message,
     }
 }
 
@@ -140,7 +133,7 @@ pub trait ChainSampler {
 /// Checks a batch's shape against a sampler's.
 fn check_batch(batch: &ChainBatch, n_chains: usize, n_spins: usize) -> Result<(), SamplerError> {
     if batch.n_chains() != n_chains || batch.n_spins() != n_spins {
-        return Err(invalid(
+        return Err(SamplerError::invalid(
             "batch",
             format!(
                 "is {} chains × {} spins, expected {} × {}",
@@ -177,7 +170,7 @@ pub(crate) fn check_segment<O>(
     if let Some(o) = observers
         && o.len() != n_chains
     {
-        return Err(invalid(
+        return Err(SamplerError::invalid(
             "observers",
             format!(
                 "has {} entries, expected one per chain ({n_chains})",
@@ -343,7 +336,7 @@ impl<'p> Executor<'p> {
         let mut it = r.observed.into_iter();
         let mut first = it
             .next()
-            .ok_or_else(|| invalid("chains", "is 0, expected at least 1".into()))?;
+            .ok_or_else(|| SamplerError::invalid("chains", "is 0, expected at least 1"))?;
         for o in it {
             first.merge(o);
         }

@@ -53,14 +53,14 @@ impl ColourSchedule {
             KernelKind::BlkRs if order.iter().copied().eq(0..order.len()) => Ok(Self::RandomScan {
                 classes: order.len(),
             }),
-            KernelKind::BlkRs => Err(SamplerError::Invalid {
-                field: "colour classes".into(),
-                message: "blk-rs picks among all classes; expected 0..k in order".into(),
-            }),
-            _ => Err(SamplerError::Invalid {
-                field: "kernel".into(),
-                message: format!("is {kind}; expected a block kernel (blk-alt, blk-sym, blk-rs)"),
-            }),
+            KernelKind::BlkRs => Err(SamplerError::invalid(
+                "colour classes",
+                "blk-rs picks among all classes; expected 0..k in order",
+            )),
+            _ => Err(SamplerError::invalid(
+                "kernel",
+                format!("is {kind}; expected a block kernel (blk-alt, blk-sym, blk-rs)"),
+            )),
         }
     }
 

@@ -2,8 +2,10 @@
 //!
 //! [`sample_observables`] runs `C` chains with the samplers' batch run loop
 //! ([`thermoq_samplers::BatchSampler::run`] with a [`TraceObserver`]), then estimates, per
-//! gradient observable `f_a`, the pooled-Sokal τ̂_a ([`crate::tau::sokal_pooled`]), the mean and the
-//! τ-corrected squared standard error `Var_a τ̂_a / (C L)`. The largest τ̂_a is reported together
+//! gradient observable `f_a`, the pooled-Sokal τ̂_a ([`crate::tau::sokal_pooled`]), the mean (from
+//! the samplers' one moments accumulator, [`thermoq_samplers::observe::SpinMoments`]) and the
+//! τ-corrected squared standard error `Var_a τ̂_a / (C L)`, with `Var_a = 1 − mean_a²` (every
+//! `f_a` is ±1). The largest τ̂_a is reported together
 //! with a [`TauStatus`], so that a capped estimate can never pass for a measurement:
 //!
 //! * [`TauStatus::NoWindow`] — some observable's Sokal window was never self-consistent (the
@@ -98,16 +100,15 @@ where
             layer: "samplers",
             message: e.to_string(),
         })?;
-    let na = rec.traces.len();
+    let means = rec.sums.observable_means(set);
     let (mut tmax, mut found) = (0.0f64, true);
     let mut status = TauStatus::Resolved;
-    let (mut means, mut se2) = (Vec::with_capacity(na), Vec::with_capacity(na));
-    for trace in &rec.traces {
+    let mut se2 = Vec::with_capacity(means.len());
+    for (trace, &mean) in rec.traces.iter().zip(&means) {
         let ch: Vec<&[f64]> = trace.chunks(sweeps.max(1)).collect();
         let total = (ch.len() * sweeps) as f64;
-        let mean = trace.iter().sum::<f64>() / total;
-        let var = trace.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / total;
-        means.push(mean);
+        // every f_a is ±1, so E f_a² = 1 and Var f_a = 1 − mean²
+        let var = 1.0 - mean * mean;
         if var < 1e-14 {
             // a frozen observable (every sample equal): no autocorrelation to estimate
             se2.push(0.0);

@@ -2,9 +2,6 @@
 
 mod drive;
 mod dtm;
-mod exp1;
-mod exp2;
-mod exp5;
 
 use crate::runner::{OpenPolicy, RunDir, Shard, merge_shards};
 use anyhow::{Context, Result, bail};

@@ -1,14 +1,11 @@
-//! `cargo xtask repro exp5`: the files of `thermoq_repro::exp5` — `cells.csv`, the γ_eff figure
-//! and `REPORT.md`.
+//! The report of [`crate::exp5`]: `cells.csv`, the γ_eff figure and `REPORT.md`.
 
-use super::drive::{Render, set, write_csv};
-use crate::plot::{Figure, Mark, Series};
-use crate::runner::RunDir;
-use anyhow::Result;
+use super::{Render, Rendered, csv_text, set};
+use crate::exp5::{Exp5, STRENGTH};
+use crate::svg::{Figure, Series};
+use crate::{ReproError, ResultsOf};
 use serde::Serialize;
 use std::fmt::Write;
-use thermoq_repro::ResultsOf;
-use thermoq_repro::exp5::{Exp5, STRENGTH};
 use thermoq_spectral::Parity;
 
 type Res = ResultsOf<Exp5>;
@@ -41,11 +38,11 @@ struct Row<'a> {
 }
 
 impl Render for Exp5 {
-    fn render(&self, dir: &RunDir, res: &Res) -> Result<String> {
-        write_csv(
-            dir,
+    fn render(res: &Res) -> Result<Rendered, ReproError> {
+        let mut out = Rendered::default();
+        out.push(
             "cells.csv",
-            res.cells.iter().map(|r| {
+            csv_text(res.cells.iter().map(|r| {
                 let (c, x) = (&r.config, &r.result);
                 Row {
                     id: &r.id,
@@ -54,32 +51,33 @@ impl Render for Exp5 {
                     patterns: c.patterns,
                     beta: c.beta,
                     strength: c.strength,
-                    gap: x.gap,
-                    phi2_parity: x.phi2_parity,
-                    phi2_max_overlap: x.phi2_max_overlap,
+                    gap: x.exact.gap,
+                    phi2_parity: x.exact.phi2_parity,
+                    phi2_max_overlap: x.exact.phi2_max_overlap,
                     j_star: x.j_star,
                     j_star_parity: x.j_star_parity,
-                    gamma_eff: x.gamma_eff,
-                    tau_max: x.tau_max,
-                    burn_in: x.burn_in,
-                    window: x.window,
-                    q_op: x.q_op,
-                    naive_ratio: x.naive_ratio,
-                    one_gap_ratio: x.one_gap_ratio,
-                    struct_perp_ratio: x.struct_perp_ratio,
-                    cluster_size: x.cluster_size,
+                    gamma_eff: x.exact.gamma_eff,
+                    tau_max: x.exact.tau_max,
+                    burn_in: x.exact.burn_in,
+                    window: x.exact.window,
+                    q_op: x.exact.q_op,
+                    naive_ratio: x.exact.naive_ratio,
+                    one_gap_ratio: x.exact.one_gap_ratio,
+                    struct_perp_ratio: x.exact.struct_perp_ratio,
+                    cluster_size: x.exact.cluster_size,
                     local_minima: x.local_minima,
                     minima_mass: x.minima_mass,
                 }
-            }),
-        )?;
-        dir.write("gamma_eff_vs_m.svg", figure(res).to_svg().as_bytes())?;
-        dir.write("REPORT.md", report(res).as_bytes())?;
+            }))?,
+        );
+        out.push("gamma_eff_vs_m.svg", figure(res).to_svg());
+        out.push("REPORT.md", report(res));
         let s = &res.summary;
-        Ok(format!(
+        out.headline = format!(
             "{} cells; struct-perp tracks {}/{}",
             s.cells, s.struct_perp_tracks, s.cells
-        ))
+        );
+        Ok(out)
     }
 }
 
@@ -90,27 +88,25 @@ fn figure(res: &Res) -> Figure {
         .m
         .iter()
         .zip(colors)
-        .map(|(&m, color)| Series {
-            name: format!("m = {m}"),
-            color,
-            points: res
-                .cells
-                .iter()
-                .filter(|r| r.config.m == m && r.config.beta == 3.0)
-                .map(|r| (r.config.patterns as f64, r.result.gamma_eff))
-                .collect(),
-            mark: Mark::Line,
+        .map(|(&m, color)| {
+            Series::line(
+                format!("m = {m}"),
+                color,
+                res.cells
+                    .iter()
+                    .filter(|r| r.config.m == m && r.config.beta == 3.0)
+                    .map(|r| (r.config.patterns as f64, r.result.exact.gamma_eff))
+                    .collect(),
+            )
         })
         .collect();
-    Figure {
-        title: "exp5: γ_eff vs planted patterns (β = 3, RS1; M = 0 is the ferro control)".into(),
-        x_label: "planted patterns M".into(),
-        y_label: "γ_eff = 1 − σ_j*".into(),
-        log_x: false,
-        log_y: true,
-        diagonal_band: None,
+    Figure::new(
+        "exp5: γ_eff vs planted patterns (β = 3, RS1; M = 0 is the ferro control)",
+        "planted patterns M",
+        "γ_eff = 1 − σ_j*",
         series,
-    }
+    )
+    .log(false, true)
 }
 
 fn report(res: &Res) -> String {
@@ -133,7 +129,7 @@ fn report(res: &Res) -> String {
         set(&g.m),
         set(&g.beta),
         set(&planted),
-        g.eps_overlap
+        g.protocol.eps_overlap
     );
     let _ = writeln!(
         r,
@@ -225,17 +221,17 @@ fn report(res: &Res) -> String {
             r,
             "| {} | {:.3e} | {:?} | {} ({:?}) | {:.3e} | {:.1} | {:.3e} | {:.1e} | {:.2} | {:.2} | {} | {} | {:.3} |",
             rec.id,
-            x.gap,
-            x.phi2_parity,
+            x.exact.gap,
+            x.exact.phi2_parity,
             x.j_star,
             x.j_star_parity,
-            x.gamma_eff,
-            x.tau_max,
-            x.q_op,
-            x.naive_ratio,
-            x.one_gap_ratio,
-            x.struct_perp_ratio,
-            x.cluster_size,
+            x.exact.gamma_eff,
+            x.exact.tau_max,
+            x.exact.q_op,
+            x.exact.naive_ratio,
+            x.exact.one_gap_ratio,
+            x.exact.struct_perp_ratio,
+            x.exact.cluster_size,
             x.local_minima,
             x.minima_mass
         );

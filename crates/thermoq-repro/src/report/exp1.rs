@@ -1,14 +1,12 @@
-//! `cargo xtask repro exp1`: the files of `thermoq_repro::exp1` — `cells.csv`, the
-//! predicted-vs-exact and spectrum figures, and `REPORT.md`.
+//! The report of [`crate::exp1`]: `cells.csv`, the predicted-vs-exact and spectrum figures,
+//! and `REPORT.md`.
 
-use super::drive::{Render, set, write_csv};
-use crate::plot::{Figure, Mark, Series};
-use crate::runner::RunDir;
-use anyhow::Result;
+use super::{Render, Rendered, csv_text, set};
+use crate::exp1::{CellResult, Exp1, Family};
+use crate::svg::{Figure, Series};
+use crate::{ReproError, ResultsOf};
 use serde::Serialize;
 use std::fmt::Write;
-use thermoq_repro::ResultsOf;
-use thermoq_repro::exp1::{CellResult, Exp1, Family};
 use thermoq_spectral::Parity;
 
 type Res = ResultsOf<Exp1>;
@@ -44,11 +42,11 @@ struct Row<'a> {
 }
 
 impl Render for Exp1 {
-    fn render(&self, dir: &RunDir, res: &Res) -> Result<String> {
-        write_csv(
-            dir,
+    fn render(res: &Res) -> Result<Rendered, ReproError> {
+        let mut out = Rendered::default();
+        out.push(
             "cells.csv",
-            res.cells.iter().map(|r| {
+            csv_text(res.cells.iter().map(|r| {
                 let (c, x) = (&r.config, &r.result);
                 Row {
                     id: &r.id,
@@ -77,13 +75,13 @@ impl Render for Exp1 {
                     mc_rel_diff: x.mc.as_ref().map(|m| m.rel_diff),
                     tau_magnetization: x.tau_magnetization,
                 }
-            }),
-        )?;
-        dir.write("q_pred_vs_exact.svg", scatter(res).to_svg().as_bytes())?;
-        dir.write("spectra.svg", spectra(res).to_svg().as_bytes())?;
-        dir.write("REPORT.md", report(res).as_bytes())?;
+            }))?,
+        );
+        out.push("q_pred_vs_exact.svg", scatter(res).to_svg());
+        out.push("spectra.svg", spectra(res).to_svg());
+        out.push("REPORT.md", report(res));
         let s = &res.summary;
-        Ok(format!(
+        out.headline = format!(
             "{} cells; φ₂ odd in {}; naive over-predicts ≥ {:.1e}×; struct-perp tracks {}/{}, one-gap {}/{} (factor 2)",
             s.cells,
             s.phi2_odd_cells,
@@ -92,7 +90,8 @@ impl Render for Exp1 {
             s.cells,
             s.one_gap_tracks,
             s.cells
-        ))
+        );
+        Ok(out)
     }
 }
 
@@ -103,31 +102,15 @@ fn scatter(res: &Res) -> Figure {
             .map(|r| (r.result.q_op, f(&r.result)))
             .collect::<Vec<_>>()
     };
-    Figure {
-        title: format!(
-            "exp1: predicted vs exact Q_op ({} cells, K = 50 τ_max)",
-            res.cells.len()
-        ),
-        x_label: "exact Q_op".into(),
-        y_label: "predicted Q".into(),
-        log_x: true,
-        log_y: true,
-        diagonal_band: Some(2.0),
-        series: vec![
-            Series {
-                name: "struct-perp".into(),
-                color: "#1f77b4",
-                points: pts(|r| r.struct_perp.q),
-                mark: Mark::Dot,
-            },
-            Series {
-                name: "one-gap".into(),
-                color: "#ff7f0e",
-                points: pts(|r| r.one_gap.q),
-                mark: Mark::Dot,
-            },
-        ],
-    }
+    let n = res.cells.len();
+    let title = format!("exp1: predicted vs exact Q_op ({n} cells, K = 50 τ_max)");
+    let series = vec![
+        Series::dots("struct-perp", "#1f77b4", pts(|r| r.struct_perp.q)),
+        Series::dots("one-gap", "#ff7f0e", pts(|r| r.one_gap.q)),
+    ];
+    Figure::new(title, "exact Q_op", "predicted Q", series)
+        .log(true, true)
+        .band(2.0)
 }
 
 fn spectra(res: &Res) -> Figure {
@@ -156,23 +139,20 @@ fn spectra(res: &Res) -> Figure {
                 .collect::<Vec<_>>()
         };
         for (parity, word, color) in [(Parity::Even, "even", ce), (Parity::Odd, "odd", co)] {
-            series.push(Series {
-                name: format!("{} {word}", f.tag()),
+            series.push(Series::dots(
+                format!("{} {word}", f.tag()),
                 color,
-                points: ev(parity),
-                mark: Mark::Dot,
-            });
+                ev(parity),
+            ));
         }
     }
-    Figure {
-        title: "Sweep-kernel relaxation rates 1 − σ_j by parity (N = 10, β = 2)".into(),
-        x_label: "mode index j".into(),
-        y_label: "1 − σ_j".into(),
-        log_x: false,
-        log_y: true,
-        diagonal_band: None,
+    Figure::new(
+        "Sweep-kernel relaxation rates 1 − σ_j by parity (N = 10, β = 2)",
+        "mode index j",
+        "1 − σ_j",
         series,
-    }
+    )
+    .log(false, true)
 }
 
 fn report(res: &Res) -> String {

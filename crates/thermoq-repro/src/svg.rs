@@ -1,6 +1,6 @@
-//! A tiny SVG plotter for reproduction figures: scatter and line series on linear or log axes,
+//! A tiny SVG plotter for the reports' figures: scatter and line series on linear or log axes,
 //! an optional `y = x` line with a multiplicative band. SVG text needs no font files at build or
-//! run time, so figures render anywhere.
+//! run time, so figures render anywhere; [`Figure::to_svg`] is a pure function of the figure.
 
 use std::fmt::Write;
 
@@ -43,6 +43,59 @@ pub struct Figure {
     pub diagonal_band: Option<f64>,
     /// Data.
     pub series: Vec<Series>,
+}
+
+impl Figure {
+    /// `series` under `title` on linear axes labelled `x_label` and `y_label`, no diagonal.
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+        series: Vec<Series>,
+    ) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series,
+            ..Self::default()
+        }
+    }
+
+    /// The same figure with a log10 x axis (when `x`) and a log10 y axis (when `y`).
+    pub fn log(mut self, x: bool, y: bool) -> Self {
+        self.log_x = x;
+        self.log_y = y;
+        self
+    }
+
+    /// The same figure with the line `y = x` and the band `x/f ≤ y ≤ x·f`.
+    pub fn band(mut self, f: f64) -> Self {
+        self.diagonal_band = Some(f);
+        self
+    }
+}
+
+impl Series {
+    /// Circles at `points`.
+    pub fn dots(name: impl Into<String>, color: &'static str, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            color,
+            points,
+            mark: Mark::Dot,
+        }
+    }
+
+    /// A polyline through `points`, in order.
+    pub fn line(name: impl Into<String>, color: &'static str, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            color,
+            points,
+            mark: Mark::Line,
+        }
+    }
 }
 
 const W: f64 = 640.0;

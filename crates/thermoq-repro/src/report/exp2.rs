@@ -1,18 +1,16 @@
-//! `cargo xtask repro exp2`: the files of `thermoq_repro::exp2` — `cells.csv`, the
-//! predicted-vs-exact and P1 figures, and `REPORT.md`. Every sampled τ̂ is written with its
-//! status; the report never states a bound as a value.
+//! The report of [`crate::exp2`]: `cells.csv`, the predicted-vs-exact and P1 figures, and
+//! `REPORT.md`. Every sampled τ̂ is written with its status; the report never states a bound as
+//! a value.
 
-use super::drive::{Render, set};
-use crate::plot::{Figure, Mark, Series};
-use crate::runner::RunDir;
-use anyhow::Result;
+use super::{Render, Rendered, csv_with_header, set};
+use crate::exp2::{
+    CellConfig, CellResult, ExactPart, Exp2, McKernel, P1, RevKernel, STRENGTH, Summary,
+};
+use crate::stats::ResolvedStats;
+use crate::svg::{Figure, Series};
+use crate::{ReproError, ResultsOf};
 use serde::Serialize;
 use std::fmt::Write;
-use thermoq_repro::ResultsOf;
-use thermoq_repro::exp2::{
-    CellResult, ExactPart, Exp2, McKernel, P1, RevKernel, STRENGTH, Summary,
-};
-use thermoq_repro::stats::ResolvedStats;
 use thermoq_snr::predict::PredictorKind;
 use thermoq_snr::sampled::TauStatus;
 use thermoq_spectral::Parity;
@@ -38,16 +36,16 @@ struct RevCols {
 impl RevCols {
     fn of(k: &RevKernel) -> Self {
         Self {
-            gap: Some(k.gap),
-            phi2: Some(k.phi2_parity),
-            phi2_overlap: Some(k.phi2_max_overlap),
-            gamma_eff: Some(k.gamma_eff),
-            tau_max: Some(k.tau_max),
-            q_op: Some(k.q_op),
-            naive: Some(k.naive_ratio),
-            one_gap: Some(k.one_gap_ratio),
-            struct_perp: Some(k.struct_perp_ratio),
-            cluster: Some(k.cluster_size),
+            gap: Some(k.exact.gap),
+            phi2: Some(k.exact.phi2_parity),
+            phi2_overlap: Some(k.exact.phi2_max_overlap),
+            gamma_eff: Some(k.exact.gamma_eff),
+            tau_max: Some(k.exact.tau_max),
+            q_op: Some(k.exact.q_op),
+            naive: Some(k.exact.naive_ratio),
+            one_gap: Some(k.exact.one_gap_ratio),
+            struct_perp: Some(k.exact.struct_perp_ratio),
+            cluster: Some(k.exact.cluster_size),
             matrix_free: Some(k.matrix_free_ratio),
         }
     }
@@ -138,7 +136,7 @@ fn header() -> Vec<String> {
     h
 }
 
-fn row<'a>(id: &'a str, c: &thermoq_repro::exp2::CellConfig, x: &CellResult) -> Row<'a> {
+fn row<'a>(id: &'a str, c: &CellConfig, x: &CellResult) -> Row<'a> {
     let e = x.exact.as_ref();
     let p1: Option<&P1> = e.and_then(|e| e.p1.as_ref());
     let mc = x.mc.as_ref();
@@ -167,20 +165,16 @@ fn row<'a>(id: &'a str, c: &thermoq_repro::exp2::CellConfig, x: &CellResult) -> 
 }
 
 impl Render for Exp2 {
-    fn render(&self, dir: &RunDir, res: &Res) -> Result<String> {
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::new());
-        w.write_record(header())?;
-        for r in &res.cells {
-            w.serialize(row(&r.id, &r.config, &r.result))?;
-        }
-        dir.write("cells.csv", &w.into_inner().map_err(|e| e.into_error())?)?;
-        dir.write("q_pred_vs_exact.svg", scatter(res).to_svg().as_bytes())?;
-        dir.write("p1_tau.svg", p1_fig(res).to_svg().as_bytes())?;
-        dir.write("REPORT.md", report(res).as_bytes())?;
+    fn render(res: &Res) -> Result<Rendered, ReproError> {
+        let rows = res.cells.iter().map(|r| row(&r.id, &r.config, &r.result));
+        let mut out = Rendered::default();
+        out.push("cells.csv", csv_with_header(Some(header()), rows)?);
+        out.push("q_pred_vs_exact.svg", scatter(res).to_svg());
+        out.push("p1_tau.svg", p1_fig(res).to_svg());
+        out.push("REPORT.md", report(res));
         let s = &res.summary;
-        Ok(format!("{} cells; P1 {}", s.cells, p1_words(s)))
+        out.headline = format!("{} cells; P1 {}", s.cells, p1_words(s));
+        Ok(out)
     }
 }
 
@@ -207,6 +201,11 @@ fn p1_verdict(p: &ResolvedStats, pass: bool) -> String {
     }
 }
 
+/// `(Q_op, struct-perp Q)` of one reversible kernel.
+fn sp(k: &RevKernel) -> (f64, f64) {
+    (k.exact.q_op, k.exact.q_op * k.exact.struct_perp_ratio)
+}
+
 fn scatter(res: &Res) -> Figure {
     let ex: Vec<&ExactPart> = res
         .cells
@@ -214,34 +213,22 @@ fn scatter(res: &Res) -> Figure {
         .filter_map(|r| r.result.exact.as_ref())
         .collect();
     let pts = |f: fn(&ExactPart) -> (f64, f64)| ex.iter().map(|e| f(e)).collect::<Vec<_>>();
-    Figure {
-        title: "exp2: predicted vs exact Q_op on planted RBMs".into(),
-        x_label: "exact Q_op".into(),
-        y_label: "predicted Q".into(),
-        log_x: true,
-        log_y: true,
-        diagonal_band: Some(2.0),
-        series: vec![
-            Series {
-                name: "RS1 struct-perp".into(),
-                color: "#1f77b4",
-                points: pts(|e| (e.rs1.q_op, e.rs1.q_op * e.rs1.struct_perp_ratio)),
-                mark: Mark::Dot,
-            },
-            Series {
-                name: "BLK-SYM struct-perp".into(),
-                color: "#d62728",
-                points: pts(|e| (e.blk_sym.q_op, e.blk_sym.q_op * e.blk_sym.struct_perp_ratio)),
-                mark: Mark::Dot,
-            },
-            Series {
-                name: "BLK-ALT matrix-free".into(),
-                color: "#2ca02c",
-                points: pts(|e| (e.blk_alt.q_op, e.blk_alt.q_op * e.blk_alt.matrix_free_ratio)),
-                mark: Mark::Dot,
-            },
+    Figure::new(
+        "exp2: predicted vs exact Q_op on planted RBMs",
+        "exact Q_op",
+        "predicted Q",
+        vec![
+            Series::dots("RS1 struct-perp", "#1f77b4", pts(|e| sp(&e.rs1))),
+            Series::dots("BLK-SYM struct-perp", "#d62728", pts(|e| sp(&e.blk_sym))),
+            Series::dots(
+                "BLK-ALT matrix-free",
+                "#2ca02c",
+                pts(|e| (e.blk_alt.q_op, e.blk_alt.q_op * e.blk_alt.matrix_free_ratio)),
+            ),
         ],
-    }
+    )
+    .log(true, true)
+    .band(2.0)
 }
 
 fn p1_fig(res: &Res) -> Figure {
@@ -256,28 +243,17 @@ fn p1_fig(res: &Res) -> Figure {
             .map(|p| (p.tau_exact, p.tau_hat))
             .collect()
     };
-    Figure {
-        title: "exp2 P1: sampled vs exact RS1 τ_max (sweeps)".into(),
-        x_label: "exact τ_max".into(),
-        y_label: "pooled-Sokal τ̂_max".into(),
-        log_x: true,
-        log_y: true,
-        diagonal_band: Some(1.25),
-        series: vec![
-            Series {
-                name: "resolved".into(),
-                color: "#1f77b4",
-                points: pts(true),
-                mark: Mark::Dot,
-            },
-            Series {
-                name: "unresolved (bound)".into(),
-                color: "#d62728",
-                points: pts(false),
-                mark: Mark::Dot,
-            },
+    Figure::new(
+        "exp2 P1: sampled vs exact RS1 τ_max (sweeps)",
+        "exact τ_max",
+        "pooled-Sokal τ̂_max",
+        vec![
+            Series::dots("resolved", "#1f77b4", pts(true)),
+            Series::dots("unresolved (bound)", "#d62728", pts(false)),
         ],
-    }
+    )
+    .log(true, true)
+    .band(1.25)
 }
 
 fn report(res: &Res) -> String {
@@ -471,7 +447,7 @@ mod tests {
 
     #[test]
     fn csv_header_names_every_column() {
-        let c = thermoq_repro::exp2::CellConfig {
+        let c = CellConfig {
             m: 4,
             n: 2,
             patterns: 1,
@@ -487,11 +463,9 @@ mod tests {
             exact: None,
             mc: None,
         };
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::new());
-        w.serialize(row("id", &c, &x)).unwrap();
-        let line = String::from_utf8(w.into_inner().unwrap()).unwrap();
-        assert_eq!(line.trim_end().split(',').count(), header().len());
+        let text = csv_with_header(Some(header()), [row("id", &c, &x)]).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].split(',').count(), header().len());
     }
 }
