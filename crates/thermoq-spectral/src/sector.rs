@@ -384,6 +384,18 @@ impl SectorKernel {
         model: &M,
         set: ObservableSet,
     ) -> Result<(Vec<Vec<f64>>, Vec<Sector>), SpectralError> {
+        let all: Vec<usize> = (0..model.n_observables(set)).collect();
+        self.observable_rows_of(model, set, &all)
+    }
+
+    /// [`SectorKernel::observable_rows`] for the observables `which` of `set` only (indices into
+    /// the set's order), in that order.
+    pub fn observable_rows_of<M: EnergyModel + ?Sized>(
+        &self,
+        model: &M,
+        set: ObservableSet,
+        which: &[usize],
+    ) -> Result<(Vec<Vec<f64>>, Vec<Sector>), SpectralError> {
         if model.n_spins() != self.n {
             return Err(SpectralError::Shape {
                 field: "model spins".into(),
@@ -392,10 +404,16 @@ impl SectorKernel {
             });
         }
         let na = model.n_observables(set);
+        if let Some(&a) = which.iter().find(|&&a| a >= na) {
+            return Err(SpectralError::Invalid {
+                field: "which".into(),
+                message: format!("holds observable {a}, expected indices below {na}"),
+            });
+        }
         let ne = model.graph().n_edges();
         let nr = self.n_states();
         let n = self.n;
-        let mut rows = vec![vec![0.0; nr]; na];
+        let mut rows = vec![vec![0.0; nr]; which.len()];
         let nch = nr.div_ceil(CH);
         let mut per_chunk: Vec<Vec<&mut [f64]>> = (0..nch).map(|_| Vec::new()).collect();
         for r in rows.iter_mut() {
@@ -410,13 +428,14 @@ impl SectorKernel {
             for k in 0..len {
                 spins_from_index((c * CH + k) as u64, &mut x);
                 model.observables(&x, set, &mut f);
-                for (r, v) in rs.iter_mut().zip(&f) {
-                    r[k] = *v;
+                for (r, &a) in rs.iter_mut().zip(which) {
+                    r[k] = f[a];
                 }
             }
         });
-        let sectors = (0..na)
-            .map(|a| match (self.flip, a < ne) {
+        let sectors = which
+            .iter()
+            .map(|&a| match (self.flip, a < ne) {
                 (false, _) => Sector::Full,
                 (true, true) => Sector::Even,
                 (true, false) => Sector::Odd,
