@@ -7,6 +7,8 @@
 //!   even sector's `2^{N−1}` representatives, or on all `2^N` states with `--route full`.
 //! * Spectrum (default N = 15, 20): Lanczos top of the spectrum per parity sector.
 //!
+//! A size list given without values (`--dense`) skips that family of cases.
+//!
 //! Python: `--python`, else `python3` if it imports numpy, else the venv `target/spectral-venv`
 //! (`python3 -m venv target/spectral-venv && target/spectral-venv/bin/pip install numpy scipy`).
 
@@ -30,13 +32,13 @@ pub enum RouteArg {
 #[derive(Args, Debug, Clone)]
 pub struct SpectralBenchArgs {
     /// Dense sizes N (full analysis and eigh vs numpy).
-    #[arg(long, value_delimiter = ',', default_value = "10,12,13")]
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "10,12,13")]
     pub dense: Vec<usize>,
     /// Matrix-free Poisson sizes N.
-    #[arg(long, value_delimiter = ',', default_value = "16,20,22")]
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "16,20,22")]
     pub matrix_free: Vec<usize>,
     /// Lanczos spectrum sizes N.
-    #[arg(long, value_delimiter = ',', default_value = "15,20")]
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "15,20")]
     pub spectrum: Vec<usize>,
     /// Inverse temperature of the SK models.
     #[arg(long, default_value_t = 1.0)]

@@ -288,23 +288,37 @@ impl SectorKernel {
             for &i in sites {
                 let len = os.first().map_or(0, |o| o.len());
                 let p = &self.p_up[i][base..base + len];
+                // Contiguous slices throughout (so the loops vectorize); the arithmetic per state
+                // is the same as `lo + p (hi − lo)` with `lo`/`hi` gathered state by state.
                 if Some(i) == top {
+                    // s ⊕ mask = mask − s: the partner states run backwards.
+                    let partner = (mask + 1 - (base + len))..(mask + 1 - base);
                     for (f, o) in fs.iter().zip(os.iter_mut()) {
-                        for (k, (ov, pv)) in o.iter_mut().zip(p).enumerate() {
-                            let s = base + k;
-                            let lo = f[s];
-                            let hi = eps * f[s ^ mask];
-                            *ov += lo + pv * (hi - lo);
+                        let lo = &f[base..base + len];
+                        let hi = &f[partner.clone()];
+                        for (((ov, pv), l), h) in o.iter_mut().zip(p).zip(lo).zip(hi.iter().rev()) {
+                            let h = eps * h;
+                            *ov += l + pv * (h - l);
                         }
                     }
                 } else {
                     let bit = 1usize << i;
                     for (f, o) in fs.iter().zip(os.iter_mut()) {
-                        for (k, (ov, pv)) in o.iter_mut().zip(p).enumerate() {
+                        let mut k = 0;
+                        while k < len {
                             let s = base + k;
-                            let lo = f[s & !bit];
-                            let hi = f[s | bit];
-                            *ov += lo + pv * (hi - lo);
+                            // States until bit i toggles.
+                            let run = (bit - (s & (bit - 1))).min(len - k);
+                            let (l0, h0) = (s & !bit, s | bit);
+                            let lo = &f[l0..l0 + run];
+                            let hi = &f[h0..h0 + run];
+                            let ps = &p[k..k + run];
+                            for (((ov, pv), l), h) in
+                                o[k..k + run].iter_mut().zip(ps).zip(lo).zip(hi)
+                            {
+                                *ov += l + pv * (h - l);
+                            }
+                            k += run;
                         }
                     }
                 }
