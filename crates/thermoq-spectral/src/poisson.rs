@@ -325,7 +325,6 @@ fn lanczos(
 ) -> Result<Solved, SpectralError> {
     let ns = fbar.len();
     let norm0 = dot(pi, fbar, fbar).sqrt();
-    let g = |l: f64| 1.0 / (1.0 - l.powi(k as i32));
     let fast = FastOp::new(plan);
     let start: Vec<f64> = fbar.iter().map(|v| v / norm0).collect();
     let mut alphas = Vec::new();
@@ -341,17 +340,8 @@ fn lanczos(
         let breakdown = b <= 1e-14;
         if alphas.len() >= check_at || breakdown {
             check_at = alphas.len() + (alphas.len() / 8).max(4);
-            let (theta, first, last) = ritz(&alphas, &betas[..alphas.len() - 1])?;
-            let quad: f64 = theta.iter().zip(&first).map(|(t, z)| z * z * g(*t)).sum();
-            // CG residual of the step equation (I − Q)x = f̄ (the hardest shift), relative.
-            let y_last: f64 = theta
-                .iter()
-                .zip(&first)
-                .zip(&last)
-                .map(|((t, z0), zm)| z0 * zm / (1.0 - t))
-                .sum();
-            let res = if breakdown { 0.0 } else { b * y_last.abs() };
-            est = (norm0 * norm0 * (2.0 * quad - 1.0), res);
+            est = lanczos_estimate(&alphas, &betas, k, norm0, breakdown)?;
+            let res = est.1;
             if res <= params.tol {
                 converged = true;
                 break;
@@ -387,6 +377,34 @@ fn lanczos(
     }
     center(pi, &mut u);
     Ok((Some(u), m, est))
+}
+
+/// After `m` Lanczos steps (`alphas`, `betas` both of length `m`): the estimate
+/// `v ≈ ‖f̄‖² (2 e_1ᵀ g(T_m) e_1 − 1)` and the relative CG residual of the step equation
+/// `(I − Q)x = f̄` (the hardest shift), `β_m |e_mᵀ (I − T_m)^{−1} e_1|` (0 at a breakdown).
+pub(crate) fn lanczos_estimate(
+    alphas: &[f64],
+    betas: &[f64],
+    k: usize,
+    norm0: f64,
+    breakdown: bool,
+) -> Result<(f64, f64), SpectralError> {
+    let m = alphas.len();
+    let g = |l: f64| 1.0 / (1.0 - l.powi(k as i32));
+    let (theta, first, last) = ritz(alphas, &betas[..m - 1])?;
+    let quad: f64 = theta.iter().zip(&first).map(|(t, z)| z * z * g(*t)).sum();
+    let y_last: f64 = theta
+        .iter()
+        .zip(&first)
+        .zip(&last)
+        .map(|((t, z0), zm)| z0 * zm / (1.0 - t))
+        .sum();
+    let res = if breakdown {
+        0.0
+    } else {
+        betas[m - 1] * y_last.abs()
+    };
+    Ok((norm0 * norm0 * (2.0 * quad - 1.0), res))
 }
 
 /// The coefficients of `u = ‖f̄‖ V_m g(T_m) e_1` in the Lanczos basis, `g(λ) = 1/(1 − λ^K)`, for

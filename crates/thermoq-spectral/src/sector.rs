@@ -37,7 +37,9 @@
 
 use crate::error::check_vec;
 use crate::operator::{site_mixture, split_repeat};
-use crate::poisson::{PoissonMethod, PoissonParams, PoissonResult, lanczos_coefficients, ritz};
+use crate::poisson::{
+    PoissonMethod, PoissonParams, PoissonResult, lanczos_coefficients, lanczos_estimate, ritz,
+};
 use crate::{Parity, SpectralError};
 use rayon::prelude::*;
 use thermoq_core::state::spins_from_index;
@@ -727,7 +729,6 @@ fn solve_batch(
         fbars.push((b, mean, variance, fbar));
         which.push(b);
     }
-    let g = |l: f64| 1.0 / (1.0 - l.powi(k as i32));
     // First pass: every chain until its own stopping rule holds.
     let mut outs: Vec<Vec<f64>> = Vec::new();
     loop {
@@ -750,17 +751,8 @@ fn solve_batch(
             let breakdown = b <= 1e-14;
             if m >= ch.check_at || breakdown {
                 ch.check_at = m + (m / 8).max(4);
-                let (theta, first, last) = ritz(&ch.alphas, &ch.betas[..m - 1])?;
-                let quad: f64 = theta.iter().zip(&first).map(|(t, z)| z * z * g(*t)).sum();
-                let y_last: f64 = theta
-                    .iter()
-                    .zip(&first)
-                    .zip(&last)
-                    .map(|((t, z0), zm)| z0 * zm / (1.0 - t))
-                    .sum();
-                let res = if breakdown { 0.0 } else { b * y_last.abs() };
-                ch.est = (ch.norm0 * ch.norm0 * (2.0 * quad - 1.0), res);
-                if res <= params.tol {
+                ch.est = lanczos_estimate(&ch.alphas, &ch.betas, k, ch.norm0, breakdown)?;
+                if ch.est.1 <= params.tol {
                     ch.done = true;
                 }
             }
