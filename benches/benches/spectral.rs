@@ -6,6 +6,9 @@
 //!   site-mixture pass against the generic plan interpreter.
 //! * `poisson/rs1-sk/N` — the matrix-free Poisson solve (Lanczos route) for one coupling
 //!   observable, N = 12.
+//! * `poisson-sector/rs1-sk/{1,8}-obs` — the same solve on the even sector's `2^{N−1}`
+//!   representatives (`sector_asymptotic_variances`), N = 12, for one coupling and for a batch
+//!   of eight (one pass over the tables per step for the whole batch).
 //!
 //! `cargo xtask bench spectral` gives the headline numbers (N = 10..13 dense with numpy
 //! alongside, N = 16..22 matrix-free).
@@ -15,7 +18,10 @@ use std::time::Duration;
 use thermoq_models::{EnergyModel, ObservableSet, builders, exact::ExactLaw};
 use thermoq_samplers::{GibbsKernel, KernelKind, exact::ExactKernel};
 use thermoq_spectral::operator::{FastOp, split_repeat};
-use thermoq_spectral::{PoissonParams, SpectralParams, asymptotic_variances, decompose};
+use thermoq_spectral::{
+    PoissonParams, SectorKernel, SpectralParams, asymptotic_variances, decompose,
+    sector_asymptotic_variances, sector_law,
+};
 
 fn bench_decompose(c: &mut Criterion) {
     let mut g = c.benchmark_group("decompose");
@@ -77,5 +83,41 @@ fn bench_poisson(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decompose, bench_step, bench_poisson);
+fn bench_poisson_sector(c: &mut Criterion) {
+    let n = 12;
+    let m = builders::sherrington_kirkpatrick(n, 1.0, 1);
+    let k = GibbsKernel::new(KernelKind::Rs1, m.graph(), None).expect("kernel");
+    let sk = SectorKernel::new(&k, &m, true).expect("sector tables");
+    let pi = sector_law(&sk, &m).expect("law");
+    let (rows, sectors) = sk
+        .observable_rows(&m, ObservableSet::Couplings)
+        .expect("rows");
+    let mut g = c.benchmark_group("poisson-sector");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    for obs in [1usize, 8] {
+        g.bench_function(BenchmarkId::new("rs1-sk", format!("{obs}-obs")), |b| {
+            b.iter(|| {
+                sector_asymptotic_variances(
+                    &sk,
+                    &pi,
+                    &rows[..obs],
+                    &sectors[..obs],
+                    &PoissonParams::default(),
+                )
+                .expect("solve")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_decompose,
+    bench_step,
+    bench_poisson,
+    bench_poisson_sector
+);
 criterion_main!(benches);

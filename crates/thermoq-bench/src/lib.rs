@@ -11,6 +11,7 @@
 
 pub mod peers;
 pub mod sampler;
+pub mod spectral;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

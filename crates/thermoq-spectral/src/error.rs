@@ -33,6 +33,17 @@ pub enum SpectralError {
         /// Tolerance it was compared with.
         tol: f64,
     },
+    /// A computation that needs a self-adjoint operator in L²(π) (Lanczos) was asked of a
+    /// non-reversible kernel.
+    #[error(
+        "kernel {kernel} is not reversible: its sweep is not self-adjoint in L²(π), so Lanczos \
+         cannot compute its spectrum; use eigenvalues_general (dense, N ≤ 14) or BiCGSTAB \
+         Poisson solves"
+    )]
+    NotSelfAdjoint {
+        /// The kernel's name.
+        kernel: String,
+    },
     /// The supplied law is not stationary for the kernel.
     #[error("π is not stationary for the kernel: ‖πP − π‖_∞ = {residual:.3e} exceeds {tol:.1e}")]
     NotStationary {

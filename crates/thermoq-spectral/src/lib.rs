@@ -50,10 +50,15 @@ pub mod certificate;
 pub mod error;
 pub mod operator;
 pub mod poisson;
+pub mod sector;
 pub mod spectrum;
 
 pub use error::SpectralError;
-pub use poisson::{PoissonParams, PoissonResult, asymptotic_variances};
+pub use poisson::{PoissonMethod, PoissonParams, PoissonResult, asymptotic_variances};
+pub use sector::{
+    LanczosParams, Sector, SectorKernel, SectorTop, TopSpectrum, sector_asymptotic_variances,
+    sector_law, sector_top_eigenvalues, top_of_spectrum,
+};
 pub use spectrum::{
     Parity, SpectralParams, Spectrum, decompose, decompose_operator, eigenvalues_general,
 };

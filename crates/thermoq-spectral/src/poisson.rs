@@ -280,9 +280,9 @@ fn lanczos_step(
 /// Ritz values `θ`, first and last eigenvector components of a tridiagonal `T_m`.
 type Ritz = (Vec<f64>, Vec<f64>, Vec<f64>);
 
-/// Ritz pairs of the tridiagonal `T_m`: eigenvalues and first components of eigenvectors, and
-/// last components.
-fn ritz(alpha: &[f64], beta: &[f64]) -> Result<Ritz, SpectralError> {
+/// Eigenvalues (ascending) and eigenvectors of the symmetric tridiagonal matrix with diagonal
+/// `alpha` and off-diagonal `beta` (`alpha.len() − 1` entries).
+fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> Result<(Vec<f64>, Mat<f64>), SpectralError> {
     let m = alpha.len();
     let t = Mat::from_fn(m, m, |i, j| {
         if i == j {
@@ -302,8 +302,16 @@ fn ritz(alpha: &[f64], beta: &[f64]) -> Result<Ritz, SpectralError> {
             message: format!("{err:?}"),
         })?;
     let theta = e.S().column_vector().iter().copied().collect();
-    let first = (0..m).map(|i| e.U()[(0, i)]).collect();
-    let last = (0..m).map(|i| e.U()[(m - 1, i)]).collect();
+    Ok((theta, e.U().to_owned()))
+}
+
+/// Ritz pairs of the tridiagonal `T_m`: eigenvalues and first components of eigenvectors, and
+/// last components.
+pub(crate) fn ritz(alpha: &[f64], beta: &[f64]) -> Result<Ritz, SpectralError> {
+    let m = alpha.len();
+    let (theta, u) = tridiagonal_eigen(alpha, beta)?;
+    let first = (0..m).map(|i| u[(0, i)]).collect();
+    let last = (0..m).map(|i| u[(m - 1, i)]).collect();
     Ok((theta, first, last))
 }
 
@@ -317,7 +325,6 @@ fn lanczos(
 ) -> Result<Solved, SpectralError> {
     let ns = fbar.len();
     let norm0 = dot(pi, fbar, fbar).sqrt();
-    let g = |l: f64| 1.0 / (1.0 - l.powi(k as i32));
     let fast = FastOp::new(plan);
     let start: Vec<f64> = fbar.iter().map(|v| v / norm0).collect();
     let mut alphas = Vec::new();
@@ -333,17 +340,8 @@ fn lanczos(
         let breakdown = b <= 1e-14;
         if alphas.len() >= check_at || breakdown {
             check_at = alphas.len() + (alphas.len() / 8).max(4);
-            let (theta, first, last) = ritz(&alphas, &betas[..alphas.len() - 1])?;
-            let quad: f64 = theta.iter().zip(&first).map(|(t, z)| z * z * g(*t)).sum();
-            // CG residual of the step equation (I − Q)x = f̄ (the hardest shift), relative.
-            let y_last: f64 = theta
-                .iter()
-                .zip(&first)
-                .zip(&last)
-                .map(|((t, z0), zm)| z0 * zm / (1.0 - t))
-                .sum();
-            let res = if breakdown { 0.0 } else { b * y_last.abs() };
-            est = (norm0 * norm0 * (2.0 * quad - 1.0), res);
+            est = lanczos_estimate(&alphas, &betas, k, norm0, breakdown)?;
+            let res = est.1;
             if res <= params.tol {
                 converged = true;
                 break;
@@ -365,32 +363,7 @@ fn lanczos(
         return Ok((None, m, est));
     }
     // Second pass: u = ‖f̄‖ V_m g(T_m) e_1.
-    let (theta, first, _) = ritz(&alphas, &betas[..m - 1])?;
-    let t = Mat::from_fn(m, m, |i, j| {
-        if i == j {
-            alphas[i]
-        } else if i == j + 1 {
-            betas[j]
-        } else if j == i + 1 {
-            betas[i]
-        } else {
-            0.0
-        }
-    });
-    let e = t
-        .self_adjoint_eigen(Side::Lower)
-        .map_err(|err| SpectralError::Eigen {
-            what: "Lanczos tridiagonal".into(),
-            message: format!("{err:?}"),
-        })?;
-    let coef: Vec<f64> = (0..m)
-        .map(|r| {
-            (0..m)
-                .map(|i| e.U()[(r, i)] * first[i] * g(theta[i]))
-                .sum::<f64>()
-                * norm0
-        })
-        .collect();
+    let coef = lanczos_coefficients(&alphas, &betas[..m - 1], k, norm0)?;
     let mut u = vec![0.0; ns];
     let (mut q, mut q_prev, mut beta_prev) = (start, vec![0.0; ns], 0.0);
     for (j, c) in coef.iter().enumerate() {
@@ -404,6 +377,55 @@ fn lanczos(
     }
     center(pi, &mut u);
     Ok((Some(u), m, est))
+}
+
+/// After `m` Lanczos steps (`alphas`, `betas` both of length `m`): the estimate
+/// `v ≈ ‖f̄‖² (2 e_1ᵀ g(T_m) e_1 − 1)` and the relative CG residual of the step equation
+/// `(I − Q)x = f̄` (the hardest shift), `β_m |e_mᵀ (I − T_m)^{−1} e_1|` (0 at a breakdown).
+pub(crate) fn lanczos_estimate(
+    alphas: &[f64],
+    betas: &[f64],
+    k: usize,
+    norm0: f64,
+    breakdown: bool,
+) -> Result<(f64, f64), SpectralError> {
+    let m = alphas.len();
+    let g = |l: f64| 1.0 / (1.0 - l.powi(k as i32));
+    let (theta, first, last) = ritz(alphas, &betas[..m - 1])?;
+    let quad: f64 = theta.iter().zip(&first).map(|(t, z)| z * z * g(*t)).sum();
+    let y_last: f64 = theta
+        .iter()
+        .zip(&first)
+        .zip(&last)
+        .map(|((t, z0), zm)| z0 * zm / (1.0 - t))
+        .sum();
+    let res = if breakdown {
+        0.0
+    } else {
+        betas[m - 1] * y_last.abs()
+    };
+    Ok((norm0 * norm0 * (2.0 * quad - 1.0), res))
+}
+
+/// The coefficients of `u = ‖f̄‖ V_m g(T_m) e_1` in the Lanczos basis, `g(λ) = 1/(1 − λ^K)`, for
+/// the tridiagonal `T_m` with diagonal `alphas` and off-diagonal `betas` (`m − 1` entries).
+pub(crate) fn lanczos_coefficients(
+    alphas: &[f64],
+    betas: &[f64],
+    k: usize,
+    norm0: f64,
+) -> Result<Vec<f64>, SpectralError> {
+    let m = alphas.len();
+    let g = |l: f64| 1.0 / (1.0 - l.powi(k as i32));
+    let (theta, u) = tridiagonal_eigen(alphas, betas)?;
+    Ok((0..m)
+        .map(|r| {
+            (0..m)
+                .map(|i| u[(r, i)] * u[(0, i)] * g(theta[i]))
+                .sum::<f64>()
+                * norm0
+        })
+        .collect())
 }
 
 fn sweep_cg(

@@ -8,8 +8,8 @@
 //! eigenvalues `σ_j = λ_j^K`, sorted descending.
 
 use crate::operator::{
-    MAX_DENSE_SPINS, dense_plan_matrix, dense_step_matrix, parity_blocks, split_repeat,
-    symmetrize_in_place,
+    MAX_DENSE_SPINS, dense_plan_matrix, dense_step_matrix, direct_parity_blocks, parity_blocks,
+    site_mixture, split_repeat, symmetrize_in_place,
 };
 use crate::{SpectralError, error::check_table};
 use faer::{Mat, MatRef, Side, c64};
@@ -154,50 +154,57 @@ pub fn decompose_operator(
             tol: params.stationarity_tol,
         });
     }
-    let (mut a, k) = dense_step_matrix(op)?;
-    let res = symmetrize_in_place(&mut a, &pi);
-    if res > params.symmetry_tol {
-        return Err(SpectralError::NotReversible {
-            residual: res,
-            tol: params.symmetry_tol,
-        });
+    let k = split_repeat(op.plan()).1;
+    let not_reversible = |residual: f64| SpectralError::NotReversible {
+        residual,
+        tol: params.symmetry_tol,
+    };
+    // Parity blocks `A_±` of the symmetrized step: built directly per sector for a site mixture
+    // (never forming the 2^N × 2^N matrix), else split from the full symmetrized matrix.
+    let mut blocks = None;
+    let mut parts = Vec::new();
+    let direct = match (sectors && n >= 1, site_mixture(split_repeat(op.plan()).0)) {
+        (true, Some(sites)) => Some(sites),
+        _ => None,
+    };
+    if let Some(sites) = &direct {
+        let (even, odd, res, flip_res) = direct_parity_blocks(op, sites, &pi);
+        if res > params.symmetry_tol {
+            return Err(not_reversible(res));
+        }
+        if flip_res <= params.symmetry_tol {
+            blocks = Some((even, odd));
+        }
+    }
+    if blocks.is_none() {
+        let (mut a, _) = dense_step_matrix(op)?;
+        let res = symmetrize_in_place(&mut a, &pi);
+        if res > params.symmetry_tol {
+            return Err(not_reversible(res));
+        }
+        if sectors && n >= 1 && direct.is_none() {
+            let (even, odd, flip_res) = parity_blocks(a.as_ref());
+            if flip_res <= params.symmetry_tol {
+                blocks = Some((even, odd));
+            }
+        }
+        if blocks.is_none() {
+            parts.push((a, Parity::None, "symmetrized step"));
+        }
     }
     let sq: Vec<f64> = pi.iter().map(|p| p.sqrt()).collect();
     // (λ, parity, ψ column source)
     let mut modes: Vec<(f64, Parity, usize, usize)> = Vec::with_capacity(ns);
     let mut vecs: Vec<Mat<f64>> = Vec::new();
-    let mut sector_used = false;
-    if sectors && n >= 1 {
-        let (even, odd, flip_res) = parity_blocks(a.as_ref());
-        if flip_res <= params.symmetry_tol {
-            sector_used = true;
-            drop(a);
-            for (b, (blk, par)) in [(even, Parity::Even), (odd, Parity::Odd)]
-                .into_iter()
-                .enumerate()
-            {
-                let (vals, u) = eigh(blk.as_ref(), par.name())?;
-                for (c, v) in vals.into_iter().enumerate() {
-                    modes.push((v, par, b, c));
-                }
-                vecs.push(u);
-            }
-        } else {
-            let (vals, u) = eigh(a.as_ref(), "symmetrized step")?;
-            modes.extend(
-                vals.into_iter()
-                    .enumerate()
-                    .map(|(c, v)| (v, Parity::None, 0, c)),
-            );
-            vecs.push(u);
+    let sector_used = blocks.is_some();
+    if let Some((even, odd)) = blocks {
+        parts = vec![(even, Parity::Even, "even"), (odd, Parity::Odd, "odd")];
+    }
+    for (b, (blk, par, what)) in parts.into_iter().enumerate() {
+        let (vals, u) = eigh(blk.as_ref(), what)?;
+        for (c, v) in vals.into_iter().enumerate() {
+            modes.push((v, par, b, c));
         }
-    } else {
-        let (vals, u) = eigh(a.as_ref(), "symmetrized step")?;
-        modes.extend(
-            vals.into_iter()
-                .enumerate()
-                .map(|(c, v)| (v, Parity::None, 0, c)),
-        );
         vecs.push(u);
     }
     let power = |l: f64| l.powi(k as i32);

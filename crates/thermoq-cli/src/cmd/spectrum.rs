@@ -2,6 +2,11 @@
 //! sweep-kernel eigenvalues and gap, parity of φ_2 and its largest overlap, exact means,
 //! variances and τ_int per observable (Poisson route), and the reversibility / stationarity
 //! certificates.
+//!
+//! Up to N = 14 the spectrum is dense. Past it (N ≤ 24), for reversible kernels, the top of the
+//! spectrum comes from Lanczos per parity sector (bias-free models) or on all states, and the
+//! Poisson solves run on the `2^{N−1}` representatives of each sector
+//! (`thermoq_spectral::sector`); non-reversible kernels keep `gap: null` there.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -12,7 +17,9 @@ use thermoq_samplers::{GibbsKernel, Kernel, KernelKind, exact::ExactKernel};
 use thermoq_spectral::certificate::certify;
 use thermoq_spectral::operator::MAX_DENSE_SPINS;
 use thermoq_spectral::{
-    PoissonParams, SpectralParams, Spectrum, asymptotic_variances, decompose, eigenvalues_general,
+    LanczosParams, PoissonParams, PoissonResult, SectorKernel, SpectralParams, Spectrum,
+    asymptotic_variances, decompose, eigenvalues_general, sector_asymptotic_variances, sector_law,
+    top_of_spectrum,
 };
 
 /// Which gradient observables to analyse.
@@ -58,12 +65,18 @@ pub struct SpectrumReport {
     pub n: usize,
     /// Number of states `2^N`.
     pub n_states: usize,
-    /// Reversible: `1 − σ_2` of the sweep kernel; non-reversible: `1 − |λ_2|`. Null above the
-    /// dense limit.
+    /// Reversible: `1 − σ_2` of the sweep kernel; non-reversible: `1 − |λ_2|` (dense only: null
+    /// above the dense limit for non-reversible kernels).
     pub gap: Option<f64>,
     /// Ten largest sweep-kernel eigenvalues (reversible, descending) or eigenvalue moduli
     /// (non-reversible, descending).
     pub sigma_top: Vec<f64>,
+    /// Parity of each entry of `sigma_top` (`even`, `odd`, `none`; empty for non-reversible
+    /// kernels).
+    pub sigma_top_parity: Vec<String>,
+    /// How the spectrum was computed: `dense`, `dense-general` (non-reversible, moduli),
+    /// `lanczos` (per parity sector, full reorthogonalization, past the dense limit) or `none`.
+    pub spectrum_method: String,
     /// Parity of φ_2 (`odd`, `even`, `none`).
     pub phi2_parity: String,
     /// `max_a |⟨f̄_a, φ_2⟩_π|` (null for non-reversible kernels or above the dense limit).
@@ -140,35 +153,82 @@ impl SpectrumArgs {
         let stages = crate::progress::Stages::new("spectrum", n >= 12);
         stages.stage(&format!("enumerating 2^{n} states"));
         let law = ExactLaw::new(&model)?;
-        let table = law.observable_table(&model, set);
-        stages.stage(&format!(
-            "tabulating the {} kernel on 2^{n} states",
-            kind.name()
-        ));
-        let op = ExactKernel::new(&kernel, &model)?;
         let reversible = Kernel::<IsingModel>::is_reversible(&kernel);
+        // The sector route builds its own rows on the 2^{N−1} representatives.
+        let table = if dense || !reversible {
+            law.observable_table(&model, set)
+        } else {
+            Vec::new()
+        };
         let (mut gap, mut sigma_top, mut parity, mut overlap) =
             (None, Vec::new(), "none".to_string(), None);
-        if dense {
+        let (mut top_parity, mut method) = (Vec::new(), "none".to_string());
+        let res: Vec<PoissonResult>;
+        let mut full_op = None;
+        if !dense && reversible {
+            let sk = SectorKernel::new(&kernel, &model, model.is_bias_free())?.named(kind.name());
+            let pi = sector_law(&sk, &model)?;
             stages.stage(&format!(
-                "dense eigendecomposition of the {0} × {0} sweep operator",
-                op.n_states()
+                "Lanczos top of the spectrum on {} states per sector",
+                sk.n_states()
             ));
+            let top = top_of_spectrum(&sk, &pi, &LanczosParams::default())?;
+            gap = Some(top.gap);
+            sigma_top = top.sigma;
+            top_parity = top.parity.iter().map(|p| p.name().to_string()).collect();
+            parity = top_parity.get(1).cloned().unwrap_or(parity);
+            method = "lanczos".into();
+            stages.stage(&format!("sector Poisson solves for {na} observables"));
+            let (rows, sectors) = sk.observable_rows(&model, set)?;
+            res =
+                sector_asymptotic_variances(&sk, &pi, &rows, &sectors, &PoissonParams::default())?;
+        } else {
+            if dense {
+                stages.stage(&format!(
+                    "dense eigendecomposition of the {0} × {0} sweep operator",
+                    law.n_states()
+                ));
+            }
+            if dense && reversible {
+                let sp = decompose(&kernel, &model, &SpectralParams::default())?;
+                let ov = sp.try_overlaps(&table)?;
+                gap = Some(sp.gap());
+                sigma_top = sp.sigma.iter().take(10).copied().collect();
+                top_parity = sp
+                    .parity
+                    .iter()
+                    .take(10)
+                    .map(|p| p.name().to_string())
+                    .collect();
+                parity = sp.phi2_parity().name().to_string();
+                overlap = Some(Spectrum::phi2_max_overlap(ov.as_ref()));
+                method = "dense".into();
+            } else if dense {
+                let ev = eigenvalues_general(&kernel, &model)?;
+                sigma_top = ev.iter().take(10).map(|z| z.norm()).collect();
+                gap = ev.get(1).map(|z| 1.0 - z.norm());
+                method = "dense-general".into();
+            }
+            stages.stage(&format!(
+                "tabulating the {} kernel on 2^{n} states",
+                kind.name()
+            ));
+            let op = ExactKernel::new(&kernel, &model)?;
+            stages.stage(&format!("Poisson solves for {na} observables"));
+            res = asymptotic_variances(&op, &law.pi, &table, &PoissonParams::default())?;
+            full_op = Some(op);
         }
-        if dense && reversible {
-            let sp = decompose(&kernel, &model, &SpectralParams::default())?;
-            let ov = sp.try_overlaps(&table)?;
-            gap = Some(sp.gap());
-            sigma_top = sp.sigma.iter().take(10).copied().collect();
-            parity = sp.phi2_parity().name().to_string();
-            overlap = Some(Spectrum::phi2_max_overlap(ov.as_ref()));
-        } else if dense {
-            let ev = eigenvalues_general(&kernel, &model)?;
-            sigma_top = ev.iter().take(10).map(|z| z.norm()).collect();
-            gap = ev.get(1).map(|z| 1.0 - z.norm());
-        }
-        stages.stage(&format!("Poisson solves for {na} observables"));
-        let res = asymptotic_variances(&op, &law.pi, &table, &PoissonParams::default())?;
+        drop(table);
+        let op = match full_op {
+            Some(op) => op,
+            None => {
+                stages.stage(&format!(
+                    "tabulating the {} kernel on 2^{n} states (certificates)",
+                    kind.name()
+                ));
+                ExactKernel::new(&kernel, &model)?
+            }
+        };
         stages.stage("reversibility and stationarity certificates");
         let cert = certify(&op, &law.pi)?;
         for (a, r) in res.iter().enumerate() {
@@ -193,6 +253,8 @@ impl SpectrumArgs {
             n_states: op.n_states(),
             gap,
             sigma_top,
+            sigma_top_parity: top_parity,
+            spectrum_method: method,
             phi2_parity: parity,
             phi2_max_overlap: overlap,
             mean: res.iter().map(|r| r.mean).collect(),
@@ -245,6 +307,36 @@ mod tests {
         let s = args(path, "ss1").report().expect("ss1");
         assert!(!s.reversible && s.reversibility_residual > 1e-4);
         assert!(s.gap.expect("dense") > 0.0);
+    }
+
+    /// Past the dense limit a reversible kernel gets its gap and top of spectrum by Lanczos per
+    /// parity sector (the agreement with the dense spectrum at N ≤ 13 is tested in
+    /// `thermoq-spectral/tests/sector.rs`); a non-reversible one keeps `gap: null`.
+    #[test]
+    fn fifteen_spins_get_a_lanczos_spectrum() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sk15.json");
+        let m = builders::sherrington_kirkpatrick(15, 1.0, 2);
+        m.to_file().save(&path).expect("save");
+        let r = args(path.clone(), "rs1").report().expect("report");
+        assert_eq!(r.spectrum_method, "lanczos");
+        let gap = r.gap.expect("numeric gap");
+        assert!(gap > 0.0 && gap < 1.0, "gap {gap}");
+        assert_eq!(r.sigma_top.len(), 10);
+        assert_eq!(r.sigma_top_parity.len(), 10);
+        assert_eq!(r.sigma_top[0], 1.0);
+        assert_eq!(r.sigma_top_parity[0], "even");
+        assert_eq!(r.phi2_parity, r.sigma_top_parity[1]);
+        assert!(r.sigma_top.windows(2).all(|w| w[0] >= w[1]));
+        assert!((1.0 - r.sigma_top[1] - gap).abs() == 0.0);
+        assert!(r.poisson_residual_max <= 1e-10);
+        assert!(
+            r.tau_int_sweeps
+                .iter()
+                .all(|t| t.is_finite() && *t >= 1.0 - 1e-9)
+        );
+        let s = args(path, "blk-alt").report().expect("blk-alt");
+        assert!(s.gap.is_none() && s.sigma_top.is_empty() && s.spectrum_method == "none");
     }
 
     #[test]

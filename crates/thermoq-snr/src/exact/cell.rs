@@ -279,9 +279,15 @@ where
     M: EnergyModel + ?Sized,
     K: Kernel<M>,
 {
-    analyze_cell_with_spectrum(
-        model, kernel, None, data_means, burn_in, window, chains, params,
-    )
+    let req = CellRequest {
+        spectrum: None,
+        data_means,
+        burn_in,
+        window,
+        chains,
+        params,
+    };
+    analyze(model, kernel, &req)
 }
 
 /// What [`analyze`] is asked to compute for one model and kernel.
@@ -332,42 +338,22 @@ impl<'a> CellRequest<'a> {
     }
 }
 
-/// [`analyze_cell_with_spectrum`] with its arguments in one [`CellRequest`].
+/// [`analyze_cell`] with its arguments in one [`CellRequest`], optionally re-using a spectrum the
+/// caller already computed with [`spectrum_of`] for this kernel and model (the dense
+/// eigendecomposition dominates the cost at N ≥ 12).
 pub fn analyze<M, K>(model: &M, kernel: &K, req: &CellRequest<'_>) -> Result<CellReport, SnrError>
 where
     M: EnergyModel + ?Sized,
     K: Kernel<M>,
 {
-    analyze_cell_with_spectrum(
-        model,
-        kernel,
-        req.spectrum,
-        req.data_means,
-        req.burn_in,
-        req.window,
-        req.chains,
-        req.params,
-    )
-}
-
-/// As [`analyze_cell`], re-using a spectrum the caller already computed with [`spectrum_of`]
-/// for this kernel and model (the dense eigendecomposition dominates the cost at N ≥ 12).
-/// [`analyze`] takes the same arguments as one [`CellRequest`].
-#[allow(clippy::too_many_arguments)]
-pub fn analyze_cell_with_spectrum<M, K>(
-    model: &M,
-    kernel: &K,
-    spectrum: Option<&Spectrum>,
-    data_means: &[f64],
-    burn_in: Sweeps,
-    window: Sweeps,
-    chains: u64,
-    params: &CellParams,
-) -> Result<CellReport, SnrError>
-where
-    M: EnergyModel + ?Sized,
-    K: Kernel<M>,
-{
+    let CellRequest {
+        spectrum,
+        data_means,
+        burn_in,
+        window,
+        chains,
+        params,
+    } = *req;
     let law = ExactLaw::new(model).map_err(|e| upstream("models")(e.to_string()))?;
     let table = law.observable_table(model, params.observables);
     let eg = ExactGradient::new(&law.pi, &table, data_means)?;

@@ -19,7 +19,6 @@ pub mod window;
 
 pub use cell::{
     CellParams, CellReport, CellRequest, SpectrumSummary, Sweeps, analyze, analyze_cell,
-    analyze_cell_with_spectrum,
 };
 pub use dense::{DenseDecomposition, dense_spectrum};
 pub use dstruct::{StructPerpGradient, struct_perp_gradient, t_o_fixed_cluster};
