@@ -18,7 +18,9 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use thermoq_bench::sampler::{CASE_NAMES, Setting, bench_fast, bench_reference, bounds, cases};
+use thermoq_bench::sampler::{
+    CASE_NAMES, Setting, add_bound_fractions, bench_fast, bench_reference, bounds, cases,
+};
 use thermoq_samplers::KernelKind;
 use thermoq_samplers::fast::{Engine, Generator};
 
@@ -155,23 +157,28 @@ fn sampler_bench_in_pool(args: &SamplerBenchArgs, threads: usize) -> Result<()> 
     }
     if !args.no_bounds {
         rows.extend(bounds(args.quick, reps, threads)?);
+        add_bound_fractions(&mut rows);
     }
     for r in &rows {
         println!("{r}");
     }
     if !args.json {
         eprintln!(
-            "\n{:<14} {:<10} {:<12} {:>14} {:>9}",
-            "case", "engine", "generator", "updates/s", "seconds"
+            "\n{:<14} {:<10} {:<12} {:>14} {:>9} {:>9}",
+            "case", "engine", "generator", "updates/s", "seconds", "of bound"
         );
         for r in rows.iter().filter(|r| r.get("updates_per_s").is_some()) {
+            let of_bound = r["bound_fraction"]
+                .as_f64()
+                .map_or("-".into(), |f| format!("{f:.2}"));
             eprintln!(
-                "{:<14} {:<10} {:<12} {:>14.3e} {:>9.3}",
+                "{:<14} {:<10} {:<12} {:>14.3e} {:>9.3} {:>9}",
                 r["case"].as_str().unwrap_or("?"),
                 r["engine"].as_str().unwrap_or("?"),
                 r["generator"].as_str().unwrap_or("-"),
                 r["updates_per_s"].as_f64().unwrap_or(0.0),
-                r["seconds"].as_f64().unwrap_or(0.0)
+                r["seconds"].as_f64().unwrap_or(0.0),
+                of_bound
             );
         }
     }

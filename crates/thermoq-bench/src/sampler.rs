@@ -307,3 +307,96 @@ pub fn bounds(
     }
     Ok(out)
 }
+
+/// ChaCha8 bytes the lattice engine draws per update: one byte, three more on a tied top byte
+/// (probability ≤ 1/256).
+pub const LATTICE_BYTES_PER_UPDATE: f64 = 1.0 + 3.0 / 256.0;
+/// ChaCha8 bytes the lanes engine draws per update (one 24-bit comparison word).
+pub const LANES_BYTES_PER_UPDATE: f64 = 3.0;
+/// `f32` flops per RBM spin update: one sweep of a chain is two GEMM half-sweeps of
+/// `2·784·256` flops each for `784 + 256` updates (772 flops per update on 784 × 256).
+pub fn rbm_flops_per_update(nv: usize, nh: usize) -> f64 {
+    (4 * nv * nh) as f64 / (nv + nh) as f64
+}
+/// FMA-pipe vector operations per DTM-layer update on the lanes engine: per node and 16-lane
+/// block, 12 neighbours × 2 FMAs from memory plus per 8 lanes 8 comparison ops (≈ 40 per 16).
+pub const DTM_VECTOR_OPS_PER_UPDATE: f64 = 2.5;
+
+/// The binding bound of a case row: the smallest of the machine limits that apply to the work
+/// the row's engine and generator do, from the `bound-*` rows of the same run. Returns
+/// `(updates_per_s, what)`, or `None` when a needed bound row is missing.
+///
+/// * `ising-*`: random numbers — ChaCha8 bytes/s ÷ [`LATTICE_BYTES_PER_UPDATE`], or one
+///   xoshiro128+ word per update.
+/// * `rbm-*`: the `f32` GEMM rate at the two half-sweep shapes (harmonic mean: equal flops
+///   each) ÷ [`rbm_flops_per_update`].
+/// * `dtm-*` and `pt-dtm-*`: the smaller of compute — the 1024³ GEMM rate in 8-wide FMAs
+///   (÷ 16 flop) ÷ [`DTM_VECTOR_OPS_PER_UPDATE`] — and random numbers (ChaCha8 bytes/s ÷
+///   [`LANES_BYTES_PER_UPDATE`], or xoshiro128+ words/s).
+pub fn binding_bound(row: &serde_json::Value, bounds: &[serde_json::Value]) -> Option<(f64, String)> {
+    let get = |case: &str, key: &str| {
+        bounds
+            .iter()
+            .find(|b| b["case"] == case)
+            .and_then(|b| b[key].as_f64())
+    };
+    let case = row["case"].as_str()?;
+    let xoshiro = row["generator"] == "xoshiro128+";
+    let rng = |bytes_per_update: f64| -> Option<(f64, String)> {
+        if xoshiro {
+            Some((
+                get("bound-xoshiro128p-lanes", "words_per_s")?,
+                "rng: 1 xoshiro128+ word per update".into(),
+            ))
+        } else {
+            Some((
+                get("bound-chacha8", "bytes_per_s")? / bytes_per_update,
+                format!("rng: {bytes_per_update:.3} ChaCha8 bytes per update"),
+            ))
+        }
+    };
+    if case.starts_with("ising-") {
+        rng(LATTICE_BYTES_PER_UPDATE)
+    } else if case.starts_with("rbm-") {
+        let a = get("bound-gemm-f32-256x784x64", "flops_per_s")?;
+        let b = get("bound-gemm-f32-784x256x64", "flops_per_s")?;
+        let f = rbm_flops_per_update(784, 256);
+        Some((
+            2.0 / (1.0 / a + 1.0 / b) / f,
+            format!("gemm: {f:.0} f32 flops per update at the RBM shapes"),
+        ))
+    } else if case.starts_with("dtm-") || case.starts_with("pt-dtm-") {
+        let compute = get("bound-gemm-f32-1024", "flops_per_s")? / 16.0 / DTM_VECTOR_OPS_PER_UPDATE;
+        let r = rng(LANES_BYTES_PER_UPDATE)?;
+        Some(if compute <= r.0 {
+            (
+                compute,
+                format!("compute: {DTM_VECTOR_OPS_PER_UPDATE} 8-wide FMA-pipe ops per update"),
+            )
+        } else {
+            r
+        })
+    } else {
+        None
+    }
+}
+
+/// Adds `bound_updates_per_s`, `bound` (what binds) and `bound_fraction` (`updates_per_s` ÷ the
+/// bound) to every case row of `rows` whose bound the run measured ([`binding_bound`]).
+pub fn add_bound_fractions(rows: &mut [serde_json::Value]) {
+    let bounds: Vec<serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["case"].as_str().is_some_and(|c| c.starts_with("bound-")))
+        .cloned()
+        .collect();
+    for r in rows.iter_mut() {
+        let Some(u) = r["updates_per_s"].as_f64() else {
+            continue;
+        };
+        if let Some((b, what)) = binding_bound(r, &bounds) {
+            r["bound_updates_per_s"] = b.into();
+            r["bound"] = what.into();
+            r["bound_fraction"] = (u / b).into();
+        }
+    }
+}
