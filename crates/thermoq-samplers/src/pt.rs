@@ -1029,6 +1029,10 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
 /// Salt of the swap streams of [`FastPt`] (kept apart from the sampler's per-slot streams).
 const FAST_PT_SWAP_SALT: u64 = 0x5057_4150_5054_0001;
 
+/// [`FastPt`] recomputes every slot's energy exactly (in `f64`, from the model) after each sweep
+/// whose count is a multiple of this; in between, energies follow the local sweep's `f32` changes.
+pub const FAST_PT_EXACT_EVERY: u64 = 64;
+
 /// Parallel tempering on the fast conditioned block-Gibbs engine
 /// ([`ConditionedSampler`](crate::fast::conditioned::ConditionedSampler)) for large sparse models
 /// (a trained DTM layer).
@@ -1040,9 +1044,18 @@ const FAST_PT_SWAP_SALT: u64 = 0x5057_4150_5054_0001;
 /// [`ParallelTempering`] counts them per label. The schemes are those of [`SwapScheme`]:
 /// `PtSym` draws a fair coin per chain and sweep for the order of the local sweep and one swap of a
 /// uniformly chosen edge; `PtDeo` does the local sweep, then every swap of the edges with parity
-/// `t mod 2`. Energies are computed in `f64` from the model (β not included); the local sweep is the
-/// engine's `f32` update. Slot `s` draws its spins from stream `s` of `seed`, chain `c` its swap
-/// decisions from stream `c` of `seed ^ salt`: same seed ⇒ same run on any thread count.
+/// `t mod 2`. The local sweep is the engine's `f32` update. Slot `s` draws its spins from stream `s`
+/// of `seed`, chain `c` its swap decisions from stream `c` of `seed ^ salt`: same seed ⇒ same run
+/// on any thread count.
+///
+/// **Energies** (β not included) decide the swaps. On the lanes engine (16 slots or more) the
+/// slots stay in the engine's layout between sweeps, and each slot's energy is carried along by
+/// the local sweep itself: every update adds `−(x_i' − x_i)·φ_i` with the field `φ_i` it has just
+/// computed (one extra fused multiply-add per 8 lanes), summed in `f32` per sweep and added to an
+/// `f64` energy; every [`FAST_PT_EXACT_EVERY`] sweeps all energies are recomputed exactly in `f64`
+/// from the model, so the `f32` drift never outlives 64 sweeps. The states are written back to the
+/// batch only when read (after [`FastPt::step`], [`FastPt::advance`], at an observation). On the
+/// scalar engine every sweep recomputes the energies in `f64`.
 pub struct FastPt {
     model: IsingModel,
     ladder: Ladder,
@@ -1060,6 +1073,12 @@ pub struct FastPt {
     rngs: Vec<rand_chacha::ChaCha8Rng>,
     step: u64,
     stats: Vec<PtStats>,
+    /// Whether the slots live in the lanes engine between sweeps (see the type's docs).
+    resident: bool,
+    /// Whether `batch` lags the resident slots.
+    dirty: bool,
+    /// Per-slot energy changes of one sweep.
+    de: Vec<f64>,
 }
 
 impl std::fmt::Debug for FastPt {
@@ -1095,9 +1114,10 @@ impl FastPt {
         }
         let r = ladder.len();
         let slots = n_chains * r;
-        let sampler =
+        let mut sampler =
             crate::fast::conditioned::ConditionedSampler::new(model, coloring, kind, slots, seed)?;
         let batch = crate::ChainBatch::uniform(slots, model.n_spins(), seed);
+        let resident = sampler.load_resident(&batch);
         let mut phase = vec![0u8; slots];
         for c in 0..n_chains {
             phase[c * r] = 1;
@@ -1118,9 +1138,18 @@ impl FastPt {
                 .collect(),
             step: 0,
             stats: vec![PtStats::new(r); n_chains],
+            resident,
+            dirty: false,
+            de: vec![0.0; slots],
         };
         s.refresh_energies();
         Ok(s)
+    }
+
+    /// Draws the local sweep's comparison words from `g` from now on (`Xoshiro128Plus` needs the
+    /// lanes engine, i.e. at least 16 slots); swap decisions stay on ChaCha8.
+    pub fn set_generator(&mut self, g: crate::fast::Generator) -> Result<(), SamplerError> {
+        self.sampler.set_generator(g)
     }
 
     /// The ladder.
@@ -1184,6 +1213,36 @@ impl FastPt {
             .collect_into_vec(&mut self.energy);
     }
 
+    /// One local sweep of every slot, with the energies brought up to date.
+    fn local_sweep(&mut self) -> Result<(), SamplerError> {
+        self.push_betas()?;
+        if !self.resident {
+            self.sampler.sweep(&mut self.batch, 1)?;
+            self.refresh_energies();
+            return Ok(());
+        }
+        self.de.fill(0.0);
+        self.sampler.sweep_resident(1, &mut self.de);
+        self.dirty = true;
+        if self.step % FAST_PT_EXACT_EVERY == FAST_PT_EXACT_EVERY - 1 {
+            self.sync();
+            self.refresh_energies();
+        } else {
+            for (e, d) in self.energy.iter_mut().zip(&self.de) {
+                *e += d;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the resident slots back into the batch if it lags.
+    fn sync(&mut self) {
+        if self.dirty {
+            self.sampler.store_resident(&mut self.batch);
+            self.dirty = false;
+        }
+    }
+
     fn push_betas(&mut self) -> Result<(), SamplerError> {
         let r = self.ladder.len();
         let mut b = vec![0.0; self.slot_at.len()];
@@ -1228,6 +1287,22 @@ impl FastPt {
 
     /// One PT sweep of every chain (see [`SwapScheme`]); statistics recorded when `record`.
     pub fn step(&mut self, record: bool) -> Result<(), SamplerError> {
+        self.step_inner(record)?;
+        self.sync();
+        Ok(())
+    }
+
+    /// `sweeps` PT sweeps ([`FastPt::step`] each, the same numbers), the states written back
+    /// once at the end.
+    pub fn advance(&mut self, sweeps: usize, record: bool) -> Result<(), SamplerError> {
+        for _ in 0..sweeps {
+            self.step_inner(record)?;
+        }
+        self.sync();
+        Ok(())
+    }
+
+    fn step_inner(&mut self, record: bool) -> Result<(), SamplerError> {
         let r = self.ladder.len();
         let edges = r - 1;
         match self.scheme {
@@ -1250,9 +1325,7 @@ impl FastPt {
                         }
                     }
                 }
-                self.push_betas()?;
-                self.sampler.sweep(&mut self.batch, 1)?;
-                self.refresh_energies();
+                self.local_sweep()?;
                 if edges > 0 {
                     for (c, &(lf, k)) in plan.iter().enumerate() {
                         if lf {
@@ -1262,9 +1335,7 @@ impl FastPt {
                 }
             }
             SwapScheme::PtDeo => {
-                self.push_betas()?;
-                self.sampler.sweep(&mut self.batch, 1)?;
-                self.refresh_energies();
+                self.local_sweep()?;
                 let parity = (self.step % 2) as usize;
                 for c in 0..self.n_chains {
                     for k in (parity..edges).step_by(2) {
@@ -1296,9 +1367,7 @@ impl FastPt {
         sweeps: usize,
         mut observe: impl FnMut(usize, &FastPt),
     ) -> Result<(), SamplerError> {
-        for _ in 0..burn_in {
-            self.step(false)?;
-        }
+        self.advance(burn_in, false)?;
         for t in 0..sweeps {
             self.step(true)?;
             observe(t, self);
@@ -1327,13 +1396,9 @@ impl ChainSampler for FastPt {
         mut observers: Option<&mut [O]>,
     ) -> Result<(), SamplerError> {
         check_segment(&seg, observers.as_deref(), self.n_chains)?;
-        for _ in 0..seg.burn_in {
-            self.step(false)?;
-        }
+        self.advance(seg.burn_in, false)?;
         for d in 0..seg.draws {
-            for _ in 0..seg.thin {
-                self.step(true)?;
-            }
+            self.advance(seg.thin, true)?;
             if let Some(obs) = observers.as_deref_mut() {
                 let me = &*self;
                 obs.par_iter_mut()
