@@ -330,6 +330,22 @@ impl ConditionedSampler {
         }
     }
 
+    /// As [`ConditionedSampler::sweep_resident`], each 16-chain block on its own, calling
+    /// `after(&mut ctx[b], view, de, c2)` after each of its sweeps (see
+    /// `LanesEngine::sweep_resident_with`; `c2` is `−2β·log₂e` per lane). Per-chain temperatures
+    /// changed through `c2` are not seen by [`ConditionedSampler::set_betas`]' copy: set them
+    /// again before running another way. Lanes engine only (a no-op on the scalar engine).
+    pub(crate) fn sweep_resident_with<T: Send>(
+        &mut self,
+        sweeps: usize,
+        ctx: &mut [T],
+        after: impl Fn(&mut T, &super::lanes::BlockView<'_>, &[f32; W], &mut [f32; W]) + Sync,
+    ) {
+        if let Some(e) = &mut self.lanes {
+            e.sweep_resident_with(&mut self.rngs, &self.sched, sweeps, ctx, after);
+        }
+    }
+
     /// Advances every chain by `sweeps` sweeps.
     pub fn sweep(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
         ChainSampler::sweep(self, batch, sweeps)

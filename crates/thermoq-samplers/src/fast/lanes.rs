@@ -247,7 +247,7 @@ struct LaneParams {
 }
 
 /// `−2β·log₂e` in `f32`.
-fn c2_of(beta: f64) -> f32 {
+pub(crate) fn c2_of(beta: f64) -> f32 {
     (-2.0 * beta * std::f64::consts::LOG2_E) as f32
 }
 
@@ -611,6 +611,51 @@ impl LanesEngine {
         self.resident = resident;
     }
 
+    /// As [`LanesEngine::sweep_resident`], with every block on its own: after each sweep of block
+    /// `b`, `after(&mut ctx[b], view, de, c2)` gets the block's chains (`view`), each lane's
+    /// energy change of that sweep (`f32`) and the lanes' `−2β·log₂e` to change for the next
+    /// sweep. Blocks never wait for each other, so whatever `after` does must only involve its
+    /// own block's lanes.
+    pub(crate) fn sweep_resident_with<T: Send>(
+        &mut self,
+        rngs: &mut [RandBuf],
+        sched: &ColourSchedule,
+        sweeps: usize,
+        ctx: &mut [T],
+        after: impl Fn(&mut T, &BlockView<'_>, &[f32; W], &mut [f32; W]) + Sync,
+    ) {
+        self.seed_xo(rngs);
+        let mut cursors = std::mem::take(&mut self.cursors);
+        let mut xo = std::mem::take(&mut self.xo);
+        let mut resident = std::mem::take(&mut self.resident);
+        let mut params = std::mem::take(&mut self.params);
+        let me = &*self;
+        resident
+            .par_iter_mut()
+            .zip(rngs.par_chunks_mut(W))
+            .zip(cursors.par_chunks_mut(W))
+            .zip(xo.par_iter_mut())
+            .zip(params.par_iter_mut())
+            .zip(ctx.par_iter_mut())
+            .for_each(|(((((x, rbs), cur), xo), p), t)| {
+                let mut sc = Scratch {
+                    words: vec![0u32; CHUNK * W],
+                    bytes: vec![0u8; W * LANE_BYTES],
+                    sched: vec![0; rbs.len() * sched.steps()],
+                    passes: Vec::new(),
+                };
+                for _ in 0..sweeps {
+                    let mut d = [0.0f32; W];
+                    me.sweep_block::<true>(x, rbs, cur, xo, p, sched, &mut sc, &mut d);
+                    after(t, &BlockView { rows: x }, &d, &mut p.c2);
+                }
+            });
+        self.cursors = cursors;
+        self.xo = xo;
+        self.resident = resident;
+        self.params = params;
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn run_block<O: Observer>(
         &self,
@@ -913,6 +958,18 @@ unsafe fn words_avx2(ptrs: &[*const u8; W], len: usize, words: &mut [u32]) {
             }
         }
         words_portable(ptrs, 8 * groups, len, words);
+    }
+}
+
+/// A block's chains in the lanes layout, read-only.
+pub(crate) struct BlockView<'a> {
+    rows: &'a [Row],
+}
+
+impl BlockView<'_> {
+    /// Lane `l`'s spins into `out` (one per node).
+    pub(crate) fn lane(&self, l: usize, out: &mut [Spin]) {
+        store_lane(self.rows, l, out);
     }
 }
 

@@ -49,6 +49,7 @@ use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
 pub use lanes::probe_xoshiro_words;
+pub(crate) use lanes::{W as LANES_W, c2_of as lanes_c2};
 use lattice::LatticeEngine;
 use rayon::prelude::*;
 use sparse::SparseEngine;
