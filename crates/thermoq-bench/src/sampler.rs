@@ -109,12 +109,7 @@ pub fn bench_fast(
     generator: Generator,
     at: Setting<'_>,
 ) -> Result<serde_json::Value, BenchError> {
-    let Setting {
-        kind,
-        reps,
-        threads,
-        profile,
-    } = at;
+    let (kind, reps) = (at.kind, at.reps);
     let n = case.model.ising().n_spins();
     let mut s = case
         .model
@@ -126,29 +121,14 @@ pub fn bench_fast(
         case.sweeps
     };
     let (sec, all) = time_median(reps, || s.sweep(&mut batch, sweeps))?;
-    let mut r = row(
-        case.name,
-        s.engine().name(),
-        kind,
-        n,
-        sweeps,
-        sec,
-        &all,
-        threads,
-        profile,
-    );
+    let mut r = row(case.name, s.engine().name(), at, n, sweeps, sec, &all);
     r["generator"] = s.generator().name().into();
     Ok(r)
 }
 
 /// Times the reference `BatchSampler` on `case` (a sixteenth of the sweeps).
 pub fn bench_reference(case: &Case, at: Setting<'_>) -> Result<serde_json::Value, BenchError> {
-    let Setting {
-        kind,
-        reps,
-        threads,
-        profile,
-    } = at;
+    let (kind, reps) = (at.kind, at.reps);
     let m = case.model.ising();
     let n = m.n_spins();
     let coloring = match &case.model {
@@ -163,30 +143,17 @@ pub fn bench_reference(case: &Case, at: Setting<'_>) -> Result<serde_json::Value
     let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
     let sweeps = (case.sweeps / 16).max(1);
     let (sec, all) = time_median(reps, || s.sweep(&mut batch, sweeps))?;
-    Ok(row(
-        case.name,
-        "reference",
-        kind,
-        n,
-        sweeps,
-        sec,
-        &all,
-        threads,
-        profile,
-    ))
+    Ok(row(case.name, "reference", at, n, sweeps, sec, &all))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn row(
     case: &str,
     engine: &str,
-    kind: KernelKind,
+    at: Setting<'_>,
     n: usize,
     sweeps: usize,
     sec: f64,
     all: &[f64],
-    threads: usize,
-    profile: &str,
 ) -> serde_json::Value {
     json!({
         "case": case,
@@ -194,12 +161,12 @@ fn row(
         "chains": CHAINS,
         "sweeps": sweeps,
         "spins": n,
-        "threads": threads,
+        "threads": at.threads,
         "seconds": sec,
         "seconds_all": all,
-        "kernel": kind.name(),
+        "kernel": at.kind.name(),
         "engine": engine,
-        "profile": profile,
+        "profile": at.profile,
     })
 }
 
@@ -431,12 +398,7 @@ pub fn bench_pt(
     generator: Generator,
     at: Setting<'_>,
 ) -> Result<serde_json::Value, BenchError> {
-    let Setting {
-        kind,
-        reps,
-        threads,
-        profile,
-    } = at;
+    let (kind, reps) = (at.kind, at.reps);
     let m = case.model.ising();
     let n = m.n_spins();
     let coloring = case
@@ -478,7 +440,7 @@ pub fn bench_pt(
     let (sec, sec_plain) = (median(&t_pt), median(&t_plain));
     let stats = pt.pooled();
     let acceptance: Vec<Option<f64>> = (0..PT_RUNGS - 1).map(|k| stats.acceptance(k)).collect();
-    let mut r = row(case.name, "lanes", kind, n, sweeps, sec, &t_pt, threads, profile);
+    let mut r = row(case.name, "lanes", at, n, sweeps, sec, &t_pt);
     r["generator"] = generator.name().into();
     r["rungs"] = PT_RUNGS.into();
     r["pt_chains"] = pt_chains.into();

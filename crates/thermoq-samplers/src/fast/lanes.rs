@@ -579,36 +579,12 @@ impl LanesEngine {
         sweeps: usize,
         de: &mut [f64],
     ) {
-        self.seed_xo(rngs);
-        let mut cursors = std::mem::take(&mut self.cursors);
-        let mut xo = std::mem::take(&mut self.xo);
-        let mut resident = std::mem::take(&mut self.resident);
-        let me = &*self;
-        resident
-            .par_iter_mut()
-            .zip(rngs.par_chunks_mut(W))
-            .zip(cursors.par_chunks_mut(W))
-            .zip(xo.par_iter_mut())
-            .zip(de.par_chunks_mut(W))
-            .enumerate()
-            .for_each(|(b, ((((x, rbs), cur), xo), de))| {
-                let mut sc = Scratch {
-                    words: vec![0u32; CHUNK * W],
-                    bytes: vec![0u8; W * LANE_BYTES],
-                    sched: vec![0; rbs.len() * sched.steps()],
-                    passes: Vec::new(),
-                };
-                for _ in 0..sweeps {
-                    let mut d = [0.0f32; W];
-                    me.sweep_block::<true>(x, rbs, cur, xo, &me.params[b], sched, &mut sc, &mut d);
-                    for (t, &d) in de.iter_mut().zip(&d) {
-                        *t += f64::from(d);
-                    }
-                }
-            });
-        self.cursors = cursors;
-        self.xo = xo;
-        self.resident = resident;
+        let mut ctx: Vec<&mut [f64]> = de.chunks_mut(W).collect();
+        self.sweep_resident_with(rngs, sched, sweeps, &mut ctx, |t, _, d, _| {
+            for (t, &d) in t.iter_mut().zip(d) {
+                *t += f64::from(d);
+            }
+        });
     }
 
     /// As [`LanesEngine::sweep_resident`], with every block on its own: after each sweep of block
