@@ -10,10 +10,10 @@ use faer::{Accum, Mat, Par};
 use rand::Rng;
 use rayon::prelude::*;
 use serde_json::json;
+use std::time::Instant;
 use thermoq_core::Coloring;
 use thermoq_models::dtm::VisibleSpec;
 use thermoq_models::{EnergyModel, Rbm, builders};
-use std::time::Instant;
 use thermoq_samplers::fast::conditioned::ConditionedSampler;
 use thermoq_samplers::fast::{Engine, Generator};
 use thermoq_samplers::pt::{FastPt, Ladder, SwapScheme};
@@ -311,7 +311,10 @@ pub const DTM_VECTOR_OPS_PER_UPDATE: f64 = 2.5;
 /// * `dtm-*` and `pt-dtm-*`: the smaller of compute — the 1024³ GEMM rate in 8-wide FMAs
 ///   (÷ 16 flop) ÷ [`DTM_VECTOR_OPS_PER_UPDATE`] — and random numbers (ChaCha8 bytes/s ÷
 ///   [`LANES_BYTES_PER_UPDATE`], or xoshiro128+ words/s).
-pub fn binding_bound(row: &serde_json::Value, bounds: &[serde_json::Value]) -> Option<(f64, String)> {
+pub fn binding_bound(
+    row: &serde_json::Value,
+    bounds: &[serde_json::Value],
+) -> Option<(f64, String)> {
     let get = |case: &str, key: &str| {
         bounds
             .iter()
@@ -407,7 +410,15 @@ pub fn bench_pt(
         .unwrap_or_else(|| Coloring::dsatur(m.graph()));
     let pt_chains = CHAINS / PT_RUNGS;
     let new_pt = |ladder: Ladder| -> Result<FastPt, BenchError> {
-        let mut p = FastPt::new(m, &coloring, kind, ladder, SwapScheme::PtDeo, pt_chains, SEED)?;
+        let mut p = FastPt::new(
+            m,
+            &coloring,
+            kind,
+            ladder,
+            SwapScheme::PtDeo,
+            pt_chains,
+            SEED,
+        )?;
         p.set_generator(generator)?;
         Ok(p)
     };

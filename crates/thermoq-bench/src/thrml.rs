@@ -167,9 +167,16 @@ impl Peer {
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| peer(format!("starting thrml_peer.py: {e}")))?;
-        let stdin = child.stdin.take().ok_or_else(|| peer("thrml_peer.py: no stdin"))?;
-        let stdout =
-            BufReader::new(child.stdout.take().ok_or_else(|| peer("thrml_peer.py: no stdout"))?);
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| peer("thrml_peer.py: no stdin"))?;
+        let stdout = BufReader::new(
+            child
+                .stdout
+                .take()
+                .ok_or_else(|| peer("thrml_peer.py: no stdout"))?,
+        );
         let mut p = Self {
             child,
             stdin,
@@ -485,13 +492,28 @@ pub fn table(rows: &[Value], checks: &[Value]) -> String {
     };
     line(
         &mut out,
-        ["case", "engine", "generator", "thermoq upd/s", "thrml upd/s", "ratio"],
+        [
+            "case",
+            "engine",
+            "generator",
+            "thermoq upd/s",
+            "thrml upd/s",
+            "ratio",
+        ],
     );
     for r in rows {
-        let f = |k: &str| r[k].as_f64().map_or("-".to_string(), |v| format!("{v:.3e}"));
+        let f = |k: &str| {
+            r[k].as_f64()
+                .map_or("-".to_string(), |v| format!("{v:.3e}"))
+        };
         let ratio = |k: &str| r[k].as_f64().map_or("-".into(), |v| format!("{v:.1}x"));
         let s = |k: &str| r[k].as_str().unwrap_or("?").to_string();
-        let cols = [s("case"), s("engine"), s("generator"), f("thermoq_updates_per_s")];
+        let cols = [
+            s("case"),
+            s("engine"),
+            s("generator"),
+            f("thermoq_updates_per_s"),
+        ];
         let (t, q) = (f("thrml_updates_per_s"), ratio("ratio"));
         line(&mut out, [&cols[0], &cols[1], &cols[2], &cols[3], &t, &q]);
         if r["thermoq_chacha8_updates_per_s"].is_f64() {

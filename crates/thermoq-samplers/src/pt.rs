@@ -1561,11 +1561,22 @@ mod tests {
         let m = builders::random_sparse(30, 0.2, 0.6, 0.3, 1.0, 5);
         let col = Coloring::dsatur(m.graph());
         for (rungs, chains) in [(4, 9), (16, 3)] {
-            for g in [crate::fast::Generator::ChaCha8, crate::fast::Generator::Xoshiro128Plus] {
+            for g in [
+                crate::fast::Generator::ChaCha8,
+                crate::fast::Generator::Xoshiro128Plus,
+            ] {
                 let run = |local: bool| {
                     let ladder = Ladder::geometric(rungs, 0.3).expect("ladder");
-                    let mut p = FastPt::new(&m, &col, KernelKind::BlkAlt, ladder, SwapScheme::PtDeo, chains, 4)
-                        .expect("pt");
+                    let mut p = FastPt::new(
+                        &m,
+                        &col,
+                        KernelKind::BlkAlt,
+                        ladder,
+                        SwapScheme::PtDeo,
+                        chains,
+                        4,
+                    )
+                    .expect("pt");
                     p.set_generator(g).expect("generator");
                     p.block_local = local;
                     assert_eq!(p.blocks_apart(), local);

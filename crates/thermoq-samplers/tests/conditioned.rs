@@ -237,7 +237,12 @@ fn scalar_path_matches_the_sparse_engine_bit_for_bit() {
         for step in 0..4 {
             cs.sweep(&mut a, 50).expect("conditioned sweep");
             fs.sweep(&mut b, 50).expect("sparse sweep");
-            assert_eq!(a.as_slice(), b.as_slice(), "{lx}×{ly}, after {} sweeps", 50 * (step + 1));
+            assert_eq!(
+                a.as_slice(),
+                b.as_slice(),
+                "{lx}×{ly}, after {} sweeps",
+                50 * (step + 1)
+            );
         }
         // The samples moved (a frozen chain would make the comparison vacuous).
         assert_ne!(a.as_slice(), ChainBatch::uniform(chains, n, 5).as_slice());

@@ -868,8 +868,16 @@ fn fast_pt_carried_energies_are_exact_and_advance_equals_steps() {
     let chains = 8;
     let make = |g: Generator| {
         let ladder = Ladder::geometric(4, 0.3).unwrap();
-        let mut s = FastPt::new(&model, &col, KernelKind::BlkSym, ladder, SwapScheme::PtDeo, chains, 7)
-            .unwrap();
+        let mut s = FastPt::new(
+            &model,
+            &col,
+            KernelKind::BlkSym,
+            ladder,
+            SwapScheme::PtDeo,
+            chains,
+            7,
+        )
+        .unwrap();
         s.set_generator(g).unwrap();
         s
     };

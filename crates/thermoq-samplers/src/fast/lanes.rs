@@ -561,7 +561,11 @@ impl LanesEngine {
     /// Copies the resident chains back into `batch` (same shape as loaded).
     pub(crate) fn store_resident(&self, batch: &mut ChainBatch) {
         let n = self.n.max(1);
-        for (x, xs) in self.resident.iter().zip(batch.as_mut_slice().chunks_mut(n * W)) {
+        for (x, xs) in self
+            .resident
+            .iter()
+            .zip(batch.as_mut_slice().chunks_mut(n * W))
+        {
             for (l, chain) in xs.chunks_mut(n).enumerate() {
                 store_lane(x, l, chain);
             }
@@ -667,7 +671,16 @@ impl LanesEngine {
             Some(obs) => {
                 for d in 0..seg.draws {
                     for _ in 0..seg.thin {
-                        self.sweep_block::<false>(&mut x, rbs, cur, xo, p, sched, &mut sc, &mut [0.0; W]);
+                        self.sweep_block::<false>(
+                            &mut x,
+                            rbs,
+                            cur,
+                            xo,
+                            p,
+                            sched,
+                            &mut sc,
+                            &mut [0.0; W],
+                        );
                     }
                     for (l, o) in obs.iter_mut().enumerate() {
                         store_lane(&x, l, &mut tmp);
@@ -677,7 +690,16 @@ impl LanesEngine {
             }
             None => {
                 for _ in 0..seg.draws * seg.thin {
-                    self.sweep_block::<false>(&mut x, rbs, cur, xo, p, sched, &mut sc, &mut [0.0; W]);
+                    self.sweep_block::<false>(
+                        &mut x,
+                        rbs,
+                        cur,
+                        xo,
+                        p,
+                        sched,
+                        &mut sc,
+                        &mut [0.0; W],
+                    );
                 }
             }
         }
@@ -1072,7 +1094,8 @@ fn pass_avx2<const E: bool>(
         }
         // Phase 2: independent exponential/compare/store per 8 lanes (long dependency chains of
         // different nodes overlap); with `E`, the energy change `−(x' − x)·φ` per lane.
-        let mut dacc: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(de.as_ptr().add(8 * v)));
+        let mut dacc: [__m256; V] =
+            std::array::from_fn(|v| _mm256_loadu_ps(de.as_ptr().add(8 * v)));
         for s in range {
             let dst = xp.add(*cl.nodes.get_unchecked(s) as usize * W);
             let wp = words.as_ptr().add((s - base) * W);
