@@ -364,6 +364,18 @@ struct Scratch {
     passes: Vec<(usize, u32)>,
 }
 
+impl Scratch {
+    /// Scratch for a block whose lanes' schedules take `sched_len` entries in all.
+    fn new(sched_len: usize) -> Self {
+        Self {
+            words: vec![0u32; CHUNK * W],
+            bytes: vec![0u8; W * LANE_BYTES],
+            sched: vec![0; sched_len],
+            passes: Vec::new(),
+        }
+    }
+}
+
 impl LanesEngine {
     pub(crate) fn new(model: &IsingModel, coloring: &Coloring, n_chains: usize) -> Self {
         let g = model.graph();
@@ -618,12 +630,7 @@ impl LanesEngine {
             .zip(params.par_iter_mut())
             .zip(ctx.par_iter_mut())
             .for_each(|(((((x, rbs), cur), xo), p), t)| {
-                let mut sc = Scratch {
-                    words: vec![0u32; CHUNK * W],
-                    bytes: vec![0u8; W * LANE_BYTES],
-                    sched: vec![0; rbs.len() * sched.steps()],
-                    passes: Vec::new(),
-                };
+                let mut sc = Scratch::new(rbs.len() * sched.steps());
                 for _ in 0..sweeps {
                     let mut d = [0.0f32; W];
                     me.sweep_block::<true>(x, rbs, cur, xo, p, sched, &mut sc, &mut d);
@@ -657,51 +664,25 @@ impl LanesEngine {
                 row.0[l] = f32::from(s);
             }
         }
-        let mut sc = Scratch {
-            words: vec![0u32; CHUNK * W],
-            bytes: vec![0u8; W * LANE_BYTES],
-            sched: vec![0; w * sched.steps()],
-            passes: Vec::new(),
-        };
+        let mut sc = Scratch::new(w * sched.steps());
         let mut tmp: Vec<Spin> = vec![0; n];
-        for _ in 0..seg.burn_in {
-            self.sweep_block::<false>(&mut x, rbs, cur, xo, p, sched, &mut sc, &mut [0.0; W]);
-        }
+        let mut sweeps = |x: &mut [Row], k: usize| {
+            for _ in 0..k {
+                self.sweep_block::<false>(x, rbs, cur, xo, p, sched, &mut sc, &mut [0.0; W]);
+            }
+        };
+        sweeps(&mut x, seg.burn_in);
         match obs {
             Some(obs) => {
                 for d in 0..seg.draws {
-                    for _ in 0..seg.thin {
-                        self.sweep_block::<false>(
-                            &mut x,
-                            rbs,
-                            cur,
-                            xo,
-                            p,
-                            sched,
-                            &mut sc,
-                            &mut [0.0; W],
-                        );
-                    }
+                    sweeps(&mut x, seg.thin);
                     for (l, o) in obs.iter_mut().enumerate() {
                         store_lane(&x, l, &mut tmp);
                         o.observe(seg.first + d, &tmp);
                     }
                 }
             }
-            None => {
-                for _ in 0..seg.draws * seg.thin {
-                    self.sweep_block::<false>(
-                        &mut x,
-                        rbs,
-                        cur,
-                        xo,
-                        p,
-                        sched,
-                        &mut sc,
-                        &mut [0.0; W],
-                    );
-                }
-            }
+            None => sweeps(&mut x, seg.draws * seg.thin),
         }
         for (l, chain) in xs.chunks_mut(n.max(1)).enumerate() {
             store_lane(&x, l, chain);
