@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the p-bit array on the PEERS.md cases: reference `BatchSampler`
-//! against the fast engines of `thermoq_samplers::fast`.
+//! against the fast engines of `thermoq_samplers::fast`, and parallel tempering (`FastPt`) on the
+//! 60_12 DTM layer.
 //!
 //! Cases: periodic 2D Ising 32×32 and 128×128 (`J = 0.4`, `h = 0`, `β = 1`, checkerboard
 //! `blk-alt`), RBM 784×256 (`W ~ N(0, 0.01²)`, zero biases, visible/hidden `blk-alt`); 64 chains.
@@ -110,6 +111,25 @@ fn conditioned(c: &mut Criterion) {
             g,
         );
     }
+    // Parallel tempering on the same layer: PT-DEO, 4 chains × 16 rungs (the 64 slots of the
+    // cases above), geometric ladder down to α = 0.25, `FastPt::advance` (slots resident in the
+    // lanes layout, energies carried by the sweep, each block on its own):
+    // `sampler/dtm-60_12/pt-deo-16`.
+    use thermoq_samplers::pt::{FastPt, Ladder, SwapScheme};
+    let ladder = Ladder::geometric(16, 0.25).expect("ladder");
+    let mut p = FastPt::new(
+        layer.learned(),
+        layer.coloring(),
+        KIND,
+        ladder,
+        SwapScheme::PtDeo,
+        CHAINS / 16,
+        1,
+    )
+    .expect("pt");
+    time_sweeps(c, "dtm-60_12", "pt-deo-16", n, |_, k| {
+        p.advance(k, false).expect("pt sweeps")
+    });
 }
 
 /// As [`fast`] for an Ising model with a given colouring.

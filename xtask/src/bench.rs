@@ -18,9 +18,8 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use thermoq_bench::sampler::{CASE_NAMES, Setting, bench_fast, bench_reference, bounds, cases};
+use thermoq_bench::sampler::{self, Plan, Setting};
 use thermoq_samplers::KernelKind;
-use thermoq_samplers::fast::{Engine, Generator};
 
 /// `cargo xtask bench <what>`.
 #[derive(Args, Debug)]
@@ -64,7 +63,7 @@ pub struct SamplerBenchArgs {
     /// Block kernel: blk-alt, blk-sym or blk-rs.
     #[arg(long, default_value = "blk-alt")]
     pub kernel: String,
-    /// Only these cases (ising-32, ising-128, rbm-784x256, dtm-60_12); default all.
+    /// Only these cases (ising-32, ising-128, rbm-784x256, dtm-60_12, pt-dtm-60_12); default all.
     #[arg(long = "case")]
     pub cases: Vec<String>,
     /// Also time the reference `BatchSampler` (slow; fewer sweeps).
@@ -88,6 +87,21 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
 }
 
+/// The build profile (`dev` or `release`); on `dev` a note on stderr (unless `json`) says how to
+/// get honest numbers for `bench <what>`.
+pub fn profile(what: &str, json: bool) -> &'static str {
+    if !cfg!(debug_assertions) {
+        return "release";
+    }
+    if !json {
+        eprintln!(
+            "note: built without --release (dev profile, debug assertions on); for honest numbers \
+             run `cargo run --release -p xtask -- bench {what}`"
+        );
+    }
+    "dev"
+}
+
 /// Runs `bench sampler`.
 pub fn run_sampler_bench(args: &SamplerBenchArgs) -> Result<()> {
     let threads = args.threads.unwrap_or_else(|| {
@@ -98,82 +112,32 @@ pub fn run_sampler_bench(args: &SamplerBenchArgs) -> Result<()> {
     if threads == 0 {
         bail!("--threads 0: expected at least 1");
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
-    pool.install(|| sampler_bench_in_pool(args, threads))
-}
-
-fn sampler_bench_in_pool(args: &SamplerBenchArgs, threads: usize) -> Result<()> {
     let kind = KernelKind::parse(&args.kernel)?;
     if !kind.is_block() {
         bail!("--kernel {kind}: expected a block kernel (blk-alt, blk-sym, blk-rs)");
     }
-    let reps = if args.quick { 3 } else { args.reps.max(3) };
-    let profile = if cfg!(debug_assertions) {
-        "dev"
-    } else {
-        "release"
-    };
-    if profile == "dev" && !args.json {
-        eprintln!(
-            "note: built without --release (dev profile, debug assertions on); for honest numbers \
-             run `cargo run --release -p xtask -- bench sampler`"
-        );
-    }
-    let all = cases(args.quick)?;
-    for a in &args.cases {
-        if !all.iter().any(|c| c.name == a) {
-            bail!("--case {a:?}: expected one of {CASE_NAMES}");
-        }
-    }
-    let mut rows = Vec::new();
-    for case in all
-        .iter()
-        .filter(|c| args.cases.is_empty() || args.cases.iter().any(|a| a == c.name))
-    {
-        let mut runs = case.runs.clone();
-        if args.sparse {
-            for e in [Engine::Sparse, Engine::Lanes] {
-                if !runs.contains(&(e, Generator::ChaCha8)) {
-                    runs.push((e, Generator::ChaCha8));
-                }
-            }
-        }
-        let at = Setting {
+    let plan = Plan {
+        at: Setting {
             kind,
-            reps,
+            reps: if args.quick { 3 } else { args.reps.max(3) },
             threads,
-            profile,
-        };
-        for (engine, generator) in runs {
-            rows.push(bench_fast(case, engine, generator, at)?);
-        }
-        if args.reference {
-            rows.push(bench_reference(case, at)?);
-        }
-    }
-    if !args.no_bounds {
-        rows.extend(bounds(args.quick, reps, threads)?);
-    }
+            profile: profile("sampler", args.json),
+        },
+        quick: args.quick,
+        only: &args.cases,
+        reference: args.reference,
+        sparse: args.sparse,
+        bounds: !args.no_bounds,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let rows = pool.install(|| sampler::run(&plan))?;
     for r in &rows {
         println!("{r}");
     }
     if !args.json {
-        eprintln!(
-            "\n{:<14} {:<10} {:<12} {:>14} {:>9}",
-            "case", "engine", "generator", "updates/s", "seconds"
-        );
-        for r in rows.iter().filter(|r| r.get("updates_per_s").is_some()) {
-            eprintln!(
-                "{:<14} {:<10} {:<12} {:>14.3e} {:>9.3}",
-                r["case"].as_str().unwrap_or("?"),
-                r["engine"].as_str().unwrap_or("?"),
-                r["generator"].as_str().unwrap_or("-"),
-                r["updates_per_s"].as_f64().unwrap_or(0.0),
-                r["seconds"].as_f64().unwrap_or(0.0)
-            );
-        }
+        eprint!("\n{}", sampler::summary(&rows));
     }
     Ok(())
 }

@@ -5,13 +5,15 @@
 //! The models every thermoq benchmark runs (PEERS.md: periodic 2D Ising 32×32 and 128×128, the
 //! RBM 784 × 256, the negative-phase conditional of a `60_12` DTM layer; small enumerable models
 //! for moment checks) and the measurements on them: [`time_median`], the sampler-throughput rows
-//! and machine bounds of [`sampler`], and the peer-comparison cases and per-chain moment sums of
-//! [`peers`]. `cargo xtask bench` parses arguments, drives the peer process and prints tables;
+//! and machine bounds of [`sampler`], the peer-comparison cases and per-chain moment sums of
+//! [`peers`], and the thrml peer process and comparisons of [`thrml`]. `cargo xtask bench` parses
+//! arguments and prints the rows and tables these build;
 //! criterion benches can build the same cases. Nothing here prints.
 
 pub mod peers;
 pub mod sampler;
 pub mod spectral;
+pub mod thrml;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -41,6 +43,9 @@ pub enum BenchError {
     /// From `thermoq-samplers`.
     #[error(transparent)]
     Sampler(#[from] thermoq_samplers::SamplerError),
+    /// The thrml peer (venv, spec file, process, its output) failed; the message names the step.
+    #[error("{0}")]
+    Peer(String),
     /// A DTM benchmark model could not be built (`what` names the step).
     #[error("{what}: {source}")]
     Dtm {

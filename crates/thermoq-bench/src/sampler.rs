@@ -4,17 +4,20 @@
 //! warm-up and the median of `reps` timed repetitions; one JSON row per measurement, with
 //! `updates_per_s = sweeps × spins × chains / seconds`.
 
-use crate::{BenchError, BenchModel, CHAINS, SEED, dtm_case, time_median};
+use crate::{BenchError, BenchModel, CHAINS, SEED, dtm_case, median, time_median};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use rand::Rng;
 use rayon::prelude::*;
 use serde_json::json;
+use std::time::Instant;
 use thermoq_core::Coloring;
 use thermoq_models::dtm::VisibleSpec;
 use thermoq_models::{EnergyModel, Rbm, builders};
+use thermoq_samplers::fast::conditioned::ConditionedSampler;
 use thermoq_samplers::fast::{Engine, Generator};
-use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind};
+use thermoq_samplers::pt::{FastPt, Ladder, SwapScheme};
+use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind, SamplerError};
 
 /// One throughput case.
 pub struct Case {
@@ -31,7 +34,7 @@ pub struct Case {
 }
 
 /// The case names, for messages.
-pub const CASE_NAMES: &str = "ising-32, ising-128, rbm-784x256, dtm-60_12";
+pub const CASE_NAMES: &str = "ising-32, ising-128, rbm-784x256, dtm-60_12, pt-dtm-60_12";
 
 /// Where a measurement ran.
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +59,10 @@ pub fn cases(quick: bool) -> Result<Vec<Case>, BenchError> {
         label_spots: 5,
     };
     let (dtm, dtm_coloring) = dtm_case("60_12", spec, 0.1, SEED)?;
+    let lanes_both = vec![
+        (Engine::Lanes, Generator::ChaCha8),
+        (Engine::Lanes, Generator::Xoshiro128Plus),
+    ];
     Ok(vec![
         Case {
             name: "ising-32",
@@ -80,12 +87,16 @@ pub fn cases(quick: bool) -> Result<Vec<Case>, BenchError> {
         },
         Case {
             name: "dtm-60_12",
+            model: BenchModel::Ising(dtm.clone()),
+            coloring: Some(dtm_coloring.clone()),
+            runs: lanes_both.clone(),
+            sweeps: 400 / q,
+        },
+        Case {
+            name: "pt-dtm-60_12",
             model: BenchModel::Ising(dtm),
             coloring: Some(dtm_coloring),
-            runs: vec![
-                (Engine::Lanes, Generator::ChaCha8),
-                (Engine::Lanes, Generator::Xoshiro128Plus),
-            ],
+            runs: lanes_both,
             sweeps: 400 / q,
         },
     ])
@@ -98,12 +109,7 @@ pub fn bench_fast(
     generator: Generator,
     at: Setting<'_>,
 ) -> Result<serde_json::Value, BenchError> {
-    let Setting {
-        kind,
-        reps,
-        threads,
-        profile,
-    } = at;
+    let (kind, reps) = (at.kind, at.reps);
     let n = case.model.ising().n_spins();
     let mut s = case
         .model
@@ -115,29 +121,14 @@ pub fn bench_fast(
         case.sweeps
     };
     let (sec, all) = time_median(reps, || s.sweep(&mut batch, sweeps))?;
-    let mut r = row(
-        case.name,
-        s.engine().name(),
-        kind,
-        n,
-        sweeps,
-        sec,
-        &all,
-        threads,
-        profile,
-    );
+    let mut r = row(case.name, s.engine().name(), at, n, sweeps, sec, &all);
     r["generator"] = s.generator().name().into();
     Ok(r)
 }
 
 /// Times the reference `BatchSampler` on `case` (a sixteenth of the sweeps).
 pub fn bench_reference(case: &Case, at: Setting<'_>) -> Result<serde_json::Value, BenchError> {
-    let Setting {
-        kind,
-        reps,
-        threads,
-        profile,
-    } = at;
+    let (kind, reps) = (at.kind, at.reps);
     let m = case.model.ising();
     let n = m.n_spins();
     let coloring = match &case.model {
@@ -152,30 +143,17 @@ pub fn bench_reference(case: &Case, at: Setting<'_>) -> Result<serde_json::Value
     let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
     let sweeps = (case.sweeps / 16).max(1);
     let (sec, all) = time_median(reps, || s.sweep(&mut batch, sweeps))?;
-    Ok(row(
-        case.name,
-        "reference",
-        kind,
-        n,
-        sweeps,
-        sec,
-        &all,
-        threads,
-        profile,
-    ))
+    Ok(row(case.name, "reference", at, n, sweeps, sec, &all))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn row(
     case: &str,
     engine: &str,
-    kind: KernelKind,
+    at: Setting<'_>,
     n: usize,
     sweeps: usize,
     sec: f64,
     all: &[f64],
-    threads: usize,
-    profile: &str,
 ) -> serde_json::Value {
     json!({
         "case": case,
@@ -183,12 +161,12 @@ fn row(
         "chains": CHAINS,
         "sweeps": sweeps,
         "spins": n,
-        "threads": threads,
+        "threads": at.threads,
         "seconds": sec,
         "seconds_all": all,
-        "kernel": kind.name(),
+        "kernel": at.kind.name(),
         "engine": engine,
-        "profile": profile,
+        "profile": at.profile,
     })
 }
 
@@ -306,4 +284,272 @@ pub fn bounds(
         }));
     }
     Ok(out)
+}
+
+/// ChaCha8 bytes the lattice engine draws per update: one byte, three more on a tied top byte
+/// (probability ≤ 1/256).
+pub const LATTICE_BYTES_PER_UPDATE: f64 = 1.0 + 3.0 / 256.0;
+/// ChaCha8 bytes the lanes engine draws per update (one 24-bit comparison word).
+pub const LANES_BYTES_PER_UPDATE: f64 = 3.0;
+/// `f32` flops per RBM spin update: one sweep of a chain is two GEMM half-sweeps of
+/// `2·784·256` flops each for `784 + 256` updates (772 flops per update on 784 × 256).
+pub fn rbm_flops_per_update(nv: usize, nh: usize) -> f64 {
+    (4 * nv * nh) as f64 / (nv + nh) as f64
+}
+/// FMA-pipe vector operations per DTM-layer update on the lanes engine: per node and 16-lane
+/// block, 12 neighbours × 2 FMAs from memory plus per 8 lanes 8 comparison ops (≈ 40 per 16).
+pub const DTM_VECTOR_OPS_PER_UPDATE: f64 = 2.5;
+
+/// The binding bound of a case row: the smallest of the machine limits that apply to the work
+/// the row's engine and generator do, from the `bound-*` rows of the same run. Returns
+/// `(updates_per_s, what)`, or `None` when a needed bound row is missing.
+///
+/// * `ising-*`: random numbers — ChaCha8 bytes/s ÷ [`LATTICE_BYTES_PER_UPDATE`], or one
+///   xoshiro128+ word per update.
+/// * `rbm-*`: the `f32` GEMM rate at the two half-sweep shapes (harmonic mean: equal flops
+///   each) ÷ [`rbm_flops_per_update`].
+/// * `dtm-*` and `pt-dtm-*`: the smaller of compute — the 1024³ GEMM rate in 8-wide FMAs
+///   (÷ 16 flop) ÷ [`DTM_VECTOR_OPS_PER_UPDATE`] — and random numbers (ChaCha8 bytes/s ÷
+///   [`LANES_BYTES_PER_UPDATE`], or xoshiro128+ words/s).
+pub fn binding_bound(
+    row: &serde_json::Value,
+    bounds: &[serde_json::Value],
+) -> Option<(f64, String)> {
+    let get = |case: &str, key: &str| {
+        bounds
+            .iter()
+            .find(|b| b["case"] == case)
+            .and_then(|b| b[key].as_f64())
+    };
+    let case = row["case"].as_str()?;
+    let xoshiro = row["generator"] == "xoshiro128+";
+    let rng = |bytes_per_update: f64| -> Option<(f64, String)> {
+        if xoshiro {
+            Some((
+                get("bound-xoshiro128p-lanes", "words_per_s")?,
+                "rng: 1 xoshiro128+ word per update".into(),
+            ))
+        } else {
+            Some((
+                get("bound-chacha8", "bytes_per_s")? / bytes_per_update,
+                format!("rng: {bytes_per_update:.3} ChaCha8 bytes per update"),
+            ))
+        }
+    };
+    if case.starts_with("ising-") {
+        rng(LATTICE_BYTES_PER_UPDATE)
+    } else if case.starts_with("rbm-") {
+        let a = get("bound-gemm-f32-256x784x64", "flops_per_s")?;
+        let b = get("bound-gemm-f32-784x256x64", "flops_per_s")?;
+        let f = rbm_flops_per_update(784, 256);
+        Some((
+            2.0 / (1.0 / a + 1.0 / b) / f,
+            format!("gemm: {f:.0} f32 flops per update at the RBM shapes"),
+        ))
+    } else if case.starts_with("dtm-") || case.starts_with("pt-dtm-") {
+        let compute = get("bound-gemm-f32-1024", "flops_per_s")? / 16.0 / DTM_VECTOR_OPS_PER_UPDATE;
+        let r = rng(LANES_BYTES_PER_UPDATE)?;
+        Some(if compute <= r.0 {
+            (
+                compute,
+                format!("compute: {DTM_VECTOR_OPS_PER_UPDATE} 8-wide FMA-pipe ops per update"),
+            )
+        } else {
+            r
+        })
+    } else {
+        None
+    }
+}
+
+/// Adds `bound_updates_per_s`, `bound` (what binds) and `bound_fraction` (`updates_per_s` ÷ the
+/// bound) to every case row of `rows` whose bound the run measured ([`binding_bound`]).
+pub fn add_bound_fractions(rows: &mut [serde_json::Value]) {
+    let bounds: Vec<serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["case"].as_str().is_some_and(|c| c.starts_with("bound-")))
+        .cloned()
+        .collect();
+    for r in rows.iter_mut() {
+        let Some(u) = r["updates_per_s"].as_f64() else {
+            continue;
+        };
+        if let Some((b, what)) = binding_bound(r, &bounds) {
+            r["bound_updates_per_s"] = b.into();
+            r["bound"] = what.into();
+            r["bound_fraction"] = (u / b).into();
+        }
+    }
+}
+
+/// Rungs of the PT case.
+pub const PT_RUNGS: usize = 16;
+/// Hottest rung of the PT case's pilot ladder.
+pub const PT_ALPHA_TOP: f64 = 0.25;
+
+/// The PT case (`pt-dtm-60_12`): a 16-rung PT-DEO ladder at equal thermodynamic length on the
+/// `60_12` layer, `CHAINS / 16 = 4` PT chains (64 slots, the plain case's chain count), local
+/// kernel `at.kind` (`blk-alt` or `blk-sym`) on the lanes engine with `generator`. The ladder is
+/// placed from a pilot: `C(α)` measured on a geometric 16-rung ladder down to [`PT_ALPHA_TOP`]
+/// (100 sweeps burn-in, 200 recorded), then [`Ladder::equal_length`]. Timed, alternating in one
+/// loop, `reps` times each after a warm-up: `FastPt::advance(sweeps)` and plain block Gibbs on
+/// the same layer and engine (`ConditionedSampler::sweep`, 64 chains, same kernel and
+/// generator). The row carries both rates (`updates_per_s` = PT slot updates, swaps included in
+/// the time; `plain_updates_per_s`), `ratio_to_plain` and the ladder's mean swap acceptance.
+pub fn bench_pt(
+    case: &Case,
+    generator: Generator,
+    at: Setting<'_>,
+) -> Result<serde_json::Value, BenchError> {
+    let (kind, reps) = (at.kind, at.reps);
+    let m = case.model.ising();
+    let n = m.n_spins();
+    let coloring = case
+        .coloring
+        .clone()
+        .unwrap_or_else(|| Coloring::dsatur(m.graph()));
+    let pt_chains = CHAINS / PT_RUNGS;
+    let new_pt = |ladder: Ladder| -> Result<FastPt, BenchError> {
+        let mut p = FastPt::new(
+            m,
+            &coloring,
+            kind,
+            ladder,
+            SwapScheme::PtDeo,
+            pt_chains,
+            SEED,
+        )?;
+        p.set_generator(generator)?;
+        Ok(p)
+    };
+    let mut pilot = new_pt(Ladder::geometric(PT_RUNGS, PT_ALPHA_TOP)?)?;
+    pilot.advance(100, false)?;
+    pilot.advance(200, true)?;
+    let c = pilot
+        .specific_heat(&pilot.pooled())
+        .ok_or_else(|| SamplerError::Invalid {
+            field: "pilot".into(),
+            message: "recorded no sweeps".into(),
+        })?;
+    let ladder = Ladder::equal_length(pilot.ladder().alphas(), &c, PT_RUNGS)?;
+    let mut pt = new_pt(ladder.clone())?;
+    let mut plain = ConditionedSampler::new(m, &coloring, kind, CHAINS, SEED)?;
+    plain.set_generator(generator)?;
+    let mut batch = ChainBatch::uniform(CHAINS, n, SEED);
+    let sweeps = case.sweeps;
+    pt.advance(sweeps, false)?;
+    plain.sweep(&mut batch, sweeps)?;
+    let (mut t_pt, mut t_plain) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
+    for _ in 0..reps {
+        let s = Instant::now();
+        plain.sweep(&mut batch, sweeps)?;
+        t_plain.push(s.elapsed().as_secs_f64());
+        let s = Instant::now();
+        pt.advance(sweeps, true)?;
+        t_pt.push(s.elapsed().as_secs_f64());
+    }
+    let (sec, sec_plain) = (median(&t_pt), median(&t_plain));
+    let stats = pt.pooled();
+    let acceptance: Vec<Option<f64>> = (0..PT_RUNGS - 1).map(|k| stats.acceptance(k)).collect();
+    let mut r = row(case.name, "lanes", at, n, sweeps, sec, &t_pt);
+    r["generator"] = generator.name().into();
+    r["rungs"] = PT_RUNGS.into();
+    r["pt_chains"] = pt_chains.into();
+    r["scheme"] = SwapScheme::PtDeo.name().into();
+    r["alphas"] = ladder.alphas().into();
+    r["swap_acceptance"] = acceptance.into();
+    r["plain_updates_per_s"] = ((sweeps * n * CHAINS) as f64 / sec_plain).into();
+    r["plain_seconds_all"] = t_plain.into();
+    r["ratio_to_plain"] = (sec_plain / sec).into();
+    Ok(r)
+}
+
+/// What `bench sampler` measures.
+#[derive(Clone, Debug)]
+pub struct Plan<'a> {
+    /// Where each measurement runs.
+    pub at: Setting<'a>,
+    /// A quarter of the sweeps ([`cases`]).
+    pub quick: bool,
+    /// Only these cases (empty: all).
+    pub only: &'a [String],
+    /// Also time the reference `BatchSampler`.
+    pub reference: bool,
+    /// Also time the generic sparse engine and the lanes engine on every case.
+    pub sparse: bool,
+    /// Measure the machine bounds (and add `bound_fraction` to every case row).
+    pub bounds: bool,
+}
+
+/// Runs `plan`: one row per case × engine × generator (the PT case when the kernel is `blk-alt`
+/// or `blk-sym`), then the bound rows, with [`add_bound_fractions`] applied. An unknown case name
+/// is an error naming it.
+pub fn run(plan: &Plan<'_>) -> Result<Vec<serde_json::Value>, BenchError> {
+    let all = cases(plan.quick)?;
+    if let Some(a) = plan.only.iter().find(|a| !all.iter().any(|c| c.name == *a)) {
+        return Err(SamplerError::Invalid {
+            field: "case".into(),
+            message: format!("is {a:?}, expected one of {CASE_NAMES}"),
+        }
+        .into());
+    }
+    let at = plan.at;
+    let mut rows = Vec::new();
+    for case in all
+        .iter()
+        .filter(|c| plan.only.is_empty() || plan.only.iter().any(|a| a == c.name))
+    {
+        if case.name.starts_with("pt-") {
+            if at.kind != KernelKind::BlkRs {
+                for &(_, generator) in &case.runs {
+                    rows.push(bench_pt(case, generator, at)?);
+                }
+            }
+            continue;
+        }
+        let mut runs = case.runs.clone();
+        if plan.sparse {
+            for e in [Engine::Sparse, Engine::Lanes] {
+                if !runs.contains(&(e, Generator::ChaCha8)) {
+                    runs.push((e, Generator::ChaCha8));
+                }
+            }
+        }
+        for (engine, generator) in runs {
+            rows.push(bench_fast(case, engine, generator, at)?);
+        }
+        if plan.reference {
+            rows.push(bench_reference(case, at)?);
+        }
+    }
+    if plan.bounds {
+        rows.extend(bounds(plan.quick, at.reps, at.threads)?);
+        add_bound_fractions(&mut rows);
+    }
+    Ok(rows)
+}
+
+/// The human-readable summary of the case rows: updates/s, seconds, fraction of the bound, and
+/// for the PT case its ratio to plain Gibbs.
+pub fn summary(rows: &[serde_json::Value]) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{:<14} {:<10} {:<12} {:>14} {:>9} {:>9} {:>9}\n",
+        "case", "engine", "generator", "updates/s", "seconds", "of bound", "of plain"
+    );
+    let opt = |v: &serde_json::Value| v.as_f64().map_or("-".into(), |f| format!("{f:.2}"));
+    for r in rows.iter().filter(|r| r.get("updates_per_s").is_some()) {
+        let _ = writeln!(
+            out,
+            "{:<14} {:<10} {:<12} {:>14.3e} {:>9.3} {:>9} {:>9}",
+            r["case"].as_str().unwrap_or("?"),
+            r["engine"].as_str().unwrap_or("?"),
+            r["generator"].as_str().unwrap_or("-"),
+            r["updates_per_s"].as_f64().unwrap_or(0.0),
+            r["seconds"].as_f64().unwrap_or(0.0),
+            opt(&r["bound_fraction"]),
+            opt(&r["ratio_to_plain"]),
+        );
+    }
+    out
 }

@@ -1029,6 +1029,10 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
 /// Salt of the swap streams of [`FastPt`] (kept apart from the sampler's per-slot streams).
 const FAST_PT_SWAP_SALT: u64 = 0x5057_4150_5054_0001;
 
+/// [`FastPt`] recomputes every slot's energy exactly (in `f64`, from the model) after each sweep
+/// whose count is a multiple of this; in between, energies follow the local sweep's `f32` changes.
+pub const FAST_PT_EXACT_EVERY: u64 = 64;
+
 /// Parallel tempering on the fast conditioned block-Gibbs engine
 /// ([`ConditionedSampler`](crate::fast::conditioned::ConditionedSampler)) for large sparse models
 /// (a trained DTM layer).
@@ -1040,9 +1044,18 @@ const FAST_PT_SWAP_SALT: u64 = 0x5057_4150_5054_0001;
 /// [`ParallelTempering`] counts them per label. The schemes are those of [`SwapScheme`]:
 /// `PtSym` draws a fair coin per chain and sweep for the order of the local sweep and one swap of a
 /// uniformly chosen edge; `PtDeo` does the local sweep, then every swap of the edges with parity
-/// `t mod 2`. Energies are computed in `f64` from the model (β not included); the local sweep is the
-/// engine's `f32` update. Slot `s` draws its spins from stream `s` of `seed`, chain `c` its swap
-/// decisions from stream `c` of `seed ^ salt`: same seed ⇒ same run on any thread count.
+/// `t mod 2`. The local sweep is the engine's `f32` update. Slot `s` draws its spins from stream `s`
+/// of `seed`, chain `c` its swap decisions from stream `c` of `seed ^ salt`: same seed ⇒ same run
+/// on any thread count.
+///
+/// **Energies** (β not included) decide the swaps. On the lanes engine (16 slots or more) the
+/// slots stay in the engine's layout between sweeps, and each slot's energy is carried along by
+/// the local sweep itself: every update adds `−(x_i' − x_i)·φ_i` with the field `φ_i` it has just
+/// computed (one extra fused multiply-add per 8 lanes), summed in `f32` per sweep and added to an
+/// `f64` energy; every [`FAST_PT_EXACT_EVERY`] sweeps all energies are recomputed exactly in `f64`
+/// from the model, so the `f32` drift never outlives 64 sweeps. The states are written back to the
+/// batch only when read (after [`FastPt::step`], [`FastPt::advance`], at an observation). On the
+/// scalar engine every sweep recomputes the energies in `f64`.
 pub struct FastPt {
     model: IsingModel,
     ladder: Ladder,
@@ -1060,6 +1073,15 @@ pub struct FastPt {
     rngs: Vec<rand_chacha::ChaCha8Rng>,
     step: u64,
     stats: Vec<PtStats>,
+    /// Whether the slots live in the lanes engine between sweeps (see the type's docs).
+    resident: bool,
+    /// Whether `batch` lags the resident slots.
+    dirty: bool,
+    /// Per-slot energy changes of one sweep.
+    de: Vec<f64>,
+    /// Whether `PtDeo` runs each 16-slot block on its own when chains do not straddle blocks
+    /// (off only to test that it gives the same numbers as the synchronised sweep).
+    block_local: bool,
 }
 
 impl std::fmt::Debug for FastPt {
@@ -1095,9 +1117,10 @@ impl FastPt {
         }
         let r = ladder.len();
         let slots = n_chains * r;
-        let sampler =
+        let mut sampler =
             crate::fast::conditioned::ConditionedSampler::new(model, coloring, kind, slots, seed)?;
         let batch = crate::ChainBatch::uniform(slots, model.n_spins(), seed);
+        let resident = sampler.load_resident(&batch);
         let mut phase = vec![0u8; slots];
         for c in 0..n_chains {
             phase[c * r] = 1;
@@ -1118,9 +1141,19 @@ impl FastPt {
                 .collect(),
             step: 0,
             stats: vec![PtStats::new(r); n_chains],
+            resident,
+            dirty: false,
+            de: vec![0.0; slots],
+            block_local: true,
         };
         s.refresh_energies();
         Ok(s)
+    }
+
+    /// Draws the local sweep's comparison words from `g` from now on (`Xoshiro128Plus` needs the
+    /// lanes engine, i.e. at least 16 slots); swap decisions stay on ChaCha8.
+    pub fn set_generator(&mut self, g: crate::fast::Generator) -> Result<(), SamplerError> {
+        self.sampler.set_generator(g)
     }
 
     /// The ladder.
@@ -1184,6 +1217,36 @@ impl FastPt {
             .collect_into_vec(&mut self.energy);
     }
 
+    /// One local sweep of every slot, with the energies brought up to date.
+    fn local_sweep(&mut self) -> Result<(), SamplerError> {
+        self.push_betas()?;
+        if !self.resident {
+            self.sampler.sweep(&mut self.batch, 1)?;
+            self.refresh_energies();
+            return Ok(());
+        }
+        self.de.fill(0.0);
+        self.sampler.sweep_resident(1, &mut self.de);
+        self.dirty = true;
+        if self.step % FAST_PT_EXACT_EVERY == FAST_PT_EXACT_EVERY - 1 {
+            self.sync();
+            self.refresh_energies();
+        } else {
+            for (e, d) in self.energy.iter_mut().zip(&self.de) {
+                *e += d;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the resident slots back into the batch if it lags.
+    fn sync(&mut self) {
+        if self.dirty {
+            self.sampler.store_resident(&mut self.batch);
+            self.dirty = false;
+        }
+    }
+
     fn push_betas(&mut self) -> Result<(), SamplerError> {
         let r = self.ladder.len();
         let mut b = vec![0.0; self.slot_at.len()];
@@ -1197,37 +1260,133 @@ impl FastPt {
 
     fn swap(&mut self, c: usize, k: usize, record: bool) {
         let r = self.ladder.len();
-        let (sa, sb) = (self.slot_at[c * r + k], self.slot_at[c * r + k + 1]);
-        let a = self.ladder.alphas();
-        let log_r = (a[k] - a[k + 1]) * self.beta * (self.energy[sa] - self.energy[sb]);
-        let p = if log_r >= 0.0 { 1.0 } else { log_r.exp() };
-        let accept = p >= 1.0 || uniform53(&mut self.rngs[c]) < p;
-        let mut trips = 0;
-        if accept {
-            self.slot_at.swap(c * r + k, c * r + k + 1);
-            for rung in [k, k + 1] {
-                let s = self.slot_at[c * r + rung];
-                if rung == 0 {
-                    if self.phase[s] == 2 {
-                        trips += 1;
+        swap_edge(
+            &mut self.slot_at[c * r..(c + 1) * r],
+            0,
+            &self.energy,
+            &mut self.phase,
+            self.ladder.alphas(),
+            self.beta,
+            k,
+            &mut self.rngs[c],
+            record.then_some(&mut self.stats[c]),
+        );
+    }
+
+    /// Whether `PtDeo` sweeps can run block by block: resident lanes, and every chain's `R`
+    /// slots inside one 16-lane block (`R` divides 16).
+    fn blocks_apart(&self) -> bool {
+        self.block_local
+            && self.resident
+            && self.scheme == SwapScheme::PtDeo
+            && crate::fast::LANES_W % self.ladder.len() == 0
+    }
+
+    /// `sweeps` `PtDeo` sweeps with each 16-slot block on its own (no wait between blocks):
+    /// the same operations on each chain, in the same order, as [`FastPt::step_inner`].
+    fn advance_blocks(&mut self, sweeps: usize, record: bool) -> Result<(), SamplerError> {
+        const W: usize = crate::fast::LANES_W;
+        struct Blk<'a> {
+            slot_at: &'a mut [usize],
+            energy: &'a mut [f64],
+            phase: &'a mut [u8],
+            rngs: &'a mut [rand_chacha::ChaCha8Rng],
+            stats: &'a mut [PtStats],
+            base: usize,
+            t: u64,
+            spins: Vec<Spin>,
+        }
+        self.push_betas()?;
+        let r = self.ladder.len();
+        let n = self.model.n_spins();
+        let (step0, beta, model) = (self.step, self.beta, &self.model);
+        let alphas = self.ladder.alphas();
+        let c2: Vec<f32> = alphas
+            .iter()
+            .map(|&a| crate::fast::lanes_c2(a * beta))
+            .collect();
+        let mut ctx: Vec<Blk<'_>> = self
+            .slot_at
+            .chunks_mut(W)
+            .zip(self.energy.chunks_mut(W))
+            .zip(self.phase.chunks_mut(W))
+            .zip(self.rngs.chunks_mut(W / r))
+            .zip(self.stats.chunks_mut(W / r))
+            .enumerate()
+            .map(|(b, ((((slot_at, energy), phase), rngs), stats))| Blk {
+                slot_at,
+                energy,
+                phase,
+                rngs,
+                stats,
+                base: b * W,
+                t: 0,
+                spins: vec![0; n],
+            })
+            .collect();
+        self.sampler
+            .sweep_resident_with(sweeps, &mut ctx, |b, view, de, lane_c2| {
+                let step = step0 + b.t;
+                b.t += 1;
+                if step % FAST_PT_EXACT_EVERY == FAST_PT_EXACT_EVERY - 1 {
+                    for l in 0..b.energy.len() {
+                        view.lane(l, &mut b.spins);
+                        b.energy[l] = model.energy(&b.spins);
                     }
-                    self.phase[s] = 1;
-                } else if rung == r - 1 && self.phase[s] == 1 {
-                    self.phase[s] = 2;
+                } else {
+                    for (e, &d) in b.energy.iter_mut().zip(de) {
+                        *e += 0.0 + f64::from(d);
+                    }
                 }
-            }
-        }
-        if record {
-            let st = &mut self.stats[c];
-            st.swap_attempts[k] += 1;
-            st.swap_prob_sum[k] += p;
-            st.swap_accepts[k] += u64::from(accept);
-            st.round_trips += trips;
-        }
+                let parity = (step % 2) as usize;
+                for (ci, (rng, st)) in b.rngs.iter_mut().zip(b.stats.iter_mut()).enumerate() {
+                    let sa = &mut b.slot_at[ci * r..(ci + 1) * r];
+                    for k in (parity..r - 1).step_by(2) {
+                        swap_edge(
+                            sa,
+                            b.base,
+                            b.energy,
+                            b.phase,
+                            alphas,
+                            beta,
+                            k,
+                            rng,
+                            record.then_some(&mut *st),
+                        );
+                    }
+                    if record {
+                        record_sweep(st, sa, b.base, b.energy);
+                    }
+                    for (k, &slot) in sa.iter().enumerate() {
+                        lane_c2[slot - b.base] = c2[k];
+                    }
+                }
+            });
+        self.step += sweeps as u64;
+        self.dirty = true;
+        Ok(())
     }
 
     /// One PT sweep of every chain (see [`SwapScheme`]); statistics recorded when `record`.
     pub fn step(&mut self, record: bool) -> Result<(), SamplerError> {
+        self.advance(1, record)
+    }
+
+    /// `sweeps` PT sweeps ([`FastPt::step`] each, the same numbers), the states written back
+    /// once at the end.
+    pub fn advance(&mut self, sweeps: usize, record: bool) -> Result<(), SamplerError> {
+        if self.blocks_apart() {
+            self.advance_blocks(sweeps, record)?;
+        } else {
+            for _ in 0..sweeps {
+                self.step_inner(record)?;
+            }
+        }
+        self.sync();
+        Ok(())
+    }
+
+    fn step_inner(&mut self, record: bool) -> Result<(), SamplerError> {
         let r = self.ladder.len();
         let edges = r - 1;
         match self.scheme {
@@ -1250,9 +1409,7 @@ impl FastPt {
                         }
                     }
                 }
-                self.push_betas()?;
-                self.sampler.sweep(&mut self.batch, 1)?;
-                self.refresh_energies();
+                self.local_sweep()?;
                 if edges > 0 {
                     for (c, &(lf, k)) in plan.iter().enumerate() {
                         if lf {
@@ -1262,9 +1419,7 @@ impl FastPt {
                 }
             }
             SwapScheme::PtDeo => {
-                self.push_betas()?;
-                self.sampler.sweep(&mut self.batch, 1)?;
-                self.refresh_energies();
+                self.local_sweep()?;
                 let parity = (self.step % 2) as usize;
                 for c in 0..self.n_chains {
                     for k in (parity..edges).step_by(2) {
@@ -1275,14 +1430,8 @@ impl FastPt {
         }
         self.step += 1;
         if record {
-            for c in 0..self.n_chains {
-                let st = &mut self.stats[c];
-                st.sweeps += 1;
-                for k in 0..r {
-                    let e = self.energy[self.slot_at[c * r + k]];
-                    st.energy_sum[k] += e;
-                    st.energy_sumsq[k] += e * e;
-                }
+            for (c, st) in self.stats.iter_mut().enumerate() {
+                record_sweep(st, &self.slot_at[c * r..(c + 1) * r], 0, &self.energy);
             }
         }
         Ok(())
@@ -1296,9 +1445,7 @@ impl FastPt {
         sweeps: usize,
         mut observe: impl FnMut(usize, &FastPt),
     ) -> Result<(), SamplerError> {
-        for _ in 0..burn_in {
-            self.step(false)?;
-        }
+        self.advance(burn_in, false)?;
         for t in 0..sweeps {
             self.step(true)?;
             observe(t, self);
@@ -1327,13 +1474,9 @@ impl ChainSampler for FastPt {
         mut observers: Option<&mut [O]>,
     ) -> Result<(), SamplerError> {
         check_segment(&seg, observers.as_deref(), self.n_chains)?;
-        for _ in 0..seg.burn_in {
-            self.step(false)?;
-        }
+        self.advance(seg.burn_in, false)?;
         for d in 0..seg.draws {
-            for _ in 0..seg.thin {
-                self.step(true)?;
-            }
+            self.advance(seg.thin, true)?;
             if let Some(obs) = observers.as_deref_mut() {
                 let me = &*self;
                 obs.par_iter_mut()
@@ -1347,6 +1490,108 @@ impl ChainSampler for FastPt {
     fn for_each_chain_state(&self, _: &(), f: &mut dyn FnMut(usize, &[Spin])) {
         for c in 0..self.n_chains {
             f(c, self.state(c, 0));
+        }
+    }
+}
+
+/// One swap attempt on edge `k` of one chain: `slot_at` is the chain's `R` slots by rung;
+/// `energy` and `phase` hold slot `s` at `s − base`. Statistics go to `st` when given.
+#[allow(clippy::too_many_arguments)]
+fn swap_edge(
+    slot_at: &mut [usize],
+    base: usize,
+    energy: &[f64],
+    phase: &mut [u8],
+    alphas: &[f64],
+    beta: f64,
+    k: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+    st: Option<&mut PtStats>,
+) {
+    let r = slot_at.len();
+    let (sa, sb) = (slot_at[k] - base, slot_at[k + 1] - base);
+    let log_r = (alphas[k] - alphas[k + 1]) * beta * (energy[sa] - energy[sb]);
+    let p = if log_r >= 0.0 { 1.0 } else { log_r.exp() };
+    let accept = p >= 1.0 || uniform53(rng) < p;
+    let mut trips = 0;
+    if accept {
+        slot_at.swap(k, k + 1);
+        for rung in [k, k + 1] {
+            let s = slot_at[rung] - base;
+            if rung == 0 {
+                if phase[s] == 2 {
+                    trips += 1;
+                }
+                phase[s] = 1;
+            } else if rung == r - 1 && phase[s] == 1 {
+                phase[s] = 2;
+            }
+        }
+    }
+    if let Some(st) = st {
+        st.swap_attempts[k] += 1;
+        st.swap_prob_sum[k] += p;
+        st.swap_accepts[k] += u64::from(accept);
+        st.round_trips += trips;
+    }
+}
+
+/// Adds one recorded sweep of one chain to `st`: each rung's energy (slot `s` at `s − base`).
+fn record_sweep(st: &mut PtStats, slot_at: &[usize], base: usize, energy: &[f64]) {
+    st.sweeps += 1;
+    for (k, &s) in slot_at.iter().enumerate() {
+        let e = energy[s - base];
+        st.energy_sum[k] += e;
+        st.energy_sumsq[k] += e * e;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KernelKind;
+    use thermoq_core::Coloring;
+    use thermoq_models::builders;
+
+    /// `PtDeo` block by block (each 16-slot block on its own, no wait between blocks) gives
+    /// the synchronised sweep's numbers bit for bit: states, carried energies and statistics,
+    /// over 300 sweeps (exact recomputes included), for 4 and 16 rungs and both generators.
+    #[test]
+    fn block_local_deo_equals_the_synchronised_sweep() {
+        let m = builders::random_sparse(30, 0.2, 0.6, 0.3, 1.0, 5);
+        let col = Coloring::dsatur(m.graph());
+        for (rungs, chains) in [(4, 9), (16, 3)] {
+            for g in [
+                crate::fast::Generator::ChaCha8,
+                crate::fast::Generator::Xoshiro128Plus,
+            ] {
+                let run = |local: bool| {
+                    let ladder = Ladder::geometric(rungs, 0.3).expect("ladder");
+                    let mut p = FastPt::new(
+                        &m,
+                        &col,
+                        KernelKind::BlkAlt,
+                        ladder,
+                        SwapScheme::PtDeo,
+                        chains,
+                        4,
+                    )
+                    .expect("pt");
+                    p.set_generator(g).expect("generator");
+                    p.block_local = local;
+                    assert_eq!(p.blocks_apart(), local);
+                    p.advance(100, false).expect("burn-in");
+                    p.advance(200, true).expect("run");
+                    let states: Vec<Vec<Spin>> = (0..chains)
+                        .flat_map(|c| (0..rungs).map(move |r| (c, r)))
+                        .map(|(c, r)| p.state(c, r).to_vec())
+                        .collect();
+                    let energies: Vec<u64> = p.energy.iter().map(|e| e.to_bits()).collect();
+                    (states, energies, p.stats().to_vec(), p.slot_at.clone())
+                };
+                let (a, b) = (run(true), run(false));
+                assert!(a == b, "{rungs} rungs, {}", g.name());
+            }
         }
     }
 }

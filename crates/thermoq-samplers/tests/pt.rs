@@ -850,3 +850,67 @@ fn deo_round_trips_match_their_exact_expectation_when_ele_holds() {
         "round trips {mean} ± {se}, expected {expected}"
     );
 }
+
+/// On the lanes engine (8 chains × 4 rungs = 32 slots) `FastPt` carries each slot's energy along
+/// the local sweep (`f32` changes, exact `f64` recompute every `FAST_PT_EXACT_EVERY` sweeps). After
+/// every one of 200 steps, with either comparison-word generator, every carried energy is within
+/// `1e-4·(1 + |E|)` of the model's exact energy of the slot's state (a wrong sign or a missed update
+/// moves it by ≥ 2·min|φ|, orders of magnitude more; `f32` rounding of ~10³ terms moves it by
+/// ~1e-5). And `advance(n)` (states written back once) gives the same run, bit for bit, as `n`
+/// calls of `step`.
+#[test]
+fn fast_pt_carried_energies_are_exact_and_advance_equals_steps() {
+    use thermoq_core::Coloring;
+    use thermoq_samplers::fast::Generator;
+    use thermoq_samplers::pt::{FAST_PT_EXACT_EVERY, FastPt};
+    let model = builders::random_sparse(40, 0.15, 0.7, 0.3, 1.0, 8);
+    let col = Coloring::dsatur(model.graph());
+    let chains = 8;
+    let make = |g: Generator| {
+        let ladder = Ladder::geometric(4, 0.3).unwrap();
+        let mut s = FastPt::new(
+            &model,
+            &col,
+            KernelKind::BlkSym,
+            ladder,
+            SwapScheme::PtDeo,
+            chains,
+            7,
+        )
+        .unwrap();
+        s.set_generator(g).unwrap();
+        s
+    };
+    assert!(200 > 2 * FAST_PT_EXACT_EVERY as usize);
+    for g in [Generator::ChaCha8, Generator::Xoshiro128Plus] {
+        let mut a = make(g);
+        let mut worst = 0.0f64;
+        for _ in 0..200 {
+            a.step(true).unwrap();
+            for c in 0..chains {
+                for r in 0..4 {
+                    let exact = model.energy(a.state(c, r));
+                    let err = (a.energy(c, r) - exact).abs();
+                    assert!(
+                        err <= 1e-4 * (1.0 + exact.abs()),
+                        "{} step {}: chain {c} rung {r}: carried {} vs exact {exact}",
+                        g.name(),
+                        a.steps(),
+                        a.energy(c, r)
+                    );
+                    worst = worst.max(err);
+                }
+            }
+        }
+        eprintln!("{}: largest carried-energy error {worst:.2e}", g.name());
+        let mut b = make(g);
+        b.advance(200, true).unwrap();
+        assert_eq!(a.pooled(), b.pooled(), "{}", g.name());
+        for c in 0..chains {
+            for r in 0..4 {
+                assert_eq!(a.state(c, r), b.state(c, r));
+                assert_eq!(a.energy(c, r).to_bits(), b.energy(c, r).to_bits());
+            }
+        }
+    }
+}

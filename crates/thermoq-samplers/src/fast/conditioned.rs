@@ -301,6 +301,51 @@ impl ConditionedSampler {
             .visit(rb, |cl, rb| self.update_class(c, x, cl, rb));
     }
 
+    /// Keeps `batch`'s chains inside the lanes engine, in its layout, for
+    /// [`ConditionedSampler::sweep_resident`]; `false` (nothing kept) on the scalar engine.
+    pub(crate) fn load_resident(&mut self, batch: &ChainBatch) -> bool {
+        match &mut self.lanes {
+            Some(e) => {
+                e.load_resident(batch);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Writes the resident chains back into `batch` (after [`ConditionedSampler::load_resident`]).
+    pub(crate) fn store_resident(&self, batch: &mut ChainBatch) {
+        if let Some(e) = &self.lanes {
+            e.store_resident(batch);
+        }
+    }
+
+    /// `sweeps` sweeps of the resident chains, the same updates and random numbers as
+    /// [`ConditionedSampler::sweep`] on the batch, with no layout conversion; adds each chain's
+    /// energy change (`−Σ (x_i' − x_i)·φ_i`, β not included, per-chain fields in `φ`; summed in
+    /// `f32` per sweep) to `de[c]`. Lanes engine only (a no-op on the scalar engine).
+    pub(crate) fn sweep_resident(&mut self, sweeps: usize, de: &mut [f64]) {
+        if let Some(e) = &mut self.lanes {
+            e.sweep_resident(&mut self.rngs, &self.sched, sweeps, de);
+        }
+    }
+
+    /// As [`ConditionedSampler::sweep_resident`], each 16-chain block on its own, calling
+    /// `after(&mut ctx[b], view, de, c2)` after each of its sweeps (see
+    /// `LanesEngine::sweep_resident_with`; `c2` is `−2β·log₂e` per lane). Per-chain temperatures
+    /// changed through `c2` are not seen by [`ConditionedSampler::set_betas`]' copy: set them
+    /// again before running another way. Lanes engine only (a no-op on the scalar engine).
+    pub(crate) fn sweep_resident_with<T: Send>(
+        &mut self,
+        sweeps: usize,
+        ctx: &mut [T],
+        after: impl Fn(&mut T, &super::lanes::BlockView<'_>, &[f32; W], &mut [f32; W]) + Sync,
+    ) {
+        if let Some(e) = &mut self.lanes {
+            e.sweep_resident_with(&mut self.rngs, &self.sched, sweeps, ctx, after);
+        }
+    }
+
     /// Advances every chain by `sweeps` sweeps.
     pub fn sweep(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
         ChainSampler::sweep(self, batch, sweeps)

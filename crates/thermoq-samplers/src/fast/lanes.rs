@@ -247,7 +247,7 @@ struct LaneParams {
 }
 
 /// `−2β·log₂e` in `f32`.
-fn c2_of(beta: f64) -> f32 {
+pub(crate) fn c2_of(beta: f64) -> f32 {
     (-2.0 * beta * std::f64::consts::LOG2_E) as f32
 }
 
@@ -351,6 +351,9 @@ pub(crate) struct LanesEngine {
     /// run with [`Generator::Xoshiro128Plus`].
     xo: Vec<XoBlock>,
     xo_seeded: bool,
+    /// The chains in the lanes layout between calls of [`LanesEngine::sweep_resident`], one
+    /// `Vec` of rows per block (empty until [`LanesEngine::load_resident`]).
+    resident: Vec<Vec<Row>>,
 }
 
 /// Per-block scratch.
@@ -359,6 +362,18 @@ struct Scratch {
     bytes: Vec<u8>,
     sched: Vec<usize>,
     passes: Vec<(usize, u32)>,
+}
+
+impl Scratch {
+    /// Scratch for a block whose lanes' schedules take `sched_len` entries in all.
+    fn new(sched_len: usize) -> Self {
+        Self {
+            words: vec![0u32; CHUNK * W],
+            bytes: vec![0u8; W * LANE_BYTES],
+            sched: vec![0; sched_len],
+            passes: Vec::new(),
+        }
+    }
 }
 
 impl LanesEngine {
@@ -414,6 +429,7 @@ impl LanesEngine {
             generator: Generator::ChaCha8,
             xo: vec![XoBlock::idle(); n_chains.div_ceil(W)],
             xo_seeded: false,
+            resident: Vec::new(),
         }
     }
 
@@ -499,17 +515,9 @@ impl LanesEngine {
         observers: Option<&mut [O]>,
     ) {
         let n = self.n.max(1);
+        self.seed_xo(rngs);
         let mut cursors = std::mem::take(&mut self.cursors);
         let mut xo = std::mem::take(&mut self.xo);
-        if self.generator == Generator::Xoshiro128Plus && !self.xo_seeded {
-            // Each chain's xoshiro state: the next 16 bytes of its own ChaCha stream.
-            for (c, (cu, rb)) in cursors.iter_mut().zip(rngs.iter_mut()).enumerate() {
-                let mut seed = [0u8; 16];
-                cu.fill(rb, &mut seed);
-                xo[c / W].seed_lane(c % W, seed);
-            }
-            self.xo_seeded = true;
-        }
         let blocks = rngs.len().div_ceil(W);
         let mut obs: Vec<Option<&mut [O]>> = match observers {
             Some(o) => o.chunks_mut(W).map(Some).collect(),
@@ -529,6 +537,110 @@ impl LanesEngine {
             });
         self.cursors = cursors;
         self.xo = xo;
+    }
+
+    /// Seeds each chain's xoshiro state from the next 16 bytes of its own ChaCha stream, at the
+    /// first run with [`Generator::Xoshiro128Plus`].
+    fn seed_xo(&mut self, rngs: &mut [RandBuf]) {
+        if self.generator == Generator::Xoshiro128Plus && !self.xo_seeded {
+            for (c, (cu, rb)) in self.cursors.iter_mut().zip(rngs.iter_mut()).enumerate() {
+                let mut seed = [0u8; 16];
+                cu.fill(rb, &mut seed);
+                self.xo[c / W].seed_lane(c % W, seed);
+            }
+            self.xo_seeded = true;
+        }
+    }
+
+    /// Copies `batch` into the resident lanes layout ([`LanesEngine::sweep_resident`]).
+    pub(crate) fn load_resident(&mut self, batch: &ChainBatch) {
+        let n = self.n;
+        self.resident = batch
+            .as_slice()
+            .chunks(n.max(1) * W)
+            .map(|xs| {
+                let mut x = vec![Row([1.0; W]); n];
+                for (l, chain) in xs.chunks(n.max(1)).enumerate() {
+                    for (row, &s) in x.iter_mut().zip(chain) {
+                        row.0[l] = f32::from(s);
+                    }
+                }
+                x
+            })
+            .collect();
+    }
+
+    /// Copies the resident chains back into `batch` (same shape as loaded).
+    pub(crate) fn store_resident(&self, batch: &mut ChainBatch) {
+        let n = self.n.max(1);
+        for (x, xs) in self
+            .resident
+            .iter()
+            .zip(batch.as_mut_slice().chunks_mut(n * W))
+        {
+            for (l, chain) in xs.chunks_mut(n).enumerate() {
+                store_lane(x, l, chain);
+            }
+        }
+    }
+
+    /// `sweeps` sweeps of every resident chain (no layout conversion), the same updates and
+    /// random numbers as [`LanesEngine::drive`] on the batch; chain `c`'s energy change of each
+    /// sweep (`f32` sum of `−(x_i' − x_i)·φ_i`, β not included, per-lane biases in `φ`) is added
+    /// to `de[c]`.
+    pub(crate) fn sweep_resident(
+        &mut self,
+        rngs: &mut [RandBuf],
+        sched: &ColourSchedule,
+        sweeps: usize,
+        de: &mut [f64],
+    ) {
+        let mut ctx: Vec<&mut [f64]> = de.chunks_mut(W).collect();
+        self.sweep_resident_with(rngs, sched, sweeps, &mut ctx, |t, _, d, _| {
+            for (t, &d) in t.iter_mut().zip(d) {
+                *t += f64::from(d);
+            }
+        });
+    }
+
+    /// As [`LanesEngine::sweep_resident`], with every block on its own: after each sweep of block
+    /// `b`, `after(&mut ctx[b], view, de, c2)` gets the block's chains (`view`), each lane's
+    /// energy change of that sweep (`f32`) and the lanes' `−2β·log₂e` to change for the next
+    /// sweep. Blocks never wait for each other, so whatever `after` does must only involve its
+    /// own block's lanes.
+    pub(crate) fn sweep_resident_with<T: Send>(
+        &mut self,
+        rngs: &mut [RandBuf],
+        sched: &ColourSchedule,
+        sweeps: usize,
+        ctx: &mut [T],
+        after: impl Fn(&mut T, &BlockView<'_>, &[f32; W], &mut [f32; W]) + Sync,
+    ) {
+        self.seed_xo(rngs);
+        let mut cursors = std::mem::take(&mut self.cursors);
+        let mut xo = std::mem::take(&mut self.xo);
+        let mut resident = std::mem::take(&mut self.resident);
+        let mut params = std::mem::take(&mut self.params);
+        let me = &*self;
+        resident
+            .par_iter_mut()
+            .zip(rngs.par_chunks_mut(W))
+            .zip(cursors.par_chunks_mut(W))
+            .zip(xo.par_iter_mut())
+            .zip(params.par_iter_mut())
+            .zip(ctx.par_iter_mut())
+            .for_each(|(((((x, rbs), cur), xo), p), t)| {
+                let mut sc = Scratch::new(rbs.len() * sched.steps());
+                for _ in 0..sweeps {
+                    let mut d = [0.0f32; W];
+                    me.sweep_block::<true>(x, rbs, cur, xo, p, sched, &mut sc, &mut d);
+                    after(t, &BlockView { rows: x }, &d, &mut p.c2);
+                }
+            });
+        self.cursors = cursors;
+        self.xo = xo;
+        self.resident = resident;
+        self.params = params;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -552,33 +664,25 @@ impl LanesEngine {
                 row.0[l] = f32::from(s);
             }
         }
-        let mut sc = Scratch {
-            words: vec![0u32; CHUNK * W],
-            bytes: vec![0u8; W * LANE_BYTES],
-            sched: vec![0; w * sched.steps()],
-            passes: Vec::new(),
-        };
+        let mut sc = Scratch::new(w * sched.steps());
         let mut tmp: Vec<Spin> = vec![0; n];
-        for _ in 0..seg.burn_in {
-            self.sweep_block(&mut x, rbs, cur, xo, p, sched, &mut sc);
-        }
+        let mut sweeps = |x: &mut [Row], k: usize| {
+            for _ in 0..k {
+                self.sweep_block::<false>(x, rbs, cur, xo, p, sched, &mut sc, &mut [0.0; W]);
+            }
+        };
+        sweeps(&mut x, seg.burn_in);
         match obs {
             Some(obs) => {
                 for d in 0..seg.draws {
-                    for _ in 0..seg.thin {
-                        self.sweep_block(&mut x, rbs, cur, xo, p, sched, &mut sc);
-                    }
+                    sweeps(&mut x, seg.thin);
                     for (l, o) in obs.iter_mut().enumerate() {
                         store_lane(&x, l, &mut tmp);
                         o.observe(seg.first + d, &tmp);
                     }
                 }
             }
-            None => {
-                for _ in 0..seg.draws * seg.thin {
-                    self.sweep_block(&mut x, rbs, cur, xo, p, sched, &mut sc);
-                }
-            }
+            None => sweeps(&mut x, seg.draws * seg.thin),
         }
         for (l, chain) in xs.chunks_mut(n.max(1)).enumerate() {
             store_lane(&x, l, chain);
@@ -587,7 +691,10 @@ impl LanesEngine {
 
     /// One sweep of every lane of a block: per-lane schedules, then masked passes.
     #[allow(clippy::too_many_arguments)]
-    fn sweep_block(
+    ///
+    /// With `E`, `de[l]` gains lane `l`'s energy change `−Σ_i (x_i' − x_i)·φ_i` (β not included;
+    /// `φ_i` the lane's field, biases included), accumulated in `f32`.
+    fn sweep_block<const E: bool>(
         &self,
         x: &mut [Row],
         rbs: &mut [RandBuf],
@@ -596,6 +703,7 @@ impl LanesEngine {
         p: &LaneParams,
         sched: &ColourSchedule,
         sc: &mut Scratch,
+        de: &mut [f32; W],
     ) {
         // Steps per sweep (`BLK-RS`: `k` picks among all classes).
         let k = sched.steps();
@@ -653,7 +761,7 @@ impl LanesEngine {
         }
         for pi in 0..sc.passes.len() {
             let (c, mask) = sc.passes[pi];
-            self.pass(
+            self.pass::<E>(
                 x,
                 c,
                 mask,
@@ -664,13 +772,14 @@ impl LanesEngine {
                 p,
                 &mut sc.words,
                 &mut sc.bytes,
+                de,
             );
         }
     }
 
     /// Resamples class `c` in the lanes of `mask`.
     #[allow(clippy::too_many_arguments)]
-    fn pass(
+    fn pass<const E: bool>(
         &self,
         x: &mut [Row],
         c: usize,
@@ -682,6 +791,7 @@ impl LanesEngine {
         p: &LaneParams,
         words: &mut [u32],
         bytes: &mut [u8],
+        de: &mut [f32; W],
     ) {
         let cl = &self.classes[c];
         // Idle padding lanes may be overwritten freely.
@@ -702,12 +812,12 @@ impl LanesEngine {
                 // SAFETY: `simd` is only true when AVX2 and FMA were detected at run time; every
                 // neighbour index is a node of the model, `< x.len()`.
                 unsafe {
-                    pass_avx2(x, cl, range, words, m, p)
+                    pass_avx2::<E>(x, cl, range, words, m, p, de)
                 }
                 #[cfg(not(target_arch = "x86_64"))]
-                pass_portable(x, cl, range, words, m, p)
+                pass_portable::<E>(x, cl, range, words, m, p, de)
             } else {
-                pass_portable(x, cl, range, words, m, p)
+                pass_portable::<E>(x, cl, range, words, m, p, de)
             }
             start += len;
         }
@@ -830,6 +940,18 @@ unsafe fn words_avx2(ptrs: &[*const u8; W], len: usize, words: &mut [u32]) {
     }
 }
 
+/// A block's chains in the lanes layout, read-only.
+pub(crate) struct BlockView<'a> {
+    rows: &'a [Row],
+}
+
+impl BlockView<'_> {
+    /// Lane `l`'s spins into `out` (one per node).
+    pub(crate) fn lane(&self, l: usize, out: &mut [Spin]) {
+        store_lane(self.rows, l, out);
+    }
+}
+
 fn store_lane(x: &[Row], l: usize, out: &mut [Spin]) {
     for (o, row) in out.iter_mut().zip(x) {
         *o = if row.0[l] > 0.0 { 1 } else { -1 };
@@ -849,13 +971,14 @@ fn simd_available() -> bool {
 
 /// Portable kernel: nodes `range` of class `cl`, lanes in `mask`, comparison words
 /// `words[(s − range.start)·W + l]`.
-fn pass_portable(
+fn pass_portable<const E: bool>(
     x: &mut [Row],
     cl: &Class,
     range: std::ops::Range<usize>,
     words: &[u32],
     mask: u32,
     p: &LaneParams,
+    de: &mut [f32; W],
 ) {
     let base = range.start;
     for s in range {
@@ -875,11 +998,15 @@ fn pass_portable(
         let row = &mut x[i].0;
         for l in 0..W {
             if mask >> l & 1 == 1 {
-                row[l] = if up24(p.c2[l] * acc[l], u[l]) {
+                let new = if up24(p.c2[l] * acc[l], u[l]) {
                     1.0
                 } else {
                     -1.0
                 };
+                if E {
+                    de[l] = (-(new - row[l])).mul_add(acc[l], de[l]);
+                }
+                row[l] = new;
             }
         }
     }
@@ -889,13 +1016,14 @@ fn pass_portable(
 /// unfused one because `J·x` is exact for `x = ±1`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn pass_avx2(
+fn pass_avx2<const E: bool>(
     x: &mut [Row],
     cl: &Class,
     range: std::ops::Range<usize>,
     words: &[u32],
     mask: u32,
     p: &LaneParams,
+    de: &mut [f32; W],
 ) {
     use std::arch::x86_64::*;
     assert!(range.end <= cl.nodes.len() && range.len() <= CHUNK && words.len() >= range.len() * W);
@@ -946,7 +1074,9 @@ fn pass_avx2(
             }
         }
         // Phase 2: independent exponential/compare/store per 8 lanes (long dependency chains of
-        // different nodes overlap).
+        // different nodes overlap); with `E`, the energy change `−(x' − x)·φ` per lane.
+        let mut dacc: [__m256; V] =
+            std::array::from_fn(|v| _mm256_loadu_ps(de.as_ptr().add(8 * v)));
         for s in range {
             let dst = xp.add(*cl.nodes.get_unchecked(s) as usize * W);
             let wp = words.as_ptr().add((s - base) * W);
@@ -960,7 +1090,16 @@ fn pass_avx2(
                     // `keep` is all-ones in lanes outside the mask: they keep their spin.
                     new = _mm256_blendv_ps(new, _mm256_load_ps(d), keep);
                 }
+                if E {
+                    let diff = _mm256_sub_ps(new, _mm256_load_ps(d));
+                    dacc[v] = _mm256_fnmadd_ps(diff, acc, dacc[v]);
+                }
                 _mm256_store_ps(d, new);
+            }
+        }
+        if E {
+            for (v, d) in dacc.iter().enumerate() {
+                _mm256_storeu_ps(de.as_mut_ptr().add(8 * v), *d);
             }
         }
     }

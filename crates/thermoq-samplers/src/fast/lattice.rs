@@ -16,6 +16,7 @@
 //! depend only on the row's parity. The row kernel is branch-free over contiguous `i8` slices and
 //! is compiled twice (baseline and AVX2, chosen at run time); both give identical bits.
 
+use super::avx2_available;
 use super::stream::{RandBuf, threshold32};
 use crate::pbit::sigmoid;
 use thermoq_core::{Coloring, Spin};
@@ -131,13 +132,13 @@ impl LatticeEngine {
             class_parity,
             hi,
             lo,
-            simd: simd_available(),
+            simd: avx2_available(),
         }
     }
 
     /// Forces the portable row kernel (for tests comparing it with the AVX2 one).
     pub(crate) fn set_simd(&mut self, on: bool) {
-        self.simd = on && simd_available();
+        self.simd = on && avx2_available();
     }
 
     /// Whether the AVX2 kernel is in use.
@@ -255,17 +256,6 @@ impl LatticeEngine {
             tgt[r * st] = tgt[r * st + w];
             tgt[r * st + w + 1] = tgt[r * st + 1];
         }
-    }
-}
-
-fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 

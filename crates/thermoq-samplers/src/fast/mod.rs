@@ -49,6 +49,19 @@ use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
 pub use lanes::probe_xoshiro_words;
+pub(crate) use lanes::{W as LANES_W, c2_of as lanes_c2};
+
+/// Whether AVX2 was detected at run time (the lattice and sparse engines' explicit kernels).
+pub(crate) fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
 use lattice::LatticeEngine;
 use rayon::prelude::*;
 use sparse::SparseEngine;

@@ -16,6 +16,7 @@
 //! the same `f32` operations in the same order (no fused multiply-add), so they give identical
 //! samples; the law is the scalar `f32` one described above.
 
+use super::avx2_available;
 use super::stream::{RandBuf, threshold32};
 use crate::pbit::sigmoid;
 use thermoq_core::{Coloring, Spin};
@@ -292,14 +293,14 @@ impl<F: Field> SparseEngine<F> {
             } else {
                 Vec::new()
             },
-            simd: simd_available(),
+            simd: avx2_available(),
         }
     }
 
     /// Uses the portable 8-lane kernel instead of the AVX2 one (`f32` path; same samples).
     #[allow(dead_code)]
     pub(crate) fn set_simd(&mut self, on: bool) {
-        self.simd = on && simd_available();
+        self.simd = on && avx2_available();
     }
 
     /// Resamples every spin of colour class `class` of chain `x`.
@@ -343,17 +344,6 @@ impl<F: Field> SparseEngine<F> {
                 x[i as usize] = if (up >> l) & 1 == 1 { 1 } else { -1 };
             }
         }
-    }
-}
-
-fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -478,7 +468,7 @@ mod tests {
     /// that exercise the sigmoid's clamping.
     #[test]
     fn avx2_group_matches_portable() {
-        if !simd_available() {
+        if !avx2_available() {
             eprintln!(
                 "SKIPPED: no AVX2 — avx2_group_matches_portable cannot compare the AVX2 kernel on this CPU"
             );
