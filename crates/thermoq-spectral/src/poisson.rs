@@ -95,6 +95,22 @@ pub struct PoissonResult {
     pub method: PoissonMethod,
 }
 
+impl PoissonResult {
+    /// The result for an observable that is constant under `π` (`Var_π f` at rounding level):
+    /// no solve, `v = 0`, `τ_int = 1` by convention, residual 0.
+    pub fn constant(mean: f64, variance: f64, method: PoissonMethod) -> Self {
+        Self {
+            mean,
+            variance,
+            asymptotic_variance: 0.0,
+            tau_int: 1.0,
+            iterations: 0,
+            residual: 0.0,
+            method,
+        }
+    }
+}
+
 /// Exact asymptotic variances of the observables `table[a][s]` under the sweep kernel of `op`
 /// with stationary law `pi` (which must be stationary for `op`; for non-ideal kernels see
 /// [`crate::certificate::stationary_law`]).
@@ -212,15 +228,7 @@ fn solve_one(
     let fbar: Vec<f64> = f.iter().map(|v| v - mean).collect();
     let variance = dot(pi, &fbar, &fbar);
     if variance <= 1e-28 * (1.0 + mean * mean) {
-        return Ok(PoissonResult {
-            mean,
-            variance,
-            asymptotic_variance: 0.0,
-            tau_int: 1.0,
-            iterations: 0,
-            residual: 0.0,
-            method,
-        });
+        return Ok(PoissonResult::constant(mean, variance, method));
     }
     let (u, iterations, est) = match method {
         PoissonMethod::Lanczos | PoissonMethod::Auto => lanczos(op, pi, &fbar, plan, k, params)?,

@@ -703,15 +703,11 @@ fn solve_batch(
         let fbar: Vec<f64> = f.par_iter().map(|v| v - mean).collect();
         let variance = dot(pi, &fbar, &fbar);
         if variance <= 1e-28 * (1.0 + mean * mean) {
-            results[b] = Some(PoissonResult {
+            results[b] = Some(PoissonResult::constant(
                 mean,
                 variance,
-                asymptotic_variance: 0.0,
-                tau_int: 1.0,
-                iterations: 0,
-                residual: 0.0,
-                method: PoissonMethod::Lanczos,
-            });
+                PoissonMethod::Lanczos,
+            ));
             continue;
         }
         let norm0 = variance.sqrt();
