@@ -4,6 +4,7 @@ determinism (seed, chunking, equality with the Rust CLI), GIL release and Ctrl-C
 import _thread
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -265,15 +266,37 @@ def test_long_calls_release_the_gil():
     assert len(ticks) >= 10, (len(ticks), dt)
 
 
-@pytest.mark.parametrize("engine", ["sparse", "lattice"])  # lattice: the engine with the longest chunks
-def test_ctrl_c_stops_a_long_run_promptly(engine):
+@pytest.fixture
+def sigint_default():
+    # A process started in the background by a non-interactive shell inherits SIGINT as ignored;
+    # `_thread.interrupt_main` then does nothing and the run below would never stop. Use Python's
+    # own handler for the test, as in an interactive session.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def _lattice_run(engine):
     m = tq.lattice(64, J=0.4)
+    return m, dict(kernel="blk-sym", engine=engine, chains=16,
+                   colors=[(i // 64 + i % 64) % 2 for i in range(64 * 64)])
+
+
+def _dense_run():
+    # the dense (RBM) engine runs chunks of 2^26 updates: ≈ 1,000 sweeps of this RBM × 64 chains
+    return tq.rbm_random(784, 256, std=0.01, seed=0), dict(
+        kernel="blk-alt", engine="dense", chains=64, colors=[0] * 784 + [1] * 256)
+
+
+# lattice: the engine with the longest chunks (2^28 updates); dense: 2^26
+@pytest.mark.parametrize("case", ["sparse", "lattice", "dense"])
+def test_ctrl_c_stops_a_long_run_promptly(case, sigint_default):
+    m, kw = _dense_run() if case == "dense" else _lattice_run(case)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     t0 = time.perf_counter()
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        tq.sample(m, kernel="blk-sym", engine=engine, sweeps=10**9, chains=16, seed=1, output="final",
-                  colors=[(i // 64 + i % 64) % 2 for i in range(64 * 64)])
+        tq.sample(m, sweeps=10**9, seed=1, output="final", **kw)
     elapsed = time.perf_counter() - t0
     timer.cancel()
     assert elapsed < 10.0, elapsed
