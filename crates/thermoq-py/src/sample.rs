@@ -35,13 +35,6 @@ const CHUNK_UPDATES: usize = 1 << 24;
 /// (`bench/overhead_pieces.py`, docs/performance.md).
 const CHUNK_UPDATES_LATTICE: usize = 1 << 28;
 
-/// The same for the dense (RBM, GEMM) engine, 4× the default: each chunk is one engine call that
-/// allocates the layer state, copies every chain in and out and starts the GEMMs afresh; at 2^24
-/// updates (252 sweeps of a 784×256 RBM × 64 chains) that fixed cost made the Python call 7.7 % /
-/// 9.0 % slower than the Rust loop on a quiet machine (`cargo xtask bench python --reps 9`,
-/// docs/performance.md). At ≈ 1.5e8 updates/s a chunk of 2^26 still takes ≈ 0.45 s.
-const CHUNK_UPDATES_DENSE: usize = 1 << 26;
-
 /// Largest trace (`chains × sweeps × n` bytes) `sample` will allocate.
 const MAX_TRACE_BYTES: usize = 1 << 34;
 
@@ -344,7 +337,6 @@ pub fn sample<'py>(
         Runner::Fast(s) if matches!(s.engine(), Engine::Lattice | Engine::Lanes) => {
             CHUNK_UPDATES_LATTICE
         }
-        Runner::Fast(s) if s.engine() == Engine::Dense => CHUNK_UPDATES_DENSE,
         _ => CHUNK_UPDATES,
     };
     let step = chunk_len_for(updates, chains, n, chunk);

@@ -283,12 +283,12 @@ def _lattice_run(engine):
 
 
 def _dense_run():
-    # the dense (RBM) engine runs chunks of 2^26 updates: ≈ 1,000 sweeps of this RBM × 64 chains
+    # the dense (RBM, GEMM) engine: chunks of 2^24 updates, ≈ 250 sweeps of this RBM × 64 chains
     return tq.rbm_random(784, 256, std=0.01, seed=0), dict(
         kernel="blk-alt", engine="dense", chains=64, colors=[0] * 784 + [1] * 256)
 
 
-# lattice: the engine with the longest chunks (2^28 updates); dense: 2^26
+# lattice: the engine with the longest chunks (2^28 updates)
 @pytest.mark.parametrize("case", ["sparse", "lattice", "dense"])
 def test_ctrl_c_stops_a_long_run_promptly(case, sigint_default):
     m, kw = _dense_run() if case == "dense" else _lattice_run(case)
