@@ -53,6 +53,10 @@ pub struct Setting<'a> {
 pub fn cases(quick: bool) -> Result<Vec<Case>, BenchError> {
     let q = if quick { 4 } else { 1 };
     let auto = vec![(Engine::Auto, Generator::ChaCha8)];
+    let lattice_both = vec![
+        (Engine::Auto, Generator::ChaCha8),
+        (Engine::Lattice, Generator::Xoshiro128Plus),
+    ];
     let spec = VisibleSpec {
         n_image: 784,
         n_classes: 10,
@@ -68,14 +72,14 @@ pub fn cases(quick: bool) -> Result<Vec<Case>, BenchError> {
             name: "ising-32",
             model: BenchModel::Ising(builders::lattice_2d(32, 32, 0.4, 0.0, 1.0)?),
             coloring: None,
-            runs: auto.clone(),
+            runs: lattice_both.clone(),
             sweeps: 8000 / q,
         },
         Case {
             name: "ising-128",
             model: BenchModel::Ising(builders::lattice_2d(128, 128, 0.4, 0.0, 1.0)?),
             coloring: None,
-            runs: auto.clone(),
+            runs: lattice_both.clone(),
             sweeps: 500 / q,
         },
         Case {
@@ -211,6 +215,20 @@ pub fn bounds(
         std::hint::black_box(thermoq_samplers::fast::probe_xoshiro_words(4, per_lane));
         Ok(())
     })?;
+    // The lattice engine's xoshiro128+ comparison bytes (three per word), 64 chains.
+    let per_chain: usize = if quick { 4 << 20 } else { 16 << 20 };
+    let (sec_b, _) = time_median(reps, || -> Result<(), BenchError> {
+        std::hint::black_box(thermoq_samplers::fast::probe_xoshiro_bytes(
+            CHAINS, per_chain,
+        ));
+        Ok(())
+    })?;
+    out.push(json!({
+        "case": "bound-xoshiro128p-bytes",
+        "bytes_per_s": (CHAINS * per_chain) as f64 / sec_b,
+        "threads": threads,
+        "seconds": sec_b,
+    }));
     out.push(json!({
         "case": "bound-xoshiro128p-lanes",
         "words_per_s": (4 * 16 * per_lane) as f64 / sec,
@@ -304,8 +322,8 @@ pub const DTM_VECTOR_OPS_PER_UPDATE: f64 = 2.5;
 /// the row's engine and generator do, from the `bound-*` rows of the same run. Returns
 /// `(updates_per_s, what)`, or `None` when a needed bound row is missing.
 ///
-/// * `ising-*`: random numbers — ChaCha8 bytes/s ÷ [`LATTICE_BYTES_PER_UPDATE`], or one
-///   xoshiro128+ word per update.
+/// * `ising-*`: random numbers — ChaCha8 bytes/s, or the lattice engine's xoshiro128+ bytes/s
+///   (three per word), ÷ [`LATTICE_BYTES_PER_UPDATE`].
 /// * `rbm-*`: the `f32` GEMM rate at the two half-sweep shapes (harmonic mean: equal flops
 ///   each) ÷ [`rbm_flops_per_update`].
 /// * `dtm-*` and `pt-dtm-*`: the smaller of compute — the 1024³ GEMM rate in 8-wide FMAs
@@ -324,7 +342,12 @@ pub fn binding_bound(
     let case = row["case"].as_str()?;
     let xoshiro = row["generator"] == "xoshiro128+";
     let rng = |bytes_per_update: f64| -> Option<(f64, String)> {
-        if xoshiro {
+        if xoshiro && case.starts_with("ising-") {
+            Some((
+                get("bound-xoshiro128p-bytes", "bytes_per_s")? / bytes_per_update,
+                format!("rng: {bytes_per_update:.3} xoshiro128+ bytes per update"),
+            ))
+        } else if xoshiro {
             Some((
                 get("bound-xoshiro128p-lanes", "words_per_s")?,
                 "rng: 1 xoshiro128+ word per update".into(),
