@@ -10,11 +10,22 @@
 //! (probability ≤ 1/256) three more: the same law as a full 32-bit compare, at about 8.1 random
 //! bits per update instead of 32.
 //!
-//! **Layout.** Each chain is stored as its two checkerboard sublattices, row by row, `lx/2` spins
-//! per row plus a halo spin at each end (periodic wrap), so a colour class is a set of contiguous
-//! rows and its four neighbours are the other sublattice's rows `r−1`, `r`, `r+1` at offsets that
-//! depend only on the row's parity. The row kernel is branch-free over contiguous `i8` slices and
-//! is compiled twice (baseline and AVX2, chosen at run time); both give identical bits.
+//! **Layout.** Each chain is stored as its two checkerboard sublattices (`lx/2` spins per row),
+//! each with its even rows first and its odd rows after, plus one halo row per parity block (a
+//! copy of the first even row after the even block, of the last odd row before the odd block).
+//! The sites of a colour class in rows of one parity are then one contiguous run, and their four
+//! neighbours are contiguous runs of the other sublattice at fixed offsets: the same row shifted
+//! by one site (left, right) and the rows above and below. So the kernel runs over up to
+//! [`BUF_BYTES`] sites per call (a whole parity block of `ising-32` or `ising-128`); only the site
+//! at a row's periodic edge reads a wrong left or right neighbour there and is recomputed with
+//! its own byte before ties are resolved. The kernel is branch-free over `i8` slices, compiled
+//! twice (baseline and AVX2, chosen at run time; identical bits), and reports ties as one bit per
+//! site, so the rare tie draws cost nothing when there are none.
+//!
+//! **Comparison bytes.** From the chain's ChaCha8 stream (the default), or — opt-in,
+//! [`Generator::Xoshiro128Plus`] — from the chain's [`XoBytes`]: eight `xoshiro128+` states
+//! stepped as one AVX2 vector, three bytes (bits 8–31) per output word, seeded from the chain's
+//! ChaCha8 stream at its first run with that generator. Same table, same lazy compare, same law.
 
 use super::stream::{BUF_BYTES, Bytes, RandBuf, XoBytes, threshold32};
 use super::{Generator, avx2_available};
