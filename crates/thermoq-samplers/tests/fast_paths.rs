@@ -143,12 +143,7 @@ fn lattice(
     seed: u64,
     g: Generator,
 ) -> FastSampler<'_> {
-    let mut s = FastSampler::with_engine(m, kind, None, chains, seed, Engine::Lattice)
-        .expect("a lattice sampler of a lattice model");
-    s.set_generator(g)
-        .expect("the lattice engine takes every generator");
-    assert_eq!((s.engine(), s.generator()), (Engine::Lattice, g));
-    s
+    with_generator(m, kind, chains, seed, Engine::Lattice, g)
 }
 
 #[test]
@@ -198,11 +193,23 @@ fn lanes(
     seed: u64,
     g: Generator,
 ) -> FastSampler<'_> {
-    let mut s = FastSampler::with_engine(m, kind, None, chains, seed, Engine::Lanes)
-        .expect("a lanes sampler of a valid model");
+    with_generator(m, kind, chains, seed, Engine::Lanes, g)
+}
+
+/// A sampler on `engine` drawing its comparison words from `g` (both must apply).
+fn with_generator(
+    m: &IsingModel,
+    kind: KernelKind,
+    chains: usize,
+    seed: u64,
+    engine: Engine,
+    g: Generator,
+) -> FastSampler<'_> {
+    let mut s = FastSampler::with_engine(m, kind, None, chains, seed, engine)
+        .expect("the engine applies to the model");
     s.set_generator(g)
-        .expect("a lanes engine takes every generator");
-    assert_eq!((s.engine(), s.generator()), (Engine::Lanes, g));
+        .expect("the engine takes every generator");
+    assert_eq!((s.engine(), s.generator()), (engine, g));
     s
 }
 
@@ -275,7 +282,7 @@ fn generators_agree<'m>(m: &IsingModel, make: &dyn Fn(Generator) -> FastSampler<
             let mut batch = ChainBatch::uniform(c, m.n_spins(), 7);
             let obs = s
                 .run(&mut batch, burn_in, sweeps, |_| ChainSums::new(m))
-                .unwrap();
+                .expect("the sampler runs");
             (0..obs.chains[0].len())
                 .map(|a| {
                     let means: Vec<f64> = obs.chains.iter().map(|s| s[a] / sweeps as f64).collect();

@@ -134,14 +134,18 @@ impl XoBytes {
     pub(crate) fn seeded(rb: &mut RandBuf, simd: bool) -> Self {
         let seed = rb.take(16 * XO_LANES);
         let mut s = [[0u32; XO_LANES]; 4];
-        for l in 0..XO_LANES {
+        for (l, lane) in seed.chunks_exact(16).enumerate() {
             let w: [u32; 4] = std::array::from_fn(|k| {
-                let o = 16 * l + 4 * k;
-                u32::from_le_bytes([seed[o], seed[o + 1], seed[o + 2], seed[o + 3]])
+                u32::from_le_bytes([
+                    lane[4 * k],
+                    lane[4 * k + 1],
+                    lane[4 * k + 2],
+                    lane[4 * k + 3],
+                ])
             });
             let w = if w == [0; 4] { [1, 2, 3, 4] } else { w };
-            for (k, v) in w.into_iter().enumerate() {
-                s[k][l] = v;
+            for (row, v) in s.iter_mut().zip(w) {
+                row[l] = v;
             }
         }
         Self {
