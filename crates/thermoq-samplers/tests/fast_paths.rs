@@ -310,25 +310,37 @@ fn lanes_simd_and_portable_kernels_agree() {
     let sp = builders::random_sparse(300, 0.03, 0.5, 0.3, 1.0, 12);
     for g in GENERATORS {
         for kind in KINDS {
-            let mut a = lanes(&sp, kind, 37, 4, g);
-            if !a.uses_simd() {
-                eprintln!(
-                    "SKIPPED: no AVX2 — lanes_simd_and_portable_kernels_agree compares nothing"
-                );
+            let what = format!("lanes {} {kind}", g.name());
+            if !simd_matches_portable(&|| lanes(&sp, kind, 37, 4, g), 30, &what) {
                 return;
             }
-            let mut b = lanes(&sp, kind, 37, 4, g);
-            b.force_portable();
-            let mut xa = ChainBatch::uniform(37, 300, 2);
-            let mut xb = xa.clone();
-            a.sweep(&mut xa, 30).unwrap();
-            b.sweep(&mut xb, 30).unwrap();
-            assert_eq!(xa, xb, "lanes {} {kind}", g.name());
         }
     }
     eprintln!(
         "RAN: lanes_simd_and_portable_kernels_agree compared the AVX2 kernels with the portable ones"
     );
+}
+
+/// Two samplers from `make`, the second forced onto the portable kernels, give identical samples
+/// after `sweeps` sweeps from the same batch. `false` (and a SKIPPED note) without AVX2.
+fn simd_matches_portable<'m>(
+    make: &dyn Fn() -> FastSampler<'m>,
+    sweeps: usize,
+    what: &str,
+) -> bool {
+    let mut a = make();
+    if !a.uses_simd() {
+        eprintln!("SKIPPED: no AVX2 — {what}: the SIMD-vs-portable comparison compares nothing");
+        return false;
+    }
+    let mut b = make();
+    b.force_portable();
+    let mut xa = ChainBatch::uniform(a.n_chains(), a.updates_per_sweep(), 2);
+    let mut xb = xa.clone();
+    a.sweep(&mut xa, sweeps).expect("the sampler runs");
+    b.sweep(&mut xb, sweeps).expect("the sampler runs");
+    assert_eq!(xa, xb, "{what}");
+    true
 }
 
 fn small_rbm() -> Rbm {
@@ -495,27 +507,16 @@ fn same_seed_same_samples_whatever_the_thread_count() {
 
 #[test]
 fn lattice_simd_and_portable_kernels_agree() {
-    // Half-widths 35 = 32 + 3 and 18 = 16 + 2 exercise the 32-wide, 16-wide and tail paths.
     // Runs of 105 = 3·32 + 9 and 54 = 32 + 16 + 6 sites per kernel call exercise the 32-wide,
     // 16-wide and tail paths; 130×6 has a run of 195 sites.
     for (lx, ly) in [(70, 6), (36, 6), (130, 6)] {
         let lat = builders::lattice_2d(lx, ly, 0.4, 0.1, 1.0).unwrap();
         for g in GENERATORS {
             for kind in KINDS {
-                let mut a = lattice(&lat, kind, 4, 1, g);
-                if !a.uses_simd() {
-                    eprintln!(
-                        "SKIPPED: no AVX2 — lattice_simd_and_portable_kernels_agree compares nothing"
-                    );
+                let what = format!("lattice {lx}x{ly} {} {kind}", g.name());
+                if !simd_matches_portable(&|| lattice(&lat, kind, 4, 1, g), 50, &what) {
                     return;
                 }
-                let mut b = lattice(&lat, kind, 4, 1, g);
-                b.force_portable();
-                let mut xa = ChainBatch::uniform(4, lx * ly, 2);
-                let mut xb = xa.clone();
-                a.sweep(&mut xa, 50).unwrap();
-                b.sweep(&mut xb, 50).unwrap();
-                assert_eq!(xa, xb, "{lx}x{ly} {} {kind}", g.name());
             }
         }
     }
