@@ -69,6 +69,18 @@ fn fast(c: &mut Criterion, name: &str, model: FastModel<'_>, engine: Engine) {
     });
 }
 
+/// The lattice engine with its fast comparison bytes (`xoshiro128+`), as
+/// `sampler/<name>/lattice-xoshiro128+`.
+fn lattice_xoshiro(c: &mut Criterion, name: &str, model: &IsingModel) {
+    let mut s = FastSampler::with_engine(model, KIND, None, CHAINS, 1, Engine::Lattice)
+        .expect("a lattice model");
+    s.set_generator(Generator::Xoshiro128Plus)
+        .expect("the lattice engine takes xoshiro128+");
+    time_sweeps(c, name, "lattice-xoshiro128+", model.n_spins(), |b, k| {
+        s.sweep(b, k).expect("shapes match")
+    });
+}
+
 /// The conditioned engine (per-chain β and fields, as DTM training and PT use it) on a 60_12 DTM
 /// layer with random weights: 4 blocks, all free, per-chain β spread over [0.5, 1].
 fn conditioned(c: &mut Criterion) {
@@ -163,6 +175,7 @@ fn bench_samplers(c: &mut Criterion) {
         fast(c, &name, FastModel::Ising(&model), Engine::Sparse);
         fast(c, &name, FastModel::Ising(&model), Engine::SparseF32);
         fast(c, &name, FastModel::Ising(&model), Engine::Lattice);
+        lattice_xoshiro(c, &name, &model);
     }
     let rbm = Rbm::random(784, 256, 0.01, 1.0, 2026).expect("valid rbm");
     let col = Coloring::from_colors(rbm.as_ising().graph(), rbm.two_block_colors())

@@ -53,6 +53,10 @@ pub struct Setting<'a> {
 pub fn cases(quick: bool) -> Result<Vec<Case>, BenchError> {
     let q = if quick { 4 } else { 1 };
     let auto = vec![(Engine::Auto, Generator::ChaCha8)];
+    let lattice_both = vec![
+        (Engine::Auto, Generator::ChaCha8),
+        (Engine::Lattice, Generator::Xoshiro128Plus),
+    ];
     let spec = VisibleSpec {
         n_image: 784,
         n_classes: 10,
@@ -68,14 +72,14 @@ pub fn cases(quick: bool) -> Result<Vec<Case>, BenchError> {
             name: "ising-32",
             model: BenchModel::Ising(builders::lattice_2d(32, 32, 0.4, 0.0, 1.0)?),
             coloring: None,
-            runs: auto.clone(),
+            runs: lattice_both.clone(),
             sweeps: 8000 / q,
         },
         Case {
             name: "ising-128",
             model: BenchModel::Ising(builders::lattice_2d(128, 128, 0.4, 0.0, 1.0)?),
             coloring: None,
-            runs: auto.clone(),
+            runs: lattice_both.clone(),
             sweeps: 500 / q,
         },
         Case {
@@ -181,42 +185,58 @@ pub fn bounds(
     let mut out = Vec::new();
     // RNG: each thread fills a 4 KiB buffer repeatedly from its own ChaCha8 stream.
     let per_thread: usize = if quick { 64 << 20 } else { 256 << 20 };
-    let (sec, _) = time_median(reps, || -> Result<(), BenchError> {
-        let sink: u64 = (0..threads)
-            .into_par_iter()
-            .map(|t| {
-                let mut r = thermoq_core::rng::chain_rng(1, t as u64);
-                let mut buf = [0u8; 4096];
-                let mut acc = 0u64;
-                for _ in 0..per_thread / buf.len() {
-                    r.fill_bytes(&mut buf);
-                    acc = acc.wrapping_add(u64::from(buf[17]));
-                }
-                acc
-            })
-            .sum();
-        std::hint::black_box(sink);
-        Ok(())
-    })?;
-    out.push(json!({
-        "case": "bound-chacha8",
-        "bytes_per_s": (per_thread * threads) as f64 / sec,
-        "threads": threads,
-        "seconds": sec,
-    }));
+    out.push(rate_row(
+        "bound-chacha8",
+        "bytes_per_s",
+        per_thread * threads,
+        reps,
+        threads,
+        || {
+            let sink: u64 = (0..threads)
+                .into_par_iter()
+                .map(|t| {
+                    let mut r = thermoq_core::rng::chain_rng(1, t as u64);
+                    let mut buf = [0u8; 4096];
+                    let mut acc = 0u64;
+                    for _ in 0..per_thread / buf.len() {
+                        r.fill_bytes(&mut buf);
+                        acc = acc.wrapping_add(u64::from(buf[17]));
+                    }
+                    acc
+                })
+                .sum();
+            std::hint::black_box(sink);
+        },
+    )?);
+    // The lattice engine's xoshiro128+ comparison bytes (three per word), 64 chains.
+    let per_chain: usize = if quick { 4 << 20 } else { 16 << 20 };
+    let bytes = CHAINS * per_chain;
+    out.push(rate_row(
+        "bound-xoshiro128p-bytes",
+        "bytes_per_s",
+        bytes,
+        reps,
+        threads,
+        || {
+            std::hint::black_box(thermoq_samplers::fast::probe_xoshiro_bytes(
+                CHAINS, per_chain,
+            ));
+        },
+    )?);
     // The lanes engine's xoshiro128+ comparison words (one 24-bit word per update), 4 blocks of
     // 16 lanes as in the 64-chain cases.
     let per_lane: usize = if quick { 1 << 20 } else { 1 << 22 };
-    let (sec, _) = time_median(reps, || -> Result<(), BenchError> {
-        std::hint::black_box(thermoq_samplers::fast::probe_xoshiro_words(4, per_lane));
-        Ok(())
-    })?;
-    out.push(json!({
-        "case": "bound-xoshiro128p-lanes",
-        "words_per_s": (4 * 16 * per_lane) as f64 / sec,
-        "threads": threads,
-        "seconds": sec,
-    }));
+    let lane_words = 4 * 16 * per_lane;
+    out.push(rate_row(
+        "bound-xoshiro128p-lanes",
+        "words_per_s",
+        lane_words,
+        reps,
+        threads,
+        || {
+            std::hint::black_box(thermoq_samplers::fast::probe_xoshiro_words(4, per_lane));
+        },
+    )?);
     // Memory bandwidth: sum a 256 MiB array of u64 in parallel.
     let words = if quick { 8 << 20 } else { 32 << 20 };
     let data: Vec<u64> = (0..words as u64).collect();
@@ -286,6 +306,25 @@ pub fn bounds(
     Ok(out)
 }
 
+/// A bound row: `work` produces `amount` units, timed as the median of `reps` runs; the row
+/// reports `amount / seconds` under `key`.
+fn rate_row(
+    case: &str,
+    key: &str,
+    amount: usize,
+    reps: usize,
+    threads: usize,
+    mut work: impl FnMut(),
+) -> Result<serde_json::Value, BenchError> {
+    let (sec, _) = time_median(reps, || -> Result<(), BenchError> {
+        work();
+        Ok(())
+    })?;
+    let mut row = json!({ "case": case, "threads": threads, "seconds": sec });
+    row[key] = (amount as f64 / sec).into();
+    Ok(row)
+}
+
 /// ChaCha8 bytes the lattice engine draws per update: one byte, three more on a tied top byte
 /// (probability ≤ 1/256).
 pub const LATTICE_BYTES_PER_UPDATE: f64 = 1.0 + 3.0 / 256.0;
@@ -304,8 +343,8 @@ pub const DTM_VECTOR_OPS_PER_UPDATE: f64 = 2.5;
 /// the row's engine and generator do, from the `bound-*` rows of the same run. Returns
 /// `(updates_per_s, what)`, or `None` when a needed bound row is missing.
 ///
-/// * `ising-*`: random numbers — ChaCha8 bytes/s ÷ [`LATTICE_BYTES_PER_UPDATE`], or one
-///   xoshiro128+ word per update.
+/// * `ising-*`: random numbers — ChaCha8 bytes/s, or the lattice engine's xoshiro128+ bytes/s
+///   (three per word), ÷ [`LATTICE_BYTES_PER_UPDATE`].
 /// * `rbm-*`: the `f32` GEMM rate at the two half-sweep shapes (harmonic mean: equal flops
 ///   each) ÷ [`rbm_flops_per_update`].
 /// * `dtm-*` and `pt-dtm-*`: the smaller of compute — the 1024³ GEMM rate in 8-wide FMAs
@@ -324,7 +363,12 @@ pub fn binding_bound(
     let case = row["case"].as_str()?;
     let xoshiro = row["generator"] == "xoshiro128+";
     let rng = |bytes_per_update: f64| -> Option<(f64, String)> {
-        if xoshiro {
+        if xoshiro && case.starts_with("ising-") {
+            Some((
+                get("bound-xoshiro128p-bytes", "bytes_per_s")? / bytes_per_update,
+                format!("rng: {bytes_per_update:.3} xoshiro128+ bytes per update"),
+            ))
+        } else if xoshiro {
             Some((
                 get("bound-xoshiro128p-lanes", "words_per_s")?,
                 "rng: 1 xoshiro128+ word per update".into(),

@@ -7,9 +7,9 @@
 //!   the neighbour wiring of each engine on models too large to enumerate.
 //! * Determinism: same seed ⇒ bit-identical samples with 1 or 2 threads; the AVX2 and portable
 //!   kernels of the lattice and lanes engines give identical samples.
-//! * The lanes engine's fast generator (`xoshiro128+`, [`Generator::Xoshiro128Plus`]) passes every
-//!   oracle above that the reference ChaCha8 passes, and on a model too large to enumerate the two
-//!   generators give the same moments within a two-sample `Z·SE`.
+//! * The fast generator (`xoshiro128+`, [`Generator::Xoshiro128Plus`]) of the lanes and lattice
+//!   engines passes every oracle above that the reference ChaCha8 passes, and on a model too
+//!   large to enumerate the two generators give the same moments within a two-sample `Z·SE`.
 //!
 //! Tolerances. Each of the `C` chains is an independent replicate, so the spread of the `C`
 //! per-chain time averages estimates the standard error of their mean *including* the
@@ -21,15 +21,16 @@
 //!
 //! | test | comparisons | per-comparison `P(|t| > 6)` | total |
 //! |---|---|---|---|
-//! | lattice moments (2 models × 3 kernels × 48) | 288 | 1.1e-7 (t, 63 df) | 3.1e-5 |
+//! | lattice moments (2 generators × 2 models × 3 kernels × 48) | 576 | 1.1e-7 (t, 63 df) | 6.3e-5 |
 //! | sparse/sparse-f32 moments (2 × 3 × (31 + 36)) | 402 | 1.1e-7 (t, 63 df) | 4.3e-5 |
 //! | lanes moments, 64 chains (2 generators × 3 × (31 + 36 + 34)) | 606 | 1.1e-7 (t, 63 df) | 6.4e-5 |
 //! | lanes moments, 40 chains (same) | 606 | 5.2e-7 (t, 39 df) | 3.1e-4 |
 //! | dense moments (4 × 34) | 136 | 1.1e-7 (t, 63 df) | 1.4e-5 |
-//! | generators agree (3 × (400 + 955)) | 4,065 | 2.0e-8 (two-sample, ≈ 126 df) | 7.9e-5 |
-//! | one-sweep conditionals (24·4 + 15·4 + 30 + 20) | 206 | 2.0e-9 (normal) | 4e-7 |
+//! | generators agree, lanes (3 × (400 + 955)) | 4,065 | 2.0e-8 (two-sample, ≈ 126 df) | 7.9e-5 |
+//! | generators agree, lattice (3 × (576 + 1,152)) | 5,184 | 2.0e-8 (two-sample, ≈ 126 df) | 1.0e-4 |
+//! | one-sweep conditionals (24·5 + 15·4 + 30 + 20) | 230 | 2.0e-9 (normal) | 5e-7 |
 //!
-//! 6,309 comparisons in all; the file's family-wise false-alarm rate is below 6e-4.
+//! 11,805 comparisons in all; the file's family-wise false-alarm rate is below 8e-4.
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -134,12 +135,31 @@ fn lattice_models() -> Vec<(IsingModel, &'static str)> {
     ]
 }
 
+/// A lattice-engine sampler drawing its comparison bytes from `g`.
+fn lattice(
+    m: &IsingModel,
+    kind: KernelKind,
+    chains: usize,
+    seed: u64,
+    g: Generator,
+) -> FastSampler<'_> {
+    with_generator(m, kind, chains, seed, Engine::Lattice, g)
+}
+
 #[test]
 fn lattice_engine_matches_exact_moments() {
-    for (model, name) in lattice_models() {
-        for kind in KINDS {
-            let s = FastSampler::with_engine(&model, kind, None, 64, 11, Engine::Lattice).unwrap();
-            check_moments(&model, s, 50, 3000, &format!("lattice {name} {kind}"));
+    for g in GENERATORS {
+        for (model, name) in lattice_models() {
+            for kind in KINDS {
+                let s = lattice(&model, kind, 64, 11, g);
+                check_moments(
+                    &model,
+                    s,
+                    50,
+                    3000,
+                    &format!("lattice {} {name} {kind}", g.name()),
+                );
+            }
         }
     }
 }
@@ -173,11 +193,23 @@ fn lanes(
     seed: u64,
     g: Generator,
 ) -> FastSampler<'_> {
-    let mut s = FastSampler::with_engine(m, kind, None, chains, seed, Engine::Lanes)
-        .expect("a lanes sampler of a valid model");
+    with_generator(m, kind, chains, seed, Engine::Lanes, g)
+}
+
+/// A sampler on `engine` drawing its comparison words from `g` (both must apply).
+fn with_generator(
+    m: &IsingModel,
+    kind: KernelKind,
+    chains: usize,
+    seed: u64,
+    engine: Engine,
+    g: Generator,
+) -> FastSampler<'_> {
+    let mut s = FastSampler::with_engine(m, kind, None, chains, seed, engine)
+        .expect("the engine applies to the model");
     s.set_generator(g)
-        .expect("a lanes engine takes every generator");
-    assert_eq!((s.engine(), s.generator()), (Engine::Lanes, g));
+        .expect("the engine takes every generator");
+    assert_eq!((s.engine(), s.generator()), (engine, g));
     s
 }
 
@@ -218,34 +250,56 @@ fn lanes_engine_matches_exact_moments() {
 #[test]
 fn lanes_generators_agree_on_a_large_model() {
     let m = builders::random_sparse(400, 0.012, 0.6, 0.3, 1.0, 31);
-    let (burn_in, sweeps, c) = (200, 1500, 64);
     for kind in KINDS {
-        let stats: Vec<Vec<(f64, f64)>> = GENERATORS
-            .iter()
-            .map(|&g| {
-                let mut batch = ChainBatch::uniform(c, m.n_spins(), 7);
-                let obs = lanes(&m, kind, c, 8, g)
-                    .run(&mut batch, burn_in, sweeps, |_| ChainSums::new(&m))
-                    .unwrap();
-                (0..obs.chains[0].len())
-                    .map(|a| {
-                        let means: Vec<f64> =
-                            obs.chains.iter().map(|s| s[a] / sweeps as f64).collect();
-                        let mean = means.iter().sum::<f64>() / c as f64;
-                        let var =
-                            means.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (c - 1) as f64;
-                        (mean, (var / c as f64).sqrt())
-                    })
-                    .collect()
-            })
-            .collect();
-        for (a, (&(m1, s1), &(m2, s2))) in stats[0].iter().zip(&stats[1]).enumerate() {
-            let se = (s1 * s1 + s2 * s2).sqrt();
-            assert!(
-                (m1 - m2).abs() <= Z * se + 1e-12,
-                "{kind}: observable {a}: chacha8 {m1:.5} vs xoshiro128+ {m2:.5} (SE {se:.2e})"
-            );
-        }
+        generators_agree(&m, &|g| lanes(&m, kind, 64, 8, g), &format!("lanes {kind}"));
+    }
+}
+
+/// The same for the lattice engine on a 24×24 lattice with a field (576 + 1,152 observables per
+/// kernel, every kernel).
+#[test]
+fn lattice_generators_agree_on_a_large_lattice() {
+    let m = builders::lattice_2d(24, 24, 0.3, 0.1, 1.0).unwrap();
+    for kind in KINDS {
+        generators_agree(
+            &m,
+            &|g| lattice(&m, kind, 64, 8, g),
+            &format!("lattice {kind}"),
+        );
+    }
+}
+
+/// Runs `make(g)` (64 chains) for both generators, 200 + 1,500 sweeps, and checks every ⟨x_i⟩
+/// and ⟨x_i x_j⟩ agree within `Z·√(SE₁² + SE₂²)`, the SEs from the spread of the independent
+/// chains' time averages as in `check_moments`.
+fn generators_agree<'m>(m: &IsingModel, make: &dyn Fn(Generator) -> FastSampler<'m>, what: &str) {
+    let (burn_in, sweeps, c) = (200, 1500, 64);
+    let stats: Vec<Vec<(f64, f64)>> = GENERATORS
+        .iter()
+        .map(|&g| {
+            let mut s = make(g);
+            assert_eq!(s.n_chains(), c);
+            let mut batch = ChainBatch::uniform(c, m.n_spins(), 7);
+            let obs = s
+                .run(&mut batch, burn_in, sweeps, |_| ChainSums::new(m))
+                .expect("the sampler runs");
+            (0..obs.chains[0].len())
+                .map(|a| {
+                    let means: Vec<f64> = obs.chains.iter().map(|s| s[a] / sweeps as f64).collect();
+                    let mean = means.iter().sum::<f64>() / c as f64;
+                    let var =
+                        means.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (c - 1) as f64;
+                    (mean, (var / c as f64).sqrt())
+                })
+                .collect()
+        })
+        .collect();
+    for (a, (&(m1, s1), &(m2, s2))) in stats[0].iter().zip(&stats[1]).enumerate() {
+        let se = (s1 * s1 + s2 * s2).sqrt();
+        assert!(
+            (m1 - m2).abs() <= Z * se + 1e-12,
+            "{what}: observable {a}: chacha8 {m1:.5} vs xoshiro128+ {m2:.5} (SE {se:.2e})"
+        );
     }
 }
 
@@ -256,25 +310,37 @@ fn lanes_simd_and_portable_kernels_agree() {
     let sp = builders::random_sparse(300, 0.03, 0.5, 0.3, 1.0, 12);
     for g in GENERATORS {
         for kind in KINDS {
-            let mut a = lanes(&sp, kind, 37, 4, g);
-            if !a.uses_simd() {
-                eprintln!(
-                    "SKIPPED: no AVX2 — lanes_simd_and_portable_kernels_agree compares nothing"
-                );
+            let what = format!("lanes {} {kind}", g.name());
+            if !simd_matches_portable(&|| lanes(&sp, kind, 37, 4, g), 30, &what) {
                 return;
             }
-            let mut b = lanes(&sp, kind, 37, 4, g);
-            b.force_portable();
-            let mut xa = ChainBatch::uniform(37, 300, 2);
-            let mut xb = xa.clone();
-            a.sweep(&mut xa, 30).unwrap();
-            b.sweep(&mut xb, 30).unwrap();
-            assert_eq!(xa, xb, "lanes {} {kind}", g.name());
         }
     }
     eprintln!(
         "RAN: lanes_simd_and_portable_kernels_agree compared the AVX2 kernels with the portable ones"
     );
+}
+
+/// Two samplers from `make`, the second forced onto the portable kernels, give identical samples
+/// after `sweeps` sweeps from the same batch. `false` (and a SKIPPED note) without AVX2.
+fn simd_matches_portable<'m>(
+    make: &dyn Fn() -> FastSampler<'m>,
+    sweeps: usize,
+    what: &str,
+) -> bool {
+    let mut a = make();
+    if !a.uses_simd() {
+        eprintln!("SKIPPED: no AVX2 — {what}: the SIMD-vs-portable comparison compares nothing");
+        return false;
+    }
+    let mut b = make();
+    b.force_portable();
+    let mut xa = ChainBatch::uniform(a.n_chains(), a.updates_per_sweep(), 2);
+    let mut xb = xa.clone();
+    a.sweep(&mut xa, sweeps).expect("the sampler runs");
+    b.sweep(&mut xb, sweeps).expect("the sampler runs");
+    assert_eq!(xa, xb, "{what}");
+    true
 }
 
 fn small_rbm() -> Rbm {
@@ -373,6 +439,7 @@ fn one_sweep_conditionals_are_exact() {
     check_one_sweep(FastModel::Ising(&sp), Engine::Lanes, None);
     check_one_sweep(FastModel::Ising(&lat), Engine::Lanes, None);
     let xo = Generator::Xoshiro128Plus;
+    check_one_sweep_with(FastModel::Ising(&lat), Engine::Lattice, xo, None);
     check_one_sweep_with(FastModel::Ising(&sp), Engine::Lanes, xo, None);
     check_one_sweep_with(FastModel::Ising(&lat), Engine::Lanes, xo, None);
     let rbm = Rbm::random(30, 20, 0.3, 1.0, 4).unwrap();
@@ -398,6 +465,11 @@ fn same_seed_same_samples_whatever_the_thread_count() {
     let chacha = Generator::ChaCha8;
     let cases: Vec<(FastModel<'_>, Engine, Generator)> = vec![
         (FastModel::Ising(&lat), Engine::Lattice, chacha),
+        (
+            FastModel::Ising(&lat),
+            Engine::Lattice,
+            Generator::Xoshiro128Plus,
+        ),
         (FastModel::Ising(&sp), Engine::Sparse, chacha),
         (FastModel::Ising(&sp), Engine::SparseF32, chacha),
         (FastModel::Ising(&sp), Engine::Lanes, chacha), // 70 chains: 4 full blocks + 6 lanes
@@ -435,24 +507,17 @@ fn same_seed_same_samples_whatever_the_thread_count() {
 
 #[test]
 fn lattice_simd_and_portable_kernels_agree() {
-    // Half-widths 35 = 32 + 3 and 18 = 16 + 2 exercise the 32-wide, 16-wide and tail paths.
-    for lx in [70, 36] {
-        let lat = builders::lattice_2d(lx, 6, 0.4, 0.1, 1.0).unwrap();
-        for kind in KINDS {
-            let mut a = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();
-            if !a.uses_simd() {
-                eprintln!(
-                    "SKIPPED: no AVX2 — lattice_simd_and_portable_kernels_agree compares nothing"
-                );
-                return;
+    // Runs of 105 = 3·32 + 9 and 54 = 32 + 16 + 6 sites per kernel call exercise the 32-wide,
+    // 16-wide and tail paths; 130×6 has a run of 195 sites.
+    for (lx, ly) in [(70, 6), (36, 6), (130, 6)] {
+        let lat = builders::lattice_2d(lx, ly, 0.4, 0.1, 1.0).unwrap();
+        for g in GENERATORS {
+            for kind in KINDS {
+                let what = format!("lattice {lx}x{ly} {} {kind}", g.name());
+                if !simd_matches_portable(&|| lattice(&lat, kind, 4, 1, g), 50, &what) {
+                    return;
+                }
             }
-            let mut b = FastSampler::with_engine(&lat, kind, None, 4, 1, Engine::Lattice).unwrap();
-            b.force_portable();
-            let mut xa = ChainBatch::uniform(4, lx * 6, 2);
-            let mut xb = xa.clone();
-            a.sweep(&mut xa, 50).unwrap();
-            b.sweep(&mut xb, 50).unwrap();
-            assert_eq!(xa, xb, "{lx}x6 {kind}");
         }
     }
     eprintln!(
@@ -486,8 +551,9 @@ fn engine_selection_and_errors() {
     // A colouring of another graph (wrong length).
     let bad = Coloring::greedy(builders::lattice_2d(4, 4, 1.0, 0.0, 1.0).unwrap().graph());
     assert!(FastSampler::new(&lat, KernelKind::BlkAlt, Some(bad), 2, 0).is_err());
-    // The fast generator exists on the lanes engine only.
-    let mut s = FastSampler::new(&lat, KernelKind::BlkAlt, None, 2, 0).unwrap();
+    // The fast generator exists on the lanes and lattice engines only.
+    let mut s = FastSampler::new(&irregular, KernelKind::BlkAlt, None, 2, 0).unwrap();
+    assert_eq!(s.engine(), Engine::Sparse);
     assert!(s.set_generator(Generator::ChaCha8).is_ok());
     assert!(matches!(
         s.set_generator(Generator::Xoshiro128Plus),

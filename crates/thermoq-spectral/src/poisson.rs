@@ -62,6 +62,12 @@ pub struct PoissonParams {
     /// Form `u` and measure the true residual with one exact sweep (default `true`; the Lanczos
     /// route then costs two passes).
     pub compute_residual: bool,
+    /// Memory, in bytes, the sector Lanczos route ([`crate::sector_asymptotic_variances`]) may
+    /// use to keep each observable's Lanczos vectors from the first pass, so that `u` is formed
+    /// from them instead of regenerating them in a second pass of step applications (default
+    /// 4 GiB; `0` always regenerates). Observables whose vectors do not fit are regenerated;
+    /// either way the vectors, and so the results, are the same bit for bit.
+    pub store_bytes: usize,
 }
 
 impl Default for PoissonParams {
@@ -71,6 +77,7 @@ impl Default for PoissonParams {
             max_iter: 100_000,
             method: PoissonMethod::Auto,
             compute_residual: true,
+            store_bytes: 4 << 30,
         }
     }
 }

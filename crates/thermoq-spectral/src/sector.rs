@@ -24,8 +24,9 @@
 //!
 //! **Poisson** ([`sector_asymptotic_variances`]): the Lanczos route of [`crate::poisson`]
 //! (multi-shift CG on the step `Q` of `P = Q^K`), run for a batch of observables at once, each with
-//! its own recurrence and stopping rule, then the second pass and the true residual
-//! `‖f̄ − (I − P)u‖_π / ‖f̄‖_π` with one exact sweep. Reversible steps only.
+//! its own recurrence and stopping rule, keeping the Lanczos vectors within
+//! [`PoissonParams::store_bytes`](crate::PoissonParams) (else a second pass regenerates them), then
+//! the true residual `‖f̄ − (I − P)u‖_π / ‖f̄‖_π` with one exact sweep. Reversible steps only.
 //!
 //! **Spectrum** ([`sector_top_eigenvalues`]): Lanczos on the step `Q` of a reversible kernel in
 //! L²(π_h) (self-adjoint there), with *full* reorthogonalization (classical Gram–Schmidt applied
@@ -592,6 +593,24 @@ struct Chain {
     check_at: usize,
     est: (f64, f64),
     done: bool,
+    /// The Lanczos vectors `q_0, q_1, …` so far, while they fit in `PoissonParams::store_bytes`
+    /// (`None`: not kept, regenerated in a second pass).
+    kept: Option<Vec<Vec<f64>>>,
+}
+
+/// `u = Σ_j c_j v_j` in one pass over the states (elementwise in `j` order, so the same bits as
+/// the axpys `u += c_j v_j` of the regenerating pass).
+fn combine(coefs: &[f64], vs: &[Vec<f64>], nr: usize) -> Vec<f64> {
+    let mut u = vec![0.0; nr];
+    u.par_chunks_mut(CH).enumerate().for_each(|(c, out)| {
+        let (base, len) = (c * CH, out.len());
+        for (cj, v) in coefs.iter().zip(vs) {
+            for (o, x) in out.iter_mut().zip(&v[base..base + len]) {
+                *o += cj * x;
+            }
+        }
+    });
+    u
 }
 
 /// Finishes one Lanczos step for `w = Q q` (already applied): centring, `α`, three-term
@@ -721,16 +740,32 @@ fn solve_batch(
             check_at: 8,
             est: (f64::NAN, f64::INFINITY),
             done: false,
+            kept: params.compute_residual.then(Vec::new),
         });
         fbars.push((b, mean, variance, fbar));
         which.push(b);
     }
-    // First pass: every chain until its own stopping rule holds.
+    // First pass: every chain until its own stopping rule holds, keeping its vectors while
+    // they fit in the budget.
     let mut outs: Vec<Vec<f64>> = Vec::new();
+    let vec_bytes = nr * std::mem::size_of::<f64>();
+    let mut kept_bytes = 0usize;
     loop {
         let active: Vec<usize> = (0..chains.len()).filter(|&c| !chains[c].done).collect();
         if active.is_empty() {
             break;
+        }
+        for &c in &active {
+            let ch = &mut chains[c];
+            if let Some(kept) = &mut ch.kept {
+                if kept_bytes + vec_bytes <= params.store_bytes {
+                    kept.push(ch.q.clone());
+                    kept_bytes += vec_bytes;
+                } else {
+                    kept_bytes -= kept.len() * vec_bytes;
+                    ch.kept = None;
+                }
+            }
         }
         outs.resize_with(active.len(), || vec![0.0; nr]);
         {
@@ -782,8 +817,9 @@ fn solve_batch(
         }
         return Ok(results.into_iter().flatten().collect());
     }
-    // Second pass: regenerate each chain's vectors (bit-identically: every column of a batched
-    // step is computed independently of the others) and form u = ‖f̄‖ V_m g(T_m) e_1.
+    // Form u = ‖f̄‖ V_m g(T_m) e_1 from the kept vectors, or from vectors regenerated in a second
+    // pass (bit-identically: every column of a batched step is computed independently of the
+    // others).
     let coefs: Vec<Vec<f64>> = chains
         .iter()
         .map(|ch| {
@@ -791,21 +827,32 @@ fn solve_batch(
             lanczos_coefficients(&ch.alphas, &ch.betas[..m - 1], k, ch.norm0)
         })
         .collect::<Result<_, _>>()?;
-    let mut us: Vec<Vec<f64>> = vec![vec![0.0; nr]; chains.len()];
+    // Kept vectors: one combination pass each. The others are regenerated below.
+    let mut us: Vec<Vec<f64>> = Vec::with_capacity(chains.len());
+    let mut regen = Vec::new();
     for (c, ch) in chains.iter_mut().enumerate() {
-        let fbar = &fbars[c].3;
-        ch.q = fbar.par_iter().map(|v| v / ch.norm0).collect();
-        ch.q_prev = vec![0.0; nr];
-        ch.beta_prev = 0.0;
-    }
-    let mmax = coefs.iter().map(Vec::len).max().unwrap_or(0);
-    for j in 0..mmax {
-        for (c, ch) in chains.iter().enumerate() {
-            if j < coefs[c].len() {
-                axpy(&mut us[c], coefs[c][j], &ch.q);
+        match ch.kept.take() {
+            Some(kept) => us.push(combine(&coefs[c], &kept, nr)),
+            None => {
+                regen.push(c);
+                us.push(vec![0.0; nr]);
+                let fbar = &fbars[c].3;
+                ch.q = fbar.par_iter().map(|v| v / ch.norm0).collect();
+                ch.q_prev = vec![0.0; nr];
+                ch.beta_prev = 0.0;
             }
         }
-        let next: Vec<usize> = (0..chains.len())
+    }
+    let mmax = regen.iter().map(|&c| coefs[c].len()).max().unwrap_or(0);
+    for j in 0..mmax {
+        for &c in &regen {
+            if j < coefs[c].len() {
+                axpy(&mut us[c], coefs[c][j], &chains[c].q);
+            }
+        }
+        let next: Vec<usize> = regen
+            .iter()
+            .copied()
             .filter(|&c| j + 1 < coefs[c].len())
             .collect();
         if next.is_empty() {

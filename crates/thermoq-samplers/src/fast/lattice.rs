@@ -10,15 +10,30 @@
 //! (probability ≤ 1/256) three more: the same law as a full 32-bit compare, at about 8.1 random
 //! bits per update instead of 32.
 //!
-//! **Layout.** Each chain is stored as its two checkerboard sublattices, row by row, `lx/2` spins
-//! per row plus a halo spin at each end (periodic wrap), so a colour class is a set of contiguous
-//! rows and its four neighbours are the other sublattice's rows `r−1`, `r`, `r+1` at offsets that
-//! depend only on the row's parity. The row kernel is branch-free over contiguous `i8` slices and
-//! is compiled twice (baseline and AVX2, chosen at run time); both give identical bits.
+//! **Layout.** Each chain is stored as its two checkerboard sublattices (`lx/2` spins per row),
+//! each with its even rows first and its odd rows after, plus one halo row per parity block (a
+//! copy of the first even row after the even block, of the last odd row before the odd block).
+//! The sites of a colour class in rows of one parity are then one contiguous run, and their four
+//! neighbours are contiguous runs of the other sublattice at fixed offsets: the same row shifted
+//! by one site (left, right) and the rows above and below. So the kernel runs over up to
+//! [`BUF_BYTES`] sites per call (a whole parity block of `ising-32` or `ising-128`); only the site
+//! at a row's periodic edge reads a wrong left or right neighbour there and is recomputed with
+//! its own byte before ties are resolved. The kernel is branch-free over `i8` slices, compiled
+//! twice (baseline and AVX2, chosen at run time; identical bits), and reports ties as one bit per
+//! site, so the rare tie draws cost nothing when there are none.
+//!
+//! **Comparison bytes.** From the chain's ChaCha8 stream (the default), or — opt-in,
+//! [`Generator::Xoshiro128Plus`] — from the chain's [`XoBytes`]: eight `xoshiro128+` states
+//! stepped as one AVX2 vector, three bytes (bits 8–31) per output word, seeded from the chain's
+//! ChaCha8 stream at its first run with that generator. Same table, same lazy compare, same law.
 
-use super::avx2_available;
-use super::stream::{RandBuf, threshold32};
+use super::stream::{BUF_BYTES, Bytes, RandBuf, XoBytes, threshold32};
+use super::{Generator, avx2_available};
+use crate::ColourSchedule;
+use crate::observe::Observer;
 use crate::pbit::sigmoid;
+use crate::run::Segment;
+use rayon::prelude::*;
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel};
 
@@ -93,23 +108,34 @@ pub(crate) fn checkerboard_parities(
 pub(crate) struct LatticeEngine {
     lx: usize,
     ly: usize,
+    /// Sites per sublattice row (`lx/2`).
     w: usize,
-    stride: usize,
+    /// Rows per parity block (`ly/2`).
+    hw: usize,
+    /// Rows per kernel call (at most [`BUF_BYTES`] sites).
+    rows_per_call: usize,
     class_parity: [usize; 2],
     hi: [u8; 5],
     lo: [u32; 5],
     simd: bool,
+    generator: Generator,
+    /// Each chain's `xoshiro128+` byte source, seeded from its ChaCha8 stream at the first run
+    /// with [`Generator::Xoshiro128Plus`] (empty until then).
+    xo: Vec<XoBytes>,
 }
 
-/// A chain in sublattice layout, plus a tie scratch row.
+/// A chain in sublattice layout, plus a tie scratch buffer.
 pub(crate) struct LatticeChain {
     sub: [Vec<Spin>; 2],
+    /// Per site of a kernel call: `(s + 4) | 1` on a tie, else 0.
     ties: Vec<u8>,
+    /// Per 32 sites of a kernel call: which tied (bit `k` ⇔ site `32·m + k`).
+    masks: Vec<u32>,
 }
 
 impl LatticeEngine {
     /// Largest row half-width the byte buffer serves in one request.
-    pub(crate) const MAX_HALF_WIDTH: usize = super::stream::BUF_BYTES;
+    pub(crate) const MAX_HALF_WIDTH: usize = BUF_BYTES;
 
     pub(crate) fn new(model: &IsingModel, lx: usize, ly: usize, class_parity: [usize; 2]) -> Self {
         let j = model.couplings()[0];
@@ -124,21 +150,28 @@ impl LatticeEngine {
             hi[k] = hk as u8;
             lo[k] = (t - (hk << 24)) as u32;
         }
+        let (w, hw) = (lx / 2, ly / 2);
         Self {
             lx,
             ly,
-            w: lx / 2,
-            stride: lx / 2 + 2,
+            w,
+            hw,
+            rows_per_call: (BUF_BYTES / w).clamp(1, hw),
             class_parity,
             hi,
             lo,
             simd: avx2_available(),
+            generator: Generator::ChaCha8,
+            xo: Vec::new(),
         }
     }
 
-    /// Forces the portable row kernel (for tests comparing it with the AVX2 one).
+    /// Forces the portable kernel (for tests comparing it with the AVX2 one).
     pub(crate) fn set_simd(&mut self, on: bool) {
         self.simd = on && avx2_available();
+        for x in &mut self.xo {
+            x.set_simd(self.simd);
+        }
     }
 
     /// Whether the AVX2 kernel is in use.
@@ -146,21 +179,46 @@ impl LatticeEngine {
         self.simd
     }
 
-    pub(crate) fn new_chain(&self) -> LatticeChain {
-        LatticeChain {
-            sub: [
-                vec![0; self.ly * self.stride],
-                vec![0; self.ly * self.stride],
-            ],
-            ties: vec![0; self.w],
+    /// Draws comparison bytes from `g` from the next run on (`Xoshiro128Plus`: seeded then).
+    pub(crate) fn set_generator(&mut self, g: Generator) {
+        if g != self.generator {
+            self.generator = g;
+            self.xo.clear();
         }
+    }
+
+    /// The generator of the comparison bytes.
+    pub(crate) fn generator(&self) -> Generator {
+        self.generator
+    }
+
+    /// Offset of parity block `q` (rows `q, q + 2, …`) in a sublattice vector. Layout: one pad
+    /// site, block 0, a copy of block 0's first row, a copy of block 1's last row, block 1, one
+    /// pad site — so the rows above and below every row of a block are contiguous rows.
+    #[inline]
+    fn blk(&self, q: usize) -> usize {
+        1 + q * (self.hw + 2) * self.w
+    }
+
+    pub(crate) fn new_chain(&self) -> LatticeChain {
+        let len = (self.ly + 2) * self.w + 2;
+        LatticeChain {
+            sub: [vec![0; len], vec![0; len]],
+            ties: vec![0; self.rows_per_call * self.w],
+            masks: vec![0; (self.rows_per_call * self.w).div_ceil(32)],
+        }
+    }
+
+    /// Index of site `(r, c)` in its sublattice vector.
+    #[inline]
+    fn at(&self, r: usize, c: usize) -> usize {
+        self.blk(r & 1) + (r >> 1) * self.w + c / 2
     }
 
     pub(crate) fn load(&self, x: &[Spin], ch: &mut LatticeChain) {
         for r in 0..self.ly {
             for c in 0..self.lx {
-                let p = (r + c) & 1;
-                ch.sub[p][r * self.stride + 1 + c / 2] = x[r * self.lx + c];
+                ch.sub[(r + c) & 1][self.at(r, c)] = x[r * self.lx + c];
             }
         }
         for p in 0..2 {
@@ -171,23 +229,77 @@ impl LatticeEngine {
     pub(crate) fn store(&self, ch: &LatticeChain, x: &mut [Spin]) {
         for r in 0..self.ly {
             for c in 0..self.lx {
-                let p = (r + c) & 1;
-                x[r * self.lx + c] = ch.sub[p][r * self.stride + 1 + c / 2];
+                x[r * self.lx + c] = ch.sub[(r + c) & 1][self.at(r, c)];
             }
         }
     }
 
+    /// Refreshes the two halo rows of a sublattice from the rows they copy.
     fn halo(&self, s: &mut [Spin]) {
-        let (w, st) = (self.w, self.stride);
-        for r in 0..self.ly {
-            s[r * st] = s[r * st + w];
-            s[r * st + w + 1] = s[r * st + 1];
-        }
+        let (w, hw) = (self.w, self.hw);
+        let (b0, b1) = (self.blk(0), self.blk(1));
+        s.copy_within(b0..b0 + w, b0 + hw * w);
+        s.copy_within(b1 + (hw - 1) * w..b1 + hw * w, b1 - w);
     }
 
-    /// Resamples colour class `class` of a chain.
+    /// Runs `total` sweeps of `sched` on every chain of `xs` (`n` spins each), chain `c` drawing
+    /// from `rngs[c]` (and its `xoshiro128+` bytes with that generator), one rayon task per
+    /// chain, observing through `slots` as `seg` says.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn drive<O: Observer>(
+        &mut self,
+        xs: &mut [Spin],
+        n: usize,
+        rngs: &mut [RandBuf],
+        slots: &mut [Option<&mut O>],
+        sched: &ColourSchedule,
+        seg: &Segment,
+        total: usize,
+    ) {
+        if self.generator == Generator::Xoshiro128Plus && self.xo.len() != rngs.len() {
+            self.xo = rngs
+                .iter_mut()
+                .map(|rb| XoBytes::seeded(rb, self.simd))
+                .collect();
+        }
+        let mut xo = std::mem::take(&mut self.xo);
+        let me = &*self;
+        let run =
+            |x: &mut [Spin], rb: &mut RandBuf, xo: Option<&mut XoBytes>, o: &mut Option<&mut O>| {
+                let mut ch = me.new_chain();
+                me.load(x, &mut ch);
+                let mut xo = xo;
+                for t in 0..total {
+                    match xo.as_deref_mut() {
+                        Some(xb) => sched.visit(rb, |cl, _| me.update_class(&mut ch, cl, xb)),
+                        None => sched.visit(rb, |cl, rb| me.update_class(&mut ch, cl, rb)),
+                    }
+                    if let Some(o) = o.as_deref_mut()
+                        && let Some(d) = seg.observes_after(t)
+                    {
+                        me.store(&ch, x);
+                        o.observe(d, x);
+                    }
+                }
+                me.store(&ch, x);
+            };
+        let chains = xs
+            .par_chunks_mut(n.max(1))
+            .zip(rngs.par_iter_mut())
+            .zip(slots.par_iter_mut());
+        if xo.is_empty() {
+            chains.for_each(|((x, rb), o)| run(x, rb, None, o));
+        } else {
+            chains
+                .zip(xo.par_iter_mut())
+                .for_each(|(((x, rb), o), xb)| run(x, rb, Some(xb), o));
+        }
+        self.xo = xo;
+    }
+
+    /// Resamples colour class `class` of a chain with comparison bytes from `rb`.
     #[inline]
-    pub(crate) fn update_class(&self, ch: &mut LatticeChain, class: usize, rb: &mut RandBuf) {
+    pub(crate) fn update_class<B: Bytes>(&self, ch: &mut LatticeChain, class: usize, rb: &mut B) {
         let p = self.class_parity[class];
         if self.simd {
             #[cfg(target_arch = "x86_64")]
@@ -196,94 +308,119 @@ impl LatticeEngine {
                 self.update_avx2(ch, p, rb)
             }
         } else {
-            self.update_impl::<false>(ch, p, rb);
+            self.update_impl::<false, B>(ch, p, rb);
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn update_avx2(&self, ch: &mut LatticeChain, p: usize, rb: &mut RandBuf) {
-        self.update_impl::<true>(ch, p, rb);
+    fn update_avx2<B: Bytes>(&self, ch: &mut LatticeChain, p: usize, rb: &mut B) {
+        self.update_impl::<true, B>(ch, p, rb);
     }
 
+    /// Sublattice `p`: each parity block of its rows is one contiguous run of sites whose four
+    /// neighbours are contiguous runs of the other sublattice at fixed offsets, so the kernel runs
+    /// over up to [`BUF_BYTES`] sites per call. Only the site at a row's periodic edge (column 0
+    /// or `w − 1`) sees a wrong left/right neighbour there; it is recomputed with its own byte
+    /// before ties are resolved.
     #[inline(always)]
-    fn update_impl<const AVX2: bool>(&self, ch: &mut LatticeChain, p: usize, rb: &mut RandBuf) {
-        let (w, st, ly) = (self.w, self.stride, self.ly);
+    fn update_impl<const AVX2: bool, B: Bytes>(&self, ch: &mut LatticeChain, p: usize, rb: &mut B) {
+        let (w, hw) = (self.w, self.hw);
         let [s0, s1] = &mut ch.sub;
         let (tgt, src) = if p == 0 { (s0, &*s1) } else { (s1, &*s0) };
-        let ties = &mut ch.ties[..w];
-        for r in 0..ly {
-            let shift = (r + p) & 1;
-            let row = &src[r * st..(r + 1) * st];
-            let up = &src[((r + ly - 1) % ly) * st + 1..][..w];
-            let dn = &src[((r + 1) % ly) * st + 1..][..w];
-            let left = &row[shift..shift + w];
-            let right = &row[shift + 1..shift + 1 + w];
-            let t = &mut tgt[r * st + 1..r * st + 1 + w];
-            let bytes = rb.take(w);
-            let any = if AVX2 {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    // SAFETY: `AVX2` is only set on the path entered after run-time detection.
-                    unsafe { row_kernel_avx2(left, right, up, dn, bytes, t, ties, &self.hi) }
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                {
-                    row_kernel(left, right, up, dn, bytes, t, ties, &self.hi)
-                }
+        for q in 0..2 {
+            let shift = (q + p) & 1;
+            let bt = self.blk(q);
+            // Rows above and below row k of block q: rows k − 1, k of block 1 (q = 0) or rows
+            // k, k + 1 of block 0 (q = 1), the halo rows standing in at the wrap.
+            let (bu, bd) = if q == 0 {
+                (self.blk(1) - w, self.blk(1))
             } else {
-                row_kernel(left, right, up, dn, bytes, t, ties, &self.hi)
+                (self.blk(0), self.blk(0) + w)
             };
-            if any {
-                // Rare (each site ties with probability ≤ 1/256): finish those compares in order.
-                for (q, chunk) in ties.chunks(8).enumerate() {
-                    let mut word = [0u8; 8];
-                    word[..chunk.len()].copy_from_slice(chunk);
-                    if u64::from_ne_bytes(word) == 0 {
-                        continue;
+            let edge = if shift == 0 { 0 } else { w - 1 };
+            let mut r0 = 0;
+            while r0 < hw {
+                let rows = self.rows_per_call.min(hw - r0);
+                let (o, len) = (r0 * w, rows * w);
+                let same = bt + o;
+                let left = &src[same + shift - 1..same + shift - 1 + len];
+                let right = &src[same + shift..same + shift + len];
+                let up = &src[bu + o..bu + o + len];
+                let dn = &src[bd + o..bd + o + len];
+                let t = &mut tgt[same..same + len];
+                let ties = &mut ch.ties[..len];
+                let masks = &mut ch.masks[..len.div_ceil(32)];
+                masks.fill(0);
+                let bytes = rb.take(len);
+                let (nb, hi) = ([left, right, up, dn], &self.hi);
+                if AVX2 {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `AVX2` is only set on the path entered after run-time detection.
+                    unsafe {
+                        run_kernel_avx2(nb, bytes, t, ties, masks, hi)
                     }
-                    for k in q * 8..q * 8 + chunk.len() {
-                        if ties[k] != 0 {
-                            let s = left[k] + right[k] + up[k] + dn[k];
-                            let cls = ((s + 4) >> 1) as usize;
+                    #[cfg(not(target_arch = "x86_64"))]
+                    run_kernel(nb, bytes, t, ties, masks, 0, hi);
+                } else {
+                    run_kernel(nb, bytes, t, ties, masks, 0, hi);
+                }
+                // The edge site of each row: its left/right neighbours are the row's columns
+                // w − 1 and 0 (periodic), whichever side it is on.
+                for k in 0..rows {
+                    let (i, row) = (k * w + edge, same + k * w);
+                    let s = src[row] + src[row + w - 1] + up[i] + dn[i];
+                    let c4 = (s + 4) as u8;
+                    let h = self.hi[usize::from(c4 >> 1)];
+                    let b = bytes[i];
+                    t[i] = if b < h { 1 } else { -1 };
+                    let tie = b == h;
+                    ties[i] = if tie { c4 | 1 } else { 0 };
+                    let bit = 1u32 << (i % 32);
+                    masks[i / 32] = if tie {
+                        masks[i / 32] | bit
+                    } else {
+                        masks[i / 32] & !bit
+                    };
+                }
+                {
+                    // Rare (each site ties with probability ≤ 1/256): finish those compares in
+                    // order; a tie's byte holds `(s + 4) | 1`, so its table entry is `byte >> 1`.
+                    for (m, &bits) in masks.iter().enumerate() {
+                        let mut bits = bits;
+                        while bits != 0 {
+                            let k = 32 * m + bits.trailing_zeros() as usize;
+                            bits &= bits - 1;
+                            let cls = usize::from(ties[k] >> 1);
                             t[k] = if rb.u24() < self.lo[cls] { 1 } else { -1 };
                         }
                     }
                 }
+                r0 += rows;
             }
         }
-        for r in 0..ly {
-            tgt[r * st] = tgt[r * st + w];
-            tgt[r * st + w + 1] = tgt[r * st + 1];
-        }
+        self.halo(tgt);
     }
 }
 
-/// One row of a colour class: new spins from the neighbour sums and the top random bytes; marks
-/// ties (`byte == H`) and returns whether there was any.
+/// A run of sites of a colour class: new spins from the neighbour sums (`nb` = left, right, up,
+/// down) and the top random bytes; marks ties (`byte == H`) with `(s + 4) | 1` in `ties` (0
+/// elsewhere) and sets their bits in `masks`, site `k` being bit `(first + k) % 32` of word
+/// `(first + k) / 32`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn row_kernel(
-    left: &[Spin],
-    right: &[Spin],
-    up: &[Spin],
-    dn: &[Spin],
+fn run_kernel(
+    nb: [&[Spin]; 4],
     bytes: &[u8],
     t: &mut [Spin],
     ties: &mut [u8],
+    masks: &mut [u32],
+    first: usize,
     hi: &[u8; 5],
-) -> bool {
+) {
     let w = t.len();
-    let (left, right, up, dn, bytes, ties) = (
-        &left[..w],
-        &right[..w],
-        &up[..w],
-        &dn[..w],
-        &bytes[..w],
-        &mut ties[..w],
-    );
+    let [left, right, up, dn] = nb.map(|v| &v[..w]);
+    let (bytes, ties) = (&bytes[..w], &mut ties[..w]);
     let [h0, h1, h2, h3, h4] = *hi;
-    let mut any = 0u8;
     for k in 0..w {
         let s = left[k]
             .wrapping_add(right[k])
@@ -303,29 +440,29 @@ fn row_kernel(
         let b = bytes[k];
         t[k] = if b < h { 1 } else { -1 };
         let tie = u8::from(b == h);
-        ties[k] = tie;
-        any |= tie;
+        ties[k] = tie.wrapping_neg() & ((s.wrapping_add(4) as u8) | 1);
+        let a = first + k;
+        masks[a / 32] |= u32::from(tie) << (a % 32);
     }
-    any != 0
 }
 
-/// [`row_kernel`] with explicit AVX2: 32 sites per step (`pshufb` looks the threshold byte up from
-/// the neighbour sum), then 16 with SSE, then the portable loop for the rest. Bit-identical to it.
+/// [`run_kernel`] (with `first = 0`) in explicit AVX2: 32 sites per step (`pshufb` looks the
+/// threshold byte up from the neighbour sum, `movemask` gives the step's tie bits), then 16 with
+/// SSE, then the portable loop for the rest. Bit-identical to it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-fn row_kernel_avx2(
-    left: &[Spin],
-    right: &[Spin],
-    up: &[Spin],
-    dn: &[Spin],
+#[inline]
+fn run_kernel_avx2(
+    nb: [&[Spin]; 4],
     bytes: &[u8],
     t: &mut [Spin],
     ties: &mut [u8],
+    masks: &mut [u32],
     hi: &[u8; 5],
-) -> bool {
+) {
     use std::arch::x86_64::*;
     let w = t.len();
+    let [left, right, up, dn] = nb;
     assert!(
         left.len() >= w
             && right.len() >= w
@@ -333,6 +470,7 @@ fn row_kernel_avx2(
             && dn.len() >= w
             && bytes.len() >= w
             && ties.len() >= w
+            && masks.len() >= w.div_ceil(32)
     );
     let hb = hi.map(|v| v as i8);
     // Table indexed by s + 4 ∈ {0, 2, 4, 6, 8}; duplicated in both 128-bit lanes for pshufb.
@@ -340,9 +478,9 @@ fn row_kernel_avx2(
         hb[0], 0, hb[1], 0, hb[2], 0, hb[3], 0, hb[4], 0, 0, 0, 0, 0, 0, 0,
     ];
     let mut k = 0;
-    let mut any = false;
     // SAFETY: every load/store below touches `[k, k + 32)` or `[k, k + 16)` with the loop bounds
-    // guaranteeing that range lies within all slices (lengths ≥ w checked above).
+    // guaranteeing that range lies within all slices (lengths ≥ w checked above), and mask word
+    // `k / 32 < ⌈w/32⌉`.
     unsafe {
         let tbl128 = _mm_loadu_si128(t16.as_ptr().cast());
         let tbl = _mm256_broadcastsi128_si256(tbl128);
@@ -350,14 +488,14 @@ fn row_kernel_avx2(
         let flip = _mm256_set1_epi8(i8::MIN);
         let one = _mm256_set1_epi8(1);
         let mone = _mm256_set1_epi8(-1);
-        let mut anyv = _mm256_setzero_si256();
         while k + 32 <= w {
             let ld = |s: &[Spin]| _mm256_loadu_si256(s.as_ptr().add(k).cast());
             let s = _mm256_add_epi8(
                 _mm256_add_epi8(ld(left), ld(right)),
                 _mm256_add_epi8(ld(up), ld(dn)),
             );
-            let h = _mm256_shuffle_epi8(tbl, _mm256_add_epi8(s, four));
+            let s4 = _mm256_add_epi8(s, four);
+            let h = _mm256_shuffle_epi8(tbl, s4);
             let b = _mm256_loadu_si256(bytes.as_ptr().add(k).cast());
             let lt = _mm256_cmpgt_epi8(_mm256_xor_si256(h, flip), _mm256_xor_si256(b, flip));
             let eq = _mm256_cmpeq_epi8(b, h);
@@ -365,11 +503,13 @@ fn row_kernel_avx2(
                 t.as_mut_ptr().add(k).cast(),
                 _mm256_blendv_epi8(mone, one, lt),
             );
-            _mm256_storeu_si256(ties.as_mut_ptr().add(k).cast(), _mm256_and_si256(eq, one));
-            anyv = _mm256_or_si256(anyv, eq);
+            _mm256_storeu_si256(
+                ties.as_mut_ptr().add(k).cast(),
+                _mm256_and_si256(eq, _mm256_or_si256(s4, one)),
+            );
+            *masks.get_unchecked_mut(k / 32) = _mm256_movemask_epi8(eq) as u32;
             k += 32;
         }
-        any |= _mm256_movemask_epi8(anyv) != 0;
         if k + 16 <= w {
             let four = _mm_set1_epi8(4);
             let flip = _mm_set1_epi8(i8::MIN);
@@ -380,27 +520,31 @@ fn row_kernel_avx2(
                 _mm_add_epi8(ld(left), ld(right)),
                 _mm_add_epi8(ld(up), ld(dn)),
             );
-            let h = _mm_shuffle_epi8(tbl128, _mm_add_epi8(s, four));
+            let s4 = _mm_add_epi8(s, four);
+            let h = _mm_shuffle_epi8(tbl128, s4);
             let b = _mm_loadu_si128(bytes.as_ptr().add(k).cast());
             let lt = _mm_cmpgt_epi8(_mm_xor_si128(h, flip), _mm_xor_si128(b, flip));
             let eq = _mm_cmpeq_epi8(b, h);
             _mm_storeu_si128(t.as_mut_ptr().add(k).cast(), _mm_blendv_epi8(mone, one, lt));
-            _mm_storeu_si128(ties.as_mut_ptr().add(k).cast(), _mm_and_si128(eq, one));
-            any |= _mm_movemask_epi8(eq) != 0;
+            _mm_storeu_si128(
+                ties.as_mut_ptr().add(k).cast(),
+                _mm_and_si128(eq, _mm_or_si128(s4, one)),
+            );
+            // k is a multiple of 32 here: the low half of its mask word.
+            *masks.get_unchecked_mut(k / 32) = (_mm_movemask_epi8(eq) as u32) & 0xffff;
             k += 16;
         }
     }
     if k < w {
-        any |= row_kernel(
-            &left[k..w],
-            &right[k..w],
-            &up[k..w],
-            &dn[k..w],
+        let nb = [left, right, up, dn].map(|v| &v[k..w]);
+        run_kernel(
+            nb,
             &bytes[k..w],
             &mut t[k..w],
             &mut ties[k..w],
+            masks,
+            k,
             hi,
         );
     }
-    any
 }

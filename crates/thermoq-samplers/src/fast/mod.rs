@@ -50,6 +50,7 @@ use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
 pub use lanes::probe_xoshiro_words;
 pub(crate) use lanes::{W as LANES_W, c2_of as lanes_c2};
+pub use stream::probe_xoshiro_bytes;
 
 /// Whether AVX2 was detected at run time (the lattice and sparse engines' explicit kernels).
 pub(crate) fn avx2_available() -> bool {
@@ -157,7 +158,10 @@ pub enum Generator {
     /// bytes its ChaCha8 stream gives after construction, stepped 8 chains per AVX2 vector; a
     /// comparison uses the top 24 bits of one output (the weak low bits are dropped). Schedule
     /// choices (`BLK-SYM` coins, `BLK-RS` picks) still come from ChaCha8. [`Engine::Lanes`]
-    /// only. `tests/fast_paths.rs` checks it against exact enumeration and against ChaCha8.
+    /// and [`Engine::Lattice`]: the lattice engine gives each chain eight states (seeded from the
+    /// next 128 bytes of its ChaCha8 stream), stepped as one AVX2 vector, and reads each output's
+    /// top three bytes as three comparison bytes of its lazy 32-bit compare (same law as with
+    /// ChaCha8). `tests/fast_paths.rs` checks both against exact enumeration and ChaCha8.
     Xoshiro128Plus,
 }
 
@@ -344,12 +348,16 @@ impl<'a> FastSampler<'a> {
         self.model.ising().n_spins()
     }
 
-    /// Draws comparison words from `g` from now on (see [`Generator`]). Only the lanes engine
-    /// has a choice; any other engine with `g` other than `ChaCha8` is an error. Switching to
-    /// `Xoshiro128Plus` seeds its states from the chains' streams at the next run.
+    /// Draws comparison words from `g` from now on (see [`Generator`]). The lanes and lattice
+    /// engines have a choice; any other engine with `g` other than `ChaCha8` is an error.
+    /// Switching to `Xoshiro128Plus` seeds its states from the chains' streams at the next run.
     pub fn set_generator(&mut self, g: Generator) -> Result<(), SamplerError> {
         match &mut self.imp {
             Imp::Lanes(e) => {
+                e.set_generator(g);
+                Ok(())
+            }
+            Imp::Lattice(e) => {
                 e.set_generator(g);
                 Ok(())
             }
@@ -358,7 +366,7 @@ impl<'a> FastSampler<'a> {
                 "generator",
                 format!(
                     "is {}; the {} engine draws from chacha8 only (xoshiro128+ needs the lanes \
-                     engine)",
+                     or lattice engine)",
                     g.name(),
                     self.engine.name()
                 ),
@@ -370,6 +378,7 @@ impl<'a> FastSampler<'a> {
     pub fn generator(&self) -> Generator {
         match &self.imp {
             Imp::Lanes(e) => e.generator(),
+            Imp::Lattice(e) => e.generator(),
             _ => Generator::ChaCha8,
         }
     }
@@ -453,6 +462,11 @@ impl ChainSampler for FastSampler<'_> {
             return Ok(());
         }
         let mut slots = slots(observers, nc);
+        if let Imp::Lattice(e) = &mut self.imp {
+            let xs = batch.as_mut_slice();
+            e.drive(xs, n, &mut self.rngs, &mut slots, sched, &seg, total);
+            return Ok(());
+        }
         match &self.imp {
             Imp::Sparse(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |_, x, rb| {
                 sched.visit(rb, |c, rb| e.update_class(x, c, rb));
@@ -460,28 +474,7 @@ impl ChainSampler for FastSampler<'_> {
             Imp::SparseF32(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |_, x, rb| {
                 sched.visit(rb, |c, rb| e.update_class(x, c, rb));
             }),
-            Imp::Lattice(e) => {
-                batch
-                    .as_mut_slice()
-                    .par_chunks_mut(n.max(1))
-                    .zip(self.rngs.par_iter_mut())
-                    .zip(slots.par_iter_mut())
-                    .for_each(|((x, rb), o)| {
-                        let mut ch = e.new_chain();
-                        e.load(x, &mut ch);
-                        for t in 0..total {
-                            sched.visit(rb, |cl, rb| e.update_class(&mut ch, cl, rb));
-                            if let Some(o) = o.as_deref_mut()
-                                && let Some(d) = seg.observes_after(t)
-                            {
-                                e.store(&ch, x);
-                                o.observe(d, x);
-                            }
-                        }
-                        e.store(&ch, x);
-                    });
-            }
-            Imp::Lanes(_) => unreachable!("handled above"),
+            Imp::Lattice(_) | Imp::Lanes(_) => unreachable!("handled above"),
             Imp::Dense(e) => {
                 let mut st = e.new_state(nc);
                 e.load(batch.as_slice(), &mut st);

@@ -1,9 +1,15 @@
-//! Buffered per-chain random bytes: ChaCha8 stream `c` drawn in bulk.
+//! Buffered per-chain random bytes: ChaCha8 stream `c` drawn in bulk, and the lattice engine's
+//! fast per-chain `xoshiro128+` byte source.
 //!
 //! Every fast engine draws all of chain `c`'s randomness (block choices, comparison bytes,
 //! tie-break bytes) through one [`RandBuf`] wrapping `thermoq_core::rng::chain_rng(seed, c)`, in an
 //! order fixed by the chain's own history. Bulk `fill_bytes` lets ChaCha8 run its vectorized
 //! block function over many blocks at once instead of paying a call per word.
+//!
+//! [`XoBytes`] is the opt-in fast source of comparison bytes ([`Generator::Xoshiro128Plus`]
+//! (super::Generator)) for the lattice engine: eight `xoshiro128+` states per chain, stepped as
+//! one AVX2 vector, each output word giving its top three bytes (bits 8–31; the weak low byte is
+//! dropped, as the lanes engine drops it). Both sources implement [`Bytes`].
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -52,13 +58,6 @@ impl RandBuf {
         u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
 
-    /// A uniform 24-bit integer (the low bits of a 32-bit comparison after a tied top byte).
-    #[inline]
-    pub(crate) fn u24(&mut self) -> u32 {
-        let b = self.take(3);
-        u32::from_le_bytes([b[0], b[1], b[2], 0])
-    }
-
     /// A uniform index in `0..n` (Lemire's multiply-shift with rejection; unbiased).
     #[inline]
     pub(crate) fn pick(&mut self, n: usize) -> usize {
@@ -72,6 +71,192 @@ impl RandBuf {
             }
         }
     }
+}
+
+/// A chain's source of comparison bytes (the lattice engine is generic over it).
+pub(crate) trait Bytes {
+    /// Makes `n ≤ BUF_BYTES` bytes available and returns them; they count as consumed.
+    fn take(&mut self, n: usize) -> &[u8];
+
+    /// A uniform 24-bit integer from the next three bytes (little-endian): the low bits of a
+    /// 32-bit comparison after a tied top byte.
+    #[inline]
+    fn u24(&mut self) -> u32 {
+        let b = self.take(3);
+        u32::from_le_bytes([b[0], b[1], b[2], 0])
+    }
+}
+
+impl Bytes for RandBuf {
+    #[inline]
+    fn take(&mut self, n: usize) -> &[u8] {
+        RandBuf::take(self, n)
+    }
+}
+
+/// `xoshiro128+` states per chain in [`XoBytes`] (one AVX2 vector of 32-bit words).
+const XO_LANES: usize = 8;
+/// Bytes one step of the [`XO_LANES`] states yields (three per output word).
+const XO_STEP_BYTES: usize = 3 * XO_LANES;
+/// Usable bytes per [`XoBytes`] refill: 171 steps, the fewest covering [`BUF_BYTES`].
+pub(crate) const XO_BUF_BYTES: usize = BUF_BYTES.div_ceil(XO_STEP_BYTES) * XO_STEP_BYTES;
+
+/// One `xoshiro128+` step (Blackman & Vigna) of a 128-bit state; returns the output `s0 + s3`.
+#[inline(always)]
+pub(crate) fn xoshiro128p_step(s: &mut [u32; 4]) -> u32 {
+    let out = s[0].wrapping_add(s[3]);
+    let t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s[3].rotate_left(11);
+    out
+}
+
+/// A chain's fast comparison bytes: [`XO_LANES`] `xoshiro128+` states, word-major
+/// (`s[k][lane]`), refilled [`XO_BUF_BYTES`] at a time. Byte `24·t + 3·l + b` of a refill is
+/// byte `b + 1` (little-endian) of lane `l`'s `t`-th output word, i.e. bits `8(b+1) … 8(b+1)+7`.
+#[derive(Clone)]
+pub(crate) struct XoBytes {
+    s: [[u32; XO_LANES]; 4],
+    /// `XO_BUF_BYTES` usable bytes plus slack for the AVX2 path's 32-byte stores.
+    buf: Box<[u8]>,
+    pos: usize,
+    simd: bool,
+}
+
+impl XoBytes {
+    /// Seeds the eight states from the next 128 bytes of `rb` (16 per lane, little-endian words;
+    /// an all-zero lane seed, which `xoshiro` cannot leave, becomes `[1, 2, 3, 4]`). `simd`: use
+    /// the AVX2 refill (only pass `true` when AVX2 was detected at run time).
+    pub(crate) fn seeded(rb: &mut RandBuf, simd: bool) -> Self {
+        let seed = rb.take(16 * XO_LANES);
+        let mut s = [[0u32; XO_LANES]; 4];
+        for (l, lane) in seed.chunks_exact(16).enumerate() {
+            let w: [u32; 4] = std::array::from_fn(|k| {
+                u32::from_le_bytes([
+                    lane[4 * k],
+                    lane[4 * k + 1],
+                    lane[4 * k + 2],
+                    lane[4 * k + 3],
+                ])
+            });
+            let w = if w == [0; 4] { [1, 2, 3, 4] } else { w };
+            for (row, v) in s.iter_mut().zip(w) {
+                row[l] = v;
+            }
+        }
+        Self {
+            s,
+            buf: vec![0u8; XO_BUF_BYTES + 32].into_boxed_slice(),
+            pos: XO_BUF_BYTES,
+            simd,
+        }
+    }
+
+    /// Uses the portable refill instead of the AVX2 one (identical bytes).
+    pub(crate) fn set_simd(&mut self, on: bool) {
+        self.simd = on && super::avx2_available();
+    }
+
+    fn refill(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        if self.simd {
+            // SAFETY: `simd` is only true when AVX2 was detected at run time.
+            unsafe { self.refill_avx2() };
+            self.pos = 0;
+            return;
+        }
+        for l in 0..XO_LANES {
+            let mut v: [u32; 4] = std::array::from_fn(|k| self.s[k][l]);
+            for t in 0..XO_BUF_BYTES / XO_STEP_BYTES {
+                let w = xoshiro128p_step(&mut v).to_le_bytes();
+                let o = XO_STEP_BYTES * t + 3 * l;
+                self.buf[o..o + 3].copy_from_slice(&w[1..4]);
+            }
+            for (k, x) in v.into_iter().enumerate() {
+                self.s[k][l] = x;
+            }
+        }
+        self.pos = 0;
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn refill_avx2(&mut self) {
+        use std::arch::x86_64::*;
+        let steps = XO_BUF_BYTES / XO_STEP_BYTES;
+        assert!(self.buf.len() >= XO_STEP_BYTES * (steps - 1) + 32);
+        // SAFETY: the state rows are 8 words (one unaligned 32-byte load/store each); step `t`
+        // stores 32 bytes at `24·t`, within the buffer by the length checked above.
+        unsafe {
+            let p: [*mut u32; 4] = std::array::from_fn(|k| self.s[k].as_mut_ptr());
+            let mut s0 = _mm256_loadu_si256(p[0].cast());
+            let mut s1 = _mm256_loadu_si256(p[1].cast());
+            let mut s2 = _mm256_loadu_si256(p[2].cast());
+            let mut s3 = _mm256_loadu_si256(p[3].cast());
+            // Bytes 1..=3 of each word to the low 12 bytes of each 128-bit half, then the two
+            // halves' 12 bytes side by side.
+            let pick = _mm256_setr_epi8(
+                1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, -1, -1, -1, -1, 1, 2, 3, 5, 6, 7, 9, 10,
+                11, 13, 14, 15, -1, -1, -1, -1,
+            );
+            let join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
+            let out = self.buf.as_mut_ptr();
+            for t in 0..steps {
+                let w = _mm256_add_epi32(s0, s3);
+                let b = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(w, pick), join);
+                _mm256_storeu_si256(out.add(XO_STEP_BYTES * t).cast(), b);
+                let tt = _mm256_slli_epi32::<9>(s1);
+                let n2 = _mm256_xor_si256(s2, s0);
+                let n3 = _mm256_xor_si256(s3, s1);
+                s1 = _mm256_xor_si256(s1, n2);
+                s0 = _mm256_xor_si256(s0, n3);
+                s2 = _mm256_xor_si256(n2, tt);
+                s3 = _mm256_or_si256(_mm256_slli_epi32::<11>(n3), _mm256_srli_epi32::<21>(n3));
+            }
+            _mm256_storeu_si256(p[0].cast(), s0);
+            _mm256_storeu_si256(p[1].cast(), s1);
+            _mm256_storeu_si256(p[2].cast(), s2);
+            _mm256_storeu_si256(p[3].cast(), s3);
+        }
+    }
+}
+
+impl Bytes for XoBytes {
+    #[inline]
+    fn take(&mut self, n: usize) -> &[u8] {
+        debug_assert!(n <= XO_BUF_BYTES);
+        if self.pos + n > XO_BUF_BYTES {
+            self.refill();
+        }
+        let s = self.pos;
+        self.pos += n;
+        &self.buf[s..s + n]
+    }
+}
+
+/// The lattice engine's `xoshiro128+` comparison bytes alone, for the bench harness's
+/// random-number bound: `chains` per-chain sources (one rayon task each, seeded as the engine
+/// seeds them), `bytes_per_chain` bytes each drawn [`BUF_BYTES`] at a time as the engine draws
+/// them (AVX2 when available). Returns a checksum so the work is not optimised away.
+pub fn probe_xoshiro_bytes(chains: usize, bytes_per_chain: usize) -> u64 {
+    use rayon::prelude::*;
+    let simd = super::avx2_available();
+    (0..chains as u64)
+        .into_par_iter()
+        .map(|c| {
+            let mut xo =
+                XoBytes::seeded(&mut RandBuf::new(thermoq_core::rng::chain_rng(1, c)), simd);
+            let mut acc = 0u64;
+            for _ in 0..bytes_per_chain.div_ceil(BUF_BYTES) {
+                acc = acc.wrapping_add(u64::from(xo.take(BUF_BYTES)[17]));
+            }
+            acc
+        })
+        .sum()
 }
 
 /// The 32-bit comparison threshold of an update probability: `round(p·2^32)`, in `0..=2^32`.
@@ -106,5 +291,47 @@ mod tests {
         assert_eq!(threshold32(1.0), 1 << 32);
         assert_eq!(threshold32(0.5), 1 << 31);
         assert_eq!(threshold32(f64::NAN), 0);
+    }
+
+    /// Our step is the published generator: `rand_xoshiro`'s `Xoshiro128Plus` outputs from the
+    /// same seed, and each lane of [`XoBytes`] gives bytes 1..=3 of exactly those words.
+    #[test]
+    fn xoshiro_bytes_are_the_reference_generators_top_bytes() {
+        use rand::{Rng, SeedableRng};
+        let mut rb = RandBuf::new(thermoq_core::rng::chain_rng(9, 4));
+        let seed = rb.clone().take(128).to_vec();
+        let mut xo = XoBytes::seeded(&mut rb, false);
+        let steps = 3 * XO_BUF_BYTES / XO_STEP_BYTES + 5;
+        let bytes: Vec<u8> = (0..steps)
+            .flat_map(|_| xo.take(XO_STEP_BYTES).to_vec())
+            .collect();
+        for l in 0..XO_LANES {
+            let s: [u8; 16] = seed[16 * l..16 * l + 16].try_into().unwrap();
+            let mut reference = rand_xoshiro::Xoshiro128Plus::from_seed(s);
+            for t in 0..steps {
+                let w = reference.next_u32().to_le_bytes();
+                let o = XO_STEP_BYTES * t + 3 * l;
+                assert_eq!(bytes[o..o + 3], w[1..4], "lane {l} word {t}");
+            }
+        }
+    }
+
+    /// The AVX2 and portable refills give the same bytes, across refills and odd request sizes.
+    #[test]
+    fn xoshiro_avx2_and_portable_bytes_agree() {
+        if !crate::fast::avx2_available() {
+            eprintln!("SKIPPED: no AVX2 — xoshiro_avx2_and_portable_bytes_agree compares nothing");
+            return;
+        }
+        let mut ra = RandBuf::new(thermoq_core::rng::chain_rng(3, 0));
+        let mut rb = ra.clone();
+        let mut a = XoBytes::seeded(&mut ra, true);
+        let mut b = XoBytes::seeded(&mut rb, false);
+        for n in [1, 7, 4000, 3, XO_BUF_BYTES, 100, 24] {
+            for _ in 0..5 {
+                assert_eq!(a.take(n).to_vec(), b.take(n).to_vec(), "n = {n}");
+                assert_eq!(a.u24(), b.u24());
+            }
+        }
     }
 }
