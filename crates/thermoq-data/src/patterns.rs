@@ -109,6 +109,29 @@ pub enum PatternError {
     },
 }
 
+const _: () = thermoq_core::error::assert_send_sync::<PatternError>();
+
+/// Parses `v` (the value of spec key `k`, reported as `key`) into the slot, which must still be
+/// empty: a second `key=…` is [`PatternError::DuplicateKey`], an unparsable value
+/// [`PatternError::BadValue`] naming what was `expected`.
+fn set_once<T: std::str::FromStr>(
+    slot: &mut Option<T>,
+    key: &'static str,
+    k: &str,
+    v: &str,
+    expected: &'static str,
+) -> Result<(), PatternError> {
+    let x = v.parse::<T>().map_err(|_| PatternError::BadValue {
+        key,
+        value: v.into(),
+        expected,
+    })?;
+    match slot.replace(x) {
+        Some(_) => Err(PatternError::DuplicateKey { key: k.into() }),
+        None => Ok(()),
+    }
+}
+
 /// A validated pattern data spec: number of patterns, flip probability and seed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PatternSpec {
@@ -167,38 +190,10 @@ impl PatternSpec {
                 .split_once('=')
                 .ok_or_else(|| PatternError::Malformed { item: item.into() })?;
             let (k, v) = (k.trim(), v.trim());
-            let dup = || PatternError::DuplicateKey { key: k.into() };
             match k {
-                "M" | "m" => {
-                    let x = v.parse::<usize>().map_err(|_| PatternError::BadValue {
-                        key: "M",
-                        value: v.into(),
-                        expected: "an integer >= 1",
-                    })?;
-                    if m.replace(x).is_some() {
-                        return Err(dup());
-                    }
-                }
-                "eps" => {
-                    let x = v.parse::<f64>().map_err(|_| PatternError::BadValue {
-                        key: "eps",
-                        value: v.into(),
-                        expected: "a number in [0, 0.5]",
-                    })?;
-                    if eps.replace(x).is_some() {
-                        return Err(dup());
-                    }
-                }
-                "seed" => {
-                    let x = v.parse::<u64>().map_err(|_| PatternError::BadValue {
-                        key: "seed",
-                        value: v.into(),
-                        expected: "a non-negative integer",
-                    })?;
-                    if seed.replace(x).is_some() {
-                        return Err(dup());
-                    }
-                }
+                "M" | "m" => set_once(&mut m, "M", k, v, "an integer >= 1")?,
+                "eps" => set_once(&mut eps, "eps", k, v, "a number in [0, 0.5]")?,
+                "seed" => set_once(&mut seed, "seed", k, v, "a non-negative integer")?,
                 _ => return Err(PatternError::UnknownKey { key: k.into() }),
             }
         }
@@ -422,12 +417,6 @@ mod tests {
         assert!(matches!(e, PatternError::UnknownScheme { .. }), "{e}");
         let e = PatternSpec::parse("patterns:M").unwrap_err();
         assert!(matches!(e, PatternError::Malformed { .. }), "{e}");
-    }
-
-    #[test]
-    fn error_is_send_sync() {
-        fn check<T: Send + Sync + 'static>() {}
-        check::<PatternError>();
     }
 
     /// Closed-form moments against the enumerated law, several (N, M, ε, seed).

@@ -46,6 +46,13 @@ impl ExactLaw {
         self.pi.len()
     }
 
+    /// The state drawn from π by inversion of `u ∈ [0, 1)`: the first state whose cumulative
+    /// probability exceeds `u` (the last state when rounding leaves the total below `u`). A
+    /// uniform `u` gives an exact draw from π.
+    pub fn state_at(&self, u: f64) -> usize {
+        state_by_inversion(&self.pi, u)
+    }
+
     /// `E_π[f]` for a function given on all states.
     pub fn expect(&self, f: &[f64]) -> f64 {
         self.pi.iter().zip(f).map(|(p, v)| p * v).sum()
@@ -134,6 +141,18 @@ pub struct LocalMinima {
     pub count: usize,
     /// Their total π-mass.
     pub mass: f64,
+}
+
+/// The state drawn from the law `pi` by inversion of `u ∈ [0, 1)` (see [`ExactLaw::state_at`]).
+pub fn state_by_inversion(pi: &[f64], u: f64) -> usize {
+    let mut acc = 0.0;
+    for (s, p) in pi.iter().enumerate() {
+        acc += p;
+        if u < acc {
+            return s;
+        }
+    }
+    pi.len() - 1
 }
 
 #[cfg(test)]

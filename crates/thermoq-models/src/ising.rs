@@ -29,20 +29,11 @@ impl IsingModel {
                 expected: graph.n(),
             });
         }
-        for (e, &v) in j.iter().enumerate() {
-            if !v.is_finite() {
+        for (name, values) in [("J", &j), ("h", &h)] {
+            if let Some((k, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
                 return Err(CoreError::NotFinite {
-                    field: format!("J[{e}]"),
-                    value: v,
-                }
-                .into());
-            }
-        }
-        for (i, &v) in h.iter().enumerate() {
-            if !v.is_finite() {
-                return Err(CoreError::NotFinite {
-                    field: format!("h[{i}]"),
-                    value: v,
+                    field: format!("{name}[{k}]"),
+                    value,
                 }
                 .into());
             }

@@ -164,6 +164,49 @@ fn compare(label: &str, got: &[f64], exact: &[f64], sd: &[f64], z: f64, bias: f6
     worst
 }
 
+/// Part (b) of the fixture tests: our BLK-SYM and RS1 samplers (32 chains, burn-in 200, 4000
+/// sweeps, seeds `seed0 + k`) against the exact moments, each moment at the standard deviation
+/// `sd(kind, ek, (draws, sweeps))` of its mean over `draws = chains · sweeps` states, with the exact
+/// burn-in bias bound; `bias_gate` also asserts that bound is negligible (< 5 % of the smallest σ).
+#[allow(clippy::too_many_arguments)] // one fixture's facts, named at the two call sites
+fn ours_match_exact(
+    name: &str,
+    m: &IsingModel,
+    pi: &[f64],
+    exact: &[f64],
+    z: f64,
+    seed0: u64,
+    bias_gate: bool,
+    sd: impl Fn(KernelKind, &ExactKernel, (usize, usize)) -> Vec<f64>,
+) {
+    let (chains, burn_in, sweeps) = (32, 200, 4000);
+    for (k, kind) in [KernelKind::BlkSym, KernelKind::Rs1]
+        .into_iter()
+        .enumerate()
+    {
+        let kernel = GibbsKernel::new(kind, m.graph(), None).expect("kernel");
+        let ek = ExactKernel::new(&kernel, m).expect("enumerable");
+        let sd = sd(kind, &ek, (chains * sweeps, sweeps));
+        let d_b = l1_after_burn_in(&ek, pi, burn_in);
+        if bias_gate {
+            let sd_min = sd.iter().copied().fold(f64::INFINITY, f64::min);
+            assert!(
+                d_b < 0.05 * sd_min,
+                "{kind}: burn-in bias bound {d_b:.1e} not negligible against σ = {sd_min:.1e}"
+            );
+        }
+        let got = flat(&sample_moments(
+            m,
+            &kernel,
+            chains,
+            burn_in,
+            sweeps,
+            seed0 + k as u64,
+        ));
+        compare(&format!("{name}/ours/{kind}"), &got, exact, &sd, z, d_b);
+    }
+}
+
 #[test]
 fn exact_moments_match_fixture() {
     for name in ["lattice4", "rbm5x3"] {
@@ -200,30 +243,21 @@ fn rbm_ours_and_thrml_sample_the_exact_law() {
     let n_mom = exact.len();
     let z = bonferroni_z(ALPHA, 3 * n_mom);
     // (b) ours
-    let (chains, burn_in, sweeps) = (32, 200, 4000);
-    for (k, kind) in [KernelKind::BlkSym, KernelKind::Rs1]
-        .into_iter()
-        .enumerate()
-    {
-        let kernel = GibbsKernel::new(kind, m.graph(), None).expect("kernel");
-        let ek = ExactKernel::new(&kernel, m).expect("enumerable");
-        let sd: Vec<f64> = table
-            .iter()
-            .map(|t| {
-                (variance_facts(&ek, &law.pi, t, sweeps).window / (chains * sweeps) as f64).sqrt()
-            })
-            .collect();
-        let d_b = l1_after_burn_in(&ek, &law.pi, burn_in);
-        let got = flat(&sample_moments(
-            m,
-            &kernel,
-            chains,
-            burn_in,
-            sweeps,
-            40 + k as u64,
-        ));
-        compare(&format!("rbm5x3/ours/{kind}"), &got, &exact, &sd, z, d_b);
-    }
+    ours_match_exact(
+        "rbm5x3",
+        m,
+        &law.pi,
+        &exact,
+        z,
+        40,
+        false,
+        |_, ek, draws| {
+            table
+                .iter()
+                .map(|t| (variance_facts(ek, &law.pi, t, draws.1).window / draws.0 as f64).sqrt())
+                .collect()
+        },
+    );
     // (c) thrml: fixed-order two-block scan, either order; exact per-moment variance, max of both
     let k = f.n_samples;
     let colors = Coloring::dsatur(m.graph());
@@ -259,36 +293,23 @@ fn lattice_ours_and_thrml_sample_the_exact_law() {
     let n_mom = exact.len();
     let z = bonferroni_z(ALPHA, 3 * n_mom);
     // (b) ours
-    let (chains, burn_in, sweeps) = (32, 200, 4000);
-    for (k, kind) in [KernelKind::BlkSym, KernelKind::Rs1]
-        .into_iter()
-        .enumerate()
-    {
-        let kernel = GibbsKernel::new(kind, m.graph(), None).expect("kernel");
-        let ek = ExactKernel::new(&kernel, m).expect("enumerable");
-        let lambda = centred_norm(&ek, ek.plan(), &law.pi);
-        let tau_bound = (1.0 + lambda) / (1.0 - lambda);
-        eprintln!("lattice4/ours/{kind}: λ = {lambda:.6}, τ_int ≤ {tau_bound:.2} sweeps");
-        let sd: Vec<f64> = var
-            .iter()
-            .map(|v| (v * tau_bound / (chains * sweeps) as f64).sqrt())
-            .collect();
-        let d_b = l1_after_burn_in(&ek, &law.pi, burn_in);
-        let sd_min = sd.iter().copied().fold(f64::INFINITY, f64::min);
-        assert!(
-            d_b < 0.05 * sd_min,
-            "{kind}: burn-in bias bound {d_b:.1e} not negligible against σ = {sd_min:.1e}"
-        );
-        let got = flat(&sample_moments(
-            m,
-            &kernel,
-            chains,
-            burn_in,
-            sweeps,
-            60 + k as u64,
-        ));
-        compare(&format!("lattice4/ours/{kind}"), &got, &exact, &sd, z, d_b);
-    }
+    ours_match_exact(
+        "lattice4",
+        m,
+        &law.pi,
+        &exact,
+        z,
+        60,
+        true,
+        |kind, ek, draws| {
+            let lambda = centred_norm(ek, ek.plan(), &law.pi);
+            let tau_bound = (1.0 + lambda) / (1.0 - lambda);
+            eprintln!("lattice4/ours/{kind}: λ = {lambda:.6}, τ_int ≤ {tau_bound:.2} sweeps");
+            var.iter()
+                .map(|v| (v * tau_bound / draws.0 as f64).sqrt())
+                .collect()
+        },
+    );
     // (c) thrml: checkerboard fixed-order scan, ρ = ‖P_A P_B P_A‖
     let colors = Coloring::dsatur(m.graph());
     assert_eq!(
