@@ -375,6 +375,7 @@ impl PatternLaw {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use thermoq_core::state::{pair_moment, spin_moment};
 
     #[test]
     fn parse_defaults_and_keys() {
@@ -432,24 +433,10 @@ mod tests {
             let p = law.probabilities().expect("small");
             assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-14);
             for i in 0..n {
-                let m1: f64 = p
-                    .iter()
-                    .enumerate()
-                    .map(|(s, w)| if (s >> i) & 1 == 1 { *w } else { -*w })
-                    .sum();
+                let m1 = spin_moment(&p, i);
                 assert!(m1.abs() < 1e-14, "E[x_{i}] = {m1}");
                 for j in 0..n {
-                    let m2: f64 = p
-                        .iter()
-                        .enumerate()
-                        .map(|(s, w)| {
-                            if ((s >> i) ^ (s >> j)) & 1 == 0 {
-                                *w
-                            } else {
-                                -*w
-                            }
-                        })
-                        .sum();
+                    let m2 = pair_moment(&p, i, j);
                     assert!(
                         (m2 - law.pair_moment(i, j)).abs() < 1e-14,
                         "E[x_{i} x_{j}]: brute {m2}, closed {}",

@@ -3,7 +3,7 @@
 //! State `s` has `x_i = +1` exactly when bit `i` of `s` is set (see `thermoq_core::state`).
 
 use crate::{EnergyModel, EnergyModelExt, ModelError, ObservableSet};
-use thermoq_core::state::{MAX_ENUM_SPINS, spins_from_index};
+use thermoq_core::state::{MAX_ENUM_SPINS, pair_moment, spin_moment, spins_from_index};
 
 /// The Boltzmann law of a small model, by enumeration.
 #[derive(Clone, Debug)]
@@ -60,34 +60,14 @@ impl ExactLaw {
 
     /// `⟨x_i⟩` for every spin.
     pub fn m1(&self) -> Vec<f64> {
-        (0..self.n)
-            .map(|i| {
-                self.pi
-                    .iter()
-                    .enumerate()
-                    .map(|(s, p)| if (s >> i) & 1 == 1 { *p } else { -*p })
-                    .sum()
-            })
-            .collect()
+        (0..self.n).map(|i| spin_moment(&self.pi, i)).collect()
     }
 
     /// `⟨x_i x_j⟩` for the given pairs.
     pub fn m2(&self, pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<f64> {
         pairs
             .into_iter()
-            .map(|(i, j)| {
-                self.pi
-                    .iter()
-                    .enumerate()
-                    .map(|(s, p)| {
-                        if ((s >> i) ^ (s >> j)) & 1 == 0 {
-                            *p
-                        } else {
-                            -*p
-                        }
-                    })
-                    .sum()
-            })
+            .map(|(i, j)| pair_moment(&self.pi, i, j))
             .collect()
     }
 

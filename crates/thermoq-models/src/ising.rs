@@ -16,18 +16,10 @@ impl IsingModel {
     /// Builds a model; lengths must match the graph and every number must be finite, β > 0.
     pub fn new(graph: Graph, j: Vec<f64>, h: Vec<f64>, beta: f64) -> Result<Self, ModelError> {
         if j.len() != graph.n_edges() {
-            return Err(ModelError::Length {
-                field: "J".into(),
-                found: j.len(),
-                expected: graph.n_edges(),
-            });
+            return Err(ModelError::length("J", j.len(), graph.n_edges()));
         }
         if h.len() != graph.n() {
-            return Err(ModelError::Length {
-                field: "h".into(),
-                found: h.len(),
-                expected: graph.n(),
-            });
+            return Err(ModelError::length("h", h.len(), graph.n()));
         }
         for (name, values) in [("J", &j), ("h", &h)] {
             if let Some((k, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
@@ -39,10 +31,10 @@ impl IsingModel {
             }
         }
         if !(beta.is_finite() && beta > 0.0) {
-            return Err(ModelError::Invalid {
-                field: "beta".into(),
-                message: format!("is {beta}, expected a finite number > 0"),
-            });
+            return Err(ModelError::invalid(
+                "beta",
+                format!("is {beta}, expected a finite number > 0"),
+            ));
         }
         Ok(Self { graph, j, h, beta })
     }
@@ -94,11 +86,7 @@ impl IsingModel {
     pub fn set_params(&mut self, theta: &[f64]) -> Result<(), ModelError> {
         let m = self.graph.n_edges();
         if theta.len() != m + self.graph.n() {
-            return Err(ModelError::Length {
-                field: "theta".into(),
-                found: theta.len(),
-                expected: m + self.graph.n(),
-            });
+            return Err(ModelError::length("theta", theta.len(), m + self.graph.n()));
         }
         if let Some(a) = theta.iter().position(|v| !v.is_finite()) {
             return Err(CoreError::NotFinite {

@@ -30,31 +30,19 @@ impl Rbm {
         beta: f64,
     ) -> Result<Self, ModelError> {
         if m == 0 || n == 0 {
-            return Err(ModelError::Invalid {
-                field: "shape".into(),
-                message: format!("{m}×{n}: both layers need at least one unit"),
-            });
+            return Err(ModelError::invalid(
+                "shape",
+                format!("{m}×{n}: both layers need at least one unit"),
+            ));
         }
         if w.len() != m * n {
-            return Err(ModelError::Length {
-                field: "W".into(),
-                found: w.len(),
-                expected: m * n,
-            });
+            return Err(ModelError::length("W", w.len(), m * n));
         }
         if b.len() != m {
-            return Err(ModelError::Length {
-                field: "b".into(),
-                found: b.len(),
-                expected: m,
-            });
+            return Err(ModelError::length("b", b.len(), m));
         }
         if c.len() != n {
-            return Err(ModelError::Length {
-                field: "c".into(),
-                found: c.len(),
-                expected: n,
-            });
+            return Err(ModelError::length("c", c.len(), n));
         }
         let mut e = Vec::with_capacity(m * n);
         for i in 0..m {

@@ -550,21 +550,18 @@ mod tests {
     #[test]
     fn a_bound_decides_a_tau_target_only_above_its_top() {
         // A bound at the target's top does not decide a τ target; a resolved value does.
-        assert_eq!(
-            judge_tau(100.0, TauStatus::LowerBound, 10.0, 200.0),
-            Verdict::Unresolved
-        );
-        assert_eq!(
-            judge_tau(300.0, TauStatus::NoWindow, 10.0, 200.0),
-            Verdict::NotReproduced
-        );
-        assert_eq!(
-            judge_tau(100.0, TauStatus::Resolved, 10.0, 200.0),
-            Verdict::Reproduced
-        );
-        assert_eq!(
-            judge_tau(5.0, TauStatus::Resolved, 10.0, 200.0),
-            Verdict::NotReproduced
-        );
+        // (τ̂, status, expected verdict) against the band [10, 200].
+        for (tau, status, want) in [
+            (100.0, TauStatus::LowerBound, Verdict::Unresolved),
+            (300.0, TauStatus::NoWindow, Verdict::NotReproduced),
+            (100.0, TauStatus::Resolved, Verdict::Reproduced),
+            (5.0, TauStatus::Resolved, Verdict::NotReproduced),
+        ] {
+            assert_eq!(
+                judge_tau(tau, status, 10.0, 200.0),
+                want,
+                "{tau} {status:?}"
+            );
+        }
     }
 }
