@@ -9,7 +9,9 @@ use thiserror::Error;
 /// the type is `Send + Sync + 'static`.
 ///
 /// The enum's own attributes must derive `thiserror::Error`; its own variants follow the shared
-/// two.
+/// two. An optional leading `transparent { Name(path::LowerError), … }` block declares the
+/// lower crates' errors it wraps, each as `#[error(transparent)] Name(#[from] path::LowerError)`
+/// (the enum's first own variant then needs its doc comment, as every variant has).
 ///
 /// ```
 /// use thiserror::Error;
@@ -17,6 +19,10 @@ use thiserror::Error;
 ///     /// Errors of my crate.
 ///     #[derive(Debug, Error)]
 ///     pub enum MyError {
+///         transparent {
+///             /// A file problem.
+///             Io(std::io::Error),
+///         }
 ///         /// Something else.
 ///         #[error("other")]
 ///         Other,
@@ -24,17 +30,31 @@ use thiserror::Error;
 /// }
 /// assert_eq!(MyError::invalid("beta", "is -1, expected β ≥ 0").to_string(), "beta: is -1, expected β ≥ 0");
 /// assert_eq!(MyError::length("h", 2, 3).to_string(), "h: has length 2, expected 3");
+/// let e: MyError = std::io::Error::other("disk full").into();
+/// assert_eq!(e.to_string(), "disk full");
 /// ```
 #[macro_export]
 macro_rules! error_enum {
+    // `transparent` is taken from the caller's tokens: thiserror does not recognise a
+    // `transparent` written inside this macro (hygiene), so it is bound as `$tr` and checked.
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident {
+            $tr:ident {
+                $($(#[$wmeta:meta])* $wrap:ident($wty:ty)),* $(,)?
+            }
             $($variants:tt)*
         }
     ) => {
+        $crate::error_enum!(@transparent $tr);
+
         $(#[$meta])*
         $vis enum $name {
+            $(
+                $(#[$wmeta])*
+                #[error($tr)]
+                $wrap(#[from] $wty),
+            )*
             /// A value is outside its allowed range.
             #[error("{field}: {message}")]
             Invalid {
@@ -83,6 +103,21 @@ macro_rules! error_enum {
         }
 
         const _: () = $crate::error::assert_send_sync::<$name>();
+    };
+    (@transparent transparent) => {};
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($variants:tt)*
+        }
+    ) => {
+        $crate::error_enum! {
+            $(#[$meta])*
+            $vis enum $name {
+                transparent {}
+                $($variants)*
+            }
+        }
     };
 }
 

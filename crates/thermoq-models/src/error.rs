@@ -7,9 +7,10 @@ thermoq_core::error_enum! {
     #[derive(Debug, Error)]
     #[non_exhaustive]
     pub enum ModelError {
-        /// A structural problem found by `thermoq-core` (graph, file format, I/O).
-        #[error(transparent)]
-        Core(#[from] thermoq_core::CoreError),
+        transparent {
+            /// A structural problem found by `thermoq-core` (graph, file format, I/O).
+            Core(thermoq_core::CoreError),
+        }
         /// The model is too large to enumerate.
         #[error("cannot enumerate 2^{n} states: exact methods support at most {max} spins")]
         TooLarge {

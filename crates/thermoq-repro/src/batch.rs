@@ -42,10 +42,8 @@ impl JobSpec {
     /// Checks the task and core counts (and that the DTM study, which is not sharded, gets one
     /// task).
     pub fn validate(&self) -> Result<(), ReproError> {
-        let bad = |field, value: usize, expected| ReproError::Invalid {
-            field,
-            value: value.to_string(),
-            expected,
+        let bad = |field: &str, value: usize, expected: &str| {
+            ReproError::invalid(field, format!("is {value}, expected {expected}"))
         };
         if self.tasks == 0 {
             return Err(bad("--tasks", 0, "at least 1"));

@@ -7,12 +7,12 @@ thermoq_core::error_enum! {
     #[derive(Debug, Error)]
     #[non_exhaustive]
     pub enum SamplerError {
-        /// A structural problem found by `thermoq-core` (e.g. an improper colouring).
-        #[error(transparent)]
-        Core(#[from] thermoq_core::CoreError),
-        /// A model problem.
-        #[error(transparent)]
-        Model(#[from] thermoq_models::ModelError),
+        transparent {
+            /// A structural problem found by `thermoq-core` (e.g. an improper colouring).
+            Core(thermoq_core::CoreError),
+            /// A model problem.
+            Model(thermoq_models::ModelError),
+        }
         /// An unknown kernel name.
         #[error(
             "kernel: {name:?} is not a kernel; expected one of rs1, ss1, mh1, blk-alt, blk-sym, blk-rs"

@@ -7,12 +7,12 @@ thermoq_core::error_enum! {
     #[derive(Debug, Error)]
     #[non_exhaustive]
     pub enum SpectralError {
-        /// A kernel or plan problem reported by `thermoq-samplers`.
-        #[error(transparent)]
-        Sampler(#[from] thermoq_samplers::SamplerError),
-        /// A model problem reported by `thermoq-models`.
-        #[error(transparent)]
-        Model(#[from] thermoq_models::ModelError),
+        transparent {
+            /// A kernel or plan problem reported by `thermoq-samplers`.
+            Sampler(thermoq_samplers::SamplerError),
+            /// A model problem reported by `thermoq-models`.
+            Model(thermoq_models::ModelError),
+        }
         /// The model has too many spins for the requested (dense or matrix-free) computation.
         #[error("{what}: the model has N = {n} spins, but at most {max} are supported")]
         TooLarge {

@@ -7,6 +7,10 @@ thermoq_core::error_enum! {
     #[derive(Debug, Error)]
     #[non_exhaustive]
     pub enum DtmError {
+        transparent {
+            /// An error from the underlying model or graph.
+            Model(crate::ModelError),
+        }
         /// A preset name is not in the table.
         #[error("unknown grid preset {name:?}; expected one of {known}")]
         UnknownPreset {
@@ -40,9 +44,6 @@ thermoq_core::error_enum! {
             /// Label nodes (`classes · spots`).
             n_label: usize,
         },
-        /// An error from the underlying model or graph.
-        #[error(transparent)]
-        Model(#[from] crate::ModelError),
     }
 }
 

@@ -125,7 +125,22 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// Lowercase name (`sparse`, `sparse-f32`, `lattice`, `dense`, `auto`).
+    /// Every engine, `Auto` first.
+    pub const ALL: [Engine; 6] = [
+        Self::Auto,
+        Self::Sparse,
+        Self::SparseF32,
+        Self::Lattice,
+        Self::Dense,
+        Self::Lanes,
+    ];
+
+    /// The engine called `name` (as [`Engine::name`] writes it), if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// Lowercase name (`sparse`, `sparse-f32`, `lattice`, `dense`, `lanes`, `auto`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Auto => "auto",
@@ -163,6 +178,15 @@ pub enum Generator {
 }
 
 impl Generator {
+    /// The generator called `name` (`chacha8`, or `xoshiro128+` also spelt `xoshiro128plus`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "chacha8" => Some(Self::ChaCha8),
+            "xoshiro128+" | "xoshiro128plus" => Some(Self::Xoshiro128Plus),
+            _ => None,
+        }
+    }
+
     /// Lowercase name (`chacha8`, `xoshiro128+`).
     pub fn name(self) -> &'static str {
         match self {
