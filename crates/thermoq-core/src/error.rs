@@ -8,8 +8,9 @@ use thiserror::Error;
 /// `invalid(field, message)` and `length(field, found, expected)`, and a compile-time check that
 /// the type is `Send + Sync + 'static`.
 ///
-/// The enum's own attributes must derive `thiserror::Error`; its own variants follow the shared
-/// two. An optional leading `transparent { Name(path::LowerError), … }` block declares the
+/// The enum is `#[non_exhaustive]`; its own attributes must derive `thiserror::Error` (the
+/// derive has to be written by the caller: thiserror does not see through a derive or a
+/// `transparent` written inside this macro); its own variants follow the shared two. An optional leading `transparent { Name(path::LowerError), … }` block declares the
 /// lower crates' errors it wraps, each as `#[error(transparent)] Name(#[from] path::LowerError)`
 /// (the enum's first own variant then needs its doc comment, as every variant has).
 ///
@@ -49,6 +50,7 @@ macro_rules! error_enum {
         $crate::error_enum!(@transparent $tr);
 
         $(#[$meta])*
+        #[non_exhaustive]
         $vis enum $name {
             $(
                 $(#[$wmeta])*
@@ -128,7 +130,6 @@ pub const fn assert_send_sync<T: Send + Sync + 'static>() {}
 error_enum! {
     /// Everything that can go wrong when building graphs, colourings or reading model files.
     #[derive(Debug, Error)]
-    #[non_exhaustive]
     pub enum CoreError {
         /// An edge endpoint is outside `0..n`.
         #[error("{field}: edge {edge} has endpoint {index}, expected an index in 0..{n}")]

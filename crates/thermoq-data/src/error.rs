@@ -8,7 +8,6 @@ thermoq_core::error_enum! {
     /// Every variant names the file (or `<memory>` for in-memory input) and what was expected, so a
     /// corrupt download or a truncated cache is diagnosable from the message alone.
     #[derive(Debug, Error)]
-    #[non_exhaustive]
     pub enum DataError {
         /// The file could not be opened, read or written.
         #[error("{path}: {source}")]

@@ -5,7 +5,6 @@ use thiserror::Error;
 thermoq_core::error_enum! {
     /// Errors building or loading models.
     #[derive(Debug, Error)]
-    #[non_exhaustive]
     pub enum ModelError {
         transparent {
             /// A structural problem found by `thermoq-core` (graph, file format, I/O).

@@ -5,7 +5,6 @@ use thiserror::Error;
 thermoq_core::error_enum! {
     /// Everything that can go wrong while computing a cell.
     #[derive(Debug, Error)]
-    #[non_exhaustive]
     pub enum ReproError {
         transparent {
             /// From `thermoq-core`.

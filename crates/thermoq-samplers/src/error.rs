@@ -5,7 +5,6 @@ use thiserror::Error;
 thermoq_core::error_enum! {
     /// Errors configuring kernels, p-bit arrays and batches.
     #[derive(Debug, Error)]
-    #[non_exhaustive]
     pub enum SamplerError {
         transparent {
             /// A structural problem found by `thermoq-core` (e.g. an improper colouring).

@@ -5,7 +5,6 @@ use thiserror::Error;
 thermoq_core::error_enum! {
     /// Errors building exact operators, decomposing them and solving Poisson equations.
     #[derive(Debug, Error)]
-    #[non_exhaustive]
     pub enum SpectralError {
         transparent {
             /// A kernel or plan problem reported by `thermoq-samplers`.

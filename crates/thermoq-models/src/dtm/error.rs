@@ -5,7 +5,6 @@ use thiserror::Error;
 thermoq_core::error_enum! {
     /// Errors of the [`crate::dtm`] module.
     #[derive(Debug, Error)]
-    #[non_exhaustive]
     pub enum DtmError {
         transparent {
             /// An error from the underlying model or graph.
