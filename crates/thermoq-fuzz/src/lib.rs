@@ -16,12 +16,13 @@
 //! | `dtm-checkpoint` | [`thermoq_train::dtm::DtmCheckpoint`] JSON + `DtmRun::from_checkpoint` (small trained checkpoints, T = 1 and 2) |
 //! | `tau-csv` | [`thermoq_data::columns::parse_columns`], the τ / ESS / R̂ estimators and the doubling run, as `thermoq tau` calls them (mostly clean numeric CSV, some broken) |
 //!
-//! A reader passes when it returns (`Ok` or a typed error) without panicking; the test harness
-//! (`tests/fuzz.rs`) also installs a counting global allocator and fails any case whose single
-//! largest allocation exceeds [`ALLOC_BUDGET`]. `cargo test -p thermoq-fuzz` runs a short seeded
+//! A reader passes when it returns (`Ok` or a typed error) without panicking; the test binaries
+//! (`tests/fuzz.rs`, `tests/fuzz_runs.rs`) also install the counting global allocator of
+//! [`harness`] and fail any case whose single largest allocation exceeds [`ALLOC_BUDGET`]. `cargo test -p thermoq-fuzz` runs a short seeded
 //! pass; `cargo xtask fuzz --cases N` runs N cases per target. Cell files and run
 //! manifests (issue 18, item 7) have no reader in this tree yet and are not covered.
 
+pub mod harness;
 pub mod runs;
 
 use proptest::prelude::*;
