@@ -115,6 +115,26 @@ enum Output {
     Final,
 }
 
+impl Output {
+    /// The buffer of a `trace` output (`len` states' spins), empty for the others.
+    fn trace_buffer(self, len: usize) -> Vec<Spin> {
+        if self == Output::Trace {
+            vec![0; len]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// `(done, k)`: the runs of at most `step` sweeps that cover `0..total`, in order (`done` sweeps
+/// before each), so long runs return to Python between pieces.
+fn pieces(total: usize, step: usize) -> impl Iterator<Item = (usize, usize)> {
+    let step = step.max(1);
+    (0..total)
+        .step_by(step)
+        .map(move |done| (done, step.min(total - done)))
+}
+
 fn parse_output(s: &str) -> PyResult<Output> {
     match s {
         "moments" => Ok(Output::Moments),
@@ -355,23 +375,14 @@ pub fn sample<'py>(
     let step = chunk_len_for(updates, chains, n, chunk);
     let d = PyDict::new(py);
     guarded("sample", || {
-        let mut done = 0;
-        while done < burn_in {
-            let k = step.min(burn_in - done);
+        for (_, k) in pieces(burn_in, step) {
             py.detach(|| runner.advance(&mut batch, k))
                 .map_err(value_err)?;
             py.check_signals()?;
-            done += k;
         }
         let mut moments: Option<MomentObserver<'_, IsingModel>> = None;
-        let mut trace: Vec<Spin> = if out == Output::Trace {
-            vec![0; chains * sweeps * n]
-        } else {
-            Vec::new()
-        };
-        let mut done = 0;
-        while done < sweeps {
-            let k = step.min(sweeps - done);
+        let mut trace = out.trace_buffer(chains * sweeps * n);
+        for (done, k) in pieces(sweeps, step) {
             match out {
                 Output::Final => {
                     py.detach(|| runner.advance(&mut batch, k))
@@ -397,7 +408,6 @@ pub fn sample<'py>(
                 }
             }
             py.check_signals()?;
-            done += k;
         }
         let mm = moments.map(|mo| mo.moments());
         put_output(&d, mm, (out == Output::Trace).then_some(trace), [chains, sweeps, n])?;
@@ -469,23 +479,14 @@ pub fn sample_pt<'py>(
     let step = chunk_len(chains * rungs, n, None);
     let d = PyDict::new(py);
     guarded("sample_pt", || {
-        let mut done = 0;
-        while done < burn_in {
-            let k = step.min(burn_in - done);
+        for (_, k) in pieces(burn_in, step) {
             py.detach(|| (0..k).try_for_each(|_| pt.step(false)))
                 .map_err(value_err)?;
             py.check_signals()?;
-            done += k;
         }
         let mut acc = MomentObserver::new(ising);
-        let mut trace: Vec<Spin> = if out == Output::Trace {
-            vec![0; chains * sweeps * n]
-        } else {
-            Vec::new()
-        };
-        let mut done = 0;
-        while done < sweeps {
-            let k = step.min(sweeps - done);
+        let mut trace = out.trace_buffer(chains * sweeps * n);
+        for (done, k) in pieces(sweeps, step) {
             py.detach(|| {
                 for t in 0..k {
                     pt.step(true)?;
@@ -505,7 +506,6 @@ pub fn sample_pt<'py>(
             })
             .map_err(value_err)?;
             py.check_signals()?;
-            done += k;
         }
         let mm = (out == Output::Moments).then(|| acc.moments());
         put_output(&d, mm, (out == Output::Trace).then_some(trace), [chains, sweeps, n])?;
