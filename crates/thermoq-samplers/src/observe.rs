@@ -185,30 +185,6 @@ impl<M: EnergyModel + ?Sized> Observer for MomentObserver<'_, M> {
     }
 }
 
-/// Keeps the chains' observers apart instead of merging them: a run over `C` chains with
-/// `make(c) = PerChain::new(…)` returns `PerChain(v)` with `v[c]` chain `c`'s observer (for
-/// statistics over independent replicate chains).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PerChain<O>(pub Vec<O>);
-
-impl<O> PerChain<O> {
-    /// One chain's observer.
-    pub fn new(observer: O) -> Self {
-        Self(vec![observer])
-    }
-}
-
-impl<O: Observer> Observer for PerChain<O> {
-    fn observe(&mut self, sweep: usize, x: &[Spin]) {
-        if let Some(o) = self.0.last_mut() {
-            o.observe(sweep, x);
-        }
-    }
-    fn merge(&mut self, other: Self) {
-        self.0.extend(other.0);
-    }
-}
-
 /// Stores per-sweep traces of the gradient observables `f_a` (and the energy) of one or more
 /// chains: `traces[a]` is the concatenation, chain after chain, of `f_a` per sweep; and the
 /// spin moment sums of the same states ([`SpinMoments`]), from which the observables' means
