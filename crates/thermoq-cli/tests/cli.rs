@@ -60,23 +60,30 @@ fn sample_matches_exact_moments() {
     model.to_file().save(&path).expect("save");
     let out = dir.path().join("moments.json");
     let (chains, sweeps, burn_in) = (32usize, 3000usize, 200usize);
-    let o = thermoq(&[
-        "sample",
-        "--model",
-        &path.display().to_string(),
-        "--kernel",
-        "blk-sym",
-        "--chains",
-        &chains.to_string(),
-        "--sweeps",
-        &sweeps.to_string(),
-        "--burn-in",
-        &burn_in.to_string(),
-        "--seed",
-        "3",
-        "--out",
-        &out.display().to_string(),
-    ]);
+    let (chains_s, sweeps_s, burn_in_s) =
+        (chains.to_string(), sweeps.to_string(), burn_in.to_string());
+    // the same BLK-SYM run (seed 3) of the model file `m`, plus `extra` arguments
+    let sample = |m: &Path, extra: &[&str]| {
+        let m = m.display().to_string();
+        let mut args = vec![
+            "sample",
+            "--model",
+            &m,
+            "--kernel",
+            "blk-sym",
+            "--chains",
+            &chains_s,
+            "--sweeps",
+            &sweeps_s,
+            "--burn-in",
+            &burn_in_s,
+            "--seed",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        thermoq(&args)
+    };
+    let o = sample(&path, &["--out", &out.display().to_string()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("output")).expect("json");
@@ -125,23 +132,7 @@ fn sample_matches_exact_moments() {
     // same run to stdout, with another thread count and the binary form: identical moments
     let bin = dir.path().join("m.bin");
     model.to_file().save(&bin).expect("save bin");
-    let o = thermoq(&[
-        "sample",
-        "--model",
-        &bin.display().to_string(),
-        "--kernel",
-        "blk-sym",
-        "--chains",
-        &chains.to_string(),
-        "--sweeps",
-        &sweeps.to_string(),
-        "--burn-in",
-        &burn_in.to_string(),
-        "--seed",
-        "3",
-        "--threads",
-        "1",
-    ]);
+    let o = sample(&bin, &["--threads", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let doc2: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout json");
     assert_eq!(doc2["m1"], doc["m1"]);

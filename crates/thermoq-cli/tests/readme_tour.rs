@@ -2,10 +2,25 @@
 //! block after "## A five-minute tour" is run with the built `thermoq` binary in a fresh folder, in
 //! order, and must succeed. A newcomer who copies the block gets the same result.
 
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 const PREFIX: &str = "cargo run -p thermoq-cli -- ";
+
+/// Runs the built `thermoq` with `args` in the folder `dir`.
+fn thermoq_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_thermoq"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("thermoq runs")
+}
+
+/// `thermoq model` with `args` in the folder `dir`.
+fn model_in(dir: &Path, args: &[&str]) -> Output {
+    thermoq_in(dir, &[&["model"], args].concat())
+}
 
 /// The tour's commands, as argument lists (shell comments removed).
 fn tour_commands(readme: &str) -> Vec<Vec<String>> {
@@ -41,11 +56,7 @@ fn readme_tour_runs_verbatim() {
     );
     let dir = tempfile::tempdir().expect("temp dir");
     for args in &cmds {
-        let out = Command::new(env!("CARGO_BIN_EXE_thermoq"))
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .expect("thermoq runs");
+        let out = thermoq_in(dir.path(), args);
         assert!(
             out.status.success(),
             "`thermoq {}` failed: {}",
@@ -82,12 +93,7 @@ fn model_families_write_loadable_files() {
     ];
     let expect_spins = [20, 6, 6, 8, 8, 8, 12];
     for (args, n) in cases.iter().zip(expect_spins) {
-        let st = Command::new(env!("CARGO_BIN_EXE_thermoq"))
-            .arg("model")
-            .args(*args)
-            .current_dir(dir.path())
-            .output()
-            .expect("thermoq runs");
+        let st = model_in(dir.path(), args);
         assert!(
             st.status.success(),
             "{args:?}: {}",
@@ -117,12 +123,7 @@ fn model_rejects_bad_arguments_by_name() {
     ];
     let dir = tempfile::tempdir().expect("temp dir");
     for (args, field) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_thermoq"))
-            .arg("model")
-            .args(*args)
-            .current_dir(dir.path())
-            .output()
-            .expect("thermoq runs");
+        let out = model_in(dir.path(), args);
         let err = String::from_utf8_lossy(&out.stderr);
         // 1: our own check; 2: clap's usage error. Either way an exit code, not a signal.
         assert!(

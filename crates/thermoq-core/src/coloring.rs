@@ -18,11 +18,7 @@ impl Coloring {
     /// Validates user-supplied colours: length `n`, proper, and colours `0..k` all used.
     pub fn from_colors(g: &Graph, colors: Vec<u32>) -> Result<Self, CoreError> {
         if colors.len() != g.n() {
-            return Err(CoreError::Length {
-                field: "colors".into(),
-                found: colors.len(),
-                expected: g.n(),
-            });
+            return Err(CoreError::length("colors", colors.len(), g.n()));
         }
         // A proper colouring that uses every colour 0..k has k ≤ n, so any colour ≥ n is wrong;
         // checking this first keeps the class table below at most n entries long.
@@ -86,18 +82,14 @@ impl Coloring {
                 }
             },
             _ => {
-                return Err(CoreError::Invalid {
-                    field: "colors".into(),
-                    message: "expected an array of colours or {\"colors\": [...]}".into(),
-                });
+                return Err(CoreError::invalid(
+                    "colors",
+                    "expected an array of colours or {\"colors\": [...]}",
+                ));
             }
         };
         if arr.len() != g.n() {
-            return Err(CoreError::Length {
-                field: "colors".into(),
-                found: arr.len(),
-                expected: g.n(),
-            });
+            return Err(CoreError::length("colors", arr.len(), g.n()));
         }
         let colors = arr
             .iter()
@@ -105,9 +97,11 @@ impl Coloring {
             .map(|(i, c)| {
                 c.as_u64()
                     .and_then(|c| u32::try_from(c).ok())
-                    .ok_or_else(|| CoreError::Invalid {
-                        field: format!("colors[{i}]"),
-                        message: format!("is {c}, expected a non-negative integer below {}", g.n()),
+                    .ok_or_else(|| {
+                        CoreError::invalid(
+                            format!("colors[{i}]"),
+                            format!("is {c}, expected a non-negative integer below {}", g.n()),
+                        )
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -70,16 +70,13 @@ impl IsingFile {
     /// Checks every invariant listed in the module docs.
     pub fn validate(&self) -> Result<(), CoreError> {
         if self.format != FORMAT_TAG {
-            return Err(CoreError::Invalid {
-                field: "format".into(),
-                message: format!("is {:?}, expected {FORMAT_TAG:?}", self.format),
-            });
+            return Err(CoreError::invalid(
+                "format",
+                format!("is {:?}, expected {FORMAT_TAG:?}", self.format),
+            ));
         }
         if self.n == 0 {
-            return Err(CoreError::Invalid {
-                field: "n".into(),
-                message: "is 0, expected at least 1 spin".into(),
-            });
+            return Err(CoreError::invalid("n", "is 0, expected at least 1 spin"));
         }
         if !self.beta.is_finite() {
             return Err(CoreError::NotFinite {
@@ -88,17 +85,13 @@ impl IsingFile {
             });
         }
         if self.beta <= 0.0 {
-            return Err(CoreError::Invalid {
-                field: "beta".into(),
-                message: format!("is {}, expected > 0", self.beta),
-            });
+            return Err(CoreError::invalid(
+                "beta",
+                format!("is {}, expected > 0", self.beta),
+            ));
         }
         if self.h.len() != self.n {
-            return Err(CoreError::Length {
-                field: "h".into(),
-                found: self.h.len(),
-                expected: self.n,
-            });
+            return Err(CoreError::length("h", self.h.len(), self.n));
         }
         for (i, &v) in self.h.iter().enumerate() {
             if !v.is_finite() {
@@ -134,25 +127,22 @@ impl IsingFile {
         };
         let raw: RawFile = serde_json::from_str(text).map_err(|e| parse(e.to_string()))?;
         let need = |v: Option<serde_json::Value>, field: &str| {
-            v.ok_or_else(|| CoreError::Invalid {
-                field: field.into(),
-                message: "is missing".into(),
-            })
+            v.ok_or_else(|| CoreError::invalid(field, "is missing"))
         };
         let format = match need(raw.format, "format")? {
             serde_json::Value::String(s) => s,
             other => {
-                return Err(CoreError::Invalid {
-                    field: "format".into(),
-                    message: format!("is {other}, expected the string {FORMAT_TAG:?}"),
-                });
+                return Err(CoreError::invalid(
+                    "format",
+                    format!("is {other}, expected the string {FORMAT_TAG:?}"),
+                ));
             }
         };
         if format != FORMAT_TAG {
-            return Err(CoreError::Invalid {
-                field: "format".into(),
-                message: format!("is {format:?}, expected {FORMAT_TAG:?}"),
-            });
+            return Err(CoreError::invalid(
+                "format",
+                format!("is {format:?}, expected {FORMAT_TAG:?}"),
+            ));
         }
         let n = as_index(&need(raw.n, "n")?, "n")?;
         let beta = as_number(&need(raw.beta, "beta")?, "beta")?;
@@ -163,10 +153,10 @@ impl IsingFile {
                 .map(|(i, v)| as_number(v, &format!("h[{i}]")))
                 .collect::<Result<Vec<_>, _>>()?,
             other => {
-                return Err(CoreError::Invalid {
-                    field: "h".into(),
-                    message: format!("is {other}, expected an array of {n} numbers"),
-                });
+                return Err(CoreError::invalid(
+                    "h",
+                    format!("is {other}, expected an array of {n} numbers"),
+                ));
             }
         };
         let edges = match need(raw.edges, "edges")? {
@@ -179,17 +169,17 @@ impl IsingFile {
                         as_index(&t[1], &format!("edges[{e}][1]"))?,
                         as_number(&t[2], &format!("edges[{e}][2]"))?,
                     )),
-                    other => Err(CoreError::Invalid {
-                        field: format!("edges[{e}]"),
-                        message: format!("is {other}, expected a triple [i, j, J]"),
-                    }),
+                    other => Err(CoreError::invalid(
+                        format!("edges[{e}]"),
+                        format!("is {other}, expected a triple [i, j, J]"),
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             other => {
-                return Err(CoreError::Invalid {
-                    field: "edges".into(),
-                    message: format!("is {other}, expected an array of [i, j, J] triples"),
-                });
+                return Err(CoreError::invalid(
+                    "edges",
+                    format!("is {other}, expected an array of [i, j, J] triples"),
+                ));
             }
         };
         Self::new(n, beta, h, edges)
@@ -344,20 +334,17 @@ fn as_number(v: &serde_json::Value, field: &str) -> Result<f64, CoreError> {
             field: field.into(),
             value: x,
         }),
-        None => Err(CoreError::Invalid {
-            field: field.into(),
-            message: format!("is {v}, expected a finite number"),
-        }),
+        None => Err(CoreError::invalid(
+            field,
+            format!("is {v}, expected a finite number"),
+        )),
     }
 }
 
 fn as_index(v: &serde_json::Value, field: &str) -> Result<usize, CoreError> {
-    v.as_u64()
-        .map(|x| x as usize)
-        .ok_or_else(|| CoreError::Invalid {
-            field: field.into(),
-            message: format!("is {v}, expected a non-negative integer"),
-        })
+    v.as_u64().map(|x| x as usize).ok_or_else(|| {
+        CoreError::invalid(field, format!("is {v}, expected a non-negative integer"))
+    })
 }
 
 #[cfg(test)]

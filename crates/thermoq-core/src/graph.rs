@@ -23,10 +23,10 @@ impl Graph {
     /// As [`Graph::new`], naming the input field `field` in errors.
     pub fn new_named(n: usize, edges: &[(usize, usize)], field: &str) -> Result<Self, CoreError> {
         if n > u32::MAX as usize {
-            return Err(CoreError::Invalid {
-                field: "n".into(),
-                message: format!("{n} spins exceeds the supported maximum {}", u32::MAX),
-            });
+            return Err(CoreError::invalid(
+                "n",
+                format!("{n} spins exceeds the supported maximum {}", u32::MAX),
+            ));
         }
         let mut seen = std::collections::HashMap::with_capacity(edges.len());
         let mut deg = vec![0usize; n];

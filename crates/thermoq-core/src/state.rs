@@ -30,6 +30,28 @@ pub fn spin_of(s: u64, i: usize) -> Spin {
     if (s >> i) & 1 == 1 { 1 } else { -1 }
 }
 
+/// `⟨x_i⟩ = Σ_s p(s) x_i(s)` under a law `p` on state indices (summed in index order).
+pub fn spin_moment(p: &[f64], i: usize) -> f64 {
+    p.iter()
+        .enumerate()
+        .map(|(s, w)| if (s >> i) & 1 == 1 { *w } else { -*w })
+        .sum()
+}
+
+/// `⟨x_i x_j⟩ = Σ_s p(s) x_i(s) x_j(s)` under a law `p` on state indices (summed in index order).
+pub fn pair_moment(p: &[f64], i: usize, j: usize) -> f64 {
+    p.iter()
+        .enumerate()
+        .map(|(s, w)| {
+            if ((s >> i) ^ (s >> j)) & 1 == 0 {
+                *w
+            } else {
+                -*w
+            }
+        })
+        .sum()
+}
+
 /// Index of the globally flipped state.
 #[inline]
 pub fn flip_all(s: u64, n: usize) -> u64 {

@@ -48,18 +48,16 @@ pub struct Cached {
 
 /// Serializes `mnist` in the cache format. `source_sha256` is lowercase hex (64 chars) or `None`.
 pub fn encode_cache(mnist: &Mnist, source_sha256: Option<&str>) -> Result<Vec<u8>, DataError> {
-    let too_big = |what: &str, v: usize| DataError::Invalid {
-        field: what.into(),
-        message: format!("{v} does not fit the cache's u32 field"),
+    let too_big = |what: &str, v: usize| {
+        DataError::invalid(what, format!("{v} does not fit the cache's u32 field"))
     };
     let n = u32::try_from(mnist.len()).map_err(|_| too_big("count", mnist.len()))?;
     let rows = u32::try_from(mnist.rows()).map_err(|_| too_big("rows", mnist.rows()))?;
     let cols = u32::try_from(mnist.cols()).map_err(|_| too_big("cols", mnist.cols()))?;
     let mut src = [0u8; 32];
     if let Some(h) = source_sha256 {
-        src = parse_hex32(h).ok_or_else(|| DataError::Invalid {
-            field: "source_sha256".into(),
-            message: format!("is {h:?}, expected 64 hex digits"),
+        src = parse_hex32(h).ok_or_else(|| {
+            DataError::invalid("source_sha256", format!("is {h:?}, expected 64 hex digits"))
         })?;
     }
     let mut b = Vec::with_capacity(HEADER + mnist.len() + mnist.pixels().len() + TRAILER);

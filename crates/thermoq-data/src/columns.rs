@@ -111,6 +111,25 @@ pub fn parse_columns(text: &str) -> Result<Vec<Vec<f64>>, ColumnsError> {
     Ok(cols)
 }
 
+/// Multiplies every value by the power of two that brings the largest |x| into [1, 2) when that
+/// largest |x| is outside [2^-256, 2^256] (what `thermoq tau` does, so the estimators see in-range numbers; the τ estimates are
+/// scale-invariant); leaves other inputs untouched.
+pub fn rescale_extreme(chains: &mut [Vec<f64>]) {
+    let max = chains.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    let lo = 2f64.powi(-256);
+    let hi = 2f64.powi(256);
+    if max == 0.0 || (lo..=hi).contains(&max) {
+        return;
+    }
+    let e = max.log2().floor() as i32;
+    // Two factors, each a normal power of two, so neither over- nor underflows.
+    let (a, b) = (-e / 2, -e - (-e / 2));
+    let (fa, fb) = (2f64.powi(a), 2f64.powi(b));
+    for v in chains.iter_mut().flatten() {
+        *v = *v * fa * fb;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +159,30 @@ mod tests {
             parse_columns(""),
             Err(ColumnsError::TooShort { found: 0 })
         ));
+    }
+
+    #[test]
+    fn extreme_values_are_rescaled_exactly() {
+        let base: Vec<f64> = (0..64)
+            .map(|i| ((i * 37 % 11) as f64 - 5.0) / 5.0)
+            .collect();
+        let mut huge = vec![base.iter().map(|v| v * 2f64.powi(1022)).collect::<Vec<_>>()];
+        rescale_extreme(&mut huge);
+        let m = huge[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!((1.0..2.0).contains(&m), "{m}");
+        // exact: the rescaled series is the base series times a power of two
+        let r = huge[0][0] / base[0];
+        assert!(huge[0].iter().zip(&base).all(|(h, b)| *h == b * r));
+        let mut ordinary = vec![base.clone()];
+        rescale_extreme(&mut ordinary);
+        assert_eq!(ordinary[0], base);
+        let mut tiny = vec![
+            base.iter()
+                .map(|v| v * 2f64.powi(-1000))
+                .collect::<Vec<_>>(),
+        ];
+        rescale_extreme(&mut tiny);
+        let m = tiny[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!((1.0..2.0).contains(&m), "{m}");
     }
 }

@@ -75,11 +75,11 @@ pub fn parse_full_tarball(
         let (n, rows, cols, pixels) = parse_images(images, &iname)?;
         let labs = parse_labels(labels, &format!("{name}:{which} labels"))?;
         if labs.len() != n {
-            return Err(DataError::Length {
-                field: format!("{name}:{which} labels vs images"),
-                found: labs.len(),
-                expected: n,
-            });
+            return Err(DataError::length(
+                format!("{name}:{which} labels vs images"),
+                labs.len(),
+                n,
+            ));
         }
         Mnist::new(rows, cols, pixels, labs)
     };
@@ -94,11 +94,7 @@ impl MnistFull {
     /// `expected_sha256` (pass [`MNIST_FULL_SHA256`]; `None` skips both the tarball and the member
     /// checks, for test archives).
     pub fn from_tarball(path: &Path, expected_sha256: Option<&str>) -> Result<Self, DataError> {
-        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-        let name = path.display().to_string();
-        if let Some(sha) = expected_sha256 {
-            verify_sha256(&bytes, sha, &name)?;
-        }
+        let (bytes, name) = crate::npm::read_checked(path, expected_sha256)?;
         parse_full_tarball(&bytes, &name, expected_sha256.is_some())
     }
 }

@@ -146,11 +146,11 @@ impl Mnist {
         let (n, rows, cols, pixels) = parse_images(&read_maybe_gz(images)?, &iname)?;
         let labs = parse_labels(&read_maybe_gz(labels)?, &labels.display().to_string())?;
         if labs.len() != n {
-            return Err(DataError::Length {
-                field: format!("{} (labels) vs {iname} (images)", labels.display()),
-                found: labs.len(),
-                expected: n,
-            });
+            return Err(DataError::length(
+                format!("{} (labels) vs {iname} (images)", labels.display()),
+                labs.len(),
+                n,
+            ));
         }
         Self::new(rows, cols, pixels, labs)
     }

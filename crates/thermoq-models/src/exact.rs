@@ -3,7 +3,7 @@
 //! State `s` has `x_i = +1` exactly when bit `i` of `s` is set (see `thermoq_core::state`).
 
 use crate::{EnergyModel, EnergyModelExt, ModelError, ObservableSet};
-use thermoq_core::state::{MAX_ENUM_SPINS, spins_from_index};
+use thermoq_core::state::{MAX_ENUM_SPINS, pair_moment, spin_moment, spins_from_index};
 
 /// The Boltzmann law of a small model, by enumeration.
 #[derive(Clone, Debug)]
@@ -46,6 +46,13 @@ impl ExactLaw {
         self.pi.len()
     }
 
+    /// The state drawn from π by inversion of `u ∈ [0, 1)`: the first state whose cumulative
+    /// probability exceeds `u` (the last state when rounding leaves the total below `u`). A
+    /// uniform `u` gives an exact draw from π.
+    pub fn state_at(&self, u: f64) -> usize {
+        state_by_inversion(&self.pi, u)
+    }
+
     /// `E_π[f]` for a function given on all states.
     pub fn expect(&self, f: &[f64]) -> f64 {
         self.pi.iter().zip(f).map(|(p, v)| p * v).sum()
@@ -53,34 +60,14 @@ impl ExactLaw {
 
     /// `⟨x_i⟩` for every spin.
     pub fn m1(&self) -> Vec<f64> {
-        (0..self.n)
-            .map(|i| {
-                self.pi
-                    .iter()
-                    .enumerate()
-                    .map(|(s, p)| if (s >> i) & 1 == 1 { *p } else { -*p })
-                    .sum()
-            })
-            .collect()
+        (0..self.n).map(|i| spin_moment(&self.pi, i)).collect()
     }
 
     /// `⟨x_i x_j⟩` for the given pairs.
     pub fn m2(&self, pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<f64> {
         pairs
             .into_iter()
-            .map(|(i, j)| {
-                self.pi
-                    .iter()
-                    .enumerate()
-                    .map(|(s, p)| {
-                        if ((s >> i) ^ (s >> j)) & 1 == 0 {
-                            *p
-                        } else {
-                            -*p
-                        }
-                    })
-                    .sum()
-            })
+            .map(|(i, j)| pair_moment(&self.pi, i, j))
             .collect()
     }
 
@@ -134,6 +121,18 @@ pub struct LocalMinima {
     pub count: usize,
     /// Their total π-mass.
     pub mass: f64,
+}
+
+/// The state drawn from the law `pi` by inversion of `u ∈ [0, 1)` (see [`ExactLaw::state_at`]).
+pub fn state_by_inversion(pi: &[f64], u: f64) -> usize {
+    let mut acc = 0.0;
+    for (s, p) in pi.iter().enumerate() {
+        acc += p;
+        if u < acc {
+            return s;
+        }
+    }
+    pi.len() - 1
 }
 
 #[cfg(test)]

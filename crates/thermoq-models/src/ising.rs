@@ -16,42 +16,25 @@ impl IsingModel {
     /// Builds a model; lengths must match the graph and every number must be finite, β > 0.
     pub fn new(graph: Graph, j: Vec<f64>, h: Vec<f64>, beta: f64) -> Result<Self, ModelError> {
         if j.len() != graph.n_edges() {
-            return Err(ModelError::Length {
-                field: "J".into(),
-                found: j.len(),
-                expected: graph.n_edges(),
-            });
+            return Err(ModelError::length("J", j.len(), graph.n_edges()));
         }
         if h.len() != graph.n() {
-            return Err(ModelError::Length {
-                field: "h".into(),
-                found: h.len(),
-                expected: graph.n(),
-            });
+            return Err(ModelError::length("h", h.len(), graph.n()));
         }
-        for (e, &v) in j.iter().enumerate() {
-            if !v.is_finite() {
+        for (name, values) in [("J", &j), ("h", &h)] {
+            if let Some((k, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
                 return Err(CoreError::NotFinite {
-                    field: format!("J[{e}]"),
-                    value: v,
-                }
-                .into());
-            }
-        }
-        for (i, &v) in h.iter().enumerate() {
-            if !v.is_finite() {
-                return Err(CoreError::NotFinite {
-                    field: format!("h[{i}]"),
-                    value: v,
+                    field: format!("{name}[{k}]"),
+                    value,
                 }
                 .into());
             }
         }
         if !(beta.is_finite() && beta > 0.0) {
-            return Err(ModelError::Invalid {
-                field: "beta".into(),
-                message: format!("is {beta}, expected a finite number > 0"),
-            });
+            return Err(ModelError::invalid(
+                "beta",
+                format!("is {beta}, expected a finite number > 0"),
+            ));
         }
         Ok(Self { graph, j, h, beta })
     }
@@ -103,11 +86,7 @@ impl IsingModel {
     pub fn set_params(&mut self, theta: &[f64]) -> Result<(), ModelError> {
         let m = self.graph.n_edges();
         if theta.len() != m + self.graph.n() {
-            return Err(ModelError::Length {
-                field: "theta".into(),
-                found: theta.len(),
-                expected: m + self.graph.n(),
-            });
+            return Err(ModelError::length("theta", theta.len(), m + self.graph.n()));
         }
         if let Some(a) = theta.iter().position(|v| !v.is_finite()) {
             return Err(CoreError::NotFinite {

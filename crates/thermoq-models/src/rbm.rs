@@ -30,31 +30,19 @@ impl Rbm {
         beta: f64,
     ) -> Result<Self, ModelError> {
         if m == 0 || n == 0 {
-            return Err(ModelError::Invalid {
-                field: "shape".into(),
-                message: format!("{m}×{n}: both layers need at least one unit"),
-            });
+            return Err(ModelError::invalid(
+                "shape",
+                format!("{m}×{n}: both layers need at least one unit"),
+            ));
         }
         if w.len() != m * n {
-            return Err(ModelError::Length {
-                field: "W".into(),
-                found: w.len(),
-                expected: m * n,
-            });
+            return Err(ModelError::length("W", w.len(), m * n));
         }
         if b.len() != m {
-            return Err(ModelError::Length {
-                field: "b".into(),
-                found: b.len(),
-                expected: m,
-            });
+            return Err(ModelError::length("b", b.len(), m));
         }
         if c.len() != n {
-            return Err(ModelError::Length {
-                field: "c".into(),
-                found: c.len(),
-                expected: n,
-            });
+            return Err(ModelError::length("c", c.len(), n));
         }
         let mut e = Vec::with_capacity(m * n);
         for i in 0..m {
@@ -232,17 +220,22 @@ impl EnergyModel for Rbm {
 mod tests {
     use super::*;
 
-    #[test]
-    fn rbm_matches_its_ising_form() {
-        let r = Rbm::new(
+    /// A 3 × 2 RBM with fixed, asymmetric weights and biases at inverse temperature `beta`.
+    fn rbm32(beta: f64) -> Rbm {
+        Rbm::new(
             3,
             2,
             vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6],
             vec![0.1, 0.0, -0.1],
             vec![0.2, -0.3],
-            1.0,
+            beta,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn rbm_matches_its_ising_form() {
+        let r = rbm32(1.0);
         let x = [1i8, -1, 1, -1, 1];
         for i in 0..5 {
             assert!((r.local_field(&x, i) - r.as_ising().local_field(&x, i)).abs() < 1e-14);
@@ -254,15 +247,7 @@ mod tests {
 
     #[test]
     fn from_ising_round_trips_an_rbm_and_refuses_anything_else() {
-        let r = Rbm::new(
-            3,
-            2,
-            vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6],
-            vec![0.1, 0.0, -0.1],
-            vec![0.2, -0.3],
-            0.7,
-        )
-        .unwrap();
+        let r = rbm32(0.7);
         // through the file form, as the CLI reads a saved RBM
         let back = IsingModel::from_file(&r.as_ising().to_file()).unwrap();
         assert_eq!(Rbm::from_ising(&back).unwrap(), r);

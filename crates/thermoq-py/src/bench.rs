@@ -15,7 +15,7 @@ use std::time::Instant;
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::EnergyModel;
 use thermoq_models::dtm::{DtmLayer, DtmLayout, ForwardProcess, TorusGrid, VisibleSpec};
-use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
+use thermoq_samplers::fast::{Engine, FastModel, FastSampler};
 use thermoq_samplers::{ChainBatch, KernelKind};
 
 /// The negative-phase conditional of a DTM layer on grid `grid` (784 image + 10 classes × 5
@@ -75,27 +75,10 @@ pub fn time_sweeps(
     reps: usize,
 ) -> PyResult<f64> {
     let m = model.get();
-    let engine = match engine {
-        "lattice" => Engine::Lattice,
-        "dense" => Engine::Dense,
-        "lanes" => Engine::Lanes,
-        "sparse" => Engine::Sparse,
-        "auto" => Engine::Auto,
-        e => {
-            return Err(PyValueError::new_err(format!(
-                "engine: {e:?} is not benchmarked"
-            )));
-        }
-    };
-    let gen_ = match generator {
-        "chacha8" => Generator::ChaCha8,
-        "xoshiro128+" => Generator::Xoshiro128Plus,
-        g => {
-            return Err(PyValueError::new_err(format!(
-                "generator: {g:?} is unknown"
-            )));
-        }
-    };
+    let engine = Engine::parse(engine)
+        .filter(|e| *e != Engine::SparseF32)
+        .ok_or_else(|| PyValueError::new_err(format!("engine: {engine:?} is not benchmarked")))?;
+    let gen_ = crate::sample::parse_generator(generator)?;
     let fm: FastModel<'_> = match &m.inner {
         Inner::Ising(i) => i.into(),
         Inner::Rbm(r) => r.into(),

@@ -20,7 +20,7 @@ use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel};
 use thermoq_samplers::fast::conditioned::ConditionedSampler;
 use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
-use thermoq_samplers::observe::{MomentObserver, Observer};
+use thermoq_samplers::observe::{MomentObserver, Moments, Observer};
 use thermoq_samplers::pt::{FastPt, Ladder, SwapScheme};
 use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind, SamplerError};
 
@@ -115,6 +115,26 @@ enum Output {
     Final,
 }
 
+impl Output {
+    /// The buffer of a `trace` output (`len` states' spins), empty for the others.
+    fn trace_buffer(self, len: usize) -> Vec<Spin> {
+        if self == Output::Trace {
+            vec![0; len]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// `(done, k)`: the runs of at most `step` sweeps that cover `0..total`, in order (`done` sweeps
+/// before each), so long runs return to Python between pieces.
+fn pieces(total: usize, step: usize) -> impl Iterator<Item = (usize, usize)> {
+    let step = step.max(1);
+    (0..total)
+        .step_by(step)
+        .map(move |done| (done, step.min(total - done)))
+}
+
 fn parse_output(s: &str) -> PyResult<Output> {
     match s {
         "moments" => Ok(Output::Moments),
@@ -136,31 +156,44 @@ fn parse_kernel(s: &str) -> PyResult<KernelKind> {
 
 /// `None` means the reference engine.
 fn parse_engine(s: &str) -> PyResult<Option<Engine>> {
-    Ok(Some(match s {
-        "reference" => return Ok(None),
-        "auto" => Engine::Auto,
-        "sparse" => Engine::Sparse,
-        "sparse-f32" => Engine::SparseF32,
-        "lattice" => Engine::Lattice,
-        "dense" => Engine::Dense,
-        "lanes" => Engine::Lanes,
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "engine: is {s:?}, expected one of auto, reference, sparse, sparse-f32, \
-                 lattice, dense, lanes"
-            )));
-        }
-    }))
-}
-
-fn parse_generator(s: &str) -> PyResult<Generator> {
-    match s {
-        "chacha8" => Ok(Generator::ChaCha8),
-        "xoshiro128+" | "xoshiro128plus" => Ok(Generator::Xoshiro128Plus),
+    match (s, Engine::parse(s)) {
+        ("reference", _) => Ok(None),
+        (_, Some(e)) => Ok(Some(e)),
         _ => Err(PyValueError::new_err(format!(
-            "generator: is {s:?}, expected \"chacha8\" or \"xoshiro128+\""
+            "engine: is {s:?}, expected one of auto, reference, sparse, sparse-f32, lattice, \
+             dense, lanes"
         ))),
     }
+}
+
+pub(crate) fn parse_generator(s: &str) -> PyResult<Generator> {
+    Generator::parse(s).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "generator: is {s:?}, expected \"chacha8\" or \"xoshiro128+\""
+        ))
+    })
+}
+
+/// Writes a run's output into `d`: the moments (`count`, `m1`, `m2_edges`, `energy_mean`,
+/// `energy_var`) and/or the recorded states as a `chains × sweeps × n` array (`states`).
+fn put_output(
+    d: &Bound<'_, PyDict>,
+    moments: Option<Moments>,
+    trace: Option<Vec<Spin>>,
+    shape: [usize; 3],
+) -> PyResult<()> {
+    let py = d.py();
+    if let Some(mm) = moments {
+        d.set_item("count", mm.count)?;
+        d.set_item("m1", PyArray1::from_vec(py, mm.m1))?;
+        d.set_item("m2_edges", PyArray1::from_vec(py, mm.m2_edges))?;
+        d.set_item("energy_mean", mm.energy_mean)?;
+        d.set_item("energy_var", mm.energy_var)?;
+    }
+    if let Some(trace) = trace {
+        d.set_item("states", PyArray1::from_vec(py, trace).reshape(shape)?)?;
+    }
+    Ok(())
 }
 
 fn positive(name: &str, v: usize) -> PyResult<()> {
@@ -342,23 +375,14 @@ pub fn sample<'py>(
     let step = chunk_len_for(updates, chains, n, chunk);
     let d = PyDict::new(py);
     guarded("sample", || {
-        let mut done = 0;
-        while done < burn_in {
-            let k = step.min(burn_in - done);
+        for (_, k) in pieces(burn_in, step) {
             py.detach(|| runner.advance(&mut batch, k))
                 .map_err(value_err)?;
             py.check_signals()?;
-            done += k;
         }
         let mut moments: Option<MomentObserver<'_, IsingModel>> = None;
-        let mut trace: Vec<Spin> = if out == Output::Trace {
-            vec![0; chains * sweeps * n]
-        } else {
-            Vec::new()
-        };
-        let mut done = 0;
-        while done < sweeps {
-            let k = step.min(sweeps - done);
+        let mut trace = out.trace_buffer(chains * sweeps * n);
+        for (done, k) in pieces(sweeps, step) {
             match out {
                 Output::Final => {
                     py.detach(|| runner.advance(&mut batch, k))
@@ -384,20 +408,9 @@ pub fn sample<'py>(
                 }
             }
             py.check_signals()?;
-            done += k;
         }
-        if let Some(mo) = moments {
-            let mm = mo.moments();
-            d.set_item("count", mm.count)?;
-            d.set_item("m1", PyArray1::from_vec(py, mm.m1))?;
-            d.set_item("m2_edges", PyArray1::from_vec(py, mm.m2_edges))?;
-            d.set_item("energy_mean", mm.energy_mean)?;
-            d.set_item("energy_var", mm.energy_var)?;
-        }
-        if out == Output::Trace {
-            let a = PyArray1::from_vec(py, trace).reshape([chains, sweeps, n])?;
-            d.set_item("states", a)?;
-        }
+        let mm = moments.map(|mo| mo.moments());
+        put_output(&d, mm, (out == Output::Trace).then_some(trace), [chains, sweeps, n])?;
         let fin = PyArray1::from_slice(py, batch.as_slice()).reshape([chains, n])?;
         d.set_item("final", fin)?;
         Ok(())
@@ -466,23 +479,14 @@ pub fn sample_pt<'py>(
     let step = chunk_len(chains * rungs, n, None);
     let d = PyDict::new(py);
     guarded("sample_pt", || {
-        let mut done = 0;
-        while done < burn_in {
-            let k = step.min(burn_in - done);
+        for (_, k) in pieces(burn_in, step) {
             py.detach(|| (0..k).try_for_each(|_| pt.step(false)))
                 .map_err(value_err)?;
             py.check_signals()?;
-            done += k;
         }
         let mut acc = MomentObserver::new(ising);
-        let mut trace: Vec<Spin> = if out == Output::Trace {
-            vec![0; chains * sweeps * n]
-        } else {
-            Vec::new()
-        };
-        let mut done = 0;
-        while done < sweeps {
-            let k = step.min(sweeps - done);
+        let mut trace = out.trace_buffer(chains * sweeps * n);
+        for (done, k) in pieces(sweeps, step) {
             py.detach(|| {
                 for t in 0..k {
                     pt.step(true)?;
@@ -502,20 +506,9 @@ pub fn sample_pt<'py>(
             })
             .map_err(value_err)?;
             py.check_signals()?;
-            done += k;
         }
-        if out == Output::Moments {
-            let mm = acc.moments();
-            d.set_item("count", mm.count)?;
-            d.set_item("m1", PyArray1::from_vec(py, mm.m1))?;
-            d.set_item("m2_edges", PyArray1::from_vec(py, mm.m2_edges))?;
-            d.set_item("energy_mean", mm.energy_mean)?;
-            d.set_item("energy_var", mm.energy_var)?;
-        }
-        if out == Output::Trace {
-            let a = PyArray1::from_vec(py, trace).reshape([chains, sweeps, n])?;
-            d.set_item("states", a)?;
-        }
+        let mm = (out == Output::Moments).then(|| acc.moments());
+        put_output(&d, mm, (out == Output::Trace).then_some(trace), [chains, sweeps, n])?;
         let mut fin = Vec::with_capacity(chains * n);
         for c in 0..chains {
             fin.extend_from_slice(pt.state(c, 0));

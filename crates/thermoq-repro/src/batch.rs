@@ -42,10 +42,8 @@ impl JobSpec {
     /// Checks the task and core counts (and that the DTM study, which is not sharded, gets one
     /// task).
     pub fn validate(&self) -> Result<(), ReproError> {
-        let bad = |field, value: usize, expected| ReproError::Invalid {
-            field,
-            value: value.to_string(),
-            expected,
+        let bad = |field: &str, value: usize, expected: &str| {
+            ReproError::invalid(field, format!("is {value}, expected {expected}"))
         };
         if self.tasks == 0 {
             return Err(bad("--tasks", 0, "at least 1"));
@@ -150,6 +148,18 @@ pub fn k8s_manifest(r: &JobSpec) -> String {
     let shards: Vec<String> = (0..r.tasks)
         .map(|i| q(&format!("{out}/shard-{i}")))
         .collect();
+    // both Jobs mount the claim at the base folder
+    let (out_j, pvc) = (q(out), &r.pvc);
+    let volumes = format!(
+        "          volumeMounts:
+            - name: runs
+              mountPath: {out_j}
+      volumes:
+        - name: runs
+          persistentVolumeClaim:
+            claimName: {pvc}
+"
+    );
     format!(
         "# thermoq: {exp} --preset {preset} --seed {seed} as a {n}-completion Indexed Job.
 # Written by `cargo xtask submit k8s repro {exp}`. Apply the first Job, wait for it
@@ -179,14 +189,7 @@ spec:
           resources:
             requests:
               cpu: \"{cpus}\"{mem}
-          volumeMounts:
-            - name: runs
-              mountPath: {out_j}
-      volumes:
-        - name: runs
-          persistentVolumeClaim:
-            claimName: {pvc}
----
+{volumes}---
 apiVersion: batch/v1
 kind: Job
 metadata:
@@ -203,14 +206,7 @@ spec:
             - name: THERMOQ_REVISION
               value: {rev}
           command: [{bin_j}, \"merge\", \"{exp}\", \"--out\", {merged}, {shards}]
-          volumeMounts:
-            - name: runs
-              mountPath: {out_j}
-      volumes:
-        - name: runs
-          persistentVolumeClaim:
-            claimName: {pvc}
-",
+{volumes}",
         preset = r.preset.name(),
         seed = r.seed,
         n = r.tasks,
@@ -220,10 +216,8 @@ spec:
         bin_j = q(bin),
         cpus = r.cpus,
         out_q = sh(out),
-        out_j = q(out),
         merged = q(&format!("{out}/merged")),
         shards = shards.join(", "),
-        pvc = r.pvc,
     )
 }
 

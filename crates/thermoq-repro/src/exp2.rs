@@ -610,16 +610,7 @@ fn rev(r: &CellReport, spec: &Spectrum) -> Result<RevKernel, ReproError> {
 
 /// A state drawn from `pi` by inversion of one uniform number.
 fn sample_pi(pi: &[f64], n: usize, rng: &mut impl Rng) -> Vec<i8> {
-    let u: f64 = rng.random();
-    let mut acc = 0.0;
-    let mut s = pi.len() - 1;
-    for (k, p) in pi.iter().enumerate() {
-        acc += p;
-        if u < acc {
-            s = k;
-            break;
-        }
-    }
+    let s = thermoq_models::exact::state_by_inversion(pi, rng.random());
     (0..n)
         .map(|i| if s >> i & 1 == 1 { 1 } else { -1 })
         .collect()

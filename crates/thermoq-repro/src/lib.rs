@@ -103,11 +103,10 @@ impl std::str::FromStr for Preset {
             "tiny" => Ok(Self::Tiny),
             "quick" => Ok(Self::Quick),
             "paper" => Ok(Self::Paper),
-            _ => Err(ReproError::Invalid {
-                field: "preset",
-                value: s.to_string(),
-                expected: "`quick` or `paper`",
-            }),
+            _ => Err(ReproError::invalid(
+                "preset",
+                format!("is {s:?}, expected `quick` or `paper`"),
+            )),
         }
     }
 }

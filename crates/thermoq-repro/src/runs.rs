@@ -749,6 +749,11 @@ mod tests {
 
     #[test]
     fn shard_from_scheduler_environment() {
+        // `pairs` as the environment is refused with a message containing `needle`
+        let refused = |pairs: &[(&str, &str)], n: Option<usize>, needle: &str| {
+            let e = Shard::from_env(env(pairs), n).unwrap_err();
+            assert!(e.0.contains(needle), "{needle}: {e}");
+        };
         let slurm = [
             ("SLURM_ARRAY_TASK_ID", "2"),
             ("SLURM_ARRAY_TASK_COUNT", "4"),
@@ -760,12 +765,7 @@ mod tests {
             Shard::from_env(env(&slurm), Some(4)),
             Ok(Shard { i: 2, n: 4 })
         );
-        assert!(
-            Shard::from_env(env(&slurm), Some(5))
-                .unwrap_err()
-                .0
-                .contains("auto/5")
-        );
+        refused(&slurm, Some(5), "auto/5");
         // MIN/MAX only, offset array 5-8.
         let offset = [
             ("SLURM_ARRAY_TASK_ID", "7"),
@@ -783,23 +783,13 @@ mod tests {
             ("SLURM_ARRAY_TASK_MIN", "0"),
             ("SLURM_ARRAY_TASK_MAX", "6"),
         ];
-        assert!(
-            Shard::from_env(env(&step), None)
-                .unwrap_err()
-                .0
-                .contains("disagrees")
-        );
+        refused(&step, None, "disagrees");
         let k8s = [("JOB_COMPLETION_INDEX", "5")];
         assert_eq!(
             Shard::from_env(env(&k8s), Some(6)),
             Ok(Shard { i: 5, n: 6 })
         );
-        assert!(
-            Shard::from_env(env(&k8s), None)
-                .unwrap_err()
-                .0
-                .contains("auto/n")
-        );
+        refused(&k8s, None, "auto/n");
         assert!(Shard::from_env(env(&k8s), Some(5)).is_err());
         let none: [(&str, &str); 0] = [];
         let e = Shard::from_env(env(&none), None).unwrap_err();
@@ -812,21 +802,11 @@ mod tests {
             ("SLURM_ARRAY_TASK_COUNT", "2"),
             ("JOB_COMPLETION_INDEX", "0"),
         ];
-        assert!(
-            Shard::from_env(env(&both), None)
-                .unwrap_err()
-                .0
-                .contains("both")
-        );
+        refused(&both, None, "both");
         let bad = [
             ("SLURM_ARRAY_TASK_ID", "x"),
             ("SLURM_ARRAY_TASK_COUNT", "2"),
         ];
-        assert!(
-            Shard::from_env(env(&bad), None)
-                .unwrap_err()
-                .0
-                .contains("SLURM_ARRAY_TASK_ID")
-        );
+        refused(&bad, None, "SLURM_ARRAY_TASK_ID");
     }
 }

@@ -6,7 +6,7 @@
 //! threads. Each chain's whole run is one task: no shared mutable state, no false sharing.
 
 use crate::observe::Observer;
-use crate::run::{ChainSampler, Executor, Segment, check_run, per_chain, slots};
+use crate::run::{ChainSampler, Segment, check_run, per_chain, slots};
 use crate::{Kernel, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -107,25 +107,7 @@ impl<'a, M: EnergyModel + ?Sized, K: Kernel<M>> BatchSampler<'a, M, K> {
         }
     }
 
-    /// Advances every chain by `sweeps` sweeps.
-    pub fn sweep(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
-        ChainSampler::sweep(self, batch, sweeps)
-    }
-
-    /// Discards `burn_in` sweeps, then records `sweeps` sweeps into one observer per chain built by
-    /// `make(c)`; returns the observers merged in chain order (a wrapper over [`Executor`]).
-    pub fn run<O: Observer>(
-        &mut self,
-        batch: &mut ChainBatch,
-        burn_in: usize,
-        sweeps: usize,
-        make: impl Fn(usize) -> O + Sync,
-    ) -> Result<O, SamplerError> {
-        Ok(Executor::new(sweeps)
-            .burn_in(burn_in)
-            .run(self, batch, make)?
-            .observed)
-    }
+    crate::run::batch_shortcuts!();
 }
 
 /// Chain `c` runs on RNG stream `c` of the seed; each chain's segment is one rayon task.

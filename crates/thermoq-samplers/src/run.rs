@@ -411,6 +411,39 @@ impl<'p> Executor<'p> {
     }
 }
 
+/// The inherent shortcuts of the [`ChainBatch`] samplers (`sweep` and `run`, so callers need not
+/// import [`ChainSampler`] or build an [`Executor`]), written once; expands inside the sampler's
+/// inherent `impl` block.
+macro_rules! batch_shortcuts {
+    () => {
+        /// Advances every chain by `sweeps` sweeps.
+        pub fn sweep(
+            &mut self,
+            batch: &mut $crate::ChainBatch,
+            sweeps: usize,
+        ) -> Result<(), $crate::SamplerError> {
+            $crate::ChainSampler::sweep(self, batch, sweeps)
+        }
+
+        /// Discards `burn_in` sweeps, then records `sweeps` sweeps into one observer per chain
+        /// built by `make(c)`; returns the observers merged in chain order (a wrapper over
+        /// [`Executor`](crate::Executor)).
+        pub fn run<O: $crate::Observer>(
+            &mut self,
+            batch: &mut $crate::ChainBatch,
+            burn_in: usize,
+            sweeps: usize,
+            make: impl Fn(usize) -> O + Sync,
+        ) -> Result<O, $crate::SamplerError> {
+            Ok($crate::Executor::new(sweeps)
+                .burn_in(burn_in)
+                .run(self, batch, make)?
+                .observed)
+        }
+    };
+}
+pub(crate) use batch_shortcuts;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ use rand::Rng;
 use thermoq_core::rng::chain_rng;
 use thermoq_core::state::spins_from_index;
 use thermoq_models::exact::ExactLaw;
+use thermoq_models::exact::state_by_inversion;
 use thermoq_models::{EnergyModel, EnergyModelExt, IsingModel, builders};
 use thermoq_samplers::exact::ExactKernel;
 use thermoq_samplers::observe::MomentObserver;
@@ -34,14 +35,7 @@ fn pt(
 /// Draws a state index from `pi` by inversion.
 fn draw<R: Rng + ?Sized>(pi: &[f64], rng: &mut R) -> usize {
     let u: f64 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-    let mut acc = 0.0;
-    for (s, p) in pi.iter().enumerate() {
-        acc += p;
-        if u < acc {
-            return s;
-        }
-    }
-    pi.len() - 1
+    state_by_inversion(pi, u)
 }
 
 fn spins(s: usize, n: usize) -> Vec<i8> {

@@ -43,11 +43,12 @@ const FIXTURE: &str = include_str!("fixtures/thrml-oracle-fixture.json");
 const ALPHA: f64 = 1e-4;
 
 struct FixtureModel {
+    name: &'static str,
     model: IsingModel,
-    exact_m1: Vec<f64>,
-    exact_m2: Vec<f64>,
-    thrml_m1: Vec<f64>,
-    thrml_m2: Vec<f64>,
+    /// Exact `⟨x_i⟩` then `⟨x_i x_j⟩` (edge order), as `MomentObserver` reports them.
+    exact: Vec<f64>,
+    /// thrml's sampled moments, in the same order.
+    thrml: Vec<f64>,
     n_chains: usize,
     n_samples: usize,
 }
@@ -61,7 +62,7 @@ fn floats(v: &serde_json::Value, key: &str) -> Vec<f64> {
         .collect()
 }
 
-fn load(name: &str) -> FixtureModel {
+fn load(name: &'static str) -> FixtureModel {
     let all: serde_json::Value = serde_json::from_str(FIXTURE).expect("fixture parses");
     let v = &all[name];
     let n = v["n"].as_u64().expect("n") as usize;
@@ -81,30 +82,61 @@ fn load(name: &str) -> FixtureModel {
     let model =
         IsingModel::new(g, floats(v, "weights"), floats(v, "biases"), 1.0).expect("valid model");
     FixtureModel {
+        name,
         model,
-        exact_m1: floats(v, "exact_m1"),
-        exact_m2: floats(v, "exact_m2"),
-        thrml_m1: floats(v, "thrml_m1"),
-        thrml_m2: floats(v, "thrml_m2"),
+        exact: [floats(v, "exact_m1"), floats(v, "exact_m2")].concat(),
+        thrml: [floats(v, "thrml_m1"), floats(v, "thrml_m2")].concat(),
         n_chains: v["n_chains"].as_u64().expect("n_chains") as usize,
         n_samples: v["n_samples_per_chain"].as_u64().expect("n_samples") as usize,
     }
 }
 
 impl FixtureModel {
-    fn exact(&self) -> Vec<f64> {
-        self.exact_m1
-            .iter()
-            .chain(&self.exact_m2)
-            .copied()
-            .collect()
+    /// The two-sided Bonferroni z for the 3 comparisons (ours ×2, thrml) of every moment.
+    fn z(&self) -> f64 {
+        bonferroni_z(ALPHA, 3 * self.exact.len())
     }
-    fn thrml(&self) -> Vec<f64> {
-        self.thrml_m1
-            .iter()
-            .chain(&self.thrml_m2)
-            .copied()
-            .collect()
+
+    /// Part (b): our BLK-SYM and RS1 samplers (32 chains, burn-in 200, 4000 sweeps, seeds
+    /// `seed0 + k`) against the exact moments, each moment at the standard deviation
+    /// `sd(kind, ek, (draws, sweeps))` of its mean over `draws = chains · sweeps` states, with the
+    /// exact burn-in bias bound from the stationary law `pi`; `bias_gate` also asserts that bound
+    /// is negligible (< 5 % of the smallest σ).
+    fn ours_match_exact(
+        &self,
+        pi: &[f64],
+        seed0: u64,
+        bias_gate: bool,
+        sd: impl Fn(KernelKind, &ExactKernel, (usize, usize)) -> Vec<f64>,
+    ) {
+        let (m, exact) = (&self.model, &self.exact);
+        let (chains, burn_in, sweeps) = (32, 200, 4000);
+        for (k, kind) in [KernelKind::BlkSym, KernelKind::Rs1]
+            .into_iter()
+            .enumerate()
+        {
+            let kernel = GibbsKernel::new(kind, m.graph(), None).expect("kernel");
+            let ek = ExactKernel::new(&kernel, m).expect("enumerable");
+            let sd = sd(kind, &ek, (chains * sweeps, sweeps));
+            let d_b = l1_after_burn_in(&ek, pi, burn_in);
+            if bias_gate {
+                let sd_min = sd.iter().copied().fold(f64::INFINITY, f64::min);
+                assert!(
+                    d_b < 0.05 * sd_min,
+                    "{kind}: burn-in bias bound {d_b:.1e} not negligible against σ = {sd_min:.1e}"
+                );
+            }
+            let got = flat(&sample_moments(
+                m,
+                &kernel,
+                chains,
+                burn_in,
+                sweeps,
+                seed0 + k as u64,
+            ));
+            let label = format!("{}/ours/{kind}", self.name);
+            compare(&label, &got, exact, &sd, self.z(), d_b);
+        }
     }
 }
 
@@ -176,7 +208,7 @@ fn exact_moments_match_fixture() {
             .collect();
         let err = ours
             .iter()
-            .zip(f.exact())
+            .zip(&f.exact)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
         assert!(err <= 1e-12, "{name}: max |ours − fixture| = {err:.2e}");
@@ -195,42 +227,23 @@ fn rbm_ours_and_thrml_sample_the_exact_law() {
     let f = load("rbm5x3");
     let m = &f.model;
     let law = ExactLaw::new(m).expect("enumerable");
-    let exact = f.exact();
+    let exact = f.exact.clone();
     let table = moment_table(m);
-    let n_mom = exact.len();
-    let z = bonferroni_z(ALPHA, 3 * n_mom);
+    let z = f.z();
     // (b) ours
-    let (chains, burn_in, sweeps) = (32, 200, 4000);
-    for (k, kind) in [KernelKind::BlkSym, KernelKind::Rs1]
-        .into_iter()
-        .enumerate()
-    {
-        let kernel = GibbsKernel::new(kind, m.graph(), None).expect("kernel");
-        let ek = ExactKernel::new(&kernel, m).expect("enumerable");
-        let sd: Vec<f64> = table
+    f.ours_match_exact(&law.pi, 40, false, |_, ek, draws| {
+        table
             .iter()
-            .map(|t| {
-                (variance_facts(&ek, &law.pi, t, sweeps).window / (chains * sweeps) as f64).sqrt()
-            })
-            .collect();
-        let d_b = l1_after_burn_in(&ek, &law.pi, burn_in);
-        let got = flat(&sample_moments(
-            m,
-            &kernel,
-            chains,
-            burn_in,
-            sweeps,
-            40 + k as u64,
-        ));
-        compare(&format!("rbm5x3/ours/{kind}"), &got, &exact, &sd, z, d_b);
-    }
+            .map(|t| (variance_facts(ek, &law.pi, t, draws.1).window / draws.0 as f64).sqrt())
+            .collect()
+    });
     // (c) thrml: fixed-order two-block scan, either order; exact per-moment variance, max of both
     let k = f.n_samples;
     let colors = Coloring::dsatur(m.graph());
     assert_eq!(colors.n_colors(), 2);
     let swapped = Coloring::from_colors(m.graph(), colors.colors().iter().map(|c| 1 - c).collect())
         .expect("proper");
-    let mut window = vec![0.0f64; n_mom];
+    let mut window = vec![0.0f64; exact.len()];
     let mut tau_max = 0.0f64;
     for c in [colors, swapped] {
         let kernel = GibbsKernel::new(KernelKind::BlkAlt, m.graph(), Some(c)).expect("kernel");
@@ -246,7 +259,7 @@ fn rbm_ours_and_thrml_sample_the_exact_law() {
         .iter()
         .map(|w| (w / (f.n_chains * k) as f64).sqrt())
         .collect();
-    compare("rbm5x3/thrml", &f.thrml(), &exact, &sd, z, 0.0);
+    compare("rbm5x3/thrml", &f.thrml, &exact, &sd, z, 0.0);
 }
 
 #[test]
@@ -254,41 +267,18 @@ fn lattice_ours_and_thrml_sample_the_exact_law() {
     let f = load("lattice4");
     let m = &f.model;
     let law = ExactLaw::new(m).expect("enumerable");
-    let exact = f.exact();
+    let exact = f.exact.clone();
     let var = variances(m, &law.pi);
-    let n_mom = exact.len();
-    let z = bonferroni_z(ALPHA, 3 * n_mom);
+    let z = f.z();
     // (b) ours
-    let (chains, burn_in, sweeps) = (32, 200, 4000);
-    for (k, kind) in [KernelKind::BlkSym, KernelKind::Rs1]
-        .into_iter()
-        .enumerate()
-    {
-        let kernel = GibbsKernel::new(kind, m.graph(), None).expect("kernel");
-        let ek = ExactKernel::new(&kernel, m).expect("enumerable");
-        let lambda = centred_norm(&ek, ek.plan(), &law.pi);
+    f.ours_match_exact(&law.pi, 60, true, |kind, ek, draws| {
+        let lambda = centred_norm(ek, ek.plan(), &law.pi);
         let tau_bound = (1.0 + lambda) / (1.0 - lambda);
         eprintln!("lattice4/ours/{kind}: λ = {lambda:.6}, τ_int ≤ {tau_bound:.2} sweeps");
-        let sd: Vec<f64> = var
-            .iter()
-            .map(|v| (v * tau_bound / (chains * sweeps) as f64).sqrt())
-            .collect();
-        let d_b = l1_after_burn_in(&ek, &law.pi, burn_in);
-        let sd_min = sd.iter().copied().fold(f64::INFINITY, f64::min);
-        assert!(
-            d_b < 0.05 * sd_min,
-            "{kind}: burn-in bias bound {d_b:.1e} not negligible against σ = {sd_min:.1e}"
-        );
-        let got = flat(&sample_moments(
-            m,
-            &kernel,
-            chains,
-            burn_in,
-            sweeps,
-            60 + k as u64,
-        ));
-        compare(&format!("lattice4/ours/{kind}"), &got, &exact, &sd, z, d_b);
-    }
+        var.iter()
+            .map(|v| (v * tau_bound / draws.0 as f64).sqrt())
+            .collect()
+    });
     // (c) thrml: checkerboard fixed-order scan, ρ = ‖P_A P_B P_A‖
     let colors = Coloring::dsatur(m.graph());
     assert_eq!(
@@ -308,5 +298,5 @@ fn lattice_ours_and_thrml_sample_the_exact_law() {
         .iter()
         .map(|v| (v * tau_bound / (f.n_chains * f.n_samples) as f64).sqrt())
         .collect();
-    compare("lattice4/thrml", &f.thrml(), &exact, &sd, z, 0.0);
+    compare("lattice4/thrml", &f.thrml, &exact, &sd, z, 0.0);
 }

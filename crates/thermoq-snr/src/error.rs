@@ -155,15 +155,11 @@ pub enum SnrError {
     },
 }
 
+const _: () = thermoq_core::error::assert_send_sync::<SnrError>();
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_is_send_sync_static() {
-        fn assert_send_sync<T: Send + Sync + 'static>() {}
-        assert_send_sync::<SnrError>();
-    }
 
     #[test]
     fn messages_name_the_fields() {

@@ -11,9 +11,27 @@ use thermoq_snr::exact::{
     gradient_jacobian, overlaps, qop_spectral, stationary_variance_propagated,
 };
 use thermoq_snr::predict::{Predictor, PredictorInput, SpectralView, StructPerp};
+use thermoq_spectral::Spectrum;
 
 fn kernel(kind: KernelKind, m: &IsingModel) -> GibbsKernel {
     GibbsKernel::new(kind, m.graph(), None).expect("kernel")
+}
+
+/// The exact facts of one cell: the law, the observable table of `set`, the gradient against the
+/// pattern data (seed `data_seed`), the dense spectrum of `k` and the observables' overlaps.
+fn exact_cell(
+    m: &IsingModel,
+    k: &GibbsKernel,
+    set: ObservableSet,
+    data_seed: u64,
+) -> (ExactLaw, Vec<Vec<f64>>, ExactGradient, Spectrum, Mat<f64>) {
+    let law = ExactLaw::new(m).expect("law");
+    let table = law.observable_table(m, set);
+    let dm = data_means(m, set, data_seed);
+    let eg = ExactGradient::new(&law.pi, &table, &dm).expect("g");
+    let spec = dense_spectrum(k, m).expect("spectrum");
+    let fhat = overlaps(&spec, &table).expect("overlaps");
+    (law, table, eg, spec, fhat)
 }
 
 fn data_means(m: &IsingModel, set: ObservableSet, seed: u64) -> Vec<f64> {
@@ -85,12 +103,7 @@ fn spectral_bias_equals_propagated_bias() {
         (builders::curie_weiss(5, 2.0), KernelKind::Mh1),
     ] {
         let k = kernel(kind, &m);
-        let law = ExactLaw::new(&m).expect("law");
-        let table = law.observable_table(&m, ObservableSet::All);
-        let dm = data_means(&m, ObservableSet::All, 5);
-        let eg = ExactGradient::new(&law.pi, &table, &dm).expect("g");
-        let spec = dense_spectrum(&k, &m).expect("spectrum");
-        let fhat = overlaps(&spec, &table).expect("overlaps");
+        let (law, table, eg, spec, fhat) = exact_cell(&m, &k, ObservableSet::All, 5);
         let ek = ExactKernel::new(&k, &m).expect("ek");
         for (b, kw) in [(0u64, 1u64), (0, 7), (3, 20), (10, 5)] {
             let cfg = WindowConfig::new(b, kw, 1).expect("cfg");
@@ -263,18 +276,11 @@ fn full_cluster_t_equals_poisson_half_variance() {
 fn qop_approaches_full_struct_perp_like_one_over_k() {
     let m = builders::sherrington_kirkpatrick(6, 1.0, 9);
     let k = kernel(KernelKind::Rs1, &m);
-    let law = ExactLaw::new(&m).expect("law");
-    let table = law.observable_table(&m, ObservableSet::Couplings);
-    let dm = data_means(&m, ObservableSet::Couplings, 3);
-    let eg = ExactGradient::new(&law.pi, &table, &dm).expect("g");
-    let spec = dense_spectrum(&k, &m).expect("spectrum");
-    let fhat = overlaps(&spec, &table).expect("overlaps");
+    let (_, _, eg, spec, fhat) = exact_cell(&m, &k, ObservableSet::Couplings, 3);
     let v = asymptotic_variances_spectral(&spec.sigma, fhat.as_ref());
-    let tau_max = v
-        .iter()
-        .zip(&eg.var_pi)
-        .map(|(a, b)| a / b)
-        .fold(0.0f64, f64::max);
+    // every coupling of the SK model has Var_π > 0, so no observable is left out
+    assert!(eg.var_pi.iter().all(|s| *s > 0.0));
+    let tau_max = eg.tau_max(&v);
     let gap = 1.0 - spec.sigma[1];
     let b = (40.0 / gap).ceil() as u64; // bias ∝ σ_2^B < e^{-40}: negligible
     let sv = SpectralView {

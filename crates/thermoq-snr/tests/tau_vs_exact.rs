@@ -19,17 +19,6 @@ use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind};
 use thermoq_snr::tau::{ChainSet, sokal_pooled};
 use thermoq_spectral::{PoissonParams, asymptotic_variances};
 
-fn draw_from(pi: &[f64], u: f64) -> usize {
-    let mut acc = 0.0;
-    for (s, p) in pi.iter().enumerate() {
-        acc += p;
-        if u < acc {
-            return s;
-        }
-    }
-    pi.len() - 1
-}
-
 /// Relative errors |τ̂ − τ| / τ of every coupling observable of one cell.
 fn cell_errors(model: &IsingModel, kind: KernelKind, seed: u64) -> Vec<f64> {
     let kernel = GibbsKernel::new(kind, model.graph(), None).expect("a kernel of a valid model");
@@ -43,7 +32,7 @@ fn cell_errors(model: &IsingModel, kind: KernelKind, seed: u64) -> Vec<f64> {
     let mut batch = ChainBatch::from_state(chains, &vec![1; n]);
     for c in 0..chains {
         let mut r = chain_rng(seed ^ 0xabcd, c as u64);
-        let s = draw_from(&law.pi, (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64);
+        let s = law.state_at((r.next_u64() >> 11) as f64 / (1u64 << 53) as f64);
         thermoq_core::state::spins_from_index(s as u64, batch.chain_mut(c));
     }
     let mut sampler = BatchSampler::new(model, &kernel, chains, seed);

@@ -173,10 +173,10 @@ pub fn stationary_law(
 ) -> Result<(Vec<f64>, usize, f64), SpectralError> {
     let ns = op.n_states();
     if !(tol.is_finite() && tol > 0.0) {
-        return Err(SpectralError::Invalid {
-            field: "tol".into(),
-            message: format!("is {tol}, expected a finite number > 0"),
-        });
+        return Err(SpectralError::invalid(
+            "tol",
+            format!("is {tol}, expected a finite number > 0"),
+        ));
     }
     let mut mu = match start {
         Some(s) => {

@@ -87,10 +87,10 @@ impl SpectralParams {
             ("stationarity_tol", self.stationarity_tol),
         ] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(SpectralError::Invalid {
-                    field: field.into(),
-                    message: format!("is {v}, expected a finite number > 0"),
-                });
+                return Err(SpectralError::invalid(
+                    field,
+                    format!("is {v}, expected a finite number > 0"),
+                ));
             }
         }
         Ok(())
@@ -142,10 +142,10 @@ pub fn decompose_operator(
     let ns = op.n_states();
     crate::error::check_vec("pi", &pi, ns)?;
     if let Some(index) = pi.iter().position(|&p| p <= 0.0) {
-        return Err(SpectralError::Invalid {
-            field: format!("pi[{index}]"),
-            message: format!("is {}, expected > 0 (an ergodic law)", pi[index]),
-        });
+        return Err(SpectralError::invalid(
+            format!("pi[{index}]"),
+            format!("is {}, expected > 0 (an ergodic law)", pi[index]),
+        ));
     }
     let stat = crate::certificate::stationarity_residual(op, &pi);
     if stat > params.stationarity_tol {

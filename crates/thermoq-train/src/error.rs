@@ -97,12 +97,4 @@ pub(crate) fn check_len(field: &str, found: usize, expected: usize) -> Result<()
     }
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
-mod tests {
-    #[test]
-    fn error_is_send_sync() {
-        fn assert<T: Send + Sync>() {}
-        assert::<super::TrainError>();
-    }
-}
+const _: () = thermoq_core::error::assert_send_sync::<TrainError>();

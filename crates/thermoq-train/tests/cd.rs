@@ -30,16 +30,11 @@ fn adam(steps: u64) -> Optimizer {
 }
 
 fn config(seed: u64) -> CdConfig {
+    // the defaults: RS1, 64 persistent chains, burn-in 1, 4 sweeps, full batch, biases
+    // trained, 10 steps per epoch
     CdConfig {
-        kernel: KernelKind::Rs1,
-        n_chains: 64,
-        burn_in: 1,
-        sweeps: 4,
-        persistent: true,
-        batch_size: 0,
-        train_biases: true,
         seed,
-        steps_per_epoch: 10,
+        ..CdConfig::default()
     }
 }
 

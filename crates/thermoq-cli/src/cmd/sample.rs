@@ -396,27 +396,19 @@ impl Observer for Recorder<'_> {
 
 /// The engine names of `--engine` (those of the Python API); `None` is the reference engine.
 fn parse_engine(s: &str) -> Result<Option<Engine>> {
-    Ok(Some(match s {
-        "reference" => return Ok(None),
-        "auto" => Engine::Auto,
-        "sparse" => Engine::Sparse,
-        "sparse-f32" => Engine::SparseF32,
-        "lattice" => Engine::Lattice,
-        "dense" => Engine::Dense,
-        "lanes" => Engine::Lanes,
+    match (s, Engine::parse(s)) {
+        ("reference", _) => Ok(None),
+        (_, Some(e)) => Ok(Some(e)),
         _ => bail!(
             "--engine: is {s:?}, expected one of reference, auto, sparse, sparse-f32, lattice, \
              dense, lanes"
         ),
-    }))
+    }
 }
 
 fn parse_generator(s: &str) -> Result<Generator> {
-    match s {
-        "chacha8" => Ok(Generator::ChaCha8),
-        "xoshiro128+" | "xoshiro128plus" => Ok(Generator::Xoshiro128Plus),
-        _ => bail!("--generator: is {s:?}, expected chacha8 or xoshiro128+"),
-    }
+    Generator::parse(s)
+        .with_context(|| format!("--generator: is {s:?}, expected chacha8 or xoshiro128+"))
 }
 
 fn generator_name(g: Generator) -> &'static str {

@@ -272,6 +272,14 @@ mod tests {
     use super::*;
     use thermoq_models::builders;
 
+    /// `m` saved as a model file in a fresh folder (kept alive by the returned guard).
+    fn saved(m: &IsingModel) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("model.json");
+        m.to_file().save(&path).expect("save");
+        (dir, path)
+    }
+
     fn args(path: PathBuf, kernel: &str) -> SpectrumArgs {
         SpectrumArgs {
             model: path,
@@ -286,10 +294,8 @@ mod tests {
     /// certificates pass; SS1 reports moduli and fails detailed balance.
     #[test]
     fn spectrum_report_on_sk() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("sk.json");
         let m = builders::sherrington_kirkpatrick(7, 1.0, 4);
-        m.to_file().save(&path).expect("save");
+        let (_dir, path) = saved(&m);
         let r = args(path.clone(), "rs1").report().expect("report");
         assert_eq!(r.n_states, 128);
         assert_eq!(r.phi2_parity, "odd");
@@ -314,10 +320,7 @@ mod tests {
     /// `thermoq-spectral/tests/sector.rs`); a non-reversible one keeps `gap: null`.
     #[test]
     fn fifteen_spins_get_a_lanczos_spectrum() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("sk15.json");
-        let m = builders::sherrington_kirkpatrick(15, 1.0, 2);
-        m.to_file().save(&path).expect("save");
+        let (_dir, path) = saved(&builders::sherrington_kirkpatrick(15, 1.0, 2));
         let r = args(path.clone(), "rs1").report().expect("report");
         assert_eq!(r.spectrum_method, "lanczos");
         let gap = r.gap.expect("numeric gap");
@@ -341,12 +344,7 @@ mod tests {
 
     #[test]
     fn too_large_names_n_and_limit() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("big.json");
-        builders::curie_weiss(26, 0.5)
-            .to_file()
-            .save(&path)
-            .expect("save");
+        let (_dir, path) = saved(&builders::curie_weiss(26, 0.5));
         let e = args(path, "rs1").report().expect_err("too large");
         let msg = format!("{e:#}");
         assert!(msg.contains("N = 26") && msg.contains("24"), "{msg}");

@@ -76,7 +76,7 @@ impl TauArgs {
             .with_context(|| format!("reading {}", self.input.display()))?;
         let mut chains =
             parse_columns(&text).with_context(|| format!("parsing {}", self.input.display()))?;
-        rescale_extreme(&mut chains);
+        thermoq_data::columns::rescale_extreme(&mut chains);
         let n = chains[0].len();
         let refs: Vec<&[f64]> = chains.iter().map(Vec::as_slice).collect();
         let set = ChainSet::new(&refs)?;
@@ -84,18 +84,7 @@ impl TauArgs {
         let ess = tau::ess(&set)?;
         let rhat = tau::split_rhat(&set)?;
         // Doubling on prefixes: L₀ = n/2^k ≥ 16 (at most 6 doublings), ending at the full series.
-        let mut l0 = n;
-        let mut k = 0;
-        while l0 / 2 >= 16 && k < 6 {
-            l0 /= 2;
-            k += 1;
-        }
-        let doubling = tau::doubling_run_multi(l0.max(4).min(n), n, chains.len(), |bufs, len| {
-            for (b, c) in bufs.iter_mut().zip(&chains) {
-                b.clear();
-                b.extend_from_slice(&c[..len.min(c.len())]);
-            }
-        })?;
+        let doubling = tau::doubling_prefixes(&chains)?;
         for (field, v) in [
             ("tau", est.tau),
             ("ess", ess),
@@ -120,7 +109,6 @@ impl TauArgs {
     }
 }
 
-/// Parses one column per chain; all rows must have the same number of finite values.
 /// Writes the doubling report with absent values (the first row's `ratio_to_prev`) left out
 /// instead of written as `null`: every number in the output is a finite number.
 fn doubling_without_nulls<S: serde::Serializer>(
@@ -142,66 +130,7 @@ fn doubling_without_nulls<S: serde::Serializer>(
     serde::Serialize::serialize(&v, s)
 }
 
-/// Multiplies every value by the power of two that brings the largest |x| into [1, 2) when that
-/// largest |x| is outside [2^-256, 2^256] (see the module docs); leaves other inputs untouched.
-fn rescale_extreme(chains: &mut [Vec<f64>]) {
-    let max = chains.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
-    let lo = 2f64.powi(-256);
-    let hi = 2f64.powi(256);
-    if max == 0.0 || (lo..=hi).contains(&max) {
-        return;
-    }
-    let e = max.log2().floor() as i32;
-    // Two factors, each a normal power of two, so neither over- nor underflows.
-    let (a, b) = (-e / 2, -e - (-e / 2));
-    let (fa, fb) = (2f64.powi(a), 2f64.powi(b));
-    for v in chains.iter_mut().flatten() {
-        *v = *v * fa * fb;
-    }
-}
-
+/// Parses one column per chain; all rows must have the same number of finite values.
 fn parse_columns(text: &str) -> Result<Vec<Vec<f64>>> {
     Ok(thermoq_data::columns::parse_columns(text)?)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)] // fixed test inputs, not user data
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_columns_and_rejects_bad_rows() {
-        let c = parse_columns("a,b\n1,2\n3,4\n5,6\n7,8\n9,1\n2,3\n4,5\n6,7\n").unwrap();
-        assert_eq!(c.len(), 2);
-        assert_eq!(c[1][0], 2.0);
-        assert!(parse_columns("1,2\n3\n").is_err());
-        assert!(parse_columns("1\nx\n").is_err());
-        assert!(parse_columns("1\nNaN\n").is_err());
-        assert!(parse_columns("1\n2\n").is_err());
-    }
-
-    #[test]
-    fn extreme_values_are_rescaled_exactly() {
-        let base: Vec<f64> = (0..64)
-            .map(|i| ((i * 37 % 11) as f64 - 5.0) / 5.0)
-            .collect();
-        let mut huge = vec![base.iter().map(|v| v * 2f64.powi(1022)).collect::<Vec<_>>()];
-        rescale_extreme(&mut huge);
-        let m = huge[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!((1.0..2.0).contains(&m), "{m}");
-        // exact: the rescaled series is the base series times a power of two
-        let r = huge[0][0] / base[0];
-        assert!(huge[0].iter().zip(&base).all(|(h, b)| *h == b * r));
-        let mut ordinary = vec![base.clone()];
-        rescale_extreme(&mut ordinary);
-        assert_eq!(ordinary[0], base);
-        let mut tiny = vec![
-            base.iter()
-                .map(|v| v * 2f64.powi(-1000))
-                .collect::<Vec<_>>(),
-        ];
-        rescale_extreme(&mut tiny);
-        let m = tiny[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!((1.0..2.0).contains(&m), "{m}");
-    }
 }

@@ -68,10 +68,10 @@ impl Schedule {
         match s.to_ascii_lowercase().as_str() {
             "log" => Ok(Self::Log),
             "linear" => Ok(Self::Linear),
-            _ => Err(DtmError::Invalid {
-                field: "schedule".into(),
-                message: format!("is {s:?}, expected \"log\" or \"linear\""),
-            }),
+            _ => Err(DtmError::invalid(
+                "schedule",
+                format!("is {s:?}, expected \"log\" or \"linear\""),
+            )),
         }
     }
 }
@@ -162,31 +162,31 @@ impl ForwardProcess {
             ("lambda_label", lambda_label),
         ] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(DtmError::Invalid {
-                    field: field.into(),
-                    message: format!("is {v}, expected a finite rate > 0"),
-                });
+                return Err(DtmError::invalid(
+                    field,
+                    format!("is {v}, expected a finite rate > 0"),
+                ));
             }
         }
         if n_steps == 0 {
-            return Err(DtmError::Invalid {
-                field: "n_steps".into(),
-                message: "is 0, expected at least one diffusion step".into(),
-            });
+            return Err(DtmError::invalid(
+                "n_steps",
+                "is 0, expected at least one diffusion step",
+            ));
         }
         // One layer (graph, layout, parameters, optimizer state) is built per step: bound the
         // count before anything is allocated for it.
         if n_steps > MAX_STEPS {
-            return Err(DtmError::Invalid {
-                field: "n_steps".into(),
-                message: format!("is {n_steps}, expected at most {MAX_STEPS} diffusion steps"),
-            });
+            return Err(DtmError::invalid(
+                "n_steps",
+                format!("is {n_steps}, expected at most {MAX_STEPS} diffusion steps"),
+            ));
         }
         if !(offset.is_finite() && (0.0..1.0).contains(&offset)) {
-            return Err(DtmError::Invalid {
-                field: "diffusion_offset".into(),
-                message: format!("is {offset}, expected a number in [0, 1)"),
-            });
+            return Err(DtmError::invalid(
+                "diffusion_offset",
+                format!("is {offset}, expected a number in [0, 1)"),
+            ));
         }
         Ok(Self {
             lambda_image,
@@ -261,11 +261,11 @@ impl ForwardProcess {
         rng: &mut R,
     ) -> Result<(), DtmError> {
         if n_image > v.len() {
-            return Err(DtmError::Length {
-                field: "visible state (image part)".into(),
-                found: v.len(),
-                expected: n_image,
-            });
+            return Err(DtmError::length(
+                "visible state (image part)",
+                v.len(),
+                n_image,
+            ));
         }
         let (img, lab) = v.split_at_mut(n_image);
         noise(img, self.lambda_image, dt, rng);
@@ -293,10 +293,10 @@ impl ForwardProcess {
 
     fn check_step(&self, k: usize) -> Result<(), DtmError> {
         if k >= self.n_steps {
-            return Err(DtmError::Invalid {
-                field: "step".into(),
-                message: format!("is {k}, expected a step below T = {}", self.n_steps),
-            });
+            return Err(DtmError::invalid(
+                "step",
+                format!("is {k}, expected a step below T = {}", self.n_steps),
+            ));
         }
         Ok(())
     }

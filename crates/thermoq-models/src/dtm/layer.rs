@@ -50,10 +50,10 @@ impl DtmLayer {
         let (j_image, j_label) = process.couplings(step)?;
         for (field, j) in [("J_image", j_image), ("J_label", j_label)] {
             if !j.is_finite() {
-                return Err(DtmError::Invalid {
-                    field: field.into(),
-                    message: format!("is {j} at step {step}, expected a finite coupling (λΔt > 0)"),
-                });
+                return Err(DtmError::invalid(
+                    field,
+                    format!("is {j} at step {step}, expected a finite coupling (λΔt > 0)"),
+                ));
             }
         }
         let g = layout.graph().clone();
@@ -129,11 +129,7 @@ impl DtmLayer {
     pub fn input_field(&self, x_t: &[Spin]) -> Result<Vec<f64>, DtmError> {
         let vis = self.layout.visible_nodes();
         if x_t.len() != vis.len() {
-            return Err(DtmError::Length {
-                field: "input x_t".into(),
-                found: x_t.len(),
-                expected: vis.len(),
-            });
+            return Err(DtmError::length("input x_t", x_t.len(), vis.len()));
         }
         let n_image = self.layout.spec().n_image;
         let mut f = vec![0.0; self.graph().n()];
@@ -310,18 +306,10 @@ impl ClampedLayer {
     /// Writes the full grid state: clamped visible spins plus free spins `z`.
     pub fn embed(&self, z: &[Spin], out: &mut [Spin]) -> Result<(), DtmError> {
         if z.len() != self.free.len() {
-            return Err(DtmError::Length {
-                field: "free state".into(),
-                found: z.len(),
-                expected: self.free.len(),
-            });
+            return Err(DtmError::length("free state", z.len(), self.free.len()));
         }
         if out.len() != self.base.len() {
-            return Err(DtmError::Length {
-                field: "grid state".into(),
-                found: out.len(),
-                expected: self.base.len(),
-            });
+            return Err(DtmError::length("grid state", out.len(), self.base.len()));
         }
         out.copy_from_slice(&self.base);
         for (&i, &s) in self.free.iter().zip(z) {

@@ -80,10 +80,10 @@ impl DtmLayout {
     /// Places `spec`'s visible nodes on `grid`'s upper colour with placement seed `seed`.
     pub fn new(grid: TorusGrid, spec: VisibleSpec, seed: u64) -> Result<Self, DtmError> {
         if spec.n_image == 0 {
-            return Err(DtmError::Invalid {
-                field: "n_image".into(),
-                message: "is 0, expected at least one image node".into(),
-            });
+            return Err(DtmError::invalid(
+                "n_image",
+                "is 0, expected at least one image node",
+            ));
         }
         let upper = grid.upper_nodes();
         let needed = spec.n_visible();
@@ -204,11 +204,7 @@ impl DtmLayout {
 
     fn check_len(&self, field: &str, found: usize, expected: usize) -> Result<(), DtmError> {
         if found != expected {
-            return Err(DtmError::Length {
-                field: field.into(),
-                found,
-                expected,
-            });
+            return Err(DtmError::length(field, found, expected));
         }
         Ok(())
     }

@@ -188,10 +188,13 @@ pub fn extra_checkpoints(
             .split(',')
             .filter(|s| !s.trim().is_empty())
             .map(|item| {
-                let (label, path) = item.split_once('=').ok_or_else(|| ReproError::Invalid {
-                    field: "checkpoint list item",
-                    value: item.to_string(),
-                    expected: "label=PATH (e.g. e25=run/checkpoint-epoch-0025.json) or a folder",
+                let (label, path) = item.split_once('=').ok_or_else(|| {
+                    ReproError::invalid(
+                        "checkpoint list item",
+                        format!(
+                            "is {item:?}, expected label=PATH (e.g. e25=run/checkpoint-epoch-0025.json) or a folder"
+                        ),
+                    )
                 })?;
                 let label = label.trim();
                 if label.is_empty()
@@ -199,11 +202,10 @@ pub fn extra_checkpoints(
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 {
-                    return Err(ReproError::Invalid {
-                        field: "checkpoint label",
-                        value: label.to_string(),
-                        expected: "letters, digits, '-' or '_'",
-                    });
+                    return Err(ReproError::invalid(
+                        "checkpoint label",
+                        format!("is {label:?}, expected letters, digits, '-' or '_'"),
+                    ));
                 }
                 Ok(CheckpointSpec {
                     label: label.into(),

@@ -49,6 +49,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// [`Verdict::Reproduced`] when the measurement passed its band, else
+    /// [`Verdict::NotReproduced`].
+    pub fn passed(ok: bool) -> Self {
+        if ok {
+            Self::Reproduced
+        } else {
+            Self::NotReproduced
+        }
+    }
+
     /// `reproduced`, `not reproduced` or `unresolved`.
     pub fn text(self) -> &'static str {
         match self {
@@ -331,11 +341,7 @@ pub fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
         let (ours, verdict, note) = match t.steps_per_epoch {
             Some((s, n_train)) => (
                 format!("{s} ({n_train} training digits, batch {})", t.batch),
-                if s == 61 {
-                    Verdict::Reproduced
-                } else {
-                    Verdict::NotReproduced
-                },
+                Verdict::passed(s == 61),
                 if s == 61 {
                     String::new()
                 } else {
@@ -370,11 +376,7 @@ pub fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
                 "‖θ_trained − θ_init‖₂ = {:.2}; our PT program is built from the checkpoint's model (refreshed gap 0 by construction; R1 cosine {:.6})",
                 s.r1.weight_change_l2, s.r1.cosine_trained
             ),
-            verdict: if s.r1.passed {
-                Verdict::Reproduced
-            } else {
-                Verdict::NotReproduced
-            },
+            verdict: Verdict::passed(s.r1.passed),
             note: "the stale gap's size depends on model size and norm; only 'refreshed = 0' is the acceptance criterion".into(),
         });
     }
@@ -397,11 +399,7 @@ pub fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
                 g.acceptance.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "),
                 t.p.chains
             ),
-            verdict: if ok {
-                Verdict::Reproduced
-            } else {
-                Verdict::NotReproduced
-            },
+            verdict: Verdict::passed(ok),
             note: if ok {
                 "the preprint does not state the ladder's α_top; we use exp18's span".into()
             } else {
@@ -442,10 +440,8 @@ pub fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
             ours: parts.join("; "),
             verdict: if parts.is_empty() {
                 Verdict::Unresolved
-            } else if worst <= 0.3 {
-                Verdict::Reproduced
             } else {
-                Verdict::NotReproduced
+                Verdict::passed(worst <= 0.3)
             },
             note: format!("largest relative difference {:.0} %", 100.0 * worst),
         });
@@ -516,11 +512,7 @@ pub fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
                     "; no resolved α_top reached τ ≤ 25, hottest used"
                 }
             ),
-            verdict: if ok {
-                Verdict::Reproduced
-            } else {
-                Verdict::NotReproduced
-            },
+            verdict: Verdict::passed(ok),
             note: if ok {
                 String::new()
             } else {
@@ -544,11 +536,7 @@ pub fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
                 "{:.6} (initial weights: {:.4})",
                 s.r1.cosine_trained, s.r1.cosine_initial
             ),
-            verdict: if s.r1.passed {
-                Verdict::Reproduced
-            } else {
-                Verdict::NotReproduced
-            },
+            verdict: Verdict::passed(s.r1.passed),
             note: String::new(),
         });
     }
@@ -562,21 +550,18 @@ mod tests {
     #[test]
     fn a_bound_decides_a_tau_target_only_above_its_top() {
         // A bound at the target's top does not decide a τ target; a resolved value does.
-        assert_eq!(
-            judge_tau(100.0, TauStatus::LowerBound, 10.0, 200.0),
-            Verdict::Unresolved
-        );
-        assert_eq!(
-            judge_tau(300.0, TauStatus::NoWindow, 10.0, 200.0),
-            Verdict::NotReproduced
-        );
-        assert_eq!(
-            judge_tau(100.0, TauStatus::Resolved, 10.0, 200.0),
-            Verdict::Reproduced
-        );
-        assert_eq!(
-            judge_tau(5.0, TauStatus::Resolved, 10.0, 200.0),
-            Verdict::NotReproduced
-        );
+        // (τ̂, status, expected verdict) against the band [10, 200].
+        for (tau, status, want) in [
+            (100.0, TauStatus::LowerBound, Verdict::Unresolved),
+            (300.0, TauStatus::NoWindow, Verdict::NotReproduced),
+            (100.0, TauStatus::Resolved, Verdict::Reproduced),
+            (5.0, TauStatus::Resolved, Verdict::NotReproduced),
+        ] {
+            assert_eq!(
+                judge_tau(tau, status, 10.0, 200.0),
+                want,
+                "{tau} {status:?}"
+            );
+        }
     }
 }

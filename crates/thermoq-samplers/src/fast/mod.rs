@@ -22,8 +22,9 @@
 //! same Markov kernel, which `tests/fast_paths.rs` checks against exact enumeration.
 //!
 //! Every engine walks the kernel's [`ColourSchedule`] (the order the reference kernel's plan is
-//! built from) and [`FastSampler`] implements [`ChainSampler`], so the [`Executor`] runs it like
-//! any other sampler; `FastSampler::run` and `FastSampler::sweep` are thin wrappers over it.
+//! built from) and [`FastSampler`] implements [`ChainSampler`], so the
+//! [`Executor`](crate::Executor) runs it like any other sampler; `FastSampler::run` and
+//! `FastSampler::sweep` are thin wrappers over it.
 //!
 //! ```
 //! use thermoq_models::builders;
@@ -43,7 +44,7 @@ mod sparse;
 mod stream;
 
 use crate::observe::Observer;
-use crate::run::{ChainSampler, Executor, Segment, check_run, per_chain, slots};
+use crate::run::{ChainSampler, Segment, check_run, per_chain, slots};
 use crate::schedule::ScheduleRng;
 use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use dense::{DenseEngine, Layer};
@@ -125,7 +126,22 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// Lowercase name (`sparse`, `sparse-f32`, `lattice`, `dense`, `auto`).
+    /// Every engine, `Auto` first.
+    pub const ALL: [Engine; 6] = [
+        Self::Auto,
+        Self::Sparse,
+        Self::SparseF32,
+        Self::Lattice,
+        Self::Dense,
+        Self::Lanes,
+    ];
+
+    /// The engine called `name` (as [`Engine::name`] writes it), if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// Lowercase name (`sparse`, `sparse-f32`, `lattice`, `dense`, `lanes`, `auto`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Auto => "auto",
@@ -166,6 +182,15 @@ pub enum Generator {
 }
 
 impl Generator {
+    /// The generator called `name` (`chacha8`, or `xoshiro128+` also spelt `xoshiro128plus`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "chacha8" => Some(Self::ChaCha8),
+            "xoshiro128+" | "xoshiro128plus" => Some(Self::Xoshiro128Plus),
+            _ => None,
+        }
+    }
+
     /// Lowercase name (`chacha8`, `xoshiro128+`).
     pub fn name(self) -> &'static str {
         match self {
@@ -406,25 +431,7 @@ impl<'a> FastSampler<'a> {
         }
     }
 
-    /// Advances every chain by `sweeps` sweeps.
-    pub fn sweep(&mut self, batch: &mut ChainBatch, sweeps: usize) -> Result<(), SamplerError> {
-        ChainSampler::sweep(self, batch, sweeps)
-    }
-
-    /// Discards `burn_in` sweeps, then records `sweeps` sweeps into one observer per chain built by
-    /// `make(c)`; returns the observers merged in chain order (a wrapper over [`Executor`]).
-    pub fn run<O: Observer>(
-        &mut self,
-        batch: &mut ChainBatch,
-        burn_in: usize,
-        sweeps: usize,
-        make: impl Fn(usize) -> O + Sync,
-    ) -> Result<O, SamplerError> {
-        Ok(Executor::new(sweeps)
-            .burn_in(burn_in)
-            .run(self, batch, make)?
-            .observed)
-    }
+    crate::run::batch_shortcuts!();
 }
 
 /// Chain `c` draws from stream `c` of the seed; the lattice, sparse and lanes engines run each

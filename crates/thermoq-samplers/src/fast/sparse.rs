@@ -19,18 +19,18 @@
 use super::avx2_available;
 use super::stream::{RandBuf, threshold32};
 use crate::pbit::sigmoid;
+use std::ops::{Add, Mul};
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel};
 
-/// Field precision of the sparse engine.
-pub(crate) trait Field: Copy + Send + Sync + 'static {
+/// Field precision of the sparse engine; the arithmetic is the type's own (`+`, `*`, spin
+/// conversion via `From<Spin>`), only the conversions and the "up" test differ per precision.
+pub(crate) trait Field:
+    Copy + Send + Sync + 'static + From<Spin> + Add<Output = Self> + Mul<Output = Self>
+{
     fn from_f64(v: f64) -> Self;
-    fn from_spin(s: Spin) -> Self;
-    fn mul_add(self, a: Self, b: Self) -> Self;
-    fn add(self, b: Self) -> Self;
     /// Whether a uniform 32-bit word `u` says "up" for input `z = 2βφ`.
     fn up(z: Self, u: u32) -> bool;
-    fn mul(self, b: Self) -> Self;
     /// Whether the engine builds the 8-lane ELL layout (the `f32` path).
     const ELL: bool = false;
     fn to_f32(self) -> f32;
@@ -41,26 +41,10 @@ impl Field for f64 {
     fn from_f64(v: f64) -> Self {
         v
     }
-    #[inline]
-    fn from_spin(s: Spin) -> Self {
-        f64::from(s)
-    }
-    #[inline]
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        self + a * b
-    }
-    #[inline]
-    fn add(self, b: Self) -> Self {
-        self + b
-    }
     /// `u < round(σ(z)·2^32)`: bit depth 32.
     #[inline]
     fn up(z: Self, u: u32) -> bool {
         u64::from(u) < threshold32(sigmoid(z))
-    }
-    #[inline]
-    fn mul(self, b: Self) -> Self {
-        self * b
     }
     #[inline]
     fn to_f32(self) -> f32 {
@@ -74,26 +58,10 @@ impl Field for f32 {
     fn from_f64(v: f64) -> Self {
         v as f32
     }
-    #[inline]
-    fn from_spin(s: Spin) -> Self {
-        f32::from(s)
-    }
-    #[inline]
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        self + a * b
-    }
-    #[inline]
-    fn add(self, b: Self) -> Self {
-        self + b
-    }
     /// `⌊u/2^8⌋ < σ(z)·2^24` with the polynomial `f32` sigmoid of the dense engine: bit depth 24.
     #[inline]
     fn up(z: Self, u: u32) -> bool {
         ((u >> 8) as f32) < super::dense::sigmoid_f32(z) * 16_777_216.0
-    }
-    #[inline]
-    fn mul(self, b: Self) -> Self {
-        self * b
     }
     #[inline]
     fn to_f32(self) -> f32 {
@@ -215,16 +183,12 @@ impl<F: Field> Csr<F> {
             let (a, b) = (self.offsets[i], self.offsets[i + 1]);
             let mut phi = self.h[i];
             if let Some(e) = ext {
-                phi = phi.add(e[i]);
+                phi = phi + e[i];
             }
             for (&k, &jk) in self.nbr[a..b].iter().zip(&self.j[a..b]) {
-                phi = phi.mul_add(jk, F::from_spin(x[k as usize]));
+                phi = phi + jk * F::from(x[k as usize]);
             }
-            x[i] = if F::up(beta2.mul(phi), rb.u32()) {
-                1
-            } else {
-                -1
-            };
+            x[i] = if F::up(beta2 * phi, rb.u32()) { 1 } else { -1 };
         }
     }
 }

@@ -237,3 +237,20 @@ pub fn stationarity_residual(p: &[Vec<f64>], pi: &[f64]) -> f64 {
     }
     r
 }
+
+/// The replicate-chain check of the statistical suites: `means` are the per-chain time averages
+/// of one observable over independent chains, so `SE = sd(means)/√C` includes the
+/// autocorrelation; asserts `|mean − exact| ≤ z·SE + 1e-12` (naming `what`) and returns
+/// `|mean − exact|/SE` (0 when `SE = 0`).
+pub fn replicate_check(means: &[f64], exact: f64, z: f64, what: &str) -> f64 {
+    let c = means.len() as f64;
+    let mean = means.iter().sum::<f64>() / c;
+    let var = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (c - 1.0);
+    let se = (var / c).sqrt();
+    let err = (mean - exact).abs();
+    assert!(
+        err <= z * se + 1e-12,
+        "{what}: sampled {mean:.5} vs exact {exact:.5} (SE {se:.2e})"
+    );
+    if se > 0.0 { err / se } else { 0.0 }
+}

@@ -379,12 +379,7 @@ where
         };
         let fhat = overlaps(spec, &table)?;
         let v = asymptotic_variances_spectral(&spec.sigma, fhat.as_ref());
-        let tau_max = v
-            .iter()
-            .zip(&eg.var_pi)
-            .filter(|(_, s)| **s > 0.0)
-            .map(|(v, s)| v / s)
-            .fold(0.0f64, f64::max);
+        let tau_max = eg.tau_max(&v);
         let sv = SpectralView {
             sigma: &spec.sigma,
             overlaps: fhat.as_ref(),
@@ -480,12 +475,7 @@ where
             ExactKernel::new(kernel, model).map_err(|e| upstream("samplers")(e.to_string()))?;
         let qop = qop_propagated(&ek, &law.pi, &table, &eg.g, &params.start, &cfg)?;
         let v = asymptotic_variances_poisson(&ek, &law.pi, &table)?;
-        let tau_max = v
-            .iter()
-            .zip(&eg.var_pi)
-            .filter(|(_, s)| **s > 0.0)
-            .map(|(v, s)| v / s)
-            .fold(0.0f64, f64::max);
+        let tau_max = eg.tau_max(&v);
         let input = PredictorInput::new(k as f64, g_norm2, &eg.var_pi, None, Some(&v))?;
         let prediction = MatrixFree.predict(&input)?;
         let verdict = TrackingVerdict::new(prediction.q, qop.q_op);

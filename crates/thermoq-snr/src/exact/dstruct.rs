@@ -95,13 +95,7 @@ fn parts<M: EnergyModel + ?Sized>(
     };
     let table = law.observable_table(model, set);
     let pi = &dec.pi;
-    let fbar: Vec<Vec<f64>> = table
-        .iter()
-        .map(|f| {
-            let m = dot(pi, f);
-            f.iter().map(|v| v - m).collect()
-        })
-        .collect();
+    let fbar = centred(pi, &table);
     let var_pi = fbar
         .iter()
         .map(|f| pi.iter().zip(f).map(|(p, v)| p * v * v).sum())
@@ -260,13 +254,7 @@ pub fn struct_perp_gradient<M: EnergyModel + ?Sized>(
             v[s] += u * p.fbar[a][s];
         }
     }
-    let pbar: Vec<Vec<f64>> = params
-        .iter()
-        .map(|f| {
-            let m = dot(pi, f);
-            f.iter().map(|x| x - m).collect()
-        })
-        .collect();
+    let pbar = centred(pi, &params);
 
     // second term: per-site weights w_i(s)
     let ek = thermoq_samplers::exact::ExactKernel::new(kernel, model).map_err(|e| {
@@ -324,4 +312,15 @@ pub fn struct_perp_gradient<M: EnergyModel + ?Sized>(
         dt_o,
         dg_norm2,
     })
+}
+
+/// Every function of `table` minus its π-mean: `f̄ = f − E_π[f]`.
+fn centred(pi: &[f64], table: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    table
+        .iter()
+        .map(|f| {
+            let m = dot(pi, f);
+            f.iter().map(|v| v - m).collect()
+        })
+        .collect()
 }

@@ -62,6 +62,16 @@ impl ExactGradient {
     pub fn norm2(&self) -> f64 {
         self.g.iter().map(|v| v * v).sum()
     }
+
+    /// `τ_max = max_a v_a / Var_π[f_a]` (sweeps) from the asymptotic variances `v` (one per
+    /// observable), over the observables with `Var_π[f_a] > 0`; 0 when there are none.
+    pub fn tau_max(&self, v: &[f64]) -> f64 {
+        v.iter()
+            .zip(&self.var_pi)
+            .filter(|(_, s)| **s > 0.0)
+            .map(|(v, s)| v / s)
+            .fold(0.0f64, f64::max)
+    }
 }
 
 /// `∂g_a/∂θ_b = β Cov_π(f_a, f_b)` as an `n_obs × n_params` matrix, for observables `table_obs`

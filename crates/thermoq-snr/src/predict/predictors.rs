@@ -24,6 +24,21 @@ fn anchor(p: &mut Prediction, sv: &SpectralView<'_>, j: usize) {
     p.anchor_parity = sv.parity.get(j).copied();
 }
 
+/// A one-mode prediction from `T`: the cluster is mode `j`, which is also the anchor.
+fn one_mode(
+    who: &'static str,
+    input: &PredictorInput<'_>,
+    sv: &SpectralView<'_>,
+    j: usize,
+    t: f64,
+) -> Prediction {
+    let mut p = Prediction::simple(who, input.q_from_t(t), t);
+    p.cluster_size = 1;
+    p.cluster = vec![j];
+    anchor(&mut p, sv, j);
+    p
+}
+
 /// The single-spectral-gap predictor as the textbook reads it: `T = Σ_a |f̂_{a,2}|²/(1 − σ_2)`,
 /// mode 2 being the first non-constant mode regardless of parity. On a flip-symmetric model that
 /// mode is odd, every `f̂_{a,2}` is zero up to rounding and `Q` explodes — reported as is.
@@ -41,11 +56,7 @@ impl Predictor for Naive {
             .map(|a| sv.overlaps[(a, j)].powi(2))
             .sum();
         let t = crate::exact::qop::ratio(w, 1.0 - sv.sigma[j]);
-        let mut p = Prediction::simple(self.name(), input.q_from_t(t), t);
-        p.cluster_size = 1;
-        p.cluster = vec![j];
-        anchor(&mut p, &sv, j);
-        Ok(p)
+        Ok(one_mode(self.name(), input, &sv, j, t))
     }
 }
 
@@ -94,11 +105,7 @@ impl Predictor for OneGap {
         } else {
             var * (1.0 + s) / (2.0 * (1.0 - s))
         };
-        let mut p = Prediction::simple(self.name(), input.q_from_t(t), t);
-        p.cluster_size = 1;
-        p.cluster = vec![j];
-        anchor(&mut p, &sv, j);
-        Ok(p)
+        Ok(one_mode(self.name(), input, &sv, j, t))
     }
 }
 

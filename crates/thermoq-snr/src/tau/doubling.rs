@@ -215,6 +215,25 @@ where
     )
 }
 
+/// The doubling rule over the prefixes of recorded chains (equal lengths `n`): starts at
+/// `L₀ = n/2^k ≥ 16` (at most 6 doublings; at least 4 samples) and ends at the full series, with
+/// the pooled estimator, as [`doubling_run_multi`].
+pub fn doubling_prefixes(chains: &[Vec<f64>]) -> Result<DoublingReport, SnrError> {
+    let n = chains.first().map_or(0, Vec::len);
+    let mut l0 = n;
+    let mut k = 0;
+    while l0 / 2 >= 16 && k < 6 {
+        l0 /= 2;
+        k += 1;
+    }
+    doubling_run_multi(l0.max(4).min(n), n, chains.len(), |bufs, len| {
+        for (buf, chain) in bufs.iter_mut().zip(chains) {
+            buf.clear();
+            buf.extend_from_slice(&chain[..len.min(chain.len())]);
+        }
+    })
+}
+
 /// The doubling rule on `n_chains` chains with the pooled estimator [`sokal_pooled`].
 ///
 /// `extend(chains, len)` must leave exactly `len` samples in every one of the `n_chains`

@@ -44,7 +44,8 @@ pub use acf::{AcfPlan, AcfScratch, PLAN_CACHE_SIZE, autocorrelation_fft, autocov
 pub use batch::batch_means;
 pub use chains::ChainSet;
 pub use doubling::{
-    DoublingReport, DoublingRow, TauVerdict, doubling_run, doubling_run_multi, is_resolved,
+    DoublingReport, DoublingRow, TauVerdict, doubling_prefixes, doubling_run, doubling_run_multi,
+    is_resolved,
 };
 pub use geyer::{ess, geyer, geyer_split};
 pub use pooled::{
