@@ -514,16 +514,61 @@ impl LanesEngine {
         seg: &Segment,
         observers: Option<&mut [O]>,
     ) {
+        let n = self.n;
+        let mut ctx: Option<Vec<(&mut [O], Vec<Spin>)>> =
+            observers.map(|o| o.chunks_mut(W).map(|c| (c, vec![0; n])).collect());
+        self.drive_with(
+            batch,
+            rngs,
+            sched,
+            seg,
+            ctx.as_deref_mut(),
+            |(obs, tmp), d, v| {
+                for (l, o) in obs.iter_mut().enumerate() {
+                    v.lane(l, tmp);
+                    o.observe(d, tmp);
+                }
+            },
+        );
+    }
+
+    /// Runs `seg` on every chain; with `observers` (one per block of `W` chains), observer `b`
+    /// gets block `b`'s chains in the lanes layout after each draw (no per-chain conversion).
+    pub(crate) fn drive_blocks<B: BlockObserver>(
+        &mut self,
+        batch: &mut ChainBatch,
+        rngs: &mut [RandBuf],
+        sched: &ColourSchedule,
+        seg: &Segment,
+        observers: &mut [B],
+    ) {
+        self.drive_with(batch, rngs, sched, seg, Some(observers), |o, d, v| {
+            o.observe(d, v)
+        });
+    }
+
+    /// Runs `seg` on every chain; with `ctx` (one per block), `observe(&mut ctx[b], draw, view)`
+    /// after each draw of block `b`.
+    fn drive_with<T: Send>(
+        &mut self,
+        batch: &mut ChainBatch,
+        rngs: &mut [RandBuf],
+        sched: &ColourSchedule,
+        seg: &Segment,
+        ctx: Option<&mut [T]>,
+        observe: impl Fn(&mut T, usize, &BlockView<'_>) + Sync,
+    ) {
         let n = self.n.max(1);
         self.seed_xo(rngs);
         let mut cursors = std::mem::take(&mut self.cursors);
         let mut xo = std::mem::take(&mut self.xo);
         let blocks = rngs.len().div_ceil(W);
-        let mut obs: Vec<Option<&mut [O]>> = match observers {
-            Some(o) => o.chunks_mut(W).map(Some).collect(),
+        let mut obs: Vec<Option<&mut T>> = match ctx {
+            Some(o) => o.iter_mut().map(Some).collect(),
             None => (0..blocks).map(|_| None).collect(),
         };
         let me = &*self;
+        let observe = &observe;
         batch
             .as_mut_slice()
             .par_chunks_mut(n * W)
@@ -533,7 +578,20 @@ impl LanesEngine {
             .zip(obs.par_iter_mut())
             .enumerate()
             .for_each(|(b, ((((xs, rbs), cur), xo), o))| {
-                me.run_block(b, xs, rbs, cur, xo, sched, seg, o.as_deref_mut());
+                let mut f = o
+                    .as_deref_mut()
+                    .map(|t| move |d: usize, v: &BlockView<'_>| observe(t, d, v));
+                me.run_block(
+                    b,
+                    xs,
+                    rbs,
+                    cur,
+                    xo,
+                    sched,
+                    seg,
+                    f.as_mut()
+                        .map(|f| f as &mut dyn FnMut(usize, &BlockView<'_>)),
+                );
             });
         self.cursors = cursors;
         self.xo = xo;
@@ -558,15 +616,7 @@ impl LanesEngine {
         self.resident = batch
             .as_slice()
             .chunks(n.max(1) * W)
-            .map(|xs| {
-                let mut x = vec![Row([1.0; W]); n];
-                for (l, chain) in xs.chunks(n.max(1)).enumerate() {
-                    for (row, &s) in x.iter_mut().zip(chain) {
-                        row.0[l] = f32::from(s);
-                    }
-                }
-                x
-            })
+            .map(|xs| to_rows(xs, n))
             .collect();
     }
 
@@ -629,12 +679,18 @@ impl LanesEngine {
             .zip(xo.par_iter_mut())
             .zip(params.par_iter_mut())
             .zip(ctx.par_iter_mut())
-            .for_each(|(((((x, rbs), cur), xo), p), t)| {
+            .enumerate()
+            .for_each(|(b, (((((x, rbs), cur), xo), p), t))| {
                 let mut sc = Scratch::new(rbs.len() * sched.steps());
                 for _ in 0..sweeps {
                     let mut d = [0.0f32; W];
                     me.sweep_block::<true>(x, rbs, cur, xo, p, sched, &mut sc, &mut d);
-                    after(t, &BlockView { rows: x }, &d, &mut p.c2);
+                    let v = BlockView {
+                        rows: x,
+                        first: b * W,
+                        lanes: rbs.len(),
+                    };
+                    after(t, &v, &d, &mut p.c2);
                 }
             });
         self.cursors = cursors;
@@ -643,8 +699,9 @@ impl LanesEngine {
         self.params = params;
     }
 
+    /// Runs `seg` on block `b` (chains `xs`), calling `obs(first + d, view)` after draw `d`.
     #[allow(clippy::too_many_arguments)]
-    fn run_block<O: Observer>(
+    fn run_block(
         &self,
         b: usize,
         xs: &mut [Spin],
@@ -653,19 +710,13 @@ impl LanesEngine {
         xo: &mut XoBlock,
         sched: &ColourSchedule,
         seg: &Segment,
-        obs: Option<&mut [O]>,
+        obs: Option<&mut dyn FnMut(usize, &BlockView<'_>)>,
     ) {
         let p = &self.params[b];
         let n = self.n;
         let w = rbs.len();
-        let mut x = vec![Row([1.0; W]); n];
-        for (l, chain) in xs.chunks(n.max(1)).enumerate() {
-            for (row, &s) in x.iter_mut().zip(chain) {
-                row.0[l] = f32::from(s);
-            }
-        }
+        let mut x = to_rows(xs, n);
         let mut sc = Scratch::new(w * sched.steps());
-        let mut tmp: Vec<Spin> = vec![0; n];
         let mut sweeps = |x: &mut [Row], k: usize| {
             for _ in 0..k {
                 self.sweep_block::<false>(x, rbs, cur, xo, p, sched, &mut sc, &mut [0.0; W]);
@@ -676,10 +727,12 @@ impl LanesEngine {
             Some(obs) => {
                 for d in 0..seg.draws {
                     sweeps(&mut x, seg.thin);
-                    for (l, o) in obs.iter_mut().enumerate() {
-                        store_lane(&x, l, &mut tmp);
-                        o.observe(seg.first + d, &tmp);
-                    }
+                    let v = BlockView {
+                        rows: &x,
+                        first: b * W,
+                        lanes: w,
+                    };
+                    obs(seg.first + d, &v);
                 }
             }
             None => sweeps(&mut x, seg.draws * seg.thin),
@@ -940,16 +993,258 @@ unsafe fn words_avx2(ptrs: &[*const u8; W], len: usize, words: &mut [u32]) {
     }
 }
 
-/// A block's chains in the lanes layout, read-only.
-pub(crate) struct BlockView<'a> {
+/// Up to [`W`] chains in the lanes layout, read-only: `row(i)[l]` is spin `i` of chain
+/// `first_chain() + l` as `±1.0`; lanes from `lanes()` on are idle padding.
+pub struct BlockView<'a> {
     rows: &'a [Row],
+    first: usize,
+    lanes: usize,
 }
 
-impl BlockView<'_> {
+impl<'a> BlockView<'a> {
     /// Lane `l`'s spins into `out` (one per node).
-    pub(crate) fn lane(&self, l: usize, out: &mut [Spin]) {
+    pub fn lane(&self, l: usize, out: &mut [Spin]) {
         store_lane(self.rows, l, out);
     }
+
+    /// The chain in lane 0.
+    pub fn first_chain(&self) -> usize {
+        self.first
+    }
+
+    /// Lanes holding chains (the rest of the `W` are padding).
+    pub fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    /// Spins per chain.
+    pub fn n_spins(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Node `i` in every lane (`±1.0`).
+    pub fn row(&self, i: usize) -> &'a [f32; W] {
+        &self.rows[i].0
+    }
+
+    /// Builds the lanes layout of `chains` (`W·n` spins at most, chain-major) in `scratch` and
+    /// hands its view to `f`; the first chain is `first`.
+    pub(crate) fn of_chains<R>(
+        chains: &[Spin],
+        n: usize,
+        first: usize,
+        f: impl FnOnce(&BlockView<'_>) -> R,
+    ) -> R {
+        let rows = to_rows(chains, n);
+        f(&BlockView {
+            rows: &rows,
+            first,
+            lanes: chains.len() / n.max(1),
+        })
+    }
+}
+
+/// What a block-wise run hands each block's chains to after every draw
+/// ([`ConditionedSampler::run_per_block`](super::conditioned::ConditionedSampler::run_per_block)).
+pub trait BlockObserver: Send {
+    /// Records the block's chains after draw `draw`.
+    fn observe(&mut self, draw: usize, block: &BlockView<'_>);
+}
+
+/// Per-lane sums of `x_i` (every node) and `x_i x_j` (a fixed edge list) over the recorded states
+/// of one block of chains, kept as exact integers: the lanes layout is turned into `i16` `±1` once
+/// per state and each edge costs one sign-multiply and one add over all lanes (AVX2), instead of
+/// one scalar product per chain and edge. Sums are exact, so any grouping of them gives the same
+/// numbers as summing chain by chain.
+#[derive(Clone, Debug)]
+pub struct LaneMoments {
+    edges: std::sync::Arc<[(u32, u32)]>,
+    count: u64,
+    /// States in `x` / `xx` since the last spill (at most `i16::MAX`, so `xx` cannot overflow).
+    pending: u32,
+    x: Vec<[i32; W]>,
+    xx: Vec<[i16; W]>,
+    /// Totals moved out of `x` / `xx` every `i16::MAX` states (empty until the first spill).
+    x_spilled: Vec<[i64; W]>,
+    xx_spilled: Vec<[i64; W]>,
+    /// Scratch: the state as `i16` `±1` rows.
+    spins: Vec<[i16; W]>,
+}
+
+impl LaneMoments {
+    /// Empty sums for chains of `n` spins and the edges `edges` (`(i, j)`, both `< n`); an edge
+    /// naming a node `≥ n` is an error naming `edges`.
+    pub fn new(n: usize, edges: std::sync::Arc<[(u32, u32)]>) -> Result<Self, crate::SamplerError> {
+        if let Some(k) = edges
+            .iter()
+            .position(|&(i, j)| i as usize >= n || j as usize >= n)
+        {
+            return Err(crate::SamplerError::invalid(
+                "edges",
+                format!("edge {k} is {:?}, expected nodes below {n}", edges[k]),
+            ));
+        }
+        Ok(Self {
+            count: 0,
+            pending: 0,
+            x: vec![[0; W]; n],
+            xx: vec![[0; W]; edges.len()],
+            x_spilled: Vec::new(),
+            xx_spilled: Vec::new(),
+            spins: vec![[0; W]; n],
+            edges,
+        })
+    }
+
+    /// Adds the block's current state (every lane; padding lanes are summed too and never read).
+    /// The block must have the `n` spins the sums were made for.
+    pub fn add(&mut self, block: &BlockView<'_>) {
+        assert_eq!(
+            block.n_spins(),
+            self.x.len(),
+            "LaneMoments::add: block has {} spins, the sums {}",
+            block.n_spins(),
+            self.x.len()
+        );
+        if self.pending == i16::MAX as u32 {
+            self.spill();
+        }
+        #[cfg(target_arch = "x86_64")]
+        if simd_available() {
+            // SAFETY: AVX2 detected at run time.
+            unsafe {
+                lane_moments_avx2(
+                    block.rows,
+                    &self.edges,
+                    &mut self.spins,
+                    &mut self.x,
+                    &mut self.xx,
+                )
+            };
+            self.count += 1;
+            self.pending += 1;
+            return;
+        }
+        lane_moments_portable(
+            block.rows,
+            &self.edges,
+            &mut self.spins,
+            &mut self.x,
+            &mut self.xx,
+        );
+        self.count += 1;
+        self.pending += 1;
+    }
+
+    fn spill(&mut self) {
+        if self.xx_spilled.is_empty() {
+            self.x_spilled = vec![[0; W]; self.x.len()];
+            self.xx_spilled = vec![[0; W]; self.xx.len()];
+        }
+        for (t, v) in self.x_spilled.iter_mut().zip(&mut self.x) {
+            for l in 0..W {
+                t[l] += i64::from(v[l]);
+            }
+            *v = [0; W];
+        }
+        for (t, v) in self.xx_spilled.iter_mut().zip(&mut self.xx) {
+            for l in 0..W {
+                t[l] += i64::from(v[l]);
+            }
+            *v = [0; W];
+        }
+        self.pending = 0;
+    }
+
+    /// States added.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// `Σ x_i` of lane `l`.
+    pub fn sum_x(&self, i: usize, l: usize) -> i64 {
+        i64::from(self.x[i][l]) + self.x_spilled.get(i).map_or(0, |t| t[l])
+    }
+
+    /// `Σ x_i x_j` of lane `l` over edge `e` of the list.
+    pub fn sum_xx(&self, e: usize, l: usize) -> i64 {
+        i64::from(self.xx[e][l]) + self.xx_spilled.get(e).map_or(0, |t| t[l])
+    }
+}
+
+/// [`LaneMoments::add`]'s kernel, portable: `x[i] += rows[i]`, `spins[i] = rows[i]` as `i16`,
+/// `xx[e] += spins[i]·spins[j]` per lane.
+fn lane_moments_portable(
+    rows: &[Row],
+    edges: &[(u32, u32)],
+    spins: &mut [[i16; W]],
+    x: &mut [[i32; W]],
+    xx: &mut [[i16; W]],
+) {
+    for ((row, xs), sp) in rows.iter().zip(x.iter_mut()).zip(spins.iter_mut()) {
+        for l in 0..W {
+            let v = row.0[l] as i32;
+            xs[l] += v;
+            sp[l] = v as i16;
+        }
+    }
+    for (acc, &(i, j)) in xx.iter_mut().zip(edges) {
+        let (a, b) = (&spins[i as usize], &spins[j as usize]);
+        for l in 0..W {
+            acc[l] += a[l] * b[l];
+        }
+    }
+}
+
+/// [`lane_moments_portable`] with AVX2 (the same integers): rows to `i32` by one conversion per 8
+/// lanes, packed to `i16`; an edge is one `sign` (the product of `±1`s) and one add over 16 lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn lane_moments_avx2(
+    rows: &[Row],
+    edges: &[(u32, u32)],
+    spins: &mut [[i16; W]],
+    x: &mut [[i32; W]],
+    xx: &mut [[i16; W]],
+) {
+    use std::arch::x86_64::*;
+    assert!(spins.len() == rows.len() && x.len() == rows.len() && xx.len() == edges.len());
+    // SAFETY: every pointer is to an element of a slice indexed with bounds checks (rows, `x`,
+    // `spins`, `xx`); each element is `W` = 16 lanes, read and written as two 8×`i32` vectors
+    // (`x`, rows) or one 16×`i16` vector (`spins`, `xx`), unaligned.
+    unsafe {
+        for ((row, xs), sp) in rows.iter().zip(x.iter_mut()).zip(spins.iter_mut()) {
+            let a = _mm256_cvtps_epi32(_mm256_load_ps(row.0.as_ptr()));
+            let b = _mm256_cvtps_epi32(_mm256_load_ps(row.0.as_ptr().add(8)));
+            let xp = xs.as_mut_ptr().cast::<__m256i>();
+            _mm256_storeu_si256(xp, _mm256_add_epi32(_mm256_loadu_si256(xp), a));
+            let xp1 = xp.add(1);
+            _mm256_storeu_si256(xp1, _mm256_add_epi32(_mm256_loadu_si256(xp1), b));
+            // `packs` interleaves 128-bit halves: (a0..3, b0..3, a4..7, b4..7) → lane order.
+            let p = _mm256_permute4x64_epi64::<0xD8>(_mm256_packs_epi32(a, b));
+            _mm256_storeu_si256(sp.as_mut_ptr().cast(), p);
+        }
+        for (acc, &(i, j)) in xx.iter_mut().zip(edges) {
+            let si = _mm256_loadu_si256(spins[i as usize].as_ptr().cast());
+            let sj = _mm256_loadu_si256(spins[j as usize].as_ptr().cast());
+            let q = acc.as_mut_ptr().cast::<__m256i>();
+            _mm256_storeu_si256(
+                q,
+                _mm256_add_epi16(_mm256_loadu_si256(q), _mm256_sign_epi16(si, sj)),
+            );
+        }
+    }
+}
+
+/// Up to `W` chains of `n` spins (chain-major) in the lanes layout (idle lanes `+1`).
+fn to_rows(chains: &[Spin], n: usize) -> Vec<Row> {
+    let mut x = vec![Row([1.0; W]); n];
+    for (l, chain) in chains.chunks(n.max(1)).enumerate() {
+        for (row, &s) in x.iter_mut().zip(chain) {
+            row.0[l] = f32::from(s);
+        }
+    }
+    x
 }
 
 fn store_lane(x: &[Row], l: usize, out: &mut [Spin]) {
@@ -1327,6 +1622,69 @@ mod tests {
         eprintln!(
             "RAN: xo_words_avx2_matches_portable compared the AVX2 kernel with the portable one"
         );
+    }
+
+    /// The lane sums' AVX2 kernel gives the portable kernel's integers, and sums past the `i16`
+    /// range (40,000 states, spilled every 32,767) are the exact totals.
+    #[test]
+    fn lane_moments_kernels_agree_and_spill_exactly() {
+        let n = 37;
+        let mut k = 7u32;
+        let mut next = || {
+            k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            k >> 8
+        };
+        let edges: std::sync::Arc<[(u32, u32)]> = (0..90)
+            .map(|_| (next() % n as u32, next() % n as u32))
+            .collect();
+        let states: Vec<Vec<Row>> = (0..3)
+            .map(|_| {
+                (0..n)
+                    .map(|_| {
+                        Row(std::array::from_fn(|_| {
+                            if next() & 1 == 1 { 1.0 } else { -1.0 }
+                        }))
+                    })
+                    .collect()
+            })
+            .collect();
+        if simd_available() {
+            let (mut sa, mut xa, mut xxa) = (vec![[0; W]; n], vec![[0; W]; n], vec![[0; W]; 90]);
+            let (mut sb, mut xb, mut xxb) = (sa.clone(), xa.clone(), xxa.clone());
+            for st in &states {
+                lane_moments_portable(st, &edges, &mut sa, &mut xa, &mut xxa);
+                // SAFETY: AVX2 detected above.
+                unsafe { lane_moments_avx2(st, &edges, &mut sb, &mut xb, &mut xxb) };
+            }
+            assert_eq!((sa, xa, xxa), (sb, xb, xxb));
+            eprintln!("RAN: lane_moments_kernels_agree_and_spill_exactly compared the AVX2 kernel");
+        }
+        let mut lm = LaneMoments::new(n, edges.clone()).expect("edges");
+        let reps = 40_000;
+        for r in 0..reps {
+            let st = &states[r % 3];
+            lm.add(&BlockView {
+                rows: st,
+                first: 0,
+                lanes: W,
+            });
+        }
+        assert_eq!(lm.count(), reps as u64);
+        let times: Vec<i64> = (0..3).map(|q| ((reps - q).div_ceil(3)) as i64).collect();
+        for l in 0..W {
+            for i in 0..n {
+                let want: i64 = (0..3).map(|q| times[q] * states[q][i].0[l] as i64).sum();
+                assert_eq!(lm.sum_x(i, l), want, "node {i} lane {l}");
+            }
+            for (e, &(i, j)) in edges.iter().enumerate() {
+                let want: i64 = (0..3)
+                    .map(|q| {
+                        times[q] * (states[q][i as usize].0[l] * states[q][j as usize].0[l]) as i64
+                    })
+                    .sum();
+                assert_eq!(lm.sum_xx(e, l), want, "edge {e} lane {l}");
+            }
+        }
     }
 
     /// The AVX2 comparison gives the portable one's bits.
