@@ -133,17 +133,62 @@ fn xo_words_portable(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32])
     }
 }
 
-/// [`xo_words_avx2`] when `simd` (AVX2 detected at run time), else [`xo_words_portable`].
+/// [`xo_words_avx512`] when `wide` (AVX-512F detected at run time), else [`xo_words_avx2`] when
+/// `simd` (AVX2), else [`xo_words_portable`].
 #[inline]
-fn xo_words(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32], simd: bool) {
+fn xo_words(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32], simd: bool, wide: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: callers pass `wide` only from `wide_available()`.
+        unsafe { xo_words_avx512(st, len, mask, words) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if simd {
         // SAFETY: callers pass `simd` only from `simd_available()`.
         unsafe { xo_words_avx2(st, len, mask, words) };
         return;
     }
-    let _ = simd;
+    let _ = (simd, wide);
     xo_words_portable(st, len, mask, words);
+}
+
+/// [`xo_words_portable`] with AVX-512, all 16 lanes in one vector (identical words and states).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn xo_words_avx512(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
+    use std::arch::x86_64::*;
+    assert!(words.len() >= len * W);
+    let m = mask as u16; // lanes that advance
+    // SAFETY: state rows are `W` = 16 words, read and written whole; words are written at `s·W`
+    // with `s < len`, within the length checked above.
+    unsafe {
+        let p: [*mut u32; 4] = std::array::from_fn(|k| st.s[k].as_mut_ptr());
+        let mut s0 = _mm512_load_si512(p[0].cast());
+        let mut s1 = _mm512_load_si512(p[1].cast());
+        let mut s2 = _mm512_load_si512(p[2].cast());
+        let mut s3 = _mm512_load_si512(p[3].cast());
+        let wp = words.as_mut_ptr();
+        for s in 0..len {
+            let out = _mm512_add_epi32(s0, s3);
+            _mm512_storeu_si512(wp.add(s * W).cast(), _mm512_srli_epi32::<8>(out));
+            let t = _mm512_slli_epi32::<9>(s1);
+            let n2 = _mm512_xor_si512(s2, s0);
+            let n3 = _mm512_xor_si512(s3, s1);
+            let n1 = _mm512_xor_si512(s1, n2);
+            let n0 = _mm512_xor_si512(s0, n3);
+            let n2 = _mm512_xor_si512(n2, t);
+            let n3 = _mm512_rol_epi32::<11>(n3);
+            s0 = _mm512_mask_mov_epi32(s0, m, n0);
+            s1 = _mm512_mask_mov_epi32(s1, m, n1);
+            s2 = _mm512_mask_mov_epi32(s2, m, n2);
+            s3 = _mm512_mask_mov_epi32(s3, m, n3);
+        }
+        _mm512_store_si512(p[0].cast(), s0);
+        _mm512_store_si512(p[1].cast(), s1);
+        _mm512_store_si512(p[2].cast(), s2);
+        _mm512_store_si512(p[3].cast(), s3);
+    }
 }
 
 /// [`xo_words_portable`] with AVX2, 8 lanes per vector (identical words and states).
@@ -202,7 +247,7 @@ fn xo_words_avx2(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
 /// at a time exactly as a pass does (AVX2 when available). Returns a checksum so the work is not
 /// optimised away.
 pub fn probe_xoshiro_words(blocks: usize, words_per_lane: usize) -> u64 {
-    let simd = simd_available();
+    let (simd, wide) = (simd_available(), wide_available());
     (0..blocks)
         .into_par_iter()
         .map(|b| {
@@ -213,7 +258,7 @@ pub fn probe_xoshiro_words(blocks: usize, words_per_lane: usize) -> u64 {
             let mut words = vec![0u32; CHUNK * W];
             let mut acc = 0u64;
             for _ in 0..words_per_lane.div_ceil(CHUNK) {
-                xo_words(&mut st, CHUNK, u32::MAX, &mut words, simd);
+                xo_words(&mut st, CHUNK, u32::MAX, &mut words, simd, wide);
                 acc = acc.wrapping_add(u64::from(words[17]));
             }
             acc
@@ -345,6 +390,8 @@ pub(crate) struct LanesEngine {
     /// One per block of `W` chains.
     params: Vec<LaneParams>,
     simd: bool,
+    /// AVX-512 kernels (16 lanes per vector; the same samples as AVX2).
+    wide: bool,
     cursors: Vec<ByteCursor>,
     generator: Generator,
     /// One `xoshiro128+` block per `W` chains; seeded from the chains' own streams at the first
@@ -425,6 +472,7 @@ impl LanesEngine {
                 blocks
             ],
             simd: simd_available(),
+            wide: wide_available(),
             cursors: vec![ByteCursor::new(); n_chains],
             generator: Generator::ChaCha8,
             xo: vec![XoBlock::idle(); n_chains.div_ceil(W)],
@@ -497,6 +545,13 @@ impl LanesEngine {
     /// Uses the portable kernel instead of the AVX2 one (same samples).
     pub(crate) fn set_simd(&mut self, on: bool) {
         self.simd = on && simd_available();
+        self.wide = self.simd && wide_available();
+    }
+
+    /// Uses the AVX-512 kernels when available (default) or the AVX2 ones (same samples).
+    #[cfg(test)]
+    fn set_wide(&mut self, on: bool) {
+        self.wide = on && self.simd && wide_available();
     }
 
     /// Whether the AVX2 kernel is in use.
@@ -855,12 +910,21 @@ impl LanesEngine {
         while start < len_all {
             let len = (len_all - start).min(CHUNK);
             if self.generator == Generator::Xoshiro128Plus {
-                xo_words(xo, len, m, words, self.simd);
+                xo_words(xo, len, m, words, self.simd, self.wide);
             } else {
                 self.chacha_words(len, mask, rbs, cur, words, bytes);
             }
             let range = start..start + len;
-            if self.simd {
+            if self.wide {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `wide` is only true when AVX-512F, AVX2 and FMA were detected at run
+                // time; every neighbour index is a node of the model, `< x.len()`.
+                unsafe {
+                    pass_avx512::<E>(x, cl, range, words, m, p, de)
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                pass_portable::<E>(x, cl, range, words, m, p, de)
+            } else if self.simd {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `simd` is only true when AVX2 and FMA were detected at run time; every
                 // neighbour index is a node of the model, `< x.len()`.
@@ -1253,6 +1317,18 @@ fn store_lane(x: &[Row], l: usize, out: &mut [Spin]) {
     }
 }
 
+/// AVX-512F as well as [`simd_available`]'s AVX2 and FMA.
+fn wide_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        simd_available() && std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 fn simd_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -1398,6 +1474,107 @@ fn pass_avx2<const E: bool>(
             }
         }
     }
+}
+
+/// [`pass_avx2`] with AVX-512: a node's 16 lanes are one vector, so a neighbour costs one fused
+/// multiply-add with a memory operand (the same `f32` operations lane by lane, so the same
+/// samples).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn pass_avx512<const E: bool>(
+    x: &mut [Row],
+    cl: &Class,
+    range: std::ops::Range<usize>,
+    words: &[u32],
+    mask: u32,
+    p: &LaneParams,
+    de: &mut [f32; W],
+) {
+    use std::arch::x86_64::*;
+    assert!(range.end <= cl.nodes.len() && range.len() <= CHUNK && words.len() >= range.len() * W);
+    assert!(cl.off.len() == cl.nodes.len() + 1 && cl.j.len() == cl.nbr.len());
+    debug_assert!(cl.nbr.iter().all(|&k| (k as usize) < x.len()));
+    debug_assert!(cl.nodes.iter().all(|&k| (k as usize) < x.len()));
+    let full = mask == u32::MAX;
+    let m = mask as u16; // lanes that update
+    // SAFETY: node and neighbour indices are `< x.len()` (sites of the model); `off` entries are
+    // `≤ nbr.len()`; words are read at `[(s − start)·W, +W)` within the length checked above;
+    // rows and field rows are `W` = 16 floats, 64-byte aligned, read and written whole.
+    unsafe {
+        let xp = x.as_mut_ptr().cast::<f32>();
+        let c2 = _mm512_loadu_ps(p.c2.as_ptr());
+        let bias = p.bias.as_ref().map(|rows| rows.as_ptr().cast::<f32>());
+        let (up, down) = (_mm512_set1_ps(1.0), _mm512_set1_ps(-1.0));
+        let base = range.start;
+        // Phase 1: every node's field (the class's nodes are not neighbours of each other).
+        let mut fields = std::mem::MaybeUninit::<[Row; CHUNK]>::uninit();
+        let fp = fields.as_mut_ptr().cast::<f32>();
+        for s in range.clone() {
+            let a = *cl.off.get_unchecked(s) as usize;
+            let b = *cl.off.get_unchecked(s + 1) as usize;
+            let mut acc = match bias {
+                Some(bp) => _mm512_loadu_ps(bp.add(*cl.nodes.get_unchecked(s) as usize * W)),
+                None => _mm512_set1_ps(*cl.h.get_unchecked(s)),
+            };
+            for e in a..b {
+                let k = *cl.nbr.get_unchecked(e) as usize;
+                let jj = _mm512_set1_ps(*cl.j.get_unchecked(e));
+                acc = _mm512_fmadd_ps(jj, _mm512_load_ps(xp.add(k * W)), acc);
+            }
+            _mm512_store_ps(fp.add((s - base) * W), acc);
+        }
+        // Phase 2: exponential, compare and store per node; with `E`, `−(x' − x)·φ` per lane.
+        let mut dacc = _mm512_loadu_ps(de.as_ptr());
+        for s in range {
+            let dst = xp.add(*cl.nodes.get_unchecked(s) as usize * W);
+            let acc = _mm512_load_ps(fp.add((s - base) * W));
+            let u = _mm512_cvtepi32_ps(_mm512_loadu_si512(
+                words.as_ptr().add((s - base) * W).cast(),
+            ));
+            let is_up = up24_mask_avx512(_mm512_mul_ps(c2, acc), u);
+            let mut new = _mm512_mask_blend_ps(is_up, down, up);
+            if !full || E {
+                let old = _mm512_load_ps(dst);
+                if !full {
+                    // Lanes outside the mask keep their spin.
+                    new = _mm512_mask_blend_ps(m, old, new);
+                }
+                if E {
+                    dacc = _mm512_fnmadd_ps(_mm512_sub_ps(new, old), acc, dacc);
+                }
+            }
+            _mm512_store_ps(dst, new);
+        }
+        if E {
+            _mm512_storeu_ps(de.as_mut_ptr(), dacc);
+        }
+    }
+}
+
+/// [`up24`] on 16 lanes, operation for operation (bit-identical): bit `l` is lane `l`'s answer.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+#[inline]
+fn up24_mask_avx512(
+    a: std::arch::x86_64::__m512,
+    u: std::arch::x86_64::__m512,
+) -> std::arch::x86_64::__mmask16 {
+    use std::arch::x86_64::*;
+    let s = _mm512_set1_ps;
+    let a = _mm512_max_ps(_mm512_min_ps(a, s(A_MAX)), s(A_MIN));
+    let t = _mm512_add_ps(a, s(ROUND));
+    let n = _mm512_sub_ps(t, s(ROUND));
+    let f = _mm512_sub_ps(a, n);
+    let mut p = s(EXP2_POLY[5]);
+    for &c in EXP2_POLY[..5].iter().rev() {
+        p = _mm512_fmadd_ps(p, f, s(c));
+    }
+    let scale = _mm512_castsi512_ps(_mm512_add_epi32(
+        _mm512_slli_epi32::<23>(_mm512_castps_si512(t)),
+        _mm512_set1_epi32(127 << 23),
+    ));
+    let lhs = _mm512_fmadd_ps(u, _mm512_mul_ps(p, scale), u);
+    _mm512_cmp_ps_mask::<_CMP_LT_OQ>(lhs, s(16_777_216.0))
 }
 
 /// Coefficients of the degree-5 polynomial for `2^f` on `[−½, ½]` (a relative-error minimax fit,
@@ -1685,6 +1862,83 @@ mod tests {
                 assert_eq!(lm.sum_xx(e, l), want, "edge {e} lane {l}");
             }
         }
+    }
+
+    /// The AVX-512 kernels (pass and xoshiro words) give the AVX2 and portable kernels' samples
+    /// bit for bit: 20 chains (a partial block), per-chain fields and temperatures, `BLK-SYM`
+    /// (masked passes) and `BLK-ALT`, both generators, plain runs and resident sweeps with
+    /// carried energy changes.
+    #[test]
+    fn avx512_kernels_match_avx2_and_portable() {
+        if !wide_available() {
+            eprintln!(
+                "SKIPPED: no AVX-512 — avx512_kernels_match_avx2_and_portable cannot compare the AVX-512 kernels on this CPU"
+            );
+            return;
+        }
+        let m = thermoq_models::builders::random_sparse(40, 0.2, 0.5, 0.3, 0.9, 3);
+        let col = Coloring::dsatur(m.graph());
+        let c = 20;
+        let run = |level: u8, kind: crate::KernelKind, g: Generator| {
+            let mut e = LanesEngine::new(&m, &col, c);
+            e.set_generator(g);
+            e.set_simd(level > 0);
+            e.set_wide(level > 1);
+            assert_eq!((e.simd, e.wide), (level > 0, level > 1));
+            let betas: Vec<f64> = (0..c).map(|k| 0.5 + 0.04 * k as f64).collect();
+            e.set_betas(&betas);
+            let f: Vec<f32> = (0..c * 40).map(|k| 0.3 * (k as f32 * 0.7).sin()).collect();
+            e.set_fields(Some(&f));
+            let sched = ColourSchedule::new(kind, col.n_colors()).expect("schedule");
+            let mut rngs: Vec<RandBuf> = (0..c as u64)
+                .map(|k| RandBuf::new(thermoq_core::rng::chain_rng(9, k)))
+                .collect();
+            let mut b = ChainBatch::uniform(c, 40, 4);
+            e.drive::<crate::fast::NoObs>(&mut b, &mut rngs, &sched, &Segment::sweeps(25), None);
+            e.load_resident(&b);
+            let mut de = vec![0.0f64; c];
+            e.sweep_resident(&mut rngs, &sched, 25, &mut de);
+            e.store_resident(&mut b);
+            (
+                b.as_slice().to_vec(),
+                de.iter().map(|d| d.to_bits()).collect::<Vec<_>>(),
+            )
+        };
+        for kind in [crate::KernelKind::BlkSym, crate::KernelKind::BlkAlt] {
+            for g in [Generator::ChaCha8, Generator::Xoshiro128Plus] {
+                let wide = run(2, kind, g);
+                assert_eq!(
+                    wide,
+                    run(1, kind, g),
+                    "{kind} {}: AVX-512 vs AVX2",
+                    g.name()
+                );
+                assert_eq!(
+                    wide,
+                    run(0, kind, g),
+                    "{kind} {}: AVX-512 vs portable",
+                    g.name()
+                );
+            }
+        }
+        let mut a = XoBlock::idle();
+        for l in 0..W {
+            a.seed_lane(l, std::array::from_fn(|i| (i * 29 + l * 5 + 3) as u8));
+        }
+        let mut b = a.clone();
+        for mask in [u32::MAX, 0b0110_0000_1000_0101, 0] {
+            let (mut wa, mut wb) = (vec![0u32; 41 * W], vec![0u32; 41 * W]);
+            xo_words_portable(&mut a, 41, mask, &mut wa);
+            // SAFETY: AVX-512F detected above.
+            unsafe { xo_words_avx512(&mut b, 41, mask, &mut wb) };
+            assert_eq!(a.s, b.s, "mask {mask:#x}");
+            for l in (0..W).filter(|l| mask >> l & 1 == 1) {
+                for s in 0..41 {
+                    assert_eq!(wa[s * W + l], wb[s * W + l], "lane {l}, step {s}");
+                }
+            }
+        }
+        eprintln!("RAN: avx512_kernels_match_avx2_and_portable compared the AVX-512 kernels");
     }
 
     /// The AVX2 comparison gives the portable one's bits.
