@@ -1234,6 +1234,18 @@ impl LaneMoments {
     pub fn sum_xx(&self, e: usize, l: usize) -> i64 {
         i64::from(self.xx[e][l]) + self.xx_spilled.get(e).map_or(0, |t| t[l])
     }
+
+    /// `Σ x_i` of every lane.
+    pub fn lanes_x(&self, i: usize) -> [i64; W] {
+        let s = self.x_spilled.get(i);
+        std::array::from_fn(|l| i64::from(self.x[i][l]) + s.map_or(0, |t| t[l]))
+    }
+
+    /// `Σ x_i x_j` of every lane over edge `e`.
+    pub fn lanes_xx(&self, e: usize) -> [i64; W] {
+        let s = self.xx_spilled.get(e);
+        std::array::from_fn(|l| i64::from(self.xx[e][l]) + s.map_or(0, |t| t[l]))
+    }
 }
 
 /// [`LaneMoments::add`]'s kernel, portable: `x[i] += rows[i]`, `spins[i] = rows[i]` as `i16`,

@@ -667,39 +667,48 @@ impl DtmRun {
             .sum();
         let t_grad = std::time::Instant::now();
 
-        // Moments, chain by chain in chain order (the sums are exact integers).
+        // Moments: each parameter's sum runs over the chains in chain order (blocks in order,
+        // lanes in order), the per-chain sums being exact integers.
         let m = edges.len();
         let inv_b = 1.0 / b as f64;
         let mut pos_f = vec![0.0; m + n];
         let mut neg_f = vec![0.0; m + n];
         let mut mm = vec![0.0; m];
-        let mut sx = vec![0.0; n];
+        let mut sx = vec![[0.0f64; LANES]; n];
         for o in &pos_obs {
             let w = inv_b / o.sums.count() as f64;
-            for l in 0..o.lanes {
-                for (e, a) in pos_f[..m].iter_mut().enumerate() {
-                    *a += w * o.sums.sum_xx(e, l) as f64;
+            for (e, a) in pos_f[..m].iter_mut().enumerate() {
+                for &s in &o.sums.lanes_xx(e)[..o.lanes] {
+                    *a += w * s as f64;
                 }
-                for (i, a) in pos_f[m..].iter_mut().enumerate() {
-                    *a += w * o.sums.sum_x(i, l) as f64;
+            }
+            for (i, a) in pos_f[m..].iter_mut().enumerate() {
+                for &s in &o.sums.lanes_x(i)[..o.lanes] {
+                    *a += w * s as f64;
                 }
             }
         }
         for o in &neg_obs {
             let count = o.sums.count() as f64;
             let w = inv_b / count;
-            for l in 0..o.lanes {
-                for (i, s) in sx.iter_mut().enumerate() {
-                    *s = o.sums.sum_x(i, l) as f64;
-                }
-                for (e, a) in neg_f[..m].iter_mut().enumerate() {
-                    *a += w * o.sums.sum_xx(e, l) as f64;
-                }
-                for (a, s) in neg_f[m..].iter_mut().zip(&sx) {
+            for (i, (a, r)) in neg_f[m..].iter_mut().zip(&mut sx).enumerate() {
+                *r = o.sums.lanes_x(i).map(|s| s as f64);
+                for &s in &r[..o.lanes] {
                     *a += w * s;
                 }
-                for (a, &(i, j)) in mm.iter_mut().zip(edges.iter()) {
-                    *a += inv_b * (sx[i as usize] / count) * (sx[j as usize] / count);
+            }
+            for (e, ((a, q), &(i, j))) in neg_f[..m]
+                .iter_mut()
+                .zip(&mut mm)
+                .zip(edges.iter())
+                .enumerate()
+            {
+                for &s in &o.sums.lanes_xx(e)[..o.lanes] {
+                    *a += w * s as f64;
+                }
+                let (si, sj) = (&sx[i as usize], &sx[j as usize]);
+                for l in 0..o.lanes {
+                    *q += inv_b * (si[l] / count) * (sj[l] / count);
                 }
             }
         }
