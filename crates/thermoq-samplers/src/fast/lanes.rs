@@ -403,6 +403,9 @@ pub(crate) struct LanesEngine {
     resident: Vec<Vec<Row>>,
 }
 
+/// What [`LanesEngine::run_block`] calls after each draw: `(draw index, the block's chains)`.
+type DrawObserver<'a> = dyn FnMut(usize, &BlockView<'_>) + 'a;
+
 /// Per-block scratch.
 struct Scratch {
     words: Vec<u32>,
@@ -765,7 +768,7 @@ impl LanesEngine {
         xo: &mut XoBlock,
         sched: &ColourSchedule,
         seg: &Segment,
-        obs: Option<&mut dyn FnMut(usize, &BlockView<'_>)>,
+        obs: Option<&mut DrawObserver<'_>>,
     ) {
         let p = &self.params[b];
         let n = self.n;
@@ -1860,17 +1863,20 @@ mod tests {
         }
         assert_eq!(lm.count(), reps as u64);
         let times: Vec<i64> = (0..3).map(|q| ((reps - q).div_ceil(3)) as i64).collect();
+        let total = |f: &dyn Fn(&[Row]) -> f32| -> i64 {
+            states
+                .iter()
+                .zip(&times)
+                .map(|(st, t)| t * f(st) as i64)
+                .sum()
+        };
         for l in 0..W {
             for i in 0..n {
-                let want: i64 = (0..3).map(|q| times[q] * states[q][i].0[l] as i64).sum();
+                let want = total(&|st| st[i].0[l]);
                 assert_eq!(lm.sum_x(i, l), want, "node {i} lane {l}");
             }
             for (e, &(i, j)) in edges.iter().enumerate() {
-                let want: i64 = (0..3)
-                    .map(|q| {
-                        times[q] * (states[q][i as usize].0[l] * states[q][j as usize].0[l]) as i64
-                    })
-                    .sum();
+                let want = total(&|st| st[i as usize].0[l] * st[j as usize].0[l]);
                 assert_eq!(lm.sum_xx(e, l), want, "edge {e} lane {l}");
             }
         }

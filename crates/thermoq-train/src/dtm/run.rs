@@ -857,7 +857,7 @@ impl DtmRun {
             }
             if let Some(p) = self.config.probe.clone() {
                 let last = epoch + 1 == self.config.epochs;
-                if (epoch + 1) % p.every == 0 || last {
+                if (epoch + 1).is_multiple_of(p.every) || last {
                     for (k, l) in layers.iter_mut().enumerate() {
                         l.probe = Some(self.probe(k, data, epoch as u64)?);
                     }
