@@ -110,6 +110,44 @@ fn conditioned(c: &mut Criterion) {
     time_sweeps(c, "dtm-60_12", "conditioned", n, |b, k| {
         s.sweep(b, k).expect("shapes match")
     });
+    // Recording states as DTM training does (a draw every 5 sweeps, `x_i` and `x_i x_j` of every
+    // edge per chain): per 16-chain block in the lanes layout with exact lane sums
+    // (`sampler/dtm-60_12/record-per-block`, what `DtmRun` runs) and per chain through
+    // `SpinMoments` (`…/record-per-chain`, what it ran before).
+    {
+        use thermoq_samplers::SpinMoments;
+        use thermoq_samplers::fast::conditioned::{BlockObserver, BlockView, LaneMoments};
+        struct PerBlock(LaneMoments);
+        impl BlockObserver for PerBlock {
+            fn observe(&mut self, _draw: usize, block: &BlockView<'_>) {
+                self.0.add(block);
+            }
+        }
+        struct PerChain<'a>(SpinMoments, &'a [(u32, u32)]);
+        impl thermoq_samplers::Observer for PerChain<'_> {
+            fn observe(&mut self, _sweep: usize, x: &[thermoq_core::Spin]) {
+                let edges = self.1.iter().map(|&(i, j)| (i as usize, j as usize));
+                self.0.add(x, edges);
+            }
+            fn merge(&mut self, _o: Self) {}
+        }
+        let edges: Arc<[(u32, u32)]> = layer
+            .graph()
+            .edges()
+            .map(|(i, j)| (i as u32, j as u32))
+            .collect();
+        let proto = LaneMoments::new(n, edges.clone()).expect("edges");
+        time_sweeps(c, "dtm-60_12", "record-per-block", n, |b, k| {
+            s.run_per_block(b, 0, k / 5, 5, |_| PerBlock(proto.clone()))
+                .expect("shapes match");
+        });
+        time_sweeps(c, "dtm-60_12", "record-per-chain", n, |b, k| {
+            s.run_per_chain(b, 0, k / 5, 5, |_| {
+                PerChain(SpinMoments::new(n, edges.len()), &edges)
+            })
+            .expect("shapes match");
+        });
+    }
     // The same layer (learned couplings and biases, β = 1) on the chain-interleaved lanes
     // engine with each comparison-word generator: `sampler/dtm-60_12/lanes` (ChaCha8) and
     // `sampler/dtm-60_12/lanes-xoshiro128+`.

@@ -153,8 +153,10 @@ fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {
         let run = DtmRun::new(cfg.clone())?;
         let data = dtm_data(&cfg)?;
         let spe = run.steps_per_epoch(data.train_len(cfg.max_train));
-        let (sec, upd) = run.measure_steps(&data, n)?;
+        let cost = run.measure_step_costs(&data, n)?;
+        let (sec, upd) = (cost.seconds, cost.updates);
         let line = json!({
+            "cost_seconds_per_step": cost,
             "preset": a.preset,
             "measured_steps": n,
             "seconds_per_step": sec,

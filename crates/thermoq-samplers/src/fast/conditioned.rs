@@ -29,6 +29,7 @@
 //! Both are the same Markov kernel (`tests/conditioned.rs` checks each against enumeration); they
 //! draw their random numbers differently, so their samples differ.
 
+pub use super::lanes::{BlockObserver, BlockView, LaneMoments};
 use super::lanes::{LanesEngine, W};
 use super::sparse::Csr;
 use super::stream::RandBuf;
@@ -39,6 +40,9 @@ use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use thermoq_core::rng::chain_rng;
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel};
+
+/// Chains per block of [`ConditionedSampler::run_per_block`] ([`BlockView`] lanes).
+pub const LANES: usize = W;
 
 fn invalid(field: &str, message: String) -> SamplerError {
     SamplerError::Invalid {
@@ -371,6 +375,46 @@ impl ConditionedSampler {
     }
 }
 
+impl ConditionedSampler {
+    /// As [`ConditionedSampler::run_per_chain`], but the states are handed over a block of
+    /// [`LANES`] chains at a time in the lanes layout ([`BlockView`]), with no per-chain
+    /// conversion: observer `b` (built by `make(b)`) sees chains `b·LANES ..` after each draw.
+    /// The same sweeps and random numbers as `run_per_chain` (so the same states), on either
+    /// engine (the scalar engine's states are laid out per block after each draw).
+    pub fn run_per_block<O: BlockObserver>(
+        &mut self,
+        batch: &mut ChainBatch,
+        burn_in: usize,
+        samples: usize,
+        thin: usize,
+        make: impl Fn(usize) -> O,
+    ) -> Result<Vec<O>, SamplerError> {
+        let nc = self.rngs.len();
+        let seg = Segment {
+            burn_in,
+            draws: samples,
+            thin,
+            first: 0,
+        };
+        check_run::<O>(batch, nc, self.csr.n(), &seg, None)?;
+        let mut obs: Vec<O> = (0..nc.div_ceil(W)).map(make).collect();
+        if let Some(e) = &mut self.lanes {
+            e.drive_blocks(batch, &mut self.rngs, &self.sched, &seg, &mut obs);
+            return Ok(obs);
+        }
+        let n = self.csr.n();
+        self.sweep(batch, burn_in)?;
+        for d in 0..samples {
+            self.sweep(batch, thin)?;
+            for (b, o) in obs.iter_mut().enumerate() {
+                let chains = &batch.as_slice()[b * W * n..((b + 1) * W).min(nc) * n];
+                BlockView::of_chains(chains, n, b * W, |v| o.observe(d, v));
+            }
+        }
+        Ok(obs)
+    }
+}
+
 /// Chain `c` draws from stream `c` of the seed; the lanes engine runs each 16-chain block's
 /// segment as one rayon task, the scalar engine each chain's.
 impl ChainSampler for ConditionedSampler {
@@ -491,6 +535,80 @@ mod tests {
             ConditionedSampler::with_engine(&m, &col, KernelKind::BlkAlt, 4, 3, Engine::Dense)
                 .is_err()
         );
+    }
+
+    /// Records a block's exact lane sums.
+    struct Lanes(LaneMoments);
+
+    impl BlockObserver for Lanes {
+        fn observe(&mut self, _draw: usize, block: &BlockView<'_>) {
+            self.0.add(block);
+        }
+    }
+
+    /// `run_per_block` runs the same chains as `run_per_chain` (identical final batches, both
+    /// engines, both generators, a partial block, per-chain fields, temperatures and a clamped
+    /// class; 1 and 2 threads), and its exact lane sums equal every chain's `SpinMoments`.
+    #[test]
+    fn per_block_recording_matches_per_chain() {
+        use crate::observe::MomentObserver;
+        let m = model();
+        let col = Coloring::dsatur(m.graph());
+        let edges: std::sync::Arc<[(u32, u32)]> = m
+            .graph()
+            .edges()
+            .map(|(i, j)| (i as u32, j as u32))
+            .collect();
+        for (c, g) in [
+            (20, Generator::ChaCha8),
+            (20, Generator::Xoshiro128Plus),
+            (5, Generator::ChaCha8),
+        ] {
+            let sampler = || {
+                let mut s =
+                    ConditionedSampler::new(&m, &col, KernelKind::BlkSym, c, 11).expect("sampler");
+                s.set_generator(g).expect("generator");
+                let betas: Vec<f64> = (0..c).map(|k| 0.6 + 0.03 * k as f64).collect();
+                s.set_betas(&betas).expect("betas");
+                let fields: Vec<f64> = (0..c * 12).map(|k| 0.2 * (k as f64).cos()).collect();
+                s.set_fields(Some(&fields)).expect("fields");
+                let free: Vec<usize> = (1..col.n_colors()).collect();
+                s.set_free_classes(&free).expect("free");
+                s
+            };
+            let mut a = sampler();
+            let mut ba = ChainBatch::uniform(c, 12, 5);
+            let per_chain = a
+                .run_per_chain(&mut ba, 3, 40, 2, |_| MomentObserver::new(&m))
+                .expect("per chain");
+            let per_block = |threads: usize| {
+                in_pool(threads, || {
+                    let mut s = sampler();
+                    let mut b = ChainBatch::uniform(c, 12, 5);
+                    let proto = LaneMoments::new(12, edges.clone()).expect("edges");
+                    let obs = s
+                        .run_per_block(&mut b, 3, 40, 2, |_| Lanes(proto.clone()))
+                        .expect("per block");
+                    (b, obs)
+                })
+            };
+            let (bb, blocks) = per_block(2);
+            assert_eq!(ba.as_slice(), bb.as_slice(), "{c} chains, {}", g.name());
+            assert_eq!(per_block(1).0.as_slice(), bb.as_slice());
+            assert_eq!(blocks.len(), c.div_ceil(LANES));
+            for (k, o) in per_chain.iter().enumerate() {
+                let (lanes, l) = (&blocks[k / LANES].0, k % LANES);
+                let sums = o.sums();
+                assert_eq!(lanes.count(), sums.count());
+                for (i, &v) in sums.sum_x().iter().enumerate() {
+                    assert_eq!(lanes.sum_x(i, l) as f64, v, "chain {k} spin {i}");
+                }
+                for (e, &v) in sums.sum_xx().iter().enumerate() {
+                    assert_eq!(lanes.sum_xx(e, l) as f64, v, "chain {k} edge {e}");
+                }
+            }
+        }
+        assert!(LaneMoments::new(3, edges).is_err(), "edges past n");
     }
 
     #[test]

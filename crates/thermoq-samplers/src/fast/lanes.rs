@@ -133,17 +133,62 @@ fn xo_words_portable(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32])
     }
 }
 
-/// [`xo_words_avx2`] when `simd` (AVX2 detected at run time), else [`xo_words_portable`].
+/// [`xo_words_avx512`] when `wide` (AVX-512F detected at run time), else [`xo_words_avx2`] when
+/// `simd` (AVX2), else [`xo_words_portable`].
 #[inline]
-fn xo_words(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32], simd: bool) {
+fn xo_words(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32], simd: bool, wide: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: callers pass `wide` only from `wide_available()`.
+        unsafe { xo_words_avx512(st, len, mask, words) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if simd {
         // SAFETY: callers pass `simd` only from `simd_available()`.
         unsafe { xo_words_avx2(st, len, mask, words) };
         return;
     }
-    let _ = simd;
+    let _ = (simd, wide);
     xo_words_portable(st, len, mask, words);
+}
+
+/// [`xo_words_portable`] with AVX-512, all 16 lanes in one vector (identical words and states).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn xo_words_avx512(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
+    use std::arch::x86_64::*;
+    assert!(words.len() >= len * W);
+    let m = mask as u16; // lanes that advance
+    // SAFETY: state rows are `W` = 16 words, read and written whole; words are written at `s·W`
+    // with `s < len`, within the length checked above.
+    unsafe {
+        let p: [*mut u32; 4] = std::array::from_fn(|k| st.s[k].as_mut_ptr());
+        let mut s0 = _mm512_load_si512(p[0].cast());
+        let mut s1 = _mm512_load_si512(p[1].cast());
+        let mut s2 = _mm512_load_si512(p[2].cast());
+        let mut s3 = _mm512_load_si512(p[3].cast());
+        let wp = words.as_mut_ptr();
+        for s in 0..len {
+            let out = _mm512_add_epi32(s0, s3);
+            _mm512_storeu_si512(wp.add(s * W).cast(), _mm512_srli_epi32::<8>(out));
+            let t = _mm512_slli_epi32::<9>(s1);
+            let n2 = _mm512_xor_si512(s2, s0);
+            let n3 = _mm512_xor_si512(s3, s1);
+            let n1 = _mm512_xor_si512(s1, n2);
+            let n0 = _mm512_xor_si512(s0, n3);
+            let n2 = _mm512_xor_si512(n2, t);
+            let n3 = _mm512_rol_epi32::<11>(n3);
+            s0 = _mm512_mask_mov_epi32(s0, m, n0);
+            s1 = _mm512_mask_mov_epi32(s1, m, n1);
+            s2 = _mm512_mask_mov_epi32(s2, m, n2);
+            s3 = _mm512_mask_mov_epi32(s3, m, n3);
+        }
+        _mm512_store_si512(p[0].cast(), s0);
+        _mm512_store_si512(p[1].cast(), s1);
+        _mm512_store_si512(p[2].cast(), s2);
+        _mm512_store_si512(p[3].cast(), s3);
+    }
 }
 
 /// [`xo_words_portable`] with AVX2, 8 lanes per vector (identical words and states).
@@ -202,7 +247,7 @@ fn xo_words_avx2(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
 /// at a time exactly as a pass does (AVX2 when available). Returns a checksum so the work is not
 /// optimised away.
 pub fn probe_xoshiro_words(blocks: usize, words_per_lane: usize) -> u64 {
-    let simd = simd_available();
+    let (simd, wide) = (simd_available(), wide_available());
     (0..blocks)
         .into_par_iter()
         .map(|b| {
@@ -213,7 +258,7 @@ pub fn probe_xoshiro_words(blocks: usize, words_per_lane: usize) -> u64 {
             let mut words = vec![0u32; CHUNK * W];
             let mut acc = 0u64;
             for _ in 0..words_per_lane.div_ceil(CHUNK) {
-                xo_words(&mut st, CHUNK, u32::MAX, &mut words, simd);
+                xo_words(&mut st, CHUNK, u32::MAX, &mut words, simd, wide);
                 acc = acc.wrapping_add(u64::from(words[17]));
             }
             acc
@@ -345,6 +390,8 @@ pub(crate) struct LanesEngine {
     /// One per block of `W` chains.
     params: Vec<LaneParams>,
     simd: bool,
+    /// AVX-512 kernels (16 lanes per vector; the same samples as AVX2).
+    wide: bool,
     cursors: Vec<ByteCursor>,
     generator: Generator,
     /// One `xoshiro128+` block per `W` chains; seeded from the chains' own streams at the first
@@ -355,6 +402,9 @@ pub(crate) struct LanesEngine {
     /// `Vec` of rows per block (empty until [`LanesEngine::load_resident`]).
     resident: Vec<Vec<Row>>,
 }
+
+/// What [`LanesEngine::run_block`] calls after each draw: `(draw index, the block's chains)`.
+type DrawObserver<'a> = dyn FnMut(usize, &BlockView<'_>) + 'a;
 
 /// Per-block scratch.
 struct Scratch {
@@ -425,6 +475,7 @@ impl LanesEngine {
                 blocks
             ],
             simd: simd_available(),
+            wide: wide_available(),
             cursors: vec![ByteCursor::new(); n_chains],
             generator: Generator::ChaCha8,
             xo: vec![XoBlock::idle(); n_chains.div_ceil(W)],
@@ -497,6 +548,13 @@ impl LanesEngine {
     /// Uses the portable kernel instead of the AVX2 one (same samples).
     pub(crate) fn set_simd(&mut self, on: bool) {
         self.simd = on && simd_available();
+        self.wide = self.simd && wide_available();
+    }
+
+    /// Uses the AVX-512 kernels when available (default) or the AVX2 ones (same samples).
+    #[cfg(test)]
+    fn set_wide(&mut self, on: bool) {
+        self.wide = on && self.simd && wide_available();
     }
 
     /// Whether the AVX2 kernel is in use.
@@ -514,16 +572,61 @@ impl LanesEngine {
         seg: &Segment,
         observers: Option<&mut [O]>,
     ) {
+        let n = self.n;
+        let mut ctx: Option<Vec<(&mut [O], Vec<Spin>)>> =
+            observers.map(|o| o.chunks_mut(W).map(|c| (c, vec![0; n])).collect());
+        self.drive_with(
+            batch,
+            rngs,
+            sched,
+            seg,
+            ctx.as_deref_mut(),
+            |(obs, tmp), d, v| {
+                for (l, o) in obs.iter_mut().enumerate() {
+                    v.lane(l, tmp);
+                    o.observe(d, tmp);
+                }
+            },
+        );
+    }
+
+    /// Runs `seg` on every chain; with `observers` (one per block of `W` chains), observer `b`
+    /// gets block `b`'s chains in the lanes layout after each draw (no per-chain conversion).
+    pub(crate) fn drive_blocks<B: BlockObserver>(
+        &mut self,
+        batch: &mut ChainBatch,
+        rngs: &mut [RandBuf],
+        sched: &ColourSchedule,
+        seg: &Segment,
+        observers: &mut [B],
+    ) {
+        self.drive_with(batch, rngs, sched, seg, Some(observers), |o, d, v| {
+            o.observe(d, v)
+        });
+    }
+
+    /// Runs `seg` on every chain; with `ctx` (one per block), `observe(&mut ctx[b], draw, view)`
+    /// after each draw of block `b`.
+    fn drive_with<T: Send>(
+        &mut self,
+        batch: &mut ChainBatch,
+        rngs: &mut [RandBuf],
+        sched: &ColourSchedule,
+        seg: &Segment,
+        ctx: Option<&mut [T]>,
+        observe: impl Fn(&mut T, usize, &BlockView<'_>) + Sync,
+    ) {
         let n = self.n.max(1);
         self.seed_xo(rngs);
         let mut cursors = std::mem::take(&mut self.cursors);
         let mut xo = std::mem::take(&mut self.xo);
         let blocks = rngs.len().div_ceil(W);
-        let mut obs: Vec<Option<&mut [O]>> = match observers {
-            Some(o) => o.chunks_mut(W).map(Some).collect(),
+        let mut obs: Vec<Option<&mut T>> = match ctx {
+            Some(o) => o.iter_mut().map(Some).collect(),
             None => (0..blocks).map(|_| None).collect(),
         };
         let me = &*self;
+        let observe = &observe;
         batch
             .as_mut_slice()
             .par_chunks_mut(n * W)
@@ -533,7 +636,20 @@ impl LanesEngine {
             .zip(obs.par_iter_mut())
             .enumerate()
             .for_each(|(b, ((((xs, rbs), cur), xo), o))| {
-                me.run_block(b, xs, rbs, cur, xo, sched, seg, o.as_deref_mut());
+                let mut f = o
+                    .as_deref_mut()
+                    .map(|t| move |d: usize, v: &BlockView<'_>| observe(t, d, v));
+                me.run_block(
+                    b,
+                    xs,
+                    rbs,
+                    cur,
+                    xo,
+                    sched,
+                    seg,
+                    f.as_mut()
+                        .map(|f| f as &mut dyn FnMut(usize, &BlockView<'_>)),
+                );
             });
         self.cursors = cursors;
         self.xo = xo;
@@ -558,15 +674,7 @@ impl LanesEngine {
         self.resident = batch
             .as_slice()
             .chunks(n.max(1) * W)
-            .map(|xs| {
-                let mut x = vec![Row([1.0; W]); n];
-                for (l, chain) in xs.chunks(n.max(1)).enumerate() {
-                    for (row, &s) in x.iter_mut().zip(chain) {
-                        row.0[l] = f32::from(s);
-                    }
-                }
-                x
-            })
+            .map(|xs| to_rows(xs, n))
             .collect();
     }
 
@@ -629,12 +737,18 @@ impl LanesEngine {
             .zip(xo.par_iter_mut())
             .zip(params.par_iter_mut())
             .zip(ctx.par_iter_mut())
-            .for_each(|(((((x, rbs), cur), xo), p), t)| {
+            .enumerate()
+            .for_each(|(b, (((((x, rbs), cur), xo), p), t))| {
                 let mut sc = Scratch::new(rbs.len() * sched.steps());
                 for _ in 0..sweeps {
                     let mut d = [0.0f32; W];
                     me.sweep_block::<true>(x, rbs, cur, xo, p, sched, &mut sc, &mut d);
-                    after(t, &BlockView { rows: x }, &d, &mut p.c2);
+                    let v = BlockView {
+                        rows: x,
+                        first: b * W,
+                        lanes: rbs.len(),
+                    };
+                    after(t, &v, &d, &mut p.c2);
                 }
             });
         self.cursors = cursors;
@@ -643,8 +757,9 @@ impl LanesEngine {
         self.params = params;
     }
 
+    /// Runs `seg` on block `b` (chains `xs`), calling `obs(first + d, view)` after draw `d`.
     #[allow(clippy::too_many_arguments)]
-    fn run_block<O: Observer>(
+    fn run_block(
         &self,
         b: usize,
         xs: &mut [Spin],
@@ -653,19 +768,13 @@ impl LanesEngine {
         xo: &mut XoBlock,
         sched: &ColourSchedule,
         seg: &Segment,
-        obs: Option<&mut [O]>,
+        obs: Option<&mut DrawObserver<'_>>,
     ) {
         let p = &self.params[b];
         let n = self.n;
         let w = rbs.len();
-        let mut x = vec![Row([1.0; W]); n];
-        for (l, chain) in xs.chunks(n.max(1)).enumerate() {
-            for (row, &s) in x.iter_mut().zip(chain) {
-                row.0[l] = f32::from(s);
-            }
-        }
+        let mut x = to_rows(xs, n);
         let mut sc = Scratch::new(w * sched.steps());
-        let mut tmp: Vec<Spin> = vec![0; n];
         let mut sweeps = |x: &mut [Row], k: usize| {
             for _ in 0..k {
                 self.sweep_block::<false>(x, rbs, cur, xo, p, sched, &mut sc, &mut [0.0; W]);
@@ -676,10 +785,12 @@ impl LanesEngine {
             Some(obs) => {
                 for d in 0..seg.draws {
                     sweeps(&mut x, seg.thin);
-                    for (l, o) in obs.iter_mut().enumerate() {
-                        store_lane(&x, l, &mut tmp);
-                        o.observe(seg.first + d, &tmp);
-                    }
+                    let v = BlockView {
+                        rows: &x,
+                        first: b * W,
+                        lanes: w,
+                    };
+                    obs(seg.first + d, &v);
                 }
             }
             None => sweeps(&mut x, seg.draws * seg.thin),
@@ -802,12 +913,21 @@ impl LanesEngine {
         while start < len_all {
             let len = (len_all - start).min(CHUNK);
             if self.generator == Generator::Xoshiro128Plus {
-                xo_words(xo, len, m, words, self.simd);
+                xo_words(xo, len, m, words, self.simd, self.wide);
             } else {
                 self.chacha_words(len, mask, rbs, cur, words, bytes);
             }
             let range = start..start + len;
-            if self.simd {
+            if self.wide {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `wide` is only true when AVX-512F, AVX2 and FMA were detected at run
+                // time; every neighbour index is a node of the model, `< x.len()`.
+                unsafe {
+                    pass_avx512::<E>(x, cl, range, words, m, p, de)
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                pass_portable::<E>(x, cl, range, words, m, p, de)
+            } else if self.simd {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `simd` is only true when AVX2 and FMA were detected at run time; every
                 // neighbour index is a node of the model, `< x.len()`.
@@ -940,21 +1060,287 @@ unsafe fn words_avx2(ptrs: &[*const u8; W], len: usize, words: &mut [u32]) {
     }
 }
 
-/// A block's chains in the lanes layout, read-only.
-pub(crate) struct BlockView<'a> {
+/// Up to [`W`] chains in the lanes layout, read-only: `row(i)[l]` is spin `i` of chain
+/// `first_chain() + l` as `±1.0`; lanes from `lanes()` on are idle padding.
+pub struct BlockView<'a> {
     rows: &'a [Row],
+    first: usize,
+    lanes: usize,
 }
 
-impl BlockView<'_> {
+impl<'a> BlockView<'a> {
     /// Lane `l`'s spins into `out` (one per node).
-    pub(crate) fn lane(&self, l: usize, out: &mut [Spin]) {
+    pub fn lane(&self, l: usize, out: &mut [Spin]) {
         store_lane(self.rows, l, out);
     }
+
+    /// The chain in lane 0.
+    pub fn first_chain(&self) -> usize {
+        self.first
+    }
+
+    /// Lanes holding chains (the rest of the `W` are padding).
+    pub fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    /// Spins per chain.
+    pub fn n_spins(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Node `i` in every lane (`±1.0`).
+    pub fn row(&self, i: usize) -> &'a [f32; W] {
+        &self.rows[i].0
+    }
+
+    /// Builds the lanes layout of `chains` (`W·n` spins at most, chain-major) in `scratch` and
+    /// hands its view to `f`; the first chain is `first`.
+    pub(crate) fn of_chains<R>(
+        chains: &[Spin],
+        n: usize,
+        first: usize,
+        f: impl FnOnce(&BlockView<'_>) -> R,
+    ) -> R {
+        let rows = to_rows(chains, n);
+        f(&BlockView {
+            rows: &rows,
+            first,
+            lanes: chains.len() / n.max(1),
+        })
+    }
+}
+
+/// What a block-wise run hands each block's chains to after every draw
+/// ([`ConditionedSampler::run_per_block`](super::conditioned::ConditionedSampler::run_per_block)).
+pub trait BlockObserver: Send {
+    /// Records the block's chains after draw `draw`.
+    fn observe(&mut self, draw: usize, block: &BlockView<'_>);
+}
+
+/// Per-lane sums of `x_i` (every node) and `x_i x_j` (a fixed edge list) over the recorded states
+/// of one block of chains, kept as exact integers: the lanes layout is turned into `i16` `±1` once
+/// per state and each edge costs one sign-multiply and one add over all lanes (AVX2), instead of
+/// one scalar product per chain and edge. Sums are exact, so any grouping of them gives the same
+/// numbers as summing chain by chain.
+#[derive(Clone, Debug)]
+pub struct LaneMoments {
+    edges: std::sync::Arc<[(u32, u32)]>,
+    count: u64,
+    /// States in `x` / `xx` since the last spill (at most `i16::MAX`, so `xx` cannot overflow).
+    pending: u32,
+    x: Vec<[i32; W]>,
+    xx: Vec<[i16; W]>,
+    /// Totals moved out of `x` / `xx` every `i16::MAX` states (empty until the first spill).
+    x_spilled: Vec<[i64; W]>,
+    xx_spilled: Vec<[i64; W]>,
+    /// Scratch: the state as `i16` `±1` rows.
+    spins: Vec<[i16; W]>,
+}
+
+impl LaneMoments {
+    /// Empty sums for chains of `n` spins and the edges `edges` (`(i, j)`, both `< n`); an edge
+    /// naming a node `≥ n` is an error naming `edges`.
+    pub fn new(n: usize, edges: std::sync::Arc<[(u32, u32)]>) -> Result<Self, crate::SamplerError> {
+        if let Some(k) = edges
+            .iter()
+            .position(|&(i, j)| i as usize >= n || j as usize >= n)
+        {
+            return Err(crate::SamplerError::invalid(
+                "edges",
+                format!("edge {k} is {:?}, expected nodes below {n}", edges[k]),
+            ));
+        }
+        Ok(Self {
+            count: 0,
+            pending: 0,
+            x: vec![[0; W]; n],
+            xx: vec![[0; W]; edges.len()],
+            x_spilled: Vec::new(),
+            xx_spilled: Vec::new(),
+            spins: vec![[0; W]; n],
+            edges,
+        })
+    }
+
+    /// Adds the block's current state (every lane; padding lanes are summed too and never read).
+    /// The block must have the `n` spins the sums were made for.
+    pub fn add(&mut self, block: &BlockView<'_>) {
+        assert_eq!(
+            block.n_spins(),
+            self.x.len(),
+            "LaneMoments::add: block has {} spins, the sums {}",
+            block.n_spins(),
+            self.x.len()
+        );
+        if self.pending == i16::MAX as u32 {
+            self.spill();
+        }
+        #[cfg(target_arch = "x86_64")]
+        if simd_available() {
+            // SAFETY: AVX2 detected at run time.
+            unsafe {
+                lane_moments_avx2(
+                    block.rows,
+                    &self.edges,
+                    &mut self.spins,
+                    &mut self.x,
+                    &mut self.xx,
+                )
+            };
+            self.count += 1;
+            self.pending += 1;
+            return;
+        }
+        lane_moments_portable(
+            block.rows,
+            &self.edges,
+            &mut self.spins,
+            &mut self.x,
+            &mut self.xx,
+        );
+        self.count += 1;
+        self.pending += 1;
+    }
+
+    fn spill(&mut self) {
+        if self.xx_spilled.is_empty() {
+            self.x_spilled = vec![[0; W]; self.x.len()];
+            self.xx_spilled = vec![[0; W]; self.xx.len()];
+        }
+        for (t, v) in self.x_spilled.iter_mut().zip(&mut self.x) {
+            for l in 0..W {
+                t[l] += i64::from(v[l]);
+            }
+            *v = [0; W];
+        }
+        for (t, v) in self.xx_spilled.iter_mut().zip(&mut self.xx) {
+            for l in 0..W {
+                t[l] += i64::from(v[l]);
+            }
+            *v = [0; W];
+        }
+        self.pending = 0;
+    }
+
+    /// States added.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// `Σ x_i` of lane `l`.
+    pub fn sum_x(&self, i: usize, l: usize) -> i64 {
+        i64::from(self.x[i][l]) + self.x_spilled.get(i).map_or(0, |t| t[l])
+    }
+
+    /// `Σ x_i x_j` of lane `l` over edge `e` of the list.
+    pub fn sum_xx(&self, e: usize, l: usize) -> i64 {
+        i64::from(self.xx[e][l]) + self.xx_spilled.get(e).map_or(0, |t| t[l])
+    }
+
+    /// `Σ x_i` of every lane.
+    pub fn lanes_x(&self, i: usize) -> [i64; W] {
+        let s = self.x_spilled.get(i);
+        std::array::from_fn(|l| i64::from(self.x[i][l]) + s.map_or(0, |t| t[l]))
+    }
+
+    /// `Σ x_i x_j` of every lane over edge `e`.
+    pub fn lanes_xx(&self, e: usize) -> [i64; W] {
+        let s = self.xx_spilled.get(e);
+        std::array::from_fn(|l| i64::from(self.xx[e][l]) + s.map_or(0, |t| t[l]))
+    }
+}
+
+/// [`LaneMoments::add`]'s kernel, portable: `x[i] += rows[i]`, `spins[i] = rows[i]` as `i16`,
+/// `xx[e] += spins[i]·spins[j]` per lane.
+fn lane_moments_portable(
+    rows: &[Row],
+    edges: &[(u32, u32)],
+    spins: &mut [[i16; W]],
+    x: &mut [[i32; W]],
+    xx: &mut [[i16; W]],
+) {
+    for ((row, xs), sp) in rows.iter().zip(x.iter_mut()).zip(spins.iter_mut()) {
+        for l in 0..W {
+            let v = row.0[l] as i32;
+            xs[l] += v;
+            sp[l] = v as i16;
+        }
+    }
+    for (acc, &(i, j)) in xx.iter_mut().zip(edges) {
+        let (a, b) = (&spins[i as usize], &spins[j as usize]);
+        for l in 0..W {
+            acc[l] += a[l] * b[l];
+        }
+    }
+}
+
+/// [`lane_moments_portable`] with AVX2 (the same integers): rows to `i32` by one conversion per 8
+/// lanes, packed to `i16`; an edge is one `sign` (the product of `±1`s) and one add over 16 lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn lane_moments_avx2(
+    rows: &[Row],
+    edges: &[(u32, u32)],
+    spins: &mut [[i16; W]],
+    x: &mut [[i32; W]],
+    xx: &mut [[i16; W]],
+) {
+    use std::arch::x86_64::*;
+    assert!(spins.len() == rows.len() && x.len() == rows.len() && xx.len() == edges.len());
+    // SAFETY: every pointer is to an element of a slice indexed with bounds checks (rows, `x`,
+    // `spins`, `xx`); each element is `W` = 16 lanes, read and written as two 8×`i32` vectors
+    // (`x`, rows) or one 16×`i16` vector (`spins`, `xx`), unaligned.
+    unsafe {
+        for ((row, xs), sp) in rows.iter().zip(x.iter_mut()).zip(spins.iter_mut()) {
+            let a = _mm256_cvtps_epi32(_mm256_load_ps(row.0.as_ptr()));
+            let b = _mm256_cvtps_epi32(_mm256_load_ps(row.0.as_ptr().add(8)));
+            let xp = xs.as_mut_ptr().cast::<__m256i>();
+            _mm256_storeu_si256(xp, _mm256_add_epi32(_mm256_loadu_si256(xp), a));
+            let xp1 = xp.add(1);
+            _mm256_storeu_si256(xp1, _mm256_add_epi32(_mm256_loadu_si256(xp1), b));
+            // `packs` interleaves 128-bit halves: (a0..3, b0..3, a4..7, b4..7) → lane order.
+            let p = _mm256_permute4x64_epi64::<0xD8>(_mm256_packs_epi32(a, b));
+            _mm256_storeu_si256(sp.as_mut_ptr().cast(), p);
+        }
+        for (acc, &(i, j)) in xx.iter_mut().zip(edges) {
+            let si = _mm256_loadu_si256(spins[i as usize].as_ptr().cast());
+            let sj = _mm256_loadu_si256(spins[j as usize].as_ptr().cast());
+            let q = acc.as_mut_ptr().cast::<__m256i>();
+            _mm256_storeu_si256(
+                q,
+                _mm256_add_epi16(_mm256_loadu_si256(q), _mm256_sign_epi16(si, sj)),
+            );
+        }
+    }
+}
+
+/// Up to `W` chains of `n` spins (chain-major) in the lanes layout (idle lanes `+1`).
+fn to_rows(chains: &[Spin], n: usize) -> Vec<Row> {
+    let mut x = vec![Row([1.0; W]); n];
+    for (l, chain) in chains.chunks(n.max(1)).enumerate() {
+        for (row, &s) in x.iter_mut().zip(chain) {
+            row.0[l] = f32::from(s);
+        }
+    }
+    x
 }
 
 fn store_lane(x: &[Row], l: usize, out: &mut [Spin]) {
     for (o, row) in out.iter_mut().zip(x) {
         *o = if row.0[l] > 0.0 { 1 } else { -1 };
+    }
+}
+
+/// AVX-512F as well as [`simd_available`]'s AVX2 and FMA.
+fn wide_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        simd_available() && std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -1103,6 +1489,107 @@ fn pass_avx2<const E: bool>(
             }
         }
     }
+}
+
+/// [`pass_avx2`] with AVX-512: a node's 16 lanes are one vector, so a neighbour costs one fused
+/// multiply-add with a memory operand (the same `f32` operations lane by lane, so the same
+/// samples).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn pass_avx512<const E: bool>(
+    x: &mut [Row],
+    cl: &Class,
+    range: std::ops::Range<usize>,
+    words: &[u32],
+    mask: u32,
+    p: &LaneParams,
+    de: &mut [f32; W],
+) {
+    use std::arch::x86_64::*;
+    assert!(range.end <= cl.nodes.len() && range.len() <= CHUNK && words.len() >= range.len() * W);
+    assert!(cl.off.len() == cl.nodes.len() + 1 && cl.j.len() == cl.nbr.len());
+    debug_assert!(cl.nbr.iter().all(|&k| (k as usize) < x.len()));
+    debug_assert!(cl.nodes.iter().all(|&k| (k as usize) < x.len()));
+    let full = mask == u32::MAX;
+    let m = mask as u16; // lanes that update
+    // SAFETY: node and neighbour indices are `< x.len()` (sites of the model); `off` entries are
+    // `≤ nbr.len()`; words are read at `[(s − start)·W, +W)` within the length checked above;
+    // rows and field rows are `W` = 16 floats, 64-byte aligned, read and written whole.
+    unsafe {
+        let xp = x.as_mut_ptr().cast::<f32>();
+        let c2 = _mm512_loadu_ps(p.c2.as_ptr());
+        let bias = p.bias.as_ref().map(|rows| rows.as_ptr().cast::<f32>());
+        let (up, down) = (_mm512_set1_ps(1.0), _mm512_set1_ps(-1.0));
+        let base = range.start;
+        // Phase 1: every node's field (the class's nodes are not neighbours of each other).
+        let mut fields = std::mem::MaybeUninit::<[Row; CHUNK]>::uninit();
+        let fp = fields.as_mut_ptr().cast::<f32>();
+        for s in range.clone() {
+            let a = *cl.off.get_unchecked(s) as usize;
+            let b = *cl.off.get_unchecked(s + 1) as usize;
+            let mut acc = match bias {
+                Some(bp) => _mm512_loadu_ps(bp.add(*cl.nodes.get_unchecked(s) as usize * W)),
+                None => _mm512_set1_ps(*cl.h.get_unchecked(s)),
+            };
+            for e in a..b {
+                let k = *cl.nbr.get_unchecked(e) as usize;
+                let jj = _mm512_set1_ps(*cl.j.get_unchecked(e));
+                acc = _mm512_fmadd_ps(jj, _mm512_load_ps(xp.add(k * W)), acc);
+            }
+            _mm512_store_ps(fp.add((s - base) * W), acc);
+        }
+        // Phase 2: exponential, compare and store per node; with `E`, `−(x' − x)·φ` per lane.
+        let mut dacc = _mm512_loadu_ps(de.as_ptr());
+        for s in range {
+            let dst = xp.add(*cl.nodes.get_unchecked(s) as usize * W);
+            let acc = _mm512_load_ps(fp.add((s - base) * W));
+            let u = _mm512_cvtepi32_ps(_mm512_loadu_si512(
+                words.as_ptr().add((s - base) * W).cast(),
+            ));
+            let is_up = up24_mask_avx512(_mm512_mul_ps(c2, acc), u);
+            let mut new = _mm512_mask_blend_ps(is_up, down, up);
+            if !full || E {
+                let old = _mm512_load_ps(dst);
+                if !full {
+                    // Lanes outside the mask keep their spin.
+                    new = _mm512_mask_blend_ps(m, old, new);
+                }
+                if E {
+                    dacc = _mm512_fnmadd_ps(_mm512_sub_ps(new, old), acc, dacc);
+                }
+            }
+            _mm512_store_ps(dst, new);
+        }
+        if E {
+            _mm512_storeu_ps(de.as_mut_ptr(), dacc);
+        }
+    }
+}
+
+/// [`up24`] on 16 lanes, operation for operation (bit-identical): bit `l` is lane `l`'s answer.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+#[inline]
+fn up24_mask_avx512(
+    a: std::arch::x86_64::__m512,
+    u: std::arch::x86_64::__m512,
+) -> std::arch::x86_64::__mmask16 {
+    use std::arch::x86_64::*;
+    let s = _mm512_set1_ps;
+    let a = _mm512_max_ps(_mm512_min_ps(a, s(A_MAX)), s(A_MIN));
+    let t = _mm512_add_ps(a, s(ROUND));
+    let n = _mm512_sub_ps(t, s(ROUND));
+    let f = _mm512_sub_ps(a, n);
+    let mut p = s(EXP2_POLY[5]);
+    for &c in EXP2_POLY[..5].iter().rev() {
+        p = _mm512_fmadd_ps(p, f, s(c));
+    }
+    let scale = _mm512_castsi512_ps(_mm512_add_epi32(
+        _mm512_slli_epi32::<23>(_mm512_castps_si512(t)),
+        _mm512_set1_epi32(127 << 23),
+    ));
+    let lhs = _mm512_fmadd_ps(u, _mm512_mul_ps(p, scale), u);
+    _mm512_cmp_ps_mask::<_CMP_LT_OQ>(lhs, s(16_777_216.0))
 }
 
 /// Coefficients of the degree-5 polynomial for `2^f` on `[−½, ½]` (a relative-error minimax fit,
@@ -1327,6 +1814,149 @@ mod tests {
         eprintln!(
             "RAN: xo_words_avx2_matches_portable compared the AVX2 kernel with the portable one"
         );
+    }
+
+    /// The lane sums' AVX2 kernel gives the portable kernel's integers, and sums past the `i16`
+    /// range (40,000 states, spilled every 32,767) are the exact totals.
+    #[test]
+    fn lane_moments_kernels_agree_and_spill_exactly() {
+        let n = 37;
+        let mut k = 7u32;
+        let mut next = || {
+            k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            k >> 8
+        };
+        let edges: std::sync::Arc<[(u32, u32)]> = (0..90)
+            .map(|_| (next() % n as u32, next() % n as u32))
+            .collect();
+        let states: Vec<Vec<Row>> = (0..3)
+            .map(|_| {
+                (0..n)
+                    .map(|_| {
+                        Row(std::array::from_fn(|_| {
+                            if next() & 1 == 1 { 1.0 } else { -1.0 }
+                        }))
+                    })
+                    .collect()
+            })
+            .collect();
+        if simd_available() {
+            let (mut sa, mut xa, mut xxa) = (vec![[0; W]; n], vec![[0; W]; n], vec![[0; W]; 90]);
+            let (mut sb, mut xb, mut xxb) = (sa.clone(), xa.clone(), xxa.clone());
+            for st in &states {
+                lane_moments_portable(st, &edges, &mut sa, &mut xa, &mut xxa);
+                // SAFETY: AVX2 detected above.
+                unsafe { lane_moments_avx2(st, &edges, &mut sb, &mut xb, &mut xxb) };
+            }
+            assert_eq!((sa, xa, xxa), (sb, xb, xxb));
+            eprintln!("RAN: lane_moments_kernels_agree_and_spill_exactly compared the AVX2 kernel");
+        }
+        let mut lm = LaneMoments::new(n, edges.clone()).expect("edges");
+        let reps = 40_000;
+        for r in 0..reps {
+            let st = &states[r % 3];
+            lm.add(&BlockView {
+                rows: st,
+                first: 0,
+                lanes: W,
+            });
+        }
+        assert_eq!(lm.count(), reps as u64);
+        let times: Vec<i64> = (0..3).map(|q| ((reps - q).div_ceil(3)) as i64).collect();
+        let total = |f: &dyn Fn(&[Row]) -> f32| -> i64 {
+            states
+                .iter()
+                .zip(&times)
+                .map(|(st, t)| t * f(st) as i64)
+                .sum()
+        };
+        for l in 0..W {
+            for i in 0..n {
+                let want = total(&|st| st[i].0[l]);
+                assert_eq!(lm.sum_x(i, l), want, "node {i} lane {l}");
+            }
+            for (e, &(i, j)) in edges.iter().enumerate() {
+                let want = total(&|st| st[i as usize].0[l] * st[j as usize].0[l]);
+                assert_eq!(lm.sum_xx(e, l), want, "edge {e} lane {l}");
+            }
+        }
+    }
+
+    /// The AVX-512 kernels (pass and xoshiro words) give the AVX2 and portable kernels' samples
+    /// bit for bit: 20 chains (a partial block), per-chain fields and temperatures, `BLK-SYM`
+    /// (masked passes) and `BLK-ALT`, both generators, plain runs and resident sweeps with
+    /// carried energy changes.
+    #[test]
+    fn avx512_kernels_match_avx2_and_portable() {
+        if !wide_available() {
+            eprintln!(
+                "SKIPPED: no AVX-512 — avx512_kernels_match_avx2_and_portable cannot compare the AVX-512 kernels on this CPU"
+            );
+            return;
+        }
+        let m = thermoq_models::builders::random_sparse(40, 0.2, 0.5, 0.3, 0.9, 3);
+        let col = Coloring::dsatur(m.graph());
+        let c = 20;
+        let run = |level: u8, kind: crate::KernelKind, g: Generator| {
+            let mut e = LanesEngine::new(&m, &col, c);
+            e.set_generator(g);
+            e.set_simd(level > 0);
+            e.set_wide(level > 1);
+            assert_eq!((e.simd, e.wide), (level > 0, level > 1));
+            let betas: Vec<f64> = (0..c).map(|k| 0.5 + 0.04 * k as f64).collect();
+            e.set_betas(&betas);
+            let f: Vec<f32> = (0..c * 40).map(|k| 0.3 * (k as f32 * 0.7).sin()).collect();
+            e.set_fields(Some(&f));
+            let sched = ColourSchedule::new(kind, col.n_colors()).expect("schedule");
+            let mut rngs: Vec<RandBuf> = (0..c as u64)
+                .map(|k| RandBuf::new(thermoq_core::rng::chain_rng(9, k)))
+                .collect();
+            let mut b = ChainBatch::uniform(c, 40, 4);
+            e.drive::<crate::fast::NoObs>(&mut b, &mut rngs, &sched, &Segment::sweeps(25), None);
+            e.load_resident(&b);
+            let mut de = vec![0.0f64; c];
+            e.sweep_resident(&mut rngs, &sched, 25, &mut de);
+            e.store_resident(&mut b);
+            (
+                b.as_slice().to_vec(),
+                de.iter().map(|d| d.to_bits()).collect::<Vec<_>>(),
+            )
+        };
+        for kind in [crate::KernelKind::BlkSym, crate::KernelKind::BlkAlt] {
+            for g in [Generator::ChaCha8, Generator::Xoshiro128Plus] {
+                let wide = run(2, kind, g);
+                assert_eq!(
+                    wide,
+                    run(1, kind, g),
+                    "{kind} {}: AVX-512 vs AVX2",
+                    g.name()
+                );
+                assert_eq!(
+                    wide,
+                    run(0, kind, g),
+                    "{kind} {}: AVX-512 vs portable",
+                    g.name()
+                );
+            }
+        }
+        let mut a = XoBlock::idle();
+        for l in 0..W {
+            a.seed_lane(l, std::array::from_fn(|i| (i * 29 + l * 5 + 3) as u8));
+        }
+        let mut b = a.clone();
+        for mask in [u32::MAX, 0b0110_0000_1000_0101, 0] {
+            let (mut wa, mut wb) = (vec![0u32; 41 * W], vec![0u32; 41 * W]);
+            xo_words_portable(&mut a, 41, mask, &mut wa);
+            // SAFETY: AVX-512F detected above.
+            unsafe { xo_words_avx512(&mut b, 41, mask, &mut wb) };
+            assert_eq!(a.s, b.s, "mask {mask:#x}");
+            for l in (0..W).filter(|l| mask >> l & 1 == 1) {
+                for s in 0..41 {
+                    assert_eq!(wa[s * W + l], wb[s * W + l], "lane {l}, step {s}");
+                }
+            }
+        }
+        eprintln!("RAN: avx512_kernels_match_avx2_and_portable compared the AVX-512 kernels");
     }
 
     /// The AVX2 comparison gives the portable one's bits.

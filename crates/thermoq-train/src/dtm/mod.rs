@@ -28,7 +28,7 @@ pub use data::DtmData;
 pub use eval::{GenerationEval, ink, inpaint_background_baseline};
 pub use generate::{CentroidClassifier, encode_png_gray, png_grid};
 pub use run::{
-    AcpState, DtmCheckpoint, DtmRun, EpochRecord, Inpainting, LayerEpoch, QProbe, StepEvent,
-    StepStats,
+    AcpState, DtmCheckpoint, DtmRun, EpochRecord, Inpainting, LayerEpoch, QProbe, StepCost,
+    StepEvent, StepStats,
 };
 pub use trainer::{DtmConfig, DtmTrainer};

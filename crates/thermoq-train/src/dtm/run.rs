@@ -58,9 +58,10 @@ use thermoq_core::format::write_atomic;
 use thermoq_core::rng::chain_rng;
 use thermoq_models::dtm::{Block, DtmLayer, DtmLayout, ForwardProcess, TorusGrid};
 use thermoq_samplers::ChainBatch;
-use thermoq_samplers::fast::conditioned::ConditionedSampler;
+use thermoq_samplers::fast::conditioned::{
+    BlockObserver, BlockView, ConditionedSampler, LANES, LaneMoments,
+};
 use thermoq_samplers::fast::{Engine, Generator};
-use thermoq_samplers::observe::{Observer, SpinMoments};
 
 const STEP_SALT: u64 = 0x4454_4d5f_7374_6570;
 const SHUFFLE_SALT: u64 = 0x4454_4d5f_7368_7566;
@@ -283,49 +284,59 @@ pub struct DtmCheckpoint {
     pub history: Vec<EpochRecord>,
 }
 
-/// Per-chain accumulator of one phase.
-struct ChainStats<'a> {
-    edges: &'a [(u32, u32)],
+/// What one phase records of a block of [`LANES`] chains after each draw, in the sampler's
+/// lanes layout: exact moments, the projected image series and the change counts.
+struct BlockStats<'a> {
     image_nodes: &'a [u32],
+    /// Random projection of the image (empty: no series, as in the positive phase).
     projection: &'a [f64],
-    /// Spins whose changes between recorded states are counted; the last state is kept only
-    /// then (empty: no tracking, as in the positive phase).
-    free: &'a [u32],
-    sums: SpinMoments,
-    series: Vec<f64>,
-    changed: u64,
+    /// Count spins that changed between consecutive recorded states (negative phase).
+    track_changes: bool,
+    sums: LaneMoments,
+    /// Per draw, each lane's projection `Σ r_v x_v` (in `f64`, image order, as per chain).
+    series: Vec<[f64; LANES]>,
+    changed: [u64; LANES],
     compared: u64,
-    last: Vec<Spin>,
+    last: Vec<[f32; LANES]>,
+    lanes: usize,
+    record_ns: u64,
 }
 
-impl Observer for ChainStats<'_> {
-    fn observe(&mut self, _sweep: usize, x: &[Spin]) {
-        let edges = self.edges.iter().map(|&(i, j)| (i as usize, j as usize));
-        self.sums.add(x, edges);
+impl BlockObserver for BlockStats<'_> {
+    fn observe(&mut self, _draw: usize, x: &BlockView<'_>) {
+        let t0 = std::time::Instant::now();
+        self.lanes = x.lanes();
+        self.sums.add(x);
         if !self.projection.is_empty() {
-            let p: f64 = self
-                .image_nodes
-                .iter()
-                .zip(self.projection)
-                .map(|(&i, &r)| r * f64::from(x[i as usize]))
-                .sum();
+            let mut p = [0.0f64; LANES];
+            for (&i, &r) in self.image_nodes.iter().zip(self.projection) {
+                for (p, &v) in p.iter_mut().zip(x.row(i as usize)) {
+                    *p += r * f64::from(v);
+                }
+            }
             self.series.push(p);
         }
-        if self.free.is_empty() {
-            return; // no change tracking (positive phase)
+        if self.track_changes {
+            let n = x.n_spins();
+            if self.last.is_empty() {
+                self.last = (0..n).map(|i| *x.row(i)).collect();
+            } else {
+                let mut ch = [0u32; LANES];
+                for (i, last) in self.last.iter_mut().enumerate() {
+                    let row = x.row(i);
+                    for l in 0..LANES {
+                        ch[l] += u32::from(row[l] != last[l]);
+                    }
+                    *last = *row;
+                }
+                for (c, d) in self.changed.iter_mut().zip(ch) {
+                    *c += u64::from(d);
+                }
+                self.compared += n as u64;
+            }
         }
-        if !self.last.is_empty() {
-            self.changed += self
-                .free
-                .iter()
-                .filter(|&&i| self.last[i as usize] != x[i as usize])
-                .count() as u64;
-            self.compared += self.free.len() as u64;
-        }
-        self.last.clear();
-        self.last.extend_from_slice(x);
+        self.record_ns += t0.elapsed().as_nanos() as u64;
     }
-    fn merge(&mut self, _o: Self) {}
 }
 
 /// The colour classes of the non-empty `blocks` of `layout`, in that order (what a sampler frees).
@@ -355,6 +366,64 @@ struct Estimate {
     grad: Vec<f64>,
     stats: StepStats,
     updates: u64,
+    cost: StepCost,
+}
+
+/// Where the time of optimizer steps goes ([`DtmRun::measure_step_costs`]): wall seconds per
+/// part, summed over the measured steps' layers and divided by the number of steps.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StepCost {
+    /// Whole step (all layers).
+    pub seconds: f64,
+    /// Spin updates per step.
+    pub updates: u64,
+    /// Training pairs (forward noise) and per-chain input fields.
+    pub data: f64,
+    /// Negative phase: sampler set-up, sweeps and the recording of states.
+    pub negative: f64,
+    /// Positive phase (clamped visible nodes): set-up, sweeps and recording.
+    pub positive: f64,
+    /// Thread-seconds spent recording states (moments, projection, change counts) inside the
+    /// two phases — part of `negative + positive`, summed over worker threads.
+    pub record_cpu: f64,
+    /// Moments into the gradient and the step's diagnostics.
+    pub gradient: f64,
+    /// The Adam update and writing the parameters back.
+    pub optimizer: f64,
+}
+
+impl StepCost {
+    fn add(&mut self, o: &Self) {
+        self.updates += o.updates;
+        for (a, b) in [
+            (&mut self.seconds, o.seconds),
+            (&mut self.data, o.data),
+            (&mut self.negative, o.negative),
+            (&mut self.positive, o.positive),
+            (&mut self.record_cpu, o.record_cpu),
+            (&mut self.gradient, o.gradient),
+            (&mut self.optimizer, o.optimizer),
+        ] {
+            *a += b;
+        }
+    }
+
+    fn per_step(mut self, steps: usize) -> Self {
+        let k = steps.max(1) as f64;
+        for a in [
+            &mut self.seconds,
+            &mut self.data,
+            &mut self.negative,
+            &mut self.positive,
+            &mut self.record_cpu,
+            &mut self.gradient,
+            &mut self.optimizer,
+        ] {
+            *a /= k;
+        }
+        self.updates /= steps.max(1) as u64;
+        self
+    }
 }
 
 impl DtmRun {
@@ -531,35 +600,47 @@ impl DtmRun {
         let b = pairs.len();
         let edges: Vec<(u32, u32)> = graph.edges().map(|(i, j)| (i as u32, j as u32)).collect();
         let image = layout.block(Block::Image);
+        let t_data = std::time::Instant::now();
         let x_ts: Vec<&[Spin]> = pairs.iter().map(|p| p.1.as_slice()).collect();
         let fields = self.fields(k, &x_ts)?;
+        let mut cost = StepCost {
+            data: t_data.elapsed().as_secs_f64(),
+            ..StepCost::default()
+        };
+        let t_neg = std::time::Instant::now();
         let mut seeds = chain_rng(seed, 1);
         let neg_seed = seeds.random::<u64>();
         let pos_seed = seeds.random::<u64>();
 
+        let edges: Arc<[(u32, u32)]> = edges.into();
+        let sums = LaneMoments::new(n, edges.clone())?;
+        let make = |projection, track_changes| BlockStats {
+            image_nodes: image,
+            projection,
+            track_changes,
+            sums: sums.clone(),
+            series: Vec::with_capacity(cfg.samples),
+            changed: [0; LANES],
+            compared: 0,
+            last: Vec::new(),
+            lanes: 0,
+            record_ns: 0,
+        };
+
         // Negative phase.
         let mut neg = self.sampler(k, b, neg_seed)?;
         neg.set_fields(fields.as_deref())?;
-        let all_nodes: Vec<u32> = (0..n as u32).collect();
         let mut nb = ChainBatch::uniform(b, n, neg_seed);
-        let neg_obs = neg.run_per_chain(
+        let neg_obs = neg.run_per_block(
             &mut nb,
             cfg.warmup,
             cfg.samples,
             cfg.sweeps_per_sample,
-            |_| ChainStats {
-                edges: &edges,
-                image_nodes: image,
-                projection: &self.projection,
-                free: &all_nodes,
-                sums: SpinMoments::new(n, edges.len()),
-                series: Vec::with_capacity(cfg.samples),
-                changed: 0,
-                compared: 0,
-                last: Vec::with_capacity(n),
-            },
+            |_| make(&self.projection, true),
         )?;
 
+        cost.negative = t_neg.elapsed().as_secs_f64();
+        let t_pos = std::time::Instant::now();
         // Positive phase: visible clamped to x_prev, the hidden blocks free.
         let mut pos = self.sampler(k, b, pos_seed)?;
         pos.set_fields(fields.as_deref())?;
@@ -571,47 +652,64 @@ impl DtmRun {
         for (c, (x_prev, _)) in pairs.iter().enumerate() {
             layout.scatter_visible(x_prev, pb.chain_mut(c))?;
         }
-        let pos_obs = pos.run_per_chain(
+        let pos_obs = pos.run_per_block(
             &mut pb,
             cfg.warmup,
             cfg.samples,
             cfg.sweeps_per_sample,
-            |_| ChainStats {
-                edges: &edges,
-                image_nodes: image,
-                projection: &[],
-                free: &[],
-                sums: SpinMoments::new(n, edges.len()),
-                series: Vec::new(),
-                changed: 0,
-                compared: 0,
-                last: Vec::new(),
-            },
+            |_| make(&[], false),
         )?;
+        cost.positive = t_pos.elapsed().as_secs_f64();
+        cost.record_cpu = pos_obs
+            .iter()
+            .chain(&neg_obs)
+            .map(|o| o.record_ns as f64 * 1e-9)
+            .sum();
+        let t_grad = std::time::Instant::now();
 
-        // Moments.
+        // Moments: each parameter's sum runs over the chains in chain order (blocks in order,
+        // lanes in order), the per-chain sums being exact integers.
         let m = edges.len();
         let inv_b = 1.0 / b as f64;
         let mut pos_f = vec![0.0; m + n];
         let mut neg_f = vec![0.0; m + n];
         let mut mm = vec![0.0; m];
+        let mut sx = vec![[0.0f64; LANES]; n];
         for o in &pos_obs {
             let w = inv_b / o.sums.count() as f64;
-            for (a, s) in pos_f
-                .iter_mut()
-                .zip(o.sums.sum_xx().iter().chain(o.sums.sum_x()))
-            {
-                *a += w * s;
+            for (e, a) in pos_f[..m].iter_mut().enumerate() {
+                for &s in &o.sums.lanes_xx(e)[..o.lanes] {
+                    *a += w * s as f64;
+                }
+            }
+            for (i, a) in pos_f[m..].iter_mut().enumerate() {
+                for &s in &o.sums.lanes_x(i)[..o.lanes] {
+                    *a += w * s as f64;
+                }
             }
         }
         for o in &neg_obs {
-            let (sx, count) = (o.sums.sum_x(), o.sums.count() as f64);
+            let count = o.sums.count() as f64;
             let w = inv_b / count;
-            for (a, s) in neg_f.iter_mut().zip(o.sums.sum_xx().iter().chain(sx)) {
-                *a += w * s;
+            for (i, (a, r)) in neg_f[m..].iter_mut().zip(&mut sx).enumerate() {
+                *r = o.sums.lanes_x(i).map(|s| s as f64);
+                for &s in &r[..o.lanes] {
+                    *a += w * s;
+                }
             }
-            for (a, &(i, j)) in mm.iter_mut().zip(&edges) {
-                *a += inv_b * (sx[i as usize] / count) * (sx[j as usize] / count);
+            for (e, ((a, q), &(i, j))) in neg_f[..m]
+                .iter_mut()
+                .zip(&mut mm)
+                .zip(edges.iter())
+                .enumerate()
+            {
+                for &s in &o.sums.lanes_xx(e)[..o.lanes] {
+                    *a += w * s as f64;
+                }
+                let (si, sj) = (&sx[i as usize], &sx[j as usize]);
+                for l in 0..o.lanes {
+                    *q += inv_b * (si[l] / count) * (sj[l] / count);
+                }
             }
         }
         let cp = self.acp[k].cp;
@@ -627,21 +725,33 @@ impl DtmRun {
         check_finite("gradient", &grad)?;
         let n_image = layout.spec().n_image;
         let mut wrong = 0usize;
-        for (o, (x_prev, _)) in neg_obs.iter().zip(pairs) {
+        for (c, (x_prev, _)) in pairs.iter().enumerate() {
+            // The batch holds each chain's last recorded state.
+            let last = nb.chain(c);
             wrong += image
                 .iter()
                 .zip(&x_prev[..n_image])
-                .filter(|&(&i, &v)| o.last[i as usize] != v)
+                .filter(|&(&i, &v)| last[i as usize] != v)
                 .count();
         }
-        let series: Vec<&[f64]> = neg_obs.iter().map(|o| o.series.as_slice()).collect();
-        let (ch, cmp) = neg_obs
+        let series: Vec<Vec<f64>> = neg_obs
             .iter()
-            .fold((0u64, 0u64), |(a, b), o| (a + o.changed, b + o.compared));
+            .flat_map(|o| (0..o.lanes).map(|l| o.series.iter().map(|p| p[l]).collect()))
+            .collect();
+        let series: Vec<&[f64]> = series.iter().map(Vec::as_slice).collect();
+        let (ch, cmp) = neg_obs.iter().fold((0u64, 0u64), |(a, b), o| {
+            (
+                a + o.changed[..o.lanes].iter().sum::<u64>(),
+                b + o.compared * o.lanes as u64,
+            )
+        });
         let sweeps = (cfg.warmup + cfg.samples * cfg.sweeps_per_sample) as u64;
         let updates =
             b as u64 * sweeps * (neg.updates_per_sweep() + pos.updates_per_sweep()) as u64;
+        cost.gradient = t_grad.elapsed().as_secs_f64();
+        cost.updates = updates;
         Ok(Estimate {
+            cost,
             stats: StepStats {
                 moment_gap: (gap2 / (m + n) as f64).sqrt(),
                 grad_norm: grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
@@ -747,7 +857,7 @@ impl DtmRun {
             }
             if let Some(p) = self.config.probe.clone() {
                 let last = epoch + 1 == self.config.epochs;
-                if (epoch + 1) % p.every == 0 || last {
+                if (epoch + 1).is_multiple_of(p.every) || last {
                     for (k, l) in layers.iter_mut().enumerate() {
                         l.probe = Some(self.probe(k, data, epoch as u64)?);
                     }
@@ -780,15 +890,21 @@ impl DtmRun {
     ) -> Result<Estimate, TrainError> {
         let t_layers = self.layers.len() as u64;
         let idx = (t * t_layers + k as u64) * 2;
+        let t0 = std::time::Instant::now();
         let mut noise = chain_rng(self.config.seed ^ STEP_SALT, idx);
         let pairs = self.pairs(k, batch, &mut noise)?;
         let seed = chain_rng(self.config.seed ^ STEP_SALT, idx + 1).random::<u64>();
-        let est = self.estimate(k, &pairs, seed)?;
+        let t_pairs = t0.elapsed().as_secs_f64();
+        let mut est = self.estimate(k, &pairs, seed)?;
+        let t_opt = std::time::Instant::now();
         let lr = self.lr_at(t, spe)?;
         let mut theta = self.layers[k].params();
         self.optimizers[k].step_with_lr(&mut theta, &est.grad, lr)?;
         check_finite("parameters", &theta)?;
         self.layers[k].set_params(&theta)?;
+        est.cost.optimizer = t_opt.elapsed().as_secs_f64();
+        est.cost.data += t_pairs;
+        est.cost.seconds = t0.elapsed().as_secs_f64();
         Ok(est)
     }
 
@@ -796,6 +912,12 @@ impl DtmRun {
     /// `data`, for cost planning: returns `(seconds per step, spin updates per step)`. The run
     /// itself is not changed.
     pub fn measure_steps(&self, data: &DtmData, steps: usize) -> Result<(f64, u64), TrainError> {
+        let c = self.measure_step_costs(data, steps)?;
+        Ok((c.seconds, c.updates))
+    }
+
+    /// [`DtmRun::measure_steps`] with the time of each part of a step ([`StepCost`], per step).
+    pub fn measure_step_costs(&self, data: &DtmData, steps: usize) -> Result<StepCost, TrainError> {
         let train = data.train_len(self.config.max_train);
         let spe = self.steps_per_epoch(train);
         if spe == 0 || steps == 0 {
@@ -807,20 +929,18 @@ impl DtmRun {
         let mut copy = self.clone();
         let b = self.config.batch;
         let t0 = std::time::Instant::now();
-        let mut updates = 0u64;
+        let mut cost = StepCost::default();
         for s in 0..steps {
             let s = s % spe;
             let batch: Vec<&[Spin]> = (s * b..(s + 1) * b)
                 .map(|i| data.train_visible(i))
                 .collect();
             for k in 0..copy.layers.len() {
-                updates += copy.step_layer(k, &batch, s as u64, spe)?.updates;
+                cost.add(&copy.step_layer(k, &batch, s as u64, spe)?.cost);
             }
         }
-        Ok((
-            t0.elapsed().as_secs_f64() / steps as f64,
-            updates / steps as u64,
-        ))
+        cost.seconds = t0.elapsed().as_secs_f64();
+        Ok(cost.per_step(steps))
     }
 
     /// The gradient-SNR probe of layer `k` at probe index `idx`: `R` independent estimates on the
