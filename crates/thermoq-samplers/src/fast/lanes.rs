@@ -35,7 +35,7 @@
 //! `BLK-SYM` with mixed coins costs `2k − 1` passes for `k` classes instead of `k`.
 
 use super::Generator;
-use super::stream::{BUF_BYTES, RandBuf};
+use super::stream::{BUF_BYTES, RandBuf, xoshiro_seed_words, xoshiro128p_step};
 use crate::observe::Observer;
 use crate::run::Segment;
 use crate::schedule::ScheduleRng;
@@ -87,33 +87,11 @@ impl XoBlock {
     /// Seeds lane `l` from 16 bytes (little-endian words); an all-zero seed, which `xoshiro`
     /// cannot leave, becomes the idle state.
     fn seed_lane(&mut self, l: usize, bytes: [u8; 16]) {
-        let w: [u32; 4] = std::array::from_fn(|k| {
-            u32::from_le_bytes([
-                bytes[4 * k],
-                bytes[4 * k + 1],
-                bytes[4 * k + 2],
-                bytes[4 * k + 3],
-            ])
-        });
-        let w = if w == [0; 4] { [1, 2, 3, 4] } else { w };
+        let w = xoshiro_seed_words(&bytes);
         for (k, v) in w.into_iter().enumerate() {
             self.s[k][l] = v;
         }
     }
-}
-
-/// One `xoshiro128+` step of one lane's state; returns the output word `s0 + s3`.
-#[inline(always)]
-fn xoshiro128p(s: &mut [u32; 4]) -> u32 {
-    let out = s[0].wrapping_add(s[3]);
-    let t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = s[3].rotate_left(11);
-    out
 }
 
 /// `words[s·W + l]` = the top 24 bits of lane `l`'s next `xoshiro128+` output, for `s < len`;
@@ -125,7 +103,7 @@ fn xo_words_portable(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32])
         }
         let mut v: [u32; 4] = std::array::from_fn(|k| st.s[k][l]);
         for s in 0..len {
-            words[s * W + l] = xoshiro128p(&mut v) >> 8;
+            words[s * W + l] = xoshiro128p_step(&mut v) >> 8;
         }
         for (k, x) in v.into_iter().enumerate() {
             st.s[k][l] = x;
@@ -1715,7 +1693,7 @@ mod tests {
         st.seed_lane(3, seed);
         let mut v: [u32; 4] = std::array::from_fn(|k| st.s[k][3]);
         for _ in 0..1000 {
-            assert_eq!(xoshiro128p(&mut v), reference.next_u32());
+            assert_eq!(xoshiro128p_step(&mut v), reference.next_u32());
         }
     }
 

@@ -101,6 +101,20 @@ const XO_STEP_BYTES: usize = 3 * XO_LANES;
 /// Usable bytes per [`XoBytes`] refill: 171 steps, the fewest covering [`BUF_BYTES`].
 pub(crate) const XO_BUF_BYTES: usize = BUF_BYTES.div_ceil(XO_STEP_BYTES) * XO_STEP_BYTES;
 
+/// A `xoshiro128+` state from 16 seed bytes (little-endian words); an all-zero seed, which
+/// `xoshiro` cannot leave, becomes `[1, 2, 3, 4]`. Shared by the lattice bytes and the lanes words.
+pub(crate) fn xoshiro_seed_words(bytes: &[u8]) -> [u32; 4] {
+    let w: [u32; 4] = std::array::from_fn(|k| {
+        u32::from_le_bytes([
+            bytes[4 * k],
+            bytes[4 * k + 1],
+            bytes[4 * k + 2],
+            bytes[4 * k + 3],
+        ])
+    });
+    if w == [0; 4] { [1, 2, 3, 4] } else { w }
+}
+
 /// One `xoshiro128+` step (Blackman & Vigna) of a 128-bit state; returns the output `s0 + s3`.
 #[inline(always)]
 pub(crate) fn xoshiro128p_step(s: &mut [u32; 4]) -> u32 {
@@ -135,15 +149,7 @@ impl XoBytes {
         let seed = rb.take(16 * XO_LANES);
         let mut s = [[0u32; XO_LANES]; 4];
         for (l, lane) in seed.chunks_exact(16).enumerate() {
-            let w: [u32; 4] = std::array::from_fn(|k| {
-                u32::from_le_bytes([
-                    lane[4 * k],
-                    lane[4 * k + 1],
-                    lane[4 * k + 2],
-                    lane[4 * k + 3],
-                ])
-            });
-            let w = if w == [0; 4] { [1, 2, 3, 4] } else { w };
+            let w = xoshiro_seed_words(lane);
             for (row, v) in s.iter_mut().zip(w) {
                 row[l] = v;
             }
