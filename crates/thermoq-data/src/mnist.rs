@@ -297,7 +297,7 @@ impl BinaryImages {
     /// 2×2 max-pooling: output pixel `(r, c)` is `+1` iff any of input pixels
     /// `(2r..2r+2, 2c..2c+2)` is `+1` (28×28 → 14×14). Both sides must be even.
     pub fn max_pool_2x2(&self) -> Result<Self, DataError> {
-        if self.rows % 2 != 0 || self.cols % 2 != 0 {
+        if !self.rows.is_multiple_of(2) || !self.cols.is_multiple_of(2) {
             return Err(DataError::Invalid {
                 field: "image shape".into(),
                 message: format!(

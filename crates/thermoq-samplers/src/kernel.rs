@@ -236,13 +236,13 @@ impl GibbsKernel {
 
     /// Uses a non-ideal p-bit array for heat-bath updates (ignored by `MH1`).
     pub fn with_pbit(mut self, pbit: Pbit, n_spins: usize) -> Result<Self, SamplerError> {
-        if let Some(c) = pbit.n_cells() {
-            if c != n_spins {
-                return Err(SamplerError::invalid(
-                    "pbit.gain",
-                    format!("has {c} cells, expected one per spin ({n_spins})"),
-                ));
-            }
+        if let Some(c) = pbit.n_cells()
+            && c != n_spins
+        {
+            return Err(SamplerError::invalid(
+                "pbit.gain",
+                format!("has {c} cells, expected one per spin ({n_spins})"),
+            ));
         }
         self.pbit = pbit;
         Ok(self)

@@ -584,16 +584,16 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
         if !(beta.is_finite() && beta > 0.0) {
             return Err(invalid("beta", format!("is {beta}, expected finite β > 0")));
         }
-        if let Some(m) = max_site(kernel.plan()) {
-            if m as usize >= model.n_spins() {
-                return Err(invalid(
-                    "kernel",
-                    format!(
-                        "updates spin {m}, expected a kernel for this model's {} spins",
-                        model.n_spins()
-                    ),
-                ));
-            }
+        if let Some(m) = max_site(kernel.plan())
+            && m as usize >= model.n_spins()
+        {
+            return Err(invalid(
+                "kernel",
+                format!(
+                    "updates spin {m}, expected a kernel for this model's {} spins",
+                    model.n_spins()
+                ),
+            ));
         }
         let replicas = ladder
             .alphas()
@@ -695,13 +695,13 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
                 format!("does not fit {r} rungs × {} spins", self.n()),
             ));
         }
-        if let Some(s) = stats {
-            if s.swap_attempts.len() != r - 1 || s.energy_sum.len() != r {
-                return Err(invalid(
-                    "stats",
-                    format!("were made for another ladder, expected {r} rungs"),
-                ));
-            }
+        if let Some(s) = stats
+            && (s.swap_attempts.len() != r - 1 || s.energy_sum.len() != r)
+        {
+            return Err(invalid(
+                "stats",
+                format!("were made for another ladder, expected {r} rungs"),
+            ));
         }
         Ok(())
     }
@@ -1279,7 +1279,7 @@ impl FastPt {
         self.block_local
             && self.resident
             && self.scheme == SwapScheme::PtDeo
-            && crate::fast::LANES_W % self.ladder.len() == 0
+            && crate::fast::LANES_W.is_multiple_of(self.ladder.len())
     }
 
     /// `sweeps` `PtDeo` sweeps with each 16-slot block on its own (no wait between blocks):

@@ -350,7 +350,7 @@ impl CdTrainer {
         self.optimizer.step(&mut theta, &grad)?;
         self.model.set_params(&theta)?;
         self.step += 1;
-        if self.step % self.config.steps_per_epoch == 0 {
+        if self.step.is_multiple_of(self.config.steps_per_epoch) {
             self.epoch += 1;
         }
         Ok(StepReport {

@@ -266,7 +266,7 @@ mod tests {
                 for r in 0..28 {
                     for col in 0..28 {
                         let on = (r0..r0 + 10).contains(&r) && (c0..c0 + 10).contains(&col);
-                        let noise = rand::Rng::next_u64(&mut rng) % 40 == 0;
+                        let noise = rand::Rng::next_u64(&mut rng).is_multiple_of(40);
                         pixels.push(if on ^ noise { 255 } else { 0 });
                     }
                 }

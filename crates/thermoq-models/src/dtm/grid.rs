@@ -176,7 +176,7 @@ impl TorusGrid {
     pub fn new(preset: &GridPreset) -> Result<Self, DtmError> {
         let side = preset.side;
         let err = |message: String| DtmError::Grid { side, message };
-        if side < 2 || side % 2 != 0 {
+        if side < 2 || !side.is_multiple_of(2) {
             return Err(err(format!("side is {side}, expected an even number ≥ 2")));
         }
         if side > 46_340 {

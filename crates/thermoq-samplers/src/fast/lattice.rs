@@ -51,7 +51,7 @@ pub(crate) fn detect(model: &IsingModel) -> Option<(usize, usize)> {
         return None;
     }
     'cand: for lx in 3..=n / 3 {
-        if n % lx != 0 {
+        if !n.is_multiple_of(lx) {
             continue;
         }
         let ly = n / lx;
@@ -86,7 +86,7 @@ pub(crate) fn checkerboard_parities(
     lx: usize,
     ly: usize,
 ) -> Option<[usize; 2]> {
-    if lx % 2 != 0 || ly % 2 != 0 || coloring.n_colors() != 2 {
+    if !lx.is_multiple_of(2) || !ly.is_multiple_of(2) || coloring.n_colors() != 2 {
         return None;
     }
     let c0 = coloring.color(0) as usize; // site (0,0) has parity 0

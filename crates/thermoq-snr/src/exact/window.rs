@@ -37,9 +37,13 @@ pub fn bias_factor(s: f64, burn_in: u64, window: u64) -> f64 {
         (b1 * ls).exp() * (-(k * ls).exp_m1()) / (k * (1.0 - s))
     } else {
         let a = s.abs();
-        let sign_b1 = if (burn_in + 1) % 2 == 0 { 1.0 } else { -1.0 };
+        let sign_b1 = if (burn_in + 1).is_multiple_of(2) {
+            1.0
+        } else {
+            -1.0
+        };
         let sb1 = sign_b1 * a.powf(b1);
-        let sign_k = if window % 2 == 0 { 1.0 } else { -1.0 };
+        let sign_k = if window.is_multiple_of(2) { 1.0 } else { -1.0 };
         let sk = sign_k * a.powf(k);
         sb1 * (1.0 - sk) / (k * (1.0 - s))
     }
@@ -75,7 +79,7 @@ pub fn variance_factor(s: f64, window: u64) -> f64 {
     let one_minus_sk = if s > 0.0 {
         -(k * s.ln()).exp_m1()
     } else {
-        let sign_k = if window % 2 == 0 { 1.0 } else { -1.0 };
+        let sign_k = if window.is_multiple_of(2) { 1.0 } else { -1.0 };
         1.0 - sign_k * s.abs().powf(k)
     };
     let h = k * (1.0 + s) / d - 2.0 * s * one_minus_sk / (d * d);

@@ -54,7 +54,7 @@ impl<'a> ChainSet<'a> {
         if n_chains == 0 {
             return Err(SnrError::NoChains);
         }
-        if data.len() % n_chains != 0 {
+        if !data.len().is_multiple_of(n_chains) {
             return Err(SnrError::FlatLayout {
                 len: data.len(),
                 chains: n_chains,
