@@ -188,7 +188,7 @@ while [ -z "$REQUEUED" ] && [ "$(date +%s)" -lt "$deadline" ]; do
       rm -rf "$WORK/before"
     fi
   done
-  [ -n "$REQUEUED" ] || sleep 0.5
+  [ -n "$REQUEUED" ] || sleep 0.1  # tiny cells take ≈ 1–3 s each: poll often enough to catch one
   if [ "$(job_state "$MERGE")" = COMPLETED ]; then break; fi
 done
 [ -n "$REQUEUED" ] || { echo "no array task could be requeued mid-run" >&2; exit 1; }
