@@ -11,7 +11,10 @@ process and alternating:
 
 It prints one JSON line per case and a table: updates/s = sweeps × spins × chains / seconds,
 ``speedup`` = thermoq-from-Python ÷ thrml (target ≥ 10), ``overhead`` = Python time ÷ Rust-loop
-time − 1 (target ≤ 5%). Run it with ``cargo xtask bench python`` (builds the release package into
+time − 1 (target ≤ 5%) from the two medians, and ``paired`` = the median over repetitions of
+each Python call's time ÷ the Rust loop's time timed right after it, − 1 (the machine's drift
+between repetitions cancels within a pair; on a shared VM it moved whole-run medians by ±10
+points). Run it with ``cargo xtask bench python`` (builds the release package into
 ``target/py-venv`` first), or by hand from the repository root::
 
     target/py-venv/bin/python crates/thermoq-py/bench/bench_python.py [--quick] [--reps 5]
@@ -137,6 +140,7 @@ def main():
             case=c["name"], spins=n, chains=CHAINS, engine=c["engine"], generator=c["generator"],
             sweeps=c["sweeps"], python_updates_per_s=work / t_py, rust_updates_per_s=work / t_rust,
             python_overhead=t_py / t_rust - 1.0,
+            python_overhead_paired=statistics.median(p / r for p, r in zip(tp, tr)) - 1.0,
         )
         if tt:
             t_thrml = statistics.median(tt)
@@ -150,11 +154,11 @@ def main():
         with open(a.json_out, "w") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-    print(f"{'case':<12} {'py upd/s':>10} {'rust upd/s':>10} {'overhead':>9} {'thrml upd/s':>11} {'speedup':>8}", file=sys.stderr)
+    print(f"{'case':<12} {'py upd/s':>10} {'rust upd/s':>10} {'overhead':>9} {'paired':>7} {'thrml upd/s':>11} {'speedup':>8}", file=sys.stderr)
     for r in rows:
         print(
             f"{r['case']:<12} {r['python_updates_per_s']:10.3g} {r['rust_updates_per_s']:10.3g} "
-            f"{100 * r['python_overhead']:8.1f}% {r.get('thrml_updates_per_s', float('nan')):11.3g} "
+            f"{100 * r['python_overhead']:8.1f}% {100 * r['python_overhead_paired']:6.1f}% {r.get('thrml_updates_per_s', float('nan')):11.3g} "
             f"{r.get('speedup_vs_thrml', float('nan')):7.1f}x",
             file=sys.stderr,
         )
