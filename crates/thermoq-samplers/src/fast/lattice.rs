@@ -127,8 +127,6 @@ pub(crate) struct LatticeEngine {
 /// A chain in sublattice layout, plus a tie scratch buffer.
 pub(crate) struct LatticeChain {
     sub: [Vec<Spin>; 2],
-    /// Per site of a kernel call: `(s + 4) | 1` on a tie, else 0.
-    ties: Vec<u8>,
     /// Per 32 sites of a kernel call: which tied (bit `k` ⇔ site `32·m + k`).
     masks: Vec<u32>,
 }
@@ -204,7 +202,6 @@ impl LatticeEngine {
         let len = (self.ly + 2) * self.w + 2;
         LatticeChain {
             sub: [vec![0; len], vec![0; len]],
-            ties: vec![0; self.rows_per_call * self.w],
             masks: vec![0; (self.rows_per_call * self.w).div_ceil(32)],
         }
     }
@@ -349,7 +346,6 @@ impl LatticeEngine {
                 let up = &src[bu + o..bu + o + len];
                 let dn = &src[bd + o..bd + o + len];
                 let t = &mut tgt[same..same + len];
-                let ties = &mut ch.ties[..len];
                 let masks = &mut ch.masks[..len.div_ceil(32)];
                 masks.fill(0);
                 let bytes = rb.take(len);
@@ -358,12 +354,12 @@ impl LatticeEngine {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: `AVX2` is only set on the path entered after run-time detection.
                     unsafe {
-                        run_kernel_avx2(nb, bytes, t, ties, masks, hi)
+                        run_kernel_avx2(nb, bytes, t, masks, hi)
                     }
                     #[cfg(not(target_arch = "x86_64"))]
-                    run_kernel(nb, bytes, t, ties, masks, 0, hi);
+                    run_kernel(nb, bytes, t, masks, 0, hi);
                 } else {
-                    run_kernel(nb, bytes, t, ties, masks, 0, hi);
+                    run_kernel(nb, bytes, t, masks, 0, hi);
                 }
                 // The edge site of each row: its left/right neighbours are the row's columns
                 // w − 1 and 0 (periodic), whichever side it is on.
@@ -375,7 +371,6 @@ impl LatticeEngine {
                     let b = bytes[i];
                     t[i] = if b < h { 1 } else { -1 };
                     let tie = b == h;
-                    ties[i] = if tie { c4 | 1 } else { 0 };
                     let bit = 1u32 << (i % 32);
                     masks[i / 32] = if tie {
                         masks[i / 32] | bit
@@ -385,13 +380,20 @@ impl LatticeEngine {
                 }
                 {
                     // Rare (each site ties with probability ≤ 1/256): finish those compares in
-                    // order; a tie's byte holds `(s + 4) | 1`, so its table entry is `byte >> 1`.
+                    // order; a tie's table entry is `(s + 4) / 2`, its neighbour sum recomputed
+                    // here (the other sublattice has not moved), periodic at the row's edge.
                     for (m, &bits) in masks.iter().enumerate() {
                         let mut bits = bits;
                         while bits != 0 {
                             let k = 32 * m + bits.trailing_zeros() as usize;
                             bits &= bits - 1;
-                            let cls = usize::from(ties[k] >> 1);
+                            let s = if k % w == edge {
+                                let row = same + (k / w) * w;
+                                src[row] + src[row + w - 1] + up[k] + dn[k]
+                            } else {
+                                left[k] + right[k] + up[k] + dn[k]
+                            };
+                            let cls = usize::from((s + 4) as u8 >> 1);
                             t[k] = if rb.u24() < self.lo[cls] { 1 } else { -1 };
                         }
                     }
@@ -404,22 +406,21 @@ impl LatticeEngine {
 }
 
 /// A run of sites of a colour class: new spins from the neighbour sums (`nb` = left, right, up,
-/// down) and the top random bytes; marks ties (`byte == H`) with `(s + 4) | 1` in `ties` (0
-/// elsewhere) and sets their bits in `masks`, site `k` being bit `(first + k) % 32` of word
+/// down) and the top random bytes; marks ties (`byte == H`) by setting their bits in `masks`,
+/// site `k` being bit `(first + k) % 32` of word
 /// `(first + k) / 32`.
 #[inline(always)]
 fn run_kernel(
     nb: [&[Spin]; 4],
     bytes: &[u8],
     t: &mut [Spin],
-    ties: &mut [u8],
     masks: &mut [u32],
     first: usize,
     hi: &[u8; 5],
 ) {
     let w = t.len();
     let [left, right, up, dn] = nb.map(|v| &v[..w]);
-    let (bytes, ties) = (&bytes[..w], &mut ties[..w]);
+    let bytes = &bytes[..w];
     let [h0, h1, h2, h3, h4] = *hi;
     for k in 0..w {
         let s = left[k]
@@ -440,7 +441,6 @@ fn run_kernel(
         let b = bytes[k];
         t[k] = if b < h { 1 } else { -1 };
         let tie = u8::from(b == h);
-        ties[k] = tie.wrapping_neg() & ((s.wrapping_add(4) as u8) | 1);
         let a = first + k;
         masks[a / 32] |= u32::from(tie) << (a % 32);
     }
@@ -456,7 +456,6 @@ fn run_kernel_avx2(
     nb: [&[Spin]; 4],
     bytes: &[u8],
     t: &mut [Spin],
-    ties: &mut [u8],
     masks: &mut [u32],
     hi: &[u8; 5],
 ) {
@@ -469,7 +468,6 @@ fn run_kernel_avx2(
             && up.len() >= w
             && dn.len() >= w
             && bytes.len() >= w
-            && ties.len() >= w
             && masks.len() >= w.div_ceil(32)
     );
     let hb = hi.map(|v| v as i8);
@@ -503,10 +501,6 @@ fn run_kernel_avx2(
                 t.as_mut_ptr().add(k).cast(),
                 _mm256_blendv_epi8(mone, one, lt),
             );
-            _mm256_storeu_si256(
-                ties.as_mut_ptr().add(k).cast(),
-                _mm256_and_si256(eq, _mm256_or_si256(s4, one)),
-            );
             *masks.get_unchecked_mut(k / 32) = _mm256_movemask_epi8(eq) as u32;
             k += 32;
         }
@@ -526,10 +520,6 @@ fn run_kernel_avx2(
             let lt = _mm_cmpgt_epi8(_mm_xor_si128(h, flip), _mm_xor_si128(b, flip));
             let eq = _mm_cmpeq_epi8(b, h);
             _mm_storeu_si128(t.as_mut_ptr().add(k).cast(), _mm_blendv_epi8(mone, one, lt));
-            _mm_storeu_si128(
-                ties.as_mut_ptr().add(k).cast(),
-                _mm_and_si128(eq, _mm_or_si128(s4, one)),
-            );
             // k is a multiple of 32 here: the low half of its mask word.
             *masks.get_unchecked_mut(k / 32) = (_mm_movemask_epi8(eq) as u32) & 0xffff;
             k += 16;
@@ -537,14 +527,6 @@ fn run_kernel_avx2(
     }
     if k < w {
         let nb = [left, right, up, dn].map(|v| &v[k..w]);
-        run_kernel(
-            nb,
-            &bytes[k..w],
-            &mut t[k..w],
-            &mut ties[k..w],
-            masks,
-            k,
-            hi,
-        );
+        run_kernel(nb, &bytes[k..w], &mut t[k..w], masks, k, hi);
     }
 }
