@@ -89,6 +89,11 @@ impl Budget {
         })
     }
 
+    /// Bytes of the budget left once `used` bytes are taken (`None`: no limit known).
+    pub fn spare(&self, used: u64) -> Option<u64> {
+        self.bytes.map(|b| b.saturating_sub(used))
+    }
+
     /// Refuses when `estimate` (bytes, `None` = overflows u64) exceeds the budget.
     /// `what` describes the allocation; `lower` names the option(s) that lower it.
     pub fn check(&self, what: &str, estimate: Option<u64>, lower: &str) -> Result<()> {
@@ -189,6 +194,10 @@ mod tests {
             "{e}"
         );
         assert!(b.check("x", None, "--seeds").is_err());
+        // What is left of a 1 MiB budget (the available memory may lower it, never raise it).
+        let spare = b.spare(1024).unwrap();
+        assert!(spare <= (1 << 20) - 1024, "{spare}");
+        assert_eq!(b.spare(u64::MAX), Some(0));
         assert!(mul(u64::MAX, 2, "--chains").is_err());
         assert!(check_work(Some(MAX_WORK + 1), "--sweeps").is_err());
         assert!(check_work(None, "--sweeps").is_err());

@@ -249,7 +249,7 @@ impl PatternLaw {
         }
         PatternSpec::new(patterns.len(), eps, 0)?;
         for p in &patterns {
-            if p.len() != n || p.iter().any(|&v| v != 1 && v != -1) {
+            if p.len() != n || thermoq_core::first_non_spin(p).is_some() {
                 return Err(PatternError::BadValue {
                     key: "patterns",
                     value: format!("{p:?}"),

@@ -1,7 +1,8 @@
 """thermoq called from Python against thrml 0.1.4 (CPU JAX) on the four `bench peers` cases.
 
 For every case (64 chains, BLK-ALT, the engine `cargo xtask bench peers` uses) this times, in one
-process and alternating:
+process, first the two thermoq sides alternating, then (after every case, so that JAX is not yet
+loaded while thermoq is timed) thrml:
 
 * ``thermoq.sample(..., output="final")`` — the Python call a user makes (sampler construction,
   argument checks, GIL-free chunks with a signal check between them);
@@ -14,10 +15,12 @@ It prints one JSON line per case and a table: updates/s = sweeps × spins × cha
 time − 1 (target ≤ 5%) from the two medians, and ``paired`` = the median over repetitions of
 each Python call's time ÷ the Rust loop's time timed right after it, − 1 (the machine's drift
 between repetitions cancels within a pair; on a shared VM it moved whole-run medians by ±10
-points). Run it with ``cargo xtask bench python`` (builds the release package into
-``target/py-venv`` first), or by hand from the repository root::
+points), with a distribution-free 95 % confidence interval for that median (order statistics of
+the ratios). The pair's order alternates between repetitions. Run it with
+``cargo xtask bench python`` (builds the release package into ``target/py-venv`` first), or by
+hand from the repository root::
 
-    target/py-venv/bin/python crates/thermoq-py/bench/bench_python.py [--quick] [--reps 5]
+    target/py-venv/bin/python crates/thermoq-py/bench/bench_python.py [--quick] [--reps 21]
 
 after installing the package with the release profile (``scripts/python-env.sh --release``;
 ``pip install ./crates/thermoq-py`` builds release by default).
@@ -25,6 +28,7 @@ after installing the package with the release profile (``scripts/python-env.sh -
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -69,6 +73,24 @@ def _dtm_n_params():
     raise RuntimeError("could not read the DTM parameter count")
 
 
+def median_ci(xs, level=0.95):
+    """A distribution-free confidence interval for the median of the sorted sample `xs`: the order
+    statistics (j, k) with P(X_(j) ≤ median ≤ X_(k)) ≥ `level` under Binomial(n, 1/2)."""
+    n = len(xs)
+    if n < 6:
+        return xs[0], xs[-1]
+    cdf, j = 0.0, 0
+    # largest j with P(B ≤ j − 1) ≤ (1 − level) / 2, B ~ Binomial(n, 1/2)
+    for i in range(n + 1):
+        p = math.comb(n, i) / 2 ** n
+        if cdf + p > (1 - level) / 2:
+            j = i
+            break
+        cdf += p
+    j = max(j, 1)
+    return xs[j - 1], xs[n - j]
+
+
 def thrml_timer(model, colors, sweeps):
     """A callable running `sweeps` sweeps of 64 chains with thrml; compiled on construction."""
     import jax
@@ -106,12 +128,16 @@ def thrml_timer(model, colors, sweeps):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=21)
     ap.add_argument("--no-thrml", action="store_true")
     ap.add_argument("--json-out", help="also write the JSON lines to this file")
     a = ap.parse_args()
     rows = []
-    for c in cases(a.quick):
+    all_cases = cases(a.quick)
+    # Phase 1: thermoq from Python against the Rust loop, before JAX is imported (XLA's CPU
+    # thread pool stays busy between calls and halved thermoq's measured throughput on two cores
+    # when thrml calls were interleaved).
+    for c in all_cases:
         m, n = c["model"], c["model"].n
         work = c["sweeps"] * n * CHAINS
         kw = dict(kernel="blk-alt", engine=c["engine"], generator=c["generator"], colors=c["colors"],
@@ -123,42 +149,56 @@ def main():
         s = tq.sample(m, **kw)  # warm-up call, from the uniform start of SEED
         assert s.engine == c["engine"], (c["name"], s.engine)
         warm = s.final
-        thr = None
-        if not a.no_thrml:
-            thr, compile_s = thrml_timer(m, c["colors"], c["sweeps_thrml"])
-        tp, tr, tt = [], [], []
-        for _ in range(a.reps):
+        tp, tr = [], []
+        colors = list(map(int, c["colors"]))
+
+        def python_call():
             t0 = time.perf_counter()
             tq.sample(m, init=warm, **kw)
             tp.append(time.perf_counter() - t0)
-            tr.append(tq._native.time_sweeps(m, c["engine"], c["generator"], list(map(int, c["colors"])),
-                                             CHAINS, SEED, c["sweeps"], 1))
-            if thr is not None:
-                tt.append(thr())
+
+        def rust_loop():
+            tr.append(tq._native.time_sweeps(m, c["engine"], c["generator"], colors, CHAINS, SEED,
+                                             c["sweeps"], 1))
+
+        for i in range(a.reps):
+            # Alternate which of the pair runs first, so a drift of the machine's speed during a
+            # pair does not favour one side.
+            for f in (python_call, rust_loop) if i % 2 == 0 else (rust_loop, python_call):
+                f()
         t_py, t_rust = statistics.median(tp), statistics.median(tr)
-        row = dict(
+        ratios = sorted(p / r for p, r in zip(tp, tr))
+        lo, hi = median_ci(ratios)
+        rows.append(dict(
             case=c["name"], spins=n, chains=CHAINS, engine=c["engine"], generator=c["generator"],
             sweeps=c["sweeps"], python_updates_per_s=work / t_py, rust_updates_per_s=work / t_rust,
             python_overhead=t_py / t_rust - 1.0,
-            python_overhead_paired=statistics.median(p / r for p, r in zip(tp, tr)) - 1.0,
-        )
-        if tt:
-            t_thrml = statistics.median(tt)
+            python_overhead_paired=statistics.median(ratios) - 1.0,
+            python_overhead_paired_ci95=[lo - 1.0, hi - 1.0], reps=a.reps,
+        ))
+    # Phase 2: thrml on the same cases, same process.
+    for c, row in zip(all_cases, rows):
+        if not a.no_thrml:
+            m, n = c["model"], c["model"].n
+            thr, compile_s = thrml_timer(m, c["colors"], c["sweeps_thrml"])
+            t_thrml = statistics.median(thr() for _ in range(a.reps))
             row.update(thrml_sweeps=c["sweeps_thrml"], thrml_updates_per_s=c["sweeps_thrml"] * n * CHAINS / t_thrml,
                        thrml_compile_s=compile_s)
             row["speedup_vs_thrml"] = row["python_updates_per_s"] / row["thrml_updates_per_s"]
         print(json.dumps(row), flush=True)
-        rows.append(row)
     if a.json_out:
         os.makedirs(os.path.dirname(os.path.abspath(a.json_out)), exist_ok=True)
         with open(a.json_out, "w") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-    print(f"{'case':<12} {'py upd/s':>10} {'rust upd/s':>10} {'overhead':>9} {'paired':>7} {'thrml upd/s':>11} {'speedup':>8}", file=sys.stderr)
+    print(f"{'case':<12} {'py upd/s':>10} {'rust upd/s':>10} {'overhead':>9} {'paired':>7} {'paired 95% CI':>15} "
+          f"{'thrml upd/s':>11} {'speedup':>8}", file=sys.stderr)
     for r in rows:
+        lo, hi = r["python_overhead_paired_ci95"]
         print(
             f"{r['case']:<12} {r['python_updates_per_s']:10.3g} {r['rust_updates_per_s']:10.3g} "
-            f"{100 * r['python_overhead']:8.1f}% {100 * r['python_overhead_paired']:6.1f}% {r.get('thrml_updates_per_s', float('nan')):11.3g} "
+            f"{100 * r['python_overhead']:8.1f}% {100 * r['python_overhead_paired']:6.1f}% "
+            f"{f'[{100 * lo:.1f}, {100 * hi:.1f}]%':>15} {r.get('thrml_updates_per_s', float('nan')):11.3g} "
             f"{r.get('speedup_vs_thrml', float('nan')):7.1f}x",
             file=sys.stderr,
         )

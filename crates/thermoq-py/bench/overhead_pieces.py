@@ -13,28 +13,31 @@ Times, alternating in one process (medians of ``--reps``):
 * ``setup``     — ``_native.sample`` with ``sweeps=1``: argument conversion, sampler build and
   output allocation, plus one sweep.
 
-Usage: ``python overhead_pieces.py [--case ising-128] [--reps 7] [--chunk 16]``
+Usage: ``python overhead_pieces.py [--case ising-128|ising-32|rbm-784x256|dtm-60_12] [--reps 7]
+[--chunk 16]``
 """
 
 import argparse
 import statistics
 import time
 
+import numpy as np
+
 import thermoq as tq
 from thermoq import _native
 
-CHAINS = 64
-SEED = 2026
+import bench_python
+
+CHAINS = bench_python.CHAINS
+SEED = bench_python.SEED
 
 
 def case(name):
-    if name.startswith("ising-"):
-        L = int(name.split("-")[1])
-        sweeps = {32: 8000, 128: 500}[L]
-        m = tq.lattice(L, J=0.4, h=0.0)
-        colors = [(i // L + i % L) % 2 for i in range(L * L)]
-        return m, colors, "lattice", "chacha8", sweeps
-    raise SystemExit(f"case: {name!r} is not supported here (ising-32, ising-128)")
+    """The `bench peers` case `name` exactly as ``bench_python.py`` builds it."""
+    for c in bench_python.cases(quick=False):
+        if c["name"] == name:
+            return c["model"], list(map(int, c["colors"])), c["engine"], c["generator"], c["sweeps"]
+    raise SystemExit(f"case: {name!r} is not a bench case (ising-32, ising-128, rbm-784x256, dtm-60_12)")
 
 
 def main():
@@ -44,13 +47,14 @@ def main():
     ap.add_argument("--chunk", type=int, default=16)
     a = ap.parse_args()
     m, colors, engine, gen, sweeps = case(a.case)
+    colors_u32 = np.asarray(colors, dtype=np.uint32)
     n = m.n
     state = tq.sample(m, kernel="blk-alt", engine=engine, generator=gen, colors=colors,
                       chains=CHAINS, seed=SEED, sweeps=sweeps, burn_in=0, output="final").final
 
     def native(sw, chunk):
         return lambda: _native.sample(m, "blk-alt", engine, gen, SEED, CHAINS, sw, 0, "final",
-                                      colors, state, None, None, chunk)
+                                      colors_u32, state, None, None, chunk)
 
     pieces = {
         "rust": lambda: _native.time_sweeps(m, engine, gen, colors, CHAINS, SEED, sweeps, 1),

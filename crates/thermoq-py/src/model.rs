@@ -326,7 +326,7 @@ impl PyModel {
         let xs = x
             .as_slice()
             .map_err(|_| PyValueError::new_err("x: expected a C-contiguous array"))?;
-        if let Some(k) = xs.iter().position(|&s| s != 1 && s != -1) {
+        if let Some(k) = thermoq_core::first_non_spin(xs) {
             return Err(PyValueError::new_err(format!(
                 "x: entry {k} is {}, expected -1 or +1",
                 xs[k]

@@ -1,9 +1,10 @@
 //! `sample()` and `sample_pt()`: chains on every kernel and engine, with the GIL released.
 //!
-//! All samplers of `thermoq-samplers` are reached through [`Runner`], a thin adapter with two
-//! operations (advance without recording, record into an [`Observer`]). It is the one place that
-//! knows today's three sampler types; when the crate's common chain-sampler trait lands, `Runner`
-//! becomes a `Box<dyn …>` of that trait and nothing else here changes.
+//! All samplers of `thermoq-samplers` are reached through [`Runner`], the one place that knows
+//! which [`ChainSampler`](thermoq_samplers::ChainSampler) a call built (reference kernels, fast
+//! engines, the conditioned engine). It has two operations: advance without recording, and record
+//! through the crate's [`Executor`]. (`ChainSampler::run_segment` is generic over the observer, so
+//! the trait is not object-safe and `Runner` is an enum rather than a `Box<dyn ChainSampler>`.)
 //!
 //! Runs proceed in chunks of whole sweeps whose size depends only on the problem size (never on
 //! time), so results are deterministic; between chunks the GIL is taken back and Python's signal
@@ -22,7 +23,7 @@ use thermoq_samplers::fast::conditioned::ConditionedSampler;
 use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
 use thermoq_samplers::observe::{MomentObserver, Moments, Observer};
 use thermoq_samplers::pt::{FastPt, Ladder, SwapScheme};
-use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind, SamplerError};
+use thermoq_samplers::{BatchSampler, ChainBatch, Executor, GibbsKernel, KernelKind, SamplerError};
 
 /// Spin updates per chunk between two signal checks (≈ 10–300 ms on two cores).
 const CHUNK_UPDATES: usize = 1 << 24;
@@ -44,7 +45,7 @@ pub enum Runner<'a> {
     /// the `thermoq sample` CLI.
     Reference(BatchSampler<'a, IsingModel, GibbsKernel>),
     /// The fast block engines.
-    Fast(FastSampler<'a>),
+    Fast(Box<FastSampler<'a>>),
     /// Block Gibbs with per-chain fields and temperatures.
     Conditioned(Box<ConditionedSampler>),
 }
@@ -59,28 +60,21 @@ impl Runner<'_> {
         }
     }
 
-    /// Records `sweeps` sweeps into one observer per chain, merged in chain order.
+    /// Records `sweeps` sweeps into one observer per chain, merged in chain order (the
+    /// [`Executor`] run every sampler shares).
     pub fn record<O: Observer>(
         &mut self,
         batch: &mut ChainBatch,
         sweeps: usize,
-        make: impl Fn(usize) -> O + Sync,
+        make: impl FnMut(usize) -> O,
     ) -> Result<O, SamplerError> {
-        match self {
-            Self::Reference(s) => s.run(batch, 0, sweeps, make),
-            Self::Fast(s) => s.run(batch, 0, sweeps, make),
-            Self::Conditioned(s) => {
-                let mut it = s.run_per_chain(batch, 0, sweeps, 1, make)?.into_iter();
-                let mut first = it.next().ok_or_else(|| SamplerError::Invalid {
-                    field: "chains".into(),
-                    message: "is 0, expected at least 1".into(),
-                })?;
-                for o in it {
-                    first.merge(o);
-                }
-                Ok(first)
-            }
-        }
+        let mut ex = Executor::new(sweeps);
+        let run = match self {
+            Self::Reference(s) => ex.run(s, batch, make),
+            Self::Fast(s) => ex.run(&mut **s, batch, make),
+            Self::Conditioned(s) => ex.run(&mut **s, batch, make),
+        };
+        run.map(|r| r.observed)
     }
 }
 
@@ -207,7 +201,7 @@ fn positive(name: &str, v: usize) -> PyResult<()> {
 }
 
 fn check_spins(name: &str, xs: &[Spin]) -> PyResult<()> {
-    match xs.iter().position(|&s| s != 1 && s != -1) {
+    match thermoq_core::first_non_spin(xs) {
         Some(k) => Err(PyValueError::new_err(format!(
             "{name}: entry {k} is {}, expected -1 or +1",
             xs[k]
@@ -255,7 +249,7 @@ pub fn sample<'py>(
     sweeps: usize,
     burn_in: usize,
     output: &str,
-    colors: Option<Vec<u32>>,
+    colors: Option<PyReadonlyArray1<'py, u32>>,
     init: Option<PyReadonlyArray2<'py, i8>>,
     fields: Option<PyReadonlyArray2<'py, f64>>,
     betas: Option<PyReadonlyArray1<'py, f64>>,
@@ -279,7 +273,7 @@ pub fn sample<'py>(
             MAX_TRACE_BYTES
         )));
     }
-    let coloring = coloring_for(m, colors)?;
+    let coloring = coloring_for(m, colors.map(|c| c.as_array().to_vec()))?;
     let ising = m.ising();
     let conditioned = fields.is_some() || betas.is_some();
 
@@ -358,7 +352,7 @@ pub fn sample<'py>(
         let mut s = FastSampler::with_engine(fast_model, kind, coloring.clone(), chains, seed, e)
             .map_err(value_err)?;
         s.set_generator(gen_).map_err(value_err)?;
-        Runner::Fast(s)
+        Runner::Fast(Box::new(s))
     };
     let engine_name = match &runner {
         Runner::Reference(_) => "reference".to_string(),
@@ -410,7 +404,12 @@ pub fn sample<'py>(
             py.check_signals()?;
         }
         let mm = moments.map(|mo| mo.moments());
-        put_output(&d, mm, (out == Output::Trace).then_some(trace), [chains, sweeps, n])?;
+        put_output(
+            &d,
+            mm,
+            (out == Output::Trace).then_some(trace),
+            [chains, sweeps, n],
+        )?;
         let fin = PyArray1::from_slice(py, batch.as_slice()).reshape([chains, n])?;
         d.set_item("final", fin)?;
         Ok(())
@@ -508,7 +507,12 @@ pub fn sample_pt<'py>(
             py.check_signals()?;
         }
         let mm = (out == Output::Moments).then(|| acc.moments());
-        put_output(&d, mm, (out == Output::Trace).then_some(trace), [chains, sweeps, n])?;
+        put_output(
+            &d,
+            mm,
+            (out == Output::Trace).then_some(trace),
+            [chains, sweeps, n],
+        )?;
         let mut fin = Vec::with_capacity(chains * n);
         for c in 0..chains {
             fin.extend_from_slice(pt.state(c, 0));

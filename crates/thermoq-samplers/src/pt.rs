@@ -716,7 +716,7 @@ impl<K: Kernel<IsingModel>> ParallelTempering<K> {
             ));
         }
         for (k, xs) in x.iter().enumerate() {
-            if xs.len() != self.n() || xs.iter().any(|&s| s != 1 && s != -1) {
+            if xs.len() != self.n() || thermoq_core::first_non_spin(xs).is_some() {
                 return Err(invalid(
                     &format!("states[{k}]"),
                     format!("expected {} spins of value ±1", self.n()),

@@ -61,14 +61,12 @@ impl Dataset {
         let mut flat = Vec::with_capacity(n * rows.len());
         for (r, row) in rows.iter().enumerate() {
             check_len(&format!("data row {r}"), row.len(), n)?;
-            for (c, &v) in row.iter().enumerate() {
-                if v != 1 && v != -1 {
-                    return Err(TrainError::NotSpin {
-                        row: r,
-                        col: c,
-                        value: v,
-                    });
-                }
+            if let Some(c) = thermoq_core::first_non_spin(row) {
+                return Err(TrainError::NotSpin {
+                    row: r,
+                    col: c,
+                    value: row[c],
+                });
             }
             flat.extend_from_slice(row);
         }

@@ -168,7 +168,7 @@ impl Checkpoint {
                 message: format!("{nc} chains × {n} spins overflows"),
             })?;
             check_len("chains", flat.len(), expected)?;
-            if let Some(k) = flat.iter().position(|&s| s != 1 && s != -1) {
+            if let Some(k) = thermoq_core::first_non_spin(&flat) {
                 return Err(TrainError::NotSpin {
                     row: k / n.max(1),
                     col: k % n.max(1),

@@ -125,8 +125,11 @@ def _real_array(name: str, a: Any, ndim: Optional[int] = None) -> np.ndarray:
     return arr
 
 
-def _spin_array(name: str, a: Any, shape: tuple) -> np.ndarray:
-    """A ±1 int8 array of the given shape (bool is accepted: True → +1, False → −1)."""
+def _spin_array(name: str, a: Any, shape: tuple, native_checks_int8: bool = False) -> np.ndarray:
+    """A ±1 int8 array of the given shape (bool is accepted: True → +1, False → −1).
+
+    With ``native_checks_int8`` an int8 array's values are left to the native call, which checks
+    every entry itself (with no per-entry branch) and names ``name`` and the first bad entry."""
     arr = np.asarray(a)
     if arr.dtype.kind == "b":
         arr = np.where(arr, 1, -1)
@@ -136,7 +139,7 @@ def _spin_array(name: str, a: Any, shape: tuple) -> np.ndarray:
         raise TypeError(f"{name}: has dtype {arr.dtype}, expected ±1 integers or booleans")
     if arr.shape != shape:
         raise ValueError(f"{name}: has shape {arr.shape}, expected {shape}")
-    if not np.all((arr == 1) | (arr == -1)):
+    if not (native_checks_int8 and arr.dtype == np.int8) and not np.all((arr == 1) | (arr == -1)):
         raise ValueError(f"{name}: has entries other than -1 and +1")
     return np.ascontiguousarray(arr, dtype=np.int8)
 
@@ -394,7 +397,7 @@ def _reduce(model: Model, clamp: Any, chains: int, colors: Optional[np.ndarray])
     if colors is not None:
         fc = colors[free]
         _, rcol = np.unique(fc, return_inverse=True)  # renumber: a fully clamped class vanishes
-        rcol = [int(c) for c in rcol]
+        rcol = rcol.astype(np.uint32)
     return reduced, free, idx, v2, fields, rcol
 
 
@@ -475,7 +478,9 @@ def sample(
             raise ValueError(f"colors: has shape {ca.shape}, expected ({n},)")
         if ca.min() < 0:
             raise ValueError("colors: has a negative colour")
-        col = ca.astype(np.int64)
+        if ca.max() >= 2**32:
+            raise ValueError(f"colors: has colour {ca.max()}, expected < 2**32")
+        col = ca.astype(np.uint32)
     fa = None if fields is None else _real_array("fields", fields, 2)
     ba = None
     if betas is not None:
@@ -486,12 +491,12 @@ def sample(
             raise ValueError("betas: has a negative entry")
     if fa is not None and fa.shape != (chains, n):
         raise ValueError(f"fields: has shape {fa.shape}, expected (chains, n) = ({chains}, {n})")
-    ia = None if init is None else _spin_array("init", init, (chains, n))
+    ia = None if init is None else _spin_array("init", init, (chains, n), native_checks_int8=clamp is None)
 
     if clamp is None:
         r = _native.sample(
             model, kernel, engine, generator, seed, chains, sweeps, burn_in, output,
-            None if col is None else col.tolist(), ia, fa, ba, chunk,
+            col, ia, fa, ba, chunk,
         )
         return Samples(
             kernel=r["kernel"], engine=r["engine"], seed=seed, chains=chains, sweeps=sweeps,
@@ -507,9 +512,9 @@ def sample(
     rinit = None if ia is None else np.ascontiguousarray(ia[:, free])
     if rcol is None and model.is_rbm:
         vis = model.rbm_shape[0]
-        rcol = [0 if i < vis else 1 for i in free]
-        if len(set(rcol)) < 2:
-            rcol = [0] * len(free)
+        rcol = (free >= vis).astype(np.uint32)
+        if len(np.unique(rcol)) < 2:
+            rcol = np.zeros(len(free), dtype=np.uint32)
     inner = "final" if output == "final" else "trace"
     r = _native.sample(
         reduced, kernel, engine, generator, seed, chains, sweeps, burn_in, inner,

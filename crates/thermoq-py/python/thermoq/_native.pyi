@@ -56,7 +56,7 @@ class Model:
 
 def sample(
     model: Model, kernel: str, engine: str, generator: str, seed: int, chains: int, sweeps: int,
-    burn_in: int, output: str, colors: Optional[Sequence[int]] = ..., init: Optional[npt.NDArray[np.int8]] = ...,
+    burn_in: int, output: str, colors: Optional[npt.NDArray[np.uint32]] = ..., init: Optional[npt.NDArray[np.int8]] = ...,
     fields: Optional[npt.NDArray[np.float64]] = ..., betas: Optional[npt.NDArray[np.float64]] = ...,
     chunk: Optional[int] = ...,
 ) -> dict[str, Any]: ...
