@@ -664,3 +664,32 @@ pub fn plan_cost(
         total_seconds,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A uniform-ladder phase stored before the two ladder-set outputs were one type (with
+    /// `r8_moments` and `r8_count`, as in the committed paper run) still loads, and so does an
+    /// equal-length one (`moments`, `count`).
+    #[test]
+    fn ladder_sets_load_both_stored_field_names() {
+        let committed = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/reproductions/dtm-paper/phases/uniform-ladders.json"
+        ));
+        let stored: serde_json::Value = serde_json::from_str(committed).unwrap();
+        let uni: LadderSet = serde_json::from_value(stored["value"].clone()).unwrap();
+        assert!(!uni.rows.is_empty() && uni.count > 0.0);
+        let r8: Vec<f64> = serde_json::from_value(stored["value"]["r8_moments"].clone()).unwrap();
+        assert_eq!(uni.moments, r8);
+        let old: LadderSet =
+            serde_json::from_str(r#"{"rows": [], "r8_moments": [2.0, 4.0], "r8_count": 2.0}"#)
+                .unwrap();
+        assert_eq!(old.mean_moments(), vec![1.0, 2.0]);
+        let eq: LadderSet =
+            serde_json::from_str(r#"{"rows": [], "moments": [3.0], "count": 0.0}"#).unwrap();
+        assert_eq!(eq.mean_moments(), vec![3.0]);
+    }
+}
