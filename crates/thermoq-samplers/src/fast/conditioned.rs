@@ -470,6 +470,28 @@ mod tests {
             .install(f)
     }
 
+    /// A BLK-SYM sampler of `(chains, seed)` on `g` with chain `k` at `β = beta(k)`, field
+    /// `field(c·n + i)` on spin `i` of chain `c`, and colour class 0 clamped.
+    fn varied(
+        m: &IsingModel,
+        col: &Coloring,
+        (chains, seed): (usize, u64),
+        g: Generator,
+        beta: impl Fn(usize) -> f64,
+        field: impl Fn(usize) -> f64,
+    ) -> ConditionedSampler {
+        let mut s =
+            ConditionedSampler::new(m, col, KernelKind::BlkSym, chains, seed).expect("sampler");
+        s.set_generator(g).expect("generator");
+        let betas: Vec<f64> = (0..chains).map(beta).collect();
+        s.set_betas(&betas).expect("betas");
+        let fields: Vec<f64> = (0..chains * m.n_spins()).map(field).collect();
+        s.set_fields(Some(&fields)).expect("fields");
+        let free: Vec<usize> = (1..col.n_colors()).collect();
+        s.set_free_classes(&free).expect("free");
+        s
+    }
+
     #[test]
     fn deterministic_across_thread_counts() {
         let m = model();
@@ -499,16 +521,10 @@ mod tests {
         for g in [Generator::ChaCha8, Generator::Xoshiro128Plus] {
             let run = |threads: usize| {
                 in_pool(threads, || {
-                    let mut s = ConditionedSampler::new(&m, &col, KernelKind::BlkSym, c, 3)
-                        .expect("sampler");
+                    let beta = |k: usize| 0.5 + 0.05 * k as f64;
+                    let field = |k: usize| 0.1 * (k as f64).sin();
+                    let mut s = varied(&m, &col, (c, 3), g, beta, field);
                     assert_eq!(s.engine(), Engine::Lanes);
-                    s.set_generator(g).expect("generator");
-                    let betas: Vec<f64> = (0..c).map(|k| 0.5 + 0.05 * k as f64).collect();
-                    s.set_betas(&betas).expect("betas");
-                    let fields: Vec<f64> = (0..c * 12).map(|k| 0.1 * (k as f64).sin()).collect();
-                    s.set_fields(Some(&fields)).expect("fields");
-                    let free: Vec<usize> = (1..col.n_colors()).collect();
-                    s.set_free_classes(&free).expect("free");
                     let mut b = ChainBatch::uniform(c, 12, 1);
                     let before = b.as_slice().to_vec();
                     s.sweep(&mut b, 30).expect("sweep");
@@ -559,18 +575,9 @@ mod tests {
             (20, Generator::Xoshiro128Plus),
             (5, Generator::ChaCha8),
         ] {
-            let sampler = || {
-                let mut s =
-                    ConditionedSampler::new(&m, &col, KernelKind::BlkSym, c, 11).expect("sampler");
-                s.set_generator(g).expect("generator");
-                let betas: Vec<f64> = (0..c).map(|k| 0.6 + 0.03 * k as f64).collect();
-                s.set_betas(&betas).expect("betas");
-                let fields: Vec<f64> = (0..c * 12).map(|k| 0.2 * (k as f64).cos()).collect();
-                s.set_fields(Some(&fields)).expect("fields");
-                let free: Vec<usize> = (1..col.n_colors()).collect();
-                s.set_free_classes(&free).expect("free");
-                s
-            };
+            let beta = |k: usize| 0.6 + 0.03 * k as f64;
+            let field = |k: usize| 0.2 * (k as f64).cos();
+            let sampler = || varied(&m, &col, (c, 11), g, beta, field);
             let mut a = sampler();
             let mut ba = ChainBatch::uniform(c, 12, 5);
             let per_chain = a
