@@ -331,14 +331,7 @@ impl ByteCursor {
 
     /// Uniform in `0..n` (Lemire's multiply-shift with rejection).
     fn pick(&mut self, rb: &mut RandBuf, n: usize) -> usize {
-        let n32 = n as u32;
-        let threshold = n32.wrapping_neg() % n32;
-        loop {
-            let m = u64::from(self.u32(rb)) * u64::from(n32);
-            if (m as u32) >= threshold {
-                return (m >> 32) as usize;
-            }
-        }
+        crate::kernel::pick_with(n, || self.u32(rb))
     }
 }
 
