@@ -5,11 +5,10 @@
 use crate::{BenchError, BenchModel, SEED, checkerboard, dtm_case, normal_vec};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use thermoq_core::{Coloring, Spin};
+use thermoq_core::Coloring;
 use thermoq_models::dtm::VisibleSpec;
-use thermoq_models::{EnergyModel, IsingModel, Rbm, builders};
+use thermoq_models::{EnergyModel, Rbm, builders};
 use thermoq_samplers::fast::{Engine, Generator};
-use thermoq_samplers::observe::Observer;
 
 /// The case names, in order.
 pub const CASE_NAMES: [&str; 4] = ["ising-32", "ising-128", "rbm-784x256", "dtm-60_12"];
@@ -77,47 +76,6 @@ pub fn cases(quick: bool) -> Result<Vec<PeerCase>, BenchError> {
         sweeps_thrml: 100 / q,
     });
     Ok(out)
-}
-
-/// Per-chain sums of every `x_i` and every edge product `x_i x_j`.
-pub struct ChainSums {
-    edges: Vec<(usize, usize)>,
-    n: usize,
-    /// States summed (over all chains).
-    pub count: u64,
-    /// Per chain: Σ x_i for every spin, then Σ x_i x_j for every edge.
-    pub chains: Vec<Vec<f64>>,
-}
-
-impl ChainSums {
-    /// Empty sums for one chain of `m`.
-    pub fn new(m: &IsingModel) -> Self {
-        let edges: Vec<_> = m.graph().edges().collect();
-        let n = m.n_spins();
-        Self {
-            chains: vec![vec![0.0; n + edges.len()]],
-            edges,
-            n,
-            count: 0,
-        }
-    }
-}
-
-impl Observer for ChainSums {
-    fn observe(&mut self, _sweep: usize, x: &[Spin]) {
-        self.count += 1;
-        let s = &mut self.chains[0];
-        for i in 0..self.n {
-            s[i] += f64::from(x[i]);
-        }
-        for (k, &(i, j)) in self.edges.iter().enumerate() {
-            s[self.n + k] += f64::from(x[i] * x[j]);
-        }
-    }
-    fn merge(&mut self, o: Self) {
-        self.count += o.count;
-        self.chains.extend(o.chains);
-    }
 }
 
 /// Mean over chains and its standard error from the spread of chain means.

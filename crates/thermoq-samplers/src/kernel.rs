@@ -179,11 +179,18 @@ where
 /// A uniform index in `0..n` (Lemire's multiply-shift with rejection; unbiased).
 #[inline]
 pub fn pick<R: Rng + ?Sized>(rng: &mut R, n: usize) -> usize {
+    pick_with(n, || rng.next_u32())
+}
+
+/// [`pick`] on any source of uniform 32-bit words `next_u32` (a chain's ChaCha stream, a byte
+/// cursor, a xoshiro buffer): every index pick of the crate, so each consumes the same words.
+#[inline]
+pub(crate) fn pick_with(n: usize, mut next_u32: impl FnMut() -> u32) -> usize {
     debug_assert!(n > 0 && n <= u32::MAX as usize);
     let n32 = n as u32;
     let threshold = n32.wrapping_neg() % n32;
     loop {
-        let m = u64::from(rng.next_u32()) * u64::from(n32);
+        let m = u64::from(next_u32()) * u64::from(n32);
         if (m as u32) >= threshold {
             return (m >> 32) as usize;
         }

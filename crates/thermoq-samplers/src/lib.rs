@@ -87,7 +87,7 @@ pub mod schedule;
 pub use batch::{BatchSampler, ChainBatch};
 pub use error::SamplerError;
 pub use kernel::{GibbsKernel, Kernel, KernelKind, SiteRule};
-pub use observe::{MomentObserver, Moments, Observer, SpinMoments, TraceObserver};
+pub use observe::{ChainMoments, MomentObserver, Moments, Observer, SpinMoments, TraceObserver};
 pub use pbit::Pbit;
 pub use plan::Plan;
 pub use run::{ChainSampler, Executor, Progress, Run, Segment};

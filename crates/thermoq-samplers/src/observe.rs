@@ -78,6 +78,25 @@ impl SpinMoments {
         &self.sum_xx
     }
 
+    /// Moments counted: spins, then edges.
+    pub fn len(&self) -> usize {
+        self.sum_x.len() + self.sum_xx.len()
+    }
+
+    /// Whether there are no spins and no edges.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sum of moment `a`, spins first: `Σ x_a` for `a < n_spins`, else `Σ x_i x_j` of edge
+    /// `a − n_spins`.
+    pub fn sum(&self, a: usize) -> f64 {
+        match a.checked_sub(self.sum_x.len()) {
+            None => self.sum_x[a],
+            Some(e) => self.sum_xx[e],
+        }
+    }
+
     /// `⟨x_i⟩` per spin (zeros before the first state).
     pub fn m1(&self) -> Vec<f64> {
         let c = self.count.max(1) as f64;
@@ -182,6 +201,39 @@ impl<M: EnergyModel + ?Sized> Observer for MomentObserver<'_, M> {
         self.sums.merge(&o.sums);
         self.sum_e += o.sum_e;
         self.sum_e2 += o.sum_e2;
+    }
+}
+
+/// One [`SpinMoments`] per chain: [`Observer::merge`] keeps the chains apart (in chain order)
+/// instead of adding them up, so the chains stay independent replicates whose spread gives a
+/// standard error without a τ estimate.
+#[derive(Clone, Debug)]
+pub struct ChainMoments<'m, M: EnergyModel + ?Sized> {
+    model: &'m M,
+    chains: Vec<SpinMoments>,
+}
+
+impl<'m, M: EnergyModel + ?Sized> ChainMoments<'m, M> {
+    /// Empty sums for one chain of `model`.
+    pub fn new(model: &'m M) -> Self {
+        Self {
+            model,
+            chains: vec![SpinMoments::new(model.n_spins(), model.graph().n_edges())],
+        }
+    }
+
+    /// The sums of each chain, in chain order.
+    pub fn chains(&self) -> &[SpinMoments] {
+        &self.chains
+    }
+}
+
+impl<M: EnergyModel + ?Sized> Observer for ChainMoments<'_, M> {
+    fn observe(&mut self, _sweep: usize, x: &[Spin]) {
+        self.chains[0].add(x, self.model.graph().edges());
+    }
+    fn merge(&mut self, o: Self) {
+        self.chains.extend(o.chains);
     }
 }
 

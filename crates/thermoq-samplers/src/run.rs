@@ -130,6 +130,61 @@ pub trait ChainSampler {
     fn for_each_chain_state(&self, state: &Self::State, f: &mut dyn FnMut(usize, &[Spin]));
 }
 
+/// A sampler whose chains live in a caller-owned [`ChainBatch`]: it implements this, and the
+/// blanket [`ChainSampler`] impl below adds what every such sampler shares — the checks of
+/// [`check_run`] before each segment and the walk over the batch's chains.
+pub(crate) trait BatchChains {
+    /// `(chains, spins per chain)` of the batch the sampler runs.
+    fn shape(&self) -> (usize, usize);
+
+    /// Runs the checked segment `run`.
+    fn advance<O: Observer>(&mut self, run: CheckedRun<'_, O>);
+}
+
+/// A segment that passed [`check_run`], for [`BatchChains::advance`]: `seg` (`total` sweeps) on
+/// every chain of `batch`, observed by `observers` (one per chain) when given.
+pub(crate) struct CheckedRun<'a, O> {
+    pub(crate) batch: &'a mut ChainBatch,
+    pub(crate) seg: &'a Segment,
+    pub(crate) total: usize,
+    pub(crate) observers: Option<&'a mut [O]>,
+}
+
+impl<T: BatchChains> ChainSampler for T {
+    type State = ChainBatch;
+
+    fn n_chains(&self) -> usize {
+        self.shape().0
+    }
+
+    fn n_spins(&self) -> usize {
+        self.shape().1
+    }
+
+    fn run_segment<O: Observer>(
+        &mut self,
+        batch: &mut ChainBatch,
+        seg: Segment,
+        observers: Option<&mut [O]>,
+    ) -> Result<(), SamplerError> {
+        let (nc, n) = self.shape();
+        let total = check_run(batch, nc, n, &seg, observers.as_deref())?;
+        self.advance(CheckedRun {
+            batch,
+            seg: &seg,
+            total,
+            observers,
+        });
+        Ok(())
+    }
+
+    fn for_each_chain_state(&self, batch: &ChainBatch, f: &mut dyn FnMut(usize, &[Spin])) {
+        for c in 0..batch.n_chains() {
+            f(c, batch.chain(c));
+        }
+    }
+}
+
 /// Checks a batch's shape against a sampler's.
 fn check_batch(batch: &ChainBatch, n_chains: usize, n_spins: usize) -> Result<(), SamplerError> {
     if batch.n_chains() != n_chains || batch.n_spins() != n_spins {
@@ -220,23 +275,33 @@ pub(crate) fn chain_segment<O: Observer>(
     obs: Option<&mut O>,
     mut sweep: impl FnMut(&mut [Spin]),
 ) {
-    for _ in 0..seg.burn_in {
-        sweep(x);
-    }
-    match obs {
-        Some(o) => {
+    let observe = obs.map(|o| move |d: usize, x: &[Spin]| o.observe(d, x));
+    segment_loop(seg, x, observe, |x, k| {
+        for _ in 0..k {
+            sweep(x);
+        }
+    });
+}
+
+/// The loop of a segment on any state `x`: `advance(x, k)` runs `k` sweeps — the burn-in, then
+/// `thin` before each draw `d`, which `observe(seg.first + d, x)` sees (without an observer, all
+/// the draws' sweeps in one call).
+#[inline]
+pub(crate) fn segment_loop<S: ?Sized>(
+    seg: &Segment,
+    x: &mut S,
+    observe: Option<impl FnMut(usize, &S)>,
+    mut advance: impl FnMut(&mut S, usize),
+) {
+    advance(x, seg.burn_in);
+    match observe {
+        Some(mut o) => {
             for d in 0..seg.draws {
-                for _ in 0..seg.thin {
-                    sweep(x);
-                }
-                o.observe(seg.first + d, x);
+                advance(x, seg.thin);
+                o(seg.first + d, x);
             }
         }
-        None => {
-            for _ in 0..seg.draws * seg.thin {
-                sweep(x);
-            }
-        }
+        None => advance(x, seg.draws * seg.thin),
     }
 }
 

@@ -38,48 +38,26 @@ use thermoq_core::{Coloring, Spin};
 use thermoq_models::exact::ExactLaw;
 use thermoq_models::{EnergyModel, IsingModel, Rbm, builders};
 use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
-use thermoq_samplers::observe::Observer;
+use thermoq_samplers::observe::ChainMoments;
 use thermoq_samplers::{ChainBatch, KernelKind, SamplerError};
 
 const Z: f64 = 6.0;
 const KINDS: [KernelKind; 3] = [KernelKind::BlkAlt, KernelKind::BlkSym, KernelKind::BlkRs];
 
-/// Per-chain sums of `x_i` (all spins) and `x_i x_j` (all edges).
-struct ChainSums {
-    edges: Vec<(usize, usize)>,
-    n: usize,
-    count: u64,
-    chains: Vec<Vec<f64>>,
-}
-
-impl ChainSums {
-    fn new(model: &IsingModel) -> Self {
-        let n = model.n_spins();
-        let edges: Vec<_> = model.graph().edges().collect();
-        let len = n + edges.len();
-        Self {
-            edges,
-            n,
-            count: 0,
-            chains: vec![vec![0.0; len]],
-        }
-    }
-}
-
-impl Observer for ChainSums {
-    fn observe(&mut self, _sweep: usize, x: &[Spin]) {
-        self.count += 1;
-        let s = &mut self.chains[0];
-        for i in 0..self.n {
-            s[i] += f64::from(x[i]);
-        }
-        for (k, &(i, j)) in self.edges.iter().enumerate() {
-            s[self.n + k] += f64::from(x[i] * x[j]);
-        }
-    }
-    fn merge(&mut self, o: Self) {
-        self.chains.extend(o.chains);
-    }
+/// Per observable (every `⟨x_i⟩`, then every edge's `⟨x_i x_j⟩`): the mean over the chains of
+/// their time averages over `sweeps` recorded sweeps, and its standard error from the spread of
+/// those chain means (see the module docs).
+fn chain_mean_se(obs: &ChainMoments<'_, IsingModel>, sweeps: usize) -> Vec<(f64, f64)> {
+    let chains = obs.chains();
+    let c = chains.len();
+    (0..chains[0].len())
+        .map(|a| {
+            let means: Vec<f64> = chains.iter().map(|s| s.sum(a) / sweeps as f64).collect();
+            let mean = means.iter().sum::<f64>() / c as f64;
+            let var = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (c - 1) as f64;
+            (mean, (var / c as f64).sqrt())
+        })
+        .collect()
 }
 
 /// Runs `sampler` and checks every first and second moment against enumeration (see the module
@@ -95,9 +73,9 @@ fn check_moments(
     let n = model.n_spins();
     let mut batch = ChainBatch::uniform(c, n, 99);
     let obs = sampler
-        .run(&mut batch, burn_in, sweeps, |_| ChainSums::new(model))
+        .run(&mut batch, burn_in, sweeps, |_| ChainMoments::new(model))
         .expect("the sampler runs");
-    assert_eq!(obs.chains.len(), c);
+    assert_eq!(obs.chains().len(), c);
     let law = ExactLaw::new(model).expect("the test model is small enough to enumerate");
     let exact: Vec<f64> = law
         .m1()
@@ -105,11 +83,7 @@ fn check_moments(
         .chain(law.m2(model.graph().edges()))
         .collect();
     let mut worst: f64 = 0.0;
-    for (a, &e) in exact.iter().enumerate() {
-        let means: Vec<f64> = obs.chains.iter().map(|s| s[a] / sweeps as f64).collect();
-        let mean = means.iter().sum::<f64>() / c as f64;
-        let var = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (c - 1) as f64;
-        let se = (var / c as f64).sqrt();
+    for (a, (&e, (mean, se))) in exact.iter().zip(chain_mean_se(&obs, sweeps)).enumerate() {
         let err = (mean - e).abs();
         assert!(
             err <= Z * se + 1e-12,
@@ -135,23 +109,12 @@ fn lattice_models() -> Vec<(IsingModel, &'static str)> {
     ]
 }
 
-/// A lattice-engine sampler drawing its comparison bytes from `g`.
-fn lattice(
-    m: &IsingModel,
-    kind: KernelKind,
-    chains: usize,
-    seed: u64,
-    g: Generator,
-) -> FastSampler<'_> {
-    with_generator(m, kind, chains, seed, Engine::Lattice, g)
-}
-
 #[test]
 fn lattice_engine_matches_exact_moments() {
     for g in GENERATORS {
         for (model, name) in lattice_models() {
             for kind in KINDS {
-                let s = lattice(&model, kind, 64, 11, g);
+                let s = with_generator(&model, kind, 64, 11, Engine::Lattice, g);
                 check_moments(
                     &model,
                     s,
@@ -184,17 +147,6 @@ fn sparse_engines_match_exact_moments() {
 }
 
 const GENERATORS: [Generator; 2] = [Generator::ChaCha8, Generator::Xoshiro128Plus];
-
-/// A lanes-engine sampler drawing its comparison words from `g`.
-fn lanes(
-    m: &IsingModel,
-    kind: KernelKind,
-    chains: usize,
-    seed: u64,
-    g: Generator,
-) -> FastSampler<'_> {
-    with_generator(m, kind, chains, seed, Engine::Lanes, g)
-}
 
 /// A sampler on `engine` drawing its comparison words from `g` (both must apply).
 fn with_generator(
@@ -232,7 +184,7 @@ fn lanes_engine_matches_exact_moments() {
                 for chains in [64, 40] {
                     check_moments(
                         m,
-                        lanes(m, kind, chains, 5, g),
+                        with_generator(m, kind, chains, 5, Engine::Lanes, g),
                         50,
                         2000,
                         &format!("lanes {} {name} {kind} {chains} chains", g.name()),
@@ -251,7 +203,11 @@ fn lanes_engine_matches_exact_moments() {
 fn lanes_generators_agree_on_a_large_model() {
     let m = builders::random_sparse(400, 0.012, 0.6, 0.3, 1.0, 31);
     for kind in KINDS {
-        generators_agree(&m, &|g| lanes(&m, kind, 64, 8, g), &format!("lanes {kind}"));
+        generators_agree(
+            &m,
+            &|g| with_generator(&m, kind, 64, 8, Engine::Lanes, g),
+            &format!("lanes {kind}"),
+        );
     }
 }
 
@@ -263,7 +219,7 @@ fn lattice_generators_agree_on_a_large_lattice() {
     for kind in KINDS {
         generators_agree(
             &m,
-            &|g| lattice(&m, kind, 64, 8, g),
+            &|g| with_generator(&m, kind, 64, 8, Engine::Lattice, g),
             &format!("lattice {kind}"),
         );
     }
@@ -281,17 +237,9 @@ fn generators_agree<'m>(m: &IsingModel, make: &dyn Fn(Generator) -> FastSampler<
             assert_eq!(s.n_chains(), c);
             let mut batch = ChainBatch::uniform(c, m.n_spins(), 7);
             let obs = s
-                .run(&mut batch, burn_in, sweeps, |_| ChainSums::new(m))
+                .run(&mut batch, burn_in, sweeps, |_| ChainMoments::new(m))
                 .expect("the sampler runs");
-            (0..obs.chains[0].len())
-                .map(|a| {
-                    let means: Vec<f64> = obs.chains.iter().map(|s| s[a] / sweeps as f64).collect();
-                    let mean = means.iter().sum::<f64>() / c as f64;
-                    let var =
-                        means.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (c - 1) as f64;
-                    (mean, (var / c as f64).sqrt())
-                })
-                .collect()
+            chain_mean_se(&obs, sweeps)
         })
         .collect();
     for (a, (&(m1, s1), &(m2, s2))) in stats[0].iter().zip(&stats[1]).enumerate() {
@@ -308,17 +256,31 @@ fn generators_agree<'m>(m: &IsingModel, make: &dyn Fn(Generator) -> FastSampler<
 #[test]
 fn lanes_simd_and_portable_kernels_agree() {
     let sp = builders::random_sparse(300, 0.03, 0.5, 0.3, 1.0, 12);
-    for g in GENERATORS {
-        for kind in KINDS {
-            let what = format!("lanes {} {kind}", g.name());
-            if !simd_matches_portable(&|| lanes(&sp, kind, 37, 4, g), 30, &what) {
-                return;
-            }
-        }
+    let make = |kind, g| with_generator(&sp, kind, 37, 4, Engine::Lanes, g);
+    if !every_kernel_simd_matches_portable(&make, 30, "lanes") {
+        return;
     }
     eprintln!(
         "RAN: lanes_simd_and_portable_kernels_agree compared the AVX2 kernels with the portable ones"
     );
+}
+
+/// [`simd_matches_portable`] for every generator and block kernel, the samplers from
+/// `make(kind, g)`, labelled `what`, the generator and the kernel. `false` without AVX2.
+fn every_kernel_simd_matches_portable<'m>(
+    make: &dyn Fn(KernelKind, Generator) -> FastSampler<'m>,
+    sweeps: usize,
+    what: &str,
+) -> bool {
+    for g in GENERATORS {
+        for kind in KINDS {
+            let what = format!("{what} {} {kind}", g.name());
+            if !simd_matches_portable(&|| make(kind, g), sweeps, &what) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Two samplers from `make`, the second forced onto the portable kernels, give identical samples
@@ -511,13 +473,9 @@ fn lattice_simd_and_portable_kernels_agree() {
     // 16-wide and tail paths; 130×6 has a run of 195 sites.
     for (lx, ly) in [(70, 6), (36, 6), (130, 6)] {
         let lat = builders::lattice_2d(lx, ly, 0.4, 0.1, 1.0).unwrap();
-        for g in GENERATORS {
-            for kind in KINDS {
-                let what = format!("lattice {lx}x{ly} {} {kind}", g.name());
-                if !simd_matches_portable(&|| lattice(&lat, kind, 4, 1, g), 50, &what) {
-                    return;
-                }
-            }
+        let make = |kind, g| with_generator(&lat, kind, 4, 1, Engine::Lattice, g);
+        if !every_kernel_simd_matches_portable(&make, 50, &format!("lattice {lx}x{ly}")) {
+            return;
         }
     }
     eprintln!(

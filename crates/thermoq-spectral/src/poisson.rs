@@ -31,6 +31,7 @@ use crate::error::{check_table, check_vec};
 use crate::operator::{FastOp, site_mixture, split_repeat};
 use faer::{Mat, Side};
 use rayon::prelude::*;
+use std::ops::Range;
 use thermoq_samplers::Plan;
 use thermoq_samplers::exact::ExactKernel;
 
@@ -169,47 +170,39 @@ fn choose(op: &ExactKernel, pi: &[f64], method: PoissonMethod) -> (PoissonMethod
     }
 }
 
-/// π-weighted inner product, reduced in a fixed order (deterministic under rayon).
-fn dot(pi: &[f64], a: &[f64], b: &[f64]) -> f64 {
+/// `part(0..len)`, or from `2^16` entries on, the sum of `part` over consecutive `2^14`-entry
+/// ranges computed in parallel and added in range order: a fixed reduction order, deterministic
+/// under rayon.
+fn fixed_order_sum(len: usize, part: impl Fn(Range<usize>) -> f64 + Sync) -> f64 {
     const CH: usize = 1 << 14;
-    if pi.len() < 1 << 16 {
-        return pi.iter().zip(a).zip(b).map(|((p, x), y)| p * x * y).sum();
+    if len < 1 << 16 {
+        return part(0..len);
     }
-    let parts: Vec<f64> = pi
-        .par_chunks(CH)
-        .zip(a.par_chunks(CH))
-        .zip(b.par_chunks(CH))
-        .map(|((p, x), y)| p.iter().zip(x).zip(y).map(|((p, x), y)| p * x * y).sum())
+    let parts: Vec<f64> = (0..len.div_ceil(CH))
+        .into_par_iter()
+        .map(|c| part(c * CH..((c + 1) * CH).min(len)))
         .collect();
     parts.iter().sum()
+}
+
+/// π-weighted inner product, reduced in a fixed order (deterministic under rayon).
+fn dot(pi: &[f64], a: &[f64], b: &[f64]) -> f64 {
+    fixed_order_sum(pi.len(), |r| {
+        let (p, x, y) = (&pi[r.clone()], &a[r.clone()], &b[r]);
+        p.iter().zip(x).zip(y).map(|((p, x), y)| p * x * y).sum()
+    })
 }
 
 /// Euclidean inner product, fixed reduction order.
 fn edot(a: &[f64], b: &[f64]) -> f64 {
-    const CH: usize = 1 << 14;
-    if a.len() < 1 << 16 {
-        return a.iter().zip(b).map(|(x, y)| x * y).sum();
-    }
-    let parts: Vec<f64> = a
-        .par_chunks(CH)
-        .zip(b.par_chunks(CH))
-        .map(|(x, y)| x.iter().zip(y).map(|(x, y)| x * y).sum())
-        .collect();
-    parts.iter().sum()
+    fixed_order_sum(a.len(), |r| {
+        let (x, y) = (&a[r.clone()], &b[r]);
+        x.iter().zip(y).map(|(x, y)| x * y).sum()
+    })
 }
 
 fn center(pi: &[f64], v: &mut [f64]) {
-    const CH: usize = 1 << 14;
-    let m: f64 = if pi.len() < 1 << 16 {
-        pi.iter().zip(v.iter()).map(|(p, x)| p * x).sum()
-    } else {
-        let parts: Vec<f64> = pi
-            .par_chunks(CH)
-            .zip(v.par_chunks(CH))
-            .map(|(p, x)| p.iter().zip(x).map(|(p, x)| p * x).sum())
-            .collect();
-        parts.iter().sum()
-    };
+    let m = edot(pi, v);
     v.iter_mut().for_each(|x| *x -= m);
 }
 
@@ -239,8 +232,8 @@ fn solve_one(
     }
     let (u, iterations, est) = match method {
         PoissonMethod::Lanczos | PoissonMethod::Auto => lanczos(op, pi, &fbar, plan, k, params)?,
-        PoissonMethod::SweepCg => sweep_cg(op, pi, &fbar, params)?,
-        PoissonMethod::BiCgStab => bicgstab(op, pi, &fbar, params)?,
+        PoissonMethod::SweepCg => sweep_cg(&System::new(op, pi, &fbar), params)?,
+        PoissonMethod::BiCgStab => bicgstab(&System::new(op, pi, &fbar), params)?,
     };
     let (v, residual) = match u {
         Some(u) => (
@@ -443,24 +436,41 @@ pub(crate) fn lanczos_coefficients(
         .collect())
 }
 
-fn sweep_cg(
-    op: &ExactKernel,
-    pi: &[f64],
-    fbar: &[f64],
-    params: &PoissonParams,
-) -> Result<Solved, SpectralError> {
+/// The Poisson equation `(I − P)u = f̄` of one centred observable `fbar` on the exact kernel `op`
+/// with stationary law `pi`, as the Krylov solvers see it.
+struct System<'a> {
+    op: &'a ExactKernel,
+    pi: &'a [f64],
+    fbar: &'a [f64],
+    fast: FastOp,
+}
+
+impl<'a> System<'a> {
+    fn new(op: &'a ExactKernel, pi: &'a [f64], fbar: &'a [f64]) -> Self {
+        let fast = FastOp::new(op.plan());
+        Self { op, pi, fbar, fast }
+    }
+
+    /// `(I − P)v` by one exact sweep; `scratch` (the length of `v`) is the sweep's work space.
+    fn apply(&self, v: &[f64], scratch: &mut [f64]) -> Vec<f64> {
+        let mut w = v.to_vec();
+        self.fast.apply(self.op, &mut w, scratch);
+        w.iter_mut().zip(v).for_each(|(a, b)| *a = b - *a);
+        w
+    }
+}
+
+fn sweep_cg(sys: &System<'_>, params: &PoissonParams) -> Result<Solved, SpectralError> {
+    let (pi, fbar) = (sys.pi, sys.fbar);
     let ns = fbar.len();
     let nb = dot(pi, fbar, fbar).sqrt();
     let mut x = vec![0.0; ns];
     let mut r = fbar.to_vec();
     let mut p = r.clone();
     let mut rr = dot(pi, &r, &r);
-    let fast = FastOp::new(op.plan());
     let mut scratch = vec![0.0; ns];
     for it in 1..=params.max_iter {
-        let mut ap = p.clone();
-        fast.apply(op, &mut ap, &mut scratch);
-        ap.iter_mut().zip(&p).for_each(|(a, v)| *a = v - *a);
+        let mut ap = sys.apply(&p, &mut scratch);
         center(pi, &mut ap);
         let alpha = rr / dot(pi, &p, &ap);
         x.iter_mut().zip(&p).for_each(|(a, v)| *a += alpha * v);
@@ -485,21 +495,11 @@ fn sweep_cg(
     })
 }
 
-fn bicgstab(
-    op: &ExactKernel,
-    pi: &[f64],
-    fbar: &[f64],
-    params: &PoissonParams,
-) -> Result<Solved, SpectralError> {
+fn bicgstab(sys: &System<'_>, params: &PoissonParams) -> Result<Solved, SpectralError> {
+    let (pi, fbar) = (sys.pi, sys.fbar);
     let ns = fbar.len();
-    let fast = FastOp::new(op.plan());
-    let apply = |v: &[f64]| {
-        let mut w = v.to_vec();
-        let mut scratch = vec![0.0; v.len()];
-        fast.apply(op, &mut w, &mut scratch);
-        w.iter_mut().zip(v).for_each(|(a, b)| *a = b - *a);
-        w
-    };
+    let mut scratch = vec![0.0; ns];
+    let mut apply = |v: &[f64]| sys.apply(v, &mut scratch);
     let nb = edot(fbar, fbar).sqrt();
     let mut x = vec![0.0; ns];
     let mut r = fbar.to_vec();

@@ -700,6 +700,23 @@ pub fn sector_asymptotic_variances(
     Ok(out.into_iter().map(|(_, r)| r).collect())
 }
 
+/// One step of the sector kernel on the Lanczos vectors `q` of the chains `which`: chain
+/// `which[slot]`'s result lands in `outs[slot]` (`outs` grows to fit and never shrinks; the
+/// step overwrites every entry of a slot it writes).
+fn step_chains(
+    sk: &SectorKernel,
+    step: &Step,
+    sector: Sector,
+    chains: &[Chain],
+    which: &[usize],
+    outs: &mut Vec<Vec<f64>>,
+) {
+    let nr = sk.n_states();
+    outs.resize_with(which.len().max(outs.len()), || vec![0.0; nr]);
+    let refs: Vec<&[f64]> = which.iter().map(|&c| chains[c].q.as_slice()).collect();
+    sk.apply_step(step, sector, &refs, &mut outs[..which.len()]);
+}
+
 fn solve_batch(
     sk: &SectorKernel,
     pi: &[f64],
@@ -767,11 +784,7 @@ fn solve_batch(
                 }
             }
         }
-        outs.resize_with(active.len(), || vec![0.0; nr]);
-        {
-            let refs: Vec<&[f64]> = active.iter().map(|&c| chains[c].q.as_slice()).collect();
-            sk.apply_step(&step, sector, &refs, &mut outs[..active.len()]);
-        }
+        step_chains(sk, &step, sector, &chains, &active, &mut outs);
         for (slot, &c) in active.iter().enumerate() {
             let ch = &mut chains[c];
             let w = &mut outs[slot];
@@ -858,11 +871,7 @@ fn solve_batch(
         if next.is_empty() {
             break;
         }
-        outs.resize_with(next.len().max(outs.len()), || vec![0.0; nr]);
-        {
-            let refs: Vec<&[f64]> = next.iter().map(|&c| chains[c].q.as_slice()).collect();
-            sk.apply_step(&step, sector, &refs, &mut outs[..next.len()]);
-        }
+        step_chains(sk, &step, sector, &chains, &next, &mut outs);
         for (slot, &c) in next.iter().enumerate() {
             let ch = &mut chains[c];
             let w = &mut outs[slot];

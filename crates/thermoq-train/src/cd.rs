@@ -170,6 +170,44 @@ pub struct StepReport {
     pub grad_norm: f64,
 }
 
+/// What a trainer updates: a parameter vector (couplings, then biases) read and written whole.
+pub(crate) trait Trainable {
+    /// The current parameters.
+    fn theta(&self) -> Vec<f64>;
+    /// Replaces the parameters.
+    fn set_theta(&mut self, theta: &[f64]) -> Result<(), TrainError>;
+}
+
+impl Trainable for IsingModel {
+    fn theta(&self) -> Vec<f64> {
+        self.params()
+    }
+    fn set_theta(&mut self, theta: &[f64]) -> Result<(), TrainError> {
+        Ok(self.set_params(theta)?)
+    }
+}
+
+impl StepReport {
+    /// One descent step of `optimizer` on the parameters of `target` with gradient `grad`;
+    /// returns the report of step number `step`.
+    pub(crate) fn descend(
+        step: u64,
+        optimizer: &mut Optimizer,
+        target: &mut impl Trainable,
+        grad: &[f64],
+    ) -> Result<Self, TrainError> {
+        let lr = optimizer.next_lr();
+        let mut theta = target.theta();
+        optimizer.step(&mut theta, grad)?;
+        target.set_theta(&theta)?;
+        Ok(Self {
+            step,
+            lr,
+            grad_norm: grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
+        })
+    }
+}
+
 /// A CD-k / PCD trainer for an [`IsingModel`] whose first spins may be visible and the rest hidden.
 #[derive(Clone, Debug)]
 pub struct CdTrainer {
@@ -343,19 +381,12 @@ impl CdTrainer {
             };
         }
 
-        let lr = self.optimizer.next_lr();
-        let mut theta = self.model.params();
-        self.optimizer.step(&mut theta, &grad)?;
-        self.model.set_params(&theta)?;
+        let report = StepReport::descend(self.step, &mut self.optimizer, &mut self.model, &grad)?;
         self.step += 1;
         if self.step.is_multiple_of(self.config.steps_per_epoch) {
             self.epoch += 1;
         }
-        Ok(StepReport {
-            step: self.step - 1,
-            lr,
-            grad_norm: grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
-        })
+        Ok(report)
     }
 
     /// Runs whole epochs (`steps_per_epoch` steps each), calling `on_epoch` after every one (e.g.

@@ -16,7 +16,7 @@ use thermoq_samplers::observe::Observer;
 use thermoq_samplers::pt::{FastPt, Ladder, SwapScheme, r_star};
 use thermoq_samplers::{ChainBatch, KernelKind};
 use thermoq_snr::tau::{TauRow, TauStat, TauStatus, Trajectories, tau_table};
-use thermoq_train::dtm::stale::{R1Check, add_moments};
+use thermoq_train::dtm::stale::{R1Check, add_moments, moment_len};
 
 /// Where a long study reports its progress (a progress bar, a log, or nothing: every method has
 /// an empty default). One bar at a time: [`Progress::start`] opens it, [`Progress::finish`]
@@ -282,15 +282,86 @@ pub fn fmt(v: f64) -> String {
     }
 }
 
-/// Output of the uniform-ladder phase.
+/// Output of a phase that runs several ladders (the uniform ladders; the equal-length PT-DEO and
+/// PT-SYM pair): one row per ladder, and the summed cold-rung moments of the runs that record
+/// them (uniform R = 8; equal-length PT-DEO).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct UniformOut {
-    /// One row per rung count.
+pub struct LadderSet {
+    /// One row per ladder, in run order.
     pub rows: Vec<LadderRow>,
-    /// Σ cold-rung moments of the R = 8 ladder.
-    pub r8_moments: Vec<f64>,
-    /// The number of states summed into `r8_moments`.
-    pub r8_count: f64,
+    /// Σ cold-rung moments of the recording runs.
+    #[serde(alias = "r8_moments")]
+    pub moments: Vec<f64>,
+    /// The number of states summed into `moments`.
+    #[serde(alias = "r8_count")]
+    pub count: f64,
+}
+
+impl LadderSet {
+    /// The mean cold-rung moments of the recording runs (zeros when nothing was recorded).
+    pub fn mean_moments(&self) -> Vec<f64> {
+        let c = self.count.max(1.0);
+        self.moments.iter().map(|a| a / c).collect()
+    }
+}
+
+/// One ladder of a [`LadderSet`] phase.
+pub struct LadderRun {
+    /// Progress message while it runs.
+    pub message: String,
+    /// The ladder.
+    pub ladder: Ladder,
+    /// Its swap scheme.
+    pub scheme: SwapScheme,
+    /// Seed of its chains.
+    pub seed: u64,
+    /// Whether its cold-rung moments are recorded.
+    pub record: bool,
+}
+
+/// Runs `runs` in order under one progress bar `what` (FastPt, `p.chains` chains, `p.pt_burn_in`
+/// then `sweeps` sweeps, rows labelled `kind_name`), summing the cold-rung moments of those with
+/// `record`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_ladder_set(
+    model: &IsingModel,
+    coloring: &Coloring,
+    p: &Params,
+    what: &str,
+    kind_name: &str,
+    sweeps: usize,
+    runs: Vec<LadderRun>,
+    progress: &dyn Progress,
+) -> Result<LadderSet, ReproError> {
+    let per_rung = p.pt_burn_in + sweeps;
+    let total: usize = runs.iter().map(|r| r.ladder.len() * per_rung).sum();
+    progress.start(what, total as u64);
+    let mut moments = vec![0.0; moment_len(model)];
+    let mut count = 0.0f64;
+    let mut rows = Vec::new();
+    for run in runs {
+        progress.message(&run.message);
+        let observe = cold_rung_moments(model, run.record, &mut moments, &mut count);
+        rows.push(run_ladder(
+            model,
+            coloring,
+            run.ladder,
+            run.scheme,
+            kind_name,
+            p.chains,
+            run.seed,
+            p.pt_burn_in,
+            sweeps,
+            progress,
+            observe,
+        )?);
+    }
+    progress.finish();
+    Ok(LadderSet {
+        rows,
+        moments,
+        count,
+    })
 }
 
 /// Output of the C(α) phase: the first pass and the refined pass (equal to it when nothing was
@@ -310,17 +381,6 @@ impl HeatOut {
     pub fn heat_rungs(&self) -> usize {
         self.pass0.rungs + if self.added == 0 { 0 } else { self.pass1.rungs }
     }
-}
-
-/// Output of the equal-length phase.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct EqOut {
-    /// PT-DEO then PT-SYM.
-    pub rows: Vec<LadderRow>,
-    /// Σ cold-rung moments of the PT-DEO run.
-    pub moments: Vec<f64>,
-    /// The number of states summed into `moments`.
-    pub count: f64,
 }
 
 /// Output of the stale-weights phase.
@@ -603,4 +663,33 @@ pub fn plan_cost(
         phases,
         total_seconds,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A uniform-ladder phase stored before the two ladder-set outputs were one type (with
+    /// `r8_moments` and `r8_count`, as in the committed paper run) still loads, and so does an
+    /// equal-length one (`moments`, `count`).
+    #[test]
+    fn ladder_sets_load_both_stored_field_names() {
+        let committed = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/reproductions/dtm-paper/phases/uniform-ladders.json"
+        ));
+        let stored: serde_json::Value = serde_json::from_str(committed).unwrap();
+        let uni: LadderSet = serde_json::from_value(stored["value"].clone()).unwrap();
+        assert!(!uni.rows.is_empty() && uni.count > 0.0);
+        let r8: Vec<f64> = serde_json::from_value(stored["value"]["r8_moments"].clone()).unwrap();
+        assert_eq!(uni.moments, r8);
+        let old: LadderSet =
+            serde_json::from_str(r#"{"rows": [], "r8_moments": [2.0, 4.0], "r8_count": 2.0}"#)
+                .unwrap();
+        assert_eq!(old.mean_moments(), vec![1.0, 2.0]);
+        let eq: LadderSet =
+            serde_json::from_str(r#"{"rows": [], "moments": [3.0], "count": 0.0}"#).unwrap();
+        assert_eq!(eq.mean_moments(), vec![3.0]);
+    }
 }

@@ -7,9 +7,9 @@ use super::params::{
     SALT_TOP, TAU_TARGET,
 };
 use super::phases::{
-    CheckpointRow, CostPlan, EqOut, HeatOut, HeatProfile, LadderRow, Obs, Progress, StaleOut,
-    TopRow, UniformOut, cold_rung_moments, fmt, heat_phase, length_table, observable_subset,
-    plan_cost, record, run_ladder, tau_phase, tau_row_lines,
+    CheckpointRow, CostPlan, HeatOut, HeatProfile, LadderRow, LadderRun, LadderSet, Obs, Progress,
+    StaleOut, TopRow, fmt, heat_phase, length_table, observable_subset, plan_cost, record,
+    run_ladder, run_ladder_set, tau_phase, tau_row_lines,
 };
 use super::targets::{TargetInputs, TargetRow, targets};
 use crate::{Preset, ReproError};
@@ -24,7 +24,7 @@ use thermoq_samplers::KernelKind;
 use thermoq_samplers::ladder_design::HeatProfile as CProfile;
 use thermoq_samplers::pt::{Ladder, SwapScheme, r_star};
 use thermoq_snr::tau::{TauRow, tau_table};
-use thermoq_train::dtm::stale::{cosine, gibbs_moments, moment_len, r1_check};
+use thermoq_train::dtm::stale::{MomentRun, cosine, gibbs_moments, r1_check};
 use thermoq_train::dtm::{DtmRun, DtmRunConfig};
 
 /// Where a phase's result came from.
@@ -378,42 +378,19 @@ impl Prepared {
         }
 
         // ---- Part 2: uniform ladders under PT-SYM (+ stale-weights moments on R = 8).
-        let m_len = moment_len(model);
         let uni = phases.get("uniform-ladders", &key, || {
-            let total: usize = p
-                .ladder_rungs
-                .iter()
-                .map(|r| r * (p.pt_burn_in + p.ladder_sweeps))
-                .sum();
-            progress.start("uniform ladders", total as u64);
-            let mut pt_moments = vec![0.0; m_len];
-            let mut pt_count = 0.0f64;
-            let mut rows = Vec::new();
-            for &r in &p.ladder_rungs {
-                progress.message(&format!("R = {r}"));
-                let ladder = Ladder::uniform(r, p.ladder_alpha_top)?;
-                let want = r == 8;
-                let row = run_ladder(
-                    model,
-                    coloring,
-                    ladder,
-                    SwapScheme::PtSym,
-                    "uniform",
-                    p.chains,
-                    seed ^ SALT_LADDER ^ r as u64,
-                    p.pt_burn_in,
-                    p.ladder_sweeps,
-                    progress,
-                    cold_rung_moments(model, want, &mut pt_moments, &mut pt_count),
-                )?;
-                rows.push(row);
-            }
-            progress.finish();
-            Ok(UniformOut {
-                rows,
-                r8_moments: pt_moments,
-                r8_count: pt_count,
-            })
+            let runs = p.ladder_rungs.iter().map(|&r| {
+                Ok(LadderRun {
+                    message: format!("R = {r}"),
+                    ladder: Ladder::uniform(r, p.ladder_alpha_top)?,
+                    scheme: SwapScheme::PtSym,
+                    seed: seed ^ SALT_LADDER ^ r as u64,
+                    record: r == 8,
+                })
+            });
+            let runs = runs.collect::<Result<_, ReproError>>()?;
+            let (what, sweeps) = ("uniform ladders", p.ladder_sweeps);
+            run_ladder_set(model, coloring, p, what, "uniform", sweeps, runs, progress)
         })?;
         for row in &uni.rows {
             progress.note(&format!(
@@ -534,39 +511,19 @@ impl Prepared {
             r_star_at: r_star_at.clone(),
         };
 
-        let eq: EqOut = phases.get("equal-length", &key, || {
-            progress.start(
-                "equal-length",
-                (2 * rs * (p.pt_burn_in + p.eq_sweeps)) as u64,
-            );
-            let mut rows = Vec::new();
-            let mut eq_moments = vec![0.0; m_len];
-            let mut eq_count = 0.0f64;
+        let eq = phases.get("equal-length", &key, || {
+            let mut runs = Vec::new();
             for scheme in [SwapScheme::PtDeo, SwapScheme::PtSym] {
-                let want = scheme == SwapScheme::PtDeo;
-                progress.message(scheme.name());
-                let ladder = prof.equal_length_ladder(alpha_top, rs)?;
-                let row = run_ladder(
-                    model,
-                    coloring,
-                    ladder,
+                runs.push(LadderRun {
+                    message: scheme.name().to_string(),
+                    ladder: prof.equal_length_ladder(alpha_top, rs)?,
                     scheme,
-                    "equal-length",
-                    p.chains,
-                    seed ^ SALT_EQ,
-                    p.pt_burn_in,
-                    p.eq_sweeps,
-                    progress,
-                    cold_rung_moments(model, want, &mut eq_moments, &mut eq_count),
-                )?;
-                rows.push(row);
+                    seed: seed ^ SALT_EQ,
+                    record: scheme == SwapScheme::PtDeo,
+                });
             }
-            progress.finish();
-            Ok(EqOut {
-                rows,
-                moments: eq_moments,
-                count: eq_count,
-            })
+            let what = "equal-length";
+            run_ladder_set(model, coloring, p, what, what, p.eq_sweeps, runs, progress)
         })?;
         for row in &eq.rows {
             progress.note(&format!(
@@ -745,24 +702,17 @@ fn stale_phase(
     coloring: &Coloring,
     p: &Params,
     seed: u64,
-    uni: &UniformOut,
-    eq: &EqOut,
+    uni: &LadderSet,
+    eq: &LadderSet,
 ) -> Result<StaleOut, ReproError> {
-    let mut pt_moments = uni.r8_moments.clone();
-    let mut eq_moments = eq.moments.clone();
-    pt_moments
-        .iter_mut()
-        .for_each(|a| *a /= uni.r8_count.max(1.0));
-    eq_moments.iter_mut().for_each(|a| *a /= eq.count.max(1.0));
-    let chains = GIBBS_CHAIN_FACTOR * p.chains;
-    let gibbs = gibbs_moments(
-        model,
-        coloring,
-        chains,
-        seed ^ SALT_GIBBS,
-        p.pt_burn_in,
-        p.gibbs_sweeps,
-    )?;
+    let (pt_moments, eq_moments) = (uni.mean_moments(), eq.mean_moments());
+    let moment_run = MomentRun {
+        chains: GIBBS_CHAIN_FACTOR * p.chains,
+        seed: seed ^ SALT_GIBBS,
+        burn_in: p.pt_burn_in,
+        sweeps: p.gibbs_sweeps,
+    };
+    let gibbs = gibbs_moments(model, coloring, &moment_run)?;
     let init_run = DtmRun::new(run.config().clone())?;
     let init_model = init_run
         .layers()
@@ -773,36 +723,17 @@ fn stale_phase(
         })?
         .learned()
         .clone();
-    let stale_gibbs = gibbs_moments(
-        &init_model,
-        coloring,
-        chains,
-        seed ^ SALT_GIBBS,
-        p.pt_burn_in,
-        p.gibbs_sweeps,
-    )?;
+    let stale_gibbs = gibbs_moments(&init_model, coloring, &moment_run)?;
     // The gate (the preprint's "R1" check): PT with a single rung at α = 1, built through the PT
     // code path from a model, against plain Gibbs built directly from the trained checkpoint,
     // same chains, seeds and starts.
-    let r1 = r1_check(
-        model,
-        &init_model,
-        coloring,
-        &gibbs,
-        chains,
-        seed ^ SALT_GIBBS,
-        p.pt_burn_in,
-        p.gibbs_sweeps,
-    )?;
+    let r1 = r1_check(model, &init_model, coloring, &gibbs, &moment_run)?;
     // Noise floor of the full-ladder comparison: plain Gibbs against plain Gibbs, other seed.
-    let gibbs_b = gibbs_moments(
-        model,
-        coloring,
-        chains,
-        seed ^ SALT_GIBBS ^ 0x5eed,
-        p.pt_burn_in,
-        p.gibbs_sweeps,
-    )?;
+    let other_seed = MomentRun {
+        seed: seed ^ SALT_GIBBS ^ 0x5eed,
+        ..moment_run
+    };
+    let gibbs_b = gibbs_moments(model, coloring, &other_seed)?;
     Ok(StaleOut {
         r1,
         cosine_pt_vs_gibbs: cosine(&eq_moments, &gibbs),

@@ -1,7 +1,7 @@
 //! The report of [`crate::exp1`]: `cells.csv`, the predicted-vs-exact and spectrum figures,
 //! and `REPORT.md`.
 
-use super::{Render, Rendered, csv_text, set};
+use super::{Render, Rendered, cells_csv, preamble, set, table_head};
 use crate::exp1::{CellResult, Exp1, Family};
 use crate::svg::{Figure, Series};
 use crate::{ReproError, ResultsOf};
@@ -42,46 +42,45 @@ struct Row<'a> {
 }
 
 impl Render for Exp1 {
-    fn render(res: &Res) -> Result<Rendered, ReproError> {
-        let mut out = Rendered::default();
-        out.push(
-            "cells.csv",
-            csv_text(res.cells.iter().map(|r| {
-                let (c, x) = (&r.config, &r.result);
-                Row {
-                    id: &r.id,
-                    family: c.family.tag(),
-                    n: c.n,
-                    beta: c.beta,
-                    gap: x.gap,
-                    phi2_parity: x.phi2_parity,
-                    phi2_max_overlap: x.phi2_max_overlap,
-                    reversibility_residual: x.reversibility_residual,
-                    stationarity_residual: x.stationarity_residual,
-                    gamma_eff: x.gamma_eff,
-                    tau_max: x.tau_max,
-                    burn_in: x.burn_in,
-                    window: x.window,
-                    q_op: x.q_op,
-                    naive_q: x.naive.q,
-                    naive_ratio: x.naive.ratio,
-                    one_gap_q: x.one_gap.q,
-                    one_gap_ratio: x.one_gap.ratio,
-                    struct_perp_q: x.struct_perp.q,
-                    struct_perp_ratio: x.struct_perp.ratio,
-                    cluster_size: x.struct_perp.cluster_size,
-                    matrix_free_ratio: x.matrix_free.ratio,
-                    mc_q: x.mc.as_ref().map(|m| m.q_mc),
-                    mc_rel_diff: x.mc.as_ref().map(|m| m.rel_diff),
-                    tau_magnetization: x.tau_magnetization,
-                }
-            }))?,
-        );
+    fn cells_csv(res: &Res) -> Result<String, ReproError> {
+        cells_csv::<Exp1, _>(res, None, |id, c, x| Row {
+            id,
+            family: c.family.tag(),
+            n: c.n,
+            beta: c.beta,
+            gap: x.gap,
+            phi2_parity: x.phi2_parity,
+            phi2_max_overlap: x.phi2_max_overlap,
+            reversibility_residual: x.reversibility_residual,
+            stationarity_residual: x.stationarity_residual,
+            gamma_eff: x.gamma_eff,
+            tau_max: x.tau_max,
+            burn_in: x.burn_in,
+            window: x.window,
+            q_op: x.q_op,
+            naive_q: x.naive.q,
+            naive_ratio: x.naive.ratio,
+            one_gap_q: x.one_gap.q,
+            one_gap_ratio: x.one_gap.ratio,
+            struct_perp_q: x.struct_perp.q,
+            struct_perp_ratio: x.struct_perp.ratio,
+            cluster_size: x.struct_perp.cluster_size,
+            matrix_free_ratio: x.matrix_free.ratio,
+            mc_q: x.mc.as_ref().map(|m| m.q_mc),
+            mc_rel_diff: x.mc.as_ref().map(|m| m.rel_diff),
+            tau_magnetization: x.tau_magnetization,
+        })
+    }
+
+    fn files(res: &Res, out: &mut Rendered) {
         out.push("q_pred_vs_exact.svg", scatter(res).to_svg());
         out.push("spectra.svg", spectra(res).to_svg());
         out.push("REPORT.md", report(res));
+    }
+
+    fn headline(res: &Res) -> String {
         let s = &res.summary;
-        out.headline = format!(
+        format!(
             "{} cells; φ₂ odd in {}; naive over-predicts ≥ {:.1e}×; struct-perp tracks {}/{}, one-gap {}/{} (factor 2)",
             s.cells,
             s.phi2_odd_cells,
@@ -90,8 +89,7 @@ impl Render for Exp1 {
             s.cells,
             s.one_gap_tracks,
             s.cells
-        );
-        Ok(out)
+        )
     }
 }
 
@@ -157,16 +155,12 @@ fn spectra(res: &Res) -> Figure {
 
 fn report(res: &Res) -> String {
     let (s, g) = (&res.summary, &res.grid);
-    let mut r = String::new();
     let n = s.cells;
-    let preset = res.preset;
-    let _ = writeln!(
-        r,
-        "# exp1 — exact diagonalization: the spectral gap is the wrong object\n"
-    );
-    let _ = writeln!(
-        r,
-        "Preset `{preset:?}`; regenerate with `cargo xtask repro exp1 --preset {preset}`."
+    let mut r = preamble::<Exp1>(
+        res,
+        "exact diagonalization: the spectral gap is the wrong object",
+        "",
+        "",
     );
     let _ = writeln!(
         r,
@@ -175,67 +169,76 @@ fn report(res: &Res) -> String {
         set(&g.beta),
         g.chains
     );
-    let _ = writeln!(r, "## Headline, beside the preprint\n");
-    let _ = writeln!(
-        r,
-        "| quantity | thermoq (this run) | preprint |\n|---|---|---|"
+    table_head(
+        &mut r,
+        "## Headline, beside the preprint",
+        "quantity | thermoq (this run) | preprint",
     );
-    let _ = writeln!(
-        r,
-        "| cells with φ₂ odd | {}/{n} | \"throughout\" |",
-        s.phi2_odd_cells
+    let mut row = |quantity: &str, ours: String, preprint: &str| {
+        let _ = writeln!(r, "| {quantity} | {ours} | {preprint} |");
+    };
+    let odd = s.phi2_odd_cells;
+    row("cells with φ₂ odd", format!("{odd}/{n}"), "\"throughout\"");
+    let overlap = s.phi2_odd_max_overlap;
+    row(
+        "max overlap ⟨f̄, φ₂⟩ on odd cells",
+        format!("{overlap:.1e}"),
+        "≤ 3.5×10⁻¹⁷",
     );
-    let _ = writeln!(
-        r,
-        "| max overlap ⟨f̄, φ₂⟩ on odd cells | {:.1e} | ≤ 3.5×10⁻¹⁷ |",
-        s.phi2_odd_max_overlap
+    let (lo, hi) = (s.naive_min_overprediction, s.naive_max_overprediction);
+    let naive = format!("{lo:.1e} – {hi:.1e}");
+    row(
+        "naive over-prediction of Q_op (odd cells)",
+        naive,
+        "10²⁶ – 10³⁰",
     );
-    let _ = writeln!(
-        r,
-        "| naive over-prediction of Q_op (odd cells) | {:.1e} – {:.1e} | 10²⁶ – 10³⁰ |",
-        s.naive_min_overprediction, s.naive_max_overprediction
+    let (sp, og) = (s.struct_perp_tracks, s.one_gap_tracks);
+    row(
+        "struct-perp tracks (within 2×)",
+        format!("{sp}/{n}"),
+        "45/48",
     );
-    let _ = writeln!(
-        r,
-        "| struct-perp tracks (within 2×) | {}/{n} | 45/48 |",
-        s.struct_perp_tracks
-    );
-    let _ = writeln!(
-        r,
-        "| one-gap tracks (within 2×) | {}/{n} | 23/48 |",
-        s.one_gap_tracks
-    );
-    let _ = writeln!(
-        r,
-        "| Monte Carlo check of exact Q_op | {} cells, max |ΔQ|/Q = {:.1} %, exact inside 95 % CI in {}/{} | 0.7 – 3.3 % over 5 cells |",
+    row("one-gap tracks (within 2×)", format!("{og}/{n}"), "23/48");
+    let mc = format!(
+        "{} cells, max |ΔQ|/Q = {:.1} %, exact inside 95 % CI in {}/{}",
         s.mc_cells,
         100.0 * s.mc_max_rel_diff,
         s.mc_exact_in_ci,
         s.mc_cells
     );
-    let _ = writeln!(
-        r,
-        "| τ_int of the magnetization ÷ τ_max of the gradient observables | median {:.2}×, max {:.1e}× | 72× (blog) |",
-        s.magnetization_mistiming_median, s.magnetization_mistiming_max
+    row(
+        "Monte Carlo check of exact Q_op",
+        mc,
+        "0.7 – 3.3 % over 5 cells",
     );
-    let _ = writeln!(
-        r,
-        "| max reversibility / stationarity residual | {:.1e} / {:.1e} | < 10⁻¹⁰ gate |\n",
-        s.max_reversibility_residual, s.max_stationarity_residual
+    let (med, max) = (
+        s.magnetization_mistiming_median,
+        s.magnetization_mistiming_max,
     );
-    let _ = writeln!(
-        r,
-        "## Tracking rates (cells within a factor F of exact Q_op, K = 50 τ_max)\n"
+    let mistiming = format!("median {med:.2}×, max {max:.1e}×");
+    let what = "τ_int of the magnetization ÷ τ_max of the gradient observables";
+    row(what, mistiming, "72× (blog)");
+    let (rev, stat) = (s.max_reversibility_residual, s.max_stationarity_residual);
+    let residuals = format!("{rev:.1e} / {stat:.1e}");
+    row(
+        "max reversibility / stationarity residual",
+        residuals,
+        "< 10⁻¹⁰ gate",
     );
-    let _ = writeln!(
-        r,
-        "| predictor | F = 1.5 | F = 2 | F = 3 |\n|---|---|---|---|"
+    r.push('\n');
+    table_head(
+        &mut r,
+        "## Tracking rates (cells within a factor F of exact Q_op, K = 50 τ_max)",
+        "predictor | F = 1.5 | F = 2 | F = 3",
     );
     for (k, c) in &s.tracking {
         let _ = writeln!(r, "| {k} | {} | {} | {} |", c.f1_5, c.f2, c.f3);
     }
-    let _ = writeln!(r, "\n## K-sweep (tracking within 2× at K = m·τ_max)\n");
-    let _ = writeln!(r, "| K/τ_max | one-gap | struct-perp |\n|---|---|---|");
+    table_head(
+        &mut r,
+        "\n## K-sweep (tracking within 2× at K = m·τ_max)",
+        "K/τ_max | one-gap | struct-perp",
+    );
     for (m, og, sp) in &s.k_sweep_tracks {
         let _ = writeln!(r, "| {m} | {og}/{n} | {sp}/{n} |");
     }
@@ -252,10 +255,10 @@ fn report(res: &Res) -> String {
         r,
         "* Predictors here are stationary: K/2 · ‖g‖²/T. Exact Q_op includes the burn-in bias and the finite-window correction, so at K = τ_max every predictor over-states Q; the K-sweep table shows how tracking improves with K/τ.\n"
     );
-    let _ = writeln!(r, "## Cells\n");
-    let _ = writeln!(
-        r,
-        "| cell | gap | φ₂ | ⟨f,φ₂⟩ | γ_eff | τ_max | B | K | Q_op | naive/Q | one-gap/Q | struct-perp/Q | C* | MC ΔQ/Q |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    table_head(
+        &mut r,
+        "## Cells",
+        "cell | gap | φ₂ | ⟨f,φ₂⟩ | γ_eff | τ_max | B | K | Q_op | naive/Q | one-gap/Q | struct-perp/Q | C* | MC ΔQ/Q",
     );
     for rec in &res.cells {
         let x = &rec.result;

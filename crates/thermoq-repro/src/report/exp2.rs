@@ -2,7 +2,7 @@
 //! `REPORT.md`. Every sampled τ̂ is written with its status; the report never states a bound as
 //! a value.
 
-use super::{Render, Rendered, csv_with_header, set};
+use super::{Render, Rendered, cells_csv, preamble, set, table_head};
 use crate::exp2::{
     CellConfig, CellResult, ExactPart, Exp2, McKernel, P1, RevKernel, STRENGTH, Summary,
 };
@@ -165,16 +165,18 @@ fn row<'a>(id: &'a str, c: &CellConfig, x: &CellResult) -> Row<'a> {
 }
 
 impl Render for Exp2 {
-    fn render(res: &Res) -> Result<Rendered, ReproError> {
-        let rows = res.cells.iter().map(|r| row(&r.id, &r.config, &r.result));
-        let mut out = Rendered::default();
-        out.push("cells.csv", csv_with_header(Some(header()), rows)?);
+    fn cells_csv(res: &Res) -> Result<String, ReproError> {
+        cells_csv::<Exp2, _>(res, Some(header()), row)
+    }
+
+    fn files(res: &Res, out: &mut Rendered) {
         out.push("q_pred_vs_exact.svg", scatter(res).to_svg());
         out.push("p1_tau.svg", p1_fig(res).to_svg());
         out.push("REPORT.md", report(res));
-        let s = &res.summary;
-        out.headline = format!("{} cells; P1 {}", s.cells, p1_words(s));
-        Ok(out)
+    }
+
+    fn headline(res: &Res) -> String {
+        format!("{} cells; P1 {}", res.summary.cells, p1_words(&res.summary))
     }
 }
 
@@ -258,16 +260,14 @@ fn p1_fig(res: &Res) -> Figure {
 
 fn report(res: &Res) -> String {
     let (s, g) = (&res.summary, &res.grid);
-    let preset = res.preset;
-    let mut r = String::new();
-    let _ = writeln!(
-        r,
-        "# exp2 — planted RBMs under single-site and block Gibbs\n"
-    );
-    let _ = writeln!(
-        r,
-        "Preset `{preset:?}`; regenerate with `cargo xtask repro exp2 --preset {preset}`. {} cells: {} exact, {} Monte Carlo.\n",
-        s.cells, s.exact_cells, s.mc_cells
+    let mut r = preamble::<Exp2>(
+        res,
+        "planted RBMs under single-site and block Gibbs",
+        "",
+        &format!(
+            " {} cells: {} exact, {} Monte Carlo.\n",
+            s.cells, s.exact_cells, s.mc_cells
+        ),
     );
     let _ = writeln!(r, "## Grid\n");
     let _ = writeln!(
@@ -284,10 +284,10 @@ fn report(res: &Res) -> String {
         set(&g.monte_carlo.beta),
         g.monte_carlo.seeds
     );
-    let _ = writeln!(r, "## The four checks, beside the preprint\n");
-    let _ = writeln!(
-        r,
-        "| check | thermoq (this run) | preprint |\n|---|---|---|"
+    table_head(
+        &mut r,
+        "## The four checks, beside the preprint",
+        "check | thermoq (this run) | preprint",
     );
     let _ = writeln!(
         r,
@@ -334,13 +334,10 @@ fn report(res: &Res) -> String {
         );
     }
     if !s.p1_unresolved.is_empty() {
-        let _ = writeln!(
-            r,
-            "\n## P1 cells whose τ̂ is unresolved (bounds, not measurements)\n"
-        );
-        let _ = writeln!(
-            r,
-            "| cell | status | τ̂ (bound) | exact τ_max |\n|---|---|---|---|"
+        table_head(
+            &mut r,
+            "\n## P1 cells whose τ̂ is unresolved (bounds, not measurements)",
+            "cell | status | τ̂ (bound) | exact τ_max",
         );
         for b in &s.p1_unresolved {
             let _ = writeln!(
@@ -357,13 +354,10 @@ fn report(res: &Res) -> String {
             "\nA chain started in one mode of a multimodal cell never left it, so some coupling observable never moved in that chain: τ̂ is then set to the run length, which is what the estimator can say (the exact τ_max of these even observables is small, but the sampled chains cannot show it)."
         );
     }
-    let _ = writeln!(
-        r,
-        "\n## P4, every predictor (cells within a factor 2 of exact Q_op)\n"
-    );
-    let _ = writeln!(
-        r,
-        "| kernel | predictor | tracks | rate |\n|---|---|---|---|"
+    table_head(
+        &mut r,
+        "\n## P4, every predictor (cells within a factor 2 of exact Q_op)",
+        "kernel | predictor | tracks | rate",
     );
     for t in &s.p4 {
         let _ = writeln!(
@@ -376,10 +370,10 @@ fn report(res: &Res) -> String {
             100.0 * t.rate
         );
     }
-    let _ = writeln!(r, "\n## P2 detail (β = 0.5)\n");
-    let _ = writeln!(
-        r,
-        "| cell | N | RS1 step λ₂ | 1 − 1/N | RS1 cluster | BLK-SYM σ₂ | BLK-SYM cluster |\n|---|---|---|---|---|---|---|"
+    table_head(
+        &mut r,
+        "\n## P2 detail (β = 0.5)",
+        "cell | N | RS1 step λ₂ | 1 − 1/N | RS1 cluster | BLK-SYM σ₂ | BLK-SYM cluster",
     );
     for p in &s.p2_beta_half {
         let _ = writeln!(
@@ -463,7 +457,7 @@ mod tests {
             exact: None,
             mc: None,
         };
-        let text = csv_with_header(Some(header()), [row("id", &c, &x)]).unwrap();
+        let text = super::super::csv_with_header(Some(header()), [row("id", &c, &x)]).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].split(',').count(), header().len());

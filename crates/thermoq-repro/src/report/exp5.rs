@@ -1,6 +1,6 @@
 //! The report of [`crate::exp5`]: `cells.csv`, the γ_eff figure and `REPORT.md`.
 
-use super::{Render, Rendered, csv_text, set};
+use super::{Render, Rendered, cells_csv, preamble, set, table_head};
 use crate::exp5::{Exp5, STRENGTH};
 use crate::svg::{Figure, Series};
 use crate::{ReproError, ResultsOf};
@@ -38,46 +38,44 @@ struct Row<'a> {
 }
 
 impl Render for Exp5 {
-    fn render(res: &Res) -> Result<Rendered, ReproError> {
-        let mut out = Rendered::default();
-        out.push(
-            "cells.csv",
-            csv_text(res.cells.iter().map(|r| {
-                let (c, x) = (&r.config, &r.result);
-                Row {
-                    id: &r.id,
-                    m: c.m,
-                    n: c.m,
-                    patterns: c.patterns,
-                    beta: c.beta,
-                    strength: c.strength,
-                    gap: x.exact.gap,
-                    phi2_parity: x.exact.phi2_parity,
-                    phi2_max_overlap: x.exact.phi2_max_overlap,
-                    j_star: x.j_star,
-                    j_star_parity: x.j_star_parity,
-                    gamma_eff: x.exact.gamma_eff,
-                    tau_max: x.exact.tau_max,
-                    burn_in: x.exact.burn_in,
-                    window: x.exact.window,
-                    q_op: x.exact.q_op,
-                    naive_ratio: x.exact.naive_ratio,
-                    one_gap_ratio: x.exact.one_gap_ratio,
-                    struct_perp_ratio: x.exact.struct_perp_ratio,
-                    cluster_size: x.exact.cluster_size,
-                    local_minima: x.local_minima,
-                    minima_mass: x.minima_mass,
-                }
-            }))?,
-        );
+    fn cells_csv(res: &Res) -> Result<String, ReproError> {
+        cells_csv::<Exp5, _>(res, None, |id, c, x| Row {
+            id,
+            m: c.m,
+            n: c.m,
+            patterns: c.patterns,
+            beta: c.beta,
+            strength: c.strength,
+            gap: x.exact.gap,
+            phi2_parity: x.exact.phi2_parity,
+            phi2_max_overlap: x.exact.phi2_max_overlap,
+            j_star: x.j_star,
+            j_star_parity: x.j_star_parity,
+            gamma_eff: x.exact.gamma_eff,
+            tau_max: x.exact.tau_max,
+            burn_in: x.exact.burn_in,
+            window: x.exact.window,
+            q_op: x.exact.q_op,
+            naive_ratio: x.exact.naive_ratio,
+            one_gap_ratio: x.exact.one_gap_ratio,
+            struct_perp_ratio: x.exact.struct_perp_ratio,
+            cluster_size: x.exact.cluster_size,
+            local_minima: x.local_minima,
+            minima_mass: x.minima_mass,
+        })
+    }
+
+    fn files(res: &Res, out: &mut Rendered) {
         out.push("gamma_eff_vs_m.svg", figure(res).to_svg());
         out.push("REPORT.md", report(res));
+    }
+
+    fn headline(res: &Res) -> String {
         let s = &res.summary;
-        out.headline = format!(
+        format!(
             "{} cells; struct-perp tracks {}/{}",
             s.cells, s.struct_perp_tracks, s.cells
-        );
-        Ok(out)
+        )
     }
 }
 
@@ -111,16 +109,11 @@ fn figure(res: &Res) -> Figure {
 
 fn report(res: &Res) -> String {
     let (s, g) = (&res.summary, &res.grid);
-    let preset = res.preset;
-    let mut r = String::new();
-    let _ = writeln!(
-        r,
-        "# exp5 — γ_eff against multimodality (planted RBMs, exact)\n"
-    );
-    let _ = writeln!(
-        r,
-        "Preset `{preset:?}` (both presets run the same {} cells); regenerate with `cargo xtask repro exp5 --preset {preset}`.\n",
-        s.cells
+    let mut r = preamble::<Exp5>(
+        res,
+        "γ_eff against multimodality (planted RBMs, exact)",
+        &format!(" (both presets run the same {} cells)", s.cells),
+        "\n",
     );
     let planted: Vec<usize> = g.patterns.iter().copied().filter(|p| *p > 0).collect();
     let _ = writeln!(
@@ -139,10 +132,10 @@ fn report(res: &Res) -> String {
         r,
         "Why s = {STRENGTH}: at β = 3 every M ≥ 1 cell is multimodal — the `minima` column counts strict single-flip local minima of E (±x counted separately, so 2 = one pattern pair) and `mass` is π's weight on them; at β = 0.5 the same models are close to uniform. s = 1 was tried first and rejected: at β = 3, m = 4, M = 4 the slowest sweep eigenvalue rounds to 1 in f64 (the chain is numerically reducible, τ_max = ∞), which no exact analysis can report.\n"
     );
-    let _ = writeln!(r, "## β = 3, beside the preprint\n");
-    let _ = writeln!(
-        r,
-        "| m | source | ferro | M = 1 | M = 2 | M = 3 | M = 4 | \\|C*\\| (ferro, M = 1..4) | min γ_eff(M≥2)/γ_eff(1) |\n|---|---|---|---|---|---|---|---|---|"
+    table_head(
+        &mut r,
+        "## β = 3, beside the preprint",
+        "m | source | ferro | M = 1 | M = 2 | M = 3 | M = 4 | \\|C*\\| (ferro, M = 1..4) | min γ_eff(M≥2)/γ_eff(1)",
     );
     let pre = [
         (4, "0.648, 0.050, 0.010, 0.658", "78→1→2→26"),
@@ -170,10 +163,10 @@ fn report(res: &Res) -> String {
             );
         }
     }
-    let _ = writeln!(r, "\n## Other temperatures (γ_eff: ferro, M = 1..4)\n");
-    let _ = writeln!(
-        r,
-        "| β | m | ferro | M = 1 | M = 2 | M = 3 | M = 4 | \\|C*\\| | collapse |\n|---|---|---|---|---|---|---|---|---|"
+    table_head(
+        &mut r,
+        "\n## Other temperatures (γ_eff: ferro, M = 1..4)",
+        "β | m | ferro | M = 1 | M = 2 | M = 3 | M = 4 | \\|C*\\| | collapse",
     );
     for row in s.table.iter().filter(|t| t.beta != 3.0) {
         let gs: Vec<String> = row.gamma_eff.iter().map(|g| format!("{g:.3}")).collect();
@@ -210,10 +203,10 @@ fn report(res: &Res) -> String {
         "* Ferro control vs M = 1: max |Δγ_eff| = {:.1e}. A single planted pair is gauge-equivalent to the ferromagnet (v_i → ξ_i v_i, h_j → ζ_j h_j maps one onto the other and maps each f_ij to ±f_ij), so the two spectra and relevance patterns coincide; this is a consistency check of the pipeline, not an independent data point.\n",
         s.ferro_vs_m1_max_diff
     );
-    let _ = writeln!(r, "## Cells\n");
-    let _ = writeln!(
-        r,
-        "| cell | gap | φ₂ | j* (parity) | γ_eff | τ_max | Q_op | naive/Q | one-gap/Q | struct-perp/Q | \\|C*\\| | minima | mass |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    table_head(
+        &mut r,
+        "## Cells",
+        "cell | gap | φ₂ | j* (parity) | γ_eff | τ_max | Q_op | naive/Q | one-gap/Q | struct-perp/Q | \\|C*\\| | minima | mass",
     );
     for rec in &res.cells {
         let x = &rec.result;

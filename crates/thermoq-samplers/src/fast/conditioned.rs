@@ -35,7 +35,10 @@ use super::sparse::Csr;
 use super::stream::RandBuf;
 use super::{Engine, Generator};
 use crate::observe::Observer;
-use crate::run::{ChainSampler, Executor, Segment, check_run, per_chain, slots};
+use crate::run::{
+    BatchChains, ChainSampler, CheckedRun, Executor, Segment, check_run, per_chain, segment_loop,
+    slots,
+};
 use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
 use thermoq_core::rng::chain_rng;
 use thermoq_core::{Coloring, Spin};
@@ -403,57 +406,49 @@ impl ConditionedSampler {
             return Ok(obs);
         }
         let n = self.csr.n();
-        self.sweep(batch, burn_in)?;
-        for d in 0..samples {
-            self.sweep(batch, thin)?;
+        let observe = |d: usize, batch: &ChainBatch| {
             for (b, o) in obs.iter_mut().enumerate() {
                 let chains = &batch.as_slice()[b * W * n..((b + 1) * W).min(nc) * n];
                 BlockView::of_chains(chains, n, b * W, |v| o.observe(d, v));
             }
-        }
+        };
+        segment_loop(&seg, batch, Some(observe), |batch, k| {
+            self.advance::<super::NoObs>(CheckedRun {
+                batch,
+                seg: &Segment::sweeps(k),
+                total: k,
+                observers: None,
+            });
+        });
         Ok(obs)
     }
 }
 
 /// Chain `c` draws from stream `c` of the seed; the lanes engine runs each 16-chain block's
 /// segment as one rayon task, the scalar engine each chain's.
-impl ChainSampler for ConditionedSampler {
-    type State = ChainBatch;
-
-    fn n_chains(&self) -> usize {
-        self.rngs.len()
+impl BatchChains for ConditionedSampler {
+    fn shape(&self) -> (usize, usize) {
+        (self.rngs.len(), self.csr.n())
     }
 
-    fn n_spins(&self) -> usize {
-        self.csr.n()
-    }
-
-    fn run_segment<O: Observer>(
-        &mut self,
-        batch: &mut ChainBatch,
-        seg: Segment,
-        observers: Option<&mut [O]>,
-    ) -> Result<(), SamplerError> {
-        let nc = self.rngs.len();
-        check_run(batch, nc, self.csr.n(), &seg, observers.as_deref())?;
+    fn advance<O: Observer>(&mut self, run: CheckedRun<'_, O>) {
         if let Some(e) = &mut self.lanes {
-            e.drive(batch, &mut self.rngs, &self.sched, &seg, observers);
-            return Ok(());
+            e.drive(
+                run.batch,
+                &mut self.rngs,
+                &self.sched,
+                run.seg,
+                run.observers,
+            );
+            return;
         }
         let mut rngs = std::mem::take(&mut self.rngs);
-        let mut slots = slots(observers, nc);
+        let mut slots = slots(run.observers, rngs.len());
         let me = &*self;
-        per_chain(batch, &mut rngs, &mut slots, &seg, |c, x, rb| {
+        per_chain(run.batch, &mut rngs, &mut slots, run.seg, |c, x, rb| {
             me.sweep_chain(c, x, rb)
         });
         self.rngs = rngs;
-        Ok(())
-    }
-
-    fn for_each_chain_state(&self, batch: &ChainBatch, f: &mut dyn FnMut(usize, &[Spin])) {
-        for c in 0..batch.n_chains() {
-            f(c, batch.chain(c));
-        }
     }
 }
 
@@ -473,6 +468,28 @@ mod tests {
             .build()
             .expect("pool")
             .install(f)
+    }
+
+    /// A BLK-SYM sampler of `(chains, seed)` on `g` with chain `k` at `β = beta(k)`, field
+    /// `field(c·n + i)` on spin `i` of chain `c`, and colour class 0 clamped.
+    fn varied(
+        m: &IsingModel,
+        col: &Coloring,
+        (chains, seed): (usize, u64),
+        g: Generator,
+        beta: impl Fn(usize) -> f64,
+        field: impl Fn(usize) -> f64,
+    ) -> ConditionedSampler {
+        let mut s =
+            ConditionedSampler::new(m, col, KernelKind::BlkSym, chains, seed).expect("sampler");
+        s.set_generator(g).expect("generator");
+        let betas: Vec<f64> = (0..chains).map(beta).collect();
+        s.set_betas(&betas).expect("betas");
+        let fields: Vec<f64> = (0..chains * m.n_spins()).map(field).collect();
+        s.set_fields(Some(&fields)).expect("fields");
+        let free: Vec<usize> = (1..col.n_colors()).collect();
+        s.set_free_classes(&free).expect("free");
+        s
     }
 
     #[test]
@@ -504,16 +521,10 @@ mod tests {
         for g in [Generator::ChaCha8, Generator::Xoshiro128Plus] {
             let run = |threads: usize| {
                 in_pool(threads, || {
-                    let mut s = ConditionedSampler::new(&m, &col, KernelKind::BlkSym, c, 3)
-                        .expect("sampler");
+                    let beta = |k: usize| 0.5 + 0.05 * k as f64;
+                    let field = |k: usize| 0.1 * (k as f64).sin();
+                    let mut s = varied(&m, &col, (c, 3), g, beta, field);
                     assert_eq!(s.engine(), Engine::Lanes);
-                    s.set_generator(g).expect("generator");
-                    let betas: Vec<f64> = (0..c).map(|k| 0.5 + 0.05 * k as f64).collect();
-                    s.set_betas(&betas).expect("betas");
-                    let fields: Vec<f64> = (0..c * 12).map(|k| 0.1 * (k as f64).sin()).collect();
-                    s.set_fields(Some(&fields)).expect("fields");
-                    let free: Vec<usize> = (1..col.n_colors()).collect();
-                    s.set_free_classes(&free).expect("free");
                     let mut b = ChainBatch::uniform(c, 12, 1);
                     let before = b.as_slice().to_vec();
                     s.sweep(&mut b, 30).expect("sweep");
@@ -564,18 +575,9 @@ mod tests {
             (20, Generator::Xoshiro128Plus),
             (5, Generator::ChaCha8),
         ] {
-            let sampler = || {
-                let mut s =
-                    ConditionedSampler::new(&m, &col, KernelKind::BlkSym, c, 11).expect("sampler");
-                s.set_generator(g).expect("generator");
-                let betas: Vec<f64> = (0..c).map(|k| 0.6 + 0.03 * k as f64).collect();
-                s.set_betas(&betas).expect("betas");
-                let fields: Vec<f64> = (0..c * 12).map(|k| 0.2 * (k as f64).cos()).collect();
-                s.set_fields(Some(&fields)).expect("fields");
-                let free: Vec<usize> = (1..col.n_colors()).collect();
-                s.set_free_classes(&free).expect("free");
-                s
-            };
+            let beta = |k: usize| 0.6 + 0.03 * k as f64;
+            let field = |k: usize| 0.2 * (k as f64).cos();
+            let sampler = || varied(&m, &col, (c, 11), g, beta, field);
             let mut a = sampler();
             let mut ba = ChainBatch::uniform(c, 12, 5);
             let per_chain = a

@@ -331,14 +331,7 @@ impl ByteCursor {
 
     /// Uniform in `0..n` (Lemire's multiply-shift with rejection).
     fn pick(&mut self, rb: &mut RandBuf, n: usize) -> usize {
-        let n32 = n as u32;
-        let threshold = n32.wrapping_neg() % n32;
-        loop {
-            let m = u64::from(self.u32(rb)) * u64::from(n32);
-            if (m as u32) >= threshold {
-                return (m >> 32) as usize;
-            }
-        }
+        crate::kernel::pick_with(n, || self.u32(rb))
     }
 }
 
@@ -895,27 +888,33 @@ impl LanesEngine {
             } else {
                 self.chacha_words(len, mask, rbs, cur, words, bytes);
             }
-            let range = start..start + len;
+            let pass = Pass {
+                cl,
+                range: start..start + len,
+                words,
+                mask: m,
+                p,
+            };
             if self.wide {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `wide` is only true when AVX-512F, AVX2 and FMA were detected at run
                 // time; every neighbour index is a node of the model, `< x.len()`.
                 unsafe {
-                    pass_avx512::<E>(x, cl, range, words, m, p, de)
+                    pass_avx512::<E>(x, pass, de)
                 }
                 #[cfg(not(target_arch = "x86_64"))]
-                pass_portable::<E>(x, cl, range, words, m, p, de)
+                pass_portable::<E>(x, pass, de)
             } else if self.simd {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `simd` is only true when AVX2 and FMA were detected at run time; every
                 // neighbour index is a node of the model, `< x.len()`.
                 unsafe {
-                    pass_avx2::<E>(x, cl, range, words, m, p, de)
+                    pass_avx2::<E>(x, pass, de)
                 }
                 #[cfg(not(target_arch = "x86_64"))]
-                pass_portable::<E>(x, cl, range, words, m, p, de)
+                pass_portable::<E>(x, pass, de)
             } else {
-                pass_portable::<E>(x, cl, range, words, m, p, de)
+                pass_portable::<E>(x, pass, de)
             }
             start += len;
         }
@@ -1333,17 +1332,56 @@ fn simd_available() -> bool {
     }
 }
 
-/// Portable kernel: nodes `range` of class `cl`, lanes in `mask`, comparison words
-/// `words[(s − range.start)·W + l]`.
-fn pass_portable<const E: bool>(
-    x: &mut [Row],
-    cl: &Class,
+/// One kernel pass: nodes `range` of class `cl`, lanes in `mask`, comparison words
+/// `words[(s − range.start)·W + l]`, parameters `p`.
+struct Pass<'a> {
+    cl: &'a Class,
     range: std::ops::Range<usize>,
-    words: &[u32],
+    words: &'a [u32],
     mask: u32,
-    p: &LaneParams,
-    de: &mut [f32; W],
-) {
+    p: &'a LaneParams,
+}
+
+impl<'a> Pass<'a> {
+    /// The pass's parts `(cl, range, words, mask, p)`, after checking the bounds the SIMD kernels
+    /// rely on: `range` lies in the class and spans at most [`CHUNK`] nodes, there is a word per
+    /// lane and node, the class's CSR is well formed, and (in debug builds) every node and
+    /// neighbour is one of the `rows` rows of `x`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[allow(clippy::type_complexity)]
+    fn checked(
+        self,
+        rows: usize,
+    ) -> (
+        &'a Class,
+        std::ops::Range<usize>,
+        &'a [u32],
+        u32,
+        &'a LaneParams,
+    ) {
+        let (cl, range) = (self.cl, &self.range);
+        assert!(
+            range.end <= cl.nodes.len()
+                && range.len() <= CHUNK
+                && self.words.len() >= range.len() * W
+        );
+        assert!(cl.off.len() == cl.nodes.len() + 1 && cl.j.len() == cl.nbr.len());
+        debug_assert!(cl.nbr.iter().all(|&k| (k as usize) < rows));
+        debug_assert!(cl.nodes.iter().all(|&k| (k as usize) < rows));
+        (self.cl, self.range, self.words, self.mask, self.p)
+    }
+}
+
+/// Portable kernel.
+fn pass_portable<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) {
+    let Pass {
+        cl,
+        range,
+        words,
+        mask,
+        p,
+    } = pass;
     let base = range.start;
     for s in range {
         let i = cl.nodes[s] as usize;
@@ -1380,20 +1418,9 @@ fn pass_portable<const E: bool>(
 /// unfused one because `J·x` is exact for `x = ±1`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn pass_avx2<const E: bool>(
-    x: &mut [Row],
-    cl: &Class,
-    range: std::ops::Range<usize>,
-    words: &[u32],
-    mask: u32,
-    p: &LaneParams,
-    de: &mut [f32; W],
-) {
+fn pass_avx2<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) {
     use std::arch::x86_64::*;
-    assert!(range.end <= cl.nodes.len() && range.len() <= CHUNK && words.len() >= range.len() * W);
-    assert!(cl.off.len() == cl.nodes.len() + 1 && cl.j.len() == cl.nbr.len());
-    debug_assert!(cl.nbr.iter().all(|&k| (k as usize) < x.len()));
-    debug_assert!(cl.nodes.iter().all(|&k| (k as usize) < x.len()));
+    let (cl, range, words, mask, p) = pass.checked(x.len());
     let full = mask == u32::MAX;
     // SAFETY: node and neighbour indices are `< x.len()` (sites of the model); `off` entries are
     // `≤ nbr.len()`; words are read at `[(s − start)·W, +W)` within the length checked above;
@@ -1474,20 +1501,9 @@ fn pass_avx2<const E: bool>(
 /// samples).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn pass_avx512<const E: bool>(
-    x: &mut [Row],
-    cl: &Class,
-    range: std::ops::Range<usize>,
-    words: &[u32],
-    mask: u32,
-    p: &LaneParams,
-    de: &mut [f32; W],
-) {
+fn pass_avx512<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) {
     use std::arch::x86_64::*;
-    assert!(range.end <= cl.nodes.len() && range.len() <= CHUNK && words.len() >= range.len() * W);
-    assert!(cl.off.len() == cl.nodes.len() + 1 && cl.j.len() == cl.nbr.len());
-    debug_assert!(cl.nbr.iter().all(|&k| (k as usize) < x.len()));
-    debug_assert!(cl.nodes.iter().all(|&k| (k as usize) < x.len()));
+    let (cl, range, words, mask, p) = pass.checked(x.len());
     let full = mask == u32::MAX;
     let m = mask as u16; // lanes that update
     // SAFETY: node and neighbour indices are `< x.len()` (sites of the model); `off` entries are

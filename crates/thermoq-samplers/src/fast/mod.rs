@@ -44,9 +44,9 @@ mod sparse;
 mod stream;
 
 use crate::observe::Observer;
-use crate::run::{ChainSampler, Segment, check_run, per_chain, slots};
+use crate::run::{BatchChains, CheckedRun, per_chain, slots};
 use crate::schedule::ScheduleRng;
-use crate::{ChainBatch, ColourSchedule, KernelKind, SamplerError};
+use crate::{ColourSchedule, KernelKind, SamplerError};
 use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
 pub use lanes::probe_xoshiro_words;
@@ -437,48 +437,36 @@ impl<'a> FastSampler<'a> {
 /// Chain `c` draws from stream `c` of the seed; the lattice, sparse and lanes engines run each
 /// chain's (lanes: each 16-chain block's) segment as one rayon task, the dense engine one GEMM per
 /// layer for all chains.
-impl ChainSampler for FastSampler<'_> {
-    type State = ChainBatch;
-
-    fn n_chains(&self) -> usize {
-        self.rngs.len()
+impl BatchChains for FastSampler<'_> {
+    fn shape(&self) -> (usize, usize) {
+        (self.rngs.len(), self.model.ising().n_spins())
     }
 
-    fn n_spins(&self) -> usize {
-        self.model.ising().n_spins()
-    }
-
-    fn run_segment<O: Observer>(
-        &mut self,
-        batch: &mut ChainBatch,
-        seg: Segment,
-        observers: Option<&mut [O]>,
-    ) -> Result<(), SamplerError> {
-        let nc = self.rngs.len();
-        let total = check_run(
+    fn advance<O: Observer>(&mut self, run: CheckedRun<'_, O>) {
+        let CheckedRun {
             batch,
-            nc,
-            self.model.ising().n_spins(),
-            &seg,
-            observers.as_deref(),
-        )?;
+            seg,
+            total,
+            observers,
+        } = run;
+        let nc = self.rngs.len();
         let sched = &self.sched;
         let n = batch.n_spins();
         if let Imp::Lanes(e) = &mut self.imp {
-            e.drive(batch, &mut self.rngs, sched, &seg, observers);
-            return Ok(());
+            e.drive(batch, &mut self.rngs, sched, seg, observers);
+            return;
         }
         let mut slots = slots(observers, nc);
         if let Imp::Lattice(e) = &mut self.imp {
             let xs = batch.as_mut_slice();
-            e.drive(xs, n, &mut self.rngs, &mut slots, sched, &seg, total);
-            return Ok(());
+            e.drive(xs, n, &mut self.rngs, &mut slots, sched, seg, total);
+            return;
         }
         match &self.imp {
-            Imp::Sparse(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |_, x, rb| {
+            Imp::Sparse(e) => per_chain(batch, &mut self.rngs, &mut slots, seg, |_, x, rb| {
                 sched.visit(rb, |c, rb| e.update_class(x, c, rb));
             }),
-            Imp::SparseF32(e) => per_chain(batch, &mut self.rngs, &mut slots, &seg, |_, x, rb| {
+            Imp::SparseF32(e) => per_chain(batch, &mut self.rngs, &mut slots, seg, |_, x, rb| {
                 sched.visit(rb, |c, rb| e.update_class(x, c, rb));
             }),
             Imp::Lattice(_) | Imp::Lanes(_) => unreachable!("handled above"),
@@ -524,13 +512,6 @@ impl ChainSampler for FastSampler<'_> {
                     e.store_chain(&st, c, x);
                 }
             }
-        }
-        Ok(())
-    }
-
-    fn for_each_chain_state(&self, batch: &ChainBatch, f: &mut dyn FnMut(usize, &[Spin])) {
-        for c in 0..batch.n_chains() {
-            f(c, batch.chain(c));
         }
     }
 }

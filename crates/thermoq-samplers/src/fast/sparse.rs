@@ -286,9 +286,11 @@ impl<F: Field> SparseEngine<F> {
         let stride = e.deg * 8;
         for (g, sites) in e.sites.chunks(8).enumerate() {
             let bytes: &[u8; 32] = rb.take(32).try_into().expect("take(32) returns 32 bytes");
-            let idx = &e.idx[g * stride..(g + 1) * stride];
-            let j = &e.j[g * stride..(g + 1) * stride];
-            let h: &[f32; 8] = e.h[g * 8..g * 8 + 8].try_into().expect("8 lanes per group");
+            let grp = Group {
+                idx: &e.idx[g * stride..(g + 1) * stride],
+                j: &e.j[g * stride..(g + 1) * stride],
+                h: e.h[g * 8..g * 8 + 8].try_into().expect("8 lanes per group"),
+            };
             // The class's own sites are not neighbours of each other (proper colouring), so
             // reading `x` while earlier groups have been written is the block update.
             let xs = &x[..];
@@ -297,12 +299,12 @@ impl<F: Field> SparseEngine<F> {
                 // SAFETY: `simd` is only true when AVX2 was detected at run time; every index
                 // in `idx` is a site of this model, `< xs.len()` (checked in debug builds).
                 unsafe {
-                    group_avx2(idx, j, h, xs, beta2, bytes)
+                    group_avx2(&grp, xs, beta2, bytes)
                 }
                 #[cfg(not(target_arch = "x86_64"))]
-                group_portable(idx, j, h, xs, beta2, bytes)
+                group_portable(&grp, xs, beta2, bytes)
             } else {
-                group_portable(idx, j, h, xs, beta2, bytes)
+                group_portable(&grp, xs, beta2, bytes)
             };
             for (l, &i) in sites.iter().enumerate() {
                 x[i as usize] = if (up >> l) & 1 == 1 { 1 } else { -1 };
@@ -311,16 +313,18 @@ impl<F: Field> SparseEngine<F> {
     }
 }
 
+/// One group of 8 lanes of an [`EllClass`]: `idx[8d + l]` and `j[8d + l]` are lane `l`'s `d`-th
+/// neighbour and coupling, `h[l]` its field.
+struct Group<'a> {
+    idx: &'a [i32],
+    j: &'a [f32],
+    h: &'a [f32; 8],
+}
+
 /// One group of 8 lanes, portable: bit `l` of the result says lane `l` goes up.
 #[inline(always)]
-fn group_portable(
-    idx: &[i32],
-    j: &[f32],
-    h: &[f32; 8],
-    xs: &[Spin],
-    beta2: f32,
-    bytes: &[u8; 32],
-) -> u32 {
+fn group_portable(g: &Group<'_>, xs: &[Spin], beta2: f32, bytes: &[u8; 32]) -> u32 {
+    let Group { idx, j, h } = *g;
     let deg = idx.len() / 8;
     let mut up = 0u32;
     for l in 0..8 {
@@ -344,15 +348,9 @@ fn group_portable(
 /// [`group_portable`] with AVX2 gathers; the same `f32` operations in the same order.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn group_avx2(
-    idx: &[i32],
-    j: &[f32],
-    h: &[f32; 8],
-    xs: &[Spin],
-    beta2: f32,
-    bytes: &[u8; 32],
-) -> u32 {
+fn group_avx2(g: &Group<'_>, xs: &[Spin], beta2: f32, bytes: &[u8; 32]) -> u32 {
     use std::arch::x86_64::*;
+    let Group { idx, j, h } = *g;
     let deg = idx.len() / 8;
     assert!(j.len() >= deg * 8);
     debug_assert!(idx.iter().all(|&k| k >= 0 && (k as usize) < xs.len()));
@@ -452,9 +450,14 @@ mod tests {
             let h: [f32; 8] = std::array::from_fn(|_| scale * unit(&mut r));
             let mut bytes = [0u8; 32];
             r.fill_bytes(&mut bytes);
-            let a = group_portable(&idx, &j, &h, &xs, 2.0, &bytes);
+            let g = Group {
+                idx: &idx,
+                j: &j,
+                h: &h,
+            };
+            let a = group_portable(&g, &xs, 2.0, &bytes);
             // SAFETY: AVX2 detected above; indices are < n.
-            let b = unsafe { group_avx2(&idx, &j, &h, &xs, 2.0, &bytes) };
+            let b = unsafe { group_avx2(&g, &xs, 2.0, &bytes) };
             assert_eq!(a, b, "trial {trial}");
         }
         eprintln!(

@@ -61,15 +61,7 @@ impl RandBuf {
     /// A uniform index in `0..n` (Lemire's multiply-shift with rejection; unbiased).
     #[inline]
     pub(crate) fn pick(&mut self, n: usize) -> usize {
-        debug_assert!(n > 0 && n <= u32::MAX as usize);
-        let n32 = n as u32;
-        let threshold = n32.wrapping_neg() % n32;
-        loop {
-            let m = u64::from(self.u32()) * u64::from(n32);
-            if (m as u32) >= threshold {
-                return (m >> 32) as usize;
-            }
-        }
+        crate::kernel::pick_with(n, || self.u32())
     }
 }
 

@@ -1107,16 +1107,19 @@ impl DtmRun {
                 run.layers[k].n_params(),
             )?;
         }
-        for (k, a) in c.acp.iter().enumerate() {
-            if !(a.cp.is_finite() && a.cp >= 0.0) {
-                return Err(invalid(
-                    &format!("acp[{k}].cp"),
-                    format!(
-                        "is {}, expected a finite correlation-penalty weight ≥ 0",
-                        a.cp
-                    ),
-                ));
+        // A correlation-penalty weight read from the file: finite and ≥ 0.
+        let check_cp = |field: String, cp: f64| {
+            if cp.is_finite() && cp >= 0.0 {
+                Ok(())
+            } else {
+                Err(invalid(
+                    &field,
+                    format!("is {cp}, expected a finite correlation-penalty weight ≥ 0"),
+                ))
             }
+        };
+        for (k, a) in c.acp.iter().enumerate() {
+            check_cp(format!("acp[{k}].cp"), a.cp)?;
             if let Some(r) = a.last_autocorr
                 && !r.is_finite()
             {
@@ -1135,15 +1138,7 @@ impl DtmRun {
             }
             check_len(&format!("history[{e}].layers"), rec.layers.len(), t)?;
             for (k, l) in rec.layers.iter().enumerate() {
-                if !(l.cp.is_finite() && l.cp >= 0.0) {
-                    return Err(invalid(
-                        &format!("history[{e}].layers[{k}].cp"),
-                        format!(
-                            "is {}, expected a finite correlation-penalty weight ≥ 0",
-                            l.cp
-                        ),
-                    ));
-                }
+                check_cp(format!("history[{e}].layers[{k}].cp"), l.cp)?;
             }
         }
         if c.history.len() > run.config.epochs {

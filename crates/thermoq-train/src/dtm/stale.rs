@@ -45,20 +45,31 @@ pub fn cosine(a: &[f64], b: &[f64]) -> f64 {
     d / (na * nb)
 }
 
-/// Moments of plain BLK-SYM Gibbs on `model` at its β: `chains` chains from uniform starts
-/// (seeded by `seed`), `burn_in` discarded then `sweeps` recorded sweeps.
+/// How both sides of the comparison run: `chains` chains from uniform starts (seeded by `seed`),
+/// `burn_in` discarded sweeps, then `sweeps` recorded sweeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MomentRun {
+    /// Chains.
+    pub chains: usize,
+    /// Seed of the starts and the chains' streams.
+    pub seed: u64,
+    /// Sweeps discarded before recording.
+    pub burn_in: usize,
+    /// Recorded sweeps.
+    pub sweeps: usize,
+}
+
+/// Moments of plain BLK-SYM Gibbs on `model` at its β, run as `run` says.
 pub fn gibbs_moments(
     model: &IsingModel,
     coloring: &Coloring,
-    chains: usize,
-    seed: u64,
-    burn_in: usize,
-    sweeps: usize,
+    run: &MomentRun,
 ) -> Result<Vec<f64>, TrainError> {
+    let MomentRun { chains, seed, .. } = *run;
     let mut s = ConditionedSampler::new(model, coloring, KernelKind::BlkSym, chains, seed)?;
     let mut batch = ChainBatch::uniform(chains, model.n_spins(), seed);
     let mut all = MomentObserver::new(model);
-    for o in s.run_per_chain(&mut batch, burn_in, sweeps, 1, |_| {
+    for o in s.run_per_chain(&mut batch, run.burn_in, run.sweeps, 1, |_| {
         MomentObserver::new(model)
     })? {
         all.merge(o);
@@ -68,16 +79,13 @@ pub fn gibbs_moments(
 }
 
 /// Moments (of `moments_of`'s graph) of a one-rung PT program at α = 1 built from `pt_model`
-/// through the PT code path ([`FastPt`], BLK-SYM local sweeps), same chains and seed convention as
-/// [`gibbs_moments`].
+/// through the PT code path ([`FastPt`], BLK-SYM local sweeps), run as `run` says (the same
+/// chains and seed convention as [`gibbs_moments`]).
 pub fn one_rung_pt_moments(
     pt_model: &IsingModel,
     moments_of: &IsingModel,
     coloring: &Coloring,
-    chains: usize,
-    seed: u64,
-    burn_in: usize,
-    sweeps: usize,
+    run: &MomentRun,
 ) -> Result<Vec<f64>, TrainError> {
     let mut pt = FastPt::new(
         pt_model,
@@ -85,12 +93,12 @@ pub fn one_rung_pt_moments(
         KernelKind::BlkSym,
         Ladder::new(vec![1.0])?,
         SwapScheme::PtDeo,
-        chains,
-        seed,
+        run.chains,
+        run.seed,
     )?;
     let mut acc = vec![0.0; moment_len(moments_of)];
     let mut count = 0.0;
-    pt.run(burn_in, sweeps, |_, pt| {
+    pt.run(run.burn_in, run.sweeps, |_, pt| {
         for c in 0..pt.n_chains() {
             add_moments(moments_of, pt.state(c, 0), &mut acc);
             count += 1.0;
@@ -122,18 +130,13 @@ pub struct R1Check {
 }
 
 /// The R1 check: one-rung PT on `trained` (and, for scale, on `initial`) against the Gibbs
-/// moments `gibbs` of `trained` (from [`gibbs_moments`] with the same `chains`, `seed`, `burn_in`
-/// and `sweeps`).
-#[allow(clippy::too_many_arguments)]
+/// moments `gibbs` of `trained` (from [`gibbs_moments`] with the same `run`).
 pub fn r1_check(
     trained: &IsingModel,
     initial: &IsingModel,
     coloring: &Coloring,
     gibbs: &[f64],
-    chains: usize,
-    seed: u64,
-    burn_in: usize,
-    sweeps: usize,
+    run: &MomentRun,
 ) -> Result<R1Check, TrainError> {
     if initial.graph().n_edges() != trained.graph().n_edges()
         || initial.n_spins() != trained.n_spins()
@@ -153,10 +156,9 @@ pub fn r1_check(
             ),
         });
     }
-    let run =
-        |m: &IsingModel| one_rung_pt_moments(m, trained, coloring, chains, seed, burn_in, sweeps);
-    let cosine_trained = cosine(&run(trained)?, gibbs);
-    let cosine_initial = cosine(&run(initial)?, gibbs);
+    let pt = |m: &IsingModel| one_rung_pt_moments(m, trained, coloring, run);
+    let cosine_trained = cosine(&pt(trained)?, gibbs);
+    let cosine_initial = cosine(&pt(initial)?, gibbs);
     let weight_change_l2 = trained
         .couplings()
         .iter()
@@ -192,8 +194,14 @@ mod tests {
         let trained = builders::lattice_2d(4, 4, 0.4, 0.2, 1.0).unwrap();
         let initial = builders::lattice_2d(4, 4, -0.4, -0.3, 1.0).unwrap();
         let coloring = Coloring::greedy(trained.graph());
-        let gibbs = gibbs_moments(&trained, &coloring, 16, 7, 50, 400).unwrap();
-        let r = r1_check(&trained, &initial, &coloring, &gibbs, 16, 7, 50, 400).unwrap();
+        let run = MomentRun {
+            chains: 16,
+            seed: 7,
+            burn_in: 50,
+            sweeps: 400,
+        };
+        let gibbs = gibbs_moments(&trained, &coloring, &run).unwrap();
+        let r = r1_check(&trained, &initial, &coloring, &gibbs, &run).unwrap();
         assert!(r.passed, "{r:?}");
         assert!(r.cosine_trained > 1.0 - 1e-9, "{r:?}");
         assert!(r.cosine_initial < 0.9, "{r:?}");
@@ -206,7 +214,13 @@ mod tests {
         let b = builders::lattice_2d(4, 6, 0.5, 0.0, 1.0).unwrap();
         let col = Coloring::greedy(a.graph());
         let g = vec![0.0; moment_len(&a)];
-        assert!(r1_check(&a, &b, &col, &g, 2, 0, 1, 1).is_err());
-        assert!(r1_check(&a, &a, &col, &g[1..], 2, 0, 1, 1).is_err());
+        let run = MomentRun {
+            chains: 2,
+            seed: 0,
+            burn_in: 1,
+            sweeps: 1,
+        };
+        assert!(r1_check(&a, &b, &col, &g, &run).is_err());
+        assert!(r1_check(&a, &a, &col, &g[1..], &run).is_err());
     }
 }

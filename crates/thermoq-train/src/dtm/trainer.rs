@@ -18,12 +18,12 @@
 //! the conditional `x_{t−1} | x_t` disagrees with the clamped target `x_prev`.
 
 use crate::TrainError;
-use crate::cd::{STEP_SALT, StepReport};
+use crate::cd::{STEP_SALT, StepReport, Trainable};
 use crate::optim::Optimizer;
 use rand::Rng;
-use thermoq_core::{Graph, Spin, rng::chain_rng};
-use thermoq_models::EnergyModel;
+use thermoq_core::{Coloring, Graph, Spin, rng::chain_rng};
 use thermoq_models::dtm::{ClampedLayer, DtmError, DtmLayer};
+use thermoq_models::{EnergyModel, IsingModel};
 use thermoq_samplers::observe::{MomentObserver, Observer, SpinMoments};
 use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind};
 
@@ -42,6 +42,15 @@ pub struct DtmConfig {
 
 fn dtm(e: DtmError) -> TrainError {
     TrainError::Dtm(e)
+}
+
+impl Trainable for DtmLayer {
+    fn theta(&self) -> Vec<f64> {
+        self.params()
+    }
+    fn set_theta(&mut self, theta: &[f64]) -> Result<(), TrainError> {
+        self.set_params(theta).map_err(dtm)
+    }
 }
 
 /// Trains one [`DtmLayer`] by contrastive steps.
@@ -131,40 +140,27 @@ impl DtmTrainer {
         for (x_prev, x_t) in pairs {
             // Positive phase: x_t and x_prev clamped, hidden sampled.
             let cl = self.layer.clamped(x_t, x_prev).map_err(dtm)?;
-            let k = GibbsKernel::new(
-                KernelKind::BlkSym,
-                cl.model().graph(),
-                Some(cl.coloring().clone()),
-            )?;
-            let s = rng.next_u64();
-            let mut batch = ChainBatch::uniform(c, cl.model().n_spins(), s);
-            let mut sampler = BatchSampler::new(cl.model(), &k, c, s);
-            let o = sampler.run(&mut batch, self.config.burn_in, self.config.sweeps, |_| {
-                Embedded {
-                    clamped: &cl,
-                    graph,
-                    x: vec![1; n],
-                    sums: SpinMoments::new(n, m),
-                }
+            let o = blk_sym_chains(cl.model(), cl.coloring(), c, &mut rng, |s, batch| {
+                s.run(batch, self.config.burn_in, self.config.sweeps, |_| {
+                    Embedded {
+                        clamped: &cl,
+                        graph,
+                        x: vec![1; n],
+                        sums: SpinMoments::new(n, m),
+                    }
+                })
             })?;
             for (p, s) in pos.iter_mut().zip(o.sums.m2().iter().chain(&o.sums.m1())) {
                 *p += s;
             }
             // Negative phase: only x_t clamped.
             let model = self.layer.conditional_model(x_t).map_err(dtm)?;
-            let k = GibbsKernel::new(
-                KernelKind::BlkSym,
-                model.graph(),
-                Some(self.layer.coloring().clone()),
-            )?;
-            let s = rng.next_u64();
-            let mut batch = ChainBatch::uniform(c, n, s);
-            let mut sampler = BatchSampler::new(&model, &k, c, s);
-            let mo = sampler
-                .run(&mut batch, self.config.burn_in, self.config.sweeps, |_| {
+            let mo = blk_sym_chains(&model, self.layer.coloring(), c, &mut rng, |s, batch| {
+                s.run(batch, self.config.burn_in, self.config.sweeps, |_| {
                     MomentObserver::new(&model)
-                })?
-                .moments();
+                })
+            })?
+            .moments();
             for (q, s) in neg.iter_mut().zip(mo.m2_edges.iter().chain(&mo.m1)) {
                 *q += s;
             }
@@ -178,16 +174,9 @@ impl DtmTrainer {
     pub fn step(&mut self, pairs: &[(Vec<Spin>, Vec<Spin>)]) -> Result<StepReport, TrainError> {
         let seed = chain_rng(self.config.seed ^ STEP_SALT, self.step).next_u64();
         let g = self.gradient(pairs, seed)?;
-        let lr = self.optimizer.next_lr();
-        let mut theta = self.layer.params();
-        self.optimizer.step(&mut theta, &g)?;
-        self.layer.set_params(&theta).map_err(dtm)?;
+        let report = StepReport::descend(self.step, &mut self.optimizer, &mut self.layer, &g)?;
         self.step += 1;
-        Ok(StepReport {
-            step: self.step - 1,
-            lr,
-            grad_norm: g.iter().map(|v| v * v).sum::<f64>().sqrt(),
-        })
+        Ok(report)
     }
 
     /// Loss proxy: mean fraction of image pixels where a sample of `x_{t−1} | x_t` (after
@@ -200,32 +189,44 @@ impl DtmTrainer {
     ) -> Result<f64, TrainError> {
         let layout = self.layer.layout();
         let n_image = layout.spec().n_image;
-        let n = self.layer.graph().n();
         let c = self.config.chains_per_pair;
         let mut rng = chain_rng(seed, 1);
         let mut wrong = 0u64;
         let mut total = 0u64;
         for (x_prev, x_t) in pairs {
             let model = self.layer.conditional_model(x_t).map_err(dtm)?;
-            let k = GibbsKernel::new(
-                KernelKind::BlkSym,
-                model.graph(),
-                Some(self.layer.coloring().clone()),
-            )?;
-            let s = rng.next_u64();
-            let mut batch = ChainBatch::uniform(c, n, s);
-            let mut sampler = BatchSampler::new(&model, &k, c, s);
-            sampler.sweep(&mut batch, self.config.burn_in + self.config.sweeps)?;
-            for ch in 0..c {
-                let v = layout.gather_visible(batch.chain(ch)).map_err(dtm)?;
-                wrong += v[..n_image]
-                    .iter()
-                    .zip(&x_prev[..n_image])
-                    .filter(|(a, b)| a != b)
-                    .count() as u64;
-                total += n_image as u64;
-            }
+            blk_sym_chains(&model, self.layer.coloring(), c, &mut rng, |s, batch| {
+                s.sweep(batch, self.config.burn_in + self.config.sweeps)?;
+                for ch in 0..c {
+                    let v = layout.gather_visible(batch.chain(ch)).map_err(dtm)?;
+                    wrong += v[..n_image]
+                        .iter()
+                        .zip(&x_prev[..n_image])
+                        .filter(|(a, b)| a != b)
+                        .count() as u64;
+                    total += n_image as u64;
+                }
+                Ok::<(), TrainError>(())
+            })?;
         }
         Ok(wrong as f64 / total.max(1) as f64)
     }
+}
+
+/// Runs `f` on `chains` BLK-SYM chains of `model` (on `coloring`) from a uniform start, the
+/// start and the sampler's streams both seeded by the next word of `rng`.
+fn blk_sym_chains<T, E>(
+    model: &IsingModel,
+    coloring: &Coloring,
+    chains: usize,
+    rng: &mut impl Rng,
+    f: impl FnOnce(&mut BatchSampler<'_, IsingModel, GibbsKernel>, &mut ChainBatch) -> Result<T, E>,
+) -> Result<T, TrainError>
+where
+    TrainError: From<E>,
+{
+    let k = GibbsKernel::new(KernelKind::BlkSym, model.graph(), Some(coloring.clone()))?;
+    let s = rng.next_u64();
+    let mut batch = ChainBatch::uniform(chains, model.n_spins(), s);
+    Ok(f(&mut BatchSampler::new(model, &k, chains, s), &mut batch)?)
 }
