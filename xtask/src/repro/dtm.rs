@@ -208,7 +208,7 @@ pub fn study(
     let results = s.results(crate::runner::git_revision());
     // Through a `Value`, so the keys are sorted as they always were.
     dir.write_json("results.json", &serde_json::to_value(&results)?)?;
-    let rendered = thermoq_repro::report::dtm::render(&s);
+    let rendered = thermoq_repro::report::dtm::render(&s)?;
     for (name, text) in &rendered.files {
         dir.write(name, text.as_bytes())?;
     }

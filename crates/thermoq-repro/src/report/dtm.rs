@@ -2,11 +2,13 @@
 //! `alpha_top.csv`, `specific_heat.csv`, `checkpoints.csv`, three figures and `REPORT.md`, from a
 //! finished [`DtmStudy`]. Every τ̂ is written with its status; no bound reads as a value.
 
-use super::Rendered;
+use super::{Rendered, csv_text};
+use crate::ReproError;
 use crate::dtm::phases::{HeatProfile, LadderRow, StaleOut, TopRow};
 use crate::dtm::targets::{PREPRINT_LADDERS, PREPRINT_TAU, PREPRINT_TOP, TargetRow};
 use crate::dtm::{BUDGET, CheckpointRow, DtmStudy, GIBBS_CHAIN_FACTOR, Params, TAU_TARGET, fmt};
 use crate::svg::{Figure, Series};
+use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
 use thermoq_samplers::pt::DELTA_STAR;
@@ -15,14 +17,14 @@ use thermoq_train::dtm::stale::MIN_R1_COSINE;
 
 /// The files of the finished study `s`; the headline names R\*, Λ, α_top and the stale-weights
 /// cosine.
-pub fn render(s: &DtmStudy) -> Rendered {
+pub fn render(s: &DtmStudy) -> Result<Rendered, ReproError> {
     let heat = &s.heat_profile;
     let mut out = Rendered::default();
-    out.push("tau_vs_L.csv", tau_csv(&s.tau_rows));
-    out.push("ladders.csv", ladder_csv(&s.ladder_rows, &s.eq_rows));
-    out.push("alpha_top.csv", top_csv(&s.top_rows));
-    out.push("specific_heat.csv", heat_csv(&heat.alphas, &heat.c));
-    out.push("checkpoints.csv", checkpoints_csv(&s.checkpoints));
+    out.push("tau_vs_L.csv", tau_csv(&s.tau_rows)?);
+    out.push("ladders.csv", ladder_csv(&s.ladder_rows, &s.eq_rows)?);
+    out.push("alpha_top.csv", top_csv(&s.top_rows)?);
+    out.push("specific_heat.csv", heat_csv(&heat.alphas, &heat.c)?);
+    out.push("checkpoints.csv", checkpoints_csv(&s.checkpoints)?);
     out.push("tau_vs_L.svg", tau_fig(&s.tau_rows).to_svg());
     out.push(
         "specific_heat.svg",
@@ -64,76 +66,116 @@ pub fn render(s: &DtmStudy) -> Rendered {
         "R* = {rs} (Λ = {lambda:.2}, α_top = {alpha_top}), budget {BUDGET}; cosine {:.5}",
         s.stale.cosine_pt_vs_gibbs
     );
-    out
+    Ok(out)
 }
 
-fn tau_csv(rows: &[TauRow]) -> String {
-    let mut s = String::from(
-        "kernel,L,estimator,tau_max,tau_over_L,status,argmax,tau_median_resolved,resolved_observables,tau_energy,energy_status,estimated,windows_found,resolved_count,resolved,frozen_chains_max\n",
-    );
-    for r in rows {
-        for (name, t) in [("within", &r.within), ("global", &r.global)] {
-            let _ = writeln!(
-                s,
-                "{},{},{name},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                r.kernel,
-                r.len,
-                t.tau_max,
-                t.tau_over_l,
-                t.status,
-                t.argmax,
-                t.tau_median_resolved,
-                t.resolved_observables,
-                t.tau_energy,
-                t.energy_status,
-                t.estimated,
-                t.windows_found,
-                t.resolved_count,
-                t.resolved,
-                r.frozen_chains_max
-            );
-        }
-    }
-    s
+/// One row of `tau_vs_L.csv`: one kernel, window and estimator (the fields of [`TauStat`]).
+#[derive(Serialize)]
+struct TauCsv<'a> {
+    kernel: &'a str,
+    #[serde(rename = "L")]
+    len: usize,
+    estimator: &'static str,
+    tau_max: f64,
+    #[serde(rename = "tau_over_L")]
+    tau_over_l: f64,
+    status: TauStatus,
+    argmax: usize,
+    tau_median_resolved: f64,
+    resolved_observables: usize,
+    tau_energy: f64,
+    energy_status: TauStatus,
+    estimated: usize,
+    windows_found: usize,
+    resolved_count: usize,
+    resolved: bool,
+    frozen_chains_max: usize,
 }
 
-fn ladder_csv(uniform: &[LadderRow], eq: &[LadderRow]) -> String {
-    let mut s = String::from("ladder,scheme,R,edge,alpha_cold,alpha_hot,acceptance,attempts\n");
-    for r in uniform.iter().chain(eq) {
-        for (k, a) in r.acceptance.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "{},{},{},{k},{},{},{a},{}",
-                r.ladder,
-                r.scheme,
-                r.rungs,
-                r.alphas[k],
-                r.alphas[k + 1],
-                r.attempts[k]
-            );
-        }
-    }
-    s
+fn tau_csv(rows: &[TauRow]) -> Result<String, ReproError> {
+    csv_text(rows.iter().flat_map(|r| {
+        [("within", &r.within), ("global", &r.global)].map(|(estimator, t)| TauCsv {
+            kernel: &r.kernel,
+            len: r.len,
+            estimator,
+            tau_max: t.tau_max,
+            tau_over_l: t.tau_over_l,
+            status: t.status,
+            argmax: t.argmax,
+            tau_median_resolved: t.tau_median_resolved,
+            resolved_observables: t.resolved_observables,
+            tau_energy: t.tau_energy,
+            energy_status: t.energy_status,
+            estimated: t.estimated,
+            windows_found: t.windows_found,
+            resolved_count: t.resolved_count,
+            resolved: t.resolved,
+            frozen_chains_max: r.frozen_chains_max,
+        })
+    }))
 }
 
-fn top_csv(rows: &[TopRow]) -> String {
-    let mut s = String::from("alpha_top,tau_max,status,tau_energy,resolved,resolved_count\n");
-    for r in rows {
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{}",
-            r.alpha_top, r.tau_max, r.status, r.tau_energy, r.resolved, r.resolved_count
-        );
-    }
-    s
+/// One row of `ladders.csv`: one edge of one ladder.
+#[derive(Serialize)]
+struct EdgeCsv<'a> {
+    ladder: &'a str,
+    scheme: &'a str,
+    #[serde(rename = "R")]
+    rungs: usize,
+    edge: usize,
+    alpha_cold: f64,
+    alpha_hot: f64,
+    acceptance: f64,
+    attempts: u64,
 }
 
-fn heat_csv(a: &[f64], c: &[f64]) -> String {
-    let mut s = String::from("alpha,C\n");
-    for (x, y) in a.iter().zip(c) {
-        let _ = writeln!(s, "{x},{y}");
-    }
-    s
+fn ladder_csv(uniform: &[LadderRow], eq: &[LadderRow]) -> Result<String, ReproError> {
+    csv_text(uniform.iter().chain(eq).flat_map(|r| {
+        r.acceptance.iter().enumerate().map(move |(k, &a)| EdgeCsv {
+            ladder: &r.ladder,
+            scheme: &r.scheme,
+            rungs: r.rungs,
+            edge: k,
+            alpha_cold: r.alphas[k],
+            alpha_hot: r.alphas[k + 1],
+            acceptance: a,
+            attempts: r.attempts[k],
+        })
+    }))
+}
+
+/// One row of `alpha_top.csv`.
+#[derive(Serialize)]
+struct TopCsv {
+    alpha_top: f64,
+    tau_max: f64,
+    status: TauStatus,
+    tau_energy: f64,
+    resolved: bool,
+    resolved_count: usize,
+}
+
+fn top_csv(rows: &[TopRow]) -> Result<String, ReproError> {
+    csv_text(rows.iter().map(|r| TopCsv {
+        alpha_top: r.alpha_top,
+        tau_max: r.tau_max,
+        status: r.status,
+        tau_energy: r.tau_energy,
+        resolved: r.resolved,
+        resolved_count: r.resolved_count,
+    }))
+}
+
+/// One row of `specific_heat.csv`.
+#[derive(Serialize)]
+struct HeatCsv {
+    alpha: f64,
+    #[serde(rename = "C")]
+    c: f64,
+}
+
+fn heat_csv(a: &[f64], c: &[f64]) -> Result<String, ReproError> {
+    csv_text(a.iter().zip(c).map(|(&alpha, &c)| HeatCsv { alpha, c }))
 }
 
 fn tau_fig(rows: &[TauRow]) -> Figure {
@@ -679,28 +721,37 @@ fn fmt_range(x: impl Iterator<Item = f64>) -> String {
     }
 }
 
-fn checkpoints_csv(rows: &[CheckpointRow]) -> String {
-    let mut s = String::from(
-        "label,epochs,L,within_tau_max,within_tau_over_L,within_status,global_tau_max,global_tau_over_L,global_status\n",
-    );
-    for c in rows {
-        for r in &c.tau {
-            let _ = writeln!(
-                s,
-                "{},{},{},{},{},{},{},{},{}",
-                c.label,
-                c.epochs,
-                r.len,
-                r.within.tau_max,
-                r.within.tau_over_l,
-                r.within.status,
-                r.global.tau_max,
-                r.global.tau_over_l,
-                r.global.status
-            );
-        }
-    }
-    s
+/// One row of `checkpoints.csv`: one checkpoint at one window L.
+#[derive(Serialize)]
+struct CheckpointCsv<'a> {
+    label: &'a str,
+    epochs: usize,
+    #[serde(rename = "L")]
+    len: usize,
+    within_tau_max: f64,
+    #[serde(rename = "within_tau_over_L")]
+    within_tau_over_l: f64,
+    within_status: TauStatus,
+    global_tau_max: f64,
+    #[serde(rename = "global_tau_over_L")]
+    global_tau_over_l: f64,
+    global_status: TauStatus,
+}
+
+fn checkpoints_csv(rows: &[CheckpointRow]) -> Result<String, ReproError> {
+    csv_text(rows.iter().flat_map(|c| {
+        c.tau.iter().map(|r| CheckpointCsv {
+            label: &c.label,
+            epochs: c.epochs,
+            len: r.len,
+            within_tau_max: r.within.tau_max,
+            within_tau_over_l: r.within.tau_over_l,
+            within_status: r.within.status,
+            global_tau_max: r.global.tau_max,
+            global_tau_over_l: r.global.tau_over_l,
+            global_status: r.global.status,
+        })
+    }))
 }
 
 #[cfg(test)]
@@ -733,5 +784,62 @@ mod tests {
         let s = tau_sentence(&[&c, &d]);
         assert!(s.contains("lower bounds"), "{s}");
         // (judge_tau's cases moved with it to thermoq_repro::dtm::targets.)
+    }
+
+    /// The τ CSVs go through serde rows: the header comes from the row type, every τ̂ keeps
+    /// its status on its own line, and the checkpoint table repeats the τ table's numbers.
+    #[test]
+    fn tau_csvs_carry_every_status() {
+        let st = |tau: f64, status| TauStat {
+            tau_max: tau,
+            tau_over_l: tau / 1000.0,
+            status,
+            argmax: 3,
+            tau_median_resolved: f64::NAN,
+            resolved_observables: 0,
+            tau_energy: 2.5,
+            energy_status: TauStatus::Resolved,
+            estimated: 10,
+            windows_found: 7,
+            resolved_count: 0,
+            resolved: false,
+        };
+        let row = TauRow {
+            kernel: "blk-sym".into(),
+            len: 1000,
+            within: st(45.5, TauStatus::LowerBound),
+            global: st(998.0, TauStatus::NoWindow),
+            frozen_chains_max: 32,
+        };
+        let text = tau_csv(std::slice::from_ref(&row)).expect("csv");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "kernel,L,estimator,tau_max,tau_over_L,status,argmax,tau_median_resolved,\
+             resolved_observables,tau_energy,energy_status,estimated,windows_found,\
+             resolved_count,resolved,frozen_chains_max"
+        );
+        assert_eq!(
+            lines[1],
+            "blk-sym,1000,within,45.5,0.0455,lower_bound,3,NaN,0,2.5,resolved,10,7,0,false,32"
+        );
+        assert!(lines[2].starts_with("blk-sym,1000,global,998.0,0.998,no_window,"));
+        assert_eq!(lines.len(), 3);
+        let ck = CheckpointRow {
+            label: "e25".into(),
+            path: "x.json".into(),
+            epochs: 25,
+            tau: vec![row],
+            lambda_at: Vec::new(),
+            r_star_at: Vec::new(),
+            heat_points: 0,
+        };
+        let text = checkpoints_csv(&[ck]).expect("csv");
+        assert_eq!(
+            text,
+            "label,epochs,L,within_tau_max,within_tau_over_L,within_status,global_tau_max,\
+             global_tau_over_L,global_status\ne25,25,1000,45.5,0.0455,lower_bound,998.0,0.998,\
+             no_window\n"
+        );
     }
 }

@@ -2,12 +2,32 @@
 //! `results.json` and `REPORT.md`, from the run's history, its data and the scores of its
 //! generated digits.
 
-use super::Rendered;
+use super::{Rendered, csv_text};
 use crate::ReproError;
 use crate::svg::{Figure, Series};
+use serde::Serialize;
 use serde_json::json;
 use std::fmt::Write as _;
 use thermoq_train::dtm::{DtmData, DtmRun, GenerationEval, inpaint_background_baseline};
+
+/// One row of `epochs.csv`: one layer after one epoch (`inpaint_error` and `q_probe` are empty
+/// on epochs that did not measure them).
+#[derive(Serialize)]
+struct EpochCsv {
+    epoch: usize,
+    layer: usize,
+    lr: f64,
+    moment_gap: f64,
+    grad_norm: f64,
+    denoise_error: f64,
+    inpaint_error: Option<f64>,
+    autocorr: f64,
+    change_rate: f64,
+    cp: f64,
+    q_probe: Option<f64>,
+    seconds: f64,
+    updates: u64,
+}
 
 /// The files of a finished training run `run` on `data` at `preset` (code `revision`), with its
 /// generated digits scored as `ev` (`gen_seconds` to generate): `epochs.csv`, `curves.svg`,
@@ -22,34 +42,23 @@ pub fn render(
 ) -> Result<Rendered, ReproError> {
     let cfg = run.config();
     let h = run.history();
-    // epochs.csv
-    let mut csv = String::from(
-        "epoch,layer,lr,moment_gap,grad_norm,denoise_error,inpaint_error,autocorr,change_rate,cp,q_probe,seconds,updates\n",
-    );
-    for e in h {
-        for (k, l) in e.layers.iter().enumerate() {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                e.epoch,
-                k,
-                e.lr,
-                l.moment_gap,
-                l.grad_norm,
-                l.denoise_error,
-                l.inpaint_error.map(|v| v.to_string()).unwrap_or_default(),
-                l.autocorr,
-                l.change_rate,
-                l.cp,
-                l.probe
-                    .as_ref()
-                    .map(|q| q.q.to_string())
-                    .unwrap_or_default(),
-                e.seconds,
-                e.updates
-            );
-        }
-    }
+    let csv = csv_text(h.iter().flat_map(|e| {
+        e.layers.iter().enumerate().map(move |(k, l)| EpochCsv {
+            epoch: e.epoch,
+            layer: k,
+            lr: e.lr,
+            moment_gap: l.moment_gap,
+            grad_norm: l.grad_norm,
+            denoise_error: l.denoise_error,
+            inpaint_error: l.inpaint_error,
+            autocorr: l.autocorr,
+            change_rate: l.change_rate,
+            cp: l.cp,
+            q_probe: l.probe.as_ref().map(|q| q.q),
+            seconds: e.seconds,
+            updates: e.updates,
+        })
+    }))?;
     let mut out = Rendered::default();
     out.push("epochs.csv", csv);
     let n_classes = cfg.digits.len();
