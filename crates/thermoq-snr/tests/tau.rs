@@ -290,3 +290,33 @@ mod props {
         }
     }
 }
+
+/// A series that switches once between two values — a chain that crosses between two modes once
+/// in its window — has a Sokal window (c = 5), and its τ̂ is a fixed fraction of the length
+/// whatever the length: 0.128 L for a switch near the middle (the largest value a one-switch series
+/// gives), 0.127 L at 0.3 L, 0.0815 L at 0.1 L (the same rule evaluated in closed form for a ±1
+/// step: 0.12781 / 0.12825 / 0.12832 at L = 1k / 4k / 16k for the middle). So a within-chain
+/// τ̂/L near 0.13 that stays put as L doubles is what the estimator returns for chains that cross
+/// about once per window: it says the chains do not equilibrate within L (the doubling rule fails,
+/// status lower bound), not that τ has been measured. Deterministic input, so the bands are the
+/// closed-form values ± 5e-4, not a sampling tolerance.
+#[test]
+fn one_switch_gives_a_fixed_fraction_of_the_length() {
+    for len in [1_000usize, 4_000, 16_000] {
+        for (p, lo, hi) in [
+            (0.5, 0.1273, 0.1288),
+            (0.3, 0.1264, 0.1276),
+            (0.1, 0.0810, 0.0821),
+        ] {
+            let k = (p * len as f64) as usize;
+            let x: Vec<f64> = (0..len).map(|i| if i < k { 1.0 } else { -1.0 }).collect();
+            let est = sokal(&x).unwrap();
+            assert!(est.window_found, "L = {len}, switch at {p} L: no window");
+            let r = est.tau / len as f64;
+            assert!(
+                (lo..=hi).contains(&r),
+                "L = {len}, switch at {p} L: τ̂/L = {r}, expected {lo}..{hi}"
+            );
+        }
+    }
+}
