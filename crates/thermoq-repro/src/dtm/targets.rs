@@ -203,7 +203,7 @@ pub fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
         } else {
             let how = if hi < 0.13 {
                 format!(
-                    "all below the band: the largest is ×{:.1} under its floor",
+                    "all below the band: the largest is ×{:.2} under its floor",
                     0.13 / hi
                 )
             } else if lo > 0.17 {
