@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 const STATUSES: [&str; 3] = ["resolved", "lower_bound", "no_window"];
 /// Reports with sampled τ̂ that must carry statuses.
-const MUST_CARRY_STATUS: [&str; 1] = ["exp2"];
+const MUST_CARRY_STATUS: [&str; 5] = ["exp2", "exp2-paper", "dtm", "dtm-paper", "dtm-paper-full"];
 
 fn status(o: &serde_json::Map<String, Value>) -> Option<&str> {
     o.get("status")
