@@ -317,6 +317,9 @@ fn one_switch_gives_a_fixed_fraction_of_the_length() {
                 (lo..=hi).contains(&r),
                 "L = {len}, switch at {p} L: τ̂/L = {r}, expected {lo}..{hi}"
             );
+            if len == 16_000 && p == 0.5 {
+                assert!((r - tau::ONE_CROSSING_TAU_OVER_L).abs() < 1e-4, "τ̂/L = {r}");
+            }
         }
     }
 }

@@ -60,6 +60,12 @@ use serde::{Deserialize, Serialize};
 /// Sokal's window constant c: the window is the first W with W ≥ c · τ̂(W) (SCIENCE 1.8).
 pub const SOKAL_C: f64 = 5.0;
 
+/// τ̂/L that Sokal's window (c = [`SOKAL_C`]) gives a length-L series that switches once between
+/// two values in the middle (0.12832 at L = 16,000; 0.1278 at L = 1,000): the largest value a
+/// series with one crossing reaches. A within-chain τ̂/L near it says the chains cross about once
+/// per window whatever L is, not that τ was measured (`tests/tau.rs` checks the value).
+pub const ONE_CROSSING_TAU_OVER_L: f64 = 0.1283;
+
 /// Relative tolerance of the doubling-stability rule: |τ̂(2L) − τ̂(L)| / τ̂(L) must be below this.
 pub const TAU_TOL: f64 = 0.15;
 
