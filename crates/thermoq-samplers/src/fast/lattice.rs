@@ -137,6 +137,8 @@ pub(crate) struct LatticeChain {
     sub: [Vec<Spin>; 2],
     /// Per 32 sites of a kernel call: which tied (bit `k` ⇔ site `32·m + k`).
     masks: Vec<u32>,
+    /// A kernel call's left (or right) neighbour run with each row's periodic neighbour patched in.
+    side: Vec<Spin>,
 }
 
 impl LatticeEngine {
@@ -211,6 +213,7 @@ impl LatticeEngine {
         LatticeChain {
             sub: [vec![0; len], vec![0; len]],
             masks: vec![0; (self.rows_per_call * self.w).div_ceil(32)],
+            side: vec![0; self.rows_per_call * self.w],
         }
     }
 
@@ -331,7 +334,12 @@ impl LatticeEngine {
     #[inline(always)]
     fn update_impl<const AVX2: bool, B: Bytes>(&self, ch: &mut LatticeChain, p: usize, rb: &mut B) {
         let (w, hw) = (self.w, self.hw);
-        let [s0, s1] = &mut ch.sub;
+        let LatticeChain {
+            sub,
+            masks: mask_buf,
+            side,
+        } = ch;
+        let [s0, s1] = sub;
         let (tgt, src) = if p == 0 { (s0, &*s1) } else { (s1, &*s0) };
         for q in 0..2 {
             let shift = (q + p) & 1;
@@ -354,9 +362,27 @@ impl LatticeEngine {
                 let up = &src[bu + o..bu + o + len];
                 let dn = &src[bd + o..bd + o + len];
                 let t = &mut tgt[same..same + len];
-                let masks = &mut ch.masks[..len.div_ceil(32)];
+                let masks = &mut mask_buf[..len.div_ceil(32)];
                 masks.fill(0);
                 let bytes = rb.take(len);
+                // The site at each row's periodic edge reads its wrapped neighbour from a copy of
+                // the left (or right) run with the row's other end patched in, so the kernel gets
+                // every site right with the same byte (one store per row instead of a scalar
+                // recomputation after the call).
+                let side = &mut side[..len];
+                let (left, right) = if shift == 0 {
+                    side.copy_from_slice(left);
+                    for k in 0..rows {
+                        side[k * w] = src[same + k * w + w - 1];
+                    }
+                    (&*side, right)
+                } else {
+                    side.copy_from_slice(right);
+                    for k in 0..rows {
+                        side[k * w + w - 1] = src[same + k * w];
+                    }
+                    (left, &*side)
+                };
                 let (nb, hi) = ([left, right, up, dn], &self.hi);
                 if AVX2 {
                     #[cfg(target_arch = "x86_64")]
@@ -368,23 +394,6 @@ impl LatticeEngine {
                     run_kernel(nb, bytes, t, masks, 0, hi);
                 } else {
                     run_kernel(nb, bytes, t, masks, 0, hi);
-                }
-                // The edge site of each row: its left/right neighbours are the row's columns
-                // w − 1 and 0 (periodic), whichever side it is on.
-                for k in 0..rows {
-                    let (i, row) = (k * w + edge, same + k * w);
-                    let s = src[row] + src[row + w - 1] + up[i] + dn[i];
-                    let c4 = (s + 4) as u8;
-                    let h = self.hi[usize::from(c4 >> 1)];
-                    let b = bytes[i];
-                    t[i] = if b < h { 1 } else { -1 };
-                    let tie = b == h;
-                    let bit = 1u32 << (i % 32);
-                    masks[i / 32] = if tie {
-                        masks[i / 32] | bit
-                    } else {
-                        masks[i / 32] & !bit
-                    };
                 }
                 {
                     // Rare (each site ties with probability ≤ 1/256): finish those compares in
