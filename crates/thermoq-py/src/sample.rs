@@ -169,12 +169,15 @@ pub(crate) fn parse_generator(s: &str) -> PyResult<Generator> {
 }
 
 /// Writes a run's output into `d`: the moments (`count`, `m1`, `m2_edges`, `energy_mean`,
-/// `energy_var`) and/or the recorded states as a `chains × sweeps × n` array (`states`).
+/// `energy_var`) when there are some, the recorded states as a `chains × sweeps × n` array
+/// (`states`) when `out` is a trace, and the last state of every chain (`final`, `chains × n`).
 fn put_output(
     d: &Bound<'_, PyDict>,
+    out: Output,
     moments: Option<Moments>,
-    trace: Option<Vec<Spin>>,
-    shape: [usize; 3],
+    trace: Vec<Spin>,
+    last: &[Spin],
+    [chains, sweeps, n]: [usize; 3],
 ) -> PyResult<()> {
     let py = d.py();
     if let Some(mm) = moments {
@@ -184,9 +187,14 @@ fn put_output(
         d.set_item("energy_mean", mm.energy_mean)?;
         d.set_item("energy_var", mm.energy_var)?;
     }
-    if let Some(trace) = trace {
-        d.set_item("states", PyArray1::from_vec(py, trace).reshape(shape)?)?;
+    if out == Output::Trace {
+        let states = PyArray1::from_vec(py, trace).reshape([chains, sweeps, n])?;
+        d.set_item("states", states)?;
     }
+    d.set_item(
+        "final",
+        PyArray1::from_slice(py, last).reshape([chains, n])?,
+    )?;
     Ok(())
 }
 
@@ -404,15 +412,7 @@ pub fn sample<'py>(
             py.check_signals()?;
         }
         let mm = moments.map(|mo| mo.moments());
-        put_output(
-            &d,
-            mm,
-            (out == Output::Trace).then_some(trace),
-            [chains, sweeps, n],
-        )?;
-        let fin = PyArray1::from_slice(py, batch.as_slice()).reshape([chains, n])?;
-        d.set_item("final", fin)?;
-        Ok(())
+        put_output(&d, out, mm, trace, batch.as_slice(), [chains, sweeps, n])
     })?;
     d.set_item("engine", engine_name)?;
     d.set_item("kernel", kind.name())?;
@@ -507,17 +507,8 @@ pub fn sample_pt<'py>(
             py.check_signals()?;
         }
         let mm = (out == Output::Moments).then(|| acc.moments());
-        put_output(
-            &d,
-            mm,
-            (out == Output::Trace).then_some(trace),
-            [chains, sweeps, n],
-        )?;
-        let mut fin = Vec::with_capacity(chains * n);
-        for c in 0..chains {
-            fin.extend_from_slice(pt.state(c, 0));
-        }
-        d.set_item("final", PyArray1::from_vec(py, fin).reshape([chains, n])?)?;
+        let last: Vec<Spin> = (0..chains).flat_map(|c| pt.state(c, 0)).copied().collect();
+        put_output(&d, out, mm, trace, &last, [chains, sweeps, n])?;
         let pooled = pt.pooled();
         let acc_rates: Vec<f64> = (0..rungs.saturating_sub(1))
             .map(|k| pooled.acceptance(k).unwrap_or(f64::NAN))

@@ -16,9 +16,9 @@
 //! The sites of a colour class in rows of one parity are then one contiguous run, and their four
 //! neighbours are contiguous runs of the other sublattice at fixed offsets: the same row shifted
 //! by one site (left, right) and the rows above and below. So the kernel runs over up to
-//! [`CALL_SITES`] sites per call (a whole parity block of `ising-32`, 4 rows of `ising-128`); only
-//! the site at a row's periodic edge reads a wrong left or right neighbour there and is recomputed
-//! with its own byte before ties are resolved. The kernel is branch-free over `i8` slices, compiled
+//! [`CALL_SITES`] sites per call (a whole parity block of `ising-32`, 4 rows of `ising-128`); for
+//! the site at a row's periodic edge, whose left (or right) run entry is the neighbouring row's,
+//! the call reads a copy of that run with the row's other end patched in. The kernel is branch-free over `i8` slices, compiled
 //! twice (baseline and AVX2, chosen at run time; identical bits), and reports ties as one bit per
 //! site, so the rare tie draws cost nothing when there are none.
 //!
@@ -328,9 +328,9 @@ impl LatticeEngine {
 
     /// Sublattice `p`: each parity block of its rows is one contiguous run of sites whose four
     /// neighbours are contiguous runs of the other sublattice at fixed offsets, so the kernel runs
-    /// over up to [`CALL_SITES`] sites per call. Only the site at a row's periodic edge (column 0
-    /// or `w − 1`) sees a wrong left/right neighbour there; it is recomputed with its own byte
-    /// before ties are resolved.
+    /// over up to [`CALL_SITES`] sites per call. The site at a row's periodic edge (column 0 or
+    /// `w − 1`) would read the neighbouring row's end as its left/right neighbour, so the kernel
+    /// reads a copy of that run (`LatticeChain::side`) with each row's own other end patched in.
     #[inline(always)]
     fn update_impl<const AVX2: bool, B: Bytes>(&self, ch: &mut LatticeChain, p: usize, rb: &mut B) {
         let (w, hw) = (self.w, self.hw);
@@ -351,7 +351,6 @@ impl LatticeEngine {
             } else {
                 (self.blk(0), self.blk(0) + w)
             };
-            let edge = if shift == 0 { 0 } else { w - 1 };
             let mut r0 = 0;
             while r0 < hw {
                 let rows = self.rows_per_call.min(hw - r0);
@@ -398,18 +397,13 @@ impl LatticeEngine {
                 {
                     // Rare (each site ties with probability ≤ 1/256): finish those compares in
                     // order; a tie's table entry is `(s + 4) / 2`, its neighbour sum recomputed
-                    // here (the other sublattice has not moved), periodic at the row's edge.
+                    // here from the kernel's runs (the other sublattice has not moved).
                     for (m, &bits) in masks.iter().enumerate() {
                         let mut bits = bits;
                         while bits != 0 {
                             let k = 32 * m + bits.trailing_zeros() as usize;
                             bits &= bits - 1;
-                            let s = if k % w == edge {
-                                let row = same + (k / w) * w;
-                                src[row] + src[row + w - 1] + up[k] + dn[k]
-                            } else {
-                                left[k] + right[k] + up[k] + dn[k]
-                            };
+                            let s = left[k] + right[k] + up[k] + dn[k];
                             let cls = usize::from((s + 4) as u8 >> 1);
                             t[k] = if rb.u24() < self.lo[cls] { 1 } else { -1 };
                         }
