@@ -16,7 +16,7 @@ use crate::runner::{git_revision, write_atomic};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
-use thermoq_repro::batch::{JobSpec, k8s_manifest, slurm_scripts};
+use thermoq_repro::batch::{JobSpec, K8sOptions, SlurmOptions, k8s_manifest, slurm_scripts};
 
 /// `cargo xtask submit <scheduler> repro …`.
 #[derive(Args, Debug)]
@@ -124,11 +124,15 @@ fn plan(r: &SubmitRepro, scheduler: &str) -> Result<Plan> {
         seed: r.seed,
         tasks: r.tasks,
         cpus: r.cpus,
-        partition: r.partition.clone(),
-        time: r.time.clone(),
         mem: r.mem.clone(),
-        image: r.image.clone(),
-        pvc: r.pvc.clone(),
+        slurm: SlurmOptions {
+            partition: r.partition.clone(),
+            time: r.time.clone(),
+        },
+        k8s: K8sOptions {
+            image: r.image.clone(),
+            pvc: r.pvc.clone(),
+        },
         out: String::new(),
         bin: path_str(&bin)?.into(),
         revision: git_revision(),

@@ -18,16 +18,12 @@ pub struct JobSpec {
     pub tasks: usize,
     /// Cores per task, ≥ 1.
     pub cpus: usize,
-    /// Slurm partition.
-    pub partition: Option<String>,
-    /// Slurm time limit.
-    pub time: Option<String>,
     /// Memory per task.
     pub mem: Option<String>,
-    /// Container image (Kubernetes).
-    pub image: String,
-    /// PersistentVolumeClaim mounted at `out` (Kubernetes).
-    pub pvc: String,
+    /// What only the Slurm scripts use.
+    pub slurm: SlurmOptions,
+    /// What only the Kubernetes manifest uses.
+    pub k8s: K8sOptions,
     /// Base folder every node sees (absolute).
     pub out: String,
     /// The xtask binary the jobs run.
@@ -36,6 +32,24 @@ pub struct JobSpec {
     pub revision: String,
     /// Job name (`thermoq-<experiment>-<preset>`).
     pub name: String,
+}
+
+/// The Slurm-only part of a [`JobSpec`] (`None`: the cluster's default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlurmOptions {
+    /// Slurm partition.
+    pub partition: Option<String>,
+    /// Slurm time limit.
+    pub time: Option<String>,
+}
+
+/// The Kubernetes-only part of a [`JobSpec`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct K8sOptions {
+    /// Container image.
+    pub image: String,
+    /// PersistentVolumeClaim mounted at `out`.
+    pub pvc: String,
 }
 
 impl JobSpec {
@@ -72,10 +86,10 @@ pub fn slurm_scripts(r: &JobSpec) -> (String, String) {
     let out = r.out.as_str();
     let bin = sh(&r.bin);
     let mut head = String::new();
-    if let Some(part) = &r.partition {
+    if let Some(part) = &r.slurm.partition {
         let _ = writeln!(head, "#SBATCH --partition={part}");
     }
-    if let Some(t) = &r.time {
+    if let Some(t) = &r.slurm.time {
         let _ = writeln!(head, "#SBATCH --time={t}");
     }
     if let Some(m) = &r.mem {
@@ -149,7 +163,7 @@ pub fn k8s_manifest(r: &JobSpec) -> String {
         .map(|i| q(&format!("{out}/shard-{i}")))
         .collect();
     // both Jobs mount the claim at the base folder
-    let (out_j, pvc) = (q(out), &r.pvc);
+    let (out_j, pvc) = (q(out), &r.k8s.pvc);
     let volumes = format!(
         "          volumeMounts:
             - name: runs
@@ -210,7 +224,7 @@ spec:
         preset = r.preset.name(),
         seed = r.seed,
         n = r.tasks,
-        image = r.image,
+        image = r.k8s.image,
         rev = q(&r.revision),
         bin_q = sh(bin),
         bin_j = q(bin),
@@ -232,11 +246,15 @@ mod tests {
             seed: 3,
             tasks,
             cpus: 1,
-            partition: Some("debug".into()),
-            time: Some("0:10:00".into()),
             mem: None,
-            image: "img".into(),
-            pvc: "pvc".into(),
+            slurm: SlurmOptions {
+                partition: Some("debug".into()),
+                time: Some("0:10:00".into()),
+            },
+            k8s: K8sOptions {
+                image: "img".into(),
+                pvc: "pvc".into(),
+            },
             out: out.into(),
             bin: "/opt/thermoq/xtask".into(),
             revision: "abc".into(),
