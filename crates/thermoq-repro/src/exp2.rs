@@ -326,38 +326,85 @@ pub struct Summary {
     pub exact_cells: usize,
     /// Monte Carlo cells.
     pub mc_cells: usize,
-    /// P1: cells with a sampled τ̂ (resolved or not).
-    pub p1_cells: usize,
-    /// P1: selected cells skipped because τ_max > 100.
-    pub p1_skipped: usize,
-    /// P1: `|τ̂ − τ|/τ` over resolved cells only (`bounds` counts the cells left out).
-    pub p1_rel_err: ResolvedStats,
-    /// P1: the cells whose τ̂ is only a bound.
-    pub p1_unresolved: Vec<P1Bound>,
-    /// P1 passes: at least one resolved cell and median relative error ≤ 25 %.
-    pub p1_pass: bool,
-    /// P2 at β = 0.5: every exact cell's step/sweep top cluster.
-    pub p2_beta_half: Vec<P2Row>,
-    /// P2: β = 0.5 cells whose RS1 λ₂ lies within 0.05/N of 1 − 1/N.
-    pub p2_rs1_near_one_minus_inv_n: usize,
-    /// P2: β = 0.5 cells whose RS1 top step cluster has exactly N modes.
-    pub p2_rs1_cluster_is_n: usize,
-    /// P2: median BLK-SYM σ₂ at β = 0.5.
-    pub p2_blk_sym_sigma2_median: f64,
-    /// P2: β = 0.5 cells whose BLK-SYM top cluster has more than one mode.
-    pub p2_blk_sym_degenerate: usize,
-    /// P3 per reversible kernel.
-    pub p3: Vec<P3Row>,
-    /// P3: largest overlap of an odd φ₂ with the couplings, any kernel.
-    pub p3_max_overlap: f64,
+    /// P1: sampled against exact τ_max.
+    #[serde(flatten)]
+    pub p1: P1Summary,
+    /// P2: the top cluster at β = 0.5.
+    #[serde(flatten)]
+    pub p2: P2Summary,
+    /// P3: odd φ₂ against the couplings.
+    #[serde(flatten)]
+    pub p3: P3Summary,
     /// P4: tracking per kernel and predictor.
     pub p4: Vec<Track>,
-    /// Monte Carlo part: median relative squared error of the reference gradient.
-    pub mc_ref_rel_err2_median: f64,
+    /// The Monte Carlo part.
+    #[serde(flatten)]
+    pub mc: McSummary,
+}
+
+/// P1 in the [`Summary`] (keys `p1_…`).
+#[derive(Clone, Debug, Serialize)]
+pub struct P1Summary {
+    /// Cells with a sampled τ̂ (resolved or not).
+    #[serde(rename = "p1_cells")]
+    pub cells: usize,
+    /// Selected cells skipped because τ_max > 100.
+    #[serde(rename = "p1_skipped")]
+    pub skipped: usize,
+    /// `|τ̂ − τ|/τ` over resolved cells only (`bounds` counts the cells left out).
+    #[serde(rename = "p1_rel_err")]
+    pub rel_err: ResolvedStats,
+    /// The cells whose τ̂ is only a bound.
+    #[serde(rename = "p1_unresolved")]
+    pub unresolved: Vec<P1Bound>,
+    /// Passes: at least one resolved cell and median relative error ≤ 25 %.
+    #[serde(rename = "p1_pass")]
+    pub pass: bool,
+}
+
+/// P2 in the [`Summary`] (keys `p2_…`).
+#[derive(Clone, Debug, Serialize)]
+pub struct P2Summary {
+    /// Every exact β = 0.5 cell's step/sweep top cluster.
+    #[serde(rename = "p2_beta_half")]
+    pub beta_half: Vec<P2Row>,
+    /// β = 0.5 cells whose RS1 λ₂ lies within 0.05/N of 1 − 1/N.
+    #[serde(rename = "p2_rs1_near_one_minus_inv_n")]
+    pub rs1_near_one_minus_inv_n: usize,
+    /// β = 0.5 cells whose RS1 top step cluster has exactly N modes.
+    #[serde(rename = "p2_rs1_cluster_is_n")]
+    pub rs1_cluster_is_n: usize,
+    /// Median BLK-SYM σ₂ at β = 0.5.
+    #[serde(rename = "p2_blk_sym_sigma2_median")]
+    pub blk_sym_sigma2_median: f64,
+    /// β = 0.5 cells whose BLK-SYM top cluster has more than one mode.
+    #[serde(rename = "p2_blk_sym_degenerate")]
+    pub blk_sym_degenerate: usize,
+}
+
+/// P3 in the [`Summary`] (keys `p3`, `p3_max_overlap`).
+#[derive(Clone, Debug, Serialize)]
+pub struct P3Summary {
+    /// Per reversible kernel.
+    #[serde(rename = "p3")]
+    pub rows: Vec<P3Row>,
+    /// Largest overlap of an odd φ₂ with the couplings, any kernel.
+    #[serde(rename = "p3_max_overlap")]
+    pub max_overlap: f64,
+}
+
+/// The Monte Carlo part in the [`Summary`] (keys `mc_…`).
+#[derive(Clone, Debug, Serialize)]
+pub struct McSummary {
+    /// Median relative squared error of the reference gradient.
+    #[serde(rename = "mc_ref_rel_err2_median")]
+    pub ref_rel_err2_median: f64,
     /// Largest relative squared error of the reference gradient.
-    pub mc_ref_rel_err2_max: f64,
-    /// Monte Carlo τ̂ statuses per kernel.
-    pub mc_tau_status: Vec<McTauCount>,
+    #[serde(rename = "mc_ref_rel_err2_max")]
+    pub ref_rel_err2_max: f64,
+    /// τ̂ statuses per kernel.
+    #[serde(rename = "mc_tau_status")]
+    pub tau_status: Vec<McTauCount>,
 }
 
 crate::experiment_type!(
@@ -575,27 +622,35 @@ impl Experiment for Exp2 {
             cells: recs.len(),
             exact_cells: ex.len(),
             mc_cells: mcs.len(),
-            p1_cells: p1.len(),
-            p1_skipped: p1_sel - p1.len(),
-            p1_pass: p1_rel_err.median.is_some_and(|m| m <= 0.25),
-            p1_rel_err,
-            p1_unresolved,
-            p2_rs1_near_one_minus_inv_n: p2
-                .iter()
-                .filter(|r| {
-                    (r.rs1_step_lambda2 - r.one_minus_inv_n).abs() <= 0.05 / r.n_spins as f64
-                })
-                .count(),
-            p2_rs1_cluster_is_n: p2.iter().filter(|r| r.rs1_cluster == r.n_spins).count(),
-            p2_blk_sym_sigma2_median: median(p2.iter().map(|r| r.blk_sym_sigma2).collect()),
-            p2_blk_sym_degenerate: p2.iter().filter(|r| r.blk_sym_cluster > 1).count(),
-            p2_beta_half: p2,
-            p3,
-            p3_max_overlap: p3_max,
+            p1: P1Summary {
+                cells: p1.len(),
+                skipped: p1_sel - p1.len(),
+                pass: p1_rel_err.median.is_some_and(|m| m <= 0.25),
+                rel_err: p1_rel_err,
+                unresolved: p1_unresolved,
+            },
+            p2: P2Summary {
+                rs1_near_one_minus_inv_n: p2
+                    .iter()
+                    .filter(|r| {
+                        (r.rs1_step_lambda2 - r.one_minus_inv_n).abs() <= 0.05 / r.n_spins as f64
+                    })
+                    .count(),
+                rs1_cluster_is_n: p2.iter().filter(|r| r.rs1_cluster == r.n_spins).count(),
+                blk_sym_sigma2_median: median(p2.iter().map(|r| r.blk_sym_sigma2).collect()),
+                blk_sym_degenerate: p2.iter().filter(|r| r.blk_sym_cluster > 1).count(),
+                beta_half: p2,
+            },
+            p3: P3Summary {
+                rows: p3,
+                max_overlap: p3_max,
+            },
             p4,
-            mc_ref_rel_err2_median: median(mcs.iter().map(|m| m.g_ref_rel_err2).collect()),
-            mc_ref_rel_err2_max: mcs.iter().map(|m| m.g_ref_rel_err2).fold(0.0, f64::max),
-            mc_tau_status,
+            mc: McSummary {
+                ref_rel_err2_median: median(mcs.iter().map(|m| m.g_ref_rel_err2).collect()),
+                ref_rel_err2_max: mcs.iter().map(|m| m.g_ref_rel_err2).fold(0.0, f64::max),
+                tau_status: mc_tau_status,
+            },
         }
     }
 }

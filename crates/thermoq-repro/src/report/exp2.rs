@@ -182,7 +182,7 @@ impl Render for Exp2 {
 
 /// The P1 verdict in words, from resolved cells only.
 fn p1_words(s: &Summary) -> String {
-    p1_verdict(&s.p1_rel_err, s.p1_pass)
+    p1_verdict(&s.p1.rel_err, s.p1.pass)
 }
 
 /// P1 in words from the resolved statistics: a bound never becomes a stated error.
@@ -293,18 +293,18 @@ fn report(res: &Res) -> String {
         r,
         "| P1 sampled vs exact RS1 τ_max, m ∈ {{4, 6}} (8 chains from exact π draws, ≥ 2000 τ_max sweeps, pooled Sokal on the couplings) | {} ({} selected cells with τ_max > 100 skipped) | median 2.2 % over 48, bar 25 % → PASS |",
         p1_words(s),
-        s.p1_skipped,
+        s.p1.skipped,
     );
-    let nb = s.p2_beta_half.len();
+    let nb = s.p2.beta_half.len();
     let _ = writeln!(
         r,
         "| P2 weak coupling (β = 0.5) | RS1 step λ₂ within 0.05/N of 1 − 1/N in {}/{nb} cells, top step cluster of exactly N modes in {}/{nb}; BLK-SYM sweep σ₂ median {:.3e}, top cluster degenerate (> 1 mode within 1e-3) in {}/{nb} | result not visible; both failure modes said to persist under block Gibbs |",
-        s.p2_rs1_near_one_minus_inv_n,
-        s.p2_rs1_cluster_is_n,
-        s.p2_blk_sym_sigma2_median,
-        s.p2_blk_sym_degenerate
+        s.p2.rs1_near_one_minus_inv_n,
+        s.p2.rs1_cluster_is_n,
+        s.p2.blk_sym_sigma2_median,
+        s.p2.blk_sym_degenerate
     );
-    for p in &s.p3 {
+    for p in &s.p3.rows {
         let _ = writeln!(
             r,
             "| P3 parity, {} | φ₂ odd in {}/{}; overlap ≤ 1e-12 in {}/{} | every slowest mode odd, overlap numerically zero → CONFIRMED |",
@@ -318,7 +318,7 @@ fn report(res: &Res) -> String {
     let _ = writeln!(
         r,
         "| P3 largest odd-φ₂ overlap | {:.1e} | — |",
-        s.p3_max_overlap
+        s.p3.max_overlap
     );
     for t in s.p4.iter().filter(|t| {
         t.predictor == PredictorKind::StructPerp || t.kernel == thermoq_samplers::KernelKind::BlkAlt
@@ -333,13 +333,13 @@ fn report(res: &Res) -> String {
             100.0 * t.rate
         );
     }
-    if !s.p1_unresolved.is_empty() {
+    if !s.p1.unresolved.is_empty() {
         table_head(
             &mut r,
             "\n## P1 cells whose τ̂ is unresolved (bounds, not measurements)",
             "cell | status | τ̂ (bound) | exact τ_max",
         );
-        for b in &s.p1_unresolved {
+        for b in &s.p1.unresolved {
             let _ = writeln!(
                 r,
                 "| {} | {} | ≥ {:.0} | {:.3} |",
@@ -375,7 +375,7 @@ fn report(res: &Res) -> String {
         "\n## P2 detail (β = 0.5)",
         "cell | N | RS1 step λ₂ | 1 − 1/N | RS1 cluster | BLK-SYM σ₂ | BLK-SYM cluster",
     );
-    for p in &s.p2_beta_half {
+    for p in &s.p2.beta_half {
         let _ = writeln!(
             r,
             "| {} | {} | {:.5} | {:.5} | {} | {:.4e} | {} |",
@@ -392,10 +392,10 @@ fn report(res: &Res) -> String {
     let _ = writeln!(
         r,
         "Reference gradient squared error relative to ‖g_ref‖²: median {:.1e}, max {:.1e}. Sampled τ̂ per kernel over {} cells: {}. B and K of a cell whose τ̂ is unresolved were scaled to that bound, so its Monte Carlo Q_op may use a window shorter than 50 τ. Per-cell τ̂ (with status) and Q_mc (with 95 % intervals) are in `results.json` and `cells.csv`; there is no exact value to compare with at these sizes.\n",
-        s.mc_ref_rel_err2_median,
-        s.mc_ref_rel_err2_max,
+        s.mc.ref_rel_err2_median,
+        s.mc.ref_rel_err2_max,
         s.mc_cells,
-        s.mc_tau_status
+        s.mc.tau_status
             .iter()
             .map(|k| format!(
                 "{} {} resolved, {} lower bound, {} no window",
