@@ -212,7 +212,7 @@ pub fn study(
     for (name, text) in &rendered.files {
         dir.write(name, text.as_bytes())?;
     }
-    let wall = s.wall_seconds;
+    let wall = s.cost.wall_seconds;
     dir.write_json(
         "manifest.json",
         &crate::runner::manifest("dtm", threads, Shard::default(), wall),
@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(cks.len(), 2);
         assert_eq!(cks[0]["epochs"].as_u64(), Some(1));
         assert_eq!(cks[1]["label"], "main");
-        let ids: Vec<u32> = first.targets.iter().map(|t| t.id).collect();
+        let ids: Vec<u32> = first.rows.targets.iter().map(|t| t.id).collect();
         assert_eq!(ids, (16..=25).collect::<Vec<_>>());
         let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
         for id in 16..=25 {

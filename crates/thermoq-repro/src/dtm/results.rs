@@ -2,9 +2,9 @@
 //! ([`DtmResults`], built by [`DtmStudy::results`]).
 
 use super::params::{BUDGET, GIBBS_CHAIN_FACTOR, Params, TAU_TARGET};
-use super::phases::{CheckpointRow, CostPlan, HeatProfile, LadderRow, TopRow};
-use super::study::{DtmStudy, PhaseRecord};
-use super::targets::{TargetRow, Verdict};
+use super::phases::CostPlan;
+use super::study::{DtmStudy, PhaseRecord, StudyRows};
+use super::targets::Verdict;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use thermoq_snr::tau::{TauRow, TauStat, TauStatus};
@@ -112,6 +112,34 @@ pub struct TargetBrief {
     pub verdict: Verdict,
 }
 
+/// Round trips of the equal-length ladder in the summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct RoundTripBrief {
+    /// Round trips per sweep per chain, PT-DEO.
+    pub deo_round_trip_rate: f64,
+    /// 1/(2 + 2Λ_rej).
+    pub deo_predicted_rate: f64,
+    /// Λ_rej of the ladder.
+    pub deo_lambda_rej: f64,
+    /// Round trips per sweep per chain, PT-SYM.
+    pub sym_round_trip_rate: f64,
+}
+
+/// The stale-weights cosines in the summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct CosineBrief {
+    /// The R1 gate's cosine.
+    pub cosine_r1_pt_vs_gibbs: f64,
+    /// The R1 program on the initial weights.
+    pub cosine_r1_pt_stale_vs_gibbs: f64,
+    /// Equal-length cold rung vs Gibbs.
+    pub cosine_pt_vs_gibbs: f64,
+    /// Gibbs vs Gibbs, another seed.
+    pub cosine_gibbs_vs_gibbs: f64,
+    /// Equal-length cold rung vs Gibbs on the initial weights.
+    pub cosine_pt_vs_stale_gibbs: f64,
+}
+
 /// The headline numbers.
 #[derive(Clone, Debug, Serialize)]
 pub struct DtmSummary {
@@ -141,24 +169,12 @@ pub struct DtmSummary {
     pub tau_alpha_top: BTreeMap<String, TopBrief>,
     /// The R = 4 geometric ladder.
     pub geometric_r4: GeometricBrief,
-    /// Round trips per sweep per chain, equal-length PT-DEO.
-    pub deo_round_trip_rate: f64,
-    /// 1/(2 + 2Λ_rej).
-    pub deo_predicted_rate: f64,
-    /// Λ_rej of the equal-length ladder.
-    pub deo_lambda_rej: f64,
-    /// Round trips per sweep per chain, equal-length PT-SYM.
-    pub sym_round_trip_rate: f64,
-    /// The R1 gate's cosine.
-    pub cosine_r1_pt_vs_gibbs: f64,
-    /// The R1 program on the initial weights.
-    pub cosine_r1_pt_stale_vs_gibbs: f64,
-    /// Equal-length cold rung vs Gibbs.
-    pub cosine_pt_vs_gibbs: f64,
-    /// Gibbs vs Gibbs, another seed.
-    pub cosine_gibbs_vs_gibbs: f64,
-    /// Equal-length cold rung vs Gibbs on the initial weights.
-    pub cosine_pt_vs_stale_gibbs: f64,
+    /// The equal-length ladder's round trips.
+    #[serde(flatten)]
+    pub round_trips: RoundTripBrief,
+    /// The stale-weights cosines.
+    #[serde(flatten)]
+    pub cosines: CosineBrief,
     /// Per checkpoint.
     pub per_checkpoint: Vec<CheckpointBrief>,
     /// Verdicts.
@@ -195,6 +211,19 @@ pub struct ObservablesBrief {
     pub spins: usize,
     /// The τ estimator.
     pub estimator: &'static str,
+}
+
+impl ObservablesBrief {
+    /// `count` observables (plus the energy), `edges` of them on edges.
+    pub fn new(count: usize, edges: usize) -> Self {
+        Self {
+            what: "a fixed random subset (uniform without replacement, seeded) of all gradient observables f_ij = -x_i x_j (edges) and f_i = -x_i (spins), plus the energy",
+            count,
+            edges,
+            spins: count - edges,
+            estimator: "Sokal window (c = 5): within-chain (chain-averaged own-mean ACF) and global-mean pooled autocovariance, first L recorded sweeps after the warm-up; every tau carries a status",
+        }
+    }
 }
 
 /// The stale-weights check in `results.json`.
@@ -266,24 +295,9 @@ pub struct DtmResults {
     pub observables: ObservablesBrief,
     /// Headline numbers.
     pub summary: DtmSummary,
-    /// Target rows.
-    pub targets: Vec<TargetRow>,
-    /// τ vs L.
-    pub tau_vs_l: Vec<TauRow>,
-    /// Uniform ladders.
-    pub uniform_ladders: Vec<LadderRow>,
-    /// R = 4 geometric.
-    pub geometric_r4: LadderRow,
-    /// τ(α_top).
-    pub alpha_top: Vec<TopRow>,
-    /// C(α).
-    pub specific_heat: HeatProfile,
-    /// First C(α) pass.
-    pub heat_pass0: LadderRow,
-    /// Equal-length ladders.
-    pub equal_length: Vec<LadderRow>,
-    /// Per checkpoint.
-    pub checkpoints: Vec<CheckpointRow>,
+    /// The tables of the parts (`targets`, `tau_vs_l`, … as top-level keys).
+    #[serde(flatten)]
+    pub rows: StudyRows,
     /// The stale-weights check.
     pub stale_weights: StaleBrief,
     /// Phase records.
@@ -308,13 +322,14 @@ impl DtmStudy {
             .map(|k| {
                 (
                     k.to_string(),
-                    by_length(self.tau_rows.iter().filter(|r| r.kernel == k)),
+                    by_length(self.rows.tau_vs_l.iter().filter(|r| r.kernel == k)),
                 )
             })
             .collect();
-        let (deo, sym) = (&self.eq_rows[0], &self.eq_rows[1]);
+        let (deo, sym) = (&self.rows.equal_length[0], &self.rows.equal_length[1]);
         let alpha_top = self.alpha_top;
         let per_checkpoint = self
+            .rows
             .checkpoints
             .iter()
             .map(|c| CheckpointBrief {
@@ -351,7 +366,8 @@ impl DtmStudy {
             over_budget: self.rs > BUDGET,
             tau_target: TAU_TARGET,
             tau_alpha_top: self
-                .top_rows
+                .rows
+                .tau_alpha_top
                 .iter()
                 .map(|r| {
                     (
@@ -365,20 +381,25 @@ impl DtmStudy {
                 .collect(),
             geometric_r4: GeometricBrief {
                 alpha_top: self.params.ladder_alpha_top,
-                max_acceptance: self.geo.max_acceptance(),
-                round_trips_per_chain: self.geo.round_trips_per_chain,
+                max_acceptance: self.rows.geometric_r4.max_acceptance(),
+                round_trips_per_chain: self.rows.geometric_r4.round_trips_per_chain,
             },
-            deo_round_trip_rate: deo.round_trip_rate,
-            deo_predicted_rate: deo.deo_predicted_rate,
-            deo_lambda_rej: deo.lambda_rej,
-            sym_round_trip_rate: sym.round_trip_rate,
-            cosine_r1_pt_vs_gibbs: self.stale.r1.cosine_trained,
-            cosine_r1_pt_stale_vs_gibbs: self.stale.r1.cosine_initial,
-            cosine_pt_vs_gibbs: self.stale.cosine_pt_vs_gibbs,
-            cosine_gibbs_vs_gibbs: self.stale.cosine_gibbs_vs_gibbs,
-            cosine_pt_vs_stale_gibbs: self.stale.cosine_pt_vs_initial_weights_gibbs,
+            round_trips: RoundTripBrief {
+                deo_round_trip_rate: deo.round_trip_rate,
+                deo_predicted_rate: deo.deo_predicted_rate,
+                deo_lambda_rej: deo.lambda_rej,
+                sym_round_trip_rate: sym.round_trip_rate,
+            },
+            cosines: CosineBrief {
+                cosine_r1_pt_vs_gibbs: self.stale.r1.cosine_trained,
+                cosine_r1_pt_stale_vs_gibbs: self.stale.r1.cosine_initial,
+                cosine_pt_vs_gibbs: self.stale.cosine_pt_vs_gibbs,
+                cosine_gibbs_vs_gibbs: self.stale.cosine_gibbs_vs_gibbs,
+                cosine_pt_vs_stale_gibbs: self.stale.cosine_pt_vs_initial_weights_gibbs,
+            },
             per_checkpoint,
             targets: self
+                .rows
                 .targets
                 .iter()
                 .map(|t| TargetBrief {
@@ -386,8 +407,8 @@ impl DtmStudy {
                     verdict: t.verdict,
                 })
                 .collect(),
-            wall_seconds: self.wall_seconds,
-            compute_seconds: self.compute_seconds,
+            wall_seconds: self.cost.wall_seconds,
+            compute_seconds: self.cost.compute_seconds,
         }
     }
 
@@ -403,30 +424,11 @@ impl DtmStudy {
             checkpoint: self.checkpoint.display().to_string(),
             checkpoint_epochs: self.epochs,
             config: self.config.clone(),
-            model: ModelBrief {
-                spins: self.n,
-                edges: self.n_edges,
-                beta: self.beta,
-                colour_classes: self.colour_classes,
-            },
+            model: self.model.clone(),
             params: p.clone(),
-            observables: ObservablesBrief {
-                what: "a fixed random subset (uniform without replacement, seeded) of all gradient observables f_ij = -x_i x_j (edges) and f_i = -x_i (spins), plus the energy",
-                count: self.obs_count,
-                edges: self.obs_edges,
-                spins: self.obs_count - self.obs_edges,
-                estimator: "Sokal window (c = 5): within-chain (chain-averaged own-mean ACF) and global-mean pooled autocovariance, first L recorded sweeps after the warm-up; every tau carries a status",
-            },
+            observables: self.observables.clone(),
             summary: self.summary(),
-            targets: self.targets.clone(),
-            tau_vs_l: self.tau_rows.clone(),
-            uniform_ladders: self.ladder_rows.clone(),
-            geometric_r4: self.geo.clone(),
-            alpha_top: self.top_rows.clone(),
-            specific_heat: self.heat_profile.clone(),
-            heat_pass0: self.heat_pass0.clone(),
-            equal_length: self.eq_rows.clone(),
-            checkpoints: self.checkpoints.clone(),
+            rows: self.rows.clone(),
             stale_weights: StaleBrief {
                 gate: "cosine_r1_pt_vs_gibbs > 0.99",
                 cosine_r1_pt_vs_gibbs: s.r1.cosine_trained,
@@ -453,13 +455,13 @@ impl DtmStudy {
                 .iter()
                 .map(|r| (r.name.clone(), r.seconds))
                 .collect(),
-            spin_updates: self.spin_updates,
-            updates_per_second: self.rate,
+            spin_updates: self.cost.spin_updates,
+            updates_per_second: self.cost.rate,
             plan: self.plan.clone(),
             paper_projection: PaperProjection {
                 spins: 3600.0,
                 assumed_r_star: 136,
-                projected_seconds_at_this_rate: self.paper_projection_seconds,
+                projected_seconds_at_this_rate: self.cost.paper_projection_seconds,
                 note: "at this run's overall rate; plan.json of a paper run projects phase by phase at rates measured on its own model",
             },
         }

@@ -11,6 +11,7 @@ use super::phases::{
     StaleOut, TopRow, fmt, heat_phase, length_table, observable_subset, plan_cost, record,
     run_ladder, run_ladder_set, tau_phase, tau_row_lines,
 };
+use super::results::{ModelBrief, ObservablesBrief};
 use super::targets::{TargetInputs, TargetRow, targets};
 use crate::{Preset, ReproError};
 use serde::de::DeserializeOwned;
@@ -285,48 +286,57 @@ pub struct DtmStudy {
     pub epochs: usize,
     /// Its training configuration.
     pub config: DtmRunConfig,
-    /// Spins.
-    pub n: usize,
-    /// Edges.
-    pub n_edges: usize,
-    /// β of the model.
-    pub beta: f64,
-    /// Colour classes.
-    pub colour_classes: usize,
-    /// Observables in the τ subset.
-    pub obs_count: usize,
-    /// Of which edge observables.
-    pub obs_edges: usize,
-    /// τ vs L, both kernels.
-    pub tau_rows: Vec<TauRow>,
-    /// Uniform ladders.
-    pub ladder_rows: Vec<LadderRow>,
-    /// The R = 4 geometric ladder.
-    pub geo: LadderRow,
-    /// τ(α_top).
-    pub top_rows: Vec<TopRow>,
+    /// The model.
+    pub model: ModelBrief,
+    /// The observable subset.
+    pub observables: ObservablesBrief,
+    /// The tables of the parts.
+    pub rows: StudyRows,
     /// Whether some α_top met the τ target (else `alpha_top` is the hottest of the grid).
     pub chosen: bool,
     /// The chosen α_top.
     pub alpha_top: f64,
-    /// C(α) profile, Λ and R\* per α_top.
-    pub heat_profile: HeatProfile,
-    /// The first (unrefined) C(α) pass.
-    pub heat_pass0: LadderRow,
     /// Λ(α_top).
     pub lambda: f64,
     /// R\*.
     pub rs: usize,
-    /// Equal-length ladder, PT-DEO then PT-SYM.
-    pub eq_rows: Vec<LadderRow>,
     /// The stale-weights check.
     pub stale: StaleOut,
+    /// Where each phase came from.
+    pub phases: Vec<PhaseRecord>,
+    /// What the study cost.
+    pub cost: StudyCost,
+    /// The cost plan.
+    pub plan: CostPlan,
+}
+
+/// The study's tables, one per part (`results.json` records them under the renamed keys).
+#[derive(Clone, Debug, Serialize)]
+pub struct StudyRows {
+    /// τ vs L, both kernels.
+    pub tau_vs_l: Vec<TauRow>,
+    /// Uniform ladders.
+    pub uniform_ladders: Vec<LadderRow>,
+    /// The R = 4 geometric ladder.
+    pub geometric_r4: LadderRow,
+    /// τ(α_top).
+    #[serde(rename = "alpha_top")]
+    pub tau_alpha_top: Vec<TopRow>,
+    /// C(α) profile, Λ and R\* per α_top.
+    pub specific_heat: HeatProfile,
+    /// The first (unrefined) C(α) pass.
+    pub heat_pass0: LadderRow,
+    /// Equal-length ladder, PT-DEO then PT-SYM.
+    pub equal_length: Vec<LadderRow>,
     /// τ vs L and R\* per checkpoint, by epochs.
     pub checkpoints: Vec<CheckpointRow>,
     /// The target table.
     pub targets: Vec<TargetRow>,
-    /// Where each phase came from.
-    pub phases: Vec<PhaseRecord>,
+}
+
+/// What the study cost.
+#[derive(Clone, Debug)]
+pub struct StudyCost {
     /// Wall seconds from [`prepare`] to the end of the last part.
     pub wall_seconds: f64,
     /// Seconds of computation (summed over phases, reused ones at their recorded time).
@@ -337,8 +347,6 @@ pub struct DtmStudy {
     pub rate: f64,
     /// Projected seconds of the paper preset at `rate`.
     pub paper_projection_seconds: f64,
-    /// The cost plan.
-    pub plan: CostPlan,
 }
 
 impl Prepared {
@@ -661,32 +669,40 @@ impl Prepared {
             checkpoint: self.ck.clone(),
             epochs: run.epochs_done(),
             config: run.config().clone(),
-            n,
-            n_edges: model.graph().n_edges(),
-            beta,
-            colour_classes: coloring.n_colors(),
-            obs_count: obs.len(),
-            obs_edges: obs.iter().filter(|o| o.1.is_some()).count(),
-            tau_rows,
-            ladder_rows,
-            geo,
-            top_rows,
+            model: ModelBrief {
+                spins: n,
+                edges: model.graph().n_edges(),
+                beta,
+                colour_classes: coloring.n_colors(),
+            },
+            observables: ObservablesBrief::new(
+                obs.len(),
+                obs.iter().filter(|o| o.1.is_some()).count(),
+            ),
+            rows: StudyRows {
+                tau_vs_l: tau_rows,
+                uniform_ladders: ladder_rows,
+                geometric_r4: geo,
+                tau_alpha_top: top_rows,
+                specific_heat: heat_profile,
+                heat_pass0: heat.pass0,
+                equal_length: eq_rows,
+                checkpoints,
+                targets,
+            },
             chosen: chosen.is_finite(),
             alpha_top,
-            heat_profile,
-            heat_pass0: heat.pass0,
             lambda,
             rs,
-            eq_rows,
             stale,
-            checkpoints,
-            targets,
             phases: records,
-            wall_seconds,
-            compute_seconds,
-            spin_updates,
-            rate,
-            paper_projection_seconds,
+            cost: StudyCost {
+                wall_seconds,
+                compute_seconds,
+                spin_updates,
+                rate,
+                paper_projection_seconds,
+            },
             plan: self.plan,
         })
     }

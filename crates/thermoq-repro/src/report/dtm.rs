@@ -18,47 +18,51 @@ use thermoq_train::dtm::stale::MIN_R1_COSINE;
 /// The files of the finished study `s`; the headline names R\*, Λ, α_top and the stale-weights
 /// cosine.
 pub fn render(s: &DtmStudy) -> Result<Rendered, ReproError> {
-    let heat = &s.heat_profile;
+    let rows = &s.rows;
+    let heat = &rows.specific_heat;
     let mut out = Rendered::default();
-    out.push("tau_vs_L.csv", tau_csv(&s.tau_rows)?);
-    out.push("ladders.csv", ladder_csv(&s.ladder_rows, &s.eq_rows)?);
-    out.push("alpha_top.csv", top_csv(&s.top_rows)?);
+    out.push("tau_vs_L.csv", tau_csv(&rows.tau_vs_l)?);
+    out.push(
+        "ladders.csv",
+        ladder_csv(&rows.uniform_ladders, &rows.equal_length)?,
+    );
+    out.push("alpha_top.csv", top_csv(&rows.tau_alpha_top)?);
     out.push("specific_heat.csv", heat_csv(&heat.alphas, &heat.c)?);
-    out.push("checkpoints.csv", checkpoints_csv(&s.checkpoints)?);
-    out.push("tau_vs_L.svg", tau_fig(&s.tau_rows).to_svg());
+    out.push("checkpoints.csv", checkpoints_csv(&rows.checkpoints)?);
+    out.push("tau_vs_L.svg", tau_fig(&rows.tau_vs_l).to_svg());
     out.push(
         "specific_heat.svg",
         heat_fig(&heat.alphas, &heat.c, s.alpha_top).to_svg(),
     );
     out.push(
         "acceptance_per_edge.svg",
-        acc_fig(&s.ladder_rows, &s.eq_rows).to_svg(),
+        acc_fig(&rows.uniform_ladders, &rows.equal_length).to_svg(),
     );
     let rep = Report {
         preset: &s.preset,
         ck: &s.checkpoint,
         epochs: s.epochs,
         grid: s.config.grid.name(),
-        n: s.n,
-        n_edges: s.n_edges,
+        n: s.model.spins,
+        n_edges: s.model.edges,
         p: &s.params,
-        obs_edges: s.obs_edges,
-        tau_rows: &s.tau_rows,
-        ladder_rows: &s.ladder_rows,
-        geo: &s.geo,
-        top_rows: &s.top_rows,
+        obs_edges: s.observables.edges,
+        tau_rows: &rows.tau_vs_l,
+        ladder_rows: &rows.uniform_ladders,
+        geo: &rows.geometric_r4,
+        top_rows: &rows.tau_alpha_top,
         alpha_top: s.alpha_top,
         chosen: s.chosen,
         heat,
         lambda: s.lambda,
         rs: s.rs,
-        eq_rows: &s.eq_rows,
+        eq_rows: &rows.equal_length,
         stale: &s.stale,
-        checkpoints: &s.checkpoints,
-        targets: &s.targets,
-        wall: s.compute_seconds,
-        rate: s.rate,
-        paper_proj: s.paper_projection_seconds,
+        checkpoints: &rows.checkpoints,
+        targets: &rows.targets,
+        wall: s.cost.compute_seconds,
+        rate: s.cost.rate,
+        paper_proj: s.cost.paper_projection_seconds,
     };
     out.push("REPORT.md", rep.render());
     let (rs, lambda, alpha_top) = (s.rs, s.lambda, s.alpha_top);
