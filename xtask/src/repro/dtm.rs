@@ -19,6 +19,7 @@ use crate::runner::{RunDir, Shard};
 use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use thermoq_repro::ReproError;
@@ -88,12 +89,12 @@ impl Progress for Bars {
     }
 }
 
+/// `phases/<name>.json`: the key a phase was computed for, then the phase.
 #[derive(Serialize, Deserialize)]
-struct PhaseFile<T> {
-    key: serde_json::Value,
-    revision: String,
-    seconds: f64,
-    value: T,
+struct PhaseFile<P> {
+    key: Value,
+    #[serde(flatten)]
+    phase: P,
 }
 
 /// Per-phase results in `phases/<name>.json` (the phase's output with the key it was computed
@@ -120,22 +121,18 @@ impl PhaseStore for PhaseFiles<'_> {
         self.revision.clone()
     }
 
-    fn load(&self, name: &str, key: &serde_json::Value) -> Option<StoredPhase> {
+    fn load(&self, name: &str, key: &Value) -> Option<StoredPhase> {
         let path = self.dir.path.join(format!("phases/{name}.json"));
         let bytes = std::fs::read(&path).ok()?;
-        match serde_json::from_slice::<PhaseFile<serde_json::Value>>(&bytes) {
-            Ok(f) if &f.key == key && (f.revision == self.revision || self.reuse_any) => {
+        match serde_json::from_slice::<PhaseFile<StoredPhase>>(&bytes) {
+            Ok(f) if &f.key == key && (f.phase.revision == self.revision || self.reuse_any) => {
                 eprintln!(
                     "  phase {name}: reusing {} (revision {}, {:.0} s)",
                     path.display(),
-                    f.revision,
-                    f.seconds
+                    f.phase.revision,
+                    f.phase.seconds
                 );
-                Some(StoredPhase {
-                    value: f.value,
-                    revision: f.revision,
-                    seconds: f.seconds,
-                })
+                Some(f.phase)
             }
             Ok(f) => {
                 eprintln!(
@@ -146,7 +143,7 @@ impl PhaseStore for PhaseFiles<'_> {
                     } else {
                         "other inputs"
                     },
-                    f.revision
+                    f.phase.revision
                 );
                 None
             }
@@ -160,23 +157,13 @@ impl PhaseStore for PhaseFiles<'_> {
         }
     }
 
-    fn save<T: Serialize>(
-        &self,
-        name: &str,
-        key: &serde_json::Value,
-        seconds: f64,
-        value: &T,
-    ) -> Result<(), ReproError> {
+    fn save(&self, name: &str, key: &Value, phase: &StoredPhase) -> Result<(), ReproError> {
+        let file = PhaseFile {
+            key: key.clone(),
+            phase,
+        };
         self.dir
-            .write_json(
-                &format!("phases/{name}.json"),
-                &PhaseFile {
-                    key: key.clone(),
-                    revision: self.revision.clone(),
-                    seconds,
-                    value,
-                },
-            )
+            .write_json(&format!("phases/{name}.json"), &file)
             .map_err(|e| ReproError::Io(std::io::Error::other(format!("{e:#}"))))
     }
 }

@@ -16,6 +16,7 @@ use super::targets::{TargetInputs, TargetRow, targets};
 use crate::{Preset, ReproError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -41,11 +42,11 @@ pub struct PhaseRecord {
     pub reused: bool,
 }
 
-/// A phase result found in a [`PhaseStore`].
-#[derive(Clone, Debug)]
+/// A phase's result as a [`PhaseStore`] keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoredPhase {
     /// The phase's output.
-    pub value: serde_json::Value,
+    pub value: Value,
     /// Revision of the code that computed it.
     pub revision: String,
     /// Seconds it took.
@@ -54,43 +55,28 @@ pub struct StoredPhase {
 
 /// Per-phase results that survive the process: a rerun loads a phase whose key (parameters,
 /// seed, checkpoint fingerprint) matches instead of computing it, so a killed study loses at most
-/// the phase in progress. `cargo xtask repro dtm` keeps them as `phases/<name>.json`.
+/// the phase in progress. `cargo xtask repro dtm` keeps them as `phases/<name>.json`. The
+/// defaults keep nothing ([`NoStore`]).
 pub trait PhaseStore {
     /// The revision recorded for phases computed now.
-    fn revision(&self) -> String;
+    fn revision(&self) -> String {
+        String::new()
+    }
     /// The stored result of `name` if it was computed for `key` (and is acceptable to reuse).
-    fn load(&self, name: &str, key: &serde_json::Value) -> Option<StoredPhase>;
-    /// Stores the result of `name`, computed for `key` in `seconds`.
-    fn save<T: Serialize>(
-        &self,
-        name: &str,
-        key: &serde_json::Value,
-        seconds: f64,
-        value: &T,
-    ) -> Result<(), ReproError>;
+    fn load(&self, _name: &str, _key: &Value) -> Option<StoredPhase> {
+        None
+    }
+    /// Stores `phase`, the result of `name` computed for `key`.
+    fn save(&self, _name: &str, _key: &Value, _phase: &StoredPhase) -> Result<(), ReproError> {
+        Ok(())
+    }
 }
 
 /// A [`PhaseStore`] that keeps nothing: every phase is computed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoStore;
 
-impl PhaseStore for NoStore {
-    fn revision(&self) -> String {
-        String::new()
-    }
-    fn load(&self, _: &str, _: &serde_json::Value) -> Option<StoredPhase> {
-        None
-    }
-    fn save<T: Serialize>(
-        &self,
-        _: &str,
-        _: &serde_json::Value,
-        _: f64,
-        _: &T,
-    ) -> Result<(), ReproError> {
-        Ok(())
-    }
-}
+impl PhaseStore for NoStore {}
 
 /// The phases of one study: loads or computes each, recording where it came from.
 struct Phases<'a, S: PhaseStore> {
@@ -102,30 +88,33 @@ impl<S: PhaseStore> Phases<'_, S> {
     fn get<T: Serialize + DeserializeOwned>(
         &self,
         name: &str,
-        key: &serde_json::Value,
+        key: &Value,
         compute: impl FnOnce() -> Result<T, ReproError>,
     ) -> Result<T, ReproError> {
         if let Some(hit) = self.store.load(name, key) {
-            let value: T = serde_json::from_value(hit.value)?;
-            self.records.borrow_mut().push(PhaseRecord {
-                name: name.into(),
-                revision: hit.revision,
-                seconds: hit.seconds,
-                reused: true,
-            });
+            let value: T = serde_json::from_value(hit.value.clone())?;
+            self.record(name, &hit, true);
             return Ok(value);
         }
         let t0 = Instant::now();
         let value = compute()?;
-        let seconds = t0.elapsed().as_secs_f64();
-        self.store.save(name, key, seconds, &value)?;
+        let phase = StoredPhase {
+            value: serde_json::to_value(&value)?,
+            revision: self.store.revision(),
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        self.store.save(name, key, &phase)?;
+        self.record(name, &phase, false);
+        Ok(value)
+    }
+
+    fn record(&self, name: &str, phase: &StoredPhase, reused: bool) {
         self.records.borrow_mut().push(PhaseRecord {
             name: name.into(),
-            revision: self.store.revision(),
-            seconds,
-            reused: false,
+            revision: phase.revision.clone(),
+            seconds: phase.seconds,
+            reused,
         });
-        Ok(value)
     }
 }
 
