@@ -758,15 +758,27 @@ fn exact_cell(c: &CellConfig, rbm: &Rbm, data: &[f64]) -> Result<ExactPart, Repr
 /// burn-in from uniform starts; its squared error Σ_a Var_a τ_a/(C L) is reported beside ‖g_ref‖².
 fn mc_cell(c: &CellConfig, rbm: &Rbm, data: &[f64]) -> Result<McPart, ReproError> {
     let nn = rbm.n_spins();
-    let uniform = |seed: u64, chains: usize| -> Vec<Vec<i8>> {
-        (0..chains)
+    // `chains` chains of `kern` on the couplings from uniform starts: the starts are drawn with
+    // seed `model_seed ^ salt`, the chains run with `model_seed ^ (salt + 1)`.
+    let from_uniform = |kern: &GibbsKernel, salt: u64, chains: usize, burn_in, sweeps| {
+        let starts: Vec<Vec<i8>> = (0..chains)
             .map(|ch| {
-                let mut r = chain_rng(seed, ch as u64);
+                let mut r = chain_rng(c.model_seed ^ salt, ch as u64);
                 (0..nn)
                     .map(|_| if r.random::<bool>() { 1 } else { -1 })
                     .collect()
             })
-            .collect()
+            .collect();
+        let seed = c.model_seed ^ (salt + 1);
+        sample_observables(
+            rbm,
+            kern,
+            ObservableSet::Couplings,
+            &starts,
+            burn_in,
+            sweeps,
+            seed,
+        )
     };
     let (ref_sweeps, tau_sweeps) = if c.mc_seeds >= 400 {
         (40_000, 10_000)
@@ -774,28 +786,12 @@ fn mc_cell(c: &CellConfig, rbm: &Rbm, data: &[f64]) -> Result<McPart, ReproError
         (20_000, 5_000)
     };
     let sym = kernel(rbm, KernelKind::BlkSym)?;
-    let reference = sample_observables(
-        rbm,
-        &sym,
-        ObservableSet::Couplings,
-        &uniform(c.model_seed ^ 0x7265, 16),
-        4_000,
-        ref_sweeps,
-        c.model_seed ^ 0x7266,
-    )?;
+    let reference = from_uniform(&sym, 0x7265, 16, 4_000, ref_sweeps)?;
     let g_ref = ReferenceGradient::new(data, &reference)?;
     let mut ks = Vec::new();
     for kind in MC_KERNELS {
         let kern = kernel(rbm, kind)?;
-        let run = sample_observables(
-            rbm,
-            &kern,
-            ObservableSet::Couplings,
-            &uniform(c.model_seed ^ 0x7461, 8),
-            1_000,
-            tau_sweeps,
-            c.model_seed ^ 0x7462,
-        )?;
+        let run = from_uniform(&kern, 0x7461, 8, 1_000, tau_sweeps)?;
         // B and K are scaled to τ̂ even when it is only a bound: the run is then shorter than
         // it should be, which the status records.
         let t = run.tau.tau_hat.max(1.0);
