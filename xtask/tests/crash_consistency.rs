@@ -12,9 +12,11 @@
 
 #![allow(clippy::unwrap_used)] // a test: fixed inputs, and a failure should stop it
 
+use rand::RngExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use thermoq_core::rng::chain_rng;
 
 const BIN: &str = env!("CARGO_BIN_EXE_xtask");
 
@@ -80,18 +82,6 @@ fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
 }
 
-/// SplitMix64: the seeded kill moments.
-struct Moments(u64);
-impl Moments {
-    fn next_fraction(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Starts `args`, kills it with SIGKILL after `after`; true if it was still running then.
 fn kill_after(args: &[&str], after: Duration) -> bool {
     let mut child = xtask(args)
@@ -126,14 +116,14 @@ fn exp1_killed_resumed_refused_and_merged() {
 
     // Five runs, each killed at a seeded random moment within the reference's duration, then
     // resumed to the end: the same bytes as the reference.
-    let mut moments = Moments(0x5eed_0018);
+    let mut moments = chain_rng(0x5eed_0018, 0);
     let mut hits = 0;
     let mut trial = 0;
     while hits < 5 && trial < 10 {
         trial += 1;
         let out = p(&format!("killed-{trial}"));
         let args = tiny(&["--threads", "2", "--out", &out]);
-        let at = full.mul_f64(0.05 + 0.9 * moments.next_fraction());
+        let at = full.mul_f64(0.05 + 0.9 * moments.random::<f64>());
         hits += usize::from(kill_after(&args, at));
         let o = run_ok(&args);
         let log = String::from_utf8_lossy(&o.stderr);
@@ -271,14 +261,14 @@ fn train_dtm_killed_and_resumed() {
     let args = [
         "train", "dtm", "--preset", "quick", "--epochs", "2", "--out", &out,
     ];
-    let mut moments = Moments(0x5eed_d7e0);
+    let mut moments = chain_rng(0x5eed_d7e0, 0);
     let (mut hits, mut tries, mut scale, mut fresh) = (0, 0, 0.5, false);
     while hits < 5 && tries < 15 {
         tries += 1;
         // A resumed run restarts the unfinished epoch, so kills within the first half of the
         // reference's time mostly land on a running process. A run that finished before its
         // kill (the machine got faster) is started over with --fresh and the moments shrink.
-        let at = full.mul_f64(scale * (0.1 + 0.9 * moments.next_fraction()));
+        let at = full.mul_f64(scale * (0.1 + 0.9 * moments.random::<f64>()));
         let mut a = args.to_vec();
         if fresh {
             a.push("--fresh");
