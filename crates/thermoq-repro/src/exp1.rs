@@ -249,7 +249,8 @@ pub struct Summary {
 crate::experiment_type!(
     /// exp1 for one preset and seed.
     Exp1,
-    "exp1"
+    "exp1",
+    grid: Exp1Grid
 );
 
 impl Exp1 {
@@ -277,11 +278,6 @@ impl Exp1 {
 }
 
 impl Experiment for Exp1 {
-    type Cell = CellConfig;
-    type Output = CellResult;
-    type Grid = Exp1Grid;
-    type Summary = Summary;
-
     fn grid(&self) -> Exp1Grid {
         Exp1Grid {
             families: Family::ALL.to_vec(),

@@ -410,17 +410,13 @@ pub struct McSummary {
 crate::experiment_type!(
     /// exp2 for one preset and seed.
     Exp2,
-    "exp2"
+    "exp2",
+    grid: Exp2Grid
 );
 
 const MC_KERNELS: [KernelKind; 3] = [KernelKind::Rs1, KernelKind::BlkSym, KernelKind::BlkAlt];
 
 impl Experiment for Exp2 {
-    type Cell = CellConfig;
-    type Output = CellResult;
-    type Grid = Exp2Grid;
-    type Summary = Summary;
-
     fn grid(&self) -> Exp2Grid {
         let quick = self.config.preset != Preset::Paper;
         Exp2Grid {

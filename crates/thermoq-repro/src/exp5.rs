@@ -157,15 +157,11 @@ pub struct Summary {
 crate::experiment_type!(
     /// exp5 for one seed (both presets run the same grid).
     Exp5,
-    "exp5"
+    "exp5",
+    grid: Exp5Grid
 );
 
 impl Experiment for Exp5 {
-    type Cell = CellConfig;
-    type Output = CellResult;
-    type Grid = Exp5Grid;
-    type Summary = Summary;
-
     fn grid(&self) -> Exp5Grid {
         Exp5Grid {
             m: vec![4, 5, 6],

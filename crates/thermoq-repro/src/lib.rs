@@ -127,19 +127,29 @@ impl RunConfig {
     }
 }
 
-/// What every experiment is: a name and the [`RunConfig`] it was built from. The experiments of
-/// this crate get it from `experiment_type!`; an experiment of your own implements it by hand.
+/// What every experiment is: a name, the [`RunConfig`] it was built from and the types of its
+/// cells, their outputs, its grid and its summary. The experiments of this crate get it from
+/// `experiment_type!`; an experiment of your own implements it by hand.
 pub trait ExperimentBase {
     /// Short name (`exp1`, …), also the folder and report name.
     const NAME: &'static str;
+    /// Everything that determines one cell's numbers.
+    type Cell: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync;
+    /// What one cell computes.
+    type Output: Serialize + DeserializeOwned + Send;
+    /// The grid's description (recorded in `results.json`).
+    type Grid: Serialize;
+    /// The headline numbers.
+    type Summary: Serialize;
     /// Preset and seed.
     fn run_config(&self) -> RunConfig;
 }
 
 /// Declares an experiment type: a struct holding its [`RunConfig`], `new`, and
-/// [`ExperimentBase`] with the given name.
+/// [`ExperimentBase`] with the given name and grid type; the cell, output and summary types are
+/// the declaring module's `CellConfig`, `CellResult` and `Summary`.
 macro_rules! experiment_type {
-    ($(#[$doc:meta])* $ty:ident, $name:literal) => {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, grid: $grid:ty) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub struct $ty {
@@ -155,6 +165,10 @@ macro_rules! experiment_type {
 
         impl $crate::ExperimentBase for $ty {
             const NAME: &'static str = $name;
+            type Cell = CellConfig;
+            type Output = CellResult;
+            type Grid = $grid;
+            type Summary = Summary;
             fn run_config(&self) -> $crate::RunConfig {
                 self.config
             }
@@ -165,15 +179,6 @@ pub(crate) use experiment_type;
 
 /// A reproduction: a grid of independent cells and a summary over them.
 pub trait Experiment: Sync + ExperimentBase {
-    /// Everything that determines one cell's numbers.
-    type Cell: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync;
-    /// What one cell computes.
-    type Output: Serialize + DeserializeOwned + Send;
-    /// The grid's description (recorded in `results.json`).
-    type Grid: Serialize;
-    /// The headline numbers.
-    type Summary: Serialize;
-
     /// Short name (`exp1`, …), also the folder and report name.
     fn name(&self) -> &'static str {
         Self::NAME
@@ -224,10 +229,10 @@ pub struct Results<G, C, R, S> {
 
 /// The [`Results`] type of experiment `E`.
 pub type ResultsOf<E> = Results<
-    <E as Experiment>::Grid,
-    <E as Experiment>::Cell,
-    <E as Experiment>::Output,
-    <E as Experiment>::Summary,
+    <E as ExperimentBase>::Grid,
+    <E as ExperimentBase>::Cell,
+    <E as ExperimentBase>::Output,
+    <E as ExperimentBase>::Summary,
 >;
 
 /// Assembles the results of `exp` from its finished cells.
