@@ -9,7 +9,7 @@
 //! exact (from the spectrum), so no τ̂ status is needed.
 
 use crate::error::need;
-use crate::facts::Protocol;
+use crate::facts::{Protocol, analyze_reversible};
 use crate::stats::{Counts, max0, median};
 use crate::{CellOutcome, Experiment, Preset, ReproError};
 use serde::{Deserialize, Serialize};
@@ -19,9 +19,8 @@ use thermoq_models::{EnergyModel, IsingModel, ObservableSet, builders, exact::Ex
 use thermoq_samplers::exact::ExactKernel;
 use thermoq_samplers::{GibbsKernel, KernelKind};
 use thermoq_snr::exact::{
-    CellParams, CellReport, CellRequest, ExactGradient, StartLaw, WindowConfig, analyze,
-    cell::{asymptotic_variances_spectral, spectrum_of},
-    overlaps, qop_spectral,
+    CellParams, CellReport, CellRequest, ExactGradient, StartLaw, WindowConfig,
+    cell::asymptotic_variances_spectral, overlaps, qop_spectral,
 };
 use thermoq_snr::mc::{McParams, monte_carlo_q_op};
 use thermoq_snr::predict::PredictorKind;
@@ -328,12 +327,8 @@ impl Experiment for Exp1 {
         let spec = PatternSpec::parse(&c.data)?;
         let data = PatternLaw::new(c.n, &spec)?.observable_means(model.graph(), false)?;
         let params = CellParams::default();
-        let spectrum = spectrum_of(&kernel, &model)?;
-        let main = analyze(
-            &model,
-            &kernel,
-            &CellRequest::auto(&data, &params).with_spectrum(&spectrum),
-        )?;
+        let (spectrum, main) =
+            analyze_reversible(&model, &kernel, CellRequest::auto(&data, &params))?;
         let s = need(main.spectrum.as_ref(), "spectrum", "RS1 is reversible")?;
         let tau_max = need(main.tau_max, "tau_max", "reversible kernel")?;
         let (b, k) = (main.config.burn_in, main.config.window);

@@ -13,7 +13,7 @@
 //! only and the summary states how many cells were bounds.
 
 use crate::error::need;
-use crate::facts::ExactFacts;
+use crate::facts::{ExactFacts, analyze_reversible};
 use crate::stats::{ResolvedStats, median, tracks};
 use crate::{CellOutcome, Experiment, Preset, ReproError};
 use rand::{Rng, RngExt};
@@ -22,7 +22,7 @@ use thermoq_core::{Coloring, rng::chain_rng};
 use thermoq_data::patterns::{PatternLaw, PatternSpec};
 use thermoq_models::{EnergyModel, ObservableSet, Rbm, exact::ExactLaw};
 use thermoq_samplers::{GibbsKernel, KernelKind};
-use thermoq_snr::exact::{CellParams, CellReport, CellRequest, analyze, cell::spectrum_of};
+use thermoq_snr::exact::{CellParams, CellReport, CellRequest, analyze};
 use thermoq_snr::mc::{McParams, monte_carlo_q_op};
 use thermoq_snr::predict::PredictorKind;
 use thermoq_snr::sampled::{ReferenceGradient, TauStatus, sample_observables};
@@ -682,10 +682,8 @@ fn exact_cell(c: &CellConfig, rbm: &Rbm, data: &[f64]) -> Result<ExactPart, Repr
     let (rs1, sym, alt) = (rs1?, sym?, alt?);
     let params = CellParams::default();
     let req = CellRequest::auto(data, &params);
-    let s_rs1 = spectrum_of(&rs1, rbm)?;
-    let r_rs1 = analyze(rbm, &rs1, &req.with_spectrum(&s_rs1))?;
-    let s_sym = spectrum_of(&sym, rbm)?;
-    let r_sym = analyze(rbm, &sym, &req.with_spectrum(&s_sym))?;
+    let (s_rs1, r_rs1) = analyze_reversible(rbm, &rs1, req)?;
+    let (s_sym, r_sym) = analyze_reversible(rbm, &sym, req)?;
     let (b, k) = (r_sym.config.burn_in, r_sym.config.window);
     let r_alt = analyze(rbm, &alt, &req.fixed(b, k))?;
     let rs1_k = rev(&r_rs1, &s_rs1)?;

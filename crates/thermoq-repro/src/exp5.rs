@@ -13,7 +13,7 @@
 //! ferromagnetic control is `W_ij = STRENGTH/√m` (patterns = 0 in the grid).
 
 use crate::error::need;
-use crate::facts::{ExactFacts, Protocol};
+use crate::facts::{ExactFacts, Protocol, analyze_reversible};
 use crate::stats::{max0, tracks};
 use crate::{CellOutcome, Experiment, ReproError};
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,7 @@ use thermoq_core::Coloring;
 use thermoq_data::patterns::{PatternLaw, PatternSpec};
 use thermoq_models::{EnergyModel, Rbm, exact::ExactLaw};
 use thermoq_samplers::{GibbsKernel, KernelKind};
-use thermoq_snr::exact::{CellParams, CellRequest, analyze, cell::spectrum_of};
+use thermoq_snr::exact::{CellParams, CellRequest};
 use thermoq_spectral::Parity;
 
 /// Planted-pattern strength: `W = (STRENGTH/√m) Σ_μ ξ^μ ζ^μᵀ`.
@@ -215,12 +215,7 @@ impl Experiment for Exp5 {
         let data = PatternLaw::new(rbm.n_spins(), &spec)?.observable_means(graph, false)?;
         let mut params = CellParams::default();
         params.matrix_free = false;
-        let spectrum = spectrum_of(&kernel, &rbm)?;
-        let r = analyze(
-            &rbm,
-            &kernel,
-            &CellRequest::auto(&data, &params).with_spectrum(&spectrum),
-        )?;
+        let (spectrum, r) = analyze_reversible(&rbm, &kernel, CellRequest::auto(&data, &params))?;
         let s = need(r.spectrum.as_ref(), "spectrum", "RS1 is reversible")?;
         let j_star = need(s.j_star, "j_star", "some mode overlaps the couplings")?;
         let minima = ExactLaw::new(&rbm)?.local_minima(&rbm);

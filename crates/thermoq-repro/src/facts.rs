@@ -1,5 +1,6 @@
 //! What the exact experiments (exp1, exp2, exp5) share: the protocol a grid records
-//! ([`Protocol`]) and the exact report of one reversible kernel on one cell ([`ExactFacts`]: the
+//! ([`Protocol`]), the analysis of a reversible kernel with its full spectrum
+//! ([`analyze_reversible`]) and the exact report of one reversible kernel on one cell ([`ExactFacts`]: the
 //! gap and parity of φ₂, γ_eff, τ_max, the B and K rules' values, Q_op and the predictors'
 //! ratios to it). Both are flattened into the experiments' own types, so `results.json` and the
 //! cell files keep their field names.
@@ -7,9 +8,12 @@
 use crate::ReproError;
 use crate::error::need;
 use serde::{Deserialize, Serialize};
-use thermoq_snr::exact::CellReport;
+use thermoq_models::EnergyModel;
+use thermoq_samplers::Kernel;
+use thermoq_snr::exact::cell::spectrum_of;
+use thermoq_snr::exact::{CellReport, CellRequest, analyze};
 use thermoq_snr::predict::{DEFAULT_EPS_CLUSTER, DEFAULT_EPS_OVERLAP, PredictorKind};
-use thermoq_spectral::Parity;
+use thermoq_spectral::{Parity, Spectrum};
 
 /// How every cell of an exact grid is analysed (recorded in `results.json`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -44,6 +48,22 @@ impl Protocol {
             eps_cluster: DEFAULT_EPS_CLUSTER,
         }
     }
+}
+
+/// `req` on the reversible `kernel` of `model`, analysed with the kernel's full spectrum:
+/// `(spectrum, report)` (the callers read the spectrum too: its modes and their parities).
+pub(crate) fn analyze_reversible<M, K>(
+    model: &M,
+    kernel: &K,
+    req: CellRequest<'_>,
+) -> Result<(Spectrum, CellReport), ReproError>
+where
+    M: EnergyModel + ?Sized,
+    K: Kernel<M>,
+{
+    let spectrum = spectrum_of(kernel, model)?;
+    let report = analyze(model, kernel, &req.with_spectrum(&spectrum))?;
+    Ok((spectrum, report))
 }
 
 /// The exact spectral report of one reversible kernel on one cell.
