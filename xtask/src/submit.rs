@@ -63,12 +63,9 @@ pub struct SubmitRepro {
     /// Base folder on storage every node sees (default `target/runs/<experiment>-<scheduler>/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Slurm partition (default: the cluster's default).
-    #[arg(long)]
-    pub partition: Option<String>,
-    /// Time limit per task, in a form sbatch accepts (e.g. `2:00:00`).
-    #[arg(long)]
-    pub time: Option<String>,
+    /// Slurm-only options.
+    #[command(flatten)]
+    pub slurm: SlurmOptions,
     /// Cores per task (each task runs its cells on this many threads).
     #[arg(long, default_value_t = 1)]
     pub cpus: usize,
@@ -78,12 +75,9 @@ pub struct SubmitRepro {
     /// The xtask binary the jobs run (default: this one; it must be visible on every node).
     #[arg(long)]
     pub bin: Option<PathBuf>,
-    /// Container image for `k8s` (it must contain the xtask binary at `--bin`).
-    #[arg(long, default_value = "thermoq:latest")]
-    pub image: String,
-    /// PersistentVolumeClaim mounted at `--out` for `k8s`.
-    #[arg(long, default_value = "thermoq-runs")]
-    pub pvc: String,
+    /// Kubernetes-only options.
+    #[command(flatten)]
+    pub k8s: K8sOptions,
     /// Submit with `sbatch` and print the job ids (otherwise only write and print the scripts).
     #[arg(long)]
     pub submit: bool,
@@ -125,14 +119,8 @@ fn plan(r: &SubmitRepro, scheduler: &str) -> Result<Plan> {
         tasks: r.tasks,
         cpus: r.cpus,
         mem: r.mem.clone(),
-        slurm: SlurmOptions {
-            partition: r.partition.clone(),
-            time: r.time.clone(),
-        },
-        k8s: K8sOptions {
-            image: r.image.clone(),
-            pvc: r.pvc.clone(),
-        },
+        slurm: r.slurm.clone(),
+        k8s: r.k8s.clone(),
         out: String::new(),
         bin: path_str(&bin)?.into(),
         revision: git_revision(),

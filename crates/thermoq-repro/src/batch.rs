@@ -34,21 +34,29 @@ pub struct JobSpec {
     pub name: String,
 }
 
-/// The Slurm-only part of a [`JobSpec`] (`None`: the cluster's default).
+/// The Slurm-only part of a [`JobSpec`] (with the `clap` feature, also the command-line options
+/// of that name).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SlurmOptions {
-    /// Slurm partition.
+    /// Slurm partition (default: the cluster's default).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub partition: Option<String>,
-    /// Slurm time limit.
+    /// Time limit per task, in a form sbatch accepts (e.g. `2:00:00`).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub time: Option<String>,
 }
 
-/// The Kubernetes-only part of a [`JobSpec`].
+/// The Kubernetes-only part of a [`JobSpec`] (with the `clap` feature, also the command-line
+/// options of that name).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct K8sOptions {
-    /// Container image.
+    /// Container image for `k8s` (it must contain the xtask binary at `--bin`).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "thermoq:latest"))]
     pub image: String,
-    /// PersistentVolumeClaim mounted at `out`.
+    /// PersistentVolumeClaim mounted at `--out` for `k8s`.
+    #[cfg_attr(feature = "clap", arg(long, default_value = "thermoq-runs"))]
     pub pvc: String,
 }
 
