@@ -31,18 +31,43 @@ pub struct Series {
 pub struct Figure {
     /// Title.
     pub title: String,
-    /// x-axis label.
-    pub x_label: String,
-    /// y-axis label.
-    pub y_label: String,
-    /// log10 x axis.
-    pub log_x: bool,
-    /// log10 y axis.
-    pub log_y: bool,
+    /// The x axis.
+    pub x: Axis,
+    /// The y axis.
+    pub y: Axis,
     /// Draw `y = x` and the band `x/f ≤ y ≤ x·f` when set.
     pub diagonal_band: Option<f64>,
     /// Data.
     pub series: Vec<Series>,
+}
+
+/// One axis of a figure.
+#[derive(Clone, Debug, Default)]
+pub struct Axis {
+    /// Label.
+    pub label: String,
+    /// log10 scale.
+    pub log: bool,
+}
+
+impl Axis {
+    /// A linear axis labelled `label`.
+    fn linear(label: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            log: false,
+        }
+    }
+
+    /// `v` in plot coordinates (its log10 on a log axis).
+    fn coord(&self, v: f64) -> f64 {
+        if self.log { v.log10() } else { v }
+    }
+
+    /// Whether `v` can be drawn: finite, and positive on a log axis.
+    fn shows(&self, v: f64) -> bool {
+        v.is_finite() && (!self.log || v > 0.0)
+    }
 }
 
 impl Figure {
@@ -55,8 +80,8 @@ impl Figure {
     ) -> Self {
         Self {
             title: title.into(),
-            x_label: x_label.into(),
-            y_label: y_label.into(),
+            x: Axis::linear(x_label),
+            y: Axis::linear(y_label),
             series,
             ..Self::default()
         }
@@ -64,8 +89,8 @@ impl Figure {
 
     /// The same figure with a log10 x axis (when `x`) and a log10 y axis (when `y`).
     pub fn log(mut self, x: bool, y: bool) -> Self {
-        self.log_x = x;
-        self.log_y = y;
+        self.x.log = x;
+        self.y.log = y;
         self
     }
 
@@ -108,16 +133,13 @@ const B: f64 = 60.0;
 impl Figure {
     /// Renders the figure as an SVG document.
     pub fn to_svg(&self) -> String {
-        let tx = |v: f64| if self.log_x { v.log10() } else { v };
-        let ty = |v: f64| if self.log_y { v.log10() } else { v };
-        let ok = |&(x, y): &(f64, f64)| {
-            x.is_finite() && y.is_finite() && (!self.log_x || x > 0.0) && (!self.log_y || y > 0.0)
-        };
+        let (ax, ay) = (&self.x, &self.y);
+        let ok = |&(x, y): &(f64, f64)| ax.shows(x) && ay.shows(y);
         let pts: Vec<(f64, f64)> = self
             .series
             .iter()
             .flat_map(|s| s.points.iter().copied().filter(ok))
-            .map(|(x, y)| (tx(x), ty(y)))
+            .map(|(x, y)| (ax.coord(x), ay.coord(y)))
             .collect();
         let (mut x0, mut x1, mut y0, mut y1) = bounds(&pts);
         if self.diagonal_band.is_some() {
@@ -138,7 +160,7 @@ impl Figure {
             esc(&self.title)
         );
         if let Some(f) = self.diagonal_band {
-            let lf = if self.log_x { f.log10() } else { f };
+            let lf = ax.coord(f);
             let poly = [(x0, x0 + lf), (x1, x1 + lf), (x1, x1 - lf), (x0, x0 - lf)];
             let p: Vec<String> = poly
                 .iter()
@@ -173,7 +195,7 @@ impl Figure {
                 H - B,
                 H - B + 5.0,
                 H - B + 18.0,
-                label(v, self.log_x)
+                label(v, ax.log)
             );
         }
         for v in ticks(y0, y1) {
@@ -185,7 +207,7 @@ impl Figure {
                 L,
                 L - 8.0,
                 py(v) + 4.0,
-                label(v, self.log_y)
+                label(v, ay.log)
             );
         }
         let _ = writeln!(
@@ -193,13 +215,13 @@ impl Figure {
             r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
             (L + W - R) / 2.0,
             H - 18.0,
-            esc(&self.x_label)
+            esc(&ax.label)
         );
         let _ = writeln!(
             s,
             r#"<text x="18" y="{0}" text-anchor="middle" transform="rotate(-90 18 {0})">{1}</text>"#,
             (T + H - B) / 2.0,
-            esc(&self.y_label)
+            esc(&ay.label)
         );
         for (k, ser) in self.series.iter().enumerate() {
             let p: Vec<(f64, f64)> = ser
@@ -207,7 +229,7 @@ impl Figure {
                 .iter()
                 .copied()
                 .filter(ok)
-                .map(|(x, y)| (px(tx(x)), py(ty(y))))
+                .map(|(x, y)| (px(ax.coord(x)), py(ay.coord(y))))
                 .collect();
             match ser.mark {
                 Mark::Dot => {
@@ -313,19 +335,14 @@ mod tests {
 
     #[test]
     fn renders_valid_looking_svg() {
-        let f = Figure {
-            title: "Q <pred> vs exact".into(),
-            log_x: true,
-            log_y: true,
-            diagonal_band: Some(2.0),
-            series: vec![Series {
-                name: "a".into(),
-                color: "red",
-                points: vec![(1.0, 2.0), (10.0, 8.0), (-1.0, 3.0)],
-                mark: Mark::Dot,
-            }],
-            ..Default::default()
-        };
+        let series = vec![Series::dots(
+            "a",
+            "red",
+            vec![(1.0, 2.0), (10.0, 8.0), (-1.0, 3.0)],
+        )];
+        let f = Figure::new("Q <pred> vs exact", "", "", series)
+            .log(true, true)
+            .band(2.0);
         let s = f.to_svg();
         assert!(s.starts_with("<svg") && s.ends_with("</svg>\n"));
         assert_eq!(
