@@ -313,7 +313,7 @@ mod tests {
         let r = &results(&first);
         let s = &r["summary"];
         for k in ["blk-sym", "blk-alt"] {
-            for l in &p.tau_lengths {
+            for l in &p.tau.lengths {
                 for est in ["within", "global"] {
                     let st = s["tau_over_L"][k][l.to_string()][est]["status"]
                         .as_str()
@@ -327,7 +327,7 @@ mod tests {
         }
         // The first window has no L/2 to compare with: it can never be resolved.
         assert_ne!(
-            s["tau_over_L"]["blk-sym"][p.tau_lengths[0].to_string()]["within"]["status"],
+            s["tau_over_L"]["blk-sym"][p.tau.lengths[0].to_string()]["within"]["status"],
             "resolved"
         );
         assert!(s["r_star"].as_u64().unwrap() >= 2);

@@ -23,7 +23,8 @@ pub(crate) const SALT_EQ: u64 = 0x4454_4d5f_4551_4c01;
 pub(crate) const SALT_GIBBS: u64 = 0x4454_4d5f_4749_4201;
 pub(crate) const SALT_GEO: u64 = 0x4454_4d5f_4745_4f01;
 
-/// Every size of a preset.
+/// Every size of a preset, grouped by the part of the study it sizes. The groups are flattened,
+/// so `results.json` and `run.json` keep one flat `params` object (`tau_warmup`, `ladder_rungs`, …).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Params {
     /// Training preset of the checkpoint.
@@ -32,32 +33,73 @@ pub struct Params {
     pub chains: usize,
     /// Gradient observables in the τ subset (plus the energy).
     pub n_obs: usize,
-    /// Warm-up sweeps before the τ trajectory.
-    pub tau_warmup: usize,
-    /// Windows L (sweeps), doubling.
-    pub tau_lengths: Vec<usize>,
-    /// Rung counts of the uniform ladders.
-    pub ladder_rungs: Vec<usize>,
-    /// Hot end of the uniform ladders.
-    pub ladder_alpha_top: f64,
-    /// PT burn-in sweeps (parts 2, 4).
+    /// Part 1, τ vs L.
+    #[serde(flatten)]
+    pub tau: TauSizes,
+    /// Part 2, the uniform ladders.
+    #[serde(flatten)]
+    pub ladder: LadderSizes,
+    /// PT burn-in sweeps (every PT run: parts 2, 4, 5 and the C(α) passes).
     pub pt_burn_in: usize,
-    /// Recorded PT sweeps of the uniform ladders (the preprint's L_LADDER).
-    pub ladder_sweeps: usize,
-    /// α_top grid of part 3.
-    pub alpha_tops: Vec<f64>,
-    /// Warm-up of part 3.
-    pub top_warmup: usize,
-    /// Flat window of part 3.
-    pub top_window: usize,
-    /// Points of the geometric C(α) grid before refinement.
-    pub heat_points: usize,
-    /// Recorded sweeps of each C(α) pass.
-    pub heat_sweeps: usize,
+    /// Part 3, τ(α_top).
+    #[serde(flatten)]
+    pub top: TopSizes,
+    /// The C(α) passes.
+    #[serde(flatten)]
+    pub heat: HeatSizes,
     /// Recorded sweeps of the equal-length ladder runs.
     pub eq_sweeps: usize,
     /// Recorded sweeps of the plain Gibbs reference of part 5.
     pub gibbs_sweeps: usize,
+}
+
+/// Sizes of part 1 (τ vs L).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TauSizes {
+    /// Warm-up sweeps before the τ trajectory.
+    #[serde(rename = "tau_warmup")]
+    pub warmup: usize,
+    /// Windows L (sweeps), doubling.
+    #[serde(rename = "tau_lengths")]
+    pub lengths: Vec<usize>,
+}
+
+/// Sizes of part 2 (uniform ladders).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LadderSizes {
+    /// Rung counts of the uniform ladders.
+    #[serde(rename = "ladder_rungs")]
+    pub rungs: Vec<usize>,
+    /// Hot end of the uniform ladders.
+    #[serde(rename = "ladder_alpha_top")]
+    pub alpha_top: f64,
+    /// Recorded PT sweeps of the uniform ladders (the preprint's L_LADDER).
+    #[serde(rename = "ladder_sweeps")]
+    pub sweeps: usize,
+}
+
+/// Sizes of part 3 (τ at each hot end α_top).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TopSizes {
+    /// The α_top grid.
+    pub alpha_tops: Vec<f64>,
+    /// Warm-up sweeps.
+    #[serde(rename = "top_warmup")]
+    pub warmup: usize,
+    /// Flat window (sweeps).
+    #[serde(rename = "top_window")]
+    pub window: usize,
+}
+
+/// Sizes of the specific-heat profile C(α).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HeatSizes {
+    /// Points of the geometric C(α) grid before refinement.
+    #[serde(rename = "heat_points")]
+    pub points: usize,
+    /// Recorded sweeps of each C(α) pass.
+    #[serde(rename = "heat_sweeps")]
+    pub sweeps: usize,
 }
 
 impl Params {
@@ -67,17 +109,25 @@ impl Params {
             checkpoint_preset: "quick".into(),
             chains: 32,
             n_obs: 256,
-            tau_warmup: 1000,
-            tau_lengths: (0..7).map(|k| 250 << k).collect(),
-            ladder_rungs: vec![4, 6, 8, 12, 16, 24],
-            ladder_alpha_top: 0.5,
+            tau: TauSizes {
+                warmup: 1000,
+                lengths: (0..7).map(|k| 250 << k).collect(),
+            },
+            ladder: LadderSizes {
+                rungs: vec![4, 6, 8, 12, 16, 24],
+                alpha_top: 0.5,
+                sweeps: 2000,
+            },
             pt_burn_in: 500,
-            ladder_sweeps: 2000,
-            alpha_tops: vec![0.5, 0.18, 0.08, 0.03, 0.02, 0.01],
-            top_warmup: 500,
-            top_window: 2000,
-            heat_points: 40,
-            heat_sweeps: 2000,
+            top: TopSizes {
+                alpha_tops: vec![0.5, 0.18, 0.08, 0.03, 0.02, 0.01],
+                warmup: 500,
+                window: 2000,
+            },
+            heat: HeatSizes {
+                points: 40,
+                sweeps: 2000,
+            },
             eq_sweeps: 4000,
             gibbs_sweeps: 4000,
         };
@@ -85,10 +135,14 @@ impl Params {
             Preset::Quick | Preset::Tiny => quick,
             Preset::Paper => Self {
                 checkpoint_preset: "paper".into(),
-                tau_warmup: 2000,
-                tau_lengths: (0..6).map(|k| 1000 << k).collect(),
-                heat_points: 64,
-                heat_sweeps: 4000,
+                tau: TauSizes {
+                    warmup: 2000,
+                    lengths: (0..6).map(|k| 1000 << k).collect(),
+                },
+                heat: HeatSizes {
+                    points: 64,
+                    sweeps: 4000,
+                },
                 eq_sweeps: 8000,
                 gibbs_sweeps: 8000,
                 ..quick
@@ -103,17 +157,25 @@ impl Params {
             checkpoint_preset: "tiny".into(),
             chains: 8,
             n_obs: 12,
-            tau_warmup: 20,
-            tau_lengths: vec![40, 80, 160],
-            ladder_rungs: vec![4, 8],
-            ladder_alpha_top: 0.5,
+            tau: TauSizes {
+                warmup: 20,
+                lengths: vec![40, 80, 160],
+            },
+            ladder: LadderSizes {
+                rungs: vec![4, 8],
+                alpha_top: 0.5,
+                sweeps: 40,
+            },
             pt_burn_in: 10,
-            ladder_sweeps: 40,
-            alpha_tops: vec![0.5, 0.02],
-            top_warmup: 10,
-            top_window: 80,
-            heat_points: 12,
-            heat_sweeps: 40,
+            top: TopSizes {
+                alpha_tops: vec![0.5, 0.02],
+                warmup: 10,
+                window: 80,
+            },
+            heat: HeatSizes {
+                points: 12,
+                sweeps: 40,
+            },
             eq_sweeps: 40,
             gibbs_sweeps: 40,
         }
@@ -123,12 +185,13 @@ impl Params {
     pub fn sweeps_total(&self, r_star_rungs: usize, heat_rungs: usize) -> f64 {
         let c = self.chains as f64;
         let tau =
-            2.0 * c * (self.tau_warmup + self.tau_lengths.last().copied().unwrap_or(0)) as f64;
-        let ladders: f64 = self.ladder_rungs.iter().sum::<usize>() as f64
+            2.0 * c * (self.tau.warmup + self.tau.lengths.last().copied().unwrap_or(0)) as f64;
+        let ladders: f64 = self.ladder.rungs.iter().sum::<usize>() as f64
             * c
-            * (self.pt_burn_in + self.ladder_sweeps) as f64;
-        let tops = self.alpha_tops.len() as f64 * c * (self.top_warmup + self.top_window) as f64;
-        let heat = heat_rungs as f64 * c * (self.pt_burn_in + self.heat_sweeps) as f64;
+            * (self.pt_burn_in + self.ladder.sweeps) as f64;
+        let tops =
+            self.top.alpha_tops.len() as f64 * c * (self.top.warmup + self.top.window) as f64;
+        let heat = heat_rungs as f64 * c * (self.pt_burn_in + self.heat.sweeps) as f64;
         let eq = 2.0 * r_star_rungs as f64 * c * (self.pt_burn_in + self.eq_sweeps) as f64;
         let gibbs =
             2.0 * GIBBS_CHAIN_FACTOR as f64 * c * (self.pt_burn_in + self.gibbs_sweeps) as f64;

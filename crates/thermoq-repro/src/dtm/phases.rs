@@ -440,10 +440,10 @@ pub fn tau_phase(
     tag: &str,
     progress: &dyn Progress,
 ) -> Result<Vec<TauRow>, ReproError> {
-    let max_len = p.tau_lengths.last().copied().unwrap_or(0);
+    let max_len = p.tau.lengths.last().copied().unwrap_or(0);
     progress.start(
         &format!("τ vs L {tag}{name}"),
-        (p.tau_warmup + max_len) as u64,
+        (p.tau.warmup + max_len) as u64,
     );
     let t = record(
         model,
@@ -453,12 +453,12 @@ pub fn tau_phase(
         p.chains,
         seed ^ SALT_TAU,
         obs,
-        p.tau_warmup,
+        p.tau.warmup,
         max_len,
         progress,
     )?;
     progress.message("estimating τ̂");
-    let rows = tau_table(&t, name, &p.tau_lengths);
+    let rows = tau_table(&t, name, &p.tau.lengths);
     progress.finish();
     debug_assert_eq!(t.len(), max_len);
     Ok(rows)
@@ -501,11 +501,11 @@ pub fn heat_phase(
     tag: &str,
     progress: &dyn Progress,
 ) -> Result<HeatOut, ReproError> {
-    let a_min = p.alpha_tops.iter().copied().fold(1.0, f64::min);
-    let grid0 = Ladder::geometric(p.heat_points, a_min)?;
+    let a_min = p.top.alpha_tops.iter().copied().fold(1.0, f64::min);
+    let grid0 = Ladder::geometric(p.heat.points, a_min)?;
     progress.start(
         &format!("C(α) {tag}"),
-        (p.heat_points * (p.pt_burn_in + p.heat_sweeps)) as u64,
+        (p.heat.points * (p.pt_burn_in + p.heat.sweeps)) as u64,
     );
     let pass0 = run_ladder(
         model,
@@ -516,7 +516,7 @@ pub fn heat_phase(
         p.chains,
         seed ^ SALT_HEAT,
         p.pt_burn_in,
-        p.heat_sweeps,
+        p.heat.sweeps,
         progress,
         |_| {},
     )?;
@@ -524,7 +524,7 @@ pub fn heat_phase(
     let (pts, added) = refine_midpoints(&pass0.alphas, &pass0.specific_heat, 0.25)?;
     let grid1 = Ladder::new(pts)?;
     let extra = if added == 0 { 0 } else { grid1.len() };
-    progress.extend((extra * (p.pt_burn_in + p.heat_sweeps)) as u64);
+    progress.extend((extra * (p.pt_burn_in + p.heat.sweeps)) as u64);
     let pass1 = if added == 0 {
         pass0.clone()
     } else {
@@ -537,7 +537,7 @@ pub fn heat_phase(
             p.chains,
             seed ^ SALT_HEAT ^ 1,
             p.pt_burn_in,
-            p.heat_sweeps,
+            p.heat.sweeps,
             progress,
             |_| {},
         )?
@@ -621,24 +621,24 @@ pub fn plan_cost(
     let pt_rate = 4.0 * c * sweeps as f64 * n / t0.elapsed().as_secs_f64().max(1e-9);
     let g = |sw: f64| sw * c * n / gibbs_rate;
     let q = |rung_sweeps: f64| rung_sweeps * c * n / pt_rate;
-    let max_len = p.tau_lengths.last().copied().unwrap_or(0) as f64;
-    let tau1 = g(p.tau_warmup as f64 + max_len);
-    let heat = q(2.0 * p.heat_points as f64 * (p.pt_burn_in + p.heat_sweeps) as f64);
+    let max_len = p.tau.lengths.last().copied().unwrap_or(0) as f64;
+    let tau1 = g(p.tau.warmup as f64 + max_len);
+    let heat = q(2.0 * p.heat.points as f64 * (p.pt_burn_in + p.heat.sweeps) as f64);
     let phases = vec![
         ("tau-blk-sym".to_string(), tau1),
         ("tau-blk-alt".to_string(), tau1),
         (
             "uniform-ladders".to_string(),
-            q(p.ladder_rungs.iter().sum::<usize>() as f64
-                * (p.pt_burn_in + p.ladder_sweeps) as f64),
+            q(p.ladder.rungs.iter().sum::<usize>() as f64
+                * (p.pt_burn_in + p.ladder.sweeps) as f64),
         ),
         (
             "geometric-r4".to_string(),
-            q(4.0 * (p.pt_burn_in + p.ladder_sweeps) as f64),
+            q(4.0 * (p.pt_burn_in + p.ladder.sweeps) as f64),
         ),
         (
             "alpha-top".to_string(),
-            g(p.alpha_tops.len() as f64 * (p.top_warmup + p.top_window) as f64),
+            g(p.top.alpha_tops.len() as f64 * (p.top.warmup + p.top.window) as f64),
         ),
         ("specific-heat (≤ 2 passes)".to_string(), heat),
         (

@@ -380,7 +380,7 @@ impl DtmStudy {
                 })
                 .collect(),
             geometric_r4: GeometricBrief {
-                alpha_top: self.params.ladder_alpha_top,
+                alpha_top: self.params.ladder.alpha_top,
                 max_acceptance: self.rows.geometric_r4.max_acceptance(),
                 round_trips_per_chain: self.rows.geometric_r4.round_trips_per_chain,
             },

@@ -376,17 +376,17 @@ impl Prepared {
 
         // ---- Part 2: uniform ladders under PT-SYM (+ stale-weights moments on R = 8).
         let uni = phases.get("uniform-ladders", &key, || {
-            let runs = p.ladder_rungs.iter().map(|&r| {
+            let runs = p.ladder.rungs.iter().map(|&r| {
                 Ok(LadderRun {
                     message: format!("R = {r}"),
-                    ladder: Ladder::uniform(r, p.ladder_alpha_top)?,
+                    ladder: Ladder::uniform(r, p.ladder.alpha_top)?,
                     scheme: SwapScheme::PtSym,
                     seed: seed ^ SALT_LADDER ^ r as u64,
                     record: r == 8,
                 })
             });
             let runs = runs.collect::<Result<_, ReproError>>()?;
-            let (what, sweeps) = ("uniform ladders", p.ladder_sweeps);
+            let (what, sweeps) = ("uniform ladders", p.ladder.sweeps);
             run_ladder_set(model, coloring, p, what, "uniform", sweeps, runs, progress)
         })?;
         for row in &uni.rows {
@@ -406,18 +406,18 @@ impl Prepared {
         let geo = phases.get("geometric-r4", &key, || {
             progress.start(
                 "R = 4 geometric",
-                (4 * (p.pt_burn_in + p.ladder_sweeps)) as u64,
+                (4 * (p.pt_burn_in + p.ladder.sweeps)) as u64,
             );
             let row = run_ladder(
                 model,
                 coloring,
-                Ladder::geometric(4, p.ladder_alpha_top)?,
+                Ladder::geometric(4, p.ladder.alpha_top)?,
                 SwapScheme::PtSym,
                 "geometric",
                 p.chains,
                 seed ^ SALT_GEO,
                 p.pt_burn_in,
-                p.ladder_sweeps,
+                p.ladder.sweeps,
                 progress,
                 |_| {},
             )?;
@@ -426,7 +426,7 @@ impl Prepared {
         })?;
         progress.note(&format!(
             "  R = 4 geometric over [{}, 1]: acceptance {:?}, max {:.4}, round trips/chain {:.2}",
-            p.ladder_alpha_top,
+            p.ladder.alpha_top,
             geo.acceptance,
             geo.max_acceptance(),
             geo.round_trips_per_chain
@@ -436,10 +436,10 @@ impl Prepared {
         let top_rows: Vec<TopRow> = phases.get("alpha-top", &key, || {
             progress.start(
                 "τ(α_top)",
-                (p.alpha_tops.len() * (p.top_warmup + p.top_window)) as u64,
+                (p.top.alpha_tops.len() * (p.top.warmup + p.top.window)) as u64,
             );
             let mut out = Vec::new();
-            for (k, &a) in p.alpha_tops.iter().enumerate() {
+            for (k, &a) in p.top.alpha_tops.iter().enumerate() {
                 progress.message(&format!("α_top = {a}"));
                 let t = record(
                     model,
@@ -449,11 +449,11 @@ impl Prepared {
                     p.chains,
                     seed ^ SALT_TOP ^ k as u64,
                     obs,
-                    p.top_warmup,
-                    p.top_window,
+                    p.top.warmup,
+                    p.top.window,
                     progress,
                 )?;
-                let rows = tau_table(&t, "blk-sym", &[p.top_window / 2, p.top_window]);
+                let rows = tau_table(&t, "blk-sym", &[p.top.window / 2, p.top.window]);
                 out.push(TopRow::new(a, &rows[1].within, &rows[1].global));
             }
             progress.finish();
@@ -480,7 +480,7 @@ impl Prepared {
         let alpha_top = if chosen.is_finite() {
             chosen
         } else {
-            p.alpha_tops.iter().copied().fold(1.0, f64::min)
+            p.top.alpha_tops.iter().copied().fold(1.0, f64::min)
         };
 
         // ---- Part 4: C(α), Λ, R*, equal-length ladder under PT-DEO and PT-SYM.
@@ -492,7 +492,7 @@ impl Prepared {
         // in these units only when β = 1 (both presets): SCIENCE II.8 writes Λ = ∫ √C dα.
         let prof = CProfile::new(pass1.alphas.clone(), pass1.specific_heat.clone())?;
         let (heat_a, heat_c) = (prof.alphas.clone(), prof.c.clone());
-        let (lambda_at, r_star_at) = length_table(&prof, &p.alpha_tops)?;
+        let (lambda_at, r_star_at) = length_table(&prof, &p.top.alpha_tops)?;
         let lambda = prof.lambda_at(alpha_top)?;
         let rs = r_star(lambda)?.max(2);
         progress.note(&format!(
@@ -598,7 +598,7 @@ impl Prepared {
                 || heat_phase(&l.model, &l.coloring, p, seed, &tag, progress),
             )?;
             let prof = CProfile::new(h.pass1.alphas.clone(), h.pass1.specific_heat.clone())?;
-            let (la, ra) = length_table(&prof, &p.alpha_tops)?;
+            let (la, ra) = length_table(&prof, &p.top.alpha_tops)?;
             progress.note(&format!(
                 "  {tag}({} epochs): R*(α_top) = {}",
                 l.run.epochs_done(),
@@ -627,7 +627,7 @@ impl Prepared {
             .extras
             .iter()
             .map(|_| {
-                (p.chains * (p.tau_warmup + p.tau_lengths.last().copied().unwrap_or(0))) as f64
+                (p.chains * (p.tau.warmup + p.tau.lengths.last().copied().unwrap_or(0))) as f64
             })
             .sum::<f64>()
             * n as f64;
@@ -635,7 +635,7 @@ impl Prepared {
         let rate = spin_updates / compute_seconds.max(1e-9);
         let paper = Params::of(Preset::Paper);
         let paper_projection_seconds =
-            paper.sweeps_total(136, 2 * paper.heat_points + 20) * PAPER_SPINS / rate;
+            paper.sweeps_total(136, 2 * paper.heat.points + 20) * PAPER_SPINS / rate;
         let targets = targets(&TargetInputs {
             p,
             tau_rows: &tau_rows,

@@ -397,7 +397,7 @@ pub fn targets(t: &TargetInputs<'_>) -> Vec<TargetRow> {
             id: 21,
             quantity: format!(
                 "R = 4 geometric ladder over [{}, 1], PT-SYM: max pooled acceptance, round trips",
-                t.p.ladder_alpha_top
+                t.p.ladder.alpha_top
             ),
             preprint: "max 0.0099, 0 round trips; accept < 0.05 and 0 RT".into(),
             ours: format!(

@@ -385,7 +385,7 @@ impl Report<'_> {
             self.obs_edges,
             p.n_obs - self.obs_edges,
             p.chains,
-            p.tau_warmup
+            p.tau.warmup
         );
         s.push_str("| kernel | L | within τ_max | τ/L | status | τ_E | resolved | global τ_max | τ/L | status | τ_E | win | resolved | frozen chains (max) | preprint τ/L (60_12, BLK-SYM) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for k in ["blk-sym", "blk-alt"] {
@@ -440,7 +440,7 @@ impl Report<'_> {
             s,
             "\n## 2. Uniform-Δα ladders over α ∈ [{}, 1], PT-SYM (reversible, one random adjacent swap per sweep)\n\n\
              {} chains, {} burn-in + {} recorded sweeps; acceptance = mean swap acceptance probability pooled over chains.\n",
-            p.ladder_alpha_top, p.chains, p.pt_burn_in, p.ladder_sweeps
+            p.ladder.alpha_top, p.chains, p.pt_burn_in, p.ladder.sweeps
         );
         s.push_str("| R | Δα | cold edge | hot edge | worst edge | round trips / chain | chains with ≥1 | preprint cold | preprint worst hot |\n|---|---|---|---|---|---|---|---|---|\n");
         for r in self.ladder_rows {
@@ -467,7 +467,7 @@ impl Report<'_> {
             "\n**R = 4 geometric ladder** over [{}, 1] (α = {}), PT-SYM, same sweeps (target #21; the preprint's \
              exp15-recheck: max pooled acceptance 0.0099, 0 round trips): acceptance per edge {}, max {:.4}; round \
              trips {:.2} per chain ({}/{} chains with ≥ 1).",
-            p.ladder_alpha_top,
+            p.ladder.alpha_top,
             g.alphas
                 .iter()
                 .map(|a| format!("{a:.4}"))
@@ -488,13 +488,13 @@ impl Report<'_> {
             "\n## 3. Single-replica τ(α_top), BLK-SYM, flat window {} sweeps ({} warm-up)\n\n\
              τ_max = the larger of the within and global estimators (section 1), so a frontier point must decorrelate \
              inside each chain *and* across chains.\n",
-            p.top_window, p.top_warmup
+            p.top.window, p.top.warmup
         );
         let _ = writeln!(
             s,
             "| α_top | τ_max | within | global | τ_E | status of τ_max (doubling rule {}→{}) | preprint τ |\n|---|---|---|---|---|---|---|",
-            p.top_window / 2,
-            p.top_window
+            p.top.window / 2,
+            p.top.window
         );
         for r in self.top_rows {
             let pre = PREPRINT_TOP
@@ -533,7 +533,7 @@ impl Report<'_> {
              C(α) = β² Var(E) per rung of a PT-DEO run on a {}-point geometric grid from {} to 1, refined with {} midpoints \
              where √C changed by > 25 % between neighbours, re-measured on the union grid ({} points; `specific_heat.csv`, \
              `specific_heat.svg`). Λ(α_top) = β∫√C dα (trapezoid), R* = 1 + round(Λ/δ*), δ* = {DELTA_STAR}.\n",
-            p.heat_points,
+            p.heat.points,
             self.heat.alphas.last().copied().unwrap_or(f64::NAN),
             self.heat.refined_points,
             self.heat.alphas.len()
