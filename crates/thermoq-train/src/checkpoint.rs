@@ -38,20 +38,7 @@ pub fn validate_optimizer(prefix: &str, o: &Optimizer, n_params: usize) -> Resul
         Optimizer::Sgd(s) => s.schedule.check().map_err(named)?,
         Optimizer::Adam(a) => {
             a.schedule.check().map_err(named)?;
-            for (field, b) in [("b1", a.b1), ("b2", a.b2)] {
-                if !(b.is_finite() && (0.0..1.0).contains(&b)) {
-                    return Err(TrainError::Invalid {
-                        field: format!("{prefix}.{field}"),
-                        message: format!("is {b}, expected a number in [0, 1)"),
-                    });
-                }
-            }
-            if !(a.eps.is_finite() && a.eps >= 0.0) {
-                return Err(TrainError::Invalid {
-                    field: format!("{prefix}.eps"),
-                    message: format!("is {}, expected a finite number ≥ 0", a.eps),
-                });
-            }
+            a.params.check().map_err(named)?;
             let fresh = a.m.is_empty() && a.v.is_empty();
             if fresh && a.t > 0 {
                 return Err(TrainError::Invalid {

@@ -56,4 +56,4 @@ pub use cd::{CdConfig, CdTrainer, Dataset, PositiveData, StepReport};
 pub use checkpoint::Checkpoint;
 pub use dtm::{DtmConfig, DtmTrainer};
 pub use error::TrainError;
-pub use optim::{Adam, LrSchedule, Optimizer, Sgd};
+pub use optim::{Adam, AdamParams, LrSchedule, Optimizer, Sgd};

@@ -114,17 +114,62 @@ impl Sgd {
     }
 }
 
-/// Adam with bias correction (optax conventions).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Adam {
-    /// Learning-rate schedule.
-    pub schedule: LrSchedule,
+/// Adam's decays and denominator guard, validated on construction (`b1, b2 ∈ [0, 1)`,
+/// `ε ≥ 0`, all finite).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdamParams {
     /// First-moment decay `b1`.
     pub b1: f64,
     /// Second-moment decay `b2`.
     pub b2: f64,
     /// Denominator guard `ε`.
     pub eps: f64,
+}
+
+impl AdamParams {
+    /// `b1 = 0.9`, `b2 = 0.999`, `ε = 1e-8` (optax's defaults).
+    pub const DEFAULT: Self = Self {
+        b1: 0.9,
+        b2: 0.999,
+        eps: 1e-8,
+    };
+
+    /// Validated parameters.
+    pub fn new(b1: f64, b2: f64, eps: f64) -> Result<Self, TrainError> {
+        let p = Self { b1, b2, eps };
+        p.check()?;
+        Ok(p)
+    }
+
+    /// Checks the ranges (for parameters read from a file); the error names the field (`b1`,
+    /// `b2` or `eps`).
+    pub fn check(&self) -> Result<(), TrainError> {
+        for (field, b) in [("b1", self.b1), ("b2", self.b2)] {
+            if !(b.is_finite() && (0.0..1.0).contains(&b)) {
+                return Err(TrainError::Invalid {
+                    field: field.into(),
+                    message: format!("is {b}, expected a number in [0, 1)"),
+                });
+            }
+        }
+        if !(self.eps.is_finite() && self.eps >= 0.0) {
+            return Err(TrainError::Invalid {
+                field: "eps".into(),
+                message: format!("is {}, expected a finite number ≥ 0", self.eps),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Adam with bias correction (optax conventions): its schedule and [`AdamParams`], and its state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Adam {
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// Decays and ε (flattened: a checkpoint stores `b1`, `b2`, `eps` beside `schedule`).
+    #[serde(flatten)]
+    pub params: AdamParams,
     /// Steps taken so far.
     pub t: u64,
     /// First moments `m` (empty until the first step).
@@ -134,38 +179,18 @@ pub struct Adam {
 }
 
 impl Adam {
-    /// Adam with `b1 = 0.9`, `b2 = 0.999`, `ε = 1e-8`.
+    /// Adam with [`AdamParams::DEFAULT`].
     pub fn new(schedule: LrSchedule) -> Result<Self, TrainError> {
-        Self::with_betas(schedule, 0.9, 0.999, 1e-8)
+        Self::with_params(schedule, AdamParams::DEFAULT)
     }
 
-    /// Adam with explicit decays, validated (`b1, b2 ∈ [0, 1)`, `ε ≥ 0` finite).
-    pub fn with_betas(
-        schedule: LrSchedule,
-        b1: f64,
-        b2: f64,
-        eps: f64,
-    ) -> Result<Self, TrainError> {
+    /// Adam with explicit parameters (validated by [`AdamParams::new`]).
+    pub fn with_params(schedule: LrSchedule, params: AdamParams) -> Result<Self, TrainError> {
         schedule.check()?;
-        for (field, b) in [("b1", b1), ("b2", b2)] {
-            if !(b.is_finite() && (0.0..1.0).contains(&b)) {
-                return Err(TrainError::Invalid {
-                    field: field.into(),
-                    message: format!("is {b}, expected a number in [0, 1)"),
-                });
-            }
-        }
-        if !(eps.is_finite() && eps >= 0.0) {
-            return Err(TrainError::Invalid {
-                field: "eps".into(),
-                message: format!("is {eps}, expected a finite number ≥ 0"),
-            });
-        }
+        params.check()?;
         Ok(Self {
             schedule,
-            b1,
-            b2,
-            eps,
+            params,
             t: 0,
             m: Vec::new(),
             v: Vec::new(),
@@ -239,14 +264,15 @@ impl Optimizer {
                 check_len("adam.m", o.m.len(), theta.len())?;
                 check_len("adam.v", o.v.len(), theta.len())?;
                 let t = o.t + 1;
-                let c1 = 1.0 - o.b1.powf(t as f64);
-                let c2 = 1.0 - o.b2.powf(t as f64);
+                let AdamParams { b1, b2, eps } = o.params;
+                let c1 = 1.0 - b1.powf(t as f64);
+                let c2 = 1.0 - b2.powf(t as f64);
                 for (((p, g), m), v) in theta.iter_mut().zip(grad).zip(&mut o.m).zip(&mut o.v) {
-                    *m = o.b1 * *m + (1.0 - o.b1) * g;
-                    *v = o.b2 * *v + (1.0 - o.b2) * g * g;
+                    *m = b1 * *m + (1.0 - b1) * g;
+                    *v = b2 * *v + (1.0 - b2) * g * g;
                     let mh = *m / c1;
                     let vh = *v / c2;
-                    *p -= lr * mh / (vh.sqrt() + o.eps);
+                    *p -= lr * mh / (vh.sqrt() + eps);
                 }
                 o.t = t;
             }
@@ -279,7 +305,14 @@ mod tests {
         assert!(LrSchedule::constant(-1.0).is_err());
         assert!(LrSchedule::cosine(0.1, 1.5, 10).is_err());
         assert!(LrSchedule::cosine(0.1, 0.2, 0).is_err());
-        assert!(Adam::with_betas(LrSchedule::Constant { lr: 0.1 }, 1.0, 0.9, 1e-8).is_err());
+        assert!(AdamParams::new(1.0, 0.9, 1e-8).is_err());
+        assert!(AdamParams::new(0.9, 0.999, f64::NAN).is_err());
+        let bad = AdamParams {
+            b1: 0.9,
+            b2: -0.1,
+            eps: 1e-8,
+        };
+        assert!(Adam::with_params(LrSchedule::Constant { lr: 0.1 }, bad).is_err());
     }
 
     #[test]

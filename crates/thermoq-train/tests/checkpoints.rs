@@ -62,10 +62,10 @@ fn cd_checkpoint_fields_are_validated() {
     adam_of(&mut c).v[2] = -1e-3;
     expect_field(c.resume(), "optimizer.v[2]");
     let mut c = good.clone();
-    adam_of(&mut c).b2 = 1.5;
+    adam_of(&mut c).params.b2 = 1.5;
     expect_field(c.resume(), "optimizer.b2");
     let mut c = good.clone();
-    adam_of(&mut c).eps = -1.0;
+    adam_of(&mut c).params.eps = -1.0;
     expect_field(c.resume(), "optimizer.eps");
     let mut c = good.clone();
     let a = adam_of(&mut c);
@@ -125,7 +125,7 @@ fn dtm_checkpoint_fields_are_validated() {
     dtm_adam(&mut c, 0).v[5] = -1.0;
     expect_field(DtmRun::from_checkpoint(c), "optimizers[0].v[5]");
     let mut c = good.clone();
-    dtm_adam(&mut c, 0).b1 = -0.5;
+    dtm_adam(&mut c, 0).params.b1 = -0.5;
     expect_field(DtmRun::from_checkpoint(c), "optimizers[0].b1");
     let mut c = good.clone();
     c.acp[0].cp = -0.01;
