@@ -30,6 +30,7 @@ pub mod coloring;
 pub mod error;
 pub mod format;
 pub mod graph;
+pub mod names;
 pub mod rng;
 pub mod state;
 

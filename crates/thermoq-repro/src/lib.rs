@@ -79,35 +79,18 @@ pub enum Preset {
     Paper,
 }
 
-impl Preset {
-    /// `tiny`, `quick` or `paper`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Tiny => "tiny",
-            Self::Quick => "quick",
-            Self::Paper => "paper",
-        }
-    }
-}
-
-impl std::fmt::Display for Preset {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+thermoq_core::enum_names!(Preset {
+    Tiny => "tiny",
+    Quick => "quick",
+    Paper => "paper",
+});
 
 impl std::str::FromStr for Preset {
     type Err = ReproError;
     fn from_str(s: &str) -> Result<Self, ReproError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "tiny" => Ok(Self::Tiny),
-            "quick" => Ok(Self::Quick),
-            "paper" => Ok(Self::Paper),
-            _ => Err(ReproError::invalid(
-                "preset",
-                format!("is {s:?}, expected `quick` or `paper`"),
-            )),
-        }
+        Self::from_name(&s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            ReproError::invalid("preset", format!("is {s:?}, expected `quick` or `paper`"))
+        })
     }
 }
 

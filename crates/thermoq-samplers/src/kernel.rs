@@ -31,35 +31,19 @@ pub enum KernelKind {
     BlkRs,
 }
 
+thermoq_core::enum_names!(KernelKind {
+    Rs1 => "rs1",
+    Ss1 => "ss1",
+    Mh1 => "mh1",
+    BlkAlt => "blk-alt",
+    BlkSym => "blk-sym",
+    BlkRs => "blk-rs",
+});
+
 impl KernelKind {
-    /// All kinds, in table order.
-    pub const ALL: [KernelKind; 6] = [
-        Self::Rs1,
-        Self::Ss1,
-        Self::Mh1,
-        Self::BlkAlt,
-        Self::BlkSym,
-        Self::BlkRs,
-    ];
-
-    /// The lowercase CLI name (`rs1`, `blk-sym`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Rs1 => "rs1",
-            Self::Ss1 => "ss1",
-            Self::Mh1 => "mh1",
-            Self::BlkAlt => "blk-alt",
-            Self::BlkSym => "blk-sym",
-            Self::BlkRs => "blk-rs",
-        }
-    }
-
     /// Parses a CLI name (case-insensitive; `_` accepted for `-`).
     pub fn parse(s: &str) -> Result<Self, SamplerError> {
-        let t = s.to_ascii_lowercase().replace('_', "-");
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == t)
+        Self::from_name(&s.to_ascii_lowercase().replace('_', "-"))
             .ok_or(SamplerError::UnknownKernel { name: s.into() })
     }
 
@@ -80,12 +64,6 @@ impl KernelKind {
         } else {
             SiteRule::HeatBath
         }
-    }
-}
-
-impl std::fmt::Display for KernelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 

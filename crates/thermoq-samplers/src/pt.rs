@@ -327,15 +327,10 @@ pub enum SwapScheme {
     PtDeo,
 }
 
-impl SwapScheme {
-    /// Short name: `pt-sym` or `pt-deo`.
-    pub fn name(self) -> &'static str {
-        match self {
-            SwapScheme::PtSym => "pt-sym",
-            SwapScheme::PtDeo => "pt-deo",
-        }
-    }
-}
+thermoq_core::enum_names!(SwapScheme {
+    PtSym => "pt-sym",
+    PtDeo => "pt-deo",
+});
 
 /// The state of one PT chain: a configuration per rung plus the replica labels' bookkeeping.
 #[derive(Clone, Debug)]

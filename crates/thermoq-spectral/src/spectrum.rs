@@ -28,16 +28,12 @@ pub enum Parity {
     None,
 }
 
-impl Parity {
-    /// Lowercase name (`even`, `odd`, `none`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Even => "even",
-            Self::Odd => "odd",
-            Self::None => "none",
-        }
-    }
-}
+// The same names as serde's `lowercase` form above.
+thermoq_core::enum_names!(Parity {
+    Even => "even",
+    Odd => "odd",
+    None => "none",
+});
 
 /// Eigenvalues and π-orthonormal eigenfunctions of a reversible sweep kernel.
 ///

@@ -55,32 +55,22 @@ impl Schedule {
         }
     }
 
-    /// The name, `"log"` or `"linear"` (the serde and [`Display`](std::fmt::Display) form).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Log => "log",
-            Self::Linear => "linear",
-        }
-    }
-
     /// Parses `log` or `linear`.
     pub fn parse(s: &str) -> Result<Self, DtmError> {
-        match s.to_ascii_lowercase().as_str() {
-            "log" => Ok(Self::Log),
-            "linear" => Ok(Self::Linear),
-            _ => Err(DtmError::invalid(
+        Self::from_name(&s.to_ascii_lowercase()).ok_or_else(|| {
+            DtmError::invalid(
                 "schedule",
                 format!("is {s:?}, expected \"log\" or \"linear\""),
-            )),
-        }
+            )
+        })
     }
 }
 
-impl std::fmt::Display for Schedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+// The serde names above are these (a test checks it).
+thermoq_core::enum_names!(Schedule {
+    Log => "log",
+    Linear => "linear",
+});
 
 /// `J = −½ ln tanh(λΔt/2) = artanh(e^{−λΔt})`: `∞` at `λΔt = 0`, `0` at `λΔt = ∞`.
 pub fn coupling(lambda: f64, dt: f64) -> f64 {
@@ -306,6 +296,16 @@ impl ForwardProcess {
 #[allow(clippy::unwrap_used)] // fixed test inputs, not user data
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedule_names_are_the_serde_names() {
+        for s in Schedule::ALL {
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{s}\""));
+            assert_eq!(Schedule::parse(&s.name().to_uppercase()).unwrap(), s);
+        }
+        assert!(Schedule::parse("cosine").is_err());
+    }
 
     #[test]
     fn coupling_limits() {

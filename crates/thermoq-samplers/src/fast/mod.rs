@@ -125,32 +125,19 @@ pub enum Engine {
     Lanes,
 }
 
-impl Engine {
-    /// Every engine, `Auto` first.
-    pub const ALL: [Engine; 6] = [
-        Self::Auto,
-        Self::Sparse,
-        Self::SparseF32,
-        Self::Lattice,
-        Self::Dense,
-        Self::Lanes,
-    ];
+thermoq_core::enum_names!(Engine {
+    Auto => "auto",
+    Sparse => "sparse",
+    SparseF32 => "sparse-f32",
+    Lattice => "lattice",
+    Dense => "dense",
+    Lanes => "lanes",
+});
 
+impl Engine {
     /// The engine called `name` (as [`Engine::name`] writes it), if any.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.name() == name)
-    }
-
-    /// Lowercase name (`sparse`, `sparse-f32`, `lattice`, `dense`, `lanes`, `auto`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Sparse => "sparse",
-            Self::SparseF32 => "sparse-f32",
-            Self::Lattice => "lattice",
-            Self::Dense => "dense",
-            Self::Lanes => "lanes",
-        }
+        Self::from_name(name)
     }
 
     /// Random-number bit depth of the engine's comparison (see the module docs).
@@ -185,20 +172,16 @@ impl Generator {
     /// The generator called `name` (`chacha8`, or `xoshiro128+` also spelt `xoshiro128plus`).
     pub fn parse(name: &str) -> Option<Self> {
         match name {
-            "chacha8" => Some(Self::ChaCha8),
-            "xoshiro128+" | "xoshiro128plus" => Some(Self::Xoshiro128Plus),
-            _ => None,
-        }
-    }
-
-    /// Lowercase name (`chacha8`, `xoshiro128+`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ChaCha8 => "chacha8",
-            Self::Xoshiro128Plus => "xoshiro128+",
+            "xoshiro128plus" => Some(Self::Xoshiro128Plus),
+            _ => Self::from_name(name),
         }
     }
 }
+
+thermoq_core::enum_names!(Generator {
+    ChaCha8 => "chacha8",
+    Xoshiro128Plus => "xoshiro128+",
+});
 
 enum Imp {
     Sparse(SparseEngine<f64>),

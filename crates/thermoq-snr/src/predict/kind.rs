@@ -16,28 +16,9 @@ pub enum PredictorKind {
     MatrixFree,
 }
 
-impl PredictorKind {
-    /// Every predictor, in report order.
-    pub const ALL: [Self; 4] = [
-        Self::Naive,
-        Self::OneGap,
-        Self::StructPerp,
-        Self::MatrixFree,
-    ];
-
-    /// The name the predictor reports (`naive`, `one-gap`, `struct-perp`, `matrix-free`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Naive => "naive",
-            Self::OneGap => "one-gap",
-            Self::StructPerp => "struct-perp",
-            Self::MatrixFree => "matrix-free",
-        }
-    }
-}
-
-impl std::fmt::Display for PredictorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+thermoq_core::enum_names!(PredictorKind {
+    Naive => "naive",
+    OneGap => "one-gap",
+    StructPerp => "struct-perp",
+    MatrixFree => "matrix-free",
+});
