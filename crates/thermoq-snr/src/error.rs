@@ -6,7 +6,7 @@
 use thiserror::Error;
 
 /// Everything that can go wrong in the signal-to-noise estimators.
-#[derive(Debug, Clone, PartialEq, Error)]
+#[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum SnrError {
     /// No chains were supplied to a multi-chain estimator.
@@ -93,12 +93,6 @@ pub enum SnrError {
         /// What was expected.
         message: String,
     },
-    /// The sampler refused its configuration.
-    #[error("sampler: {message}")]
-    Sampler {
-        /// The sampler's message.
-        message: String,
-    },
     /// An input has the wrong length or shape.
     #[error("{what}: has size {found}, expected {expected}")]
     Shape {
@@ -129,12 +123,22 @@ pub enum SnrError {
         /// What was expected.
         expected: &'static str,
     },
-    /// A lower crate (models, samplers, spectral) refused the input.
+    /// `thermoq-models` refused the input (e.g. a model too large to enumerate).
+    #[error("models: {0}")]
+    Model(#[from] thermoq_models::ModelError),
+    /// `thermoq-samplers` refused the input (e.g. a kernel without the colouring it needs).
+    #[error("samplers: {0}")]
+    Sampler(#[from] thermoq_samplers::SamplerError),
+    /// `thermoq-spectral` failed (eigensolve, Poisson solve, dense operator).
+    #[error("spectral: {0}")]
+    Spectral(#[from] thermoq_spectral::SpectralError),
+    /// A numerical step with no error type of its own failed (a dense eigensolve, a non-finite
+    /// asymptotic variance, a Poisson solve whose dense fallback failed too).
     #[error("{layer}: {message}")]
-    Upstream {
-        /// Which crate or step failed.
+    Numerical {
+        /// Which step failed.
         layer: &'static str,
-        /// Its message.
+        /// What happened.
         message: String,
     },
     /// The operation does not support this kernel or model.

@@ -92,14 +92,12 @@ where
         }
         batch.chain_mut(c).copy_from_slice(x);
     }
-    let rec = BatchSampler::new(model, kernel, starts.len(), seed)
-        .run(&mut batch, burn_in, sweeps, |_| {
-            TraceObserver::new(model, set)
-        })
-        .map_err(|e| SnrError::Upstream {
-            layer: "samplers",
-            message: e.to_string(),
-        })?;
+    let rec = BatchSampler::new(model, kernel, starts.len(), seed).run(
+        &mut batch,
+        burn_in,
+        sweeps,
+        |_| TraceObserver::new(model, set),
+    )?;
     let means = rec.sums.observable_means(set);
     let (mut tmax, mut found) = (0.0f64, true);
     let mut status = TauStatus::Resolved;

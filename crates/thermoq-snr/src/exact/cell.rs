@@ -164,10 +164,6 @@ impl CellReport {
     }
 }
 
-fn upstream(layer: &'static str) -> impl Fn(String) -> SnrError {
-    move |message| SnrError::Upstream { layer, message }
-}
-
 /// The sweep-kernel spectrum of a reversible kernel.
 pub fn spectrum_of<M, K>(kernel: &K, model: &M) -> Result<Spectrum, SnrError>
 where
@@ -175,7 +171,7 @@ where
     K: Kernel<M>,
 {
     thermoq_spectral::decompose(kernel, model, &thermoq_spectral::SpectralParams::default())
-        .map_err(|e| upstream("spectral")(e.to_string()))
+        .map_err(SnrError::from)
 }
 
 /// Exact asymptotic variances `v_a` by the matrix-free Poisson solver of `thermoq-spectral`
@@ -195,8 +191,11 @@ pub fn asymptotic_variances_poisson(
         // Krylov methods can break down on slowly mixing non-reversible kernels; small models
         // then get the same quantity from a dense solve.
         Err(e) if ek.n() <= DENSE_POISSON_MAX_SPINS => asymptotic_variances_dense(ek, pi, table)
-            .map_err(|d| upstream("spectral (Poisson)")(format!("{e}; dense fallback: {d}"))),
-        Err(e) => Err(upstream("spectral (Poisson)")(e.to_string())),
+            .map_err(|d| SnrError::Numerical {
+                layer: "spectral (Poisson)",
+                message: format!("{e}; dense fallback: {d}"),
+            }),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -211,8 +210,7 @@ pub fn asymptotic_variances_dense(
     table: &[Vec<f64>],
 ) -> Result<Vec<f64>, SnrError> {
     use faer::linalg::solvers::Solve;
-    let p = thermoq_spectral::operator::dense_sweep_matrix(ek)
-        .map_err(|e| upstream("spectral (dense sweep)")(e.to_string()))?;
+    let p = thermoq_spectral::operator::dense_sweep_matrix(ek)?;
     let ns = pi.len();
     let a = faer::Mat::<f64>::from_fn(ns, ns, |i, j| {
         f64::from(u8::from(i == j)) - p[(i, j)] + pi[j]
@@ -235,7 +233,7 @@ pub fn asymptotic_variances_dense(
         }
         let v = 2.0 * fu - ff;
         if !v.is_finite() {
-            return Err(SnrError::Upstream {
+            return Err(SnrError::Numerical {
                 layer: "dense Poisson",
                 message: format!("observable {k}: non-finite asymptotic variance"),
             });
@@ -354,7 +352,7 @@ where
         chains,
         params,
     } = *req;
-    let law = ExactLaw::new(model).map_err(|e| upstream("models")(e.to_string()))?;
+    let law = ExactLaw::new(model)?;
     let table = law.observable_table(model, params.observables);
     let eg = ExactGradient::new(&law.pi, &table, data_means)?;
     let g_norm2 = eg.norm2();
@@ -407,8 +405,7 @@ where
         let cfg = WindowConfig::new(b, k, chains)?;
         let qop = qop_spectral(spec, fhat.as_ref(), &eg.g, &params.start, &cfg)?;
         let v_poisson = if params.matrix_free {
-            let ek =
-                ExactKernel::new(kernel, model).map_err(|e| upstream("samplers")(e.to_string()))?;
+            let ek = ExactKernel::new(kernel, model)?;
             Some(asymptotic_variances_poisson(&ek, &law.pi, &table)?)
         } else {
             None
@@ -471,8 +468,7 @@ where
             });
         };
         let cfg = WindowConfig::new(b, k, chains)?;
-        let ek =
-            ExactKernel::new(kernel, model).map_err(|e| upstream("samplers")(e.to_string()))?;
+        let ek = ExactKernel::new(kernel, model)?;
         let qop = qop_propagated(&ek, &law.pi, &table, &eg.g, &params.start, &cfg)?;
         let v = asymptotic_variances_poisson(&ek, &law.pi, &table)?;
         let tau_max = eg.tau_max(&v);

@@ -48,14 +48,8 @@ impl DenseDecomposition {
                 reason: "the kernel is not reversible; use the propagation / Poisson routes".into(),
             });
         }
-        let law = ExactLaw::new(model).map_err(|e| SnrError::Upstream {
-            layer: "models",
-            message: e.to_string(),
-        })?;
-        let ek = ExactKernel::new(kernel, model).map_err(|e| SnrError::Upstream {
-            layer: "samplers",
-            message: e.to_string(),
-        })?;
+        let law = ExactLaw::new(model)?;
+        let ek = ExactKernel::new(kernel, model)?;
         let (step, r) = split_step(ek.plan());
         let p = dense_matrix(&ek, step);
         Self::from_step_matrix(model.n_spins(), law.pi, &p, r)
@@ -85,7 +79,7 @@ impl DenseDecomposition {
         });
         let evd = a
             .self_adjoint_eigen(Side::Lower)
-            .map_err(|e| SnrError::Upstream {
+            .map_err(|e| SnrError::Numerical {
                 layer: "faer eigh",
                 message: format!("{e:?}"),
             })?;

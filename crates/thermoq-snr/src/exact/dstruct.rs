@@ -257,12 +257,7 @@ pub fn struct_perp_gradient<M: EnergyModel + ?Sized>(
     let pbar = centred(pi, &params);
 
     // second term: per-site weights w_i(s)
-    let ek = thermoq_samplers::exact::ExactKernel::new(kernel, model).map_err(|e| {
-        SnrError::Upstream {
-            layer: "samplers",
-            message: e.to_string(),
-        }
-    })?;
+    let ek = thermoq_samplers::exact::ExactKernel::new(kernel, model)?;
     let sq: Vec<f64> = pi.iter().map(|x| x.sqrt()).collect();
     let mut wsite = vec![vec![0.0; ns]; n];
     for (i, wi) in wsite.iter_mut().enumerate() {
