@@ -19,7 +19,7 @@ use thermoq_models::{EnergyModel, EnergyModelExt, IsingModel, ObservableSet};
 use thermoq_samplers::{GibbsKernel, KernelKind};
 use thermoq_snr::exact::{CellParams, CellReport, Sweeps, analyze_cell};
 
-/// Which gradient observables enter `g` and `Q`.
+/// Which gradient observables enter `g` and `Q` (`snr`) or are analysed (`spectrum`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Observables {

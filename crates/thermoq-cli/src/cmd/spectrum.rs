@@ -8,8 +8,9 @@
 //! Poisson solves run on the `2^{N−1}` representatives of each sector
 //! (`thermoq_spectral::sector`); non-reversible kernels keep `gap: null` there.
 
+use super::snr::Observables;
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
 use thermoq_models::{EnergyModel, EnergyModelExt, IsingModel, ObservableSet, exact::ExactLaw};
@@ -17,18 +18,23 @@ use thermoq_samplers::{GibbsKernel, Kernel, KernelKind, exact::ExactKernel};
 use thermoq_spectral::certificate::certify;
 use thermoq_spectral::operator::MAX_DENSE_SPINS;
 use thermoq_spectral::{
-    LanczosParams, PoissonParams, PoissonResult, SectorKernel, SpectralParams, Spectrum,
+    LanczosParams, Parity, PoissonParams, PoissonResult, SectorKernel, SpectralParams, Spectrum,
     asymptotic_variances, decompose, eigenvalues_general, sector_asymptotic_variances, sector_law,
     top_of_spectrum,
 };
 
-/// Which gradient observables to analyse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SpectrumObservables {
-    /// `f_ij = −x_i x_j`, one per edge in edge order.
-    Couplings,
-    /// Couplings, then `f_i = −x_i`.
-    All,
+/// How the spectrum in a [`SpectrumReport`] was computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpectrumMethod {
+    /// Dense symmetric eigendecomposition (reversible kernels up to the dense limit).
+    Dense,
+    /// Dense general eigenvalues, reported as moduli (non-reversible kernels).
+    DenseGeneral,
+    /// Lanczos per parity sector with full reorthogonalization, past the dense limit.
+    Lanczos,
+    /// No spectrum (non-reversible kernels past the dense limit).
+    None,
 }
 
 /// Arguments of `thermoq spectrum`.
@@ -42,7 +48,7 @@ pub struct SpectrumArgs {
     pub kernel: String,
     /// Observables: couplings or all (couplings then biases).
     #[arg(long, value_enum, default_value = "couplings")]
-    pub observables: SpectrumObservables,
+    pub observables: Observables,
     /// Print JSON (one object) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -75,12 +81,12 @@ pub struct SpectrumReport {
     pub sigma_top: Vec<f64>,
     /// Parity of each entry of `sigma_top` (`even`, `odd`, `none`; empty for non-reversible
     /// kernels).
-    pub sigma_top_parity: Vec<String>,
+    pub sigma_top_parity: Vec<Parity>,
     /// How the spectrum was computed: `dense`, `dense-general` (non-reversible, moduli),
     /// `lanczos` (per parity sector, full reorthogonalization, past the dense limit) or `none`.
-    pub spectrum_method: String,
+    pub spectrum_method: SpectrumMethod,
     /// Parity of φ_2 (`odd`, `even`, `none`).
-    pub phi2_parity: String,
+    pub phi2_parity: Parity,
     /// `max_a |⟨f̄_a, φ_2⟩_π|` (null for non-reversible kernels or above the dense limit).
     pub phi2_max_overlap: Option<f64>,
     /// `E_π f_a` per observable.
@@ -109,7 +115,7 @@ impl SpectrumArgs {
                 r.model, r.kernel, r.n, r.n_states
             );
             if let Some(g) = r.gap {
-                println!("gap {g:.6e}  phi2 {}", r.phi2_parity);
+                println!("gap {g:.6e}  phi2 {}", r.phi2_parity.name());
             }
             println!("sigma_top {:?}", r.sigma_top);
             for (a, t) in r.tau_int_sweeps.iter().enumerate() {
@@ -140,10 +146,7 @@ impl SpectrumArgs {
         }
         let kind = KernelKind::parse(&self.kernel)?;
         let kernel = GibbsKernel::new(kind, model.graph(), None)?;
-        let set = match self.observables {
-            SpectrumObservables::Couplings => ObservableSet::Couplings,
-            SpectrumObservables::All => ObservableSet::All,
-        };
+        let set: ObservableSet = self.observables.into();
         let dense = n <= MAX_DENSE_SPINS;
         let na = model.n_observables(set);
         let budget = crate::budget::Budget::new(self.max_memory.as_deref())?;
@@ -173,8 +176,8 @@ impl SpectrumArgs {
             Vec::new()
         };
         let (mut gap, mut sigma_top, mut parity, mut overlap) =
-            (None, Vec::new(), "none".to_string(), None);
-        let (mut top_parity, mut method) = (Vec::new(), "none".to_string());
+            (None, Vec::new(), Parity::None, None);
+        let (mut top_parity, mut method) = (Vec::new(), SpectrumMethod::None);
         let res: Vec<PoissonResult>;
         let mut full_op = None;
         if !dense && reversible {
@@ -187,9 +190,9 @@ impl SpectrumArgs {
             let top = top_of_spectrum(&sk, &pi, &LanczosParams::default())?;
             gap = Some(top.gap);
             sigma_top = top.sigma;
-            top_parity = top.parity.iter().map(|p| p.name().to_string()).collect();
-            parity = top_parity.get(1).cloned().unwrap_or(parity);
-            method = "lanczos".into();
+            top_parity = top.parity;
+            parity = top_parity.get(1).copied().unwrap_or(parity);
+            method = SpectrumMethod::Lanczos;
             stages.stage(&format!("sector Poisson solves for {na} observables"));
             let (rows, sectors) = sk.observable_rows(&model, set)?;
             res = sector_asymptotic_variances(&sk, &pi, &rows, &sectors, &poisson)?;
@@ -205,20 +208,15 @@ impl SpectrumArgs {
                 let ov = sp.try_overlaps(&table)?;
                 gap = Some(sp.gap());
                 sigma_top = sp.sigma.iter().take(10).copied().collect();
-                top_parity = sp
-                    .parity
-                    .iter()
-                    .take(10)
-                    .map(|p| p.name().to_string())
-                    .collect();
-                parity = sp.phi2_parity().name().to_string();
+                top_parity = sp.parity.iter().take(10).copied().collect();
+                parity = sp.phi2_parity();
                 overlap = Some(Spectrum::phi2_max_overlap(ov.as_ref()));
-                method = "dense".into();
+                method = SpectrumMethod::Dense;
             } else if dense {
                 let ev = eigenvalues_general(&kernel, &model)?;
                 sigma_top = ev.iter().take(10).map(|z| z.norm()).collect();
                 gap = ev.get(1).map(|z| 1.0 - z.norm());
-                method = "dense-general".into();
+                method = SpectrumMethod::DenseGeneral;
             }
             stages.stage(&format!(
                 "tabulating the {} kernel on 2^{n} states",
@@ -295,7 +293,7 @@ mod tests {
         SpectrumArgs {
             model: path,
             kernel: kernel.into(),
-            observables: SpectrumObservables::Couplings,
+            observables: Observables::Couplings,
             json: true,
             max_memory: None,
         }
@@ -309,7 +307,7 @@ mod tests {
         let (_dir, path) = saved(&m);
         let r = args(path.clone(), "rs1").report().expect("report");
         assert_eq!(r.n_states, 128);
-        assert_eq!(r.phi2_parity, "odd");
+        assert_eq!(r.phi2_parity, Parity::Odd);
         assert!(r.phi2_max_overlap.expect("dense") <= 1e-12);
         assert_eq!(r.sigma_top.len(), 10);
         assert!(r.reversibility_residual <= 1e-12 && r.stationarity_residual <= 1e-12);
@@ -333,13 +331,13 @@ mod tests {
     fn fifteen_spins_get_a_lanczos_spectrum() {
         let (_dir, path) = saved(&builders::sherrington_kirkpatrick(15, 1.0, 2));
         let r = args(path.clone(), "rs1").report().expect("report");
-        assert_eq!(r.spectrum_method, "lanczos");
+        assert_eq!(r.spectrum_method, SpectrumMethod::Lanczos);
         let gap = r.gap.expect("numeric gap");
         assert!(gap > 0.0 && gap < 1.0, "gap {gap}");
         assert_eq!(r.sigma_top.len(), 10);
         assert_eq!(r.sigma_top_parity.len(), 10);
         assert_eq!(r.sigma_top[0], 1.0);
-        assert_eq!(r.sigma_top_parity[0], "even");
+        assert_eq!(r.sigma_top_parity[0], Parity::Even);
         assert_eq!(r.phi2_parity, r.sigma_top_parity[1]);
         assert!(r.sigma_top.windows(2).all(|w| w[0] >= w[1]));
         assert!((1.0 - r.sigma_top[1] - gap).abs() == 0.0);
@@ -350,7 +348,9 @@ mod tests {
                 .all(|t| t.is_finite() && *t >= 1.0 - 1e-9)
         );
         let s = args(path, "blk-alt").report().expect("blk-alt");
-        assert!(s.gap.is_none() && s.sigma_top.is_empty() && s.spectrum_method == "none");
+        assert!(
+            s.gap.is_none() && s.sigma_top.is_empty() && s.spectrum_method == SpectrumMethod::None
+        );
     }
 
     #[test]
