@@ -60,19 +60,9 @@ pub struct SpectrumArgs {
     pub max_memory: Option<String>,
 }
 
-/// What `thermoq spectrum` reports.
+/// The top of the sweep-kernel spectrum in a [`SpectrumReport`] (flattened into it).
 #[derive(Debug, Serialize)]
-pub struct SpectrumReport {
-    /// The model file.
-    pub model: String,
-    /// Kernel name.
-    pub kernel: String,
-    /// Whether the kernel is reversible (dense symmetric route) or not (general eigenvalues).
-    pub reversible: bool,
-    /// Number of spins.
-    pub n: usize,
-    /// Number of states `2^N`.
-    pub n_states: usize,
+pub struct SpectrumTop {
     /// Reversible: `1 − σ_2` of the sweep kernel; non-reversible: `1 − |λ_2|` (dense only: null
     /// above the dense limit for non-reversible kernels).
     pub gap: Option<f64>,
@@ -89,6 +79,38 @@ pub struct SpectrumReport {
     pub phi2_parity: Parity,
     /// `max_a |⟨f̄_a, φ_2⟩_π|` (null for non-reversible kernels or above the dense limit).
     pub phi2_max_overlap: Option<f64>,
+}
+
+impl Default for SpectrumTop {
+    /// No spectrum (non-reversible kernels past the dense limit).
+    fn default() -> Self {
+        Self {
+            gap: None,
+            sigma_top: Vec::new(),
+            sigma_top_parity: Vec::new(),
+            spectrum_method: SpectrumMethod::None,
+            phi2_parity: Parity::None,
+            phi2_max_overlap: None,
+        }
+    }
+}
+
+/// What `thermoq spectrum` reports.
+#[derive(Debug, Serialize)]
+pub struct SpectrumReport {
+    /// The model file.
+    pub model: String,
+    /// Kernel name.
+    pub kernel: String,
+    /// Whether the kernel is reversible (dense symmetric route) or not (general eigenvalues).
+    pub reversible: bool,
+    /// Number of spins.
+    pub n: usize,
+    /// Number of states `2^N`.
+    pub n_states: usize,
+    /// The top of the sweep-kernel spectrum.
+    #[serde(flatten)]
+    pub top: SpectrumTop,
     /// `E_π f_a` per observable.
     pub mean: Vec<f64>,
     /// `Var_π f_a` per observable.
@@ -114,10 +136,10 @@ impl SpectrumArgs {
                 "model {} kernel {} N = {} ({} states)",
                 r.model, r.kernel, r.n, r.n_states
             );
-            if let Some(g) = r.gap {
-                println!("gap {g:.6e}  phi2 {}", r.phi2_parity.name());
+            if let Some(g) = r.top.gap {
+                println!("gap {g:.6e}  phi2 {}", r.top.phi2_parity.name());
             }
-            println!("sigma_top {:?}", r.sigma_top);
+            println!("sigma_top {:?}", r.top.sigma_top);
             for (a, t) in r.tau_int_sweeps.iter().enumerate() {
                 println!(
                     "f[{a}] mean {:+.6} var {:.6} tau_int {t:.4}",
@@ -175,9 +197,7 @@ impl SpectrumArgs {
         } else {
             Vec::new()
         };
-        let (mut gap, mut sigma_top, mut parity, mut overlap) =
-            (None, Vec::new(), Parity::None, None);
-        let (mut top_parity, mut method) = (Vec::new(), SpectrumMethod::None);
+        let mut top = SpectrumTop::default();
         let res: Vec<PoissonResult>;
         let mut full_op = None;
         if !dense && reversible {
@@ -187,12 +207,15 @@ impl SpectrumArgs {
                 "Lanczos top of the spectrum on {} states per sector",
                 sk.n_states()
             ));
-            let top = top_of_spectrum(&sk, &pi, &LanczosParams::default())?;
-            gap = Some(top.gap);
-            sigma_top = top.sigma;
-            top_parity = top.parity;
-            parity = top_parity.get(1).copied().unwrap_or(parity);
-            method = SpectrumMethod::Lanczos;
+            let t = top_of_spectrum(&sk, &pi, &LanczosParams::default())?;
+            top = SpectrumTop {
+                gap: Some(t.gap),
+                sigma_top: t.sigma,
+                phi2_parity: t.parity.get(1).copied().unwrap_or(Parity::None),
+                sigma_top_parity: t.parity,
+                spectrum_method: SpectrumMethod::Lanczos,
+                phi2_max_overlap: None,
+            };
             stages.stage(&format!("sector Poisson solves for {na} observables"));
             let (rows, sectors) = sk.observable_rows(&model, set)?;
             res = sector_asymptotic_variances(&sk, &pi, &rows, &sectors, &poisson)?;
@@ -206,17 +229,22 @@ impl SpectrumArgs {
             if dense && reversible {
                 let sp = decompose(&kernel, &model, &SpectralParams::default())?;
                 let ov = sp.try_overlaps(&table)?;
-                gap = Some(sp.gap());
-                sigma_top = sp.sigma.iter().take(10).copied().collect();
-                top_parity = sp.parity.iter().take(10).copied().collect();
-                parity = sp.phi2_parity();
-                overlap = Some(Spectrum::phi2_max_overlap(ov.as_ref()));
-                method = SpectrumMethod::Dense;
+                top = SpectrumTop {
+                    gap: Some(sp.gap()),
+                    sigma_top: sp.sigma.iter().take(10).copied().collect(),
+                    sigma_top_parity: sp.parity.iter().take(10).copied().collect(),
+                    spectrum_method: SpectrumMethod::Dense,
+                    phi2_parity: sp.phi2_parity(),
+                    phi2_max_overlap: Some(Spectrum::phi2_max_overlap(ov.as_ref())),
+                };
             } else if dense {
                 let ev = eigenvalues_general(&kernel, &model)?;
-                sigma_top = ev.iter().take(10).map(|z| z.norm()).collect();
-                gap = ev.get(1).map(|z| 1.0 - z.norm());
-                method = SpectrumMethod::DenseGeneral;
+                top = SpectrumTop {
+                    gap: ev.get(1).map(|z| 1.0 - z.norm()),
+                    sigma_top: ev.iter().take(10).map(|z| z.norm()).collect(),
+                    spectrum_method: SpectrumMethod::DenseGeneral,
+                    ..SpectrumTop::default()
+                };
             }
             stages.stage(&format!(
                 "tabulating the {} kernel on 2^{n} states",
@@ -260,12 +288,7 @@ impl SpectrumArgs {
             reversible,
             n,
             n_states: op.n_states(),
-            gap,
-            sigma_top,
-            sigma_top_parity: top_parity,
-            spectrum_method: method,
-            phi2_parity: parity,
-            phi2_max_overlap: overlap,
+            top,
             mean: res.iter().map(|r| r.mean).collect(),
             variance: res.iter().map(|r| r.variance).collect(),
             tau_int_sweeps: res.iter().map(|r| r.tau_int).collect(),
@@ -307,9 +330,9 @@ mod tests {
         let (_dir, path) = saved(&m);
         let r = args(path.clone(), "rs1").report().expect("report");
         assert_eq!(r.n_states, 128);
-        assert_eq!(r.phi2_parity, Parity::Odd);
-        assert!(r.phi2_max_overlap.expect("dense") <= 1e-12);
-        assert_eq!(r.sigma_top.len(), 10);
+        assert_eq!(r.top.phi2_parity, Parity::Odd);
+        assert!(r.top.phi2_max_overlap.expect("dense") <= 1e-12);
+        assert_eq!(r.top.sigma_top.len(), 10);
         assert!(r.reversibility_residual <= 1e-12 && r.stationarity_residual <= 1e-12);
         let k = GibbsKernel::new(KernelKind::Rs1, m.graph(), None).expect("kernel");
         let sp = decompose(&k, &m, &SpectralParams::default()).expect("decompose");
@@ -321,7 +344,7 @@ mod tests {
         }
         let s = args(path, "ss1").report().expect("ss1");
         assert!(!s.reversible && s.reversibility_residual > 1e-4);
-        assert!(s.gap.expect("dense") > 0.0);
+        assert!(s.top.gap.expect("dense") > 0.0);
     }
 
     /// Past the dense limit a reversible kernel gets its gap and top of spectrum by Lanczos per
@@ -331,16 +354,16 @@ mod tests {
     fn fifteen_spins_get_a_lanczos_spectrum() {
         let (_dir, path) = saved(&builders::sherrington_kirkpatrick(15, 1.0, 2));
         let r = args(path.clone(), "rs1").report().expect("report");
-        assert_eq!(r.spectrum_method, SpectrumMethod::Lanczos);
-        let gap = r.gap.expect("numeric gap");
+        assert_eq!(r.top.spectrum_method, SpectrumMethod::Lanczos);
+        let gap = r.top.gap.expect("numeric gap");
         assert!(gap > 0.0 && gap < 1.0, "gap {gap}");
-        assert_eq!(r.sigma_top.len(), 10);
-        assert_eq!(r.sigma_top_parity.len(), 10);
-        assert_eq!(r.sigma_top[0], 1.0);
-        assert_eq!(r.sigma_top_parity[0], Parity::Even);
-        assert_eq!(r.phi2_parity, r.sigma_top_parity[1]);
-        assert!(r.sigma_top.windows(2).all(|w| w[0] >= w[1]));
-        assert!((1.0 - r.sigma_top[1] - gap).abs() == 0.0);
+        assert_eq!(r.top.sigma_top.len(), 10);
+        assert_eq!(r.top.sigma_top_parity.len(), 10);
+        assert_eq!(r.top.sigma_top[0], 1.0);
+        assert_eq!(r.top.sigma_top_parity[0], Parity::Even);
+        assert_eq!(r.top.phi2_parity, r.top.sigma_top_parity[1]);
+        assert!(r.top.sigma_top.windows(2).all(|w| w[0] >= w[1]));
+        assert!((1.0 - r.top.sigma_top[1] - gap).abs() == 0.0);
         assert!(r.poisson_residual_max <= 1e-10);
         assert!(
             r.tau_int_sweeps
@@ -349,7 +372,9 @@ mod tests {
         );
         let s = args(path, "blk-alt").report().expect("blk-alt");
         assert!(
-            s.gap.is_none() && s.sigma_top.is_empty() && s.spectrum_method == SpectrumMethod::None
+            s.top.gap.is_none()
+                && s.top.sigma_top.is_empty()
+                && s.top.spectrum_method == SpectrumMethod::None
         );
     }
 
