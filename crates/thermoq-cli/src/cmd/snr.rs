@@ -303,7 +303,12 @@ fn print_text(o: &SnrOutput) {
         let (pr, v) = (&p.prediction, &p.verdict);
         println!(
             "{:<12} {:>14.6e} {:>14.6e} {:>12.4e} {:>7} {:>5}",
-            pr.predictor, pr.q, pr.t, v.ratio, v.within_2, pr.cluster_size
+            pr.predictor.name(),
+            pr.q,
+            pr.t,
+            v.ratio,
+            v.within_2,
+            pr.cluster_size
         );
     }
     if let Some(m) = &o.monte_carlo {
@@ -350,7 +355,7 @@ mod tests {
             .expect("snr");
         let q_op = out.report.qop.q_op;
         assert!(q_op.is_finite() && q_op > 0.0);
-        for k in ["naive", "one-gap", "struct-perp", "matrix-free"] {
+        for k in thermoq_snr::predict::PredictorKind::ALL {
             assert!(out.report.prediction(k).is_some(), "missing {k}");
         }
         let spectrum = out.report.spectrum.as_ref().expect("reversible");
