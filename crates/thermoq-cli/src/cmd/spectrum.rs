@@ -95,6 +95,32 @@ impl Default for SpectrumTop {
     }
 }
 
+/// The Poisson-route facts per observable in a [`SpectrumReport`] (flattened into it), edge
+/// order, then biases.
+#[derive(Debug, Serialize)]
+pub struct ObservableMoments {
+    /// `E_π f_a` per observable.
+    pub mean: Vec<f64>,
+    /// `Var_π f_a` per observable.
+    pub variance: Vec<f64>,
+    /// Exact `τ_int = v_a / Var_π f_a` in sweeps, per observable (edge order, then biases).
+    pub tau_int_sweeps: Vec<f64>,
+    /// Largest relative residual of the Poisson solves.
+    pub poisson_residual_max: f64,
+}
+
+impl ObservableMoments {
+    /// The columns of one Poisson result per observable.
+    fn from_results(res: &[PoissonResult]) -> Self {
+        Self {
+            mean: res.iter().map(|r| r.mean).collect(),
+            variance: res.iter().map(|r| r.variance).collect(),
+            tau_int_sweeps: res.iter().map(|r| r.tau_int).collect(),
+            poisson_residual_max: res.iter().map(|r| r.residual).fold(0.0, f64::max),
+        }
+    }
+}
+
 /// What `thermoq spectrum` reports.
 #[derive(Debug, Serialize)]
 pub struct SpectrumReport {
@@ -111,14 +137,9 @@ pub struct SpectrumReport {
     /// The top of the sweep-kernel spectrum.
     #[serde(flatten)]
     pub top: SpectrumTop,
-    /// `E_π f_a` per observable.
-    pub mean: Vec<f64>,
-    /// `Var_π f_a` per observable.
-    pub variance: Vec<f64>,
-    /// Exact `τ_int = v_a / Var_π f_a` in sweeps, per observable (edge order, then biases).
-    pub tau_int_sweeps: Vec<f64>,
-    /// Largest relative residual of the Poisson solves.
-    pub poisson_residual_max: f64,
+    /// The exact moments and `τ_int` per observable (Poisson route).
+    #[serde(flatten)]
+    pub observables: ObservableMoments,
     /// Detailed-balance residual (of the step for `Repeat` sweeps).
     pub reversibility_residual: f64,
     /// `‖πP − π‖_∞` of the sweep.
@@ -140,10 +161,11 @@ impl SpectrumArgs {
                 println!("gap {g:.6e}  phi2 {}", r.top.phi2_parity.name());
             }
             println!("sigma_top {:?}", r.top.sigma_top);
-            for (a, t) in r.tau_int_sweeps.iter().enumerate() {
+            let o = &r.observables;
+            for (a, t) in o.tau_int_sweeps.iter().enumerate() {
                 println!(
                     "f[{a}] mean {:+.6} var {:.6} tau_int {t:.4}",
-                    r.mean[a], r.variance[a]
+                    o.mean[a], o.variance[a]
                 );
             }
             println!(
@@ -289,10 +311,7 @@ impl SpectrumArgs {
             n,
             n_states: op.n_states(),
             top,
-            mean: res.iter().map(|r| r.mean).collect(),
-            variance: res.iter().map(|r| r.variance).collect(),
-            tau_int_sweeps: res.iter().map(|r| r.tau_int).collect(),
-            poisson_residual_max: res.iter().map(|r| r.residual).fold(0.0, f64::max),
+            observables: ObservableMoments::from_results(&res),
             reversibility_residual: cert.reversibility,
             stationarity_residual: cert.stationarity,
         })
@@ -339,8 +358,8 @@ mod tests {
         let law = ExactLaw::new(&m).expect("law");
         let t = law.observable_table(&m, ObservableSet::Couplings);
         let v = sp.asymptotic_variances(sp.overlaps(&t).as_ref());
-        for (a, tau) in r.tau_int_sweeps.iter().enumerate() {
-            assert!((tau - v[a] / r.variance[a]).abs() <= 1e-8 * tau);
+        for (a, tau) in r.observables.tau_int_sweeps.iter().enumerate() {
+            assert!((tau - v[a] / r.observables.variance[a]).abs() <= 1e-8 * tau);
         }
         let s = args(path, "ss1").report().expect("ss1");
         assert!(!s.reversible && s.reversibility_residual > 1e-4);
@@ -364,9 +383,10 @@ mod tests {
         assert_eq!(r.top.phi2_parity, r.top.sigma_top_parity[1]);
         assert!(r.top.sigma_top.windows(2).all(|w| w[0] >= w[1]));
         assert!((1.0 - r.top.sigma_top[1] - gap).abs() == 0.0);
-        assert!(r.poisson_residual_max <= 1e-10);
+        assert!(r.observables.poisson_residual_max <= 1e-10);
         assert!(
-            r.tau_int_sweeps
+            r.observables
+                .tau_int_sweeps
                 .iter()
                 .all(|t| t.is_finite() && *t >= 1.0 - 1e-9)
         );
