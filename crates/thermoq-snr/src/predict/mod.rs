@@ -183,32 +183,6 @@ pub struct ClusterRobustness {
     pub q: f64,
 }
 
-/// The mode a prediction is anchored on (naive: 1; one-gap: `j*`; struct-perp: slowest mode of
-/// `C*`); every field is `None` when there is none (matrix-free).
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Anchor {
-    /// Anchor mode index.
-    pub anchor_mode: Option<usize>,
-    /// `σ` of the anchor mode.
-    pub anchor_sigma: Option<f64>,
-    /// `1 − σ` of the anchor mode (naive: the spectral gap γ; one-gap: `γ_eff`).
-    pub gap: Option<f64>,
-    /// Parity of the anchor mode.
-    pub anchor_parity: Option<Parity>,
-}
-
-impl Anchor {
-    /// Mode `j` of `sv` as the anchor.
-    fn mode(sv: &SpectralView<'_>, j: usize) -> Self {
-        Self {
-            anchor_mode: Some(j),
-            anchor_sigma: Some(sv.sigma[j]),
-            gap: Some(1.0 - sv.sigma[j]),
-            anchor_parity: sv.parity.get(j).copied(),
-        }
-    }
-}
-
 /// A predictor's output and the diagnostics that justify it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Prediction {
@@ -220,9 +194,14 @@ pub struct Prediction {
     pub t: f64,
     /// Number of modes the prediction keeps (0 for matrix-free: it keeps all implicitly).
     pub cluster_size: usize,
-    /// The anchor mode (all `None` for matrix-free); flattened, so its fields sit beside these.
-    #[serde(flatten)]
-    pub anchor: Anchor,
+    /// Anchor mode index (naive: 1; one-gap: `j*`; struct-perp: slowest mode of `C*`).
+    pub anchor_mode: Option<usize>,
+    /// `σ` of the anchor mode.
+    pub anchor_sigma: Option<f64>,
+    /// `1 − σ` of the anchor mode (naive: the spectral gap γ; one-gap: `γ_eff`).
+    pub gap: Option<f64>,
+    /// Parity of the anchor mode.
+    pub anchor_parity: Option<Parity>,
     /// The modes kept (struct-perp; naive/one-gap: the anchor).
     pub cluster: Vec<usize>,
     /// Struct-perp at `ε_cluster ∈ {0.01, 0.05, 0.1}` (empty for the others).
@@ -236,7 +215,10 @@ impl Prediction {
             q,
             t,
             cluster_size: 0,
-            anchor: Anchor::default(),
+            anchor_mode: None,
+            anchor_sigma: None,
+            gap: None,
+            anchor_parity: None,
             cluster: Vec::new(),
             robustness: Vec::new(),
         }
