@@ -148,7 +148,7 @@ fn multi_colour_models() -> [(IsingModel, &'static str); 2] {
         Coloring::dsatur(model.graph()).n_colors() >= 3,
         "want a model with more than two colours"
     );
-    let lat = builders::lattice_2d(4, 3, 0.4, 0.2, 1.0).unwrap();
+    let lat = builders::lattice_2d(4, 3, 0.4, 0.2, 1.0).expect("lattice");
     [(model, "random sparse"), (lat, "4x3 lattice")]
 }
 

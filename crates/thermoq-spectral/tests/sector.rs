@@ -17,9 +17,9 @@ fn sectors_of(
     flip: bool,
     set: ObservableSet,
 ) -> (SectorKernel, Vec<f64>, Vec<Vec<f64>>, Vec<Sector>) {
-    let sk = SectorKernel::new(k, m, flip).unwrap();
-    let pi = sector_law(&sk, m).unwrap();
-    let (rows, sectors) = sk.observable_rows(m, set).unwrap();
+    let sk = SectorKernel::new(k, m, flip).expect("sector kernel");
+    let pi = sector_law(&sk, m).expect("sector law");
+    let (rows, sectors) = sk.observable_rows(m, set).expect("observable rows");
     (sk, pi, rows, sectors)
 }
 
