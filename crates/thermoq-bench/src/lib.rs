@@ -30,7 +30,7 @@ pub const CHAINS: usize = 64;
 /// Seed of every case's model and chains.
 pub const SEED: u64 = 2026;
 
-/// What can go wrong while building or timing a case.
+/// What can go wrong while building or timing a case (sampler and spectral cases alike).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BenchError {
@@ -43,6 +43,12 @@ pub enum BenchError {
     /// From `thermoq-samplers`.
     #[error(transparent)]
     Sampler(#[from] thermoq_samplers::SamplerError),
+    /// From `thermoq-spectral` (the spectral cases).
+    #[error(transparent)]
+    Spectral(#[from] thermoq_spectral::SpectralError),
+    /// The numpy subprocess of a spectral case, or its scratch file, failed.
+    #[error("numpy comparison: {0}")]
+    Numpy(String),
     /// The thrml peer (venv, spec file, process, its output) failed; the message names the step.
     #[error("{0}")]
     Peer(String),

@@ -13,6 +13,7 @@
 //! (from `/proc/self/stat`; null elsewhere) and the case's peak resident memory (`VmHWM` after
 //! resetting it through `/proc/self/clear_refs`; null where unsupported). Nothing here prints.
 
+use crate::BenchError;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,24 +26,6 @@ use thermoq_spectral::{
     LanczosParams, PoissonParams, SectorKernel, SpectralError, SpectralParams,
     asymptotic_variances, decompose, sector_asymptotic_variances, sector_law, top_of_spectrum,
 };
-
-/// What can go wrong in a spectral case.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SpectralBenchError {
-    /// From `thermoq-spectral`.
-    #[error(transparent)]
-    Spectral(#[from] SpectralError),
-    /// From `thermoq-models`.
-    #[error(transparent)]
-    Model(#[from] thermoq_models::ModelError),
-    /// From `thermoq-samplers`.
-    #[error(transparent)]
-    Sampler(#[from] thermoq_samplers::SamplerError),
-    /// The numpy subprocess or its scratch file failed.
-    #[error("numpy comparison: {0}")]
-    Python(String),
-}
 
 /// Where the Poisson solves of [`poisson_case`] run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,10 +86,7 @@ impl Clock {
     }
 }
 
-fn sk(
-    n: usize,
-    beta: f64,
-) -> Result<(thermoq_models::IsingModel, GibbsKernel), SpectralBenchError> {
+fn sk(n: usize, beta: f64) -> Result<(thermoq_models::IsingModel, GibbsKernel), BenchError> {
     let m = builders::sherrington_kirkpatrick(n, beta, 1);
     let k = GibbsKernel::new(KernelKind::Rs1, m.graph(), None)?;
     Ok((m, k))
@@ -118,7 +98,7 @@ pub fn dense_case(
     n: usize,
     beta: f64,
     eigh: bool,
-) -> Result<(Value, Option<faer::Mat<f64>>), SpectralBenchError> {
+) -> Result<(Value, Option<faer::Mat<f64>>), BenchError> {
     let (m, k) = sk(n, beta)?;
     let clock = Clock::start();
     let sp = decompose(&k, &m, &SpectralParams::default())?;
@@ -170,7 +150,7 @@ pub fn poisson_case(
     beta: f64,
     n_obs: Option<usize>,
     route: PoissonRoute,
-) -> Result<Value, SpectralBenchError> {
+) -> Result<Value, BenchError> {
     let (m, k) = sk(n, beta)?;
     let ne = m.graph().n_edges();
     let which: Vec<usize> = (0..n_obs.unwrap_or(ne).min(ne)).collect();
@@ -215,7 +195,7 @@ pub fn poisson_case(
 }
 
 /// The Lanczos top of the spectrum (ten sweep eigenvalues over both parity sectors).
-pub fn spectrum_case(n: usize, beta: f64) -> Result<Value, SpectralBenchError> {
+pub fn spectrum_case(n: usize, beta: f64) -> Result<Value, BenchError> {
     let (m, k) = sk(n, beta)?;
     let clock = Clock::start();
     let sk = SectorKernel::new(&k, &m, true)?.named("rs1");
@@ -278,8 +258,8 @@ pub fn find_python(explicit: Option<&Path>) -> Result<PathBuf, String> {
 
 /// numpy's `eigh` on the same matrix (written to a raw little-endian f64 file under
 /// `target/bench-spectral`), best of [`eigh_reps`] after a warm-up, load excluded.
-pub fn numpy_eigh(py: &Path, a: faer::MatRef<'_, f64>) -> Result<f64, SpectralBenchError> {
-    let err = |e: String| SpectralBenchError::Python(e);
+pub fn numpy_eigh(py: &Path, a: faer::MatRef<'_, f64>) -> Result<f64, BenchError> {
+    let err = |e: String| BenchError::Numpy(e);
     let n = a.nrows();
     let dir = PathBuf::from("target/bench-spectral");
     std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;

@@ -33,20 +33,8 @@ pub fn analyze(
     colors: Option<Vec<u32>>,
 ) -> PyResult<String> {
     let m = model.get().ising().clone();
-    let kind = KernelKind::parse(kernel).map_err(|_| {
-        PyValueError::new_err(format!(
-            "kernel: is {kernel:?}, expected one of rs1, ss1, mh1, blk-alt, blk-sym, blk-rs"
-        ))
-    })?;
-    let set = match observables {
-        "couplings" => ObservableSet::Couplings,
-        "all" => ObservableSet::All,
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "observables: is {observables:?}, expected \"couplings\" or \"all\""
-            )));
-        }
-    };
+    let kind = crate::sample::parse_kernel(kernel)?;
+    let set = observable_set(observables)?;
     let b = sweeps("burn_in", burn_in)?;
     let w = sweeps("window", window)?;
     let coloring = match colors {

@@ -140,7 +140,7 @@ fn parse_output(s: &str) -> PyResult<Output> {
     }
 }
 
-fn parse_kernel(s: &str) -> PyResult<KernelKind> {
+pub(crate) fn parse_kernel(s: &str) -> PyResult<KernelKind> {
     KernelKind::parse(s).map_err(|_| {
         PyValueError::new_err(format!(
             "kernel: is {s:?}, expected one of rs1, ss1, mh1, blk-alt, blk-sym, blk-rs"

@@ -129,21 +129,27 @@ fn lattice_engine_matches_exact_moments() {
 
 #[test]
 fn sparse_engines_match_exact_moments() {
-    let model = builders::random_sparse(10, 0.45, 0.6, 0.3, 1.0, 4);
-    let col = Coloring::dsatur(model.graph());
-    assert!(
-        col.n_colors() >= 3,
-        "want a model with more than two colours"
-    );
-    let lat = builders::lattice_2d(4, 3, 0.4, 0.2, 1.0).unwrap(); // odd side: 3 colours
+    let models = multi_colour_models();
     for engine in [Engine::Sparse, Engine::SparseF32] {
         for kind in KINDS {
-            for (m, name) in [(&model, "random sparse"), (&lat, "4x3 lattice")] {
+            for (m, name) in &models {
                 let s = FastSampler::with_engine(m, kind, None, 64, 5, engine).unwrap();
                 check_moments(m, s, 50, 2000, &format!("{} {name} {kind}", engine.name()));
             }
         }
     }
+}
+
+/// Biased models with more than two colours: a random sparse graph and a 4×3 lattice (odd side:
+/// 3 colours).
+fn multi_colour_models() -> [(IsingModel, &'static str); 2] {
+    let model = builders::random_sparse(10, 0.45, 0.6, 0.3, 1.0, 4);
+    assert!(
+        Coloring::dsatur(model.graph()).n_colors() >= 3,
+        "want a model with more than two colours"
+    );
+    let lat = builders::lattice_2d(4, 3, 0.4, 0.2, 1.0).expect("lattice");
+    [(model, "random sparse"), (lat, "4x3 lattice")]
 }
 
 const GENERATORS: [Generator; 2] = [Generator::ChaCha8, Generator::Xoshiro128Plus];
@@ -171,16 +177,12 @@ fn with_generator(
 /// with either generator.
 #[test]
 fn lanes_engine_matches_exact_moments() {
-    let model = builders::random_sparse(10, 0.45, 0.6, 0.3, 1.0, 4);
-    let lat = builders::lattice_2d(4, 3, 0.4, 0.2, 1.0).unwrap();
+    let models = multi_colour_models();
     let rbm = small_rbm();
     for g in GENERATORS {
         for kind in KINDS {
-            for (m, name) in [
-                (&model, "random sparse"),
-                (&lat, "4x3 lattice"),
-                (rbm.as_ising(), "rbm 6x4 as ising"),
-            ] {
+            let named = models.iter().map(|(m, name)| (m, *name));
+            for (m, name) in named.chain([(rbm.as_ising(), "rbm 6x4 as ising")]) {
                 for chains in [64, 40] {
                     check_moments(
                         m,

@@ -92,6 +92,11 @@ fn load(name: &'static str) -> FixtureModel {
 }
 
 impl FixtureModel {
+    /// The exact law of the model (enumerated).
+    fn law(&self) -> ExactLaw {
+        ExactLaw::new(&self.model).expect("enumerable")
+    }
+
     /// The two-sided Bonferroni z for the 3 comparisons (ours ×2, thrml) of every moment.
     fn z(&self) -> f64 {
         bonferroni_z(ALPHA, 3 * self.exact.len())
@@ -200,7 +205,7 @@ fn compare(label: &str, got: &[f64], exact: &[f64], sd: &[f64], z: f64, bias: f6
 fn exact_moments_match_fixture() {
     for name in ["lattice4", "rbm5x3"] {
         let f = load(name);
-        let law = ExactLaw::new(&f.model).expect("enumerable");
+        let law = f.law();
         let ours: Vec<f64> = law
             .m1()
             .into_iter()
@@ -226,8 +231,7 @@ fn exact_moments_match_fixture() {
 fn rbm_ours_and_thrml_sample_the_exact_law() {
     let f = load("rbm5x3");
     let m = &f.model;
-    let law = ExactLaw::new(m).expect("enumerable");
-    let exact = f.exact.clone();
+    let law = f.law();
     let table = moment_table(m);
     let z = f.z();
     // (b) ours
@@ -243,7 +247,7 @@ fn rbm_ours_and_thrml_sample_the_exact_law() {
     assert_eq!(colors.n_colors(), 2);
     let swapped = Coloring::from_colors(m.graph(), colors.colors().iter().map(|c| 1 - c).collect())
         .expect("proper");
-    let mut window = vec![0.0f64; exact.len()];
+    let mut window = vec![0.0f64; f.exact.len()];
     let mut tau_max = 0.0f64;
     for c in [colors, swapped] {
         let kernel = GibbsKernel::new(KernelKind::BlkAlt, m.graph(), Some(c)).expect("kernel");
@@ -259,15 +263,14 @@ fn rbm_ours_and_thrml_sample_the_exact_law() {
         .iter()
         .map(|w| (w / (f.n_chains * k) as f64).sqrt())
         .collect();
-    compare("rbm5x3/thrml", &f.thrml, &exact, &sd, z, 0.0);
+    compare("rbm5x3/thrml", &f.thrml, &f.exact, &sd, z, 0.0);
 }
 
 #[test]
 fn lattice_ours_and_thrml_sample_the_exact_law() {
     let f = load("lattice4");
     let m = &f.model;
-    let law = ExactLaw::new(m).expect("enumerable");
-    let exact = f.exact.clone();
+    let law = f.law();
     let var = variances(m, &law.pi);
     let z = f.z();
     // (b) ours
@@ -298,5 +301,5 @@ fn lattice_ours_and_thrml_sample_the_exact_law() {
         .iter()
         .map(|v| (v * tau_bound / (f.n_chains * f.n_samples) as f64).sqrt())
         .collect();
-    compare("lattice4/thrml", &f.thrml, &exact, &sd, z, 0.0);
+    compare("lattice4/thrml", &f.thrml, &f.exact, &sd, z, 0.0);
 }

@@ -8,6 +8,7 @@ use thermoq_data::patterns::{PatternLaw, PatternSpec};
 use thermoq_models::{EnergyModel, IsingModel, ObservableSet, builders};
 use thermoq_samplers::{GibbsKernel, KernelKind};
 use thermoq_snr::exact::{CellParams, Sweeps, analyze_cell};
+use thermoq_snr::predict::PredictorKind;
 use thermoq_spectral::Parity;
 
 fn cell(m: &IsingModel, label: &str) {
@@ -27,9 +28,11 @@ fn cell(m: &IsingModel, label: &str) {
     )
     .expect("cell");
     let s = r.spectrum.as_ref().expect("reversible");
-    let naive = r.prediction("naive").expect("naive");
-    let sp = r.prediction("struct-perp").expect("struct-perp");
-    let og = r.prediction("one-gap").expect("one-gap");
+    let naive = r.prediction(PredictorKind::Naive).expect("naive");
+    let sp = r
+        .prediction(PredictorKind::StructPerp)
+        .expect("struct-perp");
+    let og = r.prediction(PredictorKind::OneGap).expect("one-gap");
     eprintln!(
         "{label}: B={} K={} Q_op={:.4e} | φ2 {:?} max|f̂_2|={:.1e} | naive/Q_op={:.2e} | \
          one-gap/Q_op={:.3} | struct-perp/Q_op={:.3} (|C*|={})",

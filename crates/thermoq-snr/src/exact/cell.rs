@@ -147,20 +147,19 @@ pub struct CellReport {
 }
 
 impl CellReport {
-    /// The report of predictor `name`, if it ran.
-    pub fn prediction(&self, name: &str) -> Option<&PredictionReport> {
+    /// The report of predictor `kind`, if it ran.
+    pub fn prediction(&self, kind: PredictorKind) -> Option<&PredictionReport> {
         self.predictions
             .iter()
-            .find(|p| p.prediction.predictor == name)
+            .find(|p| p.prediction.predictor == kind)
     }
 
     /// The report of predictor `kind`, or [`SnrError::Unsupported`] if it did not run.
     pub fn predicted(&self, kind: PredictorKind) -> Result<&PredictionReport, SnrError> {
-        self.prediction(kind.name())
-            .ok_or_else(|| SnrError::Unsupported {
-                what: "predictor",
-                reason: format!("{kind} did not run on this cell"),
-            })
+        self.prediction(kind).ok_or_else(|| SnrError::Unsupported {
+            what: "predictor",
+            reason: format!("{kind} did not run on this cell"),
+        })
     }
 }
 

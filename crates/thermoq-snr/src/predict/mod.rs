@@ -186,8 +186,8 @@ pub struct ClusterRobustness {
 /// A predictor's output and the diagnostics that justify it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Prediction {
-    /// Predictor name (`naive`, `one-gap`, `struct-perp`, `matrix-free`).
-    pub predictor: String,
+    /// The predictor (serialized by name: `naive`, `one-gap`, `struct-perp`, `matrix-free`).
+    pub predictor: PredictorKind,
     /// Predicted SNR `Q = (K/2)‖g‖²/T`.
     pub q: f64,
     /// Timescale-weighted fluctuation `T` (sweeps).
@@ -209,9 +209,9 @@ pub struct Prediction {
 }
 
 impl Prediction {
-    fn simple(name: &str, q: f64, t: f64) -> Self {
+    fn simple(predictor: PredictorKind, q: f64, t: f64) -> Self {
         Self {
-            predictor: name.into(),
+            predictor,
             q,
             t,
             cluster_size: 0,
@@ -227,8 +227,12 @@ impl Prediction {
 
 /// Turns a spectral decomposition (or a Poisson solve) plus `g` and `K` into a predicted SNR.
 pub trait Predictor {
+    /// Which predictor this is.
+    fn kind(&self) -> PredictorKind;
     /// Short name (`naive`, `one-gap`, `struct-perp`, `matrix-free`).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.kind().name()
+    }
     /// The prediction, or [`SnrError::MissingInput`] if `input` lacks what this predictor needs.
     fn predict(&self, input: &PredictorInput<'_>) -> Result<Prediction, SnrError>;
 }

@@ -3,7 +3,7 @@
 use super::cluster::{mode_contributions, relevance, select_cluster};
 use super::{
     ClusterRobustness, DEFAULT_EPS_CLUSTER, DEFAULT_EPS_OVERLAP, DEFAULT_GROUP_TOL, Prediction,
-    Predictor, PredictorInput, ROBUSTNESS_EPS, SpectralView,
+    Predictor, PredictorInput, PredictorKind, ROBUSTNESS_EPS, SpectralView,
 };
 use crate::SnrError;
 
@@ -26,7 +26,7 @@ fn anchor(p: &mut Prediction, sv: &SpectralView<'_>, j: usize) {
 
 /// A one-mode prediction from `T`: the cluster is mode `j`, which is also the anchor.
 fn one_mode(
-    who: &'static str,
+    who: PredictorKind,
     input: &PredictorInput<'_>,
     sv: &SpectralView<'_>,
     j: usize,
@@ -46,8 +46,8 @@ fn one_mode(
 pub struct Naive;
 
 impl Predictor for Naive {
-    fn name(&self) -> &'static str {
-        "naive"
+    fn kind(&self) -> PredictorKind {
+        PredictorKind::Naive
     }
     fn predict(&self, input: &PredictorInput<'_>) -> Result<Prediction, SnrError> {
         let sv = spectral(input, self.name())?;
@@ -56,7 +56,7 @@ impl Predictor for Naive {
             .map(|a| sv.overlaps[(a, j)].powi(2))
             .sum();
         let t = crate::exact::qop::ratio(w, 1.0 - sv.sigma[j]);
-        Ok(one_mode(self.name(), input, &sv, j, t))
+        Ok(one_mode(self.kind(), input, &sv, j, t))
     }
 }
 
@@ -87,14 +87,14 @@ impl OneGap {
 }
 
 impl Predictor for OneGap {
-    fn name(&self) -> &'static str {
-        "one-gap"
+    fn kind(&self) -> PredictorKind {
+        PredictorKind::OneGap
     }
     fn predict(&self, input: &PredictorInput<'_>) -> Result<Prediction, SnrError> {
         let sv = spectral(input, self.name())?;
         let Some(j) = self.anchor(&sv, input.var_pi) else {
             // no observable overlaps any mode: there is no fluctuation at all
-            let mut p = Prediction::simple(self.name(), input.q_from_t(0.0), 0.0);
+            let mut p = Prediction::simple(self.kind(), input.q_from_t(0.0), 0.0);
             p.cluster_size = 0;
             return Ok(p);
         };
@@ -105,7 +105,7 @@ impl Predictor for OneGap {
         } else {
             var * (1.0 + s) / (2.0 * (1.0 - s))
         };
-        Ok(one_mode(self.name(), input, &sv, j, t))
+        Ok(one_mode(self.kind(), input, &sv, j, t))
     }
 }
 
@@ -142,8 +142,8 @@ impl StructPerp {
 }
 
 impl Predictor for StructPerp {
-    fn name(&self) -> &'static str {
-        "struct-perp"
+    fn kind(&self) -> PredictorKind {
+        PredictorKind::StructPerp
     }
     fn predict(&self, input: &PredictorInput<'_>) -> Result<Prediction, SnrError> {
         let sv = spectral(input, self.name())?;
@@ -159,7 +159,7 @@ impl Predictor for StructPerp {
         let pick =
             |eps: f64| select_cluster(&c, &r, sv.sigma, self.eps_overlap, eps, self.group_tol);
         let main = pick(self.eps_cluster);
-        let mut p = Prediction::simple(self.name(), input.q_from_t(main.t), main.t);
+        let mut p = Prediction::simple(self.kind(), input.q_from_t(main.t), main.t);
         p.cluster_size = main.modes.len();
         if let Some(&j) = main
             .modes
@@ -191,8 +191,8 @@ impl Predictor for StructPerp {
 pub struct MatrixFree;
 
 impl Predictor for MatrixFree {
-    fn name(&self) -> &'static str {
-        "matrix-free"
+    fn kind(&self) -> PredictorKind {
+        PredictorKind::MatrixFree
     }
     fn predict(&self, input: &PredictorInput<'_>) -> Result<Prediction, SnrError> {
         let v = input.asymptotic_var.ok_or(SnrError::MissingInput {
@@ -200,6 +200,6 @@ impl Predictor for MatrixFree {
             needs: "exact asymptotic variances v_a (Poisson solve)",
         })?;
         let t = 0.5 * v.iter().sum::<f64>();
-        Ok(Prediction::simple(self.name(), input.q_from_t(t), t))
+        Ok(Prediction::simple(self.kind(), input.q_from_t(t), t))
     }
 }
