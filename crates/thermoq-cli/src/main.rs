@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod budget;
+mod output;
 mod progress;
 
 /// One module per subcommand.

@@ -1,5 +1,6 @@
 //! `thermoq inspect`: describe a model file (text, or JSON with `--json`).
 
+use crate::output::{Format, print};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
@@ -54,30 +55,33 @@ pub struct ModelSummary {
 impl InspectArgs {
     /// Runs the command.
     pub fn run(&self) -> Result<()> {
-        let s = summarize(&self.model)?;
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(&s)?);
-        } else {
-            println!("model        {} ({})", s.model, s.encoding);
-            println!("spins        {}", s.n);
-            println!("edges        {}", s.edges);
-            println!("beta         {}", s.beta);
-            println!(
-                "degree       min {}  max {}  mean {:.3}  isolated {}",
-                s.degree_min, s.degree_max, s.degree_mean, s.isolated
-            );
-            println!("bias-free    {}", if s.bias_free { "yes" } else { "no" });
-            println!(
-                "max |J|      {}\nmax |h|      {}",
-                s.max_abs_coupling, s.max_abs_bias
-            );
-            println!(
-                "colours      DSATUR {}  greedy {}",
-                s.dsatur_colors, s.greedy_colors
-            );
-        }
-        Ok(())
+        print(
+            &summarize(&self.model)?,
+            Format::json_or_text(self.json, Format::Json),
+            print_text,
+        )
     }
+}
+
+/// The text form of the summary.
+fn print_text(s: &ModelSummary) {
+    println!("model        {} ({})", s.model, s.encoding);
+    println!("spins        {}", s.n);
+    println!("edges        {}", s.edges);
+    println!("beta         {}", s.beta);
+    println!(
+        "degree       min {}  max {}  mean {:.3}  isolated {}",
+        s.degree_min, s.degree_max, s.degree_mean, s.isolated
+    );
+    println!("bias-free    {}", if s.bias_free { "yes" } else { "no" });
+    println!(
+        "max |J|      {}\nmax |h|      {}",
+        s.max_abs_coupling, s.max_abs_bias
+    );
+    println!(
+        "colours      DSATUR {}  greedy {}",
+        s.dsatur_colors, s.greedy_colors
+    );
 }
 
 /// Loads `path` and computes its summary.

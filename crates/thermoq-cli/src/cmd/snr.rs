@@ -10,6 +10,7 @@
 //! an exact symmetry zero on flip-symmetric models). With `--monte-carlo --seeds S`, `monte_carlo`
 //! holds the Monte Carlo `Q_op` of S real runs with its 95 % interval.
 
+use crate::output::{Format, print};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -122,13 +123,11 @@ pub struct SnrOutput {
 impl SnrArgs {
     /// Runs the command.
     pub fn run(&self) -> Result<()> {
-        let out = self.compute()?;
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        } else {
-            print_text(&out);
-        }
-        Ok(())
+        print(
+            &self.compute()?,
+            Format::json_or_text(self.json, Format::Json),
+            print_text,
+        )
     }
 
     /// Computes the output (no printing).

@@ -9,6 +9,7 @@
 //! (`thermoq_spectral::sector`); non-reversible kernels keep `gap: null` there.
 
 use super::snr::Observables;
+use crate::output::{Format, print};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
@@ -149,31 +150,11 @@ pub struct SpectrumReport {
 impl SpectrumArgs {
     /// Runs the command.
     pub fn run(&self) -> Result<()> {
-        let r = self.report()?;
-        if self.json {
-            println!("{}", serde_json::to_string(&r)?);
-        } else {
-            println!(
-                "model {} kernel {} N = {} ({} states)",
-                r.model, r.kernel, r.n, r.n_states
-            );
-            if let Some(g) = r.top.gap {
-                println!("gap {g:.6e}  phi2 {}", r.top.phi2_parity.name());
-            }
-            println!("sigma_top {:?}", r.top.sigma_top);
-            let o = &r.observables;
-            for (a, t) in o.tau_int_sweeps.iter().enumerate() {
-                println!(
-                    "f[{a}] mean {:+.6} var {:.6} tau_int {t:.4}",
-                    o.mean[a], o.variance[a]
-                );
-            }
-            println!(
-                "certificates: reversibility {:.3e} stationarity {:.3e}",
-                r.reversibility_residual, r.stationarity_residual
-            );
-        }
-        Ok(())
+        print(
+            &self.report()?,
+            Format::json_or_text(self.json, Format::JsonLine),
+            print_text,
+        )
     }
 
     /// Computes the report.
@@ -316,6 +297,29 @@ impl SpectrumArgs {
             stationarity_residual: cert.stationarity,
         })
     }
+}
+
+/// The text form of the report.
+fn print_text(r: &SpectrumReport) {
+    println!(
+        "model {} kernel {} N = {} ({} states)",
+        r.model, r.kernel, r.n, r.n_states
+    );
+    if let Some(g) = r.top.gap {
+        println!("gap {g:.6e}  phi2 {}", r.top.phi2_parity.name());
+    }
+    println!("sigma_top {:?}", r.top.sigma_top);
+    let o = &r.observables;
+    for (a, t) in o.tau_int_sweeps.iter().enumerate() {
+        println!(
+            "f[{a}] mean {:+.6} var {:.6} tau_int {t:.4}",
+            o.mean[a], o.variance[a]
+        );
+    }
+    println!(
+        "certificates: reversibility {:.3e} stationarity {:.3e}",
+        r.reversibility_residual, r.stationarity_residual
+    );
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! `M·N·log10(M·N)` (τ̂ is floored at 1/log10(M·N), as in ArviZ); it exceeds the sample count
 //! `M·N` only for anti-correlated chains.
 
+use crate::output::{Format, print};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
@@ -60,14 +61,12 @@ pub struct TauOutput {
 impl TauArgs {
     /// Runs the command.
     pub fn run(&self) -> Result<()> {
-        let out = self.compute()?;
-        let s = if self.compact {
-            serde_json::to_string(&out)?
+        let format = if self.compact {
+            Format::JsonLine
         } else {
-            serde_json::to_string_pretty(&out)?
+            Format::Json
         };
-        println!("{s}");
-        Ok(())
+        print(&self.compute()?, format, |_| {})
     }
 
     /// Reads the file and computes the output.
