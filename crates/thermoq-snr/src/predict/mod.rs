@@ -183,6 +183,35 @@ pub struct ClusterRobustness {
     pub q: f64,
 }
 
+/// The mode a prediction is anchored on (naive: 1; one-gap: `j*`; struct-perp: slowest mode of
+/// `C*`); every field is `None` when there is none (matrix-free).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Anchor {
+    /// Anchor mode index.
+    #[serde(rename = "anchor_mode")]
+    pub mode: Option<usize>,
+    /// `σ` of the anchor mode.
+    #[serde(rename = "anchor_sigma")]
+    pub sigma: Option<f64>,
+    /// `1 − σ` of the anchor mode (naive: the spectral gap γ; one-gap: `γ_eff`).
+    pub gap: Option<f64>,
+    /// Parity of the anchor mode.
+    #[serde(rename = "anchor_parity")]
+    pub parity: Option<Parity>,
+}
+
+impl Anchor {
+    /// Mode `j` of `sv` as the anchor.
+    fn mode(sv: &SpectralView<'_>, j: usize) -> Self {
+        Self {
+            mode: Some(j),
+            sigma: Some(sv.sigma[j]),
+            gap: Some(1.0 - sv.sigma[j]),
+            parity: sv.parity.get(j).copied(),
+        }
+    }
+}
+
 /// A predictor's output and the diagnostics that justify it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Prediction {
@@ -194,14 +223,9 @@ pub struct Prediction {
     pub t: f64,
     /// Number of modes the prediction keeps (0 for matrix-free: it keeps all implicitly).
     pub cluster_size: usize,
-    /// Anchor mode index (naive: 1; one-gap: `j*`; struct-perp: slowest mode of `C*`).
-    pub anchor_mode: Option<usize>,
-    /// `σ` of the anchor mode.
-    pub anchor_sigma: Option<f64>,
-    /// `1 − σ` of the anchor mode (naive: the spectral gap γ; one-gap: `γ_eff`).
-    pub gap: Option<f64>,
-    /// Parity of the anchor mode.
-    pub anchor_parity: Option<Parity>,
+    /// The anchor mode (all `None` for matrix-free); flattened, so its fields sit beside these.
+    #[serde(flatten)]
+    pub anchor: Anchor,
     /// The modes kept (struct-perp; naive/one-gap: the anchor).
     pub cluster: Vec<usize>,
     /// Struct-perp at `ε_cluster ∈ {0.01, 0.05, 0.1}` (empty for the others).
@@ -215,10 +239,7 @@ impl Prediction {
             q,
             t,
             cluster_size: 0,
-            anchor_mode: None,
-            anchor_sigma: None,
-            gap: None,
-            anchor_parity: None,
+            anchor: Anchor::default(),
             cluster: Vec::new(),
             robustness: Vec::new(),
         }

@@ -2,8 +2,8 @@
 
 use super::cluster::{mode_contributions, relevance, select_cluster};
 use super::{
-    ClusterRobustness, DEFAULT_EPS_CLUSTER, DEFAULT_EPS_OVERLAP, DEFAULT_GROUP_TOL, Prediction,
-    Predictor, PredictorInput, PredictorKind, ROBUSTNESS_EPS, SpectralView,
+    Anchor, ClusterRobustness, DEFAULT_EPS_CLUSTER, DEFAULT_EPS_OVERLAP, DEFAULT_GROUP_TOL,
+    Prediction, Predictor, PredictorInput, PredictorKind, ROBUSTNESS_EPS, SpectralView,
 };
 use crate::SnrError;
 
@@ -17,13 +17,6 @@ fn spectral<'a>(
     })
 }
 
-fn anchor(p: &mut Prediction, sv: &SpectralView<'_>, j: usize) {
-    p.anchor_mode = Some(j);
-    p.anchor_sigma = Some(sv.sigma[j]);
-    p.gap = Some(1.0 - sv.sigma[j]);
-    p.anchor_parity = sv.parity.get(j).copied();
-}
-
 /// A one-mode prediction from `T`: the cluster is mode `j`, which is also the anchor.
 fn one_mode(
     who: PredictorKind,
@@ -35,7 +28,7 @@ fn one_mode(
     let mut p = Prediction::simple(who, input.q_from_t(t), t);
     p.cluster_size = 1;
     p.cluster = vec![j];
-    anchor(&mut p, sv, j);
+    p.anchor = Anchor::mode(sv, j);
     p
 }
 
@@ -166,7 +159,7 @@ impl Predictor for StructPerp {
             .iter()
             .max_by(|&&a, &&b| sv.sigma[a].total_cmp(&sv.sigma[b]).then(b.cmp(&a)))
         {
-            anchor(&mut p, &sv, j);
+            p.anchor = Anchor::mode(&sv, j);
         }
         p.cluster = main.modes;
         p.robustness = ROBUSTNESS_EPS
