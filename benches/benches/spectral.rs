@@ -41,8 +41,7 @@ fn bench_decompose(c: &mut Criterion) {
 fn bench_step(c: &mut Criterion) {
     let n = 16;
     let m = builders::sherrington_kirkpatrick(n, 1.0, 1);
-    let k = GibbsKernel::new(KernelKind::Rs1, m.graph(), None).expect("kernel");
-    let op = ExactKernel::new(&k, &m).expect("tables");
+    let op = ExactKernel::of_kind(KernelKind::Rs1, &m).expect("tables");
     let step = split_repeat(op.plan()).0.clone();
     let fast = FastOp::new(&step);
     let mut f: Vec<f64> = (0..op.n_states()).map(|s| (s as f64).cos()).collect();
@@ -63,8 +62,7 @@ fn bench_step(c: &mut Criterion) {
 fn bench_poisson(c: &mut Criterion) {
     let n = 12;
     let m = builders::sherrington_kirkpatrick(n, 1.0, 1);
-    let k = GibbsKernel::new(KernelKind::Rs1, m.graph(), None).expect("kernel");
-    let op = ExactKernel::new(&k, &m).expect("tables");
+    let op = ExactKernel::of_kind(KernelKind::Rs1, &m).expect("tables");
     let law = ExactLaw::new(&m).expect("law");
     let table: Vec<Vec<f64>> = law
         .observable_table(&m, ObservableSet::Couplings)

@@ -85,39 +85,35 @@ impl RunDir {
         };
         let mut path = base.clone();
         let mut have = RunRecord::read(&path)?;
-        if let Some(h) = &have {
-            let diff = h.differences(&want);
-            if !diff.is_empty() {
-                if !policy.subrun {
-                    bail!(
-                        "{} holds a run made with a different configuration ({}); nothing was changed. \
-                         Use another --out, or pass --subrun to start a fresh sub-run inside it",
-                        path.display(),
-                        diff.join(", ")
-                    );
-                }
-                let rev: String = want.revision.chars().take(12).collect();
-                path = base.join("subruns").join(format!(
-                    "{experiment}-{preset}-seed{seed}-{rev}{}",
-                    if want.revision.ends_with("-dirty") {
-                        "-dirty"
-                    } else {
-                        ""
-                    }
-                ));
-                have = RunRecord::read(&path)?;
-                if let Some(h) = &have {
-                    let diff = h.differences(&want);
-                    if !diff.is_empty() {
-                        bail!(
-                            "sub-run {} holds a different configuration ({}); nothing was changed",
-                            path.display(),
-                            diff.join(", ")
-                        );
-                    }
-                }
-                eprintln!("{experiment}: sub-run in {}", path.display());
+        if let Some(h) = &have
+            && let Err(diff) = h.same_run(&want)
+        {
+            if !policy.subrun {
+                bail!(
+                    "{} holds a run made with a different configuration ({diff}); nothing was \
+                         changed. Use another --out, or pass --subrun to start a fresh sub-run inside it",
+                    path.display(),
+                );
             }
+            let rev: String = want.revision.chars().take(12).collect();
+            path = base.join("subruns").join(format!(
+                "{experiment}-{preset}-seed{seed}-{rev}{}",
+                if want.revision.ends_with("-dirty") {
+                    "-dirty"
+                } else {
+                    ""
+                }
+            ));
+            have = RunRecord::read(&path)?;
+            if let Some(h) = &have
+                && let Err(diff) = h.same_run(&want)
+            {
+                bail!(
+                    "sub-run {} holds a different configuration ({diff}); nothing was changed",
+                    path.display(),
+                );
+            }
+            eprintln!("{experiment}: sub-run in {}", path.display());
         }
         let record = match have {
             Some(h) => h,

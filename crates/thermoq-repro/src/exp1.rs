@@ -407,8 +407,8 @@ impl Experiment for Exp1 {
         let sp_report = main.predicted(PredictorKind::StructPerp)?;
         Ok(CellResult {
             gap: s.gap,
-            phi2_parity: s.phi2_parity,
-            phi2_max_overlap: s.phi2_max_overlap,
+            phi2_parity: s.phi2.parity,
+            phi2_max_overlap: s.phi2.max_overlap,
             reversibility_residual: cert.reversibility,
             stationarity_residual: cert.stationarity,
             gamma_eff: need(s.gamma_eff, "gamma_eff", "some mode overlaps the couplings")?,

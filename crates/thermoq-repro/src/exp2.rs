@@ -571,18 +571,18 @@ impl Experiment for Exp2 {
             let ks: Vec<&RevKernel> = ex.iter().map(|(_, e)| get(e)).collect();
             let odd: Vec<&&RevKernel> = ks
                 .iter()
-                .filter(|k| k.exact.phi2_parity == Parity::Odd)
+                .filter(|k| k.exact.phi2.parity == Parity::Odd)
                 .collect();
             p3_max = odd
                 .iter()
-                .map(|k| k.exact.phi2_max_overlap)
+                .map(|k| k.exact.phi2.max_overlap)
                 .fold(p3_max, f64::max);
             p3.push(P3Row {
                 kernel: kind,
                 odd: odd.len(),
                 zero_overlap: odd
                     .iter()
-                    .filter(|k| k.exact.phi2_max_overlap <= 1e-12)
+                    .filter(|k| k.exact.phi2.max_overlap <= 1e-12)
                     .count(),
                 cells: ex.len(),
             });

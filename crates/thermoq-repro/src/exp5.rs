@@ -260,13 +260,13 @@ impl Experiment for Exp5 {
         let odd: Vec<&ExactFacts> = recs
             .iter()
             .map(|r| &r.result.exact)
-            .filter(|r| r.phi2_parity == Parity::Odd)
+            .filter(|r| r.phi2.parity == Parity::Odd)
             .collect();
         Summary {
             cells: recs.len(),
             table,
             phi2_odd_cells: odd.len(),
-            phi2_odd_max_overlap: max0(odd.iter().map(|r| r.phi2_max_overlap)),
+            phi2_odd_max_overlap: max0(odd.iter().map(|r| r.phi2.max_overlap)),
             j_star_even_cells: recs
                 .iter()
                 .filter(|r| r.result.j_star_parity == Parity::Even)

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use thermoq_models::EnergyModel;
 use thermoq_samplers::Kernel;
 use thermoq_snr::exact::cell::spectrum_of;
-use thermoq_snr::exact::{CellReport, CellRequest, analyze};
+use thermoq_snr::exact::{CellReport, CellRequest, Phi2, analyze};
 use thermoq_snr::predict::{DEFAULT_EPS_CLUSTER, DEFAULT_EPS_OVERLAP, PredictorKind};
-use thermoq_spectral::{Parity, Spectrum};
+use thermoq_spectral::Spectrum;
 
 /// How every cell of an exact grid is analysed (recorded in `results.json`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -71,10 +71,9 @@ where
 pub struct ExactFacts {
     /// `1 − σ_2` (sweep).
     pub gap: f64,
-    /// Parity of φ₂.
-    pub phi2_parity: Parity,
-    /// `max_a |⟨f̄_a, φ₂⟩_π|`.
-    pub phi2_max_overlap: f64,
+    /// φ₂'s parity and largest overlap (flattened: `phi2_parity`, `phi2_max_overlap`).
+    #[serde(flatten)]
+    pub phi2: Phi2,
     /// `γ_eff = 1 − σ_{j*}`.
     pub gamma_eff: f64,
     /// `τ_max` (sweeps, exact).
@@ -104,8 +103,7 @@ impl ExactFacts {
         let sp = r.predicted(PredictorKind::StructPerp)?;
         Ok(Self {
             gap: s.gap,
-            phi2_parity: s.phi2_parity,
-            phi2_max_overlap: s.phi2_max_overlap,
+            phi2: s.phi2,
             gamma_eff: need(s.gamma_eff, "gamma_eff", "some mode overlaps the couplings")?,
             tau_max: need(r.tau_max, "tau_max", "reversible kernel")?,
             burn_in: r.config.burn_in,

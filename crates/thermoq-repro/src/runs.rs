@@ -230,6 +230,17 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// `Ok` when `other` describes the same run, else [`RunRecord::differences`] joined by
+    /// `, ` (for the message of the refusal).
+    pub fn same_run(&self, other: &Self) -> Result<(), String> {
+        let d = self.differences(other);
+        if d.is_empty() {
+            Ok(())
+        } else {
+            Err(d.join(", "))
+        }
+    }
+
     /// Human-readable differences in experiment, preset, seed, revision and config hash
     /// (`field: ours vs theirs`); empty when the two describe the same run.
     pub fn differences(&self, other: &Self) -> Vec<String> {
@@ -576,15 +587,13 @@ pub fn validate_merge(
         match &first {
             None => first = Some((rec, s)),
             Some((f, fp)) => {
-                let d = f.differences(&rec);
-                if !d.is_empty() {
+                if let Err(d) = f.same_run(&rec) {
                     return Err(folder(
                         out,
                         format!(
-                            "shard folder {} is foreign to {} ({}); refusing to merge",
+                            "shard folder {} is foreign to {} ({d}); refusing to merge",
                             s.display(),
                             fp.display(),
-                            d.join(", ")
                         ),
                     ));
                 }
@@ -684,18 +693,16 @@ pub fn validate_merge(
         ));
     }
     // The output folder: new, or a previous merge of the same run.
-    if let Some(have) = RunRecord::read(out)? {
-        let d = have.differences(&record);
-        if !d.is_empty() {
-            return Err(folder(
-                out,
-                format!(
-                    "{} holds a different run ({}); nothing was changed. Use another --out",
-                    out.display(),
-                    d.join(", ")
-                ),
-            ));
-        }
+    if let Some(have) = RunRecord::read(out)?
+        && let Err(d) = have.same_run(&record)
+    {
+        return Err(folder(
+            out,
+            format!(
+                "{} holds a different run ({d}); nothing was changed. Use another --out",
+                out.display(),
+            ),
+        ));
     }
     for (k, id) in record.cells.iter().enumerate() {
         let target = cell_path(out, id);

@@ -12,7 +12,7 @@
 //! site update is a single pass over memory; `thermoq-spectral` builds dense and matrix-free
 //! operators on top of it.
 
-use crate::{Kernel, Plan, SamplerError};
+use crate::{GibbsKernel, Kernel, KernelKind, Plan, SamplerError};
 use rayon::prelude::*;
 use thermoq_core::state::spins_from_index;
 use thermoq_models::EnergyModel;
@@ -30,6 +30,15 @@ pub struct ExactKernel {
 }
 
 impl ExactKernel {
+    /// The exact operator of the named kernel `kind` on `model`, with the colouring
+    /// [`GibbsKernel::new`] picks when given none (DSATUR, for the block kernels).
+    pub fn of_kind<M: EnergyModel + ?Sized>(
+        kind: KernelKind,
+        model: &M,
+    ) -> Result<Self, SamplerError> {
+        Self::new(&GibbsKernel::new(kind, model.graph(), None)?, model)
+    }
+
     /// Tabulates `kernel` on `model` (at most [`MAX_EXACT_SPINS`] spins).
     pub fn new<K: Kernel<M>, M: EnergyModel + ?Sized>(
         kernel: &K,
@@ -95,8 +104,8 @@ impl ExactKernel {
     /// `μ ← μ P_plan` for any plan over these spins (e.g. the inner step of `RS1`).
     pub fn plan_left(&self, plan: &Plan, mu: &mut [f64]) {
         match plan {
-            Plan::Site(i) => self.site_left(*i as usize, mu),
-            Plan::Block(b) => b.iter().for_each(|&i| self.site_left(i as usize, mu)),
+            Plan::Site(i) => self.site::<true>(*i as usize, mu),
+            Plan::Block(b) => b.iter().for_each(|&i| self.site::<true>(i as usize, mu)),
             Plan::Seq(p) => p.iter().for_each(|q| self.plan_left(q, mu)),
             Plan::Repeat(p, k) => (0..*k).for_each(|_| self.plan_left(p, mu)),
             Plan::Mix(p) => self.mix(p, mu, |q, v| self.plan_left(q, v)),
@@ -106,8 +115,8 @@ impl ExactKernel {
     /// `f ← P_plan f` for any plan over these spins.
     pub fn plan_right(&self, plan: &Plan, f: &mut [f64]) {
         match plan {
-            Plan::Site(i) => self.site_right(*i as usize, f),
-            Plan::Block(b) => b.iter().for_each(|&i| self.site_right(i as usize, f)),
+            Plan::Site(i) => self.site::<false>(*i as usize, f),
+            Plan::Block(b) => b.iter().for_each(|&i| self.site::<false>(i as usize, f)),
             Plan::Seq(p) => p.iter().rev().for_each(|q| self.plan_right(q, f)),
             Plan::Repeat(p, k) => (0..*k).for_each(|_| self.plan_right(p, f)),
             Plan::Mix(p) => self.mix(p, f, |q, v| self.plan_right(q, v)),
@@ -126,25 +135,24 @@ impl ExactKernel {
         v.iter_mut().zip(&acc).for_each(|(x, a)| *x = a * w);
     }
 
-    fn site_left(&self, i: usize, mu: &mut [f64]) {
+    /// Site `i`'s update on a vector: for each pair of states `s` (spin `i` down) and
+    /// `s | bit` (up), the 2×2 block `M = [[1 − p0, p0], [1 − p1, p1]]` (row: the state before,
+    /// column: after; `p0`, `p1` the up-probabilities from each) applied as `μ M` to a law
+    /// (`LEFT`) or as `M f` to a function.
+    fn site<const LEFT: bool>(&self, i: usize, v: &mut [f64]) {
         let p = &self.p_up[i];
         let bit = 1usize << i;
-        for_pairs(mu, bit, |lo, hi, s| {
+        for_pairs(v, bit, |lo, hi, s| {
             let (p0, p1) = (p[s], p[s | bit]);
             let (a, b) = (*lo, *hi);
-            *hi = a * p0 + b * p1;
-            *lo = a * (1.0 - p0) + b * (1.0 - p1);
-        });
-    }
-
-    fn site_right(&self, i: usize, f: &mut [f64]) {
-        let p = &self.p_up[i];
-        let bit = 1usize << i;
-        for_pairs(f, bit, |lo, hi, s| {
-            let (p0, p1) = (p[s], p[s | bit]);
-            let (a, b) = (*lo, *hi);
-            *lo = (1.0 - p0) * a + p0 * b;
-            *hi = (1.0 - p1) * a + p1 * b;
+            let m = [[1.0 - p0, p0], [1.0 - p1, p1]];
+            if LEFT {
+                *lo = a * m[0][0] + b * m[1][0];
+                *hi = a * m[0][1] + b * m[1][1];
+            } else {
+                *lo = m[0][0] * a + m[0][1] * b;
+                *hi = m[1][0] * a + m[1][1] * b;
+            }
         });
     }
 }
@@ -173,7 +181,6 @@ fn for_pairs(v: &mut [f64], bit: usize, op: impl Fn(&mut f64, &mut f64, usize) +
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{GibbsKernel, KernelKind};
     use thermoq_models::{builders, exact::ExactLaw};
 
     /// Smoke check of the algebra; the full property suite lives in `tests/`.
@@ -182,8 +189,7 @@ mod tests {
         let m = builders::random_sparse(6, 0.6, 0.8, 0.3, 1.0, 11);
         let law = ExactLaw::new(&m).unwrap();
         for kind in KernelKind::ALL {
-            let k = GibbsKernel::new(kind, m.graph(), None).unwrap();
-            let ek = ExactKernel::new(&k, &m).unwrap();
+            let ek = ExactKernel::of_kind(kind, &m).unwrap();
             let mut mu = law.pi.clone();
             ek.apply_left(&mut mu);
             let err = mu

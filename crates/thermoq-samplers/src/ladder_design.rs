@@ -48,14 +48,8 @@ pub fn refine_midpoints(
 
 fn check_profile(alphas: &[f64], c: &[f64]) -> Result<(), SamplerError> {
     if alphas.len() != c.len() {
-        return Err(SamplerError::invalid(
-            "c",
-            format!(
-                "has {} values, expected one per grid point ({})",
-                c.len(),
-                alphas.len()
-            ),
-        ));
+        // One C(α) per grid point.
+        return Err(SamplerError::length("c", c.len(), alphas.len()));
     }
     if let Some(k) = c.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
         return Err(SamplerError::invalid(

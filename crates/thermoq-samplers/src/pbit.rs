@@ -53,13 +53,11 @@ impl Pbit {
         offset: Vec<f64>,
     ) -> Result<Self, SamplerError> {
         if gain.len() != offset.len() {
-            return Err(SamplerError::invalid(
+            // One offset per cell, like the gains.
+            return Err(SamplerError::length(
                 "pbit.offset",
-                format!(
-                    "has length {}, expected {} (one per cell, like pbit.gain)",
-                    offset.len(),
-                    gain.len()
-                ),
+                offset.len(),
+                gain.len(),
             ));
         }
         if let Some(i) = gain.iter().position(|g| !(g.is_finite() && *g > 0.0)) {

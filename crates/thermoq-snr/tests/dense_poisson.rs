@@ -1,7 +1,7 @@
 //! The dense Poisson fallback agrees with the matrix-free solvers (reversible and not).
 
-use thermoq_models::{EnergyModel, ObservableSet, builders, exact::ExactLaw};
-use thermoq_samplers::{GibbsKernel, KernelKind, exact::ExactKernel};
+use thermoq_models::{ObservableSet, builders, exact::ExactLaw};
+use thermoq_samplers::{KernelKind, exact::ExactKernel};
 use thermoq_snr::exact::cell::asymptotic_variances_dense;
 
 #[test]
@@ -15,8 +15,7 @@ fn dense_fallback_matches_krylov() {
         KernelKind::BlkAlt,
         KernelKind::BlkSym,
     ] {
-        let k = GibbsKernel::new(kind, model.graph(), None).unwrap();
-        let ek = ExactKernel::new(&k, &model).unwrap();
+        let ek = ExactKernel::of_kind(kind, &model).unwrap();
         let dense = asymptotic_variances_dense(&ek, &law.pi, &table).unwrap();
         let krylov =
             thermoq_spectral::asymptotic_variances(&ek, &law.pi, &table, &Default::default())

@@ -39,18 +39,18 @@ fn cell(m: &IsingModel, label: &str) {
         r.config.burn_in,
         r.config.window,
         r.qop.q_op,
-        s.phi2_parity,
-        s.phi2_max_overlap,
+        s.phi2.parity,
+        s.phi2.max_overlap,
         naive.verdict.ratio,
         og.verdict.ratio,
         sp.verdict.ratio,
         sp.prediction.cluster_size
     );
-    assert_eq!(s.phi2_parity, Parity::Odd, "{label}: φ2 should be odd");
+    assert_eq!(s.phi2.parity, Parity::Odd, "{label}: φ2 should be odd");
     assert!(
-        s.phi2_max_overlap < 1e-12,
+        s.phi2.max_overlap < 1e-12,
         "{label}: {}",
-        s.phi2_max_overlap
+        s.phi2.max_overlap
     );
     assert!(
         naive.verdict.ratio > 1e20,

@@ -2,8 +2,8 @@
 //! `cargo run -p thermoq-spectral --example poisson_timing -- N BETA N_OBS`.
 
 use std::time::Instant;
-use thermoq_models::{EnergyModel, ObservableSet, builders, exact::ExactLaw};
-use thermoq_samplers::{GibbsKernel, KernelKind, exact::ExactKernel};
+use thermoq_models::{ObservableSet, builders, exact::ExactLaw};
+use thermoq_samplers::{KernelKind, exact::ExactKernel};
 use thermoq_spectral::{PoissonParams, asymptotic_variances};
 
 fn main() {
@@ -13,8 +13,7 @@ fn main() {
     let n_obs: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
     let m = builders::sherrington_kirkpatrick(n, beta, 1);
     let t0 = Instant::now();
-    let k = GibbsKernel::new(KernelKind::Rs1, m.graph(), None).expect("kernel");
-    let op = ExactKernel::new(&k, &m).expect("tables");
+    let op = ExactKernel::of_kind(KernelKind::Rs1, &m).expect("tables");
     let law = ExactLaw::new(&m).expect("law");
     let table = law.observable_table(&m, ObservableSet::Couplings);
     let table: Vec<Vec<f64>> = table.into_iter().take(n_obs).collect();

@@ -75,8 +75,7 @@ fn certificates_separate_reversible_from_not() {
     let m = builders::random_sparse(7, 0.6, 0.8, 0.3, 1.0, 9);
     let law = ExactLaw::new(&m).unwrap();
     for kind in KernelKind::ALL {
-        let k = GibbsKernel::new(kind, m.graph(), None).unwrap();
-        let op = ExactKernel::new(&k, &m).unwrap();
+        let op = ExactKernel::of_kind(kind, &m).unwrap();
         let c = certify(&op, &law.pi).unwrap();
         assert!(c.stationarity <= 1e-12, "{kind}: {c:?}");
         if kind.is_reversible() {

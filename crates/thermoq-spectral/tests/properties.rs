@@ -169,8 +169,7 @@ proptest! {
         kind in prop::sample::select(KernelKind::ALL.to_vec()),
     ) {
         let m = model(n, 0.6, bias_free, beta, seed);
-        let k = GibbsKernel::new(kind, m.graph(), None).unwrap();
-        let op = ExactKernel::new(&k, &m).unwrap();
+        let op = ExactKernel::of_kind(kind, &m).unwrap();
         let ns = op.n_states();
         let dense = dense_sweep_matrix(&op).unwrap();
         let lin = PlanOperator::sweep(&op);

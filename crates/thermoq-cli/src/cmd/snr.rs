@@ -283,8 +283,8 @@ fn print_text(o: &SnrOutput) {
         println!(
             "gap {:.4e}, phi2 {} (max overlap {:.1e}), gamma_eff {:.4e}, tau_max {:.3}",
             s.gap,
-            s.phi2_parity.name(),
-            s.phi2_max_overlap,
+            s.phi2.parity.name(),
+            s.phi2.max_overlap,
             s.gamma_eff.unwrap_or(f64::NAN),
             r.tau_max.unwrap_or(f64::NAN)
         );
@@ -358,7 +358,7 @@ mod tests {
             assert!(out.report.prediction(k).is_some(), "missing {k}");
         }
         let spectrum = out.report.spectrum.as_ref().expect("reversible");
-        assert_eq!(spectrum.phi2_parity, thermoq_spectral::Parity::Odd);
+        assert_eq!(spectrum.phi2.parity, thermoq_spectral::Parity::Odd);
         // The Monte Carlo estimate (50 seeds, z = 1.96) lands near the exact value: with 50
         // i.i.d. squared errors its relative standard error is ~20 %, so a factor 2 is ≥ 3 SE.
         let mc = out.monte_carlo.as_ref().expect("monte carlo ran");

@@ -37,8 +37,8 @@ impl RevCols {
     fn of(k: &RevKernel) -> Self {
         Self {
             gap: Some(k.exact.gap),
-            phi2: Some(k.exact.phi2_parity),
-            phi2_overlap: Some(k.exact.phi2_max_overlap),
+            phi2: Some(k.exact.phi2.parity),
+            phi2_overlap: Some(k.exact.phi2.max_overlap),
             gamma_eff: Some(k.exact.gamma_eff),
             tau_max: Some(k.exact.tau_max),
             q_op: Some(k.exact.q_op),

@@ -90,6 +90,19 @@ impl CellParams {
     }
 }
 
+/// The slowest non-constant mode `φ_2` as the gradient sees it: with spin-flip symmetry it is
+/// odd and every coupling observable is even, so `max_overlap` is zero and a single-gap
+/// diagnostic built on `φ_2` says nothing about the gradient (the preprint's first result).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Phi2 {
+    /// Parity of `φ_2`.
+    #[serde(rename = "phi2_parity")]
+    pub parity: Parity,
+    /// `max_a |f̂_{a,2}|`, its largest overlap with a (normalised) observable.
+    #[serde(rename = "phi2_max_overlap")]
+    pub max_overlap: f64,
+}
+
 /// The spectral facts of a cell.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpectrumSummary {
@@ -99,10 +112,10 @@ pub struct SpectrumSummary {
     pub sigma2: f64,
     /// Spectral gap `γ = 1 − σ_2`.
     pub gap: f64,
-    /// Parity of `φ_2`.
-    pub phi2_parity: Parity,
-    /// `max_a |f̂_{a,2}|`.
-    pub phi2_max_overlap: f64,
+    /// The slowest mode `φ_2`: its parity and how much any observable sees it (flattened:
+    /// `phi2_parity`, `phi2_max_overlap`).
+    #[serde(flatten)]
+    pub phi2: Phi2,
     /// One-gap anchor `j*` (slowest relevant mode), if any.
     pub j_star: Option<usize>,
     /// `γ_eff = 1 − σ_{j*}`.
@@ -448,8 +461,10 @@ where
                 n_modes: spec.sigma.len(),
                 sigma2: spec.sigma[1],
                 gap: 1.0 - spec.sigma[1],
-                phi2_parity: spec.parity.get(1).copied().unwrap_or(Parity::None),
-                phi2_max_overlap: max_ov2,
+                phi2: Phi2 {
+                    parity: spec.parity.get(1).copied().unwrap_or(Parity::None),
+                    max_overlap: max_ov2,
+                },
                 j_star,
                 gamma_eff,
             }),

@@ -170,13 +170,7 @@ pub fn struct_perp_gradient<M: EnergyModel + ?Sized>(
     window: f64,
     sp: &StructPerp,
 ) -> Result<StructPerpGradient, SnrError> {
-    if !(window.is_finite() && window > 0.0) {
-        return Err(SnrError::InvalidParam {
-            name: "window K",
-            value: window.to_string(),
-            expected: "a finite number of sweeps > 0",
-        });
-    }
+    crate::predict::check_window(window)?;
     let p = parts(model, kernel, set)?;
     let (cluster, c) = choose(&p, sp);
     let n = model.n_spins();

@@ -18,7 +18,7 @@ pub mod qop;
 pub mod window;
 
 pub use cell::{
-    CellParams, CellReport, CellRequest, SpectrumSummary, Sweeps, analyze, analyze_cell,
+    CellParams, CellReport, CellRequest, Phi2, SpectrumSummary, Sweeps, analyze, analyze_cell,
 };
 pub use dense::{DenseDecomposition, dense_spectrum};
 pub use dstruct::{StructPerpGradient, struct_perp_gradient, t_o_fixed_cluster};

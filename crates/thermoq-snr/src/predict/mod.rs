@@ -66,6 +66,19 @@ pub struct PredictorInput<'a> {
     pub asymptotic_var: Option<&'a [f64]>,
 }
 
+/// The window `K` (sweeps per chain a gradient estimate averages) is finite and positive.
+pub(crate) fn check_window(window: f64) -> Result<(), SnrError> {
+    if window.is_finite() && window > 0.0 {
+        Ok(())
+    } else {
+        Err(SnrError::InvalidParam {
+            name: "window K",
+            value: window.to_string(),
+            expected: "a finite number of sweeps > 0",
+        })
+    }
+}
+
 impl<'a> PredictorInput<'a> {
     /// Validates and bundles the inputs.
     pub fn new(
@@ -75,13 +88,7 @@ impl<'a> PredictorInput<'a> {
         spectral: Option<SpectralView<'a>>,
         asymptotic_var: Option<&'a [f64]>,
     ) -> Result<Self, SnrError> {
-        if !(window.is_finite() && window > 0.0) {
-            return Err(SnrError::InvalidParam {
-                name: "window K",
-                value: window.to_string(),
-                expected: "a finite number of sweeps > 0",
-            });
-        }
+        check_window(window)?;
         if !(g_norm2.is_finite() && g_norm2 >= 0.0) {
             return Err(SnrError::InvalidParam {
                 name: "‖g‖²",
