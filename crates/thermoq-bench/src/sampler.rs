@@ -440,8 +440,14 @@ pub fn binding_bound(
             let a = get(one, "flops_per_s")?;
             Some(get(blocked, "flops_per_s").map_or(a, |b| a.max(b)))
         };
-        let a = best("bound-gemm-f32-256x784x64", "bound-gemm-f32-256x784-blocked")?;
-        let b = best("bound-gemm-f32-784x256x64", "bound-gemm-f32-784x256-blocked")?;
+        let a = best(
+            "bound-gemm-f32-256x784x64",
+            "bound-gemm-f32-256x784-blocked",
+        )?;
+        let b = best(
+            "bound-gemm-f32-784x256x64",
+            "bound-gemm-f32-784x256-blocked",
+        )?;
         let f = rbm_flops_per_update(784, 256);
         Some((
             2.0 / (1.0 / a + 1.0 / b) / f,
