@@ -255,91 +255,67 @@ pub fn bounds(
         "seconds": sec,
     }));
     drop(data);
-    // GEMM.
-    for (name, m, k, n, times) in [
-        (
-            "bound-gemm-f32-1024",
-            1024,
-            1024,
-            1024,
-            if quick { 2 } else { 8 },
-        ),
+    // GEMM: one call with faer's own parallelism, at 1024³ (the DTM compute bound) and at the
+    // two RBM half-sweep products for all 64 chains; then the same RBM products split as the
+    // dense engine splits them (independent blocks of `RBM_CHAIN_BLOCK` chains, one sequential
+    // GEMM per block, blocks in parallel). One call can be slower at these small shapes; the
+    // RBM bound takes the faster of the two ways (`binding_bound`).
+    let (few, many) = if quick { (2, 50) } else { (8, 400) };
+    let one_call = Par::rayon(0);
+    for (name, m, k, n, blocks, par, times) in [
+        ("bound-gemm-f32-1024", 1024, 1024, 1024, 1, one_call, few),
         (
             "bound-gemm-f32-256x784x64",
             256,
             784,
-            64,
-            if quick { 50 } else { 400 },
+            CHAINS,
+            1,
+            one_call,
+            many,
         ),
         (
             "bound-gemm-f32-784x256x64",
             784,
             256,
-            64,
-            if quick { 50 } else { 400 },
+            CHAINS,
+            1,
+            one_call,
+            many,
         ),
-    ] {
-        let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 - 5.0);
-        let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 3) as f32 - 1.0);
-        let mut c = Mat::<f32>::zeros(m, n);
-        let (sec, _) = time_median(reps, || -> Result<(), BenchError> {
-            for _ in 0..times {
-                matmul(
-                    c.as_mut(),
-                    Accum::Replace,
-                    a.as_ref(),
-                    b.as_ref(),
-                    1.0,
-                    Par::rayon(0),
-                );
-            }
-            Ok(())
-        })?;
-        out.push(json!({
-            "case": name,
-            "flops_per_s": (2 * m * k * n * times) as f64 / sec,
-            "shape": [m, k, n],
-            "threads": threads,
-            "seconds": sec,
-        }));
-    }
-    // The same two RBM half-sweep products split as the dense engine splits them: the 64 chains
-    // in independent blocks of `RBM_CHAIN_BLOCK`, one sequential GEMM per block, blocks in
-    // parallel. One faer call with internal parallelism (above) can be slower at these small
-    // shapes; the bound takes the faster of the two ways (`binding_bound`).
-    for (name, m, k, times) in [
         (
             "bound-gemm-f32-256x784-blocked",
             256,
             784,
-            if quick { 50 } else { 400 },
+            RBM_CHAIN_BLOCK,
+            CHAINS / RBM_CHAIN_BLOCK,
+            Par::Seq,
+            many,
         ),
         (
             "bound-gemm-f32-784x256-blocked",
             784,
             256,
-            if quick { 50 } else { 400 },
+            RBM_CHAIN_BLOCK,
+            CHAINS / RBM_CHAIN_BLOCK,
+            Par::Seq,
+            many,
         ),
     ] {
-        let n = RBM_CHAIN_BLOCK;
-        let blocks = CHAINS / n;
         let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 - 5.0);
         let bs: Vec<Mat<f32>> = (0..blocks)
             .map(|t| Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j + t) % 3) as f32 - 1.0))
             .collect();
         let mut cs: Vec<Mat<f32>> = (0..blocks).map(|_| Mat::<f32>::zeros(m, n)).collect();
         let (sec, _) = time_median(reps, || -> Result<(), BenchError> {
+            let gemm = |c: &mut Mat<f32>, b: &Mat<f32>| {
+                matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par);
+            };
             for _ in 0..times {
-                cs.par_iter_mut().zip(&bs).for_each(|(c, b)| {
-                    matmul(
-                        c.as_mut(),
-                        Accum::Replace,
-                        a.as_ref(),
-                        b.as_ref(),
-                        1.0,
-                        Par::Seq,
-                    );
-                });
+                if blocks == 1 {
+                    gemm(&mut cs[0], &bs[0]);
+                } else {
+                    cs.par_iter_mut().zip(&bs).for_each(|(c, b)| gemm(c, b));
+                }
             }
             Ok(())
         })?;
