@@ -52,7 +52,6 @@ pub struct Setting<'a> {
 /// The cases (`quick`: a quarter of the sweeps).
 pub fn cases(quick: bool) -> Result<Vec<Case>, BenchError> {
     let q = if quick { 4 } else { 1 };
-    let auto = vec![(Engine::Auto, Generator::ChaCha8)];
     let lattice_both = vec![
         (Engine::Auto, Generator::ChaCha8),
         (Engine::Lattice, Generator::Xoshiro128Plus),
@@ -86,7 +85,10 @@ pub fn cases(quick: bool) -> Result<Vec<Case>, BenchError> {
             name: "rbm-784x256",
             model: BenchModel::Rbm(Rbm::random(784, 256, 0.01, 1.0, SEED)?),
             coloring: None,
-            runs: auto,
+            runs: vec![
+                (Engine::Auto, Generator::ChaCha8),
+                (Engine::Dense, Generator::Xoshiro128Plus),
+            ],
             sweeps: 1000 / q,
         },
         Case {

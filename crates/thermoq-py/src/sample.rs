@@ -351,7 +351,7 @@ pub fn sample<'py>(
         if gen_ != Generator::ChaCha8 {
             return Err(PyValueError::new_err(format!(
                 "generator: is {generator:?}; the reference kernels draw from chacha8 only \
-                 (xoshiro128+ needs engine=\"lanes\" or \"auto\" on a block kernel)"
+                 (xoshiro128+ needs engine=\"lanes\", \"lattice\", \"dense\" or \"auto\" on a block kernel)"
             )));
         }
         Runner::Reference(BatchSampler::new(ising, k, chains, seed))

@@ -7,8 +7,8 @@
 //!   the neighbour wiring of each engine on models too large to enumerate.
 //! * Determinism: same seed ⇒ bit-identical samples with 1 or 2 threads; the AVX2 and portable
 //!   kernels of the lattice and lanes engines give identical samples.
-//! * The fast generator (`xoshiro128+`, [`Generator::Xoshiro128Plus`]) of the lanes and lattice
-//!   engines passes every oracle above that the reference ChaCha8 passes, and on a model too
+//! * The fast generator (`xoshiro128+`, [`Generator::Xoshiro128Plus`]) of the lanes, lattice and
+//!   dense engines passes every oracle above that the reference ChaCha8 passes, and on a model too
 //!   large to enumerate the two generators give the same moments within a two-sample `Z·SE`.
 //!
 //! Tolerances. Each of the `C` chains is an independent replicate, so the spread of the `C`
@@ -155,14 +155,14 @@ fn multi_colour_models() -> [(IsingModel, &'static str); 2] {
 const GENERATORS: [Generator; 2] = [Generator::ChaCha8, Generator::Xoshiro128Plus];
 
 /// A sampler on `engine` drawing its comparison words from `g` (both must apply).
-fn with_generator(
-    m: &IsingModel,
+fn with_generator<'m>(
+    m: impl Into<FastModel<'m>>,
     kind: KernelKind,
     chains: usize,
     seed: u64,
     engine: Engine,
     g: Generator,
-) -> FastSampler<'_> {
+) -> FastSampler<'m> {
     let mut s = FastSampler::with_engine(m, kind, None, chains, seed, engine)
         .expect("the engine applies to the model");
     s.set_generator(g)
@@ -197,33 +197,29 @@ fn lanes_engine_matches_exact_moments() {
     }
 }
 
-/// ChaCha8 and xoshiro128+ on a model too large to enumerate (a 400-spin sparse graph with
-/// biases, 64 chains each, every kernel): per observable (every ⟨x_i⟩ and ⟨x_i x_j⟩) the two
-/// runs' means differ by at most `Z·√(SE₁² + SE₂²)`, the SEs from the spread of the independent
-/// chains' time averages as in `check_moments`.
+/// ChaCha8 and xoshiro128+ on models too large to enumerate, 64 chains each, every kernel: a
+/// 400-spin sparse graph with biases (lanes engine), a 24×24 lattice with a field (576 + 1,152
+/// observables; lattice engine) and a 60 × 40 RBM (dense engine). Per observable (every ⟨x_i⟩ and
+/// ⟨x_i x_j⟩) the two runs' means differ by at most `Z·√(SE₁² + SE₂²)`, the SEs from the spread
+/// of the independent chains' time averages as in `check_moments`.
 #[test]
-fn lanes_generators_agree_on_a_large_model() {
-    let m = builders::random_sparse(400, 0.012, 0.6, 0.3, 1.0, 31);
-    for kind in KINDS {
-        generators_agree(
-            &m,
-            &|g| with_generator(&m, kind, 64, 8, Engine::Lanes, g),
-            &format!("lanes {kind}"),
-        );
-    }
-}
-
-/// The same for the lattice engine on a 24×24 lattice with a field (576 + 1,152 observables per
-/// kernel, every kernel).
-#[test]
-fn lattice_generators_agree_on_a_large_lattice() {
-    let m = builders::lattice_2d(24, 24, 0.3, 0.1, 1.0).unwrap();
-    for kind in KINDS {
-        generators_agree(
-            &m,
-            &|g| with_generator(&m, kind, 64, 8, Engine::Lattice, g),
-            &format!("lattice {kind}"),
-        );
+fn generators_agree_on_large_models() {
+    let sparse = builders::random_sparse(400, 0.012, 0.6, 0.3, 1.0, 31);
+    let lattice = builders::lattice_2d(24, 24, 0.3, 0.1, 1.0).unwrap();
+    let rbm = Rbm::random(60, 40, 0.2, 1.0, 3).unwrap();
+    let cases = [
+        (FastModel::Ising(&sparse), Engine::Lanes),
+        (FastModel::Ising(&lattice), Engine::Lattice),
+        (FastModel::Rbm(&rbm), Engine::Dense),
+    ];
+    for (model, engine) in cases {
+        for kind in KINDS {
+            generators_agree(
+                model.ising(),
+                &|g| with_generator(model, kind, 64, 8, engine, g),
+                &format!("{} {kind}", engine.name()),
+            );
+        }
     }
 }
 
@@ -328,10 +324,19 @@ fn small_rbm() -> Rbm {
 fn dense_engine_matches_exact_moments() {
     let rbm = small_rbm();
     let model = rbm.as_ising();
-    for kind in KINDS {
-        let s = FastSampler::new(&rbm, kind, None, 64, 8).unwrap();
-        assert_eq!(s.engine(), Engine::Dense);
-        check_moments(model, s, 50, 3000, &format!("dense 6x4 {kind}"));
+    for g in GENERATORS {
+        for kind in KINDS {
+            let mut s = FastSampler::new(&rbm, kind, None, 64, 8).unwrap();
+            s.set_generator(g).unwrap();
+            assert_eq!((s.engine(), s.generator()), (Engine::Dense, g));
+            check_moments(
+                model,
+                s,
+                50,
+                3000,
+                &format!("dense {} 6x4 {kind}", g.name()),
+            );
+        }
     }
     // Hidden layer as colour 0 (the class order DSATUR would pick for m > n).
     let colors: Vec<u32> = rbm.two_block_colors().iter().map(|c| 1 - c).collect();
@@ -422,6 +427,7 @@ fn one_sweep_conditionals_are_exact() {
     check_one_sweep_with(FastModel::Ising(&lat), Engine::Lanes, xo, None);
     let rbm = Rbm::random(30, 20, 0.3, 1.0, 4).unwrap();
     check_one_sweep(FastModel::Rbm(&rbm), Engine::Dense, None);
+    check_one_sweep_with(FastModel::Rbm(&rbm), Engine::Dense, xo, None);
     let colors: Vec<u32> = rbm.two_block_colors().iter().map(|c| 1 - c).collect();
     let col = Coloring::from_colors(rbm.as_ising().graph(), colors).unwrap();
     check_one_sweep(FastModel::Rbm(&rbm), Engine::Dense, Some(col));
@@ -457,6 +463,11 @@ fn same_seed_same_samples_whatever_the_thread_count() {
             Generator::Xoshiro128Plus,
         ),
         (FastModel::Rbm(&rbm), Engine::Dense, chacha),
+        (
+            FastModel::Rbm(&rbm),
+            Engine::Dense,
+            Generator::Xoshiro128Plus,
+        ),
     ];
     for (model, engine, generator) in cases {
         for kind in KINDS {
@@ -525,7 +536,7 @@ fn engine_selection_and_errors() {
     // A colouring of another graph (wrong length).
     let bad = Coloring::greedy(builders::lattice_2d(4, 4, 1.0, 0.0, 1.0).unwrap().graph());
     assert!(FastSampler::new(&lat, KernelKind::BlkAlt, Some(bad), 2, 0).is_err());
-    // The fast generator exists on the lanes and lattice engines only.
+    // The fast generator exists on the lanes, lattice and dense engines only.
     let mut s = FastSampler::new(&irregular, KernelKind::BlkAlt, None, 2, 0).unwrap();
     assert_eq!(s.engine(), Engine::Sparse);
     assert!(s.set_generator(Generator::ChaCha8).is_ok());

@@ -59,7 +59,7 @@ pub struct SampleArgs {
     /// Python API's `engine=` for the same seed).
     #[arg(long, default_value = "reference")]
     pub engine: String,
-    /// Random words of the lanes engine: chacha8 (reference) or xoshiro128+.
+    /// Random words of the lanes, lattice and dense engines: chacha8 (reference) or xoshiro128+.
     #[arg(long, default_value = "chacha8")]
     pub generator: String,
     /// Also write every recorded state here (atomically) as a NumPy `.npy` `int8` array shaped
@@ -196,7 +196,7 @@ impl SampleArgs {
                 if generator != Generator::ChaCha8 {
                     bail!(
                         "--generator: is {:?}; the reference engine draws from chacha8 only \
-                         (xoshiro128+ needs --engine lanes or auto on a block kernel)",
+                         (xoshiro128+ needs --engine lanes, lattice, dense or auto on a block kernel)",
                         self.generator
                     );
                 }
@@ -272,7 +272,7 @@ impl SampleArgs {
                 burn_in: self.burn_in,
                 seed: self.seed,
                 engine: engine_name,
-                generator: generator_name(generator).into(),
+                generator: generator.name().into(),
                 colors: self.colors.as_ref().map(|p| p.display().to_string()),
                 n_colors,
                 threads: pool.current_num_threads(),
@@ -400,13 +400,6 @@ fn parse_engine(s: &str) -> Result<Option<Engine>> {
 fn parse_generator(s: &str) -> Result<Generator> {
     Generator::parse(s)
         .with_context(|| format!("--generator: is {s:?}, expected chacha8 or xoshiro128+"))
-}
-
-fn generator_name(g: Generator) -> &'static str {
-    match g {
-        Generator::Xoshiro128Plus => "xoshiro128+",
-        _ => "chacha8",
-    }
 }
 
 /// A sampler's refusal, prefixed with the command-line flag that caused it.

@@ -443,7 +443,7 @@ def sample(
       ``"reference"`` (the reference kernels: the same samples as the ``thermoq sample`` CLI for
       the same seed), or a fast engine: ``sparse``, ``sparse-f32``, ``lattice``, ``dense``,
       ``lanes``. Engines draw random numbers differently, so their samples differ (same law).
-    * ``generator`` — ``"chacha8"`` (reference) or ``"xoshiro128+"`` (lanes engine only).
+    * ``generator`` — ``"chacha8"`` (reference) or ``"xoshiro128+"`` (lanes, lattice and dense engines).
     * ``output`` — ``"moments"`` (default), ``"trace"`` (``states`` ``(chain, draw, node)``) or
       ``"final"`` (only the final states).
     * ``init`` — ``(chains, n)`` ±1 start states (default: uniform from ``seed``).

@@ -13,7 +13,9 @@
 //! top 24 bits of a 32-bit word (exact in `f32`): the bit depth is 24 and the realised probability is
 //! within ≈ 1e-6 of `σ(2βφ)` for the field computed in `f64`.
 
-use super::stream::RandBuf;
+use super::stream::{Bytes, ChainSources};
+use super::{DriveArgs, Generator, avx2_available};
+use crate::Observer;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
@@ -40,6 +42,8 @@ pub(crate) struct DenseEngine {
     beta2: f32,
     /// Colour class `k` → layer.
     class_layer: [Layer; 2],
+    /// ChaCha8, or each chain's `xoshiro128+` byte source.
+    sources: ChainSources,
 }
 
 /// All chains' layers and scratch.
@@ -80,7 +84,68 @@ impl DenseEngine {
             c: rbm.hidden_bias().iter().map(|&v| v as f32).collect(),
             beta2: (2.0 * rbm.beta()) as f32,
             class_layer,
+            sources: ChainSources::default(),
         }
+    }
+
+    /// Draws comparison words from `g` from the next run on (`Xoshiro128Plus`: seeded then).
+    pub(crate) fn set_generator(&mut self, g: Generator) {
+        self.sources.set_generator(g);
+    }
+
+    /// The generator of the comparison words.
+    pub(crate) fn generator(&self) -> Generator {
+        self.sources.generator()
+    }
+
+    /// Runs `total` sweeps of every chain of `xs` (`n` spins each): per sweep, each chain's colour
+    /// order from its own stream `rngs[c]` (always ChaCha8), then one GEMM per (step, layer)
+    /// group; chains observed through `slots` as `seg` says. Comparison words come from
+    /// `rngs` or, with [`Generator::Xoshiro128Plus`], from the chains' `xoshiro128+` sources.
+    pub(crate) fn drive<O: Observer>(&mut self, a: DriveArgs<'_, '_, O>) {
+        let nc = a.rngs.len();
+        let mut xo = self.sources.take(a.rngs, avx2_available());
+        let mut st = self.new_state(nc);
+        self.load(a.xs, &mut st);
+        let observing = a.slots.iter().any(Option::is_some);
+        // Per-chain schedules for one sweep, then one GEMM per (step, layer) group.
+        let mut scheds: Vec<[usize; 2]> = vec![[0, 1]; nc];
+        let mut group: Vec<usize> = Vec::with_capacity(nc);
+        for t in 0..a.total {
+            for (s, rb) in scheds.iter_mut().zip(a.rngs.iter_mut()) {
+                let mut q = 0;
+                a.sched.visit(rb, |cl, _| {
+                    s[q] = cl;
+                    q += 1;
+                });
+            }
+            for step in [0, 1] {
+                for layer in [Layer::Visible, Layer::Hidden] {
+                    group.clear();
+                    group.extend((0..nc).filter(|&c| self.class_layer(scheds[c][step]) == layer));
+                    if xo.is_empty() {
+                        self.update_layer(&mut st, layer, &group, a.rngs);
+                    } else {
+                        self.update_layer(&mut st, layer, &group, &mut xo);
+                    }
+                }
+            }
+            if observing && let Some(d) = a.seg.observes_after(t) {
+                a.xs.par_chunks_mut(a.n)
+                    .zip(a.slots.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(c, (x, o))| {
+                        if let Some(o) = o.as_deref_mut() {
+                            self.store_chain(&st, c, x);
+                            o.observe(d, x);
+                        }
+                    });
+            }
+        }
+        for (c, x) in a.xs.chunks_mut(a.n).enumerate() {
+            self.store_chain(&st, c, x);
+        }
+        self.sources.put_back(xo);
     }
 
     pub(crate) fn class_layer(&self, k: usize) -> Layer {
@@ -133,12 +198,12 @@ impl DenseEngine {
     /// The group is cut into fixed blocks of [`CHAIN_BLOCK`] chains (in group order); each block is
     /// one task: gather its source columns, one sequential GEMM, then sample its columns. The cut
     /// does not depend on the thread count, so neither do the samples.
-    pub(crate) fn update_layer(
+    pub(crate) fn update_layer<B: Bytes + Send>(
         &self,
         st: &mut DenseState,
         layer: Layer,
         group: &[usize],
-        rngs: &mut [RandBuf],
+        rngs: &mut [B],
     ) {
         if group.is_empty() {
             return;
@@ -162,7 +227,7 @@ impl DenseEngine {
                 &mut st.vt,
             ),
         };
-        let mut members: Vec<(usize, &mut [f32], &mut RandBuf)> = Vec::with_capacity(group.len());
+        let mut members: Vec<(usize, &mut [f32], &mut B)> = Vec::with_capacity(group.len());
         let mut gi = 0;
         for (c, (t, rb)) in tgt.chunks_mut(tgt_rows).zip(rngs.iter_mut()).enumerate() {
             if gi < group.len() && group[gi] == c {
@@ -183,7 +248,7 @@ impl DenseEngine {
             let dst = MatMut::from_column_major_slice_mut(&mut field, tgt_rows, g);
             matmul(dst, Accum::Replace, lhs, rhs, 1.0f32, Par::Seq);
             for ((_, t, rb), f) in blk.iter_mut().zip(field.chunks(tgt_rows)) {
-                sample_column(f, bias, beta2, t, rb);
+                sample_column(f, bias, beta2, t, &mut **rb);
             }
         });
     }
@@ -194,7 +259,7 @@ pub(crate) const CHAIN_BLOCK: usize = 32;
 
 /// `t_j ← +1` with probability `σ(β2·(f_j + bias_j))`, else `−1`; 32 random bits per unit, of
 /// which the top 24 are compared.
-fn sample_column(f: &[f32], bias: &[f32], beta2: f32, t: &mut [f32], rb: &mut RandBuf) {
+fn sample_column<B: Bytes>(f: &[f32], bias: &[f32], beta2: f32, t: &mut [f32], rb: &mut B) {
     const CHUNK: usize = super::stream::BUF_BYTES / 4;
     for ((f, b), t) in f
         .chunks(CHUNK)

@@ -27,12 +27,10 @@
 //! stepped as one AVX2 vector, three bytes (bits 8–31) per output word, seeded from the chain's
 //! ChaCha8 stream at its first run with that generator. Same table, same lazy compare, same law.
 
-use super::stream::{BUF_BYTES, Bytes, RandBuf, XoBytes, threshold32};
-use super::{Generator, avx2_available};
-use crate::ColourSchedule;
+use super::stream::{BUF_BYTES, Bytes, ChainSources, RandBuf, XoBytes, threshold32};
+use super::{DriveArgs, Generator, avx2_available};
 use crate::observe::Observer;
 use crate::pbit::sigmoid;
-use crate::run::Segment;
 use rayon::prelude::*;
 use thermoq_core::{Coloring, Spin};
 use thermoq_models::{EnergyModel, IsingModel};
@@ -126,10 +124,8 @@ pub(crate) struct LatticeEngine {
     hi: [u8; 5],
     lo: [u32; 5],
     simd: bool,
-    generator: Generator,
-    /// Each chain's `xoshiro128+` byte source, seeded from its ChaCha8 stream at the first run
-    /// with [`Generator::Xoshiro128Plus`] (empty until then).
-    xo: Vec<XoBytes>,
+    /// ChaCha8, or each chain's `xoshiro128+` byte source.
+    sources: ChainSources,
 }
 
 /// A chain in sublattice layout, plus a tie scratch buffer.
@@ -169,17 +165,14 @@ impl LatticeEngine {
             hi,
             lo,
             simd: avx2_available(),
-            generator: Generator::ChaCha8,
-            xo: Vec::new(),
+            sources: ChainSources::default(),
         }
     }
 
     /// Forces the portable kernel (for tests comparing it with the AVX2 one).
     pub(crate) fn set_simd(&mut self, on: bool) {
         self.simd = on && avx2_available();
-        for x in &mut self.xo {
-            x.set_simd(self.simd);
-        }
+        self.sources.set_simd(self.simd);
     }
 
     /// Whether the AVX2 kernel is in use.
@@ -189,15 +182,12 @@ impl LatticeEngine {
 
     /// Draws comparison bytes from `g` from the next run on (`Xoshiro128Plus`: seeded then).
     pub(crate) fn set_generator(&mut self, g: Generator) {
-        if g != self.generator {
-            self.generator = g;
-            self.xo.clear();
-        }
+        self.sources.set_generator(g);
     }
 
     /// The generator of the comparison bytes.
     pub(crate) fn generator(&self) -> Generator {
-        self.generator
+        self.sources.generator()
     }
 
     /// Offset of parity block `q` (rows `q, q + 2, …`) in a sublattice vector. Layout: one pad
@@ -253,37 +243,21 @@ impl LatticeEngine {
     /// Runs `total` sweeps of `sched` on every chain of `xs` (`n` spins each), chain `c` drawing
     /// from `rngs[c]` (and its `xoshiro128+` bytes with that generator), one rayon task per
     /// chain, observing through `slots` as `seg` says.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn drive<O: Observer>(
-        &mut self,
-        xs: &mut [Spin],
-        n: usize,
-        rngs: &mut [RandBuf],
-        slots: &mut [Option<&mut O>],
-        sched: &ColourSchedule,
-        seg: &Segment,
-        total: usize,
-    ) {
-        if self.generator == Generator::Xoshiro128Plus && self.xo.len() != rngs.len() {
-            self.xo = rngs
-                .iter_mut()
-                .map(|rb| XoBytes::seeded(rb, self.simd))
-                .collect();
-        }
-        let mut xo = std::mem::take(&mut self.xo);
+    pub(crate) fn drive<O: Observer>(&mut self, a: DriveArgs<'_, '_, O>) {
+        let mut xo = self.sources.take(a.rngs, self.simd);
         let me = &*self;
         let run =
             |x: &mut [Spin], rb: &mut RandBuf, xo: Option<&mut XoBytes>, o: &mut Option<&mut O>| {
                 let mut ch = me.new_chain();
                 me.load(x, &mut ch);
                 let mut xo = xo;
-                for t in 0..total {
+                for t in 0..a.total {
                     match xo.as_deref_mut() {
-                        Some(xb) => sched.visit(rb, |cl, _| me.update_class(&mut ch, cl, xb)),
-                        None => sched.visit(rb, |cl, rb| me.update_class(&mut ch, cl, rb)),
+                        Some(xb) => a.sched.visit(rb, |cl, _| me.update_class(&mut ch, cl, xb)),
+                        None => a.sched.visit(rb, |cl, rb| me.update_class(&mut ch, cl, rb)),
                     }
                     if let Some(o) = o.as_deref_mut()
-                        && let Some(d) = seg.observes_after(t)
+                        && let Some(d) = a.seg.observes_after(t)
                     {
                         me.store(&ch, x);
                         o.observe(d, x);
@@ -291,10 +265,10 @@ impl LatticeEngine {
                 }
                 me.store(&ch, x);
             };
-        let chains = xs
-            .par_chunks_mut(n.max(1))
-            .zip(rngs.par_iter_mut())
-            .zip(slots.par_iter_mut());
+        let chains =
+            a.xs.par_chunks_mut(a.n.max(1))
+                .zip(a.rngs.par_iter_mut())
+                .zip(a.slots.par_iter_mut());
         if xo.is_empty() {
             chains.for_each(|((x, rb), o)| run(x, rb, None, o));
         } else {
@@ -302,7 +276,7 @@ impl LatticeEngine {
                 .zip(xo.par_iter_mut())
                 .for_each(|(((x, rb), o), xb)| run(x, rb, Some(xb), o));
         }
-        self.xo = xo;
+        self.sources.put_back(xo);
     }
 
     /// Resamples colour class `class` of a chain with comparison bytes from `rb`.

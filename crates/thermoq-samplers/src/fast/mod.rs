@@ -46,7 +46,7 @@ mod stream;
 use crate::observe::Observer;
 use crate::run::{BatchChains, CheckedRun, per_chain, slots};
 use crate::schedule::ScheduleRng;
-use crate::{ColourSchedule, KernelKind, SamplerError};
+use crate::{ColourSchedule, KernelKind, SamplerError, Segment};
 use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
 pub use lanes::probe_xoshiro_words;
@@ -65,7 +65,6 @@ pub(crate) fn avx2_available() -> bool {
     }
 }
 use lattice::LatticeEngine;
-use rayon::prelude::*;
 use sparse::SparseEngine;
 use stream::RandBuf;
 use thermoq_core::rng::chain_rng;
@@ -164,7 +163,9 @@ pub enum Generator {
     /// and [`Engine::Lattice`]: the lattice engine gives each chain eight states (seeded from the
     /// next 128 bytes of its ChaCha8 stream), stepped as one AVX2 vector, and reads each output's
     /// top three bytes as three comparison bytes of its lazy 32-bit compare (same law as with
-    /// ChaCha8). `tests/fast_paths.rs` checks both against exact enumeration and ChaCha8.
+    /// ChaCha8); [`Engine::Dense`] takes the same per-chain byte source, four bytes per unit, and
+    /// compares their top 24 bits as it does ChaCha8's. `tests/fast_paths.rs` checks all three
+    /// against exact enumeration and ChaCha8.
     Xoshiro128Plus,
 }
 
@@ -182,6 +183,19 @@ thermoq_core::enum_names!(Generator {
     ChaCha8 => "chacha8",
     Xoshiro128Plus => "xoshiro128+",
 });
+
+/// What the lattice and dense engines' `drive` runs on: every chain's spins (`n` each), the
+/// chains' ChaCha8 streams and observer slots, the colour schedule, the segment and its length
+/// in sweeps.
+pub(crate) struct DriveArgs<'a, 'o, O> {
+    pub(crate) xs: &'a mut [Spin],
+    pub(crate) n: usize,
+    pub(crate) rngs: &'a mut [RandBuf],
+    pub(crate) slots: &'a mut [Option<&'o mut O>],
+    pub(crate) sched: &'a ColourSchedule,
+    pub(crate) seg: &'a Segment,
+    pub(crate) total: usize,
+}
 
 enum Imp {
     Sparse(SparseEngine<f64>),
@@ -356,8 +370,8 @@ impl<'a> FastSampler<'a> {
         self.model.ising().n_spins()
     }
 
-    /// Draws comparison words from `g` from now on (see [`Generator`]). The lanes and lattice
-    /// engines have a choice; any other engine with `g` other than `ChaCha8` is an error.
+    /// Draws comparison words from `g` from now on (see [`Generator`]). The lanes, lattice and
+    /// dense engines have a choice; any other engine with `g` other than `ChaCha8` is an error.
     /// Switching to `Xoshiro128Plus` seeds its states from the chains' streams at the next run.
     pub fn set_generator(&mut self, g: Generator) -> Result<(), SamplerError> {
         match &mut self.imp {
@@ -369,12 +383,16 @@ impl<'a> FastSampler<'a> {
                 e.set_generator(g);
                 Ok(())
             }
+            Imp::Dense(e) => {
+                e.set_generator(g);
+                Ok(())
+            }
             _ if g == Generator::ChaCha8 => Ok(()),
             _ => Err(invalid(
                 "generator",
                 format!(
-                    "is {}; the {} engine draws from chacha8 only (xoshiro128+ needs the lanes \
-                     or lattice engine)",
+                    "is {}; the {} engine draws from chacha8 only (xoshiro128+ needs the lanes, \
+                     lattice or dense engine)",
                     g.name(),
                     self.engine.name()
                 ),
@@ -387,6 +405,7 @@ impl<'a> FastSampler<'a> {
         match &self.imp {
             Imp::Lanes(e) => e.generator(),
             Imp::Lattice(e) => e.generator(),
+            Imp::Dense(e) => e.generator(),
             _ => Generator::ChaCha8,
         }
     }
@@ -440,9 +459,21 @@ impl BatchChains for FastSampler<'_> {
             return;
         }
         let mut slots = slots(observers, nc);
-        if let Imp::Lattice(e) = &mut self.imp {
-            let xs = batch.as_mut_slice();
-            e.drive(xs, n, &mut self.rngs, &mut slots, sched, seg, total);
+        if let Imp::Lattice(_) | Imp::Dense(_) = &self.imp {
+            let args = DriveArgs {
+                xs: batch.as_mut_slice(),
+                n,
+                rngs: &mut self.rngs,
+                slots: &mut slots,
+                sched,
+                seg,
+                total,
+            };
+            match &mut self.imp {
+                Imp::Lattice(e) => e.drive(args),
+                Imp::Dense(e) => e.drive(args),
+                _ => unreachable!("matched above"),
+            }
             return;
         }
         match &self.imp {
@@ -453,48 +484,7 @@ impl BatchChains for FastSampler<'_> {
                 sched.visit(rb, |c, rb| e.update_class(x, c, rb));
             }),
             Imp::Lattice(_) | Imp::Lanes(_) => unreachable!("handled above"),
-            Imp::Dense(e) => {
-                let mut st = e.new_state(nc);
-                e.load(batch.as_slice(), &mut st);
-                let observing = slots.iter().any(Option::is_some);
-                // Per-chain schedules for one sweep, then one GEMM per (step, layer) group.
-                let mut scheds: Vec<[usize; 2]> = vec![[0, 1]; nc];
-                let mut group: Vec<usize> = Vec::with_capacity(nc);
-                for t in 0..total {
-                    for (s, rb) in scheds.iter_mut().zip(self.rngs.iter_mut()) {
-                        let mut q = 0;
-                        sched.visit(rb, |cl, _| {
-                            s[q] = cl;
-                            q += 1;
-                        });
-                    }
-                    for step in [0, 1] {
-                        for layer in [Layer::Visible, Layer::Hidden] {
-                            group.clear();
-                            group.extend(
-                                (0..nc).filter(|&c| e.class_layer(scheds[c][step]) == layer),
-                            );
-                            e.update_layer(&mut st, layer, &group, &mut self.rngs);
-                        }
-                    }
-                    if observing && let Some(d) = seg.observes_after(t) {
-                        batch
-                            .as_mut_slice()
-                            .par_chunks_mut(n)
-                            .zip(slots.par_iter_mut())
-                            .enumerate()
-                            .for_each(|(c, (x, o))| {
-                                if let Some(o) = o.as_deref_mut() {
-                                    e.store_chain(&st, c, x);
-                                    o.observe(d, x);
-                                }
-                            });
-                    }
-                }
-                for (c, x) in batch.as_mut_slice().chunks_mut(n).enumerate() {
-                    e.store_chain(&st, c, x);
-                }
-            }
+            Imp::Dense(_) => unreachable!("handled above"),
         }
     }
 }

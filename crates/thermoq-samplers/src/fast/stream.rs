@@ -133,6 +133,55 @@ pub(crate) struct XoBytes {
     simd: bool,
 }
 
+/// An engine's choice of comparison bytes ([`super::Generator`]) and, with `xoshiro128+`, each
+/// chain's [`XoBytes`]: seeded from the chain's ChaCha8 stream at the first run with that
+/// generator, then kept, so later runs continue them.
+#[derive(Default)]
+pub(crate) struct ChainSources {
+    generator: super::Generator,
+    xo: Vec<XoBytes>,
+}
+
+impl ChainSources {
+    /// Draws from `g` from the next run on (`Xoshiro128Plus`: seeded then).
+    pub(crate) fn set_generator(&mut self, g: super::Generator) {
+        if g != self.generator {
+            self.generator = g;
+            self.xo.clear();
+        }
+    }
+
+    /// The generator of the comparison bytes.
+    pub(crate) fn generator(&self) -> super::Generator {
+        self.generator
+    }
+
+    /// The chains' `xoshiro128+` sources for a run over `rngs` (seeded now if they are not yet;
+    /// `simd`: the AVX2 refill), or nothing with ChaCha8. Hand them back with
+    /// [`ChainSources::put_back`] after the run.
+    pub(crate) fn take(&mut self, rngs: &mut [RandBuf], simd: bool) -> Vec<XoBytes> {
+        if self.generator == super::Generator::Xoshiro128Plus && self.xo.len() != rngs.len() {
+            self.xo = rngs
+                .iter_mut()
+                .map(|rb| XoBytes::seeded(rb, simd))
+                .collect();
+        }
+        std::mem::take(&mut self.xo)
+    }
+
+    /// Keeps the sources a run took, to continue them at the next run.
+    pub(crate) fn put_back(&mut self, xo: Vec<XoBytes>) {
+        self.xo = xo;
+    }
+
+    /// Switches the seeded sources' refill between AVX2 and portable.
+    pub(crate) fn set_simd(&mut self, on: bool) {
+        for x in &mut self.xo {
+            x.set_simd(on);
+        }
+    }
+}
+
 impl XoBytes {
     /// Seeds the eight states from the next 128 bytes of `rb` (16 per lane, little-endian words;
     /// an all-zero lane seed, which `xoshiro` cannot leave, becomes `[1, 2, 3, 4]`). `simd`: use
