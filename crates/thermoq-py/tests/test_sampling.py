@@ -113,9 +113,9 @@ def test_identical_to_the_rust_cli_for_one_seed(tmp_path, small_model, kernel):
 
 # Every fast engine × block kernel the CLI can run on a model file: the general engines on a
 # frustrated sparse model (auto resolves to lanes with 16 chains), the lattice engine on a
-# periodic lattice with its checkerboard colouring; lanes also with xoshiro128+ words; the dense
-# GEMM engine on an RBM (its saved file is the RBM's Ising form, which the CLI recognises as an RBM,
-# so `dense` and `auto` run the same engine there as from Python).
+# periodic lattice with its checkerboard colouring, the dense GEMM engine on an RBM (its saved file
+# is the RBM's Ising form, which the CLI recognises as an RBM, so `dense` and `auto` run the same
+# engine there as from Python); lanes, lattice and dense also with xoshiro128+ words.
 FAST_CLI_CASES = [
     (model, kernel, engine, generator)
     for kernel in ("blk-alt", "blk-sym", "blk-rs")
@@ -126,7 +126,9 @@ FAST_CLI_CASES = [
         ("sparse", "lanes", "chacha8"),
         ("sparse", "lanes", "xoshiro128+"),
         ("lattice", "lattice", "chacha8"),
+        ("lattice", "lattice", "xoshiro128+"),
         ("rbm", "dense", "chacha8"),
+        ("rbm", "dense", "xoshiro128+"),
         ("rbm", "auto", "chacha8"),
     )
 ]
