@@ -244,20 +244,29 @@ impl LatticeEngine {
     /// from `rngs[c]` (and its `xoshiro128+` bytes with that generator), one rayon task per
     /// chain, observing through `slots` as `seg` says.
     pub(crate) fn drive<O: Observer>(&mut self, a: DriveArgs<'_, '_, O>) {
-        let mut xo = self.sources.take(a.rngs, self.simd);
+        let DriveArgs {
+            xs,
+            n,
+            rngs,
+            slots,
+            sched,
+            seg,
+            total,
+        } = a;
+        let mut xo = self.sources.take(rngs, self.simd);
         let me = &*self;
         let run =
             |x: &mut [Spin], rb: &mut RandBuf, xo: Option<&mut XoBytes>, o: &mut Option<&mut O>| {
                 let mut ch = me.new_chain();
                 me.load(x, &mut ch);
                 let mut xo = xo;
-                for t in 0..a.total {
+                for t in 0..total {
                     match xo.as_deref_mut() {
-                        Some(xb) => a.sched.visit(rb, |cl, _| me.update_class(&mut ch, cl, xb)),
-                        None => a.sched.visit(rb, |cl, rb| me.update_class(&mut ch, cl, rb)),
+                        Some(xb) => sched.visit(rb, |cl, _| me.update_class(&mut ch, cl, xb)),
+                        None => sched.visit(rb, |cl, rb| me.update_class(&mut ch, cl, rb)),
                     }
                     if let Some(o) = o.as_deref_mut()
-                        && let Some(d) = a.seg.observes_after(t)
+                        && let Some(d) = seg.observes_after(t)
                     {
                         me.store(&ch, x);
                         o.observe(d, x);
@@ -265,10 +274,10 @@ impl LatticeEngine {
                 }
                 me.store(&ch, x);
             };
-        let chains =
-            a.xs.par_chunks_mut(a.n.max(1))
-                .zip(a.rngs.par_iter_mut())
-                .zip(a.slots.par_iter_mut());
+        let chains = xs
+            .par_chunks_mut(n.max(1))
+            .zip(rngs.par_iter_mut())
+            .zip(slots.par_iter_mut());
         if xo.is_empty() {
             chains.for_each(|((x, rb), o)| run(x, rb, None, o));
         } else {
