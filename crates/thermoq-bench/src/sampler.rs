@@ -15,7 +15,7 @@ use thermoq_core::Coloring;
 use thermoq_models::dtm::VisibleSpec;
 use thermoq_models::{EnergyModel, Rbm, builders};
 use thermoq_samplers::fast::conditioned::ConditionedSampler;
-use thermoq_samplers::fast::{Engine, Generator};
+use thermoq_samplers::fast::{DENSE_CHAIN_BLOCK, Engine, Generator};
 use thermoq_samplers::pt::{FastPt, Ladder, SwapScheme};
 use thermoq_samplers::{BatchSampler, ChainBatch, GibbsKernel, KernelKind, SamplerError};
 
@@ -259,7 +259,7 @@ pub fn bounds(
     drop(data);
     // GEMM: one call with faer's own parallelism, at 1024³ (the DTM compute bound) and at the
     // two RBM half-sweep products for all 64 chains; then the same RBM products split as the
-    // dense engine splits them (independent blocks of `RBM_CHAIN_BLOCK` chains, one sequential
+    // dense engine splits them (independent blocks of `DENSE_CHAIN_BLOCK` chains, one sequential
     // GEMM per block, blocks in parallel). One call can be slower at these small shapes; the
     // RBM bound takes the faster of the two ways (`binding_bound`).
     let (few, many) = if quick { (2, 50) } else { (8, 400) };
@@ -288,8 +288,8 @@ pub fn bounds(
             "bound-gemm-f32-256x784-blocked",
             256,
             784,
-            RBM_CHAIN_BLOCK,
-            CHAINS / RBM_CHAIN_BLOCK,
+            DENSE_CHAIN_BLOCK,
+            CHAINS / DENSE_CHAIN_BLOCK,
             Par::Seq,
             many,
         ),
@@ -297,8 +297,8 @@ pub fn bounds(
             "bound-gemm-f32-784x256-blocked",
             784,
             256,
-            RBM_CHAIN_BLOCK,
-            CHAINS / RBM_CHAIN_BLOCK,
+            DENSE_CHAIN_BLOCK,
+            CHAINS / DENSE_CHAIN_BLOCK,
             Par::Seq,
             many,
         ),
@@ -332,9 +332,6 @@ pub fn bounds(
     }
     Ok(out)
 }
-
-/// Chains per GEMM of the dense engine (its `CHAIN_BLOCK`), for the blocked GEMM bound.
-const RBM_CHAIN_BLOCK: usize = 32;
 
 /// A bound row: `work` produces `amount` units, timed as the median of `reps` runs; the row
 /// reports `amount / seconds` under `key`.

@@ -75,7 +75,7 @@ pub fn time_sweeps(
     reps: usize,
 ) -> PyResult<f64> {
     let m = model.get();
-    let engine = Engine::parse(engine)
+    let engine = Engine::from_name(engine)
         .filter(|e| *e != Engine::SparseF32)
         .ok_or_else(|| PyValueError::new_err(format!("engine: {engine:?} is not benchmarked")))?;
     let gen_ = crate::sample::parse_generator(generator)?;

@@ -150,7 +150,7 @@ pub(crate) fn parse_kernel(s: &str) -> PyResult<KernelKind> {
 
 /// `None` means the reference engine.
 fn parse_engine(s: &str) -> PyResult<Option<Engine>> {
-    match (s, Engine::parse(s)) {
+    match (s, Engine::from_name(s)) {
         ("reference", _) => Ok(None),
         (_, Some(e)) => Ok(Some(e)),
         _ => Err(PyValueError::new_err(format!(

@@ -125,7 +125,7 @@ pub trait ExperimentBase {
     /// The headline numbers.
     type Summary: Serialize;
     /// Preset and seed.
-    fn run_config(&self) -> RunConfig;
+    fn config(&self) -> RunConfig;
 }
 
 /// Declares an experiment type: a struct holding its [`RunConfig`], `new`, and
@@ -152,7 +152,7 @@ macro_rules! experiment_type {
             type Output = CellResult;
             type Grid = $grid;
             type Summary = Summary;
-            fn run_config(&self) -> $crate::RunConfig {
+            fn config(&self) -> $crate::RunConfig {
                 self.config
             }
         }
@@ -165,10 +165,6 @@ pub trait Experiment: Sync + ExperimentBase {
     /// Short name (`exp1`, …), also the folder and report name.
     fn name(&self) -> &'static str {
         Self::NAME
-    }
-    /// Preset and seed.
-    fn config(&self) -> RunConfig {
-        self.run_config()
     }
     /// The grid's description; [`Self::cells`] is generated from it.
     fn grid(&self) -> Self::Grid;

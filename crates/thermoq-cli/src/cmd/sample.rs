@@ -387,7 +387,7 @@ impl Observer for Recorder<'_> {
 
 /// The engine names of `--engine` (those of the Python API); `None` is the reference engine.
 fn parse_engine(s: &str) -> Result<Option<Engine>> {
-    match (s, Engine::parse(s)) {
+    match (s, Engine::from_name(s)) {
         ("reference", _) => Ok(None),
         (_, Some(e)) => Ok(Some(e)),
         _ => bail!(

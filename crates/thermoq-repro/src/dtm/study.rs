@@ -92,7 +92,8 @@ impl<S: PhaseStore> Phases<'_, S> {
         compute: impl FnOnce() -> Result<T, ReproError>,
     ) -> Result<T, ReproError> {
         if let Some(hit) = self.store.load(name, key) {
-            let value: T = serde_json::from_value(hit.value.clone())?;
+            // Read from the stored tree in place (no copy of the whole value).
+            let value = T::deserialize(&hit.value)?;
             self.record(name, &hit, true);
             return Ok(value);
         }

@@ -255,7 +255,7 @@ impl DenseEngine {
 }
 
 /// Chains per GEMM task of the dense engine (fixed, so results do not depend on threads).
-pub(crate) const CHAIN_BLOCK: usize = 32;
+pub const CHAIN_BLOCK: usize = 32;
 
 /// `t_j ← +1` with probability `σ(β2·(f_j + bias_j))`, else `−1`; 32 random bits per unit, of
 /// which the top 24 are compared.

@@ -47,6 +47,9 @@ use crate::observe::Observer;
 use crate::run::{BatchChains, CheckedRun, per_chain, slots};
 use crate::schedule::ScheduleRng;
 use crate::{ColourSchedule, KernelKind, SamplerError, Segment};
+/// Chains per GEMM of the dense engine: a group is cut into blocks of this many chains, one
+/// sequential GEMM each (the bench's blocked GEMM bound times the same split).
+pub use dense::CHAIN_BLOCK as DENSE_CHAIN_BLOCK;
 use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
 pub use lanes::probe_xoshiro_words;
@@ -134,11 +137,6 @@ thermoq_core::enum_names!(Engine {
 });
 
 impl Engine {
-    /// The engine called `name` (as [`Engine::name`] writes it), if any.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::from_name(name)
-    }
-
     /// Random-number bit depth of the engine's comparison (see the module docs).
     pub fn bit_depth(self) -> u32 {
         match self {
@@ -483,8 +481,7 @@ impl BatchChains for FastSampler<'_> {
             Imp::SparseF32(e) => per_chain(batch, &mut self.rngs, &mut slots, seg, |_, x, rb| {
                 sched.visit(rb, |c, rb| e.update_class(x, c, rb));
             }),
-            Imp::Lattice(_) | Imp::Lanes(_) => unreachable!("handled above"),
-            Imp::Dense(_) => unreachable!("handled above"),
+            Imp::Lattice(_) | Imp::Lanes(_) | Imp::Dense(_) => unreachable!("handled above"),
         }
     }
 }
