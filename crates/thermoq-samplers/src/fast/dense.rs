@@ -6,16 +6,19 @@
 //! chain in parallel, by `p = σ(2β(F + c))` and a comparison against chain `c`'s own random words;
 //! the visible layer likewise with `W·Hᵀ`. Chains whose sweep visits the layers in different
 //! orders (BLK-SYM's per-chain coin, BLK-RS's per-chain picks) are grouped per half-step and each
-//! group is gathered into its own GEMM, so every chain still follows its own schedule.
+//! group is gathered into its own GEMM, so every chain still follows its own schedule. Under a
+//! fixed order (BLK-ALT) every block of [`CHAIN_BLOCK`] chains runs the whole segment as one task
+//! on its own columns (no gather, no hand-off per half-sweep), with the same blocks and GEMMs.
 //!
 //! Precision: fields are `f32` (relative error ≈ `m·2^-24` from the GEMM), the sigmoid is a
 //! vectorizable `f32` polynomial (relative error ≈ 1e-7), and the comparison is `u < p·2^24` on the
 //! top 24 bits of a 32-bit word (exact in `f32`): the bit depth is 24 and the realised probability is
 //! within ≈ 1e-6 of `σ(2βφ)` for the field computed in `f64`.
 
-use super::stream::{Bytes, ChainSources};
+use super::stream::{Bytes, ChainSources, XoBytes};
 use super::{DriveArgs, Generator, avx2_available};
-use crate::Observer;
+use crate::run::Segment;
+use crate::{ColourSchedule, Observer};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
@@ -102,11 +105,47 @@ impl DenseEngine {
     /// order from its own stream `rngs[c]` (always ChaCha8), then one GEMM per (step, layer)
     /// group; chains observed through `slots` as `seg` says. Comparison words come from
     /// `rngs` or, with [`Generator::Xoshiro128Plus`], from the chains' `xoshiro128+` sources.
-    pub(crate) fn drive<O: Observer>(&mut self, a: DriveArgs<'_, '_, O>) {
+    pub(crate) fn drive<O: Observer>(&mut self, mut a: DriveArgs<'_, '_, O>) {
         let nc = a.rngs.len();
         let mut xo = self.sources.take(a.rngs, avx2_available());
         let mut st = self.new_state(nc);
         self.load(a.xs, &mut st);
+        if let ColourSchedule::Fixed(order) = a.sched {
+            // Every chain visits the layers in the same order and the schedule draws nothing, so
+            // each block of chains can run the whole segment on its own (the blocks and GEMMs of
+            // the general path below, without a hand-off between threads per half-sweep).
+            let layers: Vec<Layer> = order.iter().map(|&k| self.class_layer(k)).collect();
+            let run = BlockRun {
+                layers: &layers,
+                n: a.n,
+                seg: a.seg,
+                total: a.total,
+            };
+            if xo.is_empty() {
+                self.drive_blocks(&mut st, &run, a.xs, a.slots, a.rngs);
+            } else {
+                self.drive_blocks(&mut st, &run, a.xs, a.slots, &mut xo);
+            }
+        } else if xo.is_empty() {
+            self.drive_groups(&mut st, &mut a, None);
+        } else {
+            self.drive_groups(&mut st, &mut a, Some(&mut xo));
+        }
+        for (c, x) in a.xs.chunks_mut(a.n).enumerate() {
+            self.store_chain(&st, c, x);
+        }
+        self.sources.put_back(xo);
+    }
+
+    /// The general run: per sweep, each chain's colour order from its own stream, then one
+    /// [`Self::update_layer`] per (step, layer) group, drawing from `xo` when given.
+    fn drive_groups<O: Observer>(
+        &self,
+        st: &mut DenseState,
+        a: &mut DriveArgs<'_, '_, O>,
+        mut xo: Option<&mut [XoBytes]>,
+    ) {
+        let nc = a.rngs.len();
         let observing = a.slots.iter().any(Option::is_some);
         // Per-chain schedules for one sweep, then one GEMM per (step, layer) group.
         let mut scheds: Vec<[usize; 2]> = vec![[0, 1]; nc];
@@ -123,10 +162,9 @@ impl DenseEngine {
                 for layer in [Layer::Visible, Layer::Hidden] {
                     group.clear();
                     group.extend((0..nc).filter(|&c| self.class_layer(scheds[c][step]) == layer));
-                    if xo.is_empty() {
-                        self.update_layer(&mut st, layer, &group, a.rngs);
-                    } else {
-                        self.update_layer(&mut st, layer, &group, &mut xo);
+                    match xo.as_deref_mut() {
+                        None => self.update_layer(st, layer, &group, a.rngs),
+                        Some(xo) => self.update_layer(st, layer, &group, xo),
                     }
                 }
             }
@@ -136,16 +174,83 @@ impl DenseEngine {
                     .enumerate()
                     .for_each(|(c, (x, o))| {
                         if let Some(o) = o.as_deref_mut() {
-                            self.store_chain(&st, c, x);
+                            self.store_chain(st, c, x);
                             o.observe(d, x);
                         }
                     });
             }
         }
-        for (c, x) in a.xs.chunks_mut(a.n).enumerate() {
-            self.store_chain(&st, c, x);
-        }
-        self.sources.put_back(xo);
+    }
+
+    /// The fixed-schedule run: blocks of [`CHAIN_BLOCK`] chains in parallel, each running every
+    /// sweep of the segment (its layers in `run.layers` order, one sequential GEMM on the block's
+    /// own contiguous columns per layer) and observing its own chains. The blocks, GEMM shapes and
+    /// per-chain word order are those of [`Self::update_layer`] for the same schedule, so the
+    /// samples are the same.
+    fn drive_blocks<B: Bytes + Send, O: Observer>(
+        &self,
+        st: &mut DenseState,
+        run: &BlockRun<'_>,
+        xs: &mut [Spin],
+        slots: &mut [Option<&mut O>],
+        srcs: &mut [B],
+    ) {
+        let (m, n) = (self.m, self.n);
+        let observing = slots.iter().any(Option::is_some);
+        st.vt
+            .par_chunks_mut(CHAIN_BLOCK * m)
+            .zip(st.ht.par_chunks_mut(CHAIN_BLOCK * n))
+            .zip(srcs.par_chunks_mut(CHAIN_BLOCK))
+            .zip(xs.par_chunks_mut(CHAIN_BLOCK * run.n))
+            .zip(slots.par_chunks_mut(CHAIN_BLOCK))
+            .for_each(|((((vt, ht), srcs), xs), slots)| {
+                let g = srcs.len();
+                let mut field = vec![0f32; m.max(n) * g];
+                for t in 0..run.total {
+                    for &layer in run.layers {
+                        let (src_rows, tgt_rows, lhs, bias, src, tgt): LayerView<'_> = match layer {
+                            Layer::Hidden => (
+                                m,
+                                n,
+                                MatRef::from_column_major_slice(&self.wt, n, m),
+                                &self.c,
+                                vt,
+                                ht,
+                            ),
+                            Layer::Visible => (
+                                n,
+                                m,
+                                MatRef::from_column_major_slice(&self.w, m, n),
+                                &self.b,
+                                ht,
+                                vt,
+                            ),
+                        };
+                        let field = &mut field[..tgt_rows * g];
+                        let rhs = MatRef::from_column_major_slice(src, src_rows, g);
+                        let dst = MatMut::from_column_major_slice_mut(field, tgt_rows, g);
+                        matmul(dst, Accum::Replace, lhs, rhs, 1.0f32, Par::Seq);
+                        for ((t, rb), f) in tgt
+                            .chunks_mut(tgt_rows)
+                            .zip(srcs.iter_mut())
+                            .zip(field.chunks(tgt_rows))
+                        {
+                            sample_column(f, bias, self.beta2, t, rb);
+                        }
+                    }
+                    if observing && let Some(d) = run.seg.observes_after(t) {
+                        let states = vt.chunks(m).zip(ht.chunks(n));
+                        for ((x, o), (v, h)) in
+                            xs.chunks_mut(run.n).zip(slots.iter_mut()).zip(states)
+                        {
+                            if let Some(o) = o.as_deref_mut() {
+                                store_spins(v, h, x);
+                                o.observe(d, x);
+                            }
+                        }
+                    }
+                }
+            });
     }
 
     pub(crate) fn class_layer(&self, k: usize) -> Layer {
@@ -178,18 +283,11 @@ impl DenseEngine {
     }
 
     pub(crate) fn store_chain(&self, st: &DenseState, c: usize, x: &mut [Spin]) {
-        for (d, &s) in x[..self.m]
-            .iter_mut()
-            .zip(&st.vt[c * self.m..(c + 1) * self.m])
-        {
-            *d = if s > 0.0 { 1 } else { -1 };
-        }
-        for (d, &s) in x[self.m..]
-            .iter_mut()
-            .zip(&st.ht[c * self.n..(c + 1) * self.n])
-        {
-            *d = if s > 0.0 { 1 } else { -1 };
-        }
+        store_spins(
+            &st.vt[c * self.m..(c + 1) * self.m],
+            &st.ht[c * self.n..(c + 1) * self.n],
+            x,
+        );
     }
 
     /// Resamples layer `layer` of the chains in `group` (ascending chain indices), chain `c`
@@ -254,6 +352,22 @@ impl DenseEngine {
     }
 }
 
+/// Writes one chain's visible column `v` and hidden column `h` as spins `x = (v, h)`.
+fn store_spins(v: &[f32], h: &[f32], x: &mut [Spin]) {
+    for (d, &s) in x.iter_mut().zip(v.iter().chain(h)) {
+        *d = if s > 0.0 { 1 } else { -1 };
+    }
+}
+
+/// What every block of a fixed-schedule run shares: the layers of one sweep in order, the spins
+/// per chain, the observation segment and the number of sweeps.
+struct BlockRun<'a> {
+    layers: &'a [Layer],
+    n: usize,
+    seg: &'a Segment,
+    total: usize,
+}
+
 /// Chains per GEMM task of the dense engine (fixed, so results do not depend on threads).
 pub const CHAIN_BLOCK: usize = 32;
 
@@ -274,11 +388,26 @@ fn sample_column<B: Bytes>(f: &[f32], bias: &[f32], beta2: f32, t: &mut [f32], r
 #[inline]
 fn sample_chunk(f: &[f32], b: &[f32], beta2: f32, t: &mut [f32], bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: the features were detected at run time.
+        unsafe { sample_chunk_avx512(f, b, beta2, t, bytes) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the features were detected at run time.
         unsafe { sample_chunk_avx2(f, b, beta2, t, bytes) };
         return;
     }
+    sample_chunk_impl(f, b, beta2, t, bytes);
+}
+
+/// The same `f32` operations element by element as the AVX2 and portable forms (no reassociation
+/// is allowed), so the same samples, 16 elements per vector.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn sample_chunk_avx512(f: &[f32], b: &[f32], beta2: f32, t: &mut [f32], bytes: &[u8]) {
     sample_chunk_impl(f, b, beta2, t, bytes);
 }
 
@@ -348,5 +477,38 @@ mod tests {
         }
         assert!(worst < 3e-7, "worst relative error {worst}");
         assert!(exp_f32(-1000.0) > 0.0 && exp_f32(1000.0).is_finite());
+    }
+
+    /// The vector forms of the comparison give the portable form's spins, bit for bit, on fields
+    /// that cover the sigmoid's whole range and on a length that is not a multiple of 16.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_sampling_matches_portable() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let k = 1021;
+        let f: Vec<f32> = (0..k).map(|_| rng.random_range(-40.0f32..40.0)).collect();
+        let b: Vec<f32> = (0..k).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+        let bytes: Vec<u8> = (0..4 * k).map(|_| rng.random()).collect();
+        let mut want = vec![0f32; k];
+        sample_chunk_impl(&f, &b, 0.7, &mut want, &bytes);
+        let ups = want.iter().filter(|&&t| t > 0.0).count();
+        assert!(ups > k / 4 && ups < 3 * k / 4, "{ups} of {k} up");
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        if std::arch::is_x86_feature_detected!("avx2") && fma {
+            let mut got = vec![0f32; k];
+            // SAFETY: the features were detected at run time.
+            unsafe { sample_chunk_avx2(&f, &b, 0.7, &mut got, &bytes) };
+            assert_eq!(got, want, "AVX2");
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") && fma {
+            let mut got = vec![0f32; k];
+            // SAFETY: the features were detected at run time.
+            unsafe { sample_chunk_avx512(&f, &b, 0.7, &mut got, &bytes) };
+            assert_eq!(got, want, "AVX-512");
+            eprintln!("RAN: vector_sampling_matches_portable compared the AVX-512 form");
+        } else {
+            eprintln!("SKIPPED: no AVX-512 — vector_sampling_matches_portable compared AVX2 only");
+        }
     }
 }
