@@ -16,16 +16,22 @@
 //! The sites of a colour class in rows of one parity are then one contiguous run, and their four
 //! neighbours are contiguous runs of the other sublattice at fixed offsets: the same row shifted
 //! by one site (left, right) and the rows above and below. So the kernel runs over up to
-//! [`CALL_SITES`] sites per call (a whole parity block of `ising-32`, 4 rows of `ising-128`); for
-//! the site at a row's periodic edge, whose left (or right) run entry is the neighbouring row's,
-//! the call reads a copy of that run with the row's other end patched in. The kernel is branch-free over `i8` slices, compiled
-//! twice (baseline and AVX2, chosen at run time; identical bits), and reports ties as one bit per
-//! site, so the rare tie draws cost nothing when there are none.
+//! [`CALL_SITES`] sites per call (a whole parity block of `ising-32`, 16 rows of `ising-128`); the site
+//! at a row's periodic edge, whose left (or right) run entry is the neighbouring row's, takes
+//! that neighbour from the same run shifted by `w − 1` sites instead (a byte blend with a fixed
+//! edge mask; the sublattice vectors carry a row of padding at each end for it). The kernel is
+//! branch-free over `i8` slices, compiled three times (portable, AVX2 and AVX-512BW, chosen at
+//! run time; identical bits), and appends tied sites to a list without a branch (one per mask;
+//! more take a cold path), so the rare tie draws cost almost nothing when there are none. Ties
+//! are finished once per parity block, in site order, after all its calls.
 //!
 //! **Comparison bytes.** From the chain's ChaCha8 stream (the default), or — opt-in,
 //! [`Generator::Xoshiro128Plus`] — from the chain's [`XoBytes`]: eight `xoshiro128+` states
 //! stepped as one AVX2 vector, three bytes (bits 8–31) per output word, seeded from the chain's
 //! ChaCha8 stream at its first run with that generator. Same table, same lazy compare, same law.
+//! Both are read through [`Bytes::take_carry`], so no byte of either stream is dropped at a
+//! refill. (Session 11 changed the byte order — ties per block instead of per call, no dropped
+//! leftovers — so lattice-engine samples differ from earlier versions for the same seed.)
 
 use super::stream::{BUF_BYTES, Bytes, ChainSources, RandBuf, XoBytes, threshold32};
 use super::{DriveArgs, Generator, avx2_available};
@@ -103,12 +109,11 @@ pub(crate) fn checkerboard_parities(
 }
 
 /// Sites per kernel call (whole rows; one row when a row is longer). A call takes its comparison
-/// bytes as one contiguous run of the chain's 4 KiB buffer, and a request that does not fit in
-/// what is left makes the buffer refill and drop the rest. With the tie draws (3 bytes each)
-/// falling between calls, a call of the whole 4 KiB made every call refill twice — half of
-/// `ising-128`'s random bytes were thrown away (measured 2026-12-01: 4 % slower than before the
-/// parity-block layout). At 256 sites a refill drops at most 255 bytes of 4,096.
-const CALL_SITES: usize = BUF_BYTES / 16;
+/// bytes as one contiguous run of the chain's buffer ([`Bytes::take_carry`]: the bytes left at a
+/// refill start the next run, so none is dropped whatever the call size; until session 11 a
+/// refill dropped them, which capped calls at 256 sites). Longer calls spread the per-call set-up
+/// over more sites.
+const CALL_SITES: usize = BUF_BYTES / 4;
 
 /// The checkerboard table engine.
 pub(crate) struct LatticeEngine {
@@ -123,18 +128,47 @@ pub(crate) struct LatticeEngine {
     class_parity: [usize; 2],
     hi: [u8; 5],
     lo: [u32; 5],
-    simd: bool,
+    /// Column (`k mod w`) of each site of a kernel call (calls start at a row's first site).
+    col_of: Vec<u16>,
+    /// Per site of a kernel call, `−1` at a row's first (`edge[0]`) or last (`edge[1]`) column.
+    edge: [Vec<i8>; 2],
+    /// Which kernel runs (portable, AVX2 or AVX-512BW; identical bits).
+    level: Level,
     /// ChaCha8, or each chain's `xoshiro128+` byte source.
     sources: ChainSources,
+}
+
+/// The lattice kernel compiled for the best instruction set detected at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Level {
+    Portable,
+    Avx2,
+    Avx512,
+}
+
+impl Level {
+    /// The best level this CPU runs.
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            return Self::Avx512;
+        }
+        if avx2_available() {
+            Self::Avx2
+        } else {
+            Self::Portable
+        }
+    }
 }
 
 /// A chain in sublattice layout, plus a tie scratch buffer.
 pub(crate) struct LatticeChain {
     sub: [Vec<Spin>; 2],
-    /// Per 32 sites of a kernel call: which tied (bit `k` ⇔ site `32·m + k`).
-    masks: Vec<u32>,
-    /// A kernel call's left (or right) neighbour run with each row's periodic neighbour patched in.
-    side: Vec<Spin>,
+    /// A parity block's tied sites ([`TieList`]); room for all of them plus one.
+    ties: Vec<u64>,
 }
 
 impl LatticeEngine {
@@ -164,20 +198,33 @@ impl LatticeEngine {
             class_parity,
             hi,
             lo,
-            simd: avx2_available(),
+            col_of: (0..(CALL_SITES / w).clamp(1, hw) * w)
+                .map(|k| (k % w) as u16)
+                .collect(),
+            edge: [0, w - 1].map(|col| {
+                (0..(CALL_SITES / w).clamp(1, hw) * w)
+                    .map(|k| if k % w == col { -1 } else { 0 })
+                    .collect()
+            }),
+            level: Level::detect(),
             sources: ChainSources::default(),
         }
     }
 
-    /// Forces the portable kernel (for tests comparing it with the AVX2 one).
+    /// Forces the portable kernel (for tests comparing it with the vector ones).
     pub(crate) fn set_simd(&mut self, on: bool) {
-        self.simd = on && avx2_available();
-        self.sources.set_simd(self.simd);
+        self.set_level(if on { Level::detect() } else { Level::Portable });
     }
 
-    /// Whether the AVX2 kernel is in use.
+    /// Runs the kernel of `level`, or of the best level below it this CPU has.
+    pub(crate) fn set_level(&mut self, level: Level) {
+        self.level = level.min(Level::detect());
+        self.sources.set_simd(self.simd());
+    }
+
+    /// Whether a vector kernel is in use.
     pub(crate) fn simd(&self) -> bool {
-        self.simd
+        self.level != Level::Portable
     }
 
     /// Draws comparison bytes from `g` from the next run on (`Xoshiro128Plus`: seeded then).
@@ -190,20 +237,20 @@ impl LatticeEngine {
         self.sources.generator()
     }
 
-    /// Offset of parity block `q` (rows `q, q + 2, …`) in a sublattice vector. Layout: one pad
-    /// site, block 0, a copy of block 0's first row, a copy of block 1's last row, block 1, one
-    /// pad site — so the rows above and below every row of a block are contiguous rows.
+    /// Offset of parity block `q` (rows `q, q + 2, …`) in a sublattice vector. Layout: one row of
+    /// padding, block 0, a copy of block 0's first row, a copy of block 1's last row, block 1,
+    /// one row of padding — so the rows above and below every row of a block are contiguous
+    /// rows, and a run shifted by `w − 1` either way (the wrapped row ends) stays inside.
     #[inline]
     fn blk(&self, q: usize) -> usize {
-        1 + q * (self.hw + 2) * self.w
+        self.w + q * (self.hw + 2) * self.w
     }
 
     pub(crate) fn new_chain(&self) -> LatticeChain {
-        let len = (self.ly + 2) * self.w + 2;
+        let len = (self.ly + 4) * self.w;
         LatticeChain {
             sub: [vec![0; len], vec![0; len]],
-            masks: vec![0; (self.rows_per_call * self.w).div_ceil(32)],
-            side: vec![0; self.rows_per_call * self.w],
+            ties: vec![0; self.hw * self.w + 1],
         }
     }
 
@@ -253,7 +300,7 @@ impl LatticeEngine {
             seg,
             total,
         } = a;
-        let mut xo = self.sources.take(rngs, self.simd);
+        let mut xo = self.sources.take(rngs, self.simd());
         let me = &*self;
         let run =
             |x: &mut [Spin], rb: &mut RandBuf, xo: Option<&mut XoBytes>, o: &mut Option<&mut O>| {
@@ -292,36 +339,53 @@ impl LatticeEngine {
     #[inline]
     pub(crate) fn update_class<B: Bytes>(&self, ch: &mut LatticeChain, class: usize, rb: &mut B) {
         let p = self.class_parity[class];
-        if self.simd {
+        match self.level {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `simd` is only true when AVX2 was detected at run time.
-            unsafe {
-                self.update_avx2(ch, p, rb)
-            }
-        } else {
-            self.update_impl::<false, B>(ch, p, rb);
+            // SAFETY: this level is only set when AVX-512F/BW/VL were detected at run time.
+            Level::Avx512 => unsafe { self.update_avx512(ch, p, rb) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: this level is only set when AVX2 was detected at run time.
+            Level::Avx2 => unsafe { self.update_avx2(ch, p, rb) },
+            _ => self.update_impl::<B>(ch, p, rb, run_kernel),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn update_avx2<B: Bytes>(&self, ch: &mut LatticeChain, p: usize, rb: &mut B) {
-        self.update_impl::<true, B>(ch, p, rb);
+        // The closure inherits this function's target features.
+        self.update_impl::<B>(ch, p, rb, |runs, bytes, t, ties, hi| {
+            run_kernel_avx2(runs, bytes, t, ties, hi)
+        });
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
+    fn update_avx512<B: Bytes>(&self, ch: &mut LatticeChain, p: usize, rb: &mut B) {
+        // The closure inherits this function's target features.
+        self.update_impl::<B>(ch, p, rb, |runs, bytes, t, ties, hi| {
+            run_kernel_avx512(runs, bytes, t, ties, hi)
+        });
     }
 
     /// Sublattice `p`: each parity block of its rows is one contiguous run of sites whose four
     /// neighbours are contiguous runs of the other sublattice at fixed offsets, so the kernel runs
     /// over up to [`CALL_SITES`] sites per call. The site at a row's periodic edge (column 0 or
-    /// `w − 1`) would read the neighbouring row's end as its left/right neighbour, so the kernel
-    /// reads a copy of that run (`LatticeChain::side`) with each row's own other end patched in.
+    /// `w − 1`) would read the neighbouring row's end as its left (right) neighbour; the kernel
+    /// takes that one value from the same run shifted by `w − 1` sites instead ([`Runs`]).
+    ///
+    /// Ties are resolved once per parity block, after all its calls, in site order: the
+    /// neighbour sums they need are of the other sublattice, which the block does not change.
     #[inline(always)]
-    fn update_impl<const AVX2: bool, B: Bytes>(&self, ch: &mut LatticeChain, p: usize, rb: &mut B) {
+    fn update_impl<B: Bytes>(
+        &self,
+        ch: &mut LatticeChain,
+        p: usize,
+        rb: &mut B,
+        kernel: impl Fn(Runs<'_>, &[u8], &mut [Spin], &mut TieList<'_>, &[u8; 5]),
+    ) {
         let (w, hw) = (self.w, self.hw);
-        let LatticeChain {
-            sub,
-            masks: mask_buf,
-            side,
-        } = ch;
+        let LatticeChain { sub, ties } = ch;
         let [s0, s1] = sub;
         let (tgt, src) = if p == 0 { (s0, &*s1) } else { (s1, &*s0) };
         for q in 0..2 {
@@ -334,6 +398,11 @@ impl LatticeEngine {
             } else {
                 (self.blk(0), self.blk(0) + w)
             };
+            let mut list = TieList {
+                buf: ties,
+                n: 0,
+                tag: 0,
+            };
             let mut r0 = 0;
             while r0 < hw {
                 let rows = self.rows_per_call.min(hw - r0);
@@ -344,83 +413,177 @@ impl LatticeEngine {
                 let up = &src[bu + o..bu + o + len];
                 let dn = &src[bd + o..bd + o + len];
                 let t = &mut tgt[same..same + len];
-                let masks = &mut mask_buf[..len.div_ceil(32)];
-                masks.fill(0);
-                let bytes = rb.take(len);
-                // The site at each row's periodic edge reads its wrapped neighbour from a copy of
-                // the left (or right) run with the row's other end patched in, so the kernel gets
-                // every site right with the same byte (one store per row instead of a scalar
-                // recomputation after the call).
-                let side = &mut side[..len];
-                let (left, right) = if shift == 0 {
-                    side.copy_from_slice(left);
-                    for k in 0..rows {
-                        side[k * w] = src[same + k * w + w - 1];
+                let bytes = rb.take_carry(len);
+                // Shift 0: a row's first site wraps to its row's last site of the other
+                // sublattice (`w − 1` further on); shift 1: its last site wraps to the row's
+                // first (`w − 1` back).
+                let runs = if shift == 0 {
+                    Runs {
+                        wrapped: left,
+                        other: right,
+                        up,
+                        dn,
+                        fix: &src[same + w - 1..same + w - 1 + len],
+                        edge: &self.edge[0][..len],
                     }
-                    (&*side, right)
                 } else {
-                    side.copy_from_slice(right);
-                    for k in 0..rows {
-                        side[k * w + w - 1] = src[same + k * w];
+                    Runs {
+                        wrapped: right,
+                        other: left,
+                        up,
+                        dn,
+                        fix: &src[same + 1 - w..same + 1 - w + len],
+                        edge: &self.edge[1][..len],
                     }
-                    (left, &*side)
                 };
-                let (nb, hi) = ([left, right, up, dn], &self.hi);
-                if AVX2 {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: `AVX2` is only set on the path entered after run-time detection.
-                    unsafe {
-                        run_kernel_avx2(nb, bytes, t, masks, hi)
-                    }
-                    #[cfg(not(target_arch = "x86_64"))]
-                    run_kernel(nb, bytes, t, masks, 0, hi);
-                } else {
-                    run_kernel(nb, bytes, t, masks, 0, hi);
-                }
-                {
-                    // Rare (each site ties with probability ≤ 1/256): finish those compares in
-                    // order; a tie's table entry is `(s + 4) / 2`, its neighbour sum recomputed
-                    // here from the kernel's runs (the other sublattice has not moved).
-                    for (m, &bits) in masks.iter().enumerate() {
-                        let mut bits = bits;
-                        while bits != 0 {
-                            let k = 32 * m + bits.trailing_zeros() as usize;
-                            bits &= bits - 1;
-                            let s = left[k] + right[k] + up[k] + dn[k];
-                            let cls = usize::from((s + 4) as u8 >> 1);
-                            t[k] = if rb.u24() < self.lo[cls] { 1 } else { -1 };
-                        }
-                    }
-                }
+                list.tag = TieList::entry(o, 0);
+                kernel(runs, bytes, t, &mut list, &self.hi);
                 r0 += rows;
+            }
+            // Rare (each site ties with probability ≤ 1/256): finish those compares in site
+            // order; a tie's table entry is `(s + 4) / 2`, its neighbour sum recomputed from the
+            // other sublattice (unchanged by this block) with the row's periodic wrap.
+            let n = list.n;
+            for &e in &ties[..n] {
+                let (kb, kc) = TieList::split(e);
+                let i = bt + kb;
+                let col = self.col_of[kc] as usize;
+                let left = if shift == 0 && col == 0 {
+                    src[i + w - 1]
+                } else {
+                    src[i + shift - 1]
+                };
+                let right = if shift == 1 && col == w - 1 {
+                    src[i + 1 - w]
+                } else {
+                    src[i + shift]
+                };
+                let s = left + right + src[bu + kb] + src[bd + kb];
+                let cls = usize::from((s + 4) as u8 >> 1);
+                let b = rb.take_carry(3);
+                let u = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+                tgt[i] = if u < self.lo[cls] { 1 } else { -1 };
             }
         }
         self.halo(tgt);
     }
 }
 
-/// A run of sites of a colour class: new spins from the neighbour sums (`nb` = left, right, up,
-/// down) and the top random bytes; marks ties (`byte == H`) by setting their bits in `masks`,
-/// site `k` being bit `(first + k) % 32` of word
-/// `(first + k) / 32`.
+/// The sites of one parity block whose top byte tied, in site order, as the kernels append them
+/// (branch-free in the vector kernels: each entry is written, then counted only if real).
+pub(crate) struct TieList<'a> {
+    /// Room for every site of a block plus one (the slot an empty mask writes and does not count).
+    buf: &'a mut [u64],
+    n: usize,
+    /// [`Self::entry`] of the current call's first site.
+    tag: u64,
+}
+
+impl TieList<'_> {
+    /// The entry of site `k` of a call that starts at site `o` of the block: the block position
+    /// `o + k` above bit 16, the call position `k < 2^16` below.
+    #[inline(always)]
+    fn entry(o: usize, k: usize) -> u64 {
+        (((o + k) as u64) << 16) | k as u64
+    }
+
+    /// `(block position, call position)` of an entry.
+    #[inline(always)]
+    fn split(e: u64) -> (usize, usize) {
+        ((e >> 16) as usize, (e & 0xffff) as usize)
+    }
+
+    /// Appends the sites of `mask` (bit `j` ⇔ call site `k0 + j`) in order.
+    #[inline(always)]
+    fn push_mask(&mut self, mask: u64, k0: usize) {
+        push_mask(self.buf, &mut self.n, self.tag, mask, k0);
+    }
+}
+
+/// [`TieList::push_mask`] on the list's parts held in locals (so a kernel loop keeps them in
+/// registers). One tie per mask costs no branch: the entry is written to slot `n` and counted
+/// only if the mask is not empty (`n` < sites so far + 1 ≤ `buf.len()`). More ties in one mask
+/// (probability < 3 % for 64 sites) take the cold path.
 #[inline(always)]
-fn run_kernel(
-    nb: [&[Spin]; 4],
+fn push_mask(buf: &mut [u64], n: &mut usize, tag: u64, mask: u64, k0: usize) {
+    let first = k0 as u64 + u64::from(mask.trailing_zeros());
+    buf[*n] = tag + first * 0x1_0001;
+    *n += usize::from(mask != 0);
+    let rest = mask & mask.wrapping_sub(1);
+    if rest != 0 {
+        push_rest(buf, n, tag, rest, k0);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn push_rest(buf: &mut [u64], n: &mut usize, tag: u64, mut mask: u64, k0: usize) {
+    while mask != 0 {
+        let k = k0 as u64 + u64::from(mask.trailing_zeros());
+        buf[*n] = tag + k * 0x1_0001;
+        *n += 1;
+        mask &= mask - 1;
+    }
+}
+
+/// The neighbour runs of one kernel call: site `k`'s neighbours are `wrapped[k]` (or `fix[k]`
+/// where `edge[k]` is `−1`: the row's periodic wrap), `other[k]`, `up[k]` and `dn[k]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Runs<'a> {
+    wrapped: &'a [Spin],
+    other: &'a [Spin],
+    up: &'a [Spin],
+    dn: &'a [Spin],
+    fix: &'a [Spin],
+    edge: &'a [i8],
+}
+
+impl<'a> Runs<'a> {
+    /// The runs cut to `w` sites (panics if one is shorter: the vector kernels rely on it).
+    #[inline(always)]
+    fn cut(self, w: usize) -> Self {
+        Self {
+            wrapped: &self.wrapped[..w],
+            other: &self.other[..w],
+            up: &self.up[..w],
+            dn: &self.dn[..w],
+            fix: &self.fix[..w],
+            edge: &self.edge[..w],
+        }
+    }
+}
+
+/// A run of sites of a colour class: new spins from the neighbour sums and the top random bytes;
+/// appends ties (`byte == H`) to `ties`, site `k` of the run being call site `k`.
+#[inline(always)]
+fn run_kernel(runs: Runs<'_>, bytes: &[u8], t: &mut [Spin], ties: &mut TieList<'_>, hi: &[u8; 5]) {
+    run_kernel_from(runs, bytes, t, ties, 0, hi);
+}
+
+/// [`run_kernel`] over `t[k0..]` (the vector kernels' tail).
+#[inline(always)]
+fn run_kernel_from(
+    runs: Runs<'_>,
     bytes: &[u8],
     t: &mut [Spin],
-    masks: &mut [u32],
-    first: usize,
+    ties: &mut TieList<'_>,
+    k0: usize,
     hi: &[u8; 5],
 ) {
     let w = t.len();
-    let [left, right, up, dn] = nb.map(|v| &v[..w]);
+    let r = runs.cut(w);
     let bytes = &bytes[..w];
     let [h0, h1, h2, h3, h4] = *hi;
-    for k in 0..w {
-        let s = left[k]
-            .wrapping_add(right[k])
-            .wrapping_add(up[k])
-            .wrapping_add(dn[k]);
+    for k in k0..w {
+        let a = if r.edge[k] != 0 {
+            r.fix[k]
+        } else {
+            r.wrapped[k]
+        };
+        let s = a
+            .wrapping_add(r.other[k])
+            .wrapping_add(r.up[k])
+            .wrapping_add(r.dn[k]);
         let h = if s >= 4 {
             h4
         } else if s >= 2 {
@@ -434,60 +597,58 @@ fn run_kernel(
         };
         let b = bytes[k];
         t[k] = if b < h { 1 } else { -1 };
-        let tie = u8::from(b == h);
-        let a = first + k;
-        masks[a / 32] |= u32::from(tie) << (a % 32);
+        if b == h {
+            ties.push_mask(1, k);
+        }
     }
 }
 
-/// [`run_kernel`] (with `first = 0`) in explicit AVX2: 32 sites per step (`pshufb` looks the
-/// threshold byte up from the neighbour sum, `movemask` gives the step's tie bits), then 16 with
-/// SSE, then the portable loop for the rest. Bit-identical to it.
+/// The threshold bytes indexed by `s + 4 ∈ {0, 2, 4, 6, 8}` (one 128-bit `pshufb` table).
+fn table16(hi: &[u8; 5]) -> [i8; 16] {
+    let hb = hi.map(|v| v as i8);
+    [
+        hb[0], 0, hb[1], 0, hb[2], 0, hb[3], 0, hb[4], 0, 0, 0, 0, 0, 0, 0,
+    ]
+}
+
+/// [`run_kernel`] in explicit AVX2: 32 sites per step (`pblendvb` takes the wrapped neighbour at
+/// the row edges, `pshufb` looks the threshold byte up from the neighbour sum, `movemask` gives
+/// the step's tie bits), then the 16-site step of [`run_kernel_sse_tail`], then the portable
+/// loop for the rest. Bit-identical to it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
 fn run_kernel_avx2(
-    nb: [&[Spin]; 4],
+    runs: Runs<'_>,
     bytes: &[u8],
     t: &mut [Spin],
-    masks: &mut [u32],
+    ties: &mut TieList<'_>,
     hi: &[u8; 5],
 ) {
     use std::arch::x86_64::*;
     let w = t.len();
-    let [left, right, up, dn] = nb;
-    assert!(
-        left.len() >= w
-            && right.len() >= w
-            && up.len() >= w
-            && dn.len() >= w
-            && bytes.len() >= w
-            && masks.len() >= w.div_ceil(32)
-    );
-    let hb = hi.map(|v| v as i8);
-    // Table indexed by s + 4 ∈ {0, 2, 4, 6, 8}; duplicated in both 128-bit lanes for pshufb.
-    let t16: [i8; 16] = [
-        hb[0], 0, hb[1], 0, hb[2], 0, hb[3], 0, hb[4], 0, 0, 0, 0, 0, 0, 0,
-    ];
+    let r = runs.cut(w);
+    let bytes = &bytes[..w];
+    let t16 = table16(hi);
     let mut k = 0;
-    // SAFETY: every load/store below touches `[k, k + 32)` or `[k, k + 16)` with the loop bounds
-    // guaranteeing that range lies within all slices (lengths ≥ w checked above), and mask word
-    // `k / 32 < ⌈w/32⌉`.
+    let (buf, mut n, tag) = (&mut *ties.buf, ties.n, ties.tag);
+    // SAFETY: every load/store below touches `[k, k + 32)` with the loop bound guaranteeing that
+    // range lies within all slices (each cut to `w` sites above).
     unsafe {
-        let tbl128 = _mm_loadu_si128(t16.as_ptr().cast());
-        let tbl = _mm256_broadcastsi128_si256(tbl128);
+        let tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128(t16.as_ptr().cast()));
         let four = _mm256_set1_epi8(4);
         let flip = _mm256_set1_epi8(i8::MIN);
         let one = _mm256_set1_epi8(1);
         let mone = _mm256_set1_epi8(-1);
         while k + 32 <= w {
             let ld = |s: &[Spin]| _mm256_loadu_si256(s.as_ptr().add(k).cast());
+            let edge = _mm256_loadu_si256(r.edge.as_ptr().add(k).cast());
+            let a = _mm256_blendv_epi8(ld(r.wrapped), ld(r.fix), edge);
             let s = _mm256_add_epi8(
-                _mm256_add_epi8(ld(left), ld(right)),
-                _mm256_add_epi8(ld(up), ld(dn)),
+                _mm256_add_epi8(a, ld(r.other)),
+                _mm256_add_epi8(ld(r.up), ld(r.dn)),
             );
-            let s4 = _mm256_add_epi8(s, four);
-            let h = _mm256_shuffle_epi8(tbl, s4);
+            let h = _mm256_shuffle_epi8(tbl, _mm256_add_epi8(s, four));
             let b = _mm256_loadu_si256(bytes.as_ptr().add(k).cast());
             let lt = _mm256_cmpgt_epi8(_mm256_xor_si256(h, flip), _mm256_xor_si256(b, flip));
             let eq = _mm256_cmpeq_epi8(b, h);
@@ -495,32 +656,222 @@ fn run_kernel_avx2(
                 t.as_mut_ptr().add(k).cast(),
                 _mm256_blendv_epi8(mone, one, lt),
             );
-            *masks.get_unchecked_mut(k / 32) = _mm256_movemask_epi8(eq) as u32;
+            push_mask(
+                buf,
+                &mut n,
+                tag,
+                u64::from(_mm256_movemask_epi8(eq) as u32),
+                k,
+            );
             k += 32;
         }
-        if k + 16 <= w {
-            let four = _mm_set1_epi8(4);
-            let flip = _mm_set1_epi8(i8::MIN);
-            let one = _mm_set1_epi8(1);
-            let mone = _mm_set1_epi8(-1);
-            let ld = |s: &[Spin]| _mm_loadu_si128(s.as_ptr().add(k).cast());
-            let s = _mm_add_epi8(
-                _mm_add_epi8(ld(left), ld(right)),
-                _mm_add_epi8(ld(up), ld(dn)),
+    }
+    ties.n = n;
+    if k < w {
+        run_kernel_sse_tail(runs, bytes, t, ties, k, hi);
+    }
+}
+
+/// [`run_kernel`] in AVX-512BW: 64 sites per step, the edge blend and the compares in mask
+/// registers; then one 32-site step, the 16-site step and the portable loop for the rest.
+/// Bit-identical to it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
+#[inline]
+fn run_kernel_avx512(
+    runs: Runs<'_>,
+    bytes: &[u8],
+    t: &mut [Spin],
+    ties: &mut TieList<'_>,
+    hi: &[u8; 5],
+) {
+    use std::arch::x86_64::*;
+    let w = t.len();
+    let r = runs.cut(w);
+    let bytes = &bytes[..w];
+    let t16 = table16(hi);
+    let mut k = 0;
+    let (buf, mut n, tag) = (&mut *ties.buf, ties.n, ties.tag);
+    // SAFETY: every load/store below touches `[k, k + 64)` (or `[k, k + 32)`) with the loop
+    // bounds guaranteeing that range lies within all slices (each cut to `w` sites above).
+    unsafe {
+        let tbl = _mm512_broadcast_i32x4(_mm_loadu_si128(t16.as_ptr().cast()));
+        let four = _mm512_set1_epi8(4);
+        let one = _mm512_set1_epi8(1);
+        let mone = _mm512_set1_epi8(-1);
+        while k + 64 <= w {
+            let ld = |s: &[Spin]| _mm512_loadu_si512(s.as_ptr().add(k).cast());
+            let edge = _mm512_movepi8_mask(_mm512_loadu_si512(r.edge.as_ptr().add(k).cast()));
+            let a = _mm512_mask_blend_epi8(edge, ld(r.wrapped), ld(r.fix));
+            let s = _mm512_add_epi8(
+                _mm512_add_epi8(a, ld(r.other)),
+                _mm512_add_epi8(ld(r.up), ld(r.dn)),
             );
-            let s4 = _mm_add_epi8(s, four);
-            let h = _mm_shuffle_epi8(tbl128, s4);
-            let b = _mm_loadu_si128(bytes.as_ptr().add(k).cast());
-            let lt = _mm_cmpgt_epi8(_mm_xor_si128(h, flip), _mm_xor_si128(b, flip));
-            let eq = _mm_cmpeq_epi8(b, h);
-            _mm_storeu_si128(t.as_mut_ptr().add(k).cast(), _mm_blendv_epi8(mone, one, lt));
-            // k is a multiple of 32 here: the low half of its mask word.
-            *masks.get_unchecked_mut(k / 32) = (_mm_movemask_epi8(eq) as u32) & 0xffff;
-            k += 16;
+            let h = _mm512_shuffle_epi8(tbl, _mm512_add_epi8(s, four));
+            let b = _mm512_loadu_si512(bytes.as_ptr().add(k).cast());
+            let lt = _mm512_cmplt_epu8_mask(b, h);
+            _mm512_storeu_si512(
+                t.as_mut_ptr().add(k).cast(),
+                _mm512_mask_blend_epi8(lt, mone, one),
+            );
+            push_mask(buf, &mut n, tag, _mm512_cmpeq_epi8_mask(b, h), k);
+            k += 64;
+        }
+        if k + 32 <= w {
+            let tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128(t16.as_ptr().cast()));
+            let ld = |s: &[Spin]| _mm256_loadu_si256(s.as_ptr().add(k).cast());
+            let edge = _mm256_movepi8_mask(_mm256_loadu_si256(r.edge.as_ptr().add(k).cast()));
+            let a = _mm256_mask_blend_epi8(edge, ld(r.wrapped), ld(r.fix));
+            let s = _mm256_add_epi8(
+                _mm256_add_epi8(a, ld(r.other)),
+                _mm256_add_epi8(ld(r.up), ld(r.dn)),
+            );
+            let h = _mm256_shuffle_epi8(tbl, _mm256_add_epi8(s, _mm256_set1_epi8(4)));
+            let b = _mm256_loadu_si256(bytes.as_ptr().add(k).cast());
+            let lt = _mm256_cmplt_epu8_mask(b, h);
+            _mm256_storeu_si256(
+                t.as_mut_ptr().add(k).cast(),
+                _mm256_mask_blend_epi8(lt, _mm256_set1_epi8(-1), _mm256_set1_epi8(1)),
+            );
+            push_mask(buf, &mut n, tag, u64::from(_mm256_cmpeq_epi8_mask(b, h)), k);
+            k += 32;
         }
     }
+    ties.n = n;
     if k < w {
-        let nb = [left, right, up, dn].map(|v| &v[k..w]);
-        run_kernel(nb, &bytes[k..w], &mut t[k..w], masks, k, hi);
+        run_kernel_sse_tail(runs, bytes, t, ties, k, hi);
+    }
+}
+
+/// The vector kernels' tail from site `k`: one 16-site SSE step if it fits, then the portable
+/// loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn run_kernel_sse_tail(
+    runs: Runs<'_>,
+    bytes: &[u8],
+    t: &mut [Spin],
+    ties: &mut TieList<'_>,
+    mut k: usize,
+    hi: &[u8; 5],
+) {
+    use std::arch::x86_64::*;
+    let w = t.len();
+    let r = runs.cut(w);
+    let bytes = &bytes[..w];
+    if k + 16 <= w {
+        let t16 = table16(hi);
+        // SAFETY: the loads and the store touch `[k, k + 16)`, within every slice (cut to `w`).
+        unsafe {
+            let ld = |s: &[Spin]| _mm_loadu_si128(s.as_ptr().add(k).cast());
+            let edge = _mm_loadu_si128(r.edge.as_ptr().add(k).cast());
+            let a = _mm_blendv_epi8(ld(r.wrapped), ld(r.fix), edge);
+            let s = _mm_add_epi8(
+                _mm_add_epi8(a, ld(r.other)),
+                _mm_add_epi8(ld(r.up), ld(r.dn)),
+            );
+            let tbl = _mm_loadu_si128(t16.as_ptr().cast());
+            let h = _mm_shuffle_epi8(tbl, _mm_add_epi8(s, _mm_set1_epi8(4)));
+            let b = _mm_loadu_si128(bytes.as_ptr().add(k).cast());
+            let flip = _mm_set1_epi8(i8::MIN);
+            let lt = _mm_cmpgt_epi8(_mm_xor_si128(h, flip), _mm_xor_si128(b, flip));
+            let eq = _mm_cmpeq_epi8(b, h);
+            let (one, mone) = (_mm_set1_epi8(1), _mm_set1_epi8(-1));
+            _mm_storeu_si128(t.as_mut_ptr().add(k).cast(), _mm_blendv_epi8(mone, one, lt));
+            ties.push_mask(u64::from(_mm_movemask_epi8(eq) as u32 & 0xffff), k);
+        }
+        k += 16;
+    }
+    if k < w {
+        run_kernel_from(runs, bytes, t, ties, k, hi);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+
+    /// Every kernel level gives the portable kernel's spins and tie list, bit for bit: runs of
+    /// lengths that exercise the 64-, 32- and 16-site steps and the scalar tail, edge sites in
+    /// several places, and bytes drawn so that ties (and several per mask) are common.
+    #[test]
+    fn kernel_levels_agree() {
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+        let hi = [3u8, 60, 128, 200, 251];
+        let spin = |r: &mut rand_chacha::ChaCha8Rng| if r.random::<bool>() { 1i8 } else { -1 };
+        let mut levels_run = vec![];
+        let mut total_ties = 0;
+        for len in [
+            1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 1000,
+        ] {
+            for w in [3, 16, 64] {
+                let runs: [Vec<Spin>; 5] =
+                    std::array::from_fn(|_| (0..len).map(|_| spin(&mut r)).collect());
+                let edge: Vec<i8> = (0..len)
+                    .map(|k| if k % w == w - 1 { -1 } else { 0 })
+                    .collect();
+                // Half the bytes are a threshold byte, so about one site in ten ties.
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        if r.random::<bool>() {
+                            hi[r.random_range(0..5)]
+                        } else {
+                            r.random()
+                        }
+                    })
+                    .collect();
+                let go = |level: Level| {
+                    let mut t = vec![0i8; len];
+                    let mut buf = vec![0u64; len + 1];
+                    let mut ties = TieList {
+                        buf: &mut buf,
+                        n: 0,
+                        tag: TieList::entry(5 * w, 0),
+                    };
+                    let runs = Runs {
+                        wrapped: &runs[0],
+                        other: &runs[1],
+                        up: &runs[2],
+                        dn: &runs[3],
+                        fix: &runs[4],
+                        edge: &edge,
+                    };
+                    match level {
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: only called for levels `Level::detect` reports.
+                        Level::Avx512 => unsafe {
+                            run_kernel_avx512(runs, &bytes, &mut t, &mut ties, &hi)
+                        },
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: as above.
+                        Level::Avx2 => unsafe {
+                            run_kernel_avx2(runs, &bytes, &mut t, &mut ties, &hi)
+                        },
+                        _ => run_kernel(runs, &bytes, &mut t, &mut ties, &hi),
+                    }
+                    let n = ties.n;
+                    (t, buf[..n].to_vec())
+                };
+                let want = go(Level::Portable);
+                total_ties += want.1.len();
+                assert!(want.1.windows(2).all(|p| p[0] < p[1]), "ties in site order");
+                for level in [Level::Avx2, Level::Avx512] {
+                    if level <= Level::detect() {
+                        assert_eq!(go(level), want, "{level:?}, {len} sites, w = {w}");
+                        levels_run.push(level);
+                    }
+                }
+            }
+        }
+        assert!(
+            total_ties > 300,
+            "{total_ties} ties: the bytes do not exercise the tie path"
+        );
+        eprintln!(
+            "RAN: kernel_levels_agree compared {:?} with the portable kernel",
+            levels_run.iter().collect::<std::collections::BTreeSet<_>>()
+        );
     }
 }

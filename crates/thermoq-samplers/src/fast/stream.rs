@@ -19,13 +19,18 @@ pub(crate) const BUF_BYTES: usize = 4096;
 
 /// A chain's random stream, drawn `BUF_BYTES` at a time.
 ///
-/// When a request does not fit in what is left, the leftover bytes are discarded and the buffer
-/// is refilled: deterministic, and it keeps every request contiguous.
+/// When a [`take`](Self::take) request does not fit in what is left, the leftover bytes are
+/// discarded and the buffer is refilled: deterministic, and it keeps every request contiguous.
+/// [`take_carry`](Self::take_carry) keeps the leftover instead (moved to the front, the refill
+/// written after it), so a caller that draws only through it uses every byte of the stream.
 #[derive(Clone)]
 pub(crate) struct RandBuf {
     rng: ChaCha8Rng,
-    buf: Box<[u8; BUF_BYTES]>,
+    /// `BUF_BYTES` per refill, plus room for a carried leftover before them.
+    buf: Box<[u8; 2 * BUF_BYTES]>,
     pos: usize,
+    /// End of the drawn bytes (`BUF_BYTES` unless the last refill carried a leftover).
+    end: usize,
 }
 
 impl RandBuf {
@@ -33,8 +38,9 @@ impl RandBuf {
     pub(crate) fn new(rng: ChaCha8Rng) -> Self {
         Self {
             rng,
-            buf: Box::new([0u8; BUF_BYTES]),
+            buf: Box::new([0u8; 2 * BUF_BYTES]),
             pos: BUF_BYTES,
+            end: BUF_BYTES,
         }
     }
 
@@ -42,13 +48,34 @@ impl RandBuf {
     #[inline]
     pub(crate) fn take(&mut self, n: usize) -> &[u8] {
         debug_assert!(n <= BUF_BYTES);
-        if self.pos + n > BUF_BYTES {
-            self.rng.fill_bytes(&mut self.buf[..]);
-            self.pos = 0;
+        if self.pos + n > self.end {
+            self.rng.fill_bytes(&mut self.buf[..BUF_BYTES]);
+            (self.pos, self.end) = (0, BUF_BYTES);
         }
         let s = self.pos;
         self.pos += n;
         &self.buf[s..s + n]
+    }
+
+    /// [`take`](Self::take), except that the bytes left when `n` do not fit are kept: they
+    /// start the returned run, and the refill follows them.
+    #[inline]
+    pub(crate) fn take_carry(&mut self, n: usize) -> &[u8] {
+        debug_assert!(n <= BUF_BYTES);
+        if self.pos + n > self.end {
+            self.refill_carry();
+        }
+        let s = self.pos;
+        self.pos += n;
+        &self.buf[s..s + n]
+    }
+
+    #[inline(never)]
+    fn refill_carry(&mut self) {
+        let rem = self.end - self.pos;
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.rng.fill_bytes(&mut self.buf[rem..rem + BUF_BYTES]);
+        (self.pos, self.end) = (0, rem + BUF_BYTES);
     }
 
     /// A uniform 32-bit word.
@@ -70,19 +97,20 @@ pub(crate) trait Bytes {
     /// Makes `n ≤ BUF_BYTES` bytes available and returns them; they count as consumed.
     fn take(&mut self, n: usize) -> &[u8];
 
-    /// A uniform 24-bit integer from the next three bytes (little-endian): the low bits of a
-    /// 32-bit comparison after a tied top byte.
-    #[inline]
-    fn u24(&mut self) -> u32 {
-        let b = self.take(3);
-        u32::from_le_bytes([b[0], b[1], b[2], 0])
-    }
+    /// [`take`](Self::take) without discarding the bytes left at a refill (they start the
+    /// returned run): a caller drawing only through it uses every byte.
+    fn take_carry(&mut self, n: usize) -> &[u8];
 }
 
 impl Bytes for RandBuf {
     #[inline]
     fn take(&mut self, n: usize) -> &[u8] {
         RandBuf::take(self, n)
+    }
+
+    #[inline]
+    fn take_carry(&mut self, n: usize) -> &[u8] {
+        RandBuf::take_carry(self, n)
     }
 }
 
@@ -127,9 +155,12 @@ pub(crate) fn xoshiro128p_step(s: &mut [u32; 4]) -> u32 {
 #[derive(Clone)]
 pub(crate) struct XoBytes {
     s: [[u32; XO_LANES]; 4],
-    /// `XO_BUF_BYTES` usable bytes plus slack for the AVX2 path's 32-byte stores.
+    /// `XO_BUF_BYTES` usable bytes plus slack for the AVX2 path's 32-byte stores, after room
+    /// for a leftover that [`Bytes::take_carry`] keeps.
     buf: Box<[u8]>,
     pos: usize,
+    /// End of the drawn bytes (`XO_BUF_BYTES` unless the last refill carried a leftover).
+    end: usize,
     simd: bool,
 }
 
@@ -197,8 +228,9 @@ impl XoBytes {
         }
         Self {
             s,
-            buf: vec![0u8; XO_BUF_BYTES + 32].into_boxed_slice(),
+            buf: vec![0u8; BUF_BYTES + XO_BUF_BYTES + 32].into_boxed_slice(),
             pos: XO_BUF_BYTES,
+            end: XO_BUF_BYTES,
             simd,
         }
     }
@@ -211,33 +243,46 @@ impl XoBytes {
     // The slow path of `take` (once per buffer), kept out of its callers' loops.
     #[inline(never)]
     fn refill(&mut self) {
+        self.refill_at(0);
+    }
+
+    // The slow path of `take_carry`: the leftover moves to the front, the refill follows it.
+    #[inline(never)]
+    fn refill_carry(&mut self) {
+        let rem = self.end - self.pos;
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.refill_at(rem);
+    }
+
+    /// Writes the next [`XO_BUF_BYTES`] bytes at `buf[at..]` and makes `buf[0..at + XO_BUF_BYTES]`
+    /// the drawn bytes, from the front.
+    fn refill_at(&mut self, at: usize) {
+        (self.pos, self.end) = (0, at + XO_BUF_BYTES);
         #[cfg(target_arch = "x86_64")]
         if self.simd {
             // SAFETY: `simd` is only true when AVX2 was detected at run time.
-            unsafe { self.refill_avx2() };
-            self.pos = 0;
+            unsafe { self.refill_avx2(at) };
             return;
         }
         for l in 0..XO_LANES {
             let mut v: [u32; 4] = std::array::from_fn(|k| self.s[k][l]);
             for t in 0..XO_BUF_BYTES / XO_STEP_BYTES {
                 let w = xoshiro128p_step(&mut v).to_le_bytes();
-                let o = XO_STEP_BYTES * t + 3 * l;
+                let o = at + XO_STEP_BYTES * t + 3 * l;
                 self.buf[o..o + 3].copy_from_slice(&w[1..4]);
             }
             for (k, x) in v.into_iter().enumerate() {
                 self.s[k][l] = x;
             }
         }
-        self.pos = 0;
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn refill_avx2(&mut self) {
+    fn refill_avx2(&mut self, at: usize) {
         use std::arch::x86_64::*;
         let steps = XO_BUF_BYTES / XO_STEP_BYTES;
-        assert!(self.buf.len() >= XO_STEP_BYTES * (steps - 1) + 32);
+        assert!(self.buf.len() >= at + XO_STEP_BYTES * (steps - 1) + 32);
         // SAFETY: the state rows are 8 words (one unaligned 32-byte load/store each); step `t`
         // stores 32 bytes at `24·t`, within the buffer by the length checked above.
         unsafe {
@@ -253,7 +298,7 @@ impl XoBytes {
                 11, 13, 14, 15, -1, -1, -1, -1,
             );
             let join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
-            let out = self.buf.as_mut_ptr();
+            let out = self.buf.as_mut_ptr().add(at);
             for t in 0..steps {
                 let w = _mm256_add_epi32(s0, s3);
                 let b = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(w, pick), join);
@@ -280,8 +325,19 @@ impl Bytes for XoBytes {
     #[inline(always)]
     fn take(&mut self, n: usize) -> &[u8] {
         debug_assert!(n <= XO_BUF_BYTES);
-        if self.pos + n > XO_BUF_BYTES {
+        if self.pos + n > self.end {
             self.refill();
+        }
+        let s = self.pos;
+        self.pos += n;
+        &self.buf[s..s + n]
+    }
+
+    #[inline(always)]
+    fn take_carry(&mut self, n: usize) -> &[u8] {
+        debug_assert!(n <= BUF_BYTES);
+        if self.pos + n > self.end {
+            self.refill_carry();
         }
         let s = self.pos;
         self.pos += n;
@@ -337,7 +393,6 @@ mod tests {
         for n in [1, 100, 4000, 3, BUF_BYTES] {
             assert_eq!(a.take(n).to_vec(), b.take(n).to_vec());
         }
-        assert!(a.u24() < 1 << 24);
         assert_eq!(threshold32(0.0), 0);
         assert_eq!(threshold32(1.0), 1 << 32);
         assert_eq!(threshold32(0.5), 1 << 31);
@@ -367,6 +422,51 @@ mod tests {
         }
     }
 
+    /// `take_carry` loses no byte: runs of any sizes up to `BUF_BYTES`, mixed with `take` of
+    /// single bytes (which never drops one), read back the stream itself, for both sources and
+    /// both refills of `xoshiro128+`.
+    #[test]
+    fn take_carry_reads_the_whole_stream() {
+        let sizes = [1000, 3, 4096, 1, 2500, 3, 3, 4095, 700, 3, 64, 4096, 3, 900];
+        let check = |whole: &mut dyn FnMut(usize) -> Vec<u8>,
+                     runs: &mut dyn FnMut(usize, bool) -> Vec<u8>| {
+            let mut got = Vec::new();
+            for (k, &n) in sizes.iter().cycle().take(60).enumerate() {
+                got.extend(runs(n, k % 7 == 6));
+            }
+            let want = whole(got.len());
+            assert_eq!(got, want);
+        };
+        let stream = || RandBuf::new(thermoq_core::rng::chain_rng(7, 2));
+        let (mut a, mut b) = (stream(), stream());
+        check(
+            &mut |len| (0..len).map(|_| a.take(1)[0]).collect(),
+            &mut |n, single| {
+                if single {
+                    b.take(1).to_vec()
+                } else {
+                    b.take_carry(n).to_vec()
+                }
+            },
+        );
+        for simd in [false, crate::fast::avx2_available()] {
+            let (mut a, mut b) = (
+                XoBytes::seeded(&mut stream(), simd),
+                XoBytes::seeded(&mut stream(), simd),
+            );
+            check(
+                &mut |len| (0..len).map(|_| a.take(1)[0]).collect(),
+                &mut |n, single| {
+                    if single {
+                        b.take(1).to_vec()
+                    } else {
+                        b.take_carry(n).to_vec()
+                    }
+                },
+            );
+        }
+    }
+
     /// The AVX2 and portable refills give the same bytes, across refills and odd request sizes.
     #[test]
     fn xoshiro_avx2_and_portable_bytes_agree() {
@@ -381,7 +481,7 @@ mod tests {
         for n in [1, 7, 4000, 3, XO_BUF_BYTES, 100, 24] {
             for _ in 0..5 {
                 assert_eq!(a.take(n).to_vec(), b.take(n).to_vec(), "n = {n}");
-                assert_eq!(a.u24(), b.u24());
+                assert_eq!(a.take_carry(3), b.take_carry(3));
             }
         }
     }
