@@ -19,8 +19,9 @@
 //!
 //! **Randomness.** Lane `l` of block `b` is chain `b·W + l` and draws everything (comparison
 //! words, the `BLK-SYM` coin, `BLK-RS` picks) from its own [`RandBuf`] (`chain_rng(seed, c)`),
-//! consumed `BUF_BYTES` at a time through a per-chain byte cursor so no byte is discarded; each
-//! comparison uses 3 bytes. With [`Generator::Xoshiro128Plus`] the comparison words come instead
+//! read in place with [`RandBuf::take_carry`] so no byte is discarded or copied (until session
+//! 11 a per-chain cursor copied every 4 KiB it read; the stream and the samples are the same);
+//! each comparison uses 3 bytes. With [`Generator::Xoshiro128Plus`] the comparison words come instead
 //! from a per-chain `xoshiro128+` state (seeded from the chain's next 16 ChaCha8 bytes at its first
 //! run with it; schedules still draw from ChaCha8), 8 lanes per AVX2 step, top 24 bits of each
 //! output; only the lanes a pass updates advance. Blocks are independent rayon tasks whose cut
@@ -35,7 +36,7 @@
 //! `BLK-SYM` with mixed coins costs `2k − 1` passes for `k` classes instead of `k`.
 
 use super::Generator;
-use super::stream::{BUF_BYTES, RandBuf, xoshiro_seed_words, xoshiro128p_step};
+use super::stream::{RandBuf, xoshiro_seed_words, xoshiro128p_step};
 use crate::observe::Observer;
 use crate::run::Segment;
 use crate::schedule::ScheduleRng;
@@ -257,6 +258,7 @@ struct Class {
 /// Readable slack after every byte slice handed to the word transposition (its 16-byte loads
 /// read up to 4 bytes past a slice).
 const SLACK: usize = 32;
+const _: () = assert!(SLACK <= super::stream::READ_SLACK);
 /// Bytes per lane of the per-block byte scratch.
 const LANE_BYTES: usize = WORD * CHUNK + SLACK;
 
@@ -274,79 +276,23 @@ pub(crate) fn c2_of(beta: f64) -> f32 {
     (-2.0 * beta * std::f64::consts::LOG2_E) as f32
 }
 
-/// A chain's random bytes: its [`RandBuf`] taken `BUF_BYTES` at a time, read with a cursor.
-#[derive(Clone)]
-struct ByteCursor {
-    buf: Box<[u8; BUF_BYTES + SLACK]>,
-    pos: usize,
-}
+/// A lane's schedule stream: its [`RandBuf`], read with [`RandBuf::take_carry`] like its
+/// comparison bytes, so the lane's draws are its stream's bytes in order, none dropped.
+struct LaneRng<'a>(&'a mut RandBuf);
 
-impl ByteCursor {
-    fn new() -> Self {
-        Self {
-            buf: Box::new([0u8; BUF_BYTES + SLACK]),
-            pos: BUF_BYTES,
-        }
+impl LaneRng<'_> {
+    fn u32(&mut self) -> u32 {
+        let b = self.0.take_carry(4);
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
-
-    /// The chain's next `n ≤ WORD·CHUNK` bytes, followed by at least `SLACK` readable bytes: in
-    /// place when they are contiguous in the buffer, else copied into `aux`.
-    #[inline]
-    fn next<'a>(&'a mut self, rb: &mut RandBuf, n: usize, aux: &'a mut [u8]) -> &'a [u8] {
-        if self.pos == BUF_BYTES {
-            self.buf[..BUF_BYTES].copy_from_slice(rb.take(BUF_BYTES));
-            self.pos = 0;
-        }
-        if self.pos + n <= BUF_BYTES {
-            let s = self.pos;
-            self.pos += n;
-            &self.buf[s..s + n + SLACK]
-        } else {
-            self.fill(rb, &mut aux[..n]);
-            &aux[..n + SLACK]
-        }
-    }
-
-    /// Fills `out` with the chain's next bytes.
-    #[inline]
-    fn fill(&mut self, rb: &mut RandBuf, out: &mut [u8]) {
-        let mut o = 0;
-        while o < out.len() {
-            if self.pos == BUF_BYTES {
-                self.buf[..BUF_BYTES].copy_from_slice(rb.take(BUF_BYTES));
-                self.pos = 0;
-            }
-            let k = (out.len() - o).min(BUF_BYTES - self.pos);
-            out[o..o + k].copy_from_slice(&self.buf[self.pos..self.pos + k]);
-            self.pos += k;
-            o += k;
-        }
-    }
-
-    fn u32(&mut self, rb: &mut RandBuf) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill(rb, &mut b);
-        u32::from_le_bytes(b)
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift with rejection).
-    fn pick(&mut self, rb: &mut RandBuf, n: usize) -> usize {
-        crate::kernel::pick_with(n, || self.u32(rb))
-    }
-}
-
-/// A lane's schedule stream: its byte cursor over its [`RandBuf`].
-struct LaneRng<'a> {
-    cur: &'a mut ByteCursor,
-    rb: &'a mut RandBuf,
 }
 
 impl ScheduleRng for LaneRng<'_> {
     fn next_word(&mut self) -> u32 {
-        self.cur.u32(self.rb)
+        self.u32()
     }
     fn pick_index(&mut self, n: usize) -> usize {
-        self.cur.pick(self.rb, n)
+        crate::kernel::pick_with(n, || self.u32())
     }
 }
 
@@ -363,7 +309,6 @@ pub(crate) struct LanesEngine {
     simd: bool,
     /// AVX-512 kernels (16 lanes per vector; the same samples as AVX2).
     wide: bool,
-    cursors: Vec<ByteCursor>,
     generator: Generator,
     /// One `xoshiro128+` block per `W` chains; seeded from the chains' own streams at the first
     /// run with [`Generator::Xoshiro128Plus`].
@@ -447,7 +392,6 @@ impl LanesEngine {
             ],
             simd: simd_available(),
             wide: wide_available(),
-            cursors: vec![ByteCursor::new(); n_chains],
             generator: Generator::ChaCha8,
             xo: vec![XoBlock::idle(); n_chains.div_ceil(W)],
             xo_seeded: false,
@@ -589,7 +533,6 @@ impl LanesEngine {
     ) {
         let n = self.n.max(1);
         self.seed_xo(rngs);
-        let mut cursors = std::mem::take(&mut self.cursors);
         let mut xo = std::mem::take(&mut self.xo);
         let blocks = rngs.len().div_ceil(W);
         let mut obs: Vec<Option<&mut T>> = match ctx {
@@ -602,11 +545,10 @@ impl LanesEngine {
             .as_mut_slice()
             .par_chunks_mut(n * W)
             .zip(rngs.par_chunks_mut(W))
-            .zip(cursors.par_chunks_mut(W))
             .zip(xo.par_iter_mut())
             .zip(obs.par_iter_mut())
             .enumerate()
-            .for_each(|(b, ((((xs, rbs), cur), xo), o))| {
+            .for_each(|(b, (((xs, rbs), xo), o))| {
                 let mut f = o
                     .as_deref_mut()
                     .map(|t| move |d: usize, v: &BlockView<'_>| observe(t, d, v));
@@ -614,7 +556,6 @@ impl LanesEngine {
                     b,
                     xs,
                     rbs,
-                    cur,
                     xo,
                     sched,
                     seg,
@@ -622,7 +563,6 @@ impl LanesEngine {
                         .map(|f| f as &mut dyn FnMut(usize, &BlockView<'_>)),
                 );
             });
-        self.cursors = cursors;
         self.xo = xo;
     }
 
@@ -630,9 +570,8 @@ impl LanesEngine {
     /// first run with [`Generator::Xoshiro128Plus`].
     fn seed_xo(&mut self, rngs: &mut [RandBuf]) {
         if self.generator == Generator::Xoshiro128Plus && !self.xo_seeded {
-            for (c, (cu, rb)) in self.cursors.iter_mut().zip(rngs.iter_mut()).enumerate() {
-                let mut seed = [0u8; 16];
-                cu.fill(rb, &mut seed);
+            for (c, rb) in rngs.iter_mut().enumerate() {
+                let seed = rb.take_carry(16).try_into().expect("16 bytes");
                 self.xo[c / W].seed_lane(c % W, seed);
             }
             self.xo_seeded = true;
@@ -696,7 +635,6 @@ impl LanesEngine {
         after: impl Fn(&mut T, &BlockView<'_>, &[f32; W], &mut [f32; W]) + Sync,
     ) {
         self.seed_xo(rngs);
-        let mut cursors = std::mem::take(&mut self.cursors);
         let mut xo = std::mem::take(&mut self.xo);
         let mut resident = std::mem::take(&mut self.resident);
         let mut params = std::mem::take(&mut self.params);
@@ -704,16 +642,15 @@ impl LanesEngine {
         resident
             .par_iter_mut()
             .zip(rngs.par_chunks_mut(W))
-            .zip(cursors.par_chunks_mut(W))
             .zip(xo.par_iter_mut())
             .zip(params.par_iter_mut())
             .zip(ctx.par_iter_mut())
             .enumerate()
-            .for_each(|(b, (((((x, rbs), cur), xo), p), t))| {
+            .for_each(|(b, ((((x, rbs), xo), p), t))| {
                 let mut sc = Scratch::new(rbs.len() * sched.steps());
                 for _ in 0..sweeps {
                     let mut d = [0.0f32; W];
-                    me.sweep_block::<true>(x, rbs, cur, xo, p, sched, &mut sc, &mut d);
+                    me.sweep_block::<true>(x, rbs, xo, p, sched, &mut sc, &mut d);
                     let v = BlockView {
                         rows: x,
                         first: b * W,
@@ -722,7 +659,6 @@ impl LanesEngine {
                     after(t, &v, &d, &mut p.c2);
                 }
             });
-        self.cursors = cursors;
         self.xo = xo;
         self.resident = resident;
         self.params = params;
@@ -735,7 +671,6 @@ impl LanesEngine {
         b: usize,
         xs: &mut [Spin],
         rbs: &mut [RandBuf],
-        cur: &mut [ByteCursor],
         xo: &mut XoBlock,
         sched: &ColourSchedule,
         seg: &Segment,
@@ -748,7 +683,7 @@ impl LanesEngine {
         let mut sc = Scratch::new(w * sched.steps());
         let mut sweeps = |x: &mut [Row], k: usize| {
             for _ in 0..k {
-                self.sweep_block::<false>(x, rbs, cur, xo, p, sched, &mut sc, &mut [0.0; W]);
+                self.sweep_block::<false>(x, rbs, xo, p, sched, &mut sc, &mut [0.0; W]);
             }
         };
         sweeps(&mut x, seg.burn_in);
@@ -780,7 +715,6 @@ impl LanesEngine {
         &self,
         x: &mut [Row],
         rbs: &mut [RandBuf],
-        cur: &mut [ByteCursor],
         xo: &mut XoBlock,
         p: &LaneParams,
         sched: &ColourSchedule,
@@ -796,19 +730,12 @@ impl LanesEngine {
         match sched {
             ColourSchedule::Fixed(order) => passes.extend(order.iter().map(|&c| (c, real))),
             _ => {
-                for l in 0..w {
-                    let s = &mut sc.sched[l * k..(l + 1) * k];
+                for (s, rb) in sc.sched.chunks_mut(k).zip(rbs.iter_mut()) {
                     let mut t = 0;
-                    sched.visit(
-                        &mut LaneRng {
-                            cur: &mut cur[l],
-                            rb: &mut rbs[l],
-                        },
-                        |c, _| {
-                            s[t] = c;
-                            t += 1;
-                        },
-                    );
+                    sched.visit(&mut LaneRng(rb), |c, _| {
+                        s[t] = c;
+                        t += 1;
+                    });
                 }
                 let mut groups: Vec<(usize, u32)> = Vec::with_capacity(k);
                 for t in 0..k {
@@ -849,7 +776,6 @@ impl LanesEngine {
                 mask,
                 real,
                 rbs,
-                cur,
                 xo,
                 p,
                 &mut sc.words,
@@ -868,7 +794,6 @@ impl LanesEngine {
         mask: u32,
         real: u32,
         rbs: &mut [RandBuf],
-        cur: &mut [ByteCursor],
         xo: &mut XoBlock,
         p: &LaneParams,
         words: &mut [u32],
@@ -886,7 +811,7 @@ impl LanesEngine {
             if self.generator == Generator::Xoshiro128Plus {
                 xo_words(xo, len, m, words, self.simd, self.wide);
             } else {
-                self.chacha_words(len, mask, rbs, cur, words, bytes);
+                self.chacha_words(len, mask, rbs, words, bytes);
             }
             let pass = Pass {
                 cl,
@@ -920,7 +845,7 @@ impl LanesEngine {
         }
     }
 
-    /// The next `len` comparison words of each lane in `mask` from its ChaCha cursor, in
+    /// The next `len` comparison words of each lane in `mask` from its ChaCha8 stream, in
     /// `words[s·W + l]`.
     #[allow(clippy::too_many_arguments)]
     fn chacha_words(
@@ -928,23 +853,22 @@ impl LanesEngine {
         len: usize,
         mask: u32,
         rbs: &mut [RandBuf],
-        cur: &mut [ByteCursor],
         words: &mut [u32],
         bytes: &mut [u8],
     ) {
-        // Lane `l`'s bytes: in its cursor's buffer, or in its slot of `bytes` (also the
-        // stand-in for lanes outside the mask, whose words are not used).
+        // Lane `l`'s bytes: in place in its stream's buffer, or its slot of `bytes` as the
+        // stand-in for lanes outside the mask (whose words are not used).
         let mut ptrs = [std::ptr::null::<u8>(); W];
-        for (l, (slot, p)) in bytes.chunks_mut(LANE_BYTES).zip(&mut ptrs).enumerate() {
+        for (l, (slot, p)) in bytes.chunks(LANE_BYTES).zip(&mut ptrs).enumerate() {
             *p = if l < rbs.len() && mask >> l & 1 == 1 {
-                cur[l].next(&mut rbs[l], WORD * len, slot).as_ptr()
+                rbs[l].take_carry_slack(WORD * len, SLACK).as_ptr()
             } else {
                 slot.as_ptr()
             };
         }
         // SAFETY (both calls): every pointer starts a slice of `WORD·len + SLACK` readable
-        // bytes (`next` returns such slices; the scratch slots are `LANE_BYTES` long) that
-        // nothing writes to until the words are built.
+        // bytes (`take_carry_slack` returns such slices; the scratch slots are `LANE_BYTES`
+        // long) that nothing writes to until the words are built.
         #[cfg(target_arch = "x86_64")]
         if self.simd {
             unsafe { words_avx2(&ptrs, len, words) };

@@ -16,6 +16,8 @@ use rand_chacha::ChaCha8Rng;
 
 /// Bytes drawn per refill (64 ChaCha blocks).
 pub(crate) const BUF_BYTES: usize = 4096;
+/// Readable bytes a [`RandBuf::take_carry_slack`] run may have after it.
+pub(crate) const READ_SLACK: usize = 32;
 
 /// A chain's random stream, drawn `BUF_BYTES` at a time.
 ///
@@ -27,7 +29,7 @@ pub(crate) const BUF_BYTES: usize = 4096;
 pub(crate) struct RandBuf {
     rng: ChaCha8Rng,
     /// `BUF_BYTES` per refill, plus room for a carried leftover before them.
-    buf: Box<[u8; 2 * BUF_BYTES]>,
+    buf: Box<[u8; 2 * BUF_BYTES + READ_SLACK]>,
     pos: usize,
     /// End of the drawn bytes (`BUF_BYTES` unless the last refill carried a leftover).
     end: usize,
@@ -38,7 +40,7 @@ impl RandBuf {
     pub(crate) fn new(rng: ChaCha8Rng) -> Self {
         Self {
             rng,
-            buf: Box::new([0u8; 2 * BUF_BYTES]),
+            buf: Box::new([0u8; 2 * BUF_BYTES + READ_SLACK]),
             pos: BUF_BYTES,
             end: BUF_BYTES,
         }
@@ -68,6 +70,19 @@ impl RandBuf {
         let s = self.pos;
         self.pos += n;
         &self.buf[s..s + n]
+    }
+
+    /// [`take_carry`](Self::take_carry) of `n` bytes, returned with `slack ≤ READ_SLACK` more
+    /// readable bytes after them (not consumed; their values are unspecified).
+    #[inline]
+    pub(crate) fn take_carry_slack(&mut self, n: usize, slack: usize) -> &[u8] {
+        debug_assert!(n <= BUF_BYTES && slack <= READ_SLACK);
+        if self.pos + n > self.end {
+            self.refill_carry();
+        }
+        let s = self.pos;
+        self.pos += n;
+        &self.buf[s..s + n + slack]
     }
 
     #[inline(never)]
