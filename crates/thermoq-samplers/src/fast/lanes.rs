@@ -328,16 +328,30 @@ struct Scratch {
     bytes: Vec<u8>,
     sched: Vec<usize>,
     passes: Vec<(usize, u32)>,
+    /// Per node, bit `l` set when lane `l` is `−1` (the AVX-512 kernel's neighbour input).
+    down: Vec<u16>,
 }
 
 impl Scratch {
-    /// Scratch for a block whose lanes' schedules take `sched_len` entries in all.
-    fn new(sched_len: usize) -> Self {
+    /// Scratch for a block whose lanes' schedules take `sched_len` entries in all, about to
+    /// sweep the rows `x`; with `wide` (the AVX-512 kernel) it holds their `down` masks, which
+    /// that kernel keeps in step with every row it writes. Only the block's sweeps may change
+    /// `x` while the scratch is in use.
+    fn new(sched_len: usize, x: &[Row], wide: bool) -> Self {
+        let mut down = Vec::new();
+        if wide {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `wide` is only true when AVX-512F was detected at run time.
+            unsafe {
+                down_masks(x, &mut down)
+            };
+        }
         Self {
             words: vec![0u32; CHUNK * W],
             bytes: vec![0u8; W * LANE_BYTES],
             sched: vec![0; sched_len],
             passes: Vec::new(),
+            down,
         }
     }
 }
@@ -647,7 +661,7 @@ impl LanesEngine {
             .zip(ctx.par_iter_mut())
             .enumerate()
             .for_each(|(b, ((((x, rbs), xo), p), t))| {
-                let mut sc = Scratch::new(rbs.len() * sched.steps());
+                let mut sc = Scratch::new(rbs.len() * sched.steps(), x, me.wide);
                 for _ in 0..sweeps {
                     let mut d = [0.0f32; W];
                     me.sweep_block::<true>(x, rbs, xo, p, sched, &mut sc, &mut d);
@@ -680,7 +694,7 @@ impl LanesEngine {
         let n = self.n;
         let w = rbs.len();
         let mut x = to_rows(xs, n);
-        let mut sc = Scratch::new(w * sched.steps());
+        let mut sc = Scratch::new(w * sched.steps(), &x, self.wide);
         let mut sweeps = |x: &mut [Row], k: usize| {
             for _ in 0..k {
                 self.sweep_block::<false>(x, rbs, xo, p, sched, &mut sc, &mut [0.0; W]);
@@ -768,6 +782,7 @@ impl LanesEngine {
                 }
             }
         }
+        debug_assert!(!self.wide || sc.down.len() == x.len());
         for pi in 0..sc.passes.len() {
             let (c, mask) = sc.passes[pi];
             self.pass::<E>(
@@ -780,6 +795,7 @@ impl LanesEngine {
                 p,
                 &mut sc.words,
                 &mut sc.bytes,
+                &mut sc.down,
                 de,
             );
         }
@@ -798,6 +814,7 @@ impl LanesEngine {
         p: &LaneParams,
         words: &mut [u32],
         bytes: &mut [u8],
+        down: &mut [u16],
         de: &mut [f32; W],
     ) {
         let cl = &self.classes[c];
@@ -825,7 +842,7 @@ impl LanesEngine {
                 // SAFETY: `wide` is only true when AVX-512F, AVX2 and FMA were detected at run
                 // time; every neighbour index is a node of the model, `< x.len()`.
                 unsafe {
-                    pass_avx512::<E>(x, pass, de)
+                    pass_avx512::<E>(x, pass, down, de)
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 pass_portable::<E>(x, pass, de)
@@ -1425,9 +1442,11 @@ fn pass_avx2<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) {
 /// samples).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn pass_avx512<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) {
+fn pass_avx512<const E: bool>(x: &mut [Row], pass: Pass<'_>, down: &mut [u16], de: &mut [f32; W]) {
     use std::arch::x86_64::*;
     let (cl, range, words, mask, p) = pass.checked(x.len());
+    assert!(down.len() >= x.len());
+    let dn = down.as_mut_ptr();
     let full = mask == u32::MAX;
     let m = mask as u16; // lanes that update
     // SAFETY: node and neighbour indices are `< x.len()` (sites of the model); `off` entries are
@@ -1450,9 +1469,12 @@ fn pass_avx512<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) 
                 None => _mm512_set1_ps(*cl.h.get_unchecked(s)),
             };
             for e in a..b {
+                // `J·x` is `±J` exactly, so `acc + J·x` (one rounding, as the fused
+                // multiply-add of the other kernels) is `acc + J` or `acc − J`.
                 let k = *cl.nbr.get_unchecked(e) as usize;
                 let jj = _mm512_set1_ps(*cl.j.get_unchecked(e));
-                acc = _mm512_fmadd_ps(jj, _mm512_load_ps(xp.add(k * W)), acc);
+                let plus = _mm512_add_ps(acc, jj);
+                acc = _mm512_mask_sub_ps(plus, *dn.add(k), acc, jj);
             }
             _mm512_store_ps(fp.add((s - base) * W), acc);
         }
@@ -1477,10 +1499,26 @@ fn pass_avx512<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) 
                 }
             }
             _mm512_store_ps(dst, new);
+            *dn.add(*cl.nodes.get_unchecked(s) as usize) =
+                _mm512_cmp_ps_mask::<_CMP_LT_OQ>(new, _mm512_setzero_ps());
         }
         if E {
             _mm512_storeu_ps(de.as_mut_ptr(), dacc);
         }
+    }
+}
+
+/// `down[k]` = the lanes of row `k` that are `−1` (bit `l` for lane `l`), for every row.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn down_masks(x: &[Row], down: &mut Vec<u16>) {
+    use std::arch::x86_64::*;
+    down.resize(x.len(), 0);
+    for (d, row) in down.iter_mut().zip(x) {
+        // SAFETY: a row is `W` = 16 floats, 64-byte aligned.
+        *d = unsafe {
+            _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_load_ps(row.0.as_ptr()), _mm512_setzero_ps())
+        };
     }
 }
 
