@@ -52,6 +52,8 @@ pub(crate) const W: usize = 16;
 const V: usize = W / 8;
 /// Nodes per random-number chunk (`CHUNK·W` words of scratch).
 const CHUNK: usize = 256;
+/// Nodes whose neighbour sums the AVX-512 kernel interleaves (independent dependency chains).
+const NODE_GROUP: usize = 4;
 /// Bytes per comparison word.
 const WORD: usize = 3;
 
@@ -1461,46 +1463,88 @@ fn pass_avx512<const E: bool>(x: &mut [Row], pass: Pass<'_>, down: &mut [u16], d
         // Phase 1: every node's field (the class's nodes are not neighbours of each other).
         let mut fields = std::mem::MaybeUninit::<[Row; CHUNK]>::uninit();
         let fp = fields.as_mut_ptr().cast::<f32>();
-        for s in range.clone() {
-            let a = *cl.off.get_unchecked(s) as usize;
-            let b = *cl.off.get_unchecked(s + 1) as usize;
-            let mut acc = match bias {
-                Some(bp) => _mm512_loadu_ps(bp.add(*cl.nodes.get_unchecked(s) as usize * W)),
-                None => _mm512_set1_ps(*cl.h.get_unchecked(s)),
-            };
-            for e in a..b {
-                // `J·x` is `±J` exactly, so `acc + J·x` (one rounding, as the fused
-                // multiply-add of the other kernels) is `acc + J` or `acc − J`.
-                let k = *cl.nbr.get_unchecked(e) as usize;
-                let jj = _mm512_set1_ps(*cl.j.get_unchecked(e));
-                let plus = _mm512_add_ps(acc, jj);
-                acc = _mm512_mask_sub_ps(plus, *dn.add(k), acc, jj);
+        let init = |s: usize| match bias {
+            Some(bp) => _mm512_loadu_ps(bp.add(*cl.nodes.get_unchecked(s) as usize * W)),
+            None => _mm512_set1_ps(*cl.h.get_unchecked(s)),
+        };
+        // `J·x` is `±J` exactly, so `acc + J·x` (one rounding, as the fused multiply-add of the
+        // other kernels) is `acc + J` or `acc − J`.
+        let add = |acc: __m512, e: usize| {
+            let k = *cl.nbr.get_unchecked(e) as usize;
+            let jj = _mm512_set1_ps(*cl.j.get_unchecked(e));
+            _mm512_mask_sub_ps(_mm512_add_ps(acc, jj), *dn.add(k), acc, jj)
+        };
+        // [`NODE_GROUP`] nodes at a time with their sums interleaved, so that the add chains of
+        // different nodes overlap; each node still adds its bias and then its neighbours in CSR
+        // order, so every field has the bits of a node-by-node sum.
+        let mut s = range.start;
+        while s + NODE_GROUP <= range.end {
+            let a: [usize; NODE_GROUP] =
+                std::array::from_fn(|i| *cl.off.get_unchecked(s + i) as usize);
+            let b: [usize; NODE_GROUP] =
+                std::array::from_fn(|i| *cl.off.get_unchecked(s + i + 1) as usize);
+            let common = (0..NODE_GROUP).map(|i| b[i] - a[i]).min().unwrap_or(0);
+            let mut acc: [__m512; NODE_GROUP] = std::array::from_fn(|i| init(s + i));
+            for d in 0..common {
+                for i in 0..NODE_GROUP {
+                    acc[i] = add(acc[i], a[i] + d);
+                }
+            }
+            for i in 0..NODE_GROUP {
+                for e in a[i] + common..b[i] {
+                    acc[i] = add(acc[i], e);
+                }
+                _mm512_store_ps(fp.add((s + i - base) * W), acc[i]);
+            }
+            s += NODE_GROUP;
+        }
+        for s in s..range.end {
+            let mut acc = init(s);
+            for e in *cl.off.get_unchecked(s) as usize..*cl.off.get_unchecked(s + 1) as usize {
+                acc = add(acc, e);
             }
             _mm512_store_ps(fp.add((s - base) * W), acc);
         }
         // Phase 2: exponential, compare and store per node; with `E`, `−(x' − x)·φ` per lane.
         let mut dacc = _mm512_loadu_ps(de.as_ptr());
-        for s in range {
-            let dst = xp.add(*cl.nodes.get_unchecked(s) as usize * W);
-            let acc = _mm512_load_ps(fp.add((s - base) * W));
-            let u = _mm512_cvtepi32_ps(_mm512_loadu_si512(
-                words.as_ptr().add((s - base) * W).cast(),
-            ));
-            let is_up = up24_mask_avx512(_mm512_mul_ps(c2, acc), u);
+        let mut finish = |s: usize, acc: __m512, is_up: __mmask16| {
+            let node = *cl.nodes.get_unchecked(s) as usize;
+            let dst = xp.add(node * W);
             let mut new = _mm512_mask_blend_ps(is_up, down, up);
+            // Lanes outside the mask keep their spin (and their down bit).
+            let mut down_bits = !is_up;
             if !full || E {
                 let old = _mm512_load_ps(dst);
                 if !full {
-                    // Lanes outside the mask keep their spin.
                     new = _mm512_mask_blend_ps(m, old, new);
+                    down_bits = (down_bits & m) | (*dn.add(node) & !m);
                 }
                 if E {
                     dacc = _mm512_fnmadd_ps(_mm512_sub_ps(new, old), acc, dacc);
                 }
             }
             _mm512_store_ps(dst, new);
-            *dn.add(*cl.nodes.get_unchecked(s) as usize) =
-                _mm512_cmp_ps_mask::<_CMP_LT_OQ>(new, _mm512_setzero_ps());
+            *dn.add(node) = down_bits;
+        };
+        let decide = |s: usize| {
+            let acc = _mm512_load_ps(fp.add((s - base) * W));
+            let u = _mm512_cvtepi32_ps(_mm512_loadu_si512(
+                words.as_ptr().add((s - base) * W).cast(),
+            ));
+            (acc, up24_mask_avx512(_mm512_mul_ps(c2, acc), u))
+        };
+        // Two nodes at a time, so that their exponential chains overlap.
+        let mut s = base;
+        while s + 2 <= range.end {
+            let (a0, u0) = decide(s);
+            let (a1, u1) = decide(s + 1);
+            finish(s, a0, u0);
+            finish(s + 1, a1, u1);
+            s += 2;
+        }
+        if s < range.end {
+            let (a0, u0) = decide(s);
+            finish(s, a0, u0);
         }
         if E {
             _mm512_storeu_ps(de.as_mut_ptr(), dacc);
