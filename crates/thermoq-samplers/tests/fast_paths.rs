@@ -403,7 +403,9 @@ fn check_one_sweep_with(
 /// generators (1,152 and 1,040 sites, 8,192 chains each).
 #[test]
 fn lattice_conditionals_are_exact_across_kernel_calls() {
-    for (lx, ly) in [(48, 48), (520, 4)] {
+    // Up to 1,024 sites per call, whole rows: 48×48 is one call per parity block, 100×100 three
+    // (20, 20 and 10 rows, ties collected across them), 2100×4 one row per call.
+    for (lx, ly) in [(48, 48), (100, 100), (2100, 4)] {
         let lat = builders::lattice_2d(lx, ly, 0.4, 0.15, 1.0).unwrap();
         for g in GENERATORS {
             check_one_sweep_with(FastModel::Ising(&lat), Engine::Lattice, g, None);
