@@ -483,7 +483,7 @@ mod tests {
     /// that cover the sigmoid's whole range and on a length that is not a multiple of 16.
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn vector_sampling_matches_portable() {
+    fn dense_sampling_simd_and_portable_agree() {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         let k = 1021;
@@ -506,9 +506,11 @@ mod tests {
             // SAFETY: the features were detected at run time.
             unsafe { sample_chunk_avx512(&f, &b, 0.7, &mut got, &bytes) };
             assert_eq!(got, want, "AVX-512");
-            eprintln!("RAN: vector_sampling_matches_portable compared the AVX-512 form");
+            eprintln!("RAN: dense_sampling_simd_and_portable_agree compared the AVX-512 form");
         } else {
-            eprintln!("SKIPPED: no AVX-512 — vector_sampling_matches_portable compared AVX2 only");
+            eprintln!(
+                "SKIPPED: no AVX-512 — dense_sampling_simd_and_portable_agree compared AVX2 at most"
+            );
         }
     }
 }
