@@ -23,14 +23,14 @@
 //! branch-free over `i8` slices, compiled three times (portable, AVX2 and AVX-512BW, chosen at
 //! run time; identical bits), and appends tied sites to a list without a branch (one per mask;
 //! more take a cold path), so the rare tie draws cost almost nothing when there are none. Ties
-//! are finished once per parity block, in site order, after all its calls.
+//! are finished once per colour class, in site order, after all its calls.
 //!
 //! **Comparison bytes.** From the chain's ChaCha8 stream (the default), or — opt-in,
 //! [`Generator::Xoshiro128Plus`] — from the chain's [`XoBytes`]: eight `xoshiro128+` states
 //! stepped as one AVX2 vector, three bytes (bits 8–31) per output word, seeded from the chain's
 //! ChaCha8 stream at its first run with that generator. Same table, same lazy compare, same law.
 //! Both are read through [`Bytes::take_carry`], so no byte of either stream is dropped at a
-//! refill. (Session 11 changed the byte order — ties per block instead of per call, no dropped
+//! refill. (Session 11 changed the byte order — ties per class instead of per call, no dropped
 //! leftovers — so lattice-engine samples differ from earlier versions for the same seed.)
 
 use super::stream::{BUF_BYTES, Bytes, ChainSources, RandBuf, XoBytes, threshold32};
@@ -250,7 +250,7 @@ impl LatticeEngine {
         let len = (self.ly + 4) * self.w;
         LatticeChain {
             sub: [vec![0; len], vec![0; len]],
-            ties: vec![0; self.hw * self.w + 1],
+            ties: vec![0; 2 * self.hw * self.w + 1],
         }
     }
 
@@ -374,8 +374,8 @@ impl LatticeEngine {
     /// `w − 1`) would read the neighbouring row's end as its left (right) neighbour; the kernel
     /// takes that one value from the same run shifted by `w − 1` sites instead ([`Runs`]).
     ///
-    /// Ties are resolved once per parity block, after all its calls, in site order: the
-    /// neighbour sums they need are of the other sublattice, which the block does not change.
+    /// Ties are resolved once per class, after all its calls, in site order: the
+    /// neighbour sums they need are of the other sublattice, which the class does not change.
     #[inline(always)]
     fn update_impl<B: Bytes>(
         &self,
@@ -388,6 +388,11 @@ impl LatticeEngine {
         let LatticeChain { sub, ties } = ch;
         let [s0, s1] = sub;
         let (tgt, src) = if p == 0 { (s0, &*s1) } else { (s1, &*s0) };
+        let mut list = TieList {
+            buf: ties,
+            n: 0,
+            tag: 0,
+        };
         for q in 0..2 {
             let shift = (q + p) & 1;
             let bt = self.blk(q);
@@ -397,11 +402,6 @@ impl LatticeEngine {
                 (self.blk(1) - w, self.blk(1))
             } else {
                 (self.blk(0), self.blk(0) + w)
-            };
-            let mut list = TieList {
-                buf: ties,
-                n: 0,
-                tag: 0,
             };
             let mut r0 = 0;
             while r0 < hw {
@@ -436,43 +436,51 @@ impl LatticeEngine {
                         edge: &self.edge[1][..len],
                     }
                 };
-                list.tag = TieList::entry(o, 0);
+                list.tag = TieList::entry(same, 0);
                 kernel(runs, bytes, t, &mut list, &self.hi);
                 r0 += rows;
             }
-            // Rare (each site ties with probability ≤ 1/256): finish those compares in site
-            // order; a tie's table entry is `(s + 4) / 2`, its neighbour sum recomputed from the
-            // other sublattice (unchanged by this block) with the row's periodic wrap.
-            let n = list.n;
-            for &e in &ties[..n] {
-                let (kb, kc) = TieList::split(e);
-                let i = bt + kb;
-                let col = self.col_of[kc] as usize;
-                let left = if shift == 0 && col == 0 {
-                    src[i + w - 1]
-                } else {
-                    src[i + shift - 1]
-                };
-                let right = if shift == 1 && col == w - 1 {
-                    src[i + 1 - w]
-                } else {
-                    src[i + shift]
-                };
-                let s = left + right + src[bu + kb] + src[bd + kb];
-                let cls = usize::from((s + 4) as u8 >> 1);
-                let b = rb.take_carry(3);
-                let u = u32::from_le_bytes([b[0], b[1], b[2], 0]);
-                tgt[i] = if u < self.lo[cls] { 1 } else { -1 };
-            }
+        }
+        // Rare (each site ties with probability ≤ 1/256): finish those compares in site order,
+        // once for the class; a tie's table entry is `(s + 4) / 2`, its neighbour sum recomputed
+        // from the other sublattice (unchanged by this update) with the row's periodic wrap.
+        let n = list.n;
+        let b1 = self.blk(1);
+        for &e in &ties[..n] {
+            let (i, kc) = TieList::split(e);
+            let q = usize::from(i >= b1);
+            let shift = (q + p) & 1;
+            let kb = i - self.blk(q);
+            let (bu, bd) = if q == 0 {
+                (b1 - w, b1)
+            } else {
+                (self.blk(0), self.blk(0) + w)
+            };
+            let col = self.col_of[kc] as usize;
+            let left = if shift == 0 && col == 0 {
+                src[i + w - 1]
+            } else {
+                src[i + shift - 1]
+            };
+            let right = if shift == 1 && col == w - 1 {
+                src[i + 1 - w]
+            } else {
+                src[i + shift]
+            };
+            let s = left + right + src[bu + kb] + src[bd + kb];
+            let cls = usize::from((s + 4) as u8 >> 1);
+            let b = rb.take_carry(3);
+            let u = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+            tgt[i] = if u < self.lo[cls] { 1 } else { -1 };
         }
         self.halo(tgt);
     }
 }
 
-/// The sites of one parity block whose top byte tied, in site order, as the kernels append them
+/// The sites of one colour class whose top byte tied, in site order, as the kernels append them
 /// (branch-free in the vector kernels: each entry is written, then counted only if real).
 pub(crate) struct TieList<'a> {
-    /// Room for every site of a block plus one (the slot an empty mask writes and does not count).
+    /// Room for every site of a class plus one (the slot an empty mask writes and does not count).
     buf: &'a mut [u64],
     n: usize,
     /// [`Self::entry`] of the current call's first site.
@@ -480,14 +488,14 @@ pub(crate) struct TieList<'a> {
 }
 
 impl TieList<'_> {
-    /// The entry of site `k` of a call that starts at site `o` of the block: the block position
-    /// `o + k` above bit 16, the call position `k < 2^16` below.
+    /// The entry of site `k` of a call that starts at index `o` of the sublattice vector: the
+    /// index `o + k` above bit 16, the call position `k < 2^16` below.
     #[inline(always)]
     fn entry(o: usize, k: usize) -> u64 {
         (((o + k) as u64) << 16) | k as u64
     }
 
-    /// `(block position, call position)` of an entry.
+    /// `(sublattice index, call position)` of an entry.
     #[inline(always)]
     fn split(e: u64) -> (usize, usize) {
         ((e >> 16) as usize, (e & 0xffff) as usize)
