@@ -69,14 +69,16 @@ fn fast(c: &mut Criterion, name: &str, model: FastModel<'_>, engine: Engine) {
     });
 }
 
-/// The lattice engine with its fast comparison bytes (`xoshiro128+`), as
-/// `sampler/<name>/lattice-xoshiro128+`.
-fn lattice_xoshiro(c: &mut Criterion, name: &str, model: &IsingModel) {
-    let mut s = FastSampler::with_engine(model, KIND, None, CHAINS, 1, Engine::Lattice)
-        .expect("a lattice model");
+/// A fast engine with its fast comparison bytes (`xoshiro128+`), as
+/// `sampler/<name>/<engine>-xoshiro128+` (the lattice and dense engines).
+fn fast_xoshiro(c: &mut Criterion, name: &str, model: FastModel<'_>, engine: Engine) {
+    let n = model.ising().n_spins();
+    let mut s =
+        FastSampler::with_engine(model, KIND, None, CHAINS, 1, engine).expect("engine applies");
     s.set_generator(Generator::Xoshiro128Plus)
-        .expect("the lattice engine takes xoshiro128+");
-    time_sweeps(c, name, "lattice-xoshiro128+", model.n_spins(), |b, k| {
+        .expect("the engine takes xoshiro128+");
+    let label = format!("{}-xoshiro128+", s.engine().name());
+    time_sweeps(c, name, &label, n, |b, k| {
         s.sweep(b, k).expect("shapes match")
     });
 }
@@ -213,7 +215,7 @@ fn bench_samplers(c: &mut Criterion) {
         fast(c, &name, FastModel::Ising(&model), Engine::Sparse);
         fast(c, &name, FastModel::Ising(&model), Engine::SparseF32);
         fast(c, &name, FastModel::Ising(&model), Engine::Lattice);
-        lattice_xoshiro(c, &name, &model);
+        fast_xoshiro(c, &name, FastModel::Ising(&model), Engine::Lattice);
     }
     let rbm = Rbm::random(784, 256, 0.01, 1.0, 2026).expect("valid rbm");
     let col = Coloring::from_colors(rbm.as_ising().graph(), rbm.two_block_colors())
@@ -221,6 +223,7 @@ fn bench_samplers(c: &mut Criterion) {
     reference(c, "rbm-784x256", rbm.as_ising(), Some(col));
     fast(c, "rbm-784x256", FastModel::Rbm(&rbm), Engine::Sparse);
     fast(c, "rbm-784x256", FastModel::Rbm(&rbm), Engine::Dense);
+    fast_xoshiro(c, "rbm-784x256", FastModel::Rbm(&rbm), Engine::Dense);
 }
 
 criterion_group!(benches, bench_samplers);
