@@ -128,9 +128,8 @@ pub(crate) struct LatticeEngine {
     class_parity: [usize; 2],
     hi: [u8; 5],
     lo: [u32; 5],
-    /// Column (`k mod w`) of each site of a kernel call (calls start at a row's first site).
-    col_of: Vec<u16>,
-    /// Per site of a kernel call, `−1` at a row's first (`edge[0]`) or last (`edge[1]`) column.
+    /// Per site of a kernel call (calls start at a row's first site), `−1` at a row's first
+    /// (`edge[0]`) or last (`edge[1]`) column.
     edge: [Vec<i8>; 2],
     /// Which kernel runs (portable, AVX2 or AVX-512BW; identical bits).
     level: Level,
@@ -189,20 +188,18 @@ impl LatticeEngine {
             lo[k] = (t - (hk << 24)) as u32;
         }
         let (w, hw) = (lx / 2, ly / 2);
+        let rows_per_call = (CALL_SITES / w).clamp(1, hw);
         Self {
             lx,
             ly,
             w,
             hw,
-            rows_per_call: (CALL_SITES / w).clamp(1, hw),
+            rows_per_call,
             class_parity,
             hi,
             lo,
-            col_of: (0..(CALL_SITES / w).clamp(1, hw) * w)
-                .map(|k| (k % w) as u16)
-                .collect(),
             edge: [0, w - 1].map(|col| {
-                (0..(CALL_SITES / w).clamp(1, hw) * w)
+                (0..rows_per_call * w)
                     .map(|k| if k % w == col { -1 } else { 0 })
                     .collect()
             }),
@@ -211,14 +208,10 @@ impl LatticeEngine {
         }
     }
 
-    /// Forces the portable kernel (for tests comparing it with the vector ones).
+    /// Forces the portable kernel (for tests comparing it with the vector ones), or back to the
+    /// best this CPU has.
     pub(crate) fn set_simd(&mut self, on: bool) {
-        self.set_level(if on { Level::detect() } else { Level::Portable });
-    }
-
-    /// Runs the kernel of `level`, or of the best level below it this CPU has.
-    pub(crate) fn set_level(&mut self, level: Level) {
-        self.level = level.min(Level::detect());
+        self.level = if on { Level::detect() } else { Level::Portable };
         self.sources.set_simd(self.simd());
     }
 
@@ -456,13 +449,12 @@ impl LatticeEngine {
             } else {
                 (self.blk(0), self.blk(0) + w)
             };
-            let col = self.col_of[kc] as usize;
-            let left = if shift == 0 && col == 0 {
+            let left = if shift == 0 && self.edge[0][kc] != 0 {
                 src[i + w - 1]
             } else {
                 src[i + shift - 1]
             };
-            let right = if shift == 1 && col == w - 1 {
+            let right = if shift == 1 && self.edge[1][kc] != 0 {
                 src[i + 1 - w]
             } else {
                 src[i + shift]
@@ -681,8 +673,8 @@ fn run_kernel_avx2(
 }
 
 /// [`run_kernel`] in AVX-512BW: 64 sites per step, the edge blend and the compares in mask
-/// registers; then one 32-site step, the 16-site step and the portable loop for the rest.
-/// Bit-identical to it.
+/// registers; the rest (under 64 sites, a call's last few at most) through the 16-site step of
+/// [`run_kernel_sse_tail`] and the portable loop. Bit-identical to it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
 #[inline]
@@ -725,25 +717,6 @@ fn run_kernel_avx512(
             push_mask(buf, &mut n, tag, _mm512_cmpeq_epi8_mask(b, h), k);
             k += 64;
         }
-        if k + 32 <= w {
-            let tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128(t16.as_ptr().cast()));
-            let ld = |s: &[Spin]| _mm256_loadu_si256(s.as_ptr().add(k).cast());
-            let edge = _mm256_movepi8_mask(_mm256_loadu_si256(r.edge.as_ptr().add(k).cast()));
-            let a = _mm256_mask_blend_epi8(edge, ld(r.wrapped), ld(r.fix));
-            let s = _mm256_add_epi8(
-                _mm256_add_epi8(a, ld(r.other)),
-                _mm256_add_epi8(ld(r.up), ld(r.dn)),
-            );
-            let h = _mm256_shuffle_epi8(tbl, _mm256_add_epi8(s, _mm256_set1_epi8(4)));
-            let b = _mm256_loadu_si256(bytes.as_ptr().add(k).cast());
-            let lt = _mm256_cmplt_epu8_mask(b, h);
-            _mm256_storeu_si256(
-                t.as_mut_ptr().add(k).cast(),
-                _mm256_mask_blend_epi8(lt, _mm256_set1_epi8(-1), _mm256_set1_epi8(1)),
-            );
-            push_mask(buf, &mut n, tag, u64::from(_mm256_cmpeq_epi8_mask(b, h)), k);
-            k += 32;
-        }
     }
     ties.n = n;
     if k < w {
@@ -751,7 +724,7 @@ fn run_kernel_avx512(
     }
 }
 
-/// The vector kernels' tail from site `k`: one 16-site SSE step if it fits, then the portable
+/// The vector kernels' tail from site `k`: 16-site SSE steps while they fit, then the portable
 /// loop.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
@@ -768,8 +741,8 @@ fn run_kernel_sse_tail(
     let w = t.len();
     let r = runs.cut(w);
     let bytes = &bytes[..w];
-    if k + 16 <= w {
-        let t16 = table16(hi);
+    let t16 = table16(hi);
+    while k + 16 <= w {
         // SAFETY: the loads and the store touch `[k, k + 16)`, within every slice (cut to `w`).
         unsafe {
             let ld = |s: &[Spin]| _mm_loadu_si128(s.as_ptr().add(k).cast());
