@@ -49,36 +49,35 @@ impl RandBuf {
     /// Makes `n ≤ BUF_BYTES` bytes available and returns them; they count as consumed.
     #[inline]
     pub(crate) fn take(&mut self, n: usize) -> &[u8] {
-        debug_assert!(n <= BUF_BYTES);
-        if self.pos + n > self.end {
-            self.rng.fill_bytes(&mut self.buf[..BUF_BYTES]);
-            (self.pos, self.end) = (0, BUF_BYTES);
-        }
-        let s = self.pos;
-        self.pos += n;
-        &self.buf[s..s + n]
+        self.claim::<false>(n, 0)
     }
 
     /// [`take`](Self::take), except that the bytes left when `n` do not fit are kept: they
     /// start the returned run, and the refill follows them.
     #[inline]
     pub(crate) fn take_carry(&mut self, n: usize) -> &[u8] {
-        debug_assert!(n <= BUF_BYTES);
-        if self.pos + n > self.end {
-            self.refill_carry();
-        }
-        let s = self.pos;
-        self.pos += n;
-        &self.buf[s..s + n]
+        self.claim::<true>(n, 0)
     }
 
     /// [`take_carry`](Self::take_carry) of `n` bytes, returned with `slack ≤ READ_SLACK` more
     /// readable bytes after them (not consumed; their values are unspecified).
     #[inline]
     pub(crate) fn take_carry_slack(&mut self, n: usize, slack: usize) -> &[u8] {
+        self.claim::<true>(n, slack)
+    }
+
+    /// The next `n` bytes (refilled first, keeping the leftover with `CARRY`, when they do not
+    /// fit), returned with `slack` more readable bytes.
+    #[inline(always)]
+    fn claim<const CARRY: bool>(&mut self, n: usize, slack: usize) -> &[u8] {
         debug_assert!(n <= BUF_BYTES && slack <= READ_SLACK);
         if self.pos + n > self.end {
-            self.refill_carry();
+            if CARRY {
+                self.refill_carry();
+            } else {
+                self.rng.fill_bytes(&mut self.buf[..BUF_BYTES]);
+                (self.pos, self.end) = (0, BUF_BYTES);
+            }
         }
         let s = self.pos;
         self.pos += n;
@@ -255,6 +254,22 @@ impl XoBytes {
         self.simd = on && super::avx2_available();
     }
 
+    /// The next `n` bytes, refilled first (keeping the leftover with `CARRY`) when they do not
+    /// fit.
+    #[inline(always)]
+    fn claim<const CARRY: bool>(&mut self, n: usize) -> &[u8] {
+        if self.pos + n > self.end {
+            if CARRY {
+                self.refill_carry();
+            } else {
+                self.refill();
+            }
+        }
+        let s = self.pos;
+        self.pos += n;
+        &self.buf[s..s + n]
+    }
+
     // The slow path of `take` (once per buffer), kept out of its callers' loops.
     #[inline(never)]
     fn refill(&mut self) {
@@ -340,23 +355,13 @@ impl Bytes for XoBytes {
     #[inline(always)]
     fn take(&mut self, n: usize) -> &[u8] {
         debug_assert!(n <= XO_BUF_BYTES);
-        if self.pos + n > self.end {
-            self.refill();
-        }
-        let s = self.pos;
-        self.pos += n;
-        &self.buf[s..s + n]
+        self.claim::<false>(n)
     }
 
     #[inline(always)]
     fn take_carry(&mut self, n: usize) -> &[u8] {
         debug_assert!(n <= BUF_BYTES);
-        if self.pos + n > self.end {
-            self.refill_carry();
-        }
-        let s = self.pos;
-        self.pos += n;
-        &self.buf[s..s + n]
+        self.claim::<true>(n)
     }
 }
 
