@@ -55,16 +55,23 @@ pub(crate) struct DenseState {
     ht: Vec<f32>,
 }
 
-/// One layer update's operands: source rows, target rows, the weight matrix (target × source),
-/// the target biases, the source states and the target states.
-type LayerView<'a> = (
-    usize,
-    usize,
-    MatRef<'a, f32>,
-    &'a [f32],
-    &'a [f32],
-    &'a mut [f32],
-);
+/// One layer update's fixed operands: source rows, target rows, the weight matrix (target ×
+/// source) and the target biases.
+struct LayerOps<'a> {
+    src_rows: usize,
+    tgt_rows: usize,
+    lhs: MatRef<'a, f32>,
+    bias: &'a [f32],
+}
+
+/// `(source, target)` states of an update of `layer`, from the visible columns `vt` and the
+/// hidden columns `ht`.
+fn sides<'s>(layer: Layer, vt: &'s mut [f32], ht: &'s mut [f32]) -> (&'s [f32], &'s mut [f32]) {
+    match layer {
+        Layer::Hidden => (vt, ht),
+        Layer::Visible => (ht, vt),
+    }
+}
 
 impl DenseEngine {
     pub(crate) fn new(rbm: &Rbm, class_layer: [Layer; 2]) -> Self {
@@ -208,35 +215,10 @@ impl DenseEngine {
                 let mut field = vec![0f32; m.max(n) * g];
                 for t in 0..run.total {
                     for &layer in run.layers {
-                        let (src_rows, tgt_rows, lhs, bias, src, tgt): LayerView<'_> = match layer {
-                            Layer::Hidden => (
-                                m,
-                                n,
-                                MatRef::from_column_major_slice(&self.wt, n, m),
-                                &self.c,
-                                vt,
-                                ht,
-                            ),
-                            Layer::Visible => (
-                                n,
-                                m,
-                                MatRef::from_column_major_slice(&self.w, m, n),
-                                &self.b,
-                                ht,
-                                vt,
-                            ),
-                        };
-                        let field = &mut field[..tgt_rows * g];
-                        let rhs = MatRef::from_column_major_slice(src, src_rows, g);
-                        let dst = MatMut::from_column_major_slice_mut(field, tgt_rows, g);
-                        matmul(dst, Accum::Replace, lhs, rhs, 1.0f32, Par::Seq);
-                        for ((t, rb), f) in tgt
-                            .chunks_mut(tgt_rows)
-                            .zip(srcs.iter_mut())
-                            .zip(field.chunks(tgt_rows))
-                        {
-                            sample_column(f, bias, self.beta2, t, rb);
-                        }
+                        let ops = self.ops(layer);
+                        let (src, tgt) = sides(layer, vt, ht);
+                        let cols = tgt.chunks_mut(ops.tgt_rows).zip(srcs.iter_mut());
+                        self.gemm_sample(&ops, src, &mut field, cols);
                     }
                     if observing && let Some(d) = run.seg.observes_after(t) {
                         let states = vt.chunks(m).zip(ht.chunks(n));
@@ -306,25 +288,9 @@ impl DenseEngine {
         if group.is_empty() {
             return;
         }
-        let (m, n) = (self.m, self.n);
-        let (src_rows, tgt_rows, lhs, bias, src, tgt): LayerView<'_> = match layer {
-            Layer::Hidden => (
-                m,
-                n,
-                MatRef::from_column_major_slice(&self.wt, n, m),
-                &self.c,
-                &st.vt,
-                &mut st.ht,
-            ),
-            Layer::Visible => (
-                n,
-                m,
-                MatRef::from_column_major_slice(&self.w, m, n),
-                &self.b,
-                &st.ht,
-                &mut st.vt,
-            ),
-        };
+        let ops = self.ops(layer);
+        let (src_rows, tgt_rows) = (ops.src_rows, ops.tgt_rows);
+        let (src, tgt) = sides(layer, &mut st.vt, &mut st.ht);
         let mut members: Vec<(usize, &mut [f32], &mut B)> = Vec::with_capacity(group.len());
         let mut gi = 0;
         for (c, (t, rb)) in tgt.chunks_mut(tgt_rows).zip(rngs.iter_mut()).enumerate() {
@@ -333,7 +299,6 @@ impl DenseEngine {
                 gi += 1;
             }
         }
-        let beta2 = self.beta2;
         members.par_chunks_mut(CHAIN_BLOCK).for_each(|blk| {
             let g = blk.len();
             let mut rhs_buf = vec![0f32; src_rows * g];
@@ -342,13 +307,47 @@ impl DenseEngine {
                 rhs_buf[k * src_rows..(k + 1) * src_rows]
                     .copy_from_slice(&src[*c * src_rows..(*c + 1) * src_rows]);
             }
-            let rhs = MatRef::from_column_major_slice(&rhs_buf, src_rows, g);
-            let dst = MatMut::from_column_major_slice_mut(&mut field, tgt_rows, g);
-            matmul(dst, Accum::Replace, lhs, rhs, 1.0f32, Par::Seq);
-            for ((_, t, rb), f) in blk.iter_mut().zip(field.chunks(tgt_rows)) {
-                sample_column(f, bias, beta2, t, &mut **rb);
-            }
+            let cols = blk.iter_mut().map(|(_, t, rb)| (&mut **t, &mut **rb));
+            self.gemm_sample(&ops, &rhs_buf, &mut field, cols);
         });
+    }
+
+    /// The operands of an update of `layer`.
+    fn ops(&self, layer: Layer) -> LayerOps<'_> {
+        let (m, n) = (self.m, self.n);
+        match layer {
+            Layer::Hidden => LayerOps {
+                src_rows: m,
+                tgt_rows: n,
+                lhs: MatRef::from_column_major_slice(&self.wt, n, m),
+                bias: &self.c,
+            },
+            Layer::Visible => LayerOps {
+                src_rows: n,
+                tgt_rows: m,
+                lhs: MatRef::from_column_major_slice(&self.w, m, n),
+                bias: &self.b,
+            },
+        }
+    }
+
+    /// `field = lhs · rhs` for the columns of `rhs` (one sequential GEMM; `field` holds at least
+    /// as many target columns), then each target column of `cols` drawn from its own words.
+    fn gemm_sample<'t, B: Bytes + 't>(
+        &self,
+        ops: &LayerOps<'_>,
+        rhs: &[f32],
+        field: &mut [f32],
+        cols: impl Iterator<Item = (&'t mut [f32], &'t mut B)>,
+    ) {
+        let g = rhs.len() / ops.src_rows;
+        let field = &mut field[..ops.tgt_rows * g];
+        let rhs = MatRef::from_column_major_slice(rhs, ops.src_rows, g);
+        let dst = MatMut::from_column_major_slice_mut(field, ops.tgt_rows, g);
+        matmul(dst, Accum::Replace, ops.lhs, rhs, 1.0f32, Par::Seq);
+        for ((t, rb), f) in cols.zip(field.chunks(ops.tgt_rows)) {
+            sample_column(f, ops.bias, self.beta2, t, rb);
+        }
     }
 }
 
