@@ -261,8 +261,9 @@ struct Class {
 /// read up to 4 bytes past a slice).
 const SLACK: usize = 32;
 const _: () = assert!(SLACK <= super::stream::READ_SLACK);
-/// Bytes per lane of the per-block byte scratch.
-const LANE_BYTES: usize = WORD * CHUNK + SLACK;
+/// What the word transposition reads for a lane outside a pass's mask (its words are not used):
+/// a chunk's worth of bytes and the slack, all zero.
+static IDLE_LANE_BYTES: [u8; WORD * CHUNK + SLACK] = [0; WORD * CHUNK + SLACK];
 
 /// A block's conditioning: per-lane biases and inverse temperatures.
 #[derive(Clone)]
@@ -327,7 +328,6 @@ type DrawObserver<'a> = dyn FnMut(usize, &BlockView<'_>) + 'a;
 /// Per-block scratch.
 struct Scratch {
     words: Vec<u32>,
-    bytes: Vec<u8>,
     sched: Vec<usize>,
     passes: Vec<(usize, u32)>,
     /// Per node, bit `l` set when lane `l` is `−1` (the AVX-512 kernel's neighbour input).
@@ -350,7 +350,6 @@ impl Scratch {
         }
         Self {
             words: vec![0u32; CHUNK * W],
-            bytes: vec![0u8; W * LANE_BYTES],
             sched: vec![0; sched_len],
             passes: Vec::new(),
             down,
@@ -796,7 +795,6 @@ impl LanesEngine {
                 xo,
                 p,
                 &mut sc.words,
-                &mut sc.bytes,
                 &mut sc.down,
                 de,
             );
@@ -815,7 +813,6 @@ impl LanesEngine {
         xo: &mut XoBlock,
         p: &LaneParams,
         words: &mut [u32],
-        bytes: &mut [u8],
         down: &mut [u16],
         de: &mut [f32; W],
     ) {
@@ -830,7 +827,7 @@ impl LanesEngine {
             if self.generator == Generator::Xoshiro128Plus {
                 xo_words(xo, len, m, words, self.simd, self.wide);
             } else {
-                self.chacha_words(len, mask, rbs, words, bytes);
+                self.chacha_words(len, mask, rbs, words);
             }
             let pass = Pass {
                 cl,
@@ -866,28 +863,19 @@ impl LanesEngine {
 
     /// The next `len` comparison words of each lane in `mask` from its ChaCha8 stream, in
     /// `words[s·W + l]`.
-    #[allow(clippy::too_many_arguments)]
-    fn chacha_words(
-        &self,
-        len: usize,
-        mask: u32,
-        rbs: &mut [RandBuf],
-        words: &mut [u32],
-        bytes: &mut [u8],
-    ) {
-        // Lane `l`'s bytes: in place in its stream's buffer, or its slot of `bytes` as the
-        // stand-in for lanes outside the mask (whose words are not used).
-        let mut ptrs = [std::ptr::null::<u8>(); W];
-        for (l, (slot, p)) in bytes.chunks(LANE_BYTES).zip(&mut ptrs).enumerate() {
-            *p = if l < rbs.len() && mask >> l & 1 == 1 {
-                rbs[l].take_carry_slack(WORD * len, SLACK).as_ptr()
-            } else {
-                slot.as_ptr()
-            };
+    fn chacha_words(&self, len: usize, mask: u32, rbs: &mut [RandBuf], words: &mut [u32]) {
+        // Lane `l`'s bytes: in place in its stream's buffer, or the idle zeros for lanes outside
+        // the mask (whose words are not used).
+        let mut ptrs = [IDLE_LANE_BYTES.as_ptr(); W];
+        for (l, (rb, p)) in rbs.iter_mut().zip(&mut ptrs).enumerate() {
+            if mask >> l & 1 == 1 {
+                *p = rb.take_carry_slack(WORD * len, SLACK).as_ptr();
+            }
         }
         // SAFETY (both calls): every pointer starts a slice of `WORD·len + SLACK` readable
-        // bytes (`take_carry_slack` returns such slices; the scratch slots are `LANE_BYTES`
-        // long) that nothing writes to until the words are built.
+        // bytes (`take_carry_slack` returns such slices; `IDLE_LANE_BYTES` is
+        // `WORD·CHUNK + SLACK` long and `len ≤ CHUNK`) that nothing writes to until the words
+        // are built.
         #[cfg(target_arch = "x86_64")]
         if self.simd {
             unsafe { words_avx2(&ptrs, len, words) };
