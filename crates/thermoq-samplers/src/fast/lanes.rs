@@ -145,31 +145,43 @@ fn xo_words_avx512(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
     // with `s < len`, within the length checked above.
     unsafe {
         let p: [*mut u32; 4] = std::array::from_fn(|k| st.s[k].as_mut_ptr());
-        let mut s0 = _mm512_load_si512(p[0].cast());
-        let mut s1 = _mm512_load_si512(p[1].cast());
-        let mut s2 = _mm512_load_si512(p[2].cast());
-        let mut s3 = _mm512_load_si512(p[3].cast());
+        let mut v: [__m512i; 4] = std::array::from_fn(|k| _mm512_load_si512(p[k].cast()));
         let wp = words.as_mut_ptr();
         for s in 0..len {
-            let out = _mm512_add_epi32(s0, s3);
-            _mm512_storeu_si512(wp.add(s * W).cast(), _mm512_srli_epi32::<8>(out));
-            let t = _mm512_slli_epi32::<9>(s1);
-            let n2 = _mm512_xor_si512(s2, s0);
-            let n3 = _mm512_xor_si512(s3, s1);
-            let n1 = _mm512_xor_si512(s1, n2);
-            let n0 = _mm512_xor_si512(s0, n3);
-            let n2 = _mm512_xor_si512(n2, t);
-            let n3 = _mm512_rol_epi32::<11>(n3);
-            s0 = _mm512_mask_mov_epi32(s0, m, n0);
-            s1 = _mm512_mask_mov_epi32(s1, m, n1);
-            s2 = _mm512_mask_mov_epi32(s2, m, n2);
-            s3 = _mm512_mask_mov_epi32(s3, m, n3);
+            _mm512_storeu_si512(wp.add(s * W).cast(), xo_step_avx512(&mut v, m));
         }
-        _mm512_store_si512(p[0].cast(), s0);
-        _mm512_store_si512(p[1].cast(), s1);
-        _mm512_store_si512(p[2].cast(), s2);
-        _mm512_store_si512(p[3].cast(), s3);
+        for (k, v) in v.into_iter().enumerate() {
+            _mm512_store_si512(p[k].cast(), v);
+        }
     }
+}
+
+/// One `xoshiro128+` step of 16 lanes (`v` = the state words `s0..s3`, lane `l` in element `l`):
+/// returns the top 24 bits of each lane's output; only lanes in `m` advance.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn xo_step_avx512(
+    v: &mut [std::arch::x86_64::__m512i; 4],
+    m: u16,
+) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    let [s0, s1, s2, s3] = *v;
+    let out = _mm512_add_epi32(s0, s3);
+    let t = _mm512_slli_epi32::<9>(s1);
+    let n2 = _mm512_xor_si512(s2, s0);
+    let n3 = _mm512_xor_si512(s3, s1);
+    let n1 = _mm512_xor_si512(s1, n2);
+    let n0 = _mm512_xor_si512(s0, n3);
+    let n2 = _mm512_xor_si512(n2, t);
+    let n3 = _mm512_rol_epi32::<11>(n3);
+    *v = [
+        _mm512_mask_mov_epi32(s0, m, n0),
+        _mm512_mask_mov_epi32(s1, m, n1),
+        _mm512_mask_mov_epi32(s2, m, n2),
+        _mm512_mask_mov_epi32(s3, m, n3),
+    ];
+    _mm512_srli_epi32::<8>(out)
 }
 
 /// [`xo_words_portable`] with AVX2, 8 lanes per vector (identical words and states).
@@ -191,36 +203,49 @@ fn xo_words_avx2(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
             ); // all-ones in lanes that stay put
             let all = _mm256_testz_si256(m, m) == 1;
             let p: [*mut u32; 4] = std::array::from_fn(|k| st.s[k].as_mut_ptr().add(8 * v));
-            let mut s0 = _mm256_load_si256(p[0].cast());
-            let mut s1 = _mm256_load_si256(p[1].cast());
-            let mut s2 = _mm256_load_si256(p[2].cast());
-            let mut s3 = _mm256_load_si256(p[3].cast());
+            let mut sv: [__m256i; 4] = std::array::from_fn(|k| _mm256_load_si256(p[k].cast()));
             let wp = words.as_mut_ptr().add(8 * v);
             for s in 0..len {
-                let out = _mm256_add_epi32(s0, s3);
-                _mm256_storeu_si256(wp.add(s * W).cast(), _mm256_srli_epi32::<8>(out));
-                let t = _mm256_slli_epi32::<9>(s1);
-                let n2 = _mm256_xor_si256(s2, s0);
-                let n3 = _mm256_xor_si256(s3, s1);
-                let n1 = _mm256_xor_si256(s1, n2);
-                let n0 = _mm256_xor_si256(s0, n3);
-                let n2 = _mm256_xor_si256(n2, t);
-                let n3 = _mm256_or_si256(_mm256_slli_epi32::<11>(n3), _mm256_srli_epi32::<21>(n3));
-                if all {
-                    (s0, s1, s2, s3) = (n0, n1, n2, n3);
-                } else {
-                    s0 = _mm256_blendv_epi8(n0, s0, m);
-                    s1 = _mm256_blendv_epi8(n1, s1, m);
-                    s2 = _mm256_blendv_epi8(n2, s2, m);
-                    s3 = _mm256_blendv_epi8(n3, s3, m);
-                }
+                _mm256_storeu_si256(wp.add(s * W).cast(), xo_step_avx2(&mut sv, m, all));
             }
-            _mm256_store_si256(p[0].cast(), s0);
-            _mm256_store_si256(p[1].cast(), s1);
-            _mm256_store_si256(p[2].cast(), s2);
-            _mm256_store_si256(p[3].cast(), s3);
+            for (k, sv) in sv.into_iter().enumerate() {
+                _mm256_store_si256(p[k].cast(), sv);
+            }
         }
     }
+}
+
+/// One `xoshiro128+` step of 8 lanes (`v` = the state words `s0..s3`): returns the top 24 bits
+/// of each lane's output; lanes where `stay` is all-ones keep their state (`all`: no such lane).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn xo_step_avx2(
+    v: &mut [std::arch::x86_64::__m256i; 4],
+    stay: std::arch::x86_64::__m256i,
+    all: bool,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let [s0, s1, s2, s3] = *v;
+    let out = _mm256_add_epi32(s0, s3);
+    let t = _mm256_slli_epi32::<9>(s1);
+    let n2 = _mm256_xor_si256(s2, s0);
+    let n3 = _mm256_xor_si256(s3, s1);
+    let n1 = _mm256_xor_si256(s1, n2);
+    let n0 = _mm256_xor_si256(s0, n3);
+    let n2 = _mm256_xor_si256(n2, t);
+    let n3 = _mm256_or_si256(_mm256_slli_epi32::<11>(n3), _mm256_srli_epi32::<21>(n3));
+    *v = if all {
+        [n0, n1, n2, n3]
+    } else {
+        [
+            _mm256_blendv_epi8(n0, s0, stay),
+            _mm256_blendv_epi8(n1, s1, stay),
+            _mm256_blendv_epi8(n2, s2, stay),
+            _mm256_blendv_epi8(n3, s3, stay),
+        ]
+    };
+    _mm256_srli_epi32::<8>(out)
 }
 
 /// The comparison-word generator alone, for the bench harness's random-number bound: `blocks`
@@ -824,7 +849,10 @@ impl LanesEngine {
         let mut start = 0;
         while start < len_all {
             let len = (len_all - start).min(CHUNK);
-            if self.generator == Generator::Xoshiro128Plus {
+            let fused = self.simd && self.generator == Generator::Xoshiro128Plus;
+            if fused {
+                // The AVX-512 kernel steps the generators itself (see `pass_avx512`).
+            } else if self.generator == Generator::Xoshiro128Plus {
                 xo_words(xo, len, m, words, self.simd, self.wide);
             } else {
                 self.chacha_words(len, mask, rbs, words);
@@ -841,7 +869,11 @@ impl LanesEngine {
                 // SAFETY: `wide` is only true when AVX-512F, AVX2 and FMA were detected at run
                 // time; every neighbour index is a node of the model, `< x.len()`.
                 unsafe {
-                    pass_avx512::<E>(x, pass, down, de)
+                    if fused {
+                        pass_avx512::<E, true>(x, pass, down, Some(&mut *xo), de)
+                    } else {
+                        pass_avx512::<E, false>(x, pass, down, None, de)
+                    }
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 pass_portable::<E>(x, pass, de)
@@ -850,7 +882,11 @@ impl LanesEngine {
                 // SAFETY: `simd` is only true when AVX2 and FMA were detected at run time; every
                 // neighbour index is a node of the model, `< x.len()`.
                 unsafe {
-                    pass_avx2::<E>(x, pass, de)
+                    if fused {
+                        pass_avx2::<E, true>(x, pass, Some(&mut *xo), de)
+                    } else {
+                        pass_avx2::<E, false>(x, pass, None, de)
+                    }
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 pass_portable::<E>(x, pass, de)
@@ -1275,7 +1311,7 @@ struct Pass<'a> {
 
 impl<'a> Pass<'a> {
     /// The pass's parts `(cl, range, words, mask, p)`, after checking the bounds the SIMD kernels
-    /// rely on: `range` lies in the class and spans at most [`CHUNK`] nodes, there is a word per
+    /// rely on: `range` lies in the class and spans at most [`CHUNK`] nodes, there is (with `with_words`) a word per
     /// lane and node, the class's CSR is well formed, and (in debug builds) every node and
     /// neighbour is one of the `rows` rows of `x`.
     #[cfg(target_arch = "x86_64")]
@@ -1284,6 +1320,7 @@ impl<'a> Pass<'a> {
     fn checked(
         self,
         rows: usize,
+        with_words: bool,
     ) -> (
         &'a Class,
         std::ops::Range<usize>,
@@ -1295,7 +1332,7 @@ impl<'a> Pass<'a> {
         assert!(
             range.end <= cl.nodes.len()
                 && range.len() <= CHUNK
-                && self.words.len() >= range.len() * W
+                && (!with_words || self.words.len() >= range.len() * W)
         );
         assert!(cl.off.len() == cl.nodes.len() + 1 && cl.j.len() == cl.nbr.len());
         debug_assert!(cl.nbr.iter().all(|&k| (k as usize) < rows));
@@ -1349,9 +1386,15 @@ fn pass_portable<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]
 /// unfused one because `J·x` is exact for `x = ±1`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn pass_avx2<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) {
+fn pass_avx2<const E: bool, const XO: bool>(
+    x: &mut [Row],
+    pass: Pass<'_>,
+    xo: Option<&mut XoBlock>,
+    de: &mut [f32; W],
+) {
     use std::arch::x86_64::*;
-    let (cl, range, words, mask, p) = pass.checked(x.len());
+    let (cl, range, words, mask, p) = pass.checked(x.len(), !XO);
+    assert!(XO == xo.is_some());
     let full = mask == u32::MAX;
     // SAFETY: node and neighbour indices are `< x.len()` (sites of the model); `off` entries are
     // `≤ nbr.len()`; words are read at `[(s − start)·W, +W)` within the length checked above;
@@ -1399,12 +1442,26 @@ fn pass_avx2<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) {
         // different nodes overlap); with `E`, the energy change `−(x' − x)·φ` per lane.
         let mut dacc: [__m256; V] =
             std::array::from_fn(|v| _mm256_loadu_ps(de.as_ptr().add(8 * v)));
+        // With `XO`, the words are the lanes' next `xoshiro128+` outputs, stepped here in node
+        // order (as in `pass_avx512`).
+        let mut st = xo.map(|st| {
+            let v: [[__m256i; 4]; V] = std::array::from_fn(|v| {
+                std::array::from_fn(|k| _mm256_load_si256(st.s[k].as_ptr().add(8 * v).cast()))
+            });
+            (st, v)
+        });
         for s in range {
             let dst = xp.add(*cl.nodes.get_unchecked(s) as usize * W);
             let wp = words.as_ptr().add((s - base) * W);
             for (v, &keep) in keep.iter().enumerate() {
                 let acc = _mm256_load_ps(fp.add((s - base) * W + 8 * v));
-                let u = _mm256_cvtepi32_ps(_mm256_loadu_si256(wp.add(8 * v).cast()));
+                let w = match (XO, &mut st) {
+                    (true, Some((_, sv))) => {
+                        xo_step_avx2(&mut sv[v], _mm256_castps_si256(keep), full)
+                    }
+                    _ => _mm256_loadu_si256(wp.add(8 * v).cast()),
+                };
+                let u = _mm256_cvtepi32_ps(w);
                 let is_up = up24_mask_avx2(_mm256_mul_ps(c2[v], acc), u);
                 let mut new = _mm256_blendv_ps(down, up, is_up);
                 let d = dst.add(8 * v);
@@ -1424,6 +1481,13 @@ fn pass_avx2<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) {
                 _mm256_storeu_ps(de.as_mut_ptr().add(8 * v), *d);
             }
         }
+        if let Some((st, sv)) = st {
+            for (v, sv) in sv.iter().enumerate() {
+                for (k, w) in sv.iter().enumerate() {
+                    _mm256_store_si256(st.s[k].as_mut_ptr().add(8 * v).cast(), *w);
+                }
+            }
+        }
     }
 }
 
@@ -1432,9 +1496,16 @@ fn pass_avx2<const E: bool>(x: &mut [Row], pass: Pass<'_>, de: &mut [f32; W]) {
 /// samples).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn pass_avx512<const E: bool>(x: &mut [Row], pass: Pass<'_>, down: &mut [u16], de: &mut [f32; W]) {
+fn pass_avx512<const E: bool, const XO: bool>(
+    x: &mut [Row],
+    pass: Pass<'_>,
+    down: &mut [u16],
+    xo: Option<&mut XoBlock>,
+    de: &mut [f32; W],
+) {
     use std::arch::x86_64::*;
-    let (cl, range, words, mask, p) = pass.checked(x.len());
+    let (cl, range, words, mask, p) = pass.checked(x.len(), !XO);
+    assert!(XO == xo.is_some());
     assert!(down.len() >= x.len());
     let dn = down.as_mut_ptr();
     let full = mask == u32::MAX;
@@ -1514,11 +1585,20 @@ fn pass_avx512<const E: bool>(x: &mut [Row], pass: Pass<'_>, down: &mut [u16], d
             _mm512_store_ps(dst, new);
             *dn.add(node) = down_bits;
         };
-        let decide = |s: usize| {
+        // With `XO`, each node's words are the lanes' next `xoshiro128+` outputs, stepped here
+        // in node order (the words and states of `xo_words_avx512`, so the same samples): the
+        // generator's dependency chain then overlaps the comparisons instead of running alone.
+        let mut st = xo.map(|st| {
+            let v: [__m512i; 4] = std::array::from_fn(|k| _mm512_load_si512(st.s[k].as_ptr().cast()));
+            (st, v)
+        });
+        let mut decide = |s: usize| {
             let acc = _mm512_load_ps(fp.add((s - base) * W));
-            let u = _mm512_cvtepi32_ps(_mm512_loadu_si512(
-                words.as_ptr().add((s - base) * W).cast(),
-            ));
+            let w = match (XO, &mut st) {
+                (true, Some((_, v))) => xo_step_avx512(v, m),
+                _ => _mm512_loadu_si512(words.as_ptr().add((s - base) * W).cast()),
+            };
+            let u = _mm512_cvtepi32_ps(w);
             (acc, up24_mask_avx512(_mm512_mul_ps(c2, acc), u))
         };
         // Two nodes at a time, so that their exponential chains overlap.
@@ -1536,6 +1616,11 @@ fn pass_avx512<const E: bool>(x: &mut [Row], pass: Pass<'_>, down: &mut [u16], d
         }
         if E {
             _mm512_storeu_ps(de.as_mut_ptr(), dacc);
+        }
+        if let Some((st, v)) = st {
+            for (k, v) in v.into_iter().enumerate() {
+                _mm512_store_si512(st.s[k].as_mut_ptr().cast(), v);
+            }
         }
     }
 }
