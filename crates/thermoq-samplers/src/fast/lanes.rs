@@ -175,12 +175,16 @@ fn xo_step_avx512(
     let n0 = _mm512_xor_si512(s0, n3);
     let n2 = _mm512_xor_si512(n2, t);
     let n3 = _mm512_rol_epi32::<11>(n3);
-    *v = [
-        _mm512_mask_mov_epi32(s0, m, n0),
-        _mm512_mask_mov_epi32(s1, m, n1),
-        _mm512_mask_mov_epi32(s2, m, n2),
-        _mm512_mask_mov_epi32(s3, m, n3),
-    ];
+    *v = if m == u16::MAX {
+        [n0, n1, n2, n3]
+    } else {
+        [
+            _mm512_mask_mov_epi32(s0, m, n0),
+            _mm512_mask_mov_epi32(s1, m, n1),
+            _mm512_mask_mov_epi32(s2, m, n2),
+            _mm512_mask_mov_epi32(s3, m, n3),
+        ]
+    };
     _mm512_srli_epi32::<8>(out)
 }
 
@@ -1650,18 +1654,15 @@ fn up24_mask_avx512(
     use std::arch::x86_64::*;
     let s = _mm512_set1_ps;
     let a = _mm512_max_ps(_mm512_min_ps(a, s(A_MAX)), s(A_MIN));
-    let t = _mm512_add_ps(a, s(ROUND));
-    let n = _mm512_sub_ps(t, s(ROUND));
+    // `n = round(a)` (nearest, ties to even, as `t − ROUND` in `up24`) and `p·2^n` by `vscalefps`:
+    // both exact or correctly rounded as in `up24`, so the same bits in two operations fewer.
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a);
     let f = _mm512_sub_ps(a, n);
     let mut p = s(EXP2_POLY[5]);
     for &c in EXP2_POLY[..5].iter().rev() {
         p = _mm512_fmadd_ps(p, f, s(c));
     }
-    let scale = _mm512_castsi512_ps(_mm512_add_epi32(
-        _mm512_slli_epi32::<23>(_mm512_castps_si512(t)),
-        _mm512_set1_epi32(127 << 23),
-    ));
-    let lhs = _mm512_fmadd_ps(u, _mm512_mul_ps(p, scale), u);
+    let lhs = _mm512_fmadd_ps(u, _mm512_scalef_ps(p, n), u);
     _mm512_cmp_ps_mask::<_CMP_LT_OQ>(lhs, s(16_777_216.0))
 }
 
@@ -2033,6 +2034,59 @@ mod tests {
     }
 
     /// The AVX2 comparison gives the portable one's bits.
+    /// The AVX-512 comparison (`vroundscaleps`/`vscalefps`) against the portable one where they
+    /// could differ: at each exponent's threshold word `u*` (the first `u` that says down,
+    /// found by bisection on [`up24`]) and its neighbours, for exponents across both clamps, on
+    /// every half-integer (the rounding ties), and through the subnormal range of `2^a`.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn up24_avx512_simd_and_portable_agree() {
+        if !wide_available() {
+            eprintln!(
+                "SKIPPED: no AVX-512 — up24_avx512_simd_and_portable_agree cannot compare the AVX-512 comparison on this CPU"
+            );
+            return;
+        }
+        use std::arch::x86_64::*;
+        let mut exps: Vec<f32> = (0..4_000).map(|i| i as f32 * 0.061 - 130.0).collect();
+        exps.extend((-262..=220).map(|k| k as f32 * 0.5));
+        exps.extend((0..200).map(|i| -127.0 + i as f32 * 0.01));
+        exps.extend([0.0, -0.0, f32::MIN_POSITIVE, -1e30, 1e30, 100.0, -126.0, 99.5, -125.5]);
+        let mut cases: Vec<(f32, u32)> = Vec::new();
+        for &a in &exps {
+            let (mut lo, mut hi) = (0u32, 1u32 << 24);
+            if up24(a, hi - 1) {
+                lo = hi - 1;
+            } else {
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if up24(a, mid) { lo = mid } else { hi = mid }
+                }
+            }
+            for u in [0, 1, lo.saturating_sub(1), lo, hi, hi + 1, (1 << 24) - 1] {
+                cases.push((a, u.min((1 << 24) - 1)));
+            }
+        }
+        let mut downs = 0;
+        for chunk in cases.chunks(16) {
+            let a: [f32; 16] = std::array::from_fn(|l| chunk.get(l).map_or(0.0, |c| c.0));
+            let u: [u32; 16] = std::array::from_fn(|l| chunk.get(l).map_or(0, |c| c.1));
+            let want: u16 = (0..16).map(|l| u16::from(up24(a[l], u[l])) << l).sum();
+            downs += 16 - want.count_ones();
+            // SAFETY: AVX-512F detected above.
+            let got = unsafe {
+                up24_mask_avx512(
+                    _mm512_loadu_ps(a.as_ptr()),
+                    _mm512_cvtepi32_ps(_mm512_loadu_si512(u.as_ptr().cast())),
+                )
+            };
+            assert_eq!(want, got, "a = {a:?}, u = {u:?}");
+        }
+        // Both answers occur (the thresholds are inside the word range for most exponents).
+        assert!(downs > 5_000 && (cases.len() as u32) - downs > 5_000, "{downs} downs");
+        eprintln!("RAN: up24_avx512_simd_and_portable_agree compared the AVX-512 comparison with the portable one");
+    }
+
     #[test]
     fn up24_avx2_matches_portable() {
         if !simd_available() {
