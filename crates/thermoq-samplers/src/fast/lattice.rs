@@ -437,33 +437,35 @@ impl LatticeEngine {
         // Rare (each site ties with probability ≤ 1/256): finish those compares in site order,
         // once for the class; a tie's table entry is `(s + 4) / 2`, its neighbour sum recomputed
         // from the other sublattice (unchanged by this update) with the row's periodic wrap.
+        // Without data-dependent branches (a tie's block, parity and edge are as good as random,
+        // so branches on them mispredict), and with the ties' 3 bytes each taken together: the
+        // stream is read in the same order, so the bytes are the same as one `take_carry(3)` per
+        // tie.
         let n = list.n;
-        let b1 = self.blk(1);
-        for &e in &ties[..n] {
-            let (i, kc) = TieList::split(e);
-            let q = usize::from(i >= b1);
-            let shift = (q + p) & 1;
-            let kb = i - self.blk(q);
-            let (bu, bd) = if q == 0 {
-                (b1 - w, b1)
-            } else {
-                (self.blk(0), self.blk(0) + w)
-            };
-            let left = if shift == 0 && self.edge[0][kc] != 0 {
-                src[i + w - 1]
-            } else {
-                src[i + shift - 1]
-            };
-            let right = if shift == 1 && self.edge[1][kc] != 0 {
-                src[i + 1 - w]
-            } else {
-                src[i + shift]
-            };
-            let s = left + right + src[bu + kb] + src[bd + kb];
-            let cls = usize::from((s + 4) as u8 >> 1);
-            let b = rb.take_carry(3);
-            let u = u32::from_le_bytes([b[0], b[1], b[2], 0]);
-            tgt[i] = if u < self.lo[cls] { 1 } else { -1 };
+        let (b0, b1) = (self.blk(0), self.blk(1));
+        let ud = [(b1 - w, b1), (b0, b0 + w)];
+        let mut done = 0;
+        while done < n {
+            let m = (n - done).min(BUF_BYTES / 3);
+            let bytes = rb.take_carry(3 * m);
+            for (&e, b) in ties[done..done + m].iter().zip(bytes.chunks_exact(3)) {
+                let (i, kc) = TieList::split(e);
+                let q = usize::from(i >= b1);
+                let shift = (q + p) & 1;
+                let (bu, bd) = ud[q];
+                let kb = i - [b0, b1][q];
+                // Shift 0: the row's first site's left neighbour wraps `w − 1` on; shift 1: the
+                // row's last site's right neighbour wraps `w − 1` back.
+                let e0 = usize::from(shift == 0) & usize::from(self.edge[0][kc] != 0);
+                let e1 = usize::from(shift == 1) & usize::from(self.edge[1][kc] != 0);
+                let left = src[i + shift + e0 * w - 1];
+                let right = src[i + shift - e1 * w];
+                let s = left + right + src[bu + kb] + src[bd + kb];
+                let cls = usize::from((s + 4) as u8 >> 1);
+                let u = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+                tgt[i] = if u < self.lo[cls] { 1 } else { -1 };
+            }
+            done += m;
         }
         self.halo(tgt);
     }
