@@ -36,6 +36,7 @@
 //! s.sweep(&mut batch, 10).unwrap();
 //! ```
 
+mod chacha;
 pub mod conditioned;
 mod dense;
 mod lanes;

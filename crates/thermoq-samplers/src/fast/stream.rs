@@ -11,7 +11,6 @@
 //! one AVX2 vector, each output word giving its top three bytes (bits 8–31; the weak low byte is
 //! dropped, as the lanes engine drops it). Both sources implement [`Bytes`].
 
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 /// Bytes drawn per refill (64 ChaCha blocks).
@@ -75,7 +74,7 @@ impl RandBuf {
             if CARRY {
                 self.refill_carry();
             } else {
-                self.rng.fill_bytes(&mut self.buf[..BUF_BYTES]);
+                super::chacha::fill(&mut self.rng, &mut self.buf[..BUF_BYTES]);
                 (self.pos, self.end) = (0, BUF_BYTES);
             }
         }
@@ -88,7 +87,7 @@ impl RandBuf {
     fn refill_carry(&mut self) {
         let rem = self.end - self.pos;
         self.buf.copy_within(self.pos..self.end, 0);
-        self.rng.fill_bytes(&mut self.buf[rem..rem + BUF_BYTES]);
+        super::chacha::fill(&mut self.rng, &mut self.buf[rem..rem + BUF_BYTES]);
         (self.pos, self.end) = (0, rem + BUF_BYTES);
     }
 
