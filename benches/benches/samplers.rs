@@ -206,7 +206,26 @@ fn fast_colored(
     });
 }
 
+/// The chains' ChaCha8 refill (4 KiB of one stream): the engines' block function
+/// (`fill_chacha8`, AVX-512 where available) against `rand_chacha`'s `fill_bytes` (the same
+/// bytes).
+fn chacha8_fill(c: &mut Criterion) {
+    use rand::Rng;
+    let mut g = c.benchmark_group("rng/chacha8-fill-4k");
+    g.throughput(Throughput::Bytes(4096));
+    g.measurement_time(Duration::from_secs(2));
+    let mut buf = [0u8; 4096];
+    let mut r = thermoq_core::rng::chain_rng(1, 0);
+    g.bench_function("thermoq", |b| {
+        b.iter(|| thermoq_samplers::fast::fill_chacha8(&mut r, &mut buf))
+    });
+    let mut r = thermoq_core::rng::chain_rng(1, 0);
+    g.bench_function("rand_chacha", |b| b.iter(|| r.fill_bytes(&mut buf)));
+    g.finish();
+}
+
 fn bench_samplers(c: &mut Criterion) {
+    chacha8_fill(c);
     conditioned(c);
     for l in [32usize, 128] {
         let model = builders::lattice_2d(l, l, 0.4, 0.0, 1.0).expect("valid lattice");

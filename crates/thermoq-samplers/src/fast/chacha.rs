@@ -30,7 +30,7 @@ const DOUBLE_ROUNDS: usize = 4;
 
 /// Fills `out` with the next bytes of `rng`'s stream and advances it past them, exactly as
 /// `rng.fill_bytes(out)` (see the module docs).
-pub(crate) fn fill(rng: &mut ChaCha8Rng, out: &mut [u8]) {
+pub fn fill(rng: &mut ChaCha8Rng, out: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     if out.len().is_multiple_of(BATCH_BYTES) && wide_available() {
         let pos = rng.get_word_pos();

@@ -55,6 +55,7 @@ use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
 pub use lanes::probe_xoshiro_words;
 pub(crate) use lanes::{W as LANES_W, c2_of as lanes_c2};
+pub use chacha::fill as fill_chacha8;
 pub use stream::probe_xoshiro_bytes;
 
 /// Whether AVX2 was detected at run time (the lattice and sparse engines' explicit kernels).
@@ -153,6 +154,9 @@ impl Engine {
 #[non_exhaustive]
 pub enum Generator {
     /// The reference: chain `c`'s ChaCha8 stream `chain_rng(seed, c)`, 3 bytes per comparison.
+    /// The engines compute its blocks sixteen at a time with AVX-512 where the CPU has it (the
+    /// same bytes as `rand_chacha`; see [`fill_chacha8`]): on such a CPU it is about as fast as
+    /// `xoshiro128+` on the lattice and dense engines (`docs/performance.md`, session 12).
     #[default]
     ChaCha8,
     /// `xoshiro128+` (Blackman & Vigna), one 128-bit state per chain seeded from the first 16

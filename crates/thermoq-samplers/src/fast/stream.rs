@@ -3,8 +3,9 @@
 //!
 //! Every fast engine draws all of chain `c`'s randomness (block choices, comparison bytes,
 //! tie-break bytes) through one [`RandBuf`] wrapping `thermoq_core::rng::chain_rng(seed, c)`, in an
-//! order fixed by the chain's own history. Bulk `fill_bytes` lets ChaCha8 run its vectorized
-//! block function over many blocks at once instead of paying a call per word.
+//! order fixed by the chain's own history. Each refill draws 64 blocks at once through
+//! [`super::chacha::fill`] (sixteen blocks per AVX-512 step, the bytes of `rand_chacha`'s
+//! `fill_bytes`) instead of paying a call per word.
 //!
 //! [`XoBytes`] is the opt-in fast source of comparison bytes ([`Generator::Xoshiro128Plus`]
 //! (super::Generator)) for the lattice engine: eight `xoshiro128+` states per chain, stepped as
