@@ -513,19 +513,23 @@ fn push_mask(buf: &mut [u64], n: &mut usize, tag: u64, mask: u64, k0: usize) {
     *n += usize::from(mask != 0);
     let rest = mask & mask.wrapping_sub(1);
     if rest != 0 {
-        push_rest(buf, n, tag, rest, k0);
+        *n = push_rest(buf, *n, tag, rest, k0);
     }
 }
 
+/// The rest of [`push_mask`]'s ties; returns the new count. (The count goes in and out by
+/// value: a `&mut` to it would make the kernels keep it in memory, a store and a reload on every
+/// step's dependency chain.)
 #[cold]
 #[inline(never)]
-fn push_rest(buf: &mut [u64], n: &mut usize, tag: u64, mut mask: u64, k0: usize) {
+fn push_rest(buf: &mut [u64], mut n: usize, tag: u64, mut mask: u64, k0: usize) -> usize {
     while mask != 0 {
         let k = k0 as u64 + u64::from(mask.trailing_zeros());
-        buf[*n] = tag + k * 0x1_0001;
-        *n += 1;
+        buf[n] = tag + k * 0x1_0001;
+        n += 1;
         mask &= mask - 1;
     }
+    n
 }
 
 /// The neighbour runs of one kernel call: site `k`'s neighbours are `wrapped[k]` (or `fix[k]`
@@ -679,7 +683,7 @@ fn run_kernel_avx2(
 /// [`run_kernel_sse_tail`] and the portable loop. Bit-identical to it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
-#[inline]
+#[inline(never)]
 fn run_kernel_avx512(
     runs: Runs<'_>,
     bytes: &[u8],
