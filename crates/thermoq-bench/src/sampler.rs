@@ -176,9 +176,10 @@ fn row(
     })
 }
 
-/// The machine's bounds: ChaCha8 bytes/s (one stream per thread, bulk `fill_bytes`), memory read
-/// bandwidth (parallel sum over 256 MiB), and faer `f32` GEMM rate (square 1024 and the RBM
-/// half-sweep shapes 256×784·784×64 and 784×256·256×64).
+/// The machine's bounds: ChaCha8 bytes/s (one stream per thread, 4 KiB refills, with the
+/// engines' block function and with `rand_chacha`'s), memory read bandwidth (parallel sum over
+/// 256 MiB), and faer `f32` GEMM rate (square 1024 and the RBM half-sweep shapes 256×784·784×64
+/// and 784×256·256×64).
 pub fn bounds(
     quick: bool,
     reps: usize,
@@ -190,7 +191,10 @@ pub fn bounds(
     // CPU has it) and, for reference, with rand_chacha's `fill_bytes`. The binding bound takes
     // the faster (`binding_bound`).
     let per_thread: usize = if quick { 64 << 20 } else { 256 << 20 };
-    for (case, own) in [("bound-chacha8", true), ("bound-chacha8-rand-chacha", false)] {
+    for (case, own) in [
+        ("bound-chacha8", true),
+        ("bound-chacha8-rand-chacha", false),
+    ] {
         out.push(rate_row(
             case,
             "bytes_per_s",

@@ -144,8 +144,8 @@ fn fill_avx2(key: &[u8; 32], stream: u64, block: u64, out: &mut [u8]) {
         14, 15, 12, 13,
     );
     let r8 = _mm256_setr_epi8(
-        3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14, 3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9,
-        10, 15, 12, 13, 14,
+        3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14, 3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10,
+        15, 12, 13, 14,
     );
     for (b, chunk) in out.chunks_exact_mut(HALF).enumerate() {
         let first = block.wrapping_add((b * 8) as u64);
@@ -329,7 +329,7 @@ mod tests {
     #[allow(clippy::type_complexity)]
     fn levels() -> Vec<(&'static str, Box<dyn Fn(&mut ChaCha8Rng, &mut [u8])>)> {
         let mut v: Vec<(&'static str, Box<dyn Fn(&mut ChaCha8Rng, &mut [u8])>)> =
-            vec![("fill", Box::new(|r, o| fill(r, o)))];
+            vec![("fill", Box::new(fill))];
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
@@ -356,7 +356,11 @@ mod tests {
                 r.fill_bytes(&mut want);
                 f(&mut s, &mut got);
                 assert!(want == got, "{name}: {len} bytes");
-                assert_eq!(r.next_u32(), s.next_u32(), "{name}: the draw after {len} bytes");
+                assert_eq!(
+                    r.next_u32(),
+                    s.next_u32(),
+                    "{name}: the draw after {len} bytes"
+                );
             };
             for (seed, stream) in [(1u64, 0u64), (2026, 7), (u64::MAX, u64::MAX), (9, 1 << 62)] {
                 for len in [BATCH_BYTES / 2, BATCH_BYTES, 4 * BATCH_BYTES, 100, 1000] {
@@ -382,9 +386,13 @@ mod tests {
         }
         let names: Vec<&str> = levels.iter().map(|l| l.0).collect();
         if names.len() > 1 {
-            eprintln!("RAN: chacha8_fill_simd_and_portable_agree compared {names:?} with rand_chacha");
+            eprintln!(
+                "RAN: chacha8_fill_simd_and_portable_agree compared {names:?} with rand_chacha"
+            );
         } else {
-            eprintln!("SKIPPED: no AVX2 — chacha8_fill_simd_and_portable_agree compared only the rand_chacha path");
+            eprintln!(
+                "SKIPPED: no AVX2 — chacha8_fill_simd_and_portable_agree compared only the rand_chacha path"
+            );
         }
     }
 }

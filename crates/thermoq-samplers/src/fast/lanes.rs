@@ -161,10 +161,7 @@ fn xo_words_avx512(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn xo_step_avx512(
-    v: &mut [std::arch::x86_64::__m512i; 4],
-    m: u16,
-) -> std::arch::x86_64::__m512i {
+fn xo_step_avx512(v: &mut [std::arch::x86_64::__m512i; 4], m: u16) -> std::arch::x86_64::__m512i {
     use std::arch::x86_64::*;
     let [s0, s1, s2, s3] = *v;
     let out = _mm512_add_epi32(s0, s3);
@@ -1593,7 +1590,8 @@ fn pass_avx512<const E: bool, const XO: bool>(
         // in node order (the words and states of `xo_words_avx512`, so the same samples): the
         // generator's dependency chain then overlaps the comparisons instead of running alone.
         let mut st = xo.map(|st| {
-            let v: [__m512i; 4] = std::array::from_fn(|k| _mm512_load_si512(st.s[k].as_ptr().cast()));
+            let v: [__m512i; 4] =
+                std::array::from_fn(|k| _mm512_load_si512(st.s[k].as_ptr().cast()));
             (st, v)
         });
         let mut decide = |s: usize| {
@@ -2051,7 +2049,17 @@ mod tests {
         let mut exps: Vec<f32> = (0..4_000).map(|i| i as f32 * 0.061 - 130.0).collect();
         exps.extend((-262..=220).map(|k| k as f32 * 0.5));
         exps.extend((0..200).map(|i| -127.0 + i as f32 * 0.01));
-        exps.extend([0.0, -0.0, f32::MIN_POSITIVE, -1e30, 1e30, 100.0, -126.0, 99.5, -125.5]);
+        exps.extend([
+            0.0,
+            -0.0,
+            f32::MIN_POSITIVE,
+            -1e30,
+            1e30,
+            100.0,
+            -126.0,
+            99.5,
+            -125.5,
+        ]);
         let mut cases: Vec<(f32, u32)> = Vec::new();
         for &a in &exps {
             let (mut lo, mut hi) = (0u32, 1u32 << 24);
@@ -2083,8 +2091,13 @@ mod tests {
             assert_eq!(want, got, "a = {a:?}, u = {u:?}");
         }
         // Both answers occur (the thresholds are inside the word range for most exponents).
-        assert!(downs > 5_000 && (cases.len() as u32) - downs > 5_000, "{downs} downs");
-        eprintln!("RAN: up24_avx512_simd_and_portable_agree compared the AVX-512 comparison with the portable one");
+        assert!(
+            downs > 5_000 && (cases.len() as u32) - downs > 5_000,
+            "{downs} downs"
+        );
+        eprintln!(
+            "RAN: up24_avx512_simd_and_portable_agree compared the AVX-512 comparison with the portable one"
+        );
     }
 
     #[test]

@@ -48,6 +48,7 @@ use crate::observe::Observer;
 use crate::run::{BatchChains, CheckedRun, per_chain, slots};
 use crate::schedule::ScheduleRng;
 use crate::{ColourSchedule, KernelKind, SamplerError, Segment};
+pub use chacha::fill as fill_chacha8;
 /// Chains per GEMM of the dense engine: a group is cut into blocks of this many chains, one
 /// sequential GEMM each (the bench's blocked GEMM bound times the same split).
 pub use dense::CHAIN_BLOCK as DENSE_CHAIN_BLOCK;
@@ -55,7 +56,6 @@ use dense::{DenseEngine, Layer};
 use lanes::LanesEngine;
 pub use lanes::probe_xoshiro_words;
 pub(crate) use lanes::{W as LANES_W, c2_of as lanes_c2};
-pub use chacha::fill as fill_chacha8;
 pub use stream::probe_xoshiro_bytes;
 
 /// Whether AVX2 was detected at run time (the lattice and sparse engines' explicit kernels).
