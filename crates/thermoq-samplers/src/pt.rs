@@ -1289,11 +1289,9 @@ impl FastPt {
             stats: &'a mut [PtStats],
             base: usize,
             t: u64,
-            spins: Vec<Spin>,
         }
         self.push_betas()?;
         let r = self.ladder.len();
-        let n = self.model.n_spins();
         let (step0, beta, model) = (self.step, self.beta, &self.model);
         let alphas = self.ladder.alphas();
         let c2: Vec<f32> = alphas
@@ -1316,7 +1314,6 @@ impl FastPt {
                 stats,
                 base: b * W,
                 t: 0,
-                spins: vec![0; n],
             })
             .collect();
         self.sampler
@@ -1324,10 +1321,8 @@ impl FastPt {
                 let step = step0 + b.t;
                 b.t += 1;
                 if step % FAST_PT_EXACT_EVERY == FAST_PT_EXACT_EVERY - 1 {
-                    for l in 0..b.energy.len() {
-                        view.lane(l, &mut b.spins);
-                        b.energy[l] = model.energy(&b.spins);
-                    }
+                    // `model.energy` of each lane, bit for bit, all lanes at once.
+                    view.energies(model, b.energy);
                 } else {
                     for (e, &d) in b.energy.iter_mut().zip(de) {
                         *e += 0.0 + f64::from(d);

@@ -1039,6 +1039,30 @@ impl<'a> BlockView<'a> {
         &self.rows[i].0
     }
 
+    /// `out[l]` = lane `l`'s energy `E_θ(x)` (β not included) for the first `out.len() ≤ W`
+    /// lanes, bit for bit what [`EnergyModel::energy`] returns for that lane's spins: the same
+    /// `f64` operations in the same order (couplings in edge order, then biases), run for all
+    /// lanes at once instead of one lane after another (each lane's sum is one long chain of
+    /// dependent subtractions, so sixteen chains side by side cost about what one did).
+    pub fn energies(&self, model: &IsingModel, out: &mut [f64]) {
+        assert!(out.len() <= W && model.n_spins() == self.rows.len());
+        let mut e = [0.0f64; W];
+        for (k, (i, j)) in model.graph().edges().enumerate() {
+            let (xi, xj, c) = (&self.rows[i].0, &self.rows[j].0, model.coupling(k));
+            for l in 0..W {
+                // `x_i·x_j` is `±1` exactly in `f32` as in `Spin`, and so is its `f64`.
+                e[l] -= c * f64::from(xi[l] * xj[l]);
+            }
+        }
+        for (i, row) in self.rows.iter().enumerate() {
+            let h = model.bias(i);
+            for l in 0..W {
+                e[l] -= h * f64::from(row.0[l]);
+            }
+        }
+        out.copy_from_slice(&e[..out.len()]);
+    }
+
     /// Builds the lanes layout of `chains` (`W·n` spins at most, chain-major) in `scratch` and
     /// hands its view to `f`; the first chain is `first`.
     pub(crate) fn of_chains<R>(
@@ -1746,6 +1770,31 @@ mod tests {
     /// bisection: `up24` is monotone in `u`) is `σ(z) = 1/(1 + 2^a)` for the `f32` exponent `a`
     /// it is given, to within 1e-6 relative + 2^-23, over `z ∈ [−20, 20]`; beyond the clamps
     /// every `u` is up (`a < −126`) or every `u ≥ 1` down (`a > 100`).
+    /// [`BlockView::energies`] is [`EnergyModel::energy`] of each lane, bit for bit (the PT
+    /// driver's periodic exact recompute uses it), on a full and a partial block of random
+    /// states of a model with couplings and biases of mixed signs and magnitudes.
+    #[test]
+    fn block_energies_are_the_models_bit_for_bit() {
+        use rand::{RngExt, SeedableRng};
+        let m = thermoq_models::builders::random_sparse(70, 0.15, 0.9, 0.7, 1.0, 12);
+        let n = m.n_spins();
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        for lanes in [W, 5] {
+            let chains: Vec<Spin> = (0..lanes * n)
+                .map(|_| if r.random::<bool>() { 1 } else { -1 })
+                .collect();
+            let mut got = vec![0.0f64; lanes];
+            BlockView::of_chains(&chains, n, 0, |v| v.energies(&m, &mut got));
+            for (l, x) in chains.chunks(n).enumerate() {
+                assert_eq!(
+                    got[l].to_bits(),
+                    m.energy(x).to_bits(),
+                    "lane {l} of {lanes}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn up24_realises_the_sigmoid() {
         let realised = |a: f32| {
