@@ -1049,15 +1049,15 @@ impl<'a> BlockView<'a> {
         let mut e = [0.0f64; W];
         for (k, (i, j)) in model.graph().edges().enumerate() {
             let (xi, xj, c) = (&self.rows[i].0, &self.rows[j].0, model.coupling(k));
-            for l in 0..W {
+            for ((el, a), b) in e.iter_mut().zip(xi).zip(xj) {
                 // `x_i·x_j` is `±1` exactly in `f32` as in `Spin`, and so is its `f64`.
-                e[l] -= c * f64::from(xi[l] * xj[l]);
+                *el -= c * f64::from(a * b);
             }
         }
         for (i, row) in self.rows.iter().enumerate() {
             let h = model.bias(i);
-            for l in 0..W {
-                e[l] -= h * f64::from(row.0[l]);
+            for (el, x) in e.iter_mut().zip(&row.0) {
+                *el -= h * f64::from(*x);
             }
         }
         out.copy_from_slice(&e[..out.len()]);
