@@ -582,27 +582,63 @@ impl LanesEngine {
         };
         let me = &*self;
         let observe = &observe;
+        // Under a fixed colour order on AVX-512, two blocks run as one task when there are at
+        // least two per thread (`run_block_pair`: the same samples, fewer loads per update);
+        // otherwise one block per task keeps every thread busy.
+        let order = match sched {
+            ColourSchedule::Fixed(order) if self.wide => Some(order.as_slice()),
+            _ => None,
+        };
+        let per = if order.is_some() && blocks >= 2 * rayon::current_num_threads() {
+            2
+        } else {
+            1
+        };
         batch
             .as_mut_slice()
-            .par_chunks_mut(n * W)
-            .zip(rngs.par_chunks_mut(W))
-            .zip(xo.par_iter_mut())
-            .zip(obs.par_iter_mut())
+            .par_chunks_mut(n * W * per)
+            .zip(rngs.par_chunks_mut(W * per))
+            .zip(xo.par_chunks_mut(per))
+            .zip(obs.par_chunks_mut(per))
             .enumerate()
-            .for_each(|(b, (((xs, rbs), xo), o))| {
-                let mut f = o
-                    .as_deref_mut()
-                    .map(|t| move |d: usize, v: &BlockView<'_>| observe(t, d, v));
-                me.run_block(
-                    b,
-                    xs,
-                    rbs,
-                    xo,
-                    sched,
-                    seg,
+            .for_each(|(t, (((xs, rbs), xo), o))| {
+                let mut fs: Vec<_> = o
+                    .iter_mut()
+                    .map(|o| {
+                        o.as_deref_mut()
+                            .map(|t| move |d: usize, v: &BlockView<'_>| observe(t, d, v))
+                    })
+                    .collect();
+                let mut obs = fs.iter_mut().map(|f| {
                     f.as_mut()
-                        .map(|f| f as &mut dyn FnMut(usize, &BlockView<'_>)),
-                );
+                        .map(|f| f as &mut dyn FnMut(usize, &BlockView<'_>))
+                });
+                match (order, xo) {
+                    (Some(order), [xa, xb]) => {
+                        let (xsa, xsb) = xs.split_at_mut(n * W);
+                        let (ra, rb) = rbs.split_at_mut(W);
+                        me.run_block_pair(
+                            2 * t,
+                            [xsa, xsb],
+                            [ra, rb],
+                            [xa, xb],
+                            order,
+                            seg,
+                            [obs.next().flatten(), obs.next().flatten()],
+                        );
+                    }
+                    (_, xo) => {
+                        me.run_block(
+                            t * per,
+                            xs,
+                            rbs,
+                            &mut xo[0],
+                            sched,
+                            seg,
+                            obs.next().flatten(),
+                        );
+                    }
+                }
             });
         self.xo = xo;
     }
@@ -744,6 +780,108 @@ impl LanesEngine {
         }
         for (l, chain) in xs.chunks_mut(n.max(1)).enumerate() {
             store_lane(&x, l, chain);
+        }
+    }
+
+    /// [`LanesEngine::run_block`] for blocks `b` and `b + 1` at once under the fixed colour
+    /// order `order` (AVX-512 only): each class's chunks go through [`pass_pair_avx512`], and
+    /// each block draws its words from its own chains' streams exactly as alone, so every chain's
+    /// samples are those of `run_block`.
+    #[allow(clippy::too_many_arguments)]
+    fn run_block_pair(
+        &self,
+        b: usize,
+        xs: [&mut [Spin]; 2],
+        rbs: [&mut [RandBuf]; 2],
+        xo: [&mut XoBlock; 2],
+        order: &[usize],
+        seg: &Segment,
+        obs: [Option<&mut DrawObserver<'_>>; 2],
+    ) {
+        let n = self.n;
+        let [xsa, xsb] = xs;
+        let [ra, rb] = rbs;
+        let [oa, ob] = xo;
+        let p = [&self.params[b], &self.params[b + 1]];
+        let mut xa = to_rows(xsa, n);
+        let mut xb = to_rows(xsb, n);
+        let mut sa = Scratch::new(0, &xa, true);
+        let mut sb = Scratch::new(0, &xb, true);
+        let widths = [ra.len(), rb.len()];
+        let reals = widths.map(|w| if w == 32 { u32::MAX } else { (1u32 << w) - 1 });
+        let xo_fused = self.generator == Generator::Xoshiro128Plus;
+        let mut sweep = |xa: &mut [Row], xb: &mut [Row]| {
+            for &c in order {
+                let cl = &self.classes[c];
+                let len_all = cl.nodes.len();
+                let mut start = 0;
+                while start < len_all {
+                    let len = (len_all - start).min(CHUNK);
+                    if !xo_fused {
+                        self.chacha_words(len, reals[0], ra, &mut sa.words);
+                        self.chacha_words(len, reals[1], rb, &mut sb.words);
+                    }
+                    // Idle padding lanes may be overwritten freely (as in `pass`).
+                    let passes = [(0, &sa.words), (1, &sb.words)].map(|(q, words)| Pass {
+                        cl,
+                        range: start..start + len,
+                        words,
+                        mask: u32::MAX,
+                        p: p[q],
+                    });
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: pairs run only when `wide` (AVX-512F, AVX2 and FMA detected at
+                    // run time); every neighbour index is a node of the model.
+                    unsafe {
+                        let down = [&mut sa.down[..], &mut sb.down[..]];
+                        if xo_fused {
+                            pass_pair_avx512::<true>(
+                                [xa, xb],
+                                passes,
+                                down,
+                                [Some(&mut *oa), Some(&mut *ob)],
+                            );
+                        } else {
+                            pass_pair_avx512::<false>([xa, xb], passes, down, [None, None]);
+                        }
+                    }
+                    start += len;
+                }
+            }
+        };
+        let [mut fa, mut fb] = obs;
+        let steps = |k: usize, xa: &mut Vec<Row>, xb: &mut Vec<Row>, sweep: &mut dyn FnMut(&mut [Row], &mut [Row])| {
+            for _ in 0..k {
+                sweep(xa, xb);
+            }
+        };
+        steps(seg.burn_in, &mut xa, &mut xb, &mut sweep);
+        if fa.is_some() || fb.is_some() {
+            for d in 0..seg.draws {
+                steps(seg.thin, &mut xa, &mut xb, &mut sweep);
+                for (q, (x, f, w)) in [(&xa, &mut fa, widths[0]), (&xb, &mut fb, widths[1])]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if let Some(f) = f {
+                        f(
+                            seg.first + d,
+                            &BlockView {
+                                rows: x,
+                                first: (b + q) * W,
+                                lanes: w,
+                            },
+                        );
+                    }
+                }
+            }
+        } else {
+            steps(seg.draws * seg.thin, &mut xa, &mut xb, &mut sweep);
+        }
+        for (x, xs) in [(&xa, xsa), (&xb, xsb)] {
+            for (l, chain) in xs.chunks_mut(n.max(1)).enumerate() {
+                store_lane(x, l, chain);
+            }
         }
     }
 
@@ -1528,67 +1666,170 @@ fn pass_avx512<const E: bool, const XO: bool>(
     xo: Option<&mut XoBlock>,
     de: &mut [f32; W],
 ) {
-    use std::arch::x86_64::*;
     let (cl, range, words, mask, p) = pass.checked(x.len(), !XO);
     assert!(XO == xo.is_some());
     assert!(down.len() >= x.len());
-    let dn = down.as_mut_ptr();
-    let full = mask == u32::MAX;
-    let m = mask as u16; // lanes that update
-    // SAFETY: node and neighbour indices are `< x.len()` (sites of the model); `off` entries are
-    // `≤ nbr.len()`; words are read at `[(s − start)·W, +W)` within the length checked above;
-    // rows and field rows are `W` = 16 floats, 64-byte aligned, read and written whole.
+    let mut fields = std::mem::MaybeUninit::<[Row; CHUNK]>::uninit();
+    let fp = fields.as_mut_ptr().cast::<f32>();
+    // SAFETY: `checked` bounds the pass (see `fields_avx512`); `fp` holds `CHUNK` rows and the
+    // range at most `CHUNK` nodes; `finish_avx512` reads exactly the rows written here.
     unsafe {
-        let xp = x.as_mut_ptr().cast::<f32>();
-        let c2 = _mm512_loadu_ps(p.c2.as_ptr());
-        let bias = p.bias.as_ref().map(|rows| rows.as_ptr().cast::<f32>());
-        let (up, down) = (_mm512_set1_ps(1.0), _mm512_set1_ps(-1.0));
+        fields_avx512::<1>(cl, range.clone(), [bias_ptr(p)], [down.as_ptr()], [fp]);
+        finish_avx512::<E, XO>(x, cl, range, fp, words, mask, p, down, xo, de);
+    }
+}
+
+/// [`pass_avx512`] on two blocks at once under the same class, range and schedule (a fixed
+/// colour order): each neighbour's index and coupling are read once for both blocks' masks, and
+/// every lane of either block gets exactly the operations of [`pass_avx512`] (the same samples).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn pass_pair_avx512<const XO: bool>(
+    x: [&mut [Row]; 2],
+    passes: [Pass<'_>; 2],
+    down: [&mut [u16]; 2],
+    xo: [Option<&mut XoBlock>; 2],
+) {
+    let [xa, xb] = x;
+    let [pa, pb] = passes;
+    let [da, db] = down;
+    let [oa, ob] = xo;
+    let (cl, range, wa, ma, qa) = pa.checked(xa.len(), !XO);
+    let (clb, range_b, wb, mb, qb) = pb.checked(xb.len(), !XO);
+    assert!(std::ptr::eq(cl, clb) && range == range_b && xa.len() == xb.len());
+    assert!(XO == oa.is_some() && XO == ob.is_some());
+    assert!(da.len() >= xa.len() && db.len() >= xb.len());
+    let mut fa = std::mem::MaybeUninit::<[Row; CHUNK]>::uninit();
+    let mut fb = std::mem::MaybeUninit::<[Row; CHUNK]>::uninit();
+    let (pfa, pfb) = (fa.as_mut_ptr().cast::<f32>(), fb.as_mut_ptr().cast::<f32>());
+    // SAFETY: as in `pass_avx512`, for each block; both blocks have the rows of the same model.
+    unsafe {
+        fields_avx512::<2>(
+            cl,
+            range.clone(),
+            [bias_ptr(qa), bias_ptr(qb)],
+            [da.as_ptr(), db.as_ptr()],
+            [pfa, pfb],
+        );
+        let mut de = [0.0; W];
+        finish_avx512::<false, XO>(xa, cl, range.clone(), pfa, wa, ma, qa, da, oa, &mut de);
+        finish_avx512::<false, XO>(xb, cl, range, pfb, wb, mb, qb, db, ob, &mut de);
+    }
+}
+
+/// The per-lane bias rows of a block, if it has them.
+fn bias_ptr(p: &LaneParams) -> Option<*const f32> {
+    p.bias.as_ref().map(|rows| rows.as_ptr().cast::<f32>())
+}
+
+/// Phase 1 of [`pass_avx512`] for `B` blocks: row `s − range.start` of `fp[q]` gets node
+/// `cl.nodes[s]`'s field in block `q`'s lanes — its bias (`bias[q]`'s row, or the shared `h`),
+/// then `± J` per neighbour in CSR order with the sign from block `q`'s down masks `dn[q]`.
+///
+/// # Safety
+/// The class's CSR must be well formed with every node and neighbour index a row of both
+/// blocks (`dn[q]` and `bias[q]` cover them); `range` lies in the class and spans at most
+/// [`CHUNK`] nodes; each `fp[q]` is writable for `CHUNK` rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn fields_avx512<const B: usize>(
+    cl: &Class,
+    range: std::ops::Range<usize>,
+    bias: [Option<*const f32>; B],
+    dn: [*const u16; B],
+    fp: [*mut f32; B],
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's contract.
+    unsafe {
         let base = range.start;
-        // Phase 1: every node's field (the class's nodes are not neighbours of each other).
-        let mut fields = std::mem::MaybeUninit::<[Row; CHUNK]>::uninit();
-        let fp = fields.as_mut_ptr().cast::<f32>();
-        let init = |s: usize| match bias {
+        let init = |q: usize, s: usize| match bias[q] {
             Some(bp) => _mm512_loadu_ps(bp.add(*cl.nodes.get_unchecked(s) as usize * W)),
             None => _mm512_set1_ps(*cl.h.get_unchecked(s)),
         };
         // `J·x` is `±J` exactly, so `acc + J·x` (one rounding, as the fused multiply-add of the
-        // other kernels) is `acc + J` or `acc − J`.
-        let add = |acc: __m512, e: usize| {
+        // other kernels) is `acc + J` or `acc − J`. One index and coupling for all `B` blocks.
+        let add = |acc: &mut [__m512; B], e: usize| {
             let k = *cl.nbr.get_unchecked(e) as usize;
             let jj = _mm512_set1_ps(*cl.j.get_unchecked(e));
-            _mm512_mask_sub_ps(_mm512_add_ps(acc, jj), *dn.add(k), acc, jj)
+            for q in 0..B {
+                acc[q] = _mm512_mask_sub_ps(_mm512_add_ps(acc[q], jj), *dn[q].add(k), acc[q], jj);
+            }
         };
-        // [`NODE_GROUP`] nodes at a time with their sums interleaved, so that the add chains of
-        // different nodes overlap; each node still adds its bias and then its neighbours in CSR
-        // order, so every field has the bits of a node-by-node sum.
+        // [`NODE_GROUP`] nodes at a time (per block) with their sums interleaved, so that the
+        // add chains of different nodes overlap; each node still adds its bias and then its
+        // neighbours in CSR order, so every field has the bits of a node-by-node sum.
+        let group = if B == 1 { NODE_GROUP } else { NODE_GROUP / 2 };
         let mut s = range.start;
-        while s + NODE_GROUP <= range.end {
+        while s + group <= range.end {
             let a: [usize; NODE_GROUP] =
-                std::array::from_fn(|i| *cl.off.get_unchecked(s + i) as usize);
+                std::array::from_fn(|i| *cl.off.get_unchecked(s + i.min(group - 1)) as usize);
             let b: [usize; NODE_GROUP] =
-                std::array::from_fn(|i| *cl.off.get_unchecked(s + i + 1) as usize);
-            let common = (0..NODE_GROUP).map(|i| b[i] - a[i]).min().unwrap_or(0);
-            let mut acc: [__m512; NODE_GROUP] = std::array::from_fn(|i| init(s + i));
+                std::array::from_fn(|i| *cl.off.get_unchecked(s + i.min(group - 1) + 1) as usize);
+            let common = (0..group).map(|i| b[i] - a[i]).min().unwrap_or(0);
+            let mut acc: [[__m512; B]; NODE_GROUP] =
+                std::array::from_fn(|i| std::array::from_fn(|q| init(q, s + i.min(group - 1))));
             for d in 0..common {
-                for i in 0..NODE_GROUP {
-                    acc[i] = add(acc[i], a[i] + d);
+                for i in 0..group {
+                    add(&mut acc[i], a[i] + d);
                 }
             }
-            for i in 0..NODE_GROUP {
+            for i in 0..group {
                 for e in a[i] + common..b[i] {
-                    acc[i] = add(acc[i], e);
+                    add(&mut acc[i], e);
                 }
-                _mm512_store_ps(fp.add((s + i - base) * W), acc[i]);
+                for q in 0..B {
+                    _mm512_store_ps(fp[q].add((s + i - base) * W), acc[i][q]);
+                }
             }
-            s += NODE_GROUP;
+            s += group;
         }
         for s in s..range.end {
-            let mut acc = init(s);
+            let mut acc: [__m512; B] = std::array::from_fn(|q| init(q, s));
             for e in *cl.off.get_unchecked(s) as usize..*cl.off.get_unchecked(s + 1) as usize {
-                acc = add(acc, e);
+                add(&mut acc, e);
             }
-            _mm512_store_ps(fp.add((s - base) * W), acc);
+            for q in 0..B {
+                _mm512_store_ps(fp[q].add((s - base) * W), acc[q]);
+            }
         }
+    }
+}
+
+/// Phase 2 of [`pass_avx512`]: for each node of `range`, the lanes' words (from `words`, or
+/// with `XO` stepped from `xo`), the exponential and comparison on the field in `fp`, and the
+/// new spins and down bits of the lanes in `mask`; with `E`, `−(x' − x)·φ` per lane into `de`.
+///
+/// # Safety
+/// As for [`fields_avx512`] with one block (`x` and `down` the block's rows and masks), `fp`
+/// holding the fields of `range` as that function writes them, and without `XO` `words` holding
+/// `W` words per node of `range`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn finish_avx512<const E: bool, const XO: bool>(
+    x: &mut [Row],
+    cl: &Class,
+    range: std::ops::Range<usize>,
+    fp: *const f32,
+    words: &[u32],
+    mask: u32,
+    p: &LaneParams,
+    down: &mut [u16],
+    xo: Option<&mut XoBlock>,
+    de: &mut [f32; W],
+) {
+    use std::arch::x86_64::*;
+    let dn = down.as_mut_ptr();
+    let full = mask == u32::MAX;
+    let m = mask as u16; // lanes that update
+    // SAFETY: the caller's contract; rows and field rows are `W` = 16 floats, 64-byte aligned,
+    // read and written whole.
+    unsafe {
+        let xp = x.as_mut_ptr().cast::<f32>();
+        let c2 = _mm512_loadu_ps(p.c2.as_ptr());
+        let (up, down) = (_mm512_set1_ps(1.0), _mm512_set1_ps(-1.0));
+        let base = range.start;
         // Phase 2: exponential, compare and store per node; with `E`, `−(x' − x)·φ` per lane.
         let mut dacc = _mm512_loadu_ps(de.as_ptr());
         let mut finish = |s: usize, acc: __m512, is_up: __mmask16| {
