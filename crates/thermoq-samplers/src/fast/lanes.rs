@@ -850,7 +850,10 @@ impl LanesEngine {
             }
         };
         let [mut fa, mut fb] = obs;
-        let steps = |k: usize, xa: &mut Vec<Row>, xb: &mut Vec<Row>, sweep: &mut dyn FnMut(&mut [Row], &mut [Row])| {
+        let steps = |k: usize,
+                     xa: &mut Vec<Row>,
+                     xb: &mut Vec<Row>,
+                     sweep: &mut dyn FnMut(&mut [Row], &mut [Row])| {
             for _ in 0..k {
                 sweep(xa, xb);
             }
@@ -1759,22 +1762,21 @@ unsafe fn fields_avx512<const B: usize>(
         // [`NODE_GROUP`] nodes at a time (per block) with their sums interleaved, so that the
         // add chains of different nodes overlap; each node still adds its bias and then its
         // neighbours in CSR order, so every field has the bits of a node-by-node sum.
-        let group = if B == 1 { NODE_GROUP } else { NODE_GROUP / 2 };
         let mut s = range.start;
-        while s + group <= range.end {
+        while s + NODE_GROUP <= range.end {
             let a: [usize; NODE_GROUP] =
-                std::array::from_fn(|i| *cl.off.get_unchecked(s + i.min(group - 1)) as usize);
+                std::array::from_fn(|i| *cl.off.get_unchecked(s + i) as usize);
             let b: [usize; NODE_GROUP] =
-                std::array::from_fn(|i| *cl.off.get_unchecked(s + i.min(group - 1) + 1) as usize);
-            let common = (0..group).map(|i| b[i] - a[i]).min().unwrap_or(0);
+                std::array::from_fn(|i| *cl.off.get_unchecked(s + i + 1) as usize);
+            let common = (0..NODE_GROUP).map(|i| b[i] - a[i]).min().unwrap_or(0);
             let mut acc: [[__m512; B]; NODE_GROUP] =
-                std::array::from_fn(|i| std::array::from_fn(|q| init(q, s + i.min(group - 1))));
+                std::array::from_fn(|i| std::array::from_fn(|q| init(q, s + i)));
             for d in 0..common {
-                for i in 0..group {
-                    add(&mut acc[i], a[i] + d);
+                for (i, acc) in acc.iter_mut().enumerate() {
+                    add(acc, a[i] + d);
                 }
             }
-            for i in 0..group {
+            for i in 0..NODE_GROUP {
                 for e in a[i] + common..b[i] {
                     add(&mut acc[i], e);
                 }
@@ -1782,7 +1784,7 @@ unsafe fn fields_avx512<const B: usize>(
                     _mm512_store_ps(fp[q].add((s + i - base) * W), acc[i][q]);
                 }
             }
-            s += group;
+            s += NODE_GROUP;
         }
         for s in s..range.end {
             let mut acc: [__m512; B] = std::array::from_fn(|q| init(q, s));
