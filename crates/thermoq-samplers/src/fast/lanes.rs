@@ -716,24 +716,71 @@ impl LanesEngine {
         let mut resident = std::mem::take(&mut self.resident);
         let mut params = std::mem::take(&mut self.params);
         let me = &*self;
+        // Pairs of blocks as in `drive_with` (the same samples and energy changes).
+        let order = match sched {
+            ColourSchedule::Fixed(order) if self.wide => Some(order.as_slice()),
+            _ => None,
+        };
+        let per = if order.is_some() && resident.len() >= 2 * rayon::current_num_threads() {
+            2
+        } else {
+            1
+        };
         resident
-            .par_iter_mut()
-            .zip(rngs.par_chunks_mut(W))
-            .zip(xo.par_iter_mut())
-            .zip(params.par_iter_mut())
-            .zip(ctx.par_iter_mut())
+            .par_chunks_mut(per)
+            .zip(rngs.par_chunks_mut(W * per))
+            .zip(xo.par_chunks_mut(per))
+            .zip(params.par_chunks_mut(per))
+            .zip(ctx.par_chunks_mut(per))
             .enumerate()
-            .for_each(|(b, ((((x, rbs), xo), p), t))| {
-                let mut sc = Scratch::new(rbs.len() * sched.steps(), x, me.wide);
-                for _ in 0..sweeps {
-                    let mut d = [0.0f32; W];
-                    me.sweep_block::<true>(x, rbs, xo, p, sched, &mut sc, &mut d);
-                    let v = BlockView {
-                        rows: x,
-                        first: b * W,
-                        lanes: rbs.len(),
-                    };
-                    after(t, &v, &d, &mut p.c2);
+            .for_each(|(t, ((((x, rbs), xo), p), ctx))| {
+                let b = t * per;
+                match (order, x, xo, p, ctx) {
+                    (Some(order), [xa, xb], [oa, ob], [pa, pb], [ta, tb]) => {
+                        let (ra, rb) = rbs.split_at_mut(W);
+                        let mut sa = Scratch::new(0, xa, true);
+                        let mut sb = Scratch::new(0, xb, true);
+                        for _ in 0..sweeps {
+                            let (mut da, mut db) = ([0.0f32; W], [0.0f32; W]);
+                            me.sweep_pair::<true>(
+                                [&mut xa[..], &mut xb[..]],
+                                [&mut *ra, &mut *rb],
+                                [&mut *oa, &mut *ob],
+                                [&*pa, &*pb],
+                                order,
+                                [&mut sa, &mut sb],
+                                [&mut da, &mut db],
+                            );
+                            for (q, (x, rbs, d, p, t)) in [
+                                (&*xa, &*ra, &da, &mut *pa, &mut *ta),
+                                (&*xb, &*rb, &db, &mut *pb, &mut *tb),
+                            ]
+                            .into_iter()
+                            .enumerate()
+                            {
+                                let v = BlockView {
+                                    rows: x,
+                                    first: (b + q) * W,
+                                    lanes: rbs.len(),
+                                };
+                                after(t, &v, d, &mut p.c2);
+                            }
+                        }
+                    }
+                    (_, x, xo, p, ctx) => {
+                        let (x, xo, p, t) = (&mut x[0], &mut xo[0], &mut p[0], &mut ctx[0]);
+                        let mut sc = Scratch::new(rbs.len() * sched.steps(), x, me.wide);
+                        for _ in 0..sweeps {
+                            let mut d = [0.0f32; W];
+                            me.sweep_block::<true>(x, rbs, xo, p, sched, &mut sc, &mut d);
+                            let v = BlockView {
+                                rows: x,
+                                first: b * W,
+                                lanes: rbs.len(),
+                            };
+                            after(t, &v, &d, &mut p.c2);
+                        }
+                    }
                 }
             });
         self.xo = xo;
@@ -783,6 +830,76 @@ impl LanesEngine {
         }
     }
 
+    /// One sweep of two blocks at once under the fixed colour order `order` (AVX-512 only):
+    /// each class's chunks go through [`pass_pair_avx512`], each block drawing its words from
+    /// its own chains' streams exactly as [`LanesEngine::sweep_block`] does alone, so every
+    /// chain's samples (and with `E` its energy change in `de`) are those of a lone sweep.
+    #[allow(clippy::too_many_arguments)]
+    fn sweep_pair<const E: bool>(
+        &self,
+        x: [&mut [Row]; 2],
+        rbs: [&mut [RandBuf]; 2],
+        xo: [&mut XoBlock; 2],
+        p: [&LaneParams; 2],
+        order: &[usize],
+        sc: [&mut Scratch; 2],
+        de: [&mut [f32; W]; 2],
+    ) {
+        let [xa, xb] = x;
+        let [ra, rb] = rbs;
+        let [oa, ob] = xo;
+        let [sa, sb] = sc;
+        let [dea, deb] = de;
+        let reals = [ra.len(), rb.len()].map(|w| if w == 32 { u32::MAX } else { (1u32 << w) - 1 });
+        let xo_fused = self.generator == Generator::Xoshiro128Plus;
+        for &c in order {
+            let cl = &self.classes[c];
+            let len_all = cl.nodes.len();
+            let mut start = 0;
+            while start < len_all {
+                let len = (len_all - start).min(CHUNK);
+                if !xo_fused {
+                    self.chacha_words(len, reals[0], ra, &mut sa.words);
+                    self.chacha_words(len, reals[1], rb, &mut sb.words);
+                }
+                // Idle padding lanes may be overwritten freely (as in `pass`).
+                let passes = [(0, &sa.words), (1, &sb.words)].map(|(q, words)| Pass {
+                    cl,
+                    range: start..start + len,
+                    words,
+                    mask: u32::MAX,
+                    p: p[q],
+                });
+                let down = [&mut sa.down[..], &mut sb.down[..]];
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: pairs run only when `wide` (AVX-512F, AVX2 and FMA detected at run
+                // time); every neighbour index is a node of the model.
+                unsafe {
+                    if xo_fused {
+                        pass_pair_avx512::<E, true>(
+                            [&mut *xa, &mut *xb],
+                            passes,
+                            down,
+                            [Some(&mut *oa), Some(&mut *ob)],
+                            [&mut *dea, &mut *deb],
+                        );
+                    } else {
+                        pass_pair_avx512::<E, false>(
+                            [&mut *xa, &mut *xb],
+                            passes,
+                            down,
+                            [None, None],
+                            [&mut *dea, &mut *deb],
+                        );
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = (passes, down);
+                start += len;
+            }
+        }
+    }
+
     /// [`LanesEngine::run_block`] for blocks `b` and `b + 1` at once under the fixed colour
     /// order `order` (AVX-512 only): each class's chunks go through [`pass_pair_avx512`], and
     /// each block draws its words from its own chains' streams exactly as alone, so every chain's
@@ -808,46 +925,16 @@ impl LanesEngine {
         let mut sa = Scratch::new(0, &xa, true);
         let mut sb = Scratch::new(0, &xb, true);
         let widths = [ra.len(), rb.len()];
-        let reals = widths.map(|w| if w == 32 { u32::MAX } else { (1u32 << w) - 1 });
-        let xo_fused = self.generator == Generator::Xoshiro128Plus;
         let mut sweep = |xa: &mut [Row], xb: &mut [Row]| {
-            for &c in order {
-                let cl = &self.classes[c];
-                let len_all = cl.nodes.len();
-                let mut start = 0;
-                while start < len_all {
-                    let len = (len_all - start).min(CHUNK);
-                    if !xo_fused {
-                        self.chacha_words(len, reals[0], ra, &mut sa.words);
-                        self.chacha_words(len, reals[1], rb, &mut sb.words);
-                    }
-                    // Idle padding lanes may be overwritten freely (as in `pass`).
-                    let passes = [(0, &sa.words), (1, &sb.words)].map(|(q, words)| Pass {
-                        cl,
-                        range: start..start + len,
-                        words,
-                        mask: u32::MAX,
-                        p: p[q],
-                    });
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: pairs run only when `wide` (AVX-512F, AVX2 and FMA detected at
-                    // run time); every neighbour index is a node of the model.
-                    unsafe {
-                        let down = [&mut sa.down[..], &mut sb.down[..]];
-                        if xo_fused {
-                            pass_pair_avx512::<true>(
-                                [xa, xb],
-                                passes,
-                                down,
-                                [Some(&mut *oa), Some(&mut *ob)],
-                            );
-                        } else {
-                            pass_pair_avx512::<false>([xa, xb], passes, down, [None, None]);
-                        }
-                    }
-                    start += len;
-                }
-            }
+            self.sweep_pair::<false>(
+                [xa, xb],
+                [&mut *ra, &mut *rb],
+                [&mut *oa, &mut *ob],
+                p,
+                order,
+                [&mut sa, &mut sb],
+                [&mut [0.0; W], &mut [0.0; W]],
+            );
         };
         let [mut fa, mut fb] = obs;
         let steps = |k: usize,
@@ -1687,11 +1774,12 @@ fn pass_avx512<const E: bool, const XO: bool>(
 /// every lane of either block gets exactly the operations of [`pass_avx512`] (the same samples).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn pass_pair_avx512<const XO: bool>(
+fn pass_pair_avx512<const E: bool, const XO: bool>(
     x: [&mut [Row]; 2],
     passes: [Pass<'_>; 2],
     down: [&mut [u16]; 2],
     xo: [Option<&mut XoBlock>; 2],
+    de: [&mut [f32; W]; 2],
 ) {
     let [xa, xb] = x;
     let [pa, pb] = passes;
@@ -1714,9 +1802,9 @@ fn pass_pair_avx512<const XO: bool>(
             [da.as_ptr(), db.as_ptr()],
             [pfa, pfb],
         );
-        let mut de = [0.0; W];
-        finish_avx512::<false, XO>(xa, cl, range.clone(), pfa, wa, ma, qa, da, oa, &mut de);
-        finish_avx512::<false, XO>(xb, cl, range, pfb, wb, mb, qb, db, ob, &mut de);
+        let [dea, deb] = de;
+        finish_avx512::<E, XO>(xa, cl, range.clone(), pfa, wa, ma, qa, da, oa, dea);
+        finish_avx512::<E, XO>(xb, cl, range, pfb, wb, mb, qb, db, ob, deb);
     }
 }
 
