@@ -561,3 +561,30 @@ fn engine_selection_and_errors() {
     let mut b = ChainBatch::uniform(3, 64, 0);
     assert!(s.sweep(&mut b, 1).is_err());
 }
+
+/// The lanes engine's block pairs with a partial second block (24 chains: 16 + 8 lanes, paired on
+/// one thread under BLK-ALT on an AVX-512 CPU, alone on three) give the samples of lone blocks,
+/// with observers reading every draw.
+#[test]
+fn lanes_pairs_with_a_partial_block_keep_the_samples() {
+    let sp = builders::random_sparse(30, 0.2, 0.5, 0.2, 1.0, 2);
+    for generator in GENERATORS {
+        let go = || {
+            let mut s = FastSampler::with_engine(
+                FastModel::Ising(&sp),
+                KernelKind::BlkAlt,
+                None,
+                24,
+                77,
+                Engine::Lanes,
+            )
+            .unwrap();
+            s.set_generator(generator).unwrap();
+            let mut b = ChainBatch::uniform(24, 30, 3);
+            s.sweep(&mut b, 13).unwrap();
+            b
+        };
+        let one = run_in_pool(1, go);
+        assert_eq!(one, run_in_pool(3, go), "{}", generator.name());
+    }
+}

@@ -99,6 +99,7 @@ impl Level {
 }
 
 /// The ChaCha input words before the counter: constants, key, and (words 14, 15) the stream.
+#[cfg(target_arch = "x86_64")]
 fn input_words(key: &[u8; 32], stream: u64) -> [u32; 16] {
     let mut input = [0u32; 16];
     // "expand 32-byte k".
@@ -114,6 +115,7 @@ fn input_words(key: &[u8; 32], stream: u64) -> [u32; 16] {
 /// One double round (four column, then four diagonal quarter rounds) with `$quarter`, written
 /// out call by call: constant word indices keep the sixteen state vectors in registers (a loop
 /// over an index table left them in memory and ran three times slower).
+#[cfg(target_arch = "x86_64")]
 macro_rules! double_round {
     ($quarter:ident, $x:expr) => {
         $quarter($x, 0, 4, 8, 12);
