@@ -563,8 +563,7 @@ fn engine_selection_and_errors() {
 }
 
 /// The lanes engine's block pairs with a partial second block (24 chains: 16 + 8 lanes, paired on
-/// one thread under BLK-ALT on an AVX-512 CPU, alone on three) give the samples of lone blocks,
-/// with observers reading every draw.
+/// one thread under BLK-ALT on an AVX-512 CPU, alone on three) give the samples of lone blocks.
 #[test]
 fn lanes_pairs_with_a_partial_block_keep_the_samples() {
     let sp = builders::random_sparse(30, 0.2, 0.5, 0.2, 1.0, 2);
