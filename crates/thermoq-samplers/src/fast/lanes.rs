@@ -585,15 +585,7 @@ impl LanesEngine {
         // Under a fixed colour order on AVX-512, two blocks run as one task when there are at
         // least two per thread (`run_block_pair`: the same samples, fewer loads per update);
         // otherwise one block per task keeps every thread busy.
-        let order = match sched {
-            ColourSchedule::Fixed(order) if self.wide => Some(order.as_slice()),
-            _ => None,
-        };
-        let per = if order.is_some() && blocks >= 2 * rayon::current_num_threads() {
-            2
-        } else {
-            1
-        };
+        let (order, per) = self.pairing(sched, blocks);
         batch
             .as_mut_slice()
             .par_chunks_mut(n * W * per)
@@ -641,6 +633,26 @@ impl LanesEngine {
                 }
             });
         self.xo = xo;
+    }
+
+    /// Whether `blocks` blocks run in pairs under `sched`: `(Some(order), 2)` under a fixed
+    /// colour order on AVX-512 with at least two blocks per thread of the current pool, else
+    /// `(None or the order, 1)` (pairs change no sample; they only share loads).
+    fn pairing<'s>(
+        &self,
+        sched: &'s ColourSchedule,
+        blocks: usize,
+    ) -> (Option<&'s [usize]>, usize) {
+        let order = match sched {
+            ColourSchedule::Fixed(order) if self.wide => Some(order.as_slice()),
+            _ => None,
+        };
+        let per = if order.is_some() && blocks >= 2 * rayon::current_num_threads() {
+            2
+        } else {
+            1
+        };
+        (order, per)
     }
 
     /// Seeds each chain's xoshiro state from the next 16 bytes of its own ChaCha stream, at the
@@ -717,15 +729,7 @@ impl LanesEngine {
         let mut params = std::mem::take(&mut self.params);
         let me = &*self;
         // Pairs of blocks as in `drive_with` (the same samples and energy changes).
-        let order = match sched {
-            ColourSchedule::Fixed(order) if self.wide => Some(order.as_slice()),
-            _ => None,
-        };
-        let per = if order.is_some() && resident.len() >= 2 * rayon::current_num_threads() {
-            2
-        } else {
-            1
-        };
+        let (order, per) = self.pairing(sched, resident.len());
         resident
             .par_chunks_mut(per)
             .zip(rngs.par_chunks_mut(W * per))
