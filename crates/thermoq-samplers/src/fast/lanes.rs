@@ -585,7 +585,8 @@ impl LanesEngine {
         // Under a fixed colour order on AVX-512, two blocks run as one task when there are at
         // least two per thread (`run_block_pair`: the same samples, fewer loads per update);
         // otherwise one block per task keeps every thread busy.
-        let (order, per) = self.pairing(sched, blocks);
+        let order = self.pair_order(sched, blocks);
+        let per = if order.is_some() { 2 } else { 1 };
         batch
             .as_mut_slice()
             .par_chunks_mut(n * W * per)
@@ -635,24 +636,18 @@ impl LanesEngine {
         self.xo = xo;
     }
 
-    /// Whether `blocks` blocks run in pairs under `sched`: `(Some(order), 2)` under a fixed
-    /// colour order on AVX-512 with at least two blocks per thread of the current pool, else
-    /// `(None or the order, 1)` (pairs change no sample; they only share loads).
-    fn pairing<'s>(
-        &self,
-        sched: &'s ColourSchedule,
-        blocks: usize,
-    ) -> (Option<&'s [usize]>, usize) {
-        let order = match sched {
-            ColourSchedule::Fixed(order) if self.wide => Some(order.as_slice()),
+    /// The colour order when `blocks` blocks run in pairs under `sched` — a fixed order on
+    /// AVX-512 with at least two blocks per thread of the current pool — else `None` (pairs
+    /// change no sample; they only share loads).
+    fn pair_order<'s>(&self, sched: &'s ColourSchedule, blocks: usize) -> Option<&'s [usize]> {
+        match sched {
+            ColourSchedule::Fixed(order)
+                if self.wide && blocks >= 2 * rayon::current_num_threads() =>
+            {
+                Some(order.as_slice())
+            }
             _ => None,
-        };
-        let per = if order.is_some() && blocks >= 2 * rayon::current_num_threads() {
-            2
-        } else {
-            1
-        };
-        (order, per)
+        }
     }
 
     /// Seeds each chain's xoshiro state from the next 16 bytes of its own ChaCha stream, at the
@@ -729,7 +724,8 @@ impl LanesEngine {
         let mut params = std::mem::take(&mut self.params);
         let me = &*self;
         // Pairs of blocks as in `drive_with` (the same samples and energy changes).
-        let (order, per) = self.pairing(sched, resident.len());
+        let order = self.pair_order(sched, resident.len());
+        let per = if order.is_some() { 2 } else { 1 };
         resident
             .par_chunks_mut(per)
             .zip(rngs.par_chunks_mut(W * per))
@@ -805,32 +801,55 @@ impl LanesEngine {
         obs: Option<&mut DrawObserver<'_>>,
     ) {
         let p = &self.params[b];
-        let n = self.n;
         let w = rbs.len();
-        let mut x = to_rows(xs, n);
+        let x = to_rows(xs, self.n);
         let mut sc = Scratch::new(w * sched.steps(), &x, self.wide);
-        let mut sweeps = |x: &mut [Row], k: usize| {
+        self.run_segment(b, [x], [xs], [w], seg, [obs], |[x]| {
+            self.sweep_block::<false>(x, rbs, xo, p, sched, &mut sc, &mut [0.0; W]);
+        });
+    }
+
+    /// The segment `seg` on blocks `b, b + 1, …, b + B − 1` (rows `x`, chains `xs`, `widths`
+    /// lanes each): `sweep` sweeps them all once; after each draw, block `q`'s observer (if any)
+    /// gets its view; at the end the rows go back to the chains.
+    #[allow(clippy::too_many_arguments)]
+    fn run_segment<const B: usize>(
+        &self,
+        b: usize,
+        mut x: [Vec<Row>; B],
+        xs: [&mut [Spin]; B],
+        widths: [usize; B],
+        seg: &Segment,
+        mut obs: [Option<&mut DrawObserver<'_>>; B],
+        mut sweep: impl FnMut(&mut [Vec<Row>; B]),
+    ) {
+        let mut sweeps = |x: &mut [Vec<Row>; B], k: usize| {
             for _ in 0..k {
-                self.sweep_block::<false>(x, rbs, xo, p, sched, &mut sc, &mut [0.0; W]);
+                sweep(x);
             }
         };
         sweeps(&mut x, seg.burn_in);
-        match obs {
-            Some(obs) => {
-                for d in 0..seg.draws {
-                    sweeps(&mut x, seg.thin);
-                    let v = BlockView {
-                        rows: &x,
-                        first: b * W,
-                        lanes: w,
-                    };
-                    obs(seg.first + d, &v);
+        if obs.iter().any(Option::is_some) {
+            for d in 0..seg.draws {
+                sweeps(&mut x, seg.thin);
+                for (q, f) in obs.iter_mut().enumerate() {
+                    if let Some(f) = f {
+                        let v = BlockView {
+                            rows: &x[q],
+                            first: (b + q) * W,
+                            lanes: widths[q],
+                        };
+                        f(seg.first + d, &v);
+                    }
                 }
             }
-            None => sweeps(&mut x, seg.draws * seg.thin),
+        } else {
+            sweeps(&mut x, seg.draws * seg.thin);
         }
-        for (l, chain) in xs.chunks_mut(n.max(1)).enumerate() {
-            store_lane(&x, l, chain);
+        for (x, xs) in x.iter().zip(xs) {
+            for (l, chain) in xs.chunks_mut(self.n.max(1)).enumerate() {
+                store_lane(x, l, chain);
+            }
         }
     }
 
@@ -919,17 +938,13 @@ impl LanesEngine {
         seg: &Segment,
         obs: [Option<&mut DrawObserver<'_>>; 2],
     ) {
-        let n = self.n;
-        let [xsa, xsb] = xs;
         let [ra, rb] = rbs;
         let [oa, ob] = xo;
         let p = [&self.params[b], &self.params[b + 1]];
-        let mut xa = to_rows(xsa, n);
-        let mut xb = to_rows(xsb, n);
-        let mut sa = Scratch::new(0, &xa, true);
-        let mut sb = Scratch::new(0, &xb, true);
         let widths = [ra.len(), rb.len()];
-        let mut sweep = |xa: &mut [Row], xb: &mut [Row]| {
+        let x = xs.each_ref().map(|xs| to_rows(xs, self.n));
+        let [mut sa, mut sb] = x.each_ref().map(|x| Scratch::new(0, x, true));
+        self.run_segment(b, x, xs, widths, seg, obs, |[xa, xb]| {
             self.sweep_pair::<false>(
                 [xa, xb],
                 [&mut *ra, &mut *rb],
@@ -939,44 +954,7 @@ impl LanesEngine {
                 [&mut sa, &mut sb],
                 [&mut [0.0; W], &mut [0.0; W]],
             );
-        };
-        let [mut fa, mut fb] = obs;
-        let steps = |k: usize,
-                     xa: &mut Vec<Row>,
-                     xb: &mut Vec<Row>,
-                     sweep: &mut dyn FnMut(&mut [Row], &mut [Row])| {
-            for _ in 0..k {
-                sweep(xa, xb);
-            }
-        };
-        steps(seg.burn_in, &mut xa, &mut xb, &mut sweep);
-        if fa.is_some() || fb.is_some() {
-            for d in 0..seg.draws {
-                steps(seg.thin, &mut xa, &mut xb, &mut sweep);
-                for (q, (x, f, w)) in [(&xa, &mut fa, widths[0]), (&xb, &mut fb, widths[1])]
-                    .into_iter()
-                    .enumerate()
-                {
-                    if let Some(f) = f {
-                        f(
-                            seg.first + d,
-                            &BlockView {
-                                rows: x,
-                                first: (b + q) * W,
-                                lanes: w,
-                            },
-                        );
-                    }
-                }
-            }
-        } else {
-            steps(seg.draws * seg.thin, &mut xa, &mut xb, &mut sweep);
-        }
-        for (x, xs) in [(&xa, xsa), (&xb, xsb)] {
-            for (l, chain) in xs.chunks_mut(n.max(1)).enumerate() {
-                store_lane(x, l, chain);
-            }
-        }
+        });
     }
 
     /// One sweep of every lane of a block: per-lane schedules, then masked passes.
@@ -1276,7 +1254,7 @@ impl<'a> BlockView<'a> {
     /// `f64` operations in the same order (couplings in edge order, then biases), run for all
     /// lanes at once instead of one lane after another (each lane's sum is one long chain of
     /// dependent subtractions, so sixteen chains side by side cost about what one did).
-    pub fn energies(&self, model: &IsingModel, out: &mut [f64]) {
+    pub(crate) fn energies(&self, model: &IsingModel, out: &mut [f64]) {
         assert!(out.len() <= W && model.n_spins() == self.rows.len());
         let mut e = [0.0f64; W];
         for (k, (i, j)) in model.graph().edges().enumerate() {
