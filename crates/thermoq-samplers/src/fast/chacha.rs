@@ -41,28 +41,28 @@ pub fn fill(rng: &mut ChaCha8Rng, out: &mut [u8]) {
 /// [`fill`] with the block function of `level` (which must have been detected).
 #[cfg(target_arch = "x86_64")]
 fn fill_with(level: Level, rng: &mut ChaCha8Rng, out: &mut [u8]) {
+    let pos = rng.get_word_pos();
+    if level == Level::Portable
+        || !out.len().is_multiple_of(level.batch_bytes())
+        || !pos.is_multiple_of(16)
     {
-        if level != Level::Portable && out.len().is_multiple_of(level.batch_bytes()) {
-            let pos = rng.get_word_pos();
-            if pos.is_multiple_of(16) {
-                let key = rng.get_seed();
-                let stream = rng.get_stream();
-                // The position is a 68-bit word count; the block counter is its top 64 bits
-                // (the reference crate wraps it the same way).
-                let block = (pos / 16) as u64;
-                // SAFETY: the level's features were detected at run time.
-                unsafe {
-                    match level {
-                        Level::Avx512 => fill_avx512(&key, stream, block, out),
-                        _ => fill_avx2(&key, stream, block, out),
-                    }
-                }
-                rng.set_word_pos(pos + (out.len() / 4) as u128);
-                return;
-            }
+        rng.fill_bytes(out);
+        return;
+    }
+    let key = rng.get_seed();
+    let stream = rng.get_stream();
+    // The position is a 68-bit word count; the block counter is its top 64 bits (the reference
+    // crate wraps it the same way).
+    let block = (pos / 16) as u64;
+    // SAFETY: the level's features were detected at run time.
+    unsafe {
+        match level {
+            Level::Avx512 => fill_avx512(&key, stream, block, out),
+            Level::Avx2 => fill_avx2(&key, stream, block, out),
+            Level::Portable => unreachable!("the portable level returned above"),
         }
     }
-    rng.fill_bytes(out);
+    rng.set_word_pos(pos + (out.len() / 4) as u128);
 }
 
 /// Which block function [`fill`] uses.
