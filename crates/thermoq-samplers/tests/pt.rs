@@ -856,25 +856,11 @@ fn deo_round_trips_match_their_exact_expectation_when_ele_holds() {
 fn fast_pt_carried_energies_are_exact_and_advance_equals_steps() {
     use thermoq_core::Coloring;
     use thermoq_samplers::fast::Generator;
-    use thermoq_samplers::pt::{FAST_PT_EXACT_EVERY, FastPt};
+    use thermoq_samplers::pt::FAST_PT_EXACT_EVERY;
     let model = builders::random_sparse(40, 0.15, 0.7, 0.3, 1.0, 8);
     let col = Coloring::dsatur(model.graph());
     let chains = 8;
-    let make = |g: Generator| {
-        let ladder = Ladder::geometric(4, 0.3).unwrap();
-        let mut s = FastPt::new(
-            &model,
-            &col,
-            KernelKind::BlkSym,
-            ladder,
-            SwapScheme::PtDeo,
-            chains,
-            7,
-        )
-        .unwrap();
-        s.set_generator(g).unwrap();
-        s
-    };
+    let make = |g: Generator| fast_pt_deo4(&model, &col, KernelKind::BlkSym, chains, 7, g);
     assert!(200 > 2 * FAST_PT_EXACT_EVERY as usize);
     for g in [Generator::ChaCha8, Generator::Xoshiro128Plus] {
         let mut a = make(g);
@@ -917,7 +903,6 @@ fn fast_pt_carried_energies_are_exact_and_advance_equals_steps() {
 fn fast_pt_is_the_same_on_any_thread_count() {
     use thermoq_core::Coloring;
     use thermoq_samplers::fast::Generator;
-    use thermoq_samplers::pt::FastPt;
     let model = builders::random_sparse(40, 0.15, 0.7, 0.3, 1.0, 8);
     let col = Coloring::dsatur(model.graph());
     let chains = 16;
@@ -928,18 +913,7 @@ fn fast_pt_is_the_same_on_any_thread_count() {
                 .build()
                 .expect("a rayon pool")
                 .install(|| {
-                    let ladder = Ladder::geometric(4, 0.3).unwrap();
-                    let mut s = FastPt::new(
-                        &model,
-                        &col,
-                        KernelKind::BlkAlt,
-                        ladder,
-                        SwapScheme::PtDeo,
-                        chains,
-                        5,
-                    )
-                    .unwrap();
-                    s.set_generator(g).unwrap();
+                    let mut s = fast_pt_deo4(&model, &col, KernelKind::BlkAlt, chains, 5, g);
                     s.advance(150, true).unwrap();
                     let states: Vec<Vec<i8>> = (0..chains)
                         .flat_map(|c| (0..4).map(move |r| (c, r)))
@@ -958,4 +932,29 @@ fn fast_pt_is_the_same_on_any_thread_count() {
         assert!(one == run(2), "{}: 2 threads changed the run", g.name());
         assert!(one == run(3), "{}: 3 threads changed the run", g.name());
     }
+}
+
+/// A `FastPt` of `chains` PT-DEO chains on a geometric 4-rung ladder (`α_min = 0.3`) with
+/// generator `g`.
+fn fast_pt_deo4(
+    model: &IsingModel,
+    col: &thermoq_core::Coloring,
+    kind: KernelKind,
+    chains: usize,
+    seed: u64,
+    g: thermoq_samplers::fast::Generator,
+) -> thermoq_samplers::pt::FastPt {
+    let ladder = Ladder::geometric(4, 0.3).unwrap();
+    let mut s = thermoq_samplers::pt::FastPt::new(
+        model,
+        col,
+        kind,
+        ladder,
+        SwapScheme::PtDeo,
+        chains,
+        seed,
+    )
+    .unwrap();
+    s.set_generator(g).unwrap();
+    s
 }

@@ -448,41 +448,27 @@ mod tests {
     #[test]
     fn take_carry_reads_the_whole_stream() {
         let sizes = [1000, 3, 4096, 1, 2500, 3, 3, 4095, 700, 3, 64, 4096, 3, 900];
-        let check = |whole: &mut dyn FnMut(usize) -> Vec<u8>,
-                     runs: &mut dyn FnMut(usize, bool) -> Vec<u8>| {
+        // `a` read a byte at a time (the stream itself) against `b` read in runs of `sizes`,
+        // every seventh a single `take`.
+        fn check<B: Bytes>(a: &mut B, b: &mut B, sizes: &[usize]) {
             let mut got = Vec::new();
             for (k, &n) in sizes.iter().cycle().take(60).enumerate() {
-                got.extend(runs(n, k % 7 == 6));
-            }
-            let want = whole(got.len());
-            assert_eq!(got, want);
-        };
-        let stream = || RandBuf::new(thermoq_core::rng::chain_rng(7, 2));
-        let (mut a, mut b) = (stream(), stream());
-        check(
-            &mut |len| (0..len).map(|_| a.take(1)[0]).collect(),
-            &mut |n, single| {
-                if single {
-                    b.take(1).to_vec()
+                got.extend_from_slice(if k % 7 == 6 {
+                    b.take(1)
                 } else {
-                    b.take_carry(n).to_vec()
-                }
-            },
-        );
+                    b.take_carry(n)
+                });
+            }
+            let want: Vec<u8> = (0..got.len()).map(|_| a.take(1)[0]).collect();
+            assert_eq!(got, want);
+        }
+        let stream = || RandBuf::new(thermoq_core::rng::chain_rng(7, 2));
+        check(&mut stream(), &mut stream(), &sizes);
         for simd in [false, crate::fast::avx2_available()] {
-            let (mut a, mut b) = (
-                XoBytes::seeded(&mut stream(), simd),
-                XoBytes::seeded(&mut stream(), simd),
-            );
             check(
-                &mut |len| (0..len).map(|_| a.take(1)[0]).collect(),
-                &mut |n, single| {
-                    if single {
-                        b.take(1).to_vec()
-                    } else {
-                        b.take_carry(n).to_vec()
-                    }
-                },
+                &mut XoBytes::seeded(&mut stream(), simd),
+                &mut XoBytes::seeded(&mut stream(), simd),
+                &sizes,
             );
         }
     }
