@@ -115,6 +115,10 @@ pub(crate) fn checkerboard_parities(
 /// over more sites.
 const CALL_SITES: usize = BUF_BYTES / 4;
 
+/// Tie masks a kernel call can need: one per 64 sites of the longest call (a whole row of the
+/// widest lattice the byte buffer serves, [`LatticeEngine::MAX_HALF_WIDTH`]).
+const CALL_MASKS: usize = BUF_BYTES / 64;
+
 /// The checkerboard table engine.
 pub(crate) struct LatticeEngine {
     lx: usize,
@@ -133,6 +137,9 @@ pub(crate) struct LatticeEngine {
     edge: [Vec<i8>; 2],
     /// Which kernel runs (portable, AVX2 or AVX-512BW; identical bits).
     level: Level,
+    /// With AVX-512 VBMI and rows that divide a 64-site vector: per shift, the byte permutation
+    /// that makes the wrapped neighbour run from the other one in registers ([`rot_tables`]).
+    rot: Option<[[u8; 64]; 2]>,
     /// ChaCha8, or each chain's `xoshiro128+` byte source.
     sources: ChainSources,
 }
@@ -143,6 +150,28 @@ pub(crate) enum Level {
     Portable,
     Avx2,
     Avx512,
+}
+
+/// Whether this CPU has AVX-512 VBMI (the byte permutation of the row-rotation kernel).
+fn vbmi_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512vbmi");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// For rows of `w` sites that tile a 64-site vector (`64 % w == 0`), the permutations that take
+/// a vector of whole rows of the other sublattice (`other`, each site's neighbour in the same
+/// column of the run) to the wrapped neighbours: shift 0, the left neighbour (lane `j − 1`, the
+/// row's last lane at its first); shift 1, the right neighbour (lane `j + 1`, the row's first
+/// lane at its last). `None` for other widths.
+fn rot_tables(w: usize) -> Option<[[u8; 64]; 2]> {
+    if w == 0 || !64usize.is_multiple_of(w) {
+        return None;
+    }
+    let left = std::array::from_fn(|j| if j % w == 0 { j + w - 1 } else { j - 1 } as u8);
+    let right = std::array::from_fn(|j| if j % w == w - 1 { j + 1 - w } else { j + 1 } as u8);
+    Some([left, right])
 }
 
 impl Level {
@@ -167,7 +196,7 @@ impl Level {
 pub(crate) struct LatticeChain {
     sub: [Vec<Spin>; 2],
     /// A parity block's tied sites ([`TieList`]); room for all of them plus one.
-    ties: Vec<u64>,
+    ties: Vec<usize>,
 }
 
 impl LatticeEngine {
@@ -189,7 +218,7 @@ impl LatticeEngine {
         }
         let (w, hw) = (lx / 2, ly / 2);
         let rows_per_call = (CALL_SITES / w).clamp(1, hw);
-        Self {
+        let mut e = Self {
             lx,
             ly,
             w,
@@ -203,15 +232,28 @@ impl LatticeEngine {
                     .map(|k| if k % w == col { -1 } else { 0 })
                     .collect()
             }),
-            level: Level::detect(),
+            level: Level::Portable,
+            rot: None,
             sources: ChainSources::default(),
-        }
+        };
+        e.set_level(Level::detect());
+        e
+    }
+
+    /// Sets the kernel level, and the row-rotation tables when that level can use them.
+    fn set_level(&mut self, level: Level) {
+        self.level = level;
+        self.rot = if level == Level::Avx512 && vbmi_available() {
+            rot_tables(self.w)
+        } else {
+            None
+        };
     }
 
     /// Forces the portable kernel (for tests comparing it with the vector ones), or back to the
     /// best this CPU has.
     pub(crate) fn set_simd(&mut self, on: bool) {
-        self.level = if on { Level::detect() } else { Level::Portable };
+        self.set_level(if on { Level::detect() } else { Level::Portable });
         self.sources.set_simd(self.simd());
     }
 
@@ -347,8 +389,8 @@ impl LatticeEngine {
     #[target_feature(enable = "avx2")]
     fn update_avx2<B: Bytes>(&self, ch: &mut LatticeChain, p: usize, rb: &mut B) {
         // The closure inherits this function's target features.
-        self.update_impl::<B>(ch, p, rb, |runs, bytes, t, ties, hi| {
-            run_kernel_avx2(runs, bytes, t, ties, hi)
+        self.update_impl::<B>(ch, p, rb, |runs, bytes, t, masks, hi| {
+            run_kernel_avx2(runs, bytes, t, masks, hi)
         });
     }
 
@@ -356,8 +398,10 @@ impl LatticeEngine {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
     fn update_avx512<B: Bytes>(&self, ch: &mut LatticeChain, p: usize, rb: &mut B) {
         // The closure inherits this function's target features.
-        self.update_impl::<B>(ch, p, rb, |runs, bytes, t, ties, hi| {
-            run_kernel_avx512(runs, bytes, t, ties, hi)
+        self.update_impl::<B>(ch, p, rb, |runs, bytes, t, masks, hi| match runs.rot {
+            // SAFETY: `rot` is only set when AVX-512 VBMI was detected at run time.
+            Some(rot) => unsafe { run_kernel_avx512_rot(runs, bytes, t, masks, hi, rot) },
+            None => run_kernel_avx512(runs, bytes, t, masks, hi),
         });
     }
 
@@ -375,17 +419,14 @@ impl LatticeEngine {
         ch: &mut LatticeChain,
         p: usize,
         rb: &mut B,
-        kernel: impl Fn(Runs<'_>, &[u8], &mut [Spin], &mut TieList<'_>, &[u8; 5]),
+        kernel: impl Fn(Runs<'_>, &[u8], &mut [Spin], &mut [u64], &[u8; 5]),
     ) {
         let (w, hw) = (self.w, self.hw);
         let LatticeChain { sub, ties } = ch;
         let [s0, s1] = sub;
         let (tgt, src) = if p == 0 { (s0, &*s1) } else { (s1, &*s0) };
-        let mut list = TieList {
-            buf: ties,
-            n: 0,
-            tag: 0,
-        };
+        let mut list = TieList { buf: ties, n: 0 };
+        let mut masks = [0u64; CALL_MASKS];
         for q in 0..2 {
             let shift = (q + p) & 1;
             let bt = self.blk(q);
@@ -418,6 +459,7 @@ impl LatticeEngine {
                         dn,
                         fix: &src[same + w - 1..same + w - 1 + len],
                         edge: &self.edge[0][..len],
+                        rot: self.rot.as_ref().map(|r| &r[0]),
                     }
                 } else {
                     Runs {
@@ -427,41 +469,29 @@ impl LatticeEngine {
                         dn,
                         fix: &src[same + 1 - w..same + 1 - w + len],
                         edge: &self.edge[1][..len],
+                        rot: self.rot.as_ref().map(|r| &r[1]),
                     }
                 };
-                list.tag = TieList::entry(same, 0);
-                kernel(runs, bytes, t, &mut list, &self.hi);
+                // The kernel writes one tie mask per 64 sites; the list takes them in site order.
+                let m = &mut masks[..len.div_ceil(64)];
+                kernel(runs, bytes, t, m, &self.hi);
+                for (j, &mk) in m.iter().enumerate() {
+                    list.push_mask(mk, same + 64 * j);
+                }
                 r0 += rows;
             }
         }
         // Rare (each site ties with probability ≤ 1/256): finish those compares in site order,
-        // once for the class; a tie's table entry is `(s + 4) / 2`, its neighbour sum recomputed
-        // from the other sublattice (unchanged by this update) with the row's periodic wrap.
-        // Without data-dependent branches (a tie's block, parity and edge are as good as random,
-        // so branches on them mispredict), and with the ties' 3 bytes each taken together: the
-        // stream is read in the same order, so the bytes are the same as one `take_carry(3)` per
-        // tie.
+        // once for the class. The kernel left a tie's neighbour sum `s` in its place; its table
+        // entry is `(s + 4) / 2`. The ties' 3 bytes each are taken together: the stream is read
+        // in the same order, so the bytes are the same as one `take_carry(3)` per tie.
         let n = list.n;
-        let (b0, b1) = (self.blk(0), self.blk(1));
-        let ud = [(b1 - w, b1), (b0, b0 + w)];
         let mut done = 0;
         while done < n {
             let m = (n - done).min(BUF_BYTES / 3);
             let bytes = rb.take_carry(3 * m);
-            for (&e, b) in ties[done..done + m].iter().zip(bytes.chunks_exact(3)) {
-                let (i, kc) = TieList::split(e);
-                let q = usize::from(i >= b1);
-                let shift = (q + p) & 1;
-                let (bu, bd) = ud[q];
-                let kb = i - [b0, b1][q];
-                // Shift 0: the row's first site's left neighbour wraps `w − 1` on; shift 1: the
-                // row's last site's right neighbour wraps `w − 1` back.
-                let e0 = usize::from(shift == 0) & usize::from(self.edge[0][kc] != 0);
-                let e1 = usize::from(shift == 1) & usize::from(self.edge[1][kc] != 0);
-                let left = src[i + shift + e0 * w - 1];
-                let right = src[i + shift - e1 * w];
-                let s = left + right + src[bu + kb] + src[bd + kb];
-                let cls = usize::from((s + 4) as u8 >> 1);
+            for (&i, b) in ties[done..done + m].iter().zip(bytes.chunks_exact(3)) {
+                let cls = usize::from((tgt[i] + 4) as u8 >> 1);
                 let u = u32::from_le_bytes([b[0], b[1], b[2], 0]);
                 tgt[i] = if u < self.lo[cls] { 1 } else { -1 };
             }
@@ -471,61 +501,36 @@ impl LatticeEngine {
     }
 }
 
-/// The sites of one colour class whose top byte tied, in site order, as the kernels append them
-/// (branch-free in the vector kernels: each entry is written, then counted only if real).
+/// The sublattice indices of one colour class's sites whose top byte tied, in site order,
+/// appended from the kernels' tie masks.
 pub(crate) struct TieList<'a> {
     /// Room for every site of a class plus one (the slot an empty mask writes and does not count).
-    buf: &'a mut [u64],
+    buf: &'a mut [usize],
     n: usize,
-    /// [`Self::entry`] of the current call's first site.
-    tag: u64,
 }
 
 impl TieList<'_> {
-    /// The entry of site `k` of a call that starts at index `o` of the sublattice vector: the
-    /// index `o + k` above bit 16, the call position `k < 2^16` below.
+    /// Appends the sites of `mask` (bit `j` ⇔ sublattice index `o + j`) in order. One tie per
+    /// mask costs no branch: the entry is written to slot `n` and counted only if the mask is not
+    /// empty (`n` < sites so far + 1 ≤ `buf.len()`). More ties in one mask (probability < 3 %
+    /// for 64 sites) take the cold path.
     #[inline(always)]
-    fn entry(o: usize, k: usize) -> u64 {
-        (((o + k) as u64) << 16) | k as u64
-    }
-
-    /// `(sublattice index, call position)` of an entry.
-    #[inline(always)]
-    fn split(e: u64) -> (usize, usize) {
-        ((e >> 16) as usize, (e & 0xffff) as usize)
-    }
-
-    /// Appends the sites of `mask` (bit `j` ⇔ call site `k0 + j`) in order.
-    #[inline(always)]
-    fn push_mask(&mut self, mask: u64, k0: usize) {
-        push_mask(self.buf, &mut self.n, self.tag, mask, k0);
+    fn push_mask(&mut self, mask: u64, o: usize) {
+        self.buf[self.n] = o + mask.trailing_zeros() as usize;
+        self.n += usize::from(mask != 0);
+        let rest = mask & mask.wrapping_sub(1);
+        if rest != 0 {
+            self.n = push_rest(self.buf, self.n, rest, o);
+        }
     }
 }
 
-/// [`TieList::push_mask`] on the list's parts held in locals (so a kernel loop keeps them in
-/// registers). One tie per mask costs no branch: the entry is written to slot `n` and counted
-/// only if the mask is not empty (`n` < sites so far + 1 ≤ `buf.len()`). More ties in one mask
-/// (probability < 3 % for 64 sites) take the cold path.
-#[inline(always)]
-fn push_mask(buf: &mut [u64], n: &mut usize, tag: u64, mask: u64, k0: usize) {
-    let first = k0 as u64 + u64::from(mask.trailing_zeros());
-    buf[*n] = tag + first * 0x1_0001;
-    *n += usize::from(mask != 0);
-    let rest = mask & mask.wrapping_sub(1);
-    if rest != 0 {
-        *n = push_rest(buf, *n, tag, rest, k0);
-    }
-}
-
-/// The rest of [`push_mask`]'s ties; returns the new count. (The count goes in and out by
-/// value: a `&mut` to it would make the kernels keep it in memory, a store and a reload on every
-/// step's dependency chain.)
+/// The rest of [`TieList::push_mask`]'s ties; returns the new count.
 #[cold]
 #[inline(never)]
-fn push_rest(buf: &mut [u64], mut n: usize, tag: u64, mut mask: u64, k0: usize) -> usize {
+fn push_rest(buf: &mut [usize], mut n: usize, mut mask: u64, o: usize) -> usize {
     while mask != 0 {
-        let k = k0 as u64 + u64::from(mask.trailing_zeros());
-        buf[n] = tag + k * 0x1_0001;
+        buf[n] = o + mask.trailing_zeros() as usize;
         n += 1;
         mask &= mask - 1;
     }
@@ -533,7 +538,9 @@ fn push_rest(buf: &mut [u64], mut n: usize, tag: u64, mut mask: u64, k0: usize) 
 }
 
 /// The neighbour runs of one kernel call: site `k`'s neighbours are `wrapped[k]` (or `fix[k]`
-/// where `edge[k]` is `−1`: the row's periodic wrap), `other[k]`, `up[k]` and `dn[k]`.
+/// where `edge[k]` is `−1`: the row's periodic wrap), `other[k]`, `up[k]` and `dn[k]`. With
+/// `rot` (AVX-512 VBMI, rows that tile 64 sites) the wrapped neighbours of a 64-site step are
+/// `other`'s step permuted by `rot` instead, row ends included.
 #[derive(Clone, Copy)]
 pub(crate) struct Runs<'a> {
     wrapped: &'a [Spin],
@@ -542,6 +549,7 @@ pub(crate) struct Runs<'a> {
     dn: &'a [Spin],
     fix: &'a [Spin],
     edge: &'a [i8],
+    rot: Option<&'a [u8; 64]>,
 }
 
 impl<'a> Runs<'a> {
@@ -555,15 +563,19 @@ impl<'a> Runs<'a> {
             dn: &self.dn[..w],
             fix: &self.fix[..w],
             edge: &self.edge[..w],
+            rot: self.rot,
         }
     }
 }
 
 /// A run of sites of a colour class: new spins from the neighbour sums and the top random bytes;
-/// appends ties (`byte == H`) to `ties`, site `k` of the run being call site `k`.
+/// writes the tie masks: bit `k % 64` of `masks[k / 64]` is set where site `k` ties
+/// (`byte == H`). Every kernel writes each of the `t.len().div_ceil(64)` words (no need to clear
+/// them first). A tied site gets its neighbour sum (even, in `−4..=4`) instead of a spin, for
+/// `update_impl` to finish its compare with.
 #[inline(always)]
-fn run_kernel(runs: Runs<'_>, bytes: &[u8], t: &mut [Spin], ties: &mut TieList<'_>, hi: &[u8; 5]) {
-    run_kernel_from(runs, bytes, t, ties, 0, hi);
+fn run_kernel(runs: Runs<'_>, bytes: &[u8], t: &mut [Spin], masks: &mut [u64], hi: &[u8; 5]) {
+    run_kernel_from(runs, bytes, t, masks, 0, hi);
 }
 
 /// [`run_kernel`] over `t[k0..]` (the vector kernels' tail).
@@ -572,13 +584,15 @@ fn run_kernel_from(
     runs: Runs<'_>,
     bytes: &[u8],
     t: &mut [Spin],
-    ties: &mut TieList<'_>,
+    masks: &mut [u64],
     k0: usize,
     hi: &[u8; 5],
 ) {
     let w = t.len();
     let r = runs.cut(w);
     let bytes = &bytes[..w];
+    // The words from `k0` on (a caller's step filled any before it).
+    masks[k0.div_ceil(64)..w.div_ceil(64)].fill(0);
     let [h0, h1, h2, h3, h4] = *hi;
     for k in k0..w {
         let a = if r.edge[k] != 0 {
@@ -602,10 +616,14 @@ fn run_kernel_from(
             h0
         };
         let b = bytes[k];
-        t[k] = if b < h { 1 } else { -1 };
-        if b == h {
-            ties.push_mask(1, k);
-        }
+        t[k] = if b == h {
+            s
+        } else if b < h {
+            1
+        } else {
+            -1
+        };
+        masks[k / 64] |= u64::from(b == h) << (k % 64);
     }
 }
 
@@ -624,20 +642,14 @@ fn table16(hi: &[u8; 5]) -> [i8; 16] {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn run_kernel_avx2(
-    runs: Runs<'_>,
-    bytes: &[u8],
-    t: &mut [Spin],
-    ties: &mut TieList<'_>,
-    hi: &[u8; 5],
-) {
+fn run_kernel_avx2(runs: Runs<'_>, bytes: &[u8], t: &mut [Spin], masks: &mut [u64], hi: &[u8; 5]) {
     use std::arch::x86_64::*;
     let w = t.len();
     let r = runs.cut(w);
     let bytes = &bytes[..w];
+    let masks = &mut masks[..w.div_ceil(64)];
     let t16 = table16(hi);
     let mut k = 0;
-    let (buf, mut n, tag) = (&mut *ties.buf, ties.n, ties.tag);
     // SAFETY: every load/store below touches `[k, k + 32)` with the loop bound guaranteeing that
     // range lies within all slices (each cut to `w` sites above).
     unsafe {
@@ -660,21 +672,20 @@ fn run_kernel_avx2(
             let eq = _mm256_cmpeq_epi8(b, h);
             _mm256_storeu_si256(
                 t.as_mut_ptr().add(k).cast(),
-                _mm256_blendv_epi8(mone, one, lt),
+                _mm256_blendv_epi8(_mm256_blendv_epi8(mone, one, lt), s, eq),
             );
-            push_mask(
-                buf,
-                &mut n,
-                tag,
-                u64::from(_mm256_movemask_epi8(eq) as u32),
-                k,
-            );
+            // The word's first half is written, its second half added.
+            let half = u64::from(_mm256_movemask_epi8(eq) as u32) << (k % 64);
+            masks[k / 64] = if k % 64 == 0 {
+                half
+            } else {
+                masks[k / 64] | half
+            };
             k += 32;
         }
     }
-    ties.n = n;
     if k < w {
-        run_kernel_sse_tail(runs, bytes, t, ties, k, hi);
+        run_kernel_sse_tail(runs, bytes, t, masks, k, hi);
     }
 }
 
@@ -688,16 +699,16 @@ fn run_kernel_avx512(
     runs: Runs<'_>,
     bytes: &[u8],
     t: &mut [Spin],
-    ties: &mut TieList<'_>,
+    masks: &mut [u64],
     hi: &[u8; 5],
 ) {
     use std::arch::x86_64::*;
     let w = t.len();
     let r = runs.cut(w);
     let bytes = &bytes[..w];
+    let masks = &mut masks[..w.div_ceil(64)];
     let t16 = table16(hi);
     let mut k = 0;
-    let (buf, mut n, tag) = (&mut *ties.buf, ties.n, ties.tag);
     // SAFETY: every load/store below touches `[k, k + 64)` (or `[k, k + 32)`) with the loop
     // bounds guaranteeing that range lies within all slices (each cut to `w` sites above).
     unsafe {
@@ -716,17 +727,67 @@ fn run_kernel_avx512(
             let h = _mm512_shuffle_epi8(tbl, _mm512_add_epi8(s, four));
             let b = _mm512_loadu_si512(bytes.as_ptr().add(k).cast());
             let lt = _mm512_cmplt_epu8_mask(b, h);
-            _mm512_storeu_si512(
-                t.as_mut_ptr().add(k).cast(),
-                _mm512_mask_blend_epi8(lt, mone, one),
-            );
-            push_mask(buf, &mut n, tag, _mm512_cmpeq_epi8_mask(b, h), k);
+            let eq = _mm512_cmpeq_epi8_mask(b, h);
+            let v = _mm512_mask_mov_epi8(_mm512_mask_blend_epi8(lt, mone, one), eq, s);
+            _mm512_storeu_si512(t.as_mut_ptr().add(k).cast(), v);
+            masks[k / 64] = eq;
             k += 64;
         }
     }
-    ties.n = n;
     if k < w {
-        run_kernel_sse_tail(runs, bytes, t, ties, k, hi);
+        run_kernel_sse_tail(runs, bytes, t, masks, k, hi);
+    }
+}
+
+/// [`run_kernel_avx512`] for rows that tile a 64-site step (`rot`, [`rot_tables`]): each step
+/// loads `other` once and permutes it into the wrapped neighbours (one `vpermb`, row ends
+/// included) instead of loading the wrapped run, its fix-up run and the edge mask. The rest
+/// (under 64 sites: the call is shorter than one step) as [`run_kernel_avx512`]'s. Bit-identical
+/// to the portable kernel on runs of the engine's layout (`wrapped` and `fix` the shifted runs
+/// of the same sublattice row, as `update_impl` cuts them).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi,avx2")]
+#[inline(never)]
+fn run_kernel_avx512_rot(
+    runs: Runs<'_>,
+    bytes: &[u8],
+    t: &mut [Spin],
+    masks: &mut [u64],
+    hi: &[u8; 5],
+    rot: &[u8; 64],
+) {
+    use std::arch::x86_64::*;
+    let w = t.len();
+    let r = runs.cut(w);
+    let bytes = &bytes[..w];
+    let masks = &mut masks[..w.div_ceil(64)];
+    let t16 = table16(hi);
+    let mut k = 0;
+    // SAFETY: every load/store below touches `[k, k + 64)` with the loop bound guaranteeing that
+    // range lies within all slices (each cut to `w` sites above).
+    unsafe {
+        let idx = _mm512_loadu_si512(rot.as_ptr().cast());
+        let tbl = _mm512_broadcast_i32x4(_mm_loadu_si128(t16.as_ptr().cast()));
+        let four = _mm512_set1_epi8(4);
+        let one = _mm512_set1_epi8(1);
+        let mone = _mm512_set1_epi8(-1);
+        while k + 64 <= w {
+            let ld = |s: &[Spin]| _mm512_loadu_si512(s.as_ptr().add(k).cast());
+            let o = ld(r.other);
+            let a = _mm512_permutexvar_epi8(idx, o);
+            let s = _mm512_add_epi8(_mm512_add_epi8(a, o), _mm512_add_epi8(ld(r.up), ld(r.dn)));
+            let h = _mm512_shuffle_epi8(tbl, _mm512_add_epi8(s, four));
+            let b = _mm512_loadu_si512(bytes.as_ptr().add(k).cast());
+            let lt = _mm512_cmplt_epu8_mask(b, h);
+            let eq = _mm512_cmpeq_epi8_mask(b, h);
+            let v = _mm512_mask_mov_epi8(_mm512_mask_blend_epi8(lt, mone, one), eq, s);
+            _mm512_storeu_si512(t.as_mut_ptr().add(k).cast(), v);
+            masks[k / 64] = eq;
+            k += 64;
+        }
+    }
+    if k < w {
+        run_kernel_sse_tail(runs, bytes, t, masks, k, hi);
     }
 }
 
@@ -739,7 +800,7 @@ fn run_kernel_sse_tail(
     runs: Runs<'_>,
     bytes: &[u8],
     t: &mut [Spin],
-    ties: &mut TieList<'_>,
+    masks: &mut [u64],
     mut k: usize,
     hi: &[u8; 5],
 ) {
@@ -748,6 +809,8 @@ fn run_kernel_sse_tail(
     let r = runs.cut(w);
     let bytes = &bytes[..w];
     let t16 = table16(hi);
+    // The words from `k` on (the caller's steps filled any before it).
+    masks[k.div_ceil(64)..w.div_ceil(64)].fill(0);
     while k + 16 <= w {
         // SAFETY: the loads and the store touch `[k, k + 16)`, within every slice (cut to `w`).
         unsafe {
@@ -765,13 +828,14 @@ fn run_kernel_sse_tail(
             let lt = _mm_cmpgt_epi8(_mm_xor_si128(h, flip), _mm_xor_si128(b, flip));
             let eq = _mm_cmpeq_epi8(b, h);
             let (one, mone) = (_mm_set1_epi8(1), _mm_set1_epi8(-1));
-            _mm_storeu_si128(t.as_mut_ptr().add(k).cast(), _mm_blendv_epi8(mone, one, lt));
-            ties.push_mask(u64::from(_mm_movemask_epi8(eq) as u32 & 0xffff), k);
+            let v = _mm_blendv_epi8(_mm_blendv_epi8(mone, one, lt), s, eq);
+            _mm_storeu_si128(t.as_mut_ptr().add(k).cast(), v);
+            masks[k / 64] |= u64::from(_mm_movemask_epi8(eq) as u32 & 0xffff) << (k % 64);
         }
         k += 16;
     }
     if k < w {
-        run_kernel_from(runs, bytes, t, ties, k, hi);
+        run_kernel_from(runs, bytes, t, masks, k, hi);
     }
 }
 
@@ -780,7 +844,7 @@ mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};
 
-    /// Every kernel level gives the portable kernel's spins and tie list, bit for bit: runs of
+    /// Every kernel level gives the portable kernel's spins and tie masks, bit for bit: runs of
     /// lengths that exercise the 64-, 32- and 16-site steps and the scalar tail, edge sites in
     /// several places, and bytes drawn so that ties (and several per mask) are common.
     #[test]
@@ -810,13 +874,6 @@ mod tests {
                     })
                     .collect();
                 let go = |level: Level| {
-                    let mut t = vec![0i8; len];
-                    let mut buf = vec![0u64; len + 1];
-                    let mut ties = TieList {
-                        buf: &mut buf,
-                        n: 0,
-                        tag: TieList::entry(5 * w, 0),
-                    };
                     let runs = Runs {
                         wrapped: &runs[0],
                         other: &runs[1],
@@ -824,26 +881,16 @@ mod tests {
                         dn: &runs[3],
                         fix: &runs[4],
                         edge: &edge,
+                        rot: None,
                     };
-                    match level {
-                        #[cfg(target_arch = "x86_64")]
-                        // SAFETY: only called for levels `Level::detect` reports.
-                        Level::Avx512 => unsafe {
-                            run_kernel_avx512(runs, &bytes, &mut t, &mut ties, &hi)
-                        },
-                        #[cfg(target_arch = "x86_64")]
-                        // SAFETY: as above.
-                        Level::Avx2 => unsafe {
-                            run_kernel_avx2(runs, &bytes, &mut t, &mut ties, &hi)
-                        },
-                        _ => run_kernel(runs, &bytes, &mut t, &mut ties, &hi),
-                    }
-                    let n = ties.n;
-                    (t, buf[..n].to_vec())
+                    kernel_at(level, runs, &bytes, &hi)
                 };
                 let want = go(Level::Portable);
-                total_ties += want.1.len();
-                assert!(want.1.windows(2).all(|p| p[0] < p[1]), "ties in site order");
+                total_ties += want
+                    .1
+                    .iter()
+                    .map(|m| m.count_ones() as usize)
+                    .sum::<usize>();
                 for level in [Level::Avx2, Level::Avx512] {
                     if level <= Level::detect() {
                         assert_eq!(go(level), want, "{level:?}, {len} sites, w = {w}");
@@ -866,5 +913,105 @@ mod tests {
                 levels_run.iter().collect::<std::collections::BTreeSet<_>>()
             );
         }
+    }
+
+    /// Spins and tie masks of one kernel call at `level` (the row-rotation kernel when `runs`
+    /// has a permutation).
+    fn kernel_at(level: Level, runs: Runs<'_>, bytes: &[u8], hi: &[u8; 5]) -> (Vec<i8>, Vec<u64>) {
+        let len = runs.other.len();
+        let mut t = vec![0i8; len];
+        // Not cleared: every kernel must write each word.
+        let mut masks = vec![0xa5a5_a5a5_a5a5_a5a5u64; len.div_ceil(64)];
+        match (level, runs.rot) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: only called with a permutation when AVX-512 VBMI was detected.
+            (Level::Avx512, Some(rot)) => unsafe {
+                run_kernel_avx512_rot(runs, bytes, &mut t, &mut masks, hi, rot)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: only called for levels `Level::detect` reports.
+            (Level::Avx512, None) => unsafe {
+                run_kernel_avx512(runs, bytes, &mut t, &mut masks, hi)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            (Level::Avx2, _) => unsafe { run_kernel_avx2(runs, bytes, &mut t, &mut masks, hi) },
+            _ => run_kernel(runs, bytes, &mut t, &mut masks, hi),
+        }
+        (t, masks)
+    }
+
+    /// The row-rotation kernel gives the portable kernel's spins and tie masks on runs laid out
+    /// as the engine cuts them (the wrapped and fix-up runs the shifted runs of one sublattice
+    /// row): every row width that tiles 64 sites, both shifts, calls of one row to 1,024 sites
+    /// (whole steps and a shorter tail), ties common.
+    #[test]
+    fn lattice_row_rotation_and_portable_agree() {
+        if rot_tables(16).is_none() || !(Level::detect() == Level::Avx512 && vbmi_available()) {
+            eprintln!(
+                "SKIPPED: no AVX-512 VBMI — lattice_row_rotation_and_portable_agree compared nothing"
+            );
+            return;
+        }
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(23);
+        let hi = [3u8, 60, 128, 200, 251];
+        let spin = |r: &mut rand_chacha::ChaCha8Rng| if r.random::<bool>() { 1i8 } else { -1 };
+        let mut calls = 0;
+        for w in [2, 4, 8, 16, 32, 64] {
+            for rows in [1, 3, 5, 16, 64 / w + 1, 1024 / w] {
+                let len = rows * w;
+                // One sublattice with a row of padding either side, as the engine's vectors.
+                let src: Vec<Spin> = (0..len + 2 * w).map(|_| spin(&mut r)).collect();
+                let (up, dn): (Vec<Spin>, Vec<Spin>) =
+                    (0..len).map(|_| (spin(&mut r), spin(&mut r))).unzip();
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        if r.random::<bool>() {
+                            hi[r.random_range(0..5)]
+                        } else {
+                            r.random()
+                        }
+                    })
+                    .collect();
+                let tables = rot_tables(w).expect("w divides 64");
+                for shift in 0..2 {
+                    // As `update_impl` cuts them, the call starting at `same = w`.
+                    let same = w;
+                    let (left, right) = (
+                        &src[same + shift - 1..same + shift - 1 + len],
+                        &src[same + shift..same + shift + len],
+                    );
+                    let edge: Vec<i8> = (0..len)
+                        .map(|k| if k % w == [0, w - 1][shift] { -1 } else { 0 })
+                        .collect();
+                    let (wrapped, other, fix) = if shift == 0 {
+                        (left, right, &src[same + w - 1..same + w - 1 + len])
+                    } else {
+                        (right, left, &src[same + 1 - w..same + 1 - w + len])
+                    };
+                    let runs = Runs {
+                        wrapped,
+                        other,
+                        up: &up,
+                        dn: &dn,
+                        fix,
+                        edge: &edge,
+                        rot: None,
+                    };
+                    let want = kernel_at(Level::Portable, runs, &bytes, &hi);
+                    let rot = Runs {
+                        rot: Some(&tables[shift]),
+                        ..runs
+                    };
+                    assert_eq!(
+                        kernel_at(Level::Avx512, rot, &bytes, &hi),
+                        want,
+                        "w = {w}, {rows} rows, shift {shift}"
+                    );
+                    calls += 1;
+                }
+            }
+        }
+        eprintln!("RAN: lattice_row_rotation_and_portable_agree compared {calls} calls");
     }
 }
