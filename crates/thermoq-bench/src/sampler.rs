@@ -400,7 +400,8 @@ pub fn binding_bound(
             .find(|b| b["case"] == case)
             .and_then(|b| b[key].as_f64())
     };
-    let case = row["case"].as_str()?;
+    // A ceiling row is bound as the case it is the ceiling of.
+    let case = row["ceiling_of"].as_str().or(row["case"].as_str())?;
     let xoshiro = row["generator"] == "xoshiro128+";
     let rng = |bytes_per_update: f64| -> Option<(f64, String)> {
         if xoshiro && case.starts_with("ising-") {
@@ -461,11 +462,18 @@ pub fn binding_bound(
 }
 
 /// Adds `bound_updates_per_s`, `bound` (what binds) and `bound_fraction` (`updates_per_s` ÷ the
-/// bound) to every case row of `rows` whose bound the run measured ([`binding_bound`]).
+/// bound) to every case row of `rows` whose bound the run measured ([`binding_bound`]), and
+/// `ceiling_fraction` (÷ the `ceiling-<case>` row's rate, [`ceilings`]) to the engine rows of a
+/// case and generator that have one.
 pub fn add_bound_fractions(rows: &mut [serde_json::Value]) {
     let bounds: Vec<serde_json::Value> = rows
         .iter()
         .filter(|r| r["case"].as_str().is_some_and(|c| c.starts_with("bound-")))
+        .cloned()
+        .collect();
+    let ceilings: Vec<serde_json::Value> = rows
+        .iter()
+        .filter(|r| r.get("ceiling_of").is_some())
         .cloned()
         .collect();
     for r in rows.iter_mut() {
@@ -476,6 +484,14 @@ pub fn add_bound_fractions(rows: &mut [serde_json::Value]) {
             r["bound_updates_per_s"] = b.into();
             r["bound"] = what.into();
             r["bound_fraction"] = (u / b).into();
+        }
+        if r.get("ceiling_of").is_none()
+            && let Some(c) = ceilings
+                .iter()
+                .find(|c| c["ceiling_of"] == r["case"] && c["generator"] == r["generator"])
+            && let Some(cu) = c["updates_per_s"].as_f64()
+        {
+            r["ceiling_fraction"] = (u / cu).into();
         }
     }
 }
@@ -622,9 +638,65 @@ pub fn run(plan: &Plan<'_>) -> Result<Vec<serde_json::Value>, BenchError> {
     }
     if plan.bounds {
         rows.extend(bounds(plan.quick, at.reps, at.threads)?);
+        let timed: Vec<&Case> = all
+            .iter()
+            .filter(|c| plan.only.is_empty() || plan.only.iter().any(|a| a == c.name))
+            .collect();
+        rows.extend(ceilings(&timed, at)?);
         add_bound_fractions(&mut rows);
     }
     Ok(rows)
+}
+
+/// The speed-of-light loops of the lattice and DTM cases among `cases`
+/// (`thermoq_samplers::fast::probe_lattice_loop` / `probe_dtm_loop`: the least work per update
+/// of the engine's algorithm, none of its bookkeeping), each a row `ceiling-<case>` with
+/// `ceiling_of` and the generator it draws from. None where the CPU lacks the engines' widest
+/// kernels.
+pub fn ceilings(cases: &[&Case], at: Setting<'_>) -> Result<Vec<serde_json::Value>, BenchError> {
+    use thermoq_samplers::fast::{probe_dtm_loop, probe_lattice_loop};
+    let mut out = Vec::new();
+    for case in cases {
+        let model = case.model.ising();
+        let (lx, ly) = match case.name {
+            "ising-32" => (32, 32),
+            "ising-128" => (128, 128),
+            _ => (0, 0),
+        };
+        let (generator, mut work): (&str, Box<dyn FnMut() -> Option<u64>>) = if lx > 0 {
+            (
+                "chacha8",
+                Box::new(move || probe_lattice_loop(lx, ly, CHAINS, case.sweeps)),
+            )
+        } else if case.name == "dtm-60_12"
+            && let Some(coloring) = &case.coloring
+        {
+            (
+                "xoshiro128+",
+                Box::new(move || probe_dtm_loop(model, coloring, CHAINS / 16, case.sweeps)),
+            )
+        } else {
+            continue;
+        };
+        let Some(updates) = work() else {
+            continue;
+        };
+        let (sec, all) = time_median(at.reps, || -> Result<(), BenchError> {
+            std::hint::black_box(work());
+            Ok(())
+        })?;
+        out.push(json!({
+            "case": format!("ceiling-{}", case.name),
+            "ceiling_of": case.name,
+            "engine": "ceiling",
+            "generator": generator,
+            "updates_per_s": updates as f64 / sec,
+            "seconds": sec,
+            "seconds_all": all,
+            "threads": at.threads,
+        }));
+    }
+    Ok(out)
 }
 
 /// The human-readable summary of the case rows: updates/s, seconds, fraction of the bound, and
@@ -632,20 +704,21 @@ pub fn run(plan: &Plan<'_>) -> Result<Vec<serde_json::Value>, BenchError> {
 pub fn summary(rows: &[serde_json::Value]) -> String {
     use std::fmt::Write as _;
     let mut out = format!(
-        "{:<14} {:<10} {:<12} {:>14} {:>9} {:>9} {:>9}\n",
-        "case", "engine", "generator", "updates/s", "seconds", "of bound", "of plain"
+        "{:<18} {:<10} {:<12} {:>14} {:>9} {:>9} {:>10} {:>9}\n",
+        "case", "engine", "generator", "updates/s", "seconds", "of bound", "of ceiling", "of plain"
     );
     let opt = |v: &serde_json::Value| v.as_f64().map_or("-".into(), |f| format!("{f:.2}"));
     for r in rows.iter().filter(|r| r.get("updates_per_s").is_some()) {
         let _ = writeln!(
             out,
-            "{:<14} {:<10} {:<12} {:>14.3e} {:>9.3} {:>9} {:>9}",
+            "{:<18} {:<10} {:<12} {:>14.3e} {:>9.3} {:>9} {:>10} {:>9}",
             r["case"].as_str().unwrap_or("?"),
             r["engine"].as_str().unwrap_or("?"),
             r["generator"].as_str().unwrap_or("-"),
             r["updates_per_s"].as_f64().unwrap_or(0.0),
             r["seconds"].as_f64().unwrap_or(0.0),
             opt(&r["bound_fraction"]),
+            opt(&r["ceiling_fraction"]),
             opt(&r["ratio_to_plain"]),
         );
     }

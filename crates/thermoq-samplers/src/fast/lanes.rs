@@ -51,9 +51,9 @@ pub(crate) const W: usize = 16;
 #[cfg(target_arch = "x86_64")]
 const V: usize = W / 8;
 /// Nodes per random-number chunk (`CHUNK·W` words of scratch).
-const CHUNK: usize = 256;
+pub(super) const CHUNK: usize = 256;
 /// Nodes whose neighbour sums the AVX-512 kernel interleaves (independent dependency chains).
-const NODE_GROUP: usize = 4;
+pub(super) const NODE_GROUP: usize = 4;
 /// Bytes per comparison word.
 const WORD: usize = 3;
 
@@ -161,7 +161,10 @@ fn xo_words_avx512(st: &mut XoBlock, len: usize, mask: u32, words: &mut [u32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn xo_step_avx512(v: &mut [std::arch::x86_64::__m512i; 4], m: u16) -> std::arch::x86_64::__m512i {
+pub(super) fn xo_step_avx512(
+    v: &mut [std::arch::x86_64::__m512i; 4],
+    m: u16,
+) -> std::arch::x86_64::__m512i {
     use std::arch::x86_64::*;
     let [s0, s1, s2, s3] = *v;
     let out = _mm512_add_epi32(s0, s3);
@@ -275,12 +278,51 @@ pub fn probe_xoshiro_words(blocks: usize, words_per_lane: usize) -> u64 {
 
 /// One colour class: its nodes, their biases and CSR neighbour lists.
 #[derive(Clone)]
-struct Class {
-    nodes: Vec<u32>,
-    h: Vec<f32>,
-    off: Vec<u32>,
-    nbr: Vec<u32>,
-    j: Vec<f32>,
+pub(super) struct Class {
+    pub(super) nodes: Vec<u32>,
+    pub(super) h: Vec<f32>,
+    pub(super) off: Vec<u32>,
+    pub(super) nbr: Vec<u32>,
+    pub(super) j: Vec<f32>,
+}
+
+impl Class {
+    /// The classes of `coloring` on `model`, each in ascending node order (the class's nodes are
+    /// conditionally independent, so any order is the same block update): neighbours of
+    /// consecutive nodes are close in memory on grid-like graphs whose classes list nodes in a
+    /// scattered order.
+    pub(super) fn all(model: &IsingModel, coloring: &Coloring) -> Vec<Self> {
+        let g = model.graph();
+        coloring
+            .classes()
+            .iter()
+            .map(|sites| {
+                let mut sites = sites.clone();
+                sites.sort_unstable();
+                let mut off = vec![0u32];
+                let mut nbr = Vec::new();
+                let mut j = Vec::new();
+                for &i in &sites {
+                    let i = i as usize;
+                    for (&k, &e) in g.neighbors(i).iter().zip(g.neighbor_edges(i)) {
+                        nbr.push(k);
+                        j.push(model.coupling(e as usize) as f32);
+                    }
+                    off.push(nbr.len() as u32);
+                }
+                Class {
+                    h: sites
+                        .iter()
+                        .map(|&i| model.bias(i as usize) as f32)
+                        .collect(),
+                    nodes: sites,
+                    off,
+                    nbr,
+                    j,
+                }
+            })
+            .collect()
+    }
 }
 
 /// Readable slack after every byte slice handed to the word transposition (its 16-byte loads
@@ -386,38 +428,7 @@ impl Scratch {
 impl LanesEngine {
     pub(crate) fn new(model: &IsingModel, coloring: &Coloring, n_chains: usize) -> Self {
         let g = model.graph();
-        let classes: Vec<Class> = coloring
-            .classes()
-            .iter()
-            .map(|sites| {
-                // Ascending node order (the class's nodes are conditionally independent, so any
-                // order is the same block update): neighbours of consecutive nodes are close in
-                // memory on grid-like graphs whose classes list nodes in a scattered order.
-                let mut sites = sites.clone();
-                sites.sort_unstable();
-                let mut off = vec![0u32];
-                let mut nbr = Vec::new();
-                let mut j = Vec::new();
-                for &i in &sites {
-                    let i = i as usize;
-                    for (&k, &e) in g.neighbors(i).iter().zip(g.neighbor_edges(i)) {
-                        nbr.push(k);
-                        j.push(model.coupling(e as usize) as f32);
-                    }
-                    off.push(nbr.len() as u32);
-                }
-                Class {
-                    nodes: sites.clone(),
-                    h: sites
-                        .iter()
-                        .map(|&i| model.bias(i as usize) as f32)
-                        .collect(),
-                    off,
-                    nbr,
-                    j,
-                }
-            })
-            .collect();
+        let classes = Class::all(model, coloring);
         let blocks = n_chains.div_ceil(W);
         Self {
             n: g.n(),
@@ -1982,7 +1993,7 @@ fn down_masks(x: &[Row], down: &mut Vec<u16>) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 #[inline]
-fn up24_mask_avx512(
+pub(super) fn up24_mask_avx512(
     a: std::arch::x86_64::__m512,
     u: std::arch::x86_64::__m512,
 ) -> std::arch::x86_64::__mmask16 {

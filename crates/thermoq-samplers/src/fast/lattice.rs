@@ -19,11 +19,14 @@
 //! [`CALL_SITES`] sites per call (a whole parity block of `ising-32`, 16 rows of `ising-128`); the site
 //! at a row's periodic edge, whose left (or right) run entry is the neighbouring row's, takes
 //! that neighbour from the same run shifted by `w − 1` sites instead (a byte blend with a fixed
-//! edge mask; the sublattice vectors carry a row of padding at each end for it). The kernel is
-//! branch-free over `i8` slices, compiled three times (portable, AVX2 and AVX-512BW, chosen at
-//! run time; identical bits), and appends tied sites to a list without a branch (one per mask;
-//! more take a cold path), so the rare tie draws cost almost nothing when there are none. Ties
-//! are finished once per colour class, in site order, after all its calls.
+//! edge mask; the sublattice vectors carry a row of padding at each end for it). Where the rows
+//! tile a 64-site vector (`w` dividing 64, as on `ising-32` and `ising-128`) and the CPU has
+//! AVX-512 VBMI, a step instead permutes the same-row run into the wrapped one in registers (one
+//! `vpermb`, row ends included). The kernel is branch-free over `i8` slices, compiled three times
+//! (portable, AVX2 and AVX-512BW, chosen at run time; identical bits); it writes one tie mask
+//! per 64 sites and leaves a tied site's neighbour sum in its place. After each call the tied
+//! sites go to a list without a branch per mask (more than one tie in a mask takes a cold path);
+//! they are finished once per colour class, in site order, after all its calls.
 //!
 //! **Comparison bytes.** From the chain's ChaCha8 stream (the default), or — opt-in,
 //! [`Generator::Xoshiro128Plus`] — from the chain's [`XoBytes`]: eight `xoshiro128+` states
@@ -153,7 +156,7 @@ pub(crate) enum Level {
 }
 
 /// Whether this CPU has AVX-512 VBMI (the byte permutation of the row-rotation kernel).
-fn vbmi_available() -> bool {
+pub(super) fn vbmi_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     return std::arch::is_x86_feature_detected!("avx512vbmi");
     #[cfg(not(target_arch = "x86_64"))]
@@ -165,7 +168,7 @@ fn vbmi_available() -> bool {
 /// column of the run) to the wrapped neighbours: shift 0, the left neighbour (lane `j − 1`, the
 /// row's last lane at its first); shift 1, the right neighbour (lane `j + 1`, the row's first
 /// lane at its last). `None` for other widths.
-fn rot_tables(w: usize) -> Option<[[u8; 64]; 2]> {
+pub(super) fn rot_tables(w: usize) -> Option<[[u8; 64]; 2]> {
     if w == 0 || !64usize.is_multiple_of(w) {
         return None;
     }
@@ -628,7 +631,7 @@ fn run_kernel_from(
 }
 
 /// The threshold bytes indexed by `s + 4 ∈ {0, 2, 4, 6, 8}` (one 128-bit `pshufb` table).
-fn table16(hi: &[u8; 5]) -> [i8; 16] {
+pub(super) fn table16(hi: &[u8; 5]) -> [i8; 16] {
     let hb = hi.map(|v| v as i8);
     [
         hb[0], 0, hb[1], 0, hb[2], 0, hb[3], 0, hb[4], 0, 0, 0, 0, 0, 0, 0,

@@ -36,6 +36,7 @@
 //! s.sweep(&mut batch, 10).unwrap();
 //! ```
 
+mod ceiling;
 mod chacha;
 pub mod conditioned;
 mod dense;
@@ -48,6 +49,7 @@ use crate::observe::Observer;
 use crate::run::{BatchChains, CheckedRun, per_chain, slots};
 use crate::schedule::ScheduleRng;
 use crate::{ColourSchedule, KernelKind, SamplerError, Segment};
+pub use ceiling::{probe_dtm_loop, probe_lattice_loop};
 pub use chacha::fill as fill_chacha8;
 /// Chains per GEMM of the dense engine: a group is cut into blocks of this many chains, one
 /// sequential GEMM each (the bench's blocked GEMM bound times the same split).

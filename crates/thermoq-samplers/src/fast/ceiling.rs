@@ -1,0 +1,304 @@
+//! Speed-of-light loops for `bench sampler`: the least work per update the lattice and lanes
+//! engines' algorithms need on this CPU, with none of the engines' bookkeeping.
+//!
+//! A case's binding bound (`thermoq_bench::sampler::binding_bound`) counts one resource: random
+//! bytes for the lattice, FMA-pipe operations for the DTM layer. The update itself also costs
+//! vector work on the same core, so a bound fraction near 1 is out of reach for any code. These
+//! loops measure how close the simplest loop gets, in the same run as the engines:
+//!
+//! * [`probe_lattice_loop`] — the lattice engine's 64-site step on an `lx × ly` checkerboard,
+//!   comparison bytes from each chain's ChaCha8 stream through [`fill_chacha8`](super::chacha::fill)
+//!   in 4 KiB refills (as the engine draws them), the row wrap by one byte permutation. Left out:
+//!   ties (a tied top byte counts as "down": the law is the 8-bit threshold's, not the engine's
+//!   32-bit one), kernel calls, halo rows, the class loop's set-up.
+//! * [`probe_dtm_loop`] — the lanes engine's update on a model's colour classes, two blocks of 16
+//!   chains per task with one index and coupling load for both (the engine's block pairs), the
+//!   engine's own `xoshiro128+` step and comparison; the field as `S_i − 2·Σ_{x_j = −1} J_ij`
+//!   (one masked add per neighbour instead of the engine's two; other rounding, so other
+//!   samples), and the state kept as down masks only (the engine also stores each lane's `f32`
+//!   spin row for its observers).
+//!
+//! Both return `None` where the engines' widest kernels do not run (no AVX-512, or for the
+//! lattice no AVX-512 VBMI or rows that do not tile 64 sites).
+
+#[cfg(target_arch = "x86_64")]
+use super::lanes::{CHUNK, Class, NODE_GROUP, W, c2_of, up24_mask_avx512, xo_step_avx512};
+#[cfg(target_arch = "x86_64")]
+use super::lattice::{rot_tables, table16, vbmi_available};
+use rayon::prelude::*;
+use thermoq_core::Coloring;
+use thermoq_models::{EnergyModel, IsingModel};
+
+/// Runs `sweeps` checkerboard sweeps of the lattice ceiling loop on `chains` chains of an
+/// `lx × ly` lattice (`lx / 2` dividing 64, `lx`, `ly` even), one rayon task per chain; returns
+/// the number of updates (`sweeps · lx · ly · chains`), or `None` without AVX-512 BW and VBMI or
+/// for another shape.
+pub fn probe_lattice_loop(lx: usize, ly: usize, chains: usize, sweeps: usize) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let w = lx / 2;
+        let rot = rot_tables(w)?;
+        let shape = lx.is_multiple_of(2) && ly.is_multiple_of(2) && ly >= 4;
+        if !(shape && is_x86_feature_detected!("avx512bw") && vbmi_available()) {
+            return None;
+        }
+        // Thresholds of J = 0.4, β = 1, h = 0 (the bench's lattices) by neighbour sum.
+        let hi = [10u8, 43, 128, 213, 246];
+        let sink: u64 = (0..chains)
+            .into_par_iter()
+            .map(|c| {
+                // SAFETY: AVX-512 BW and VBMI were detected above.
+                unsafe { lattice_chain(w, ly, sweeps, c as u64, &rot, &hi) }
+            })
+            .sum();
+        std::hint::black_box(sink);
+        Some((sweeps * lx * ly * chains) as u64)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (lx, ly, chains, sweeps);
+        None
+    }
+}
+
+/// One chain of [`probe_lattice_loop`]: two sublattices of `ly` rows of `w` sites with a
+/// 64-byte pad either side, each row's neighbours the other sublattice's same row, its rotation
+/// and the rows `w` before and after. Returns the tie count (so the work is kept).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi,avx2")]
+fn lattice_chain(
+    w: usize,
+    ly: usize,
+    sweeps: usize,
+    chain: u64,
+    rot: &[[u8; 64]; 2],
+    hi: &[u8; 5],
+) -> u64 {
+    use std::arch::x86_64::*;
+    const PAD: usize = 64;
+    const REFILL: usize = 4096;
+    let sites = w * ly;
+    let mut sub = [vec![1i8; sites + 2 * PAD], vec![-1i8; sites + 2 * PAD]];
+    let mut rng = thermoq_core::rng::chain_rng(1, chain);
+    let mut buf = vec![0u8; REFILL];
+    let mut pos = REFILL;
+    let t16 = table16(hi);
+    let mut ties = 0u64;
+    let mut masks = [0u64; 64];
+    // SAFETY: the loads read `[PAD + k − w, PAD + k + 64 + w)` of a sublattice of
+    // `sites + 2·PAD` bytes with `k + 64 ≤ sites` and `w ≤ 64 = PAD`; the store writes
+    // `[PAD + k, PAD + k + 64)`; the bytes `[pos, pos + 64)` of a 4 KiB buffer refilled when
+    // fewer than 64 remain (4096 is a multiple of 64).
+    unsafe {
+        let tbl = _mm512_broadcast_i32x4(_mm_loadu_si128(t16.as_ptr().cast()));
+        let four = _mm512_set1_epi8(4);
+        let (one, mone) = (_mm512_set1_epi8(1), _mm512_set1_epi8(-1));
+        for _ in 0..sweeps {
+            for (p, rot) in rot.iter().enumerate() {
+                let idx = _mm512_loadu_si512(rot.as_ptr().cast());
+                let [a, b] = &mut sub;
+                let (tgt, src) = if p == 0 { (a, &*b) } else { (b, &*a) };
+                let s = src.as_ptr().add(PAD);
+                let t = tgt.as_mut_ptr().add(PAD);
+                // A refill's bytes serve 64 steps; a class is whole steps.
+                let mut k = 0;
+                while k + 64 <= sites {
+                    if pos == REFILL {
+                        super::chacha::fill(&mut rng, &mut buf);
+                        pos = 0;
+                    }
+                    let steps = ((REFILL - pos) / 64).min((sites - k) / 64);
+                    for _ in 0..steps {
+                        let o = _mm512_loadu_si512(s.add(k).cast());
+                        let up = _mm512_loadu_si512(s.add(k).sub(w).cast());
+                        let dn = _mm512_loadu_si512(s.add(k + w).cast());
+                        let sum = _mm512_add_epi8(
+                            _mm512_add_epi8(_mm512_permutexvar_epi8(idx, o), o),
+                            _mm512_add_epi8(up, dn),
+                        );
+                        let h = _mm512_shuffle_epi8(tbl, _mm512_add_epi8(sum, four));
+                        let by = _mm512_loadu_si512(buf.as_ptr().add(pos).cast());
+                        let lt = _mm512_cmplt_epu8_mask(by, h);
+                        _mm512_storeu_si512(t.add(k).cast(), _mm512_mask_blend_epi8(lt, mone, one));
+                        // The tie masks, as the engine keeps them (one word per step).
+                        *masks.get_unchecked_mut((k / 64) % 64) = _mm512_cmpeq_epi8_mask(by, h);
+                        pos += 64;
+                        k += 64;
+                    }
+                }
+                let used = &masks[..(sites / 64).min(64)];
+                ties += used.iter().map(|m| u64::from(m.count_ones())).sum::<u64>();
+            }
+        }
+    }
+    ties
+}
+
+/// Runs `sweeps` sweeps of the DTM ceiling loop over `coloring`'s classes (in order) on
+/// `blocks` blocks of 16 chains (rounded up to pairs), one rayon task per pair of blocks;
+/// returns the number of updates (`sweeps · n · 16 · blocks`), or `None` without AVX-512.
+pub fn probe_dtm_loop(
+    model: &IsingModel,
+    coloring: &Coloring,
+    blocks: usize,
+    sweeps: usize,
+) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma")) {
+            return None;
+        }
+        let classes: Vec<Ceiling> = Class::all(model, coloring)
+            .into_iter()
+            .map(Ceiling::of)
+            .collect();
+        let n = model.n_spins();
+        let c2 = c2_of(model.beta());
+        let pairs = blocks.div_ceil(2);
+        let sink: u64 = (0..pairs)
+            .into_par_iter()
+            .map(|q| {
+                // SAFETY: AVX-512F and FMA were detected above.
+                unsafe { dtm_pair(&classes, n, c2, sweeps, q) }
+            })
+            .sum();
+        std::hint::black_box(sink);
+        Some((sweeps * n * W * 2 * pairs) as u64)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (model, coloring, blocks, sweeps);
+        None
+    }
+}
+
+/// A class with the field's all-up value `S_i = h_i + Σ_j J_ij` and `−2·J_ij` per edge.
+#[cfg(target_arch = "x86_64")]
+struct Ceiling {
+    cl: Class,
+    all_up: Vec<f32>,
+    m2j: Vec<f32>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Ceiling {
+    fn of(cl: Class) -> Self {
+        let all_up = (0..cl.nodes.len())
+            .map(|s| {
+                let (a, b) = (cl.off[s] as usize, cl.off[s + 1] as usize);
+                cl.h[s] + cl.j[a..b].iter().sum::<f32>()
+            })
+            .collect();
+        let m2j = cl.j.iter().map(|j| -2.0 * j).collect();
+        Self { cl, all_up, m2j }
+    }
+}
+
+/// One pair of blocks of [`probe_dtm_loop`]; returns a checksum of the down masks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn dtm_pair(classes: &[Ceiling], n: usize, c2: f32, sweeps: usize, q: usize) -> u64 {
+    use std::arch::x86_64::*;
+    let mut down = [vec![0u16; n], vec![0u16; n]];
+    for (b, d) in down.iter_mut().enumerate() {
+        for (i, x) in d.iter_mut().enumerate() {
+            *x = (i as u16).wrapping_mul(40_503) ^ (q * 2 + b) as u16;
+        }
+    }
+    let mut fields = [[[0f32; W]; CHUNK], [[0f32; W]; CHUNK]];
+    // SAFETY: node and neighbour indices come from the model's graph (`< n`, the masks'
+    // length); `s − base < CHUNK` indexes the field rows; every read is inside its slice.
+    unsafe {
+        let mut st: [[__m512i; 4]; 2] = std::array::from_fn(|b| {
+            std::array::from_fn(|k| {
+                _mm512_add_epi32(
+                    _mm512_set1_epi32((q * 8 + b * 4 + k + 1) as i32),
+                    _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                )
+            })
+        });
+        let c2 = _mm512_set1_ps(c2);
+        for _ in 0..sweeps {
+            for c in classes {
+                let cl = &c.cl;
+                let len = cl.nodes.len();
+                let mut base = 0;
+                while base < len {
+                    let end = (base + CHUNK).min(len);
+                    // Phase 1: both blocks' fields, one index and coupling per neighbour, the
+                    // sums of `NODE_GROUP` nodes interleaved (as the engine's).
+                    let mut s = base;
+                    while s < end {
+                        let g = NODE_GROUP.min(end - s);
+                        let a: [usize; NODE_GROUP] = std::array::from_fn(|i| {
+                            *cl.off.get_unchecked(s + i.min(g - 1)) as usize
+                        });
+                        let b: [usize; NODE_GROUP] = std::array::from_fn(|i| {
+                            *cl.off.get_unchecked(s + i.min(g - 1) + 1) as usize
+                        });
+                        let common = (0..g).map(|i| b[i] - a[i]).min().unwrap_or(0);
+                        let mut acc: [[__m512; 2]; NODE_GROUP] = std::array::from_fn(|i| {
+                            [_mm512_set1_ps(*c.all_up.get_unchecked(s + i.min(g - 1))); 2]
+                        });
+                        let add = |acc: &mut [__m512; 2], e: usize| {
+                            let k = *cl.nbr.get_unchecked(e) as usize;
+                            let j = _mm512_set1_ps(*c.m2j.get_unchecked(e));
+                            for (bl, a) in acc.iter_mut().enumerate() {
+                                *a = _mm512_mask_add_ps(*a, *down[bl].get_unchecked(k), *a, j);
+                            }
+                        };
+                        for d in 0..common {
+                            for (i, acc) in acc.iter_mut().enumerate().take(g) {
+                                add(acc, a[i] + d);
+                            }
+                        }
+                        for (i, acc) in acc.iter_mut().enumerate().take(g) {
+                            for e in a[i] + common..b[i] {
+                                add(acc, e);
+                            }
+                            for (bl, a) in acc.iter().enumerate() {
+                                _mm512_storeu_ps(fields[bl][s + i - base].as_mut_ptr(), *a);
+                            }
+                        }
+                        s += g;
+                    }
+                    // Phase 2: per block, the lanes' words, exponential and comparison.
+                    for bl in 0..2 {
+                        for s in base..end {
+                            let acc = _mm512_loadu_ps(fields[bl][s - base].as_ptr());
+                            let u = _mm512_cvtepi32_ps(xo_step_avx512(&mut st[bl], u16::MAX));
+                            let is_up = up24_mask_avx512(_mm512_mul_ps(c2, acc), u);
+                            *down[bl].get_unchecked_mut(*cl.nodes.get_unchecked(s) as usize) =
+                                !is_up;
+                        }
+                    }
+                    base = end;
+                }
+            }
+        }
+    }
+    down.iter()
+        .flat_map(|d| d.iter())
+        .fold(0u64, |a, &x| a.wrapping_add(u64::from(x)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probes run where the engines' wide kernels do and report the updates they did.
+    #[test]
+    fn ceiling_probes_count_their_updates() {
+        match probe_lattice_loop(128, 16, 3, 2) {
+            Some(u) => assert_eq!(u, 2 * 128 * 16 * 3),
+            None => eprintln!("SKIPPED: no AVX-512 VBMI — the lattice ceiling loop did not run"),
+        }
+        assert_eq!(probe_lattice_loop(100, 16, 1, 1), None, "rows of 50 sites");
+        let model = thermoq_models::builders::lattice_2d(8, 8, 0.4, 0.1, 1.0).unwrap();
+        let coloring = Coloring::greedy(model.graph());
+        match probe_dtm_loop(&model, &coloring, 3, 2) {
+            Some(u) => assert_eq!(u, 2 * 64 * 16 * 4),
+            None => eprintln!("SKIPPED: no AVX-512 — the DTM ceiling loop did not run"),
+        }
+    }
+}
