@@ -195,10 +195,12 @@ impl Level {
     }
 }
 
-/// A chain in sublattice layout, plus a tie scratch buffer.
+/// A chain in sublattice layout, plus the tie scratch buffers.
 pub(crate) struct LatticeChain {
     sub: [Vec<Spin>; 2],
-    /// A parity block's tied sites ([`TieList`]); room for all of them plus one.
+    /// A kernel call's tie masks (each kernel writes every word it uses: nothing to clear).
+    masks: Box<[u64; CALL_MASKS]>,
+    /// A colour class's tied sites ([`TieList`]); room for all of them plus one.
     ties: Vec<usize>,
 }
 
@@ -288,6 +290,7 @@ impl LatticeEngine {
         let len = (self.ly + 4) * self.w;
         LatticeChain {
             sub: [vec![0; len], vec![0; len]],
+            masks: Box::new([0; CALL_MASKS]),
             ties: vec![0; 2 * self.hw * self.w + 1],
         }
     }
@@ -425,11 +428,10 @@ impl LatticeEngine {
         kernel: impl Fn(Runs<'_>, &[u8], &mut [Spin], &mut [u64], &[u8; 5]),
     ) {
         let (w, hw) = (self.w, self.hw);
-        let LatticeChain { sub, ties } = ch;
+        let LatticeChain { sub, masks, ties } = ch;
         let [s0, s1] = sub;
         let (tgt, src) = if p == 0 { (s0, &*s1) } else { (s1, &*s0) };
         let mut list = TieList { buf: ties, n: 0 };
-        let mut masks = [0u64; CALL_MASKS];
         for q in 0..2 {
             let shift = (q + p) & 1;
             let bt = self.blk(q);
