@@ -6,11 +6,12 @@
 //! vector work on the same core, so a bound fraction near 1 is out of reach for any code. These
 //! loops measure how close the simplest loop gets, in the same run as the engines:
 //!
-//! * [`probe_lattice_loop`] — the lattice engine's 64-site step on an `lx × ly` checkerboard,
-//!   comparison bytes from each chain's ChaCha8 stream through [`fill_chacha8`](super::chacha::fill)
-//!   in 4 KiB refills (as the engine draws them), the row wrap by one byte permutation. Left out:
-//!   ties (a tied top byte counts as "down": the law is the 8-bit threshold's, not the engine's
-//!   32-bit one), kernel calls, halo rows, the class loop's set-up.
+//! * [`probe_lattice_loop`] — the lattice engine's own 64-site steps (the row wrap in registers)
+//!   on an `lx × ly` checkerboard, each class one run in pieces of a 4 KiB refill of the chain's
+//!   ChaCha8 stream ([`fill_chacha8`](super::chacha::fill), as the engine draws it), tie masks
+//!   written and counted. Left out: finishing the ties (a tied site keeps its neighbour sum: not
+//!   a sampler), the engine's calls of 1,024 sites and their set-up, the parity blocks' halo
+//!   rows and row layout.
 //! * [`probe_dtm_loop`] — the lanes engine's update on a model's colour classes, two blocks of 16
 //!   chains per task with one index and coupling load for both (the engine's block pairs), the
 //!   engine's own `xoshiro128+` step and comparison; the field as `S_i − 2·Σ_{x_j = −1} J_ij`
@@ -19,37 +20,34 @@
 //!   spin row for its observers).
 //!
 //! Both return `None` where the engines' widest kernels do not run (no AVX-512, or for the
-//! lattice no AVX-512 VBMI or rows that do not tile 64 sites).
+//! lattice rows that do not tile 64 sites).
 
 #[cfg(target_arch = "x86_64")]
 use super::lanes::{CHUNK, Class, NODE_GROUP, W, c2_of, up24_mask_avx512, xo_step_avx512};
 #[cfg(target_arch = "x86_64")]
-use super::lattice::{rot_tables, table16, vbmi_available};
+use super::lattice::RotatedSteps;
 use rayon::prelude::*;
 use thermoq_core::Coloring;
 use thermoq_models::{EnergyModel, IsingModel};
 
 /// Runs `sweeps` checkerboard sweeps of the lattice ceiling loop on `chains` chains of an
 /// `lx × ly` lattice (`lx / 2` dividing 64, `lx`, `ly` even), one rayon task per chain; returns
-/// the number of updates (`sweeps · lx · ly · chains`), or `None` without AVX-512 BW and VBMI or
-/// for another shape.
+/// the number of updates (`sweeps · lx · ly · chains`), or `None` without AVX-512 BW or for
+/// another shape.
 pub fn probe_lattice_loop(lx: usize, ly: usize, chains: usize, sweeps: usize) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
         let w = lx / 2;
-        let rot = rot_tables(w)?;
         let shape = lx.is_multiple_of(2) && ly.is_multiple_of(2) && ly >= 4;
-        if !(shape && is_x86_feature_detected!("avx512bw") && vbmi_available()) {
+        let steps = RotatedSteps::new(w)?;
+        if !shape || !(w * ly).is_multiple_of(64) {
             return None;
         }
         // Thresholds of J = 0.4, β = 1, h = 0 (the bench's lattices) by neighbour sum.
         let hi = [10u8, 43, 128, 213, 246];
         let sink: u64 = (0..chains)
             .into_par_iter()
-            .map(|c| {
-                // SAFETY: AVX-512 BW and VBMI were detected above.
-                unsafe { lattice_chain(w, ly, sweeps, c as u64, &rot, &hi) }
-            })
+            .map(|c| lattice_chain(&steps, w, ly, sweeps, c as u64, &hi))
             .sum();
         std::hint::black_box(sink);
         Some((sweeps * lx * ly * chains) as u64)
@@ -62,19 +60,19 @@ pub fn probe_lattice_loop(lx: usize, ly: usize, chains: usize, sweeps: usize) ->
 }
 
 /// One chain of [`probe_lattice_loop`]: two sublattices of `ly` rows of `w` sites with a
-/// 64-byte pad either side, each row's neighbours the other sublattice's same row, its rotation
-/// and the rows `w` before and after. Returns the tie count (so the work is kept).
+/// 64-byte pad either side, each class one run of the engine's rotated steps
+/// ([`RotatedSteps`]) in pieces of one 4 KiB refill of ChaCha8
+/// bytes; a row's neighbours are the other sublattice's same row, its wrap and the rows `w`
+/// before and after. Returns the tie count (so the work is kept).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi,avx2")]
 fn lattice_chain(
+    steps: &RotatedSteps,
     w: usize,
     ly: usize,
     sweeps: usize,
     chain: u64,
-    rot: &[[u8; 64]; 2],
     hi: &[u8; 5],
 ) -> u64 {
-    use std::arch::x86_64::*;
     const PAD: usize = 64;
     const REFILL: usize = 4096;
     let sites = w * ly;
@@ -82,52 +80,36 @@ fn lattice_chain(
     let mut rng = thermoq_core::rng::chain_rng(1, chain);
     let mut buf = vec![0u8; REFILL];
     let mut pos = REFILL;
-    let t16 = table16(hi);
+    let mut masks = [0u64; REFILL / 64];
     let mut ties = 0u64;
-    let mut masks = [0u64; 64];
-    // SAFETY: the loads read `[PAD + k − w, PAD + k + 64 + w)` of a sublattice of
-    // `sites + 2·PAD` bytes with `k + 64 ≤ sites` and `w ≤ 64 = PAD`; the store writes
-    // `[PAD + k, PAD + k + 64)`; the bytes `[pos, pos + 64)` of a 4 KiB buffer refilled when
-    // fewer than 64 remain (4096 is a multiple of 64).
-    unsafe {
-        let tbl = _mm512_broadcast_i32x4(_mm_loadu_si128(t16.as_ptr().cast()));
-        let four = _mm512_set1_epi8(4);
-        let (one, mone) = (_mm512_set1_epi8(1), _mm512_set1_epi8(-1));
-        for _ in 0..sweeps {
-            for (p, rot) in rot.iter().enumerate() {
-                let idx = _mm512_loadu_si512(rot.as_ptr().cast());
-                let [a, b] = &mut sub;
-                let (tgt, src) = if p == 0 { (a, &*b) } else { (b, &*a) };
-                let s = src.as_ptr().add(PAD);
-                let t = tgt.as_mut_ptr().add(PAD);
-                // A refill's bytes serve 64 steps; a class is whole steps.
-                let mut k = 0;
-                while k + 64 <= sites {
-                    if pos == REFILL {
-                        super::chacha::fill(&mut rng, &mut buf);
-                        pos = 0;
-                    }
-                    let steps = ((REFILL - pos) / 64).min((sites - k) / 64);
-                    for _ in 0..steps {
-                        let o = _mm512_loadu_si512(s.add(k).cast());
-                        let up = _mm512_loadu_si512(s.add(k).sub(w).cast());
-                        let dn = _mm512_loadu_si512(s.add(k + w).cast());
-                        let sum = _mm512_add_epi8(
-                            _mm512_add_epi8(_mm512_permutexvar_epi8(idx, o), o),
-                            _mm512_add_epi8(up, dn),
-                        );
-                        let h = _mm512_shuffle_epi8(tbl, _mm512_add_epi8(sum, four));
-                        let by = _mm512_loadu_si512(buf.as_ptr().add(pos).cast());
-                        let lt = _mm512_cmplt_epu8_mask(by, h);
-                        _mm512_storeu_si512(t.add(k).cast(), _mm512_mask_blend_epi8(lt, mone, one));
-                        // The tie masks, as the engine keeps them (one word per step).
-                        *masks.get_unchecked_mut((k / 64) % 64) = _mm512_cmpeq_epi8_mask(by, h);
-                        pos += 64;
-                        k += 64;
-                    }
+    for _ in 0..sweeps {
+        for p in 0..2 {
+            let [a, b] = &mut sub;
+            let (tgt, src) = if p == 0 { (a, &*b) } else { (b, &*a) };
+            let mut k = 0;
+            while k < sites {
+                if pos == REFILL {
+                    super::chacha::fill(&mut rng, &mut buf);
+                    pos = 0;
                 }
-                let used = &masks[..(sites / 64).min(64)];
-                ties += used.iter().map(|m| u64::from(m.count_ones())).sum::<u64>();
+                let len = (REFILL - pos).min(sites - k);
+                let at = PAD + k;
+                steps.run(
+                    &src[at..at + len],
+                    &src[at - w..at - w + len],
+                    &src[at + w..at + w + len],
+                    &buf[pos..pos + len],
+                    &mut tgt[at..at + len],
+                    &mut masks[..len / 64],
+                    hi,
+                    p == 1,
+                );
+                ties += masks[..len / 64]
+                    .iter()
+                    .map(|m| u64::from(m.count_ones()))
+                    .sum::<u64>();
+                pos += len;
+                k += len;
             }
         }
     }
