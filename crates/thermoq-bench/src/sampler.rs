@@ -658,6 +658,7 @@ pub fn ceilings(cases: &[&Case], at: Setting<'_>) -> Result<Vec<serde_json::Valu
     let mut out = Vec::new();
     for case in cases {
         let model = case.model.ising();
+        // The lattice cases' shapes, as `cases` builds them.
         let (lx, ly) = match case.name {
             "ising-32" => (32, 32),
             "ising-128" => (128, 128),
@@ -723,4 +724,34 @@ pub fn summary(rows: &[serde_json::Value]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lattice row and its ceiling row are both divided by the case's ChaCha8 bound (the
+    /// faster of the two ChaCha8 rows), and only the engine row of the same generator gets a
+    /// `ceiling_fraction`.
+    #[test]
+    fn ceiling_rows_are_bound_as_their_case() {
+        let mut rows = vec![
+            json!({"case": "ising-32", "generator": "chacha8", "updates_per_s": 6.0e9}),
+            json!({"case": "ising-32", "generator": "xoshiro128+", "updates_per_s": 5.0e9}),
+            json!({"case": "bound-chacha8", "bytes_per_s": 2.0e10}),
+            json!({"case": "bound-chacha8-rand-chacha", "bytes_per_s": 8.0e9}),
+            json!({"case": "bound-xoshiro128p-bytes", "bytes_per_s": 3.0e10}),
+            json!({"case": "ceiling-ising-32", "ceiling_of": "ising-32",
+                   "generator": "chacha8", "updates_per_s": 1.2e10}),
+        ];
+        add_bound_fractions(&mut rows);
+        let bound = 2.0e10 / LATTICE_BYTES_PER_UPDATE;
+        let f = |r: &serde_json::Value, k: &str| r[k].as_f64();
+        assert_eq!(f(&rows[0], "bound_fraction"), Some(6.0e9 / bound));
+        assert_eq!(f(&rows[5], "bound_fraction"), Some(1.2e10 / bound));
+        assert_eq!(f(&rows[0], "ceiling_fraction"), Some(0.5));
+        assert_eq!(f(&rows[1], "ceiling_fraction"), None, "no xoshiro ceiling");
+        assert_eq!(f(&rows[5], "ceiling_fraction"), None, "a ceiling of itself");
+        assert!(summary(&rows).contains("ceiling-ising-32"));
+    }
 }

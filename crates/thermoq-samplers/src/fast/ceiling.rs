@@ -118,7 +118,8 @@ fn lattice_chain(
 
 /// Runs `sweeps` sweeps of the DTM ceiling loop over `coloring`'s classes (in order) on
 /// `blocks` blocks of 16 chains (rounded up to pairs), one rayon task per pair of blocks;
-/// returns the number of updates (`sweeps · n · 16 · blocks`), or `None` without AVX-512.
+/// returns the number of updates (`sweeps · n · 16 · blocks`), or `None` without AVX-512 or when
+/// `coloring` is not a proper colouring of `model`'s graph.
 pub fn probe_dtm_loop(
     model: &IsingModel,
     coloring: &Coloring,
@@ -127,7 +128,9 @@ pub fn probe_dtm_loop(
 ) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
-        if !(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma")) {
+        let proper =
+            coloring.colors().len() == model.n_spins() && coloring.is_proper(model.graph());
+        if !(proper && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma")) {
             return None;
         }
         let classes: Vec<Ceiling> = Class::all(model, coloring)
@@ -282,5 +285,11 @@ mod tests {
             Some(u) => assert_eq!(u, 2 * 64 * 16 * 4),
             None => eprintln!("SKIPPED: no AVX-512 — the DTM ceiling loop did not run"),
         }
+        let other = thermoq_models::builders::lattice_2d(4, 4, 0.4, 0.1, 1.0).unwrap();
+        assert_eq!(
+            probe_dtm_loop(&other, &coloring, 1, 1),
+            None,
+            "a colouring of another graph"
+        );
     }
 }

@@ -21,8 +21,9 @@
 //! that neighbour from the same run shifted by `w − 1` sites instead (a byte blend with a fixed
 //! edge mask; the sublattice vectors carry a row of padding at each end for it). Where the rows
 //! tile a 64-site vector (`w` dividing 64, as on `ising-32` and `ising-128`) and the CPU has
-//! AVX-512 VBMI, a step instead permutes the same-row run into the wrapped one in registers (one
-//! `vpermb`, row ends included). The kernel is branch-free over `i8` slices, compiled three times
+//! AVX-512, a step instead turns the same-row run into the wrapped one in registers, row ends
+//! included ([`RowWrap`]: one `vpermb` with VBMI, lane moves without). The kernel is branch-free
+//! over `i8` slices, compiled three times
 //! (portable, AVX2 and AVX-512BW, chosen at run time; identical bits); it writes one tie mask
 //! per 64 sites and leaves a tied site's neighbour sum in its place. After each call the tied
 //! sites go to a list without a branch per mask (more than one tie in a mask takes a cold path);
@@ -575,8 +576,8 @@ pub(crate) struct Runs<'a> {
 /// How a 64-site step of whole rows of `w` sites (`w` dividing 64) turns the same-row run into
 /// the wrapped one: the permutation `table` ([`rot_tables`]; lane `j` takes lane `table[j]`) as
 /// one `vpermb` with VBMI; without it, one in-lane `vpshufb` when rows fit a 16-byte lane
-/// (`w ≤ 16`), else a 128-bit lane shuffle and a byte align (`w` = 32 or 64; `right`: the right
-/// neighbour, shift 1).
+/// (`w ≤ 16`), else a 128-bit lane shuffle and a byte align (`w` = 32 or 64). `right`: the right
+/// neighbour wraps (shift 1), else the left.
 #[derive(Clone, Copy)]
 pub(crate) struct RowWrap<'a> {
     table: &'a [u8; 64],
@@ -774,8 +775,8 @@ fn run_kernel_avx512(
 
 /// [`run_kernel_avx512`] for rows that tile a 64-site step (`runs.rot`, [`RowWrap`]): each step
 /// loads `other` once and moves it into the wrapped neighbours in registers (row ends included)
-/// instead of loading the wrapped run, its fix-up run and the edge mask. The rest (under 64
-/// sites: the call is shorter than one step) as [`run_kernel_avx512`]'s. Bit-identical to the
+/// instead of loading the wrapped run, its fix-up run and the edge mask. The rest (a call's last
+/// rows when they do not fill a step) as [`run_kernel_avx512`]'s. Bit-identical to the
 /// portable kernel on runs of the engine's layout (`wrapped` and `fix` the shifted runs of the
 /// same sublattice row, as `update_impl` cuts them). This one: one `vpermb` (AVX-512 VBMI).
 #[cfg(target_arch = "x86_64")]
