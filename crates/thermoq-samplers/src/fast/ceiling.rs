@@ -276,7 +276,7 @@ mod tests {
     fn ceiling_probes_count_their_updates() {
         match probe_lattice_loop(128, 16, 3, 2) {
             Some(u) => assert_eq!(u, 2 * 128 * 16 * 3),
-            None => eprintln!("SKIPPED: no AVX-512 VBMI — the lattice ceiling loop did not run"),
+            None => eprintln!("SKIPPED: no AVX-512 — the lattice ceiling loop did not run"),
         }
         assert_eq!(probe_lattice_loop(100, 16, 1, 1), None, "rows of 50 sites");
         let model = thermoq_models::builders::lattice_2d(8, 8, 0.4, 0.1, 1.0).unwrap();

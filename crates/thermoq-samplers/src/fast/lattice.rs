@@ -1115,10 +1115,10 @@ mod tests {
     /// runs of one sublattice row): every row width that tiles 64 sites, both shifts, calls of
     /// one row to 1,024 sites (whole steps and a shorter tail), ties common.
     #[test]
-    fn lattice_row_rotation_and_portable_agree() {
+    fn lattice_row_rotation_simd_and_portable_agree() {
         if Level::detect() != Level::Avx512 {
             eprintln!(
-                "SKIPPED: no AVX-512 — lattice_row_rotation_and_portable_agree compared nothing"
+                "SKIPPED: no AVX-512 — lattice_row_rotation_simd_and_portable_agree compared nothing"
             );
             return;
         }
@@ -1194,6 +1194,6 @@ mod tests {
                 }
             }
         }
-        eprintln!("RAN: lattice_row_rotation_and_portable_agree compared {calls} calls");
+        eprintln!("RAN: lattice_row_rotation_simd_and_portable_agree compared {calls} calls");
     }
 }
