@@ -397,15 +397,16 @@ fn check_one_sweep_with(
     }
 }
 
-/// The lattice engine splits a parity block into kernel calls of at most 256 sites (whole rows):
-/// a 48×48 lattice runs 10 + 10 + 4 rows of 24 sites per block, and a 520×4 lattice (rows of 260
-/// sites) one row per call. Class 0's conditionals after one sweep are exact on both, with both
-/// generators (1,152 and 1,040 sites, 8,192 chains each).
+/// The lattice engine splits a parity block into kernel calls of at most 1,024 sites (whole
+/// rows). Class 0's conditionals after one sweep are exact across those calls, with both
+/// generators, on lattices whose rows take the edge blend and on lattices whose rows tile a
+/// 64-site step (the in-register row wrap on AVX-512).
 #[test]
 fn lattice_conditionals_are_exact_across_kernel_calls() {
-    // Up to 1,024 sites per call, whole rows: 48×48 is one call per parity block, 100×100 three
-    // (20, 20 and 10 rows, ties collected across them), 2100×4 one row per call.
-    for (lx, ly) in [(48, 48), (100, 100), (2100, 4)] {
+    // 48×48 is one call per parity block, 100×100 three (20, 20 and 10 rows, ties collected
+    // across them), 2100×4 one row per call; 32×32 (rows of 16) and 128×8 (rows of 64) run the
+    // row wrap in registers, four and eight 64-site steps per call.
+    for (lx, ly) in [(48, 48), (100, 100), (2100, 4), (32, 32), (128, 8)] {
         let lat = builders::lattice_2d(lx, ly, 0.4, 0.15, 1.0).unwrap();
         for g in GENERATORS {
             check_one_sweep_with(FastModel::Ising(&lat), Engine::Lattice, g, None);
@@ -446,6 +447,8 @@ fn run_in_pool(threads: usize, f: impl FnOnce() -> ChainBatch + Send) -> ChainBa
 #[test]
 fn same_seed_same_samples_whatever_the_thread_count() {
     let lat = builders::lattice_2d(16, 8, 0.4, 0.1, 1.0).unwrap();
+    // Rows of 16 sites, one 64-site step per call: the row wrap in registers on AVX-512.
+    let wide = builders::lattice_2d(32, 8, 0.4, 0.1, 1.0).unwrap();
     let sp = builders::random_sparse(30, 0.2, 0.5, 0.2, 1.0, 2);
     let rbm = Rbm::random(40, 24, 0.2, 1.0, 6).unwrap();
     let chacha = Generator::ChaCha8;
@@ -456,6 +459,7 @@ fn same_seed_same_samples_whatever_the_thread_count() {
             Engine::Lattice,
             Generator::Xoshiro128Plus,
         ),
+        (FastModel::Ising(&wide), Engine::Lattice, chacha),
         (FastModel::Ising(&sp), Engine::Sparse, chacha),
         (FastModel::Ising(&sp), Engine::SparseF32, chacha),
         (FastModel::Ising(&sp), Engine::Lanes, chacha), // 70 chains: 4 full blocks + 6 lanes
@@ -508,8 +512,10 @@ fn same_seed_same_samples_whatever_the_thread_count() {
 #[test]
 fn lattice_simd_and_portable_kernels_agree() {
     // Runs of 105 = 3·32 + 9 and 54 = 32 + 16 + 6 sites per kernel call exercise the 32-wide,
-    // 16-wide and tail paths; 130×6 has a run of 195 sites.
-    for (lx, ly) in [(70, 6), (36, 6), (130, 6)] {
+    // 16-wide and tail paths; 130×6 has a run of 195 sites. Rows of 16, 64 and 32 sites
+    // (32×8, 128×6, 64×10: 64, 192 and 160 = 2·64 + 32 sites per call) take the row wrap in
+    // registers on AVX-512, the last with a tail.
+    for (lx, ly) in [(70, 6), (36, 6), (130, 6), (32, 8), (128, 6), (64, 10)] {
         let lat = builders::lattice_2d(lx, ly, 0.4, 0.1, 1.0).unwrap();
         let make = |kind, g| with_generator(&lat, kind, 4, 1, Engine::Lattice, g);
         if !every_kernel_simd_matches_portable(&make, 50, &format!("lattice {lx}x{ly}")) {
