@@ -737,39 +737,15 @@ fn run_kernel_avx512(
     hi: &[u8; 5],
 ) {
     use std::arch::x86_64::*;
-    let w = t.len();
-    let r = runs.cut(w);
-    let bytes = &bytes[..w];
-    let masks = &mut masks[..w.div_ceil(64)];
-    let t16 = table16(hi);
-    let mut k = 0;
-    // SAFETY: every load/store below touches `[k, k + 64)` (or `[k, k + 32)`) with the loop
-    // bounds guaranteeing that range lies within all slices (each cut to `w` sites above).
+    let r = runs.cut(t.len());
+    // SAFETY: `steps_avx512` calls `wrapped(k, _)` only with `k + 64 ≤ t.len()`, and every run
+    // is cut to `t.len()` sites; this function's features are AVX-512F/BW.
     unsafe {
-        let tbl = _mm512_broadcast_i32x4(_mm_loadu_si128(t16.as_ptr().cast()));
-        let four = _mm512_set1_epi8(4);
-        let one = _mm512_set1_epi8(1);
-        let mone = _mm512_set1_epi8(-1);
-        while k + 64 <= w {
+        steps_avx512(runs, bytes, t, masks, hi, |k, _| {
             let ld = |s: &[Spin]| _mm512_loadu_si512(s.as_ptr().add(k).cast());
-            let edge = _mm512_movepi8_mask(_mm512_loadu_si512(r.edge.as_ptr().add(k).cast()));
-            let a = _mm512_mask_blend_epi8(edge, ld(r.wrapped), ld(r.fix));
-            let s = _mm512_add_epi8(
-                _mm512_add_epi8(a, ld(r.other)),
-                _mm512_add_epi8(ld(r.up), ld(r.dn)),
-            );
-            let h = _mm512_shuffle_epi8(tbl, _mm512_add_epi8(s, four));
-            let b = _mm512_loadu_si512(bytes.as_ptr().add(k).cast());
-            let lt = _mm512_cmplt_epu8_mask(b, h);
-            let eq = _mm512_cmpeq_epi8_mask(b, h);
-            let v = _mm512_mask_mov_epi8(_mm512_mask_blend_epi8(lt, mone, one), eq, s);
-            _mm512_storeu_si512(t.as_mut_ptr().add(k).cast(), v);
-            masks[k / 64] = eq;
-            k += 64;
-        }
-    }
-    if k < w {
-        run_kernel_sse_tail(runs, bytes, t, masks, k, hi);
+            let edge = _mm512_movepi8_mask(ld(r.edge));
+            _mm512_mask_blend_epi8(edge, ld(r.wrapped), ld(r.fix))
+        });
     }
 }
 
@@ -794,7 +770,7 @@ fn run_kernel_avx512_vbmi(
     // SAFETY: the table is 64 bytes; this function's features include VBMI.
     unsafe {
         let idx = _mm512_loadu_si512(rot.table.as_ptr().cast());
-        rotated_steps(runs, bytes, t, masks, hi, |o| {
+        steps_avx512(runs, bytes, t, masks, hi, |_, o| {
             _mm512_permutexvar_epi8(idx, o)
         });
     }
@@ -820,21 +796,23 @@ fn run_kernel_avx512_lanes(
             (w, _) if w <= 16 => {
                 // Rows inside a 16-byte lane: the table's first lane, as an in-lane shuffle.
                 let idx = _mm512_broadcast_i32x4(_mm_loadu_si128(rot.table.as_ptr().cast()));
-                rotated_steps(runs, bytes, t, masks, hi, |o| _mm512_shuffle_epi8(o, idx));
+                steps_avx512(runs, bytes, t, masks, hi, |_, o| {
+                    _mm512_shuffle_epi8(o, idx)
+                });
             }
             // `alignr(a, b, n)` per 128-bit lane: bytes `n..n + 16` of `b`'s lane then `a`'s. The
             // byte before a lane's first (left) is the last of the row's previous lane; the byte
             // after its last (right), the first of the row's next lane (both cyclic in the row).
-            (32, false) => rotated_steps(runs, bytes, t, masks, hi, |o| {
+            (32, false) => steps_avx512(runs, bytes, t, masks, hi, |_, o| {
                 _mm512_alignr_epi8::<15>(o, _mm512_shuffle_i32x4::<0b10_11_00_01>(o, o))
             }),
-            (32, true) => rotated_steps(runs, bytes, t, masks, hi, |o| {
+            (32, true) => steps_avx512(runs, bytes, t, masks, hi, |_, o| {
                 _mm512_alignr_epi8::<1>(_mm512_shuffle_i32x4::<0b10_11_00_01>(o, o), o)
             }),
-            (_, false) => rotated_steps(runs, bytes, t, masks, hi, |o| {
+            (_, false) => steps_avx512(runs, bytes, t, masks, hi, |_, o| {
                 _mm512_alignr_epi8::<15>(o, _mm512_shuffle_i32x4::<0b10_01_00_11>(o, o))
             }),
-            (_, true) => rotated_steps(runs, bytes, t, masks, hi, |o| {
+            (_, true) => steps_avx512(runs, bytes, t, masks, hi, |_, o| {
                 _mm512_alignr_epi8::<1>(_mm512_shuffle_i32x4::<0b00_11_10_01>(o, o), o)
             }),
         }
@@ -904,20 +882,23 @@ impl RotatedSteps {
     }
 }
 
-/// The steps of [`run_kernel_avx512_vbmi`] and [`run_kernel_avx512_lanes`], `wrap` turning a
-/// step's same-row run into its wrapped one. Inlined into both (their target features).
+/// The 64-site steps of the AVX-512 kernels ([`run_kernel_avx512`], [`run_kernel_avx512_vbmi`],
+/// [`run_kernel_avx512_lanes`]), `wrapped(k, other)` giving step `k`'s wrapped neighbours from
+/// the runs or from the step's same-row run `other`; then the tail. Inlined into each (their
+/// target features).
 ///
 /// # Safety
-/// The CPU has AVX-512F/BW/VL and whatever `wrap` uses.
+/// The CPU has AVX-512F/BW/VL and whatever `wrapped` uses; `wrapped` may read its runs at
+/// `[k, k + 64)` for `k + 64 ≤ t.len()`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn rotated_steps(
+unsafe fn steps_avx512(
     runs: Runs<'_>,
     bytes: &[u8],
     t: &mut [Spin],
     masks: &mut [u64],
     hi: &[u8; 5],
-    wrap: impl Fn(std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i,
+    wrapped: impl Fn(usize, std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i,
 ) {
     use std::arch::x86_64::*;
     let w = t.len();
@@ -937,7 +918,7 @@ unsafe fn rotated_steps(
             let ld = |s: &[Spin]| _mm512_loadu_si512(s.as_ptr().add(k).cast());
             let o = ld(r.other);
             let s = _mm512_add_epi8(
-                _mm512_add_epi8(wrap(o), o),
+                _mm512_add_epi8(wrapped(k, o), o),
                 _mm512_add_epi8(ld(r.up), ld(r.dn)),
             );
             let h = _mm512_shuffle_epi8(tbl, _mm512_add_epi8(s, four));
