@@ -60,10 +60,10 @@ pub fn probe_lattice_loop(lx: usize, ly: usize, chains: usize, sweeps: usize) ->
 }
 
 /// One chain of [`probe_lattice_loop`]: two sublattices of `ly` rows of `w` sites with a
-/// 64-byte pad either side, each class one run of the engine's rotated steps
-/// ([`RotatedSteps`]) in pieces of one 4 KiB refill of ChaCha8
-/// bytes; a row's neighbours are the other sublattice's same row, its wrap and the rows `w`
-/// before and after. Returns the tie count (so the work is kept).
+/// 64-byte pad either side, each class one run of the engine's rotated steps ([`RotatedSteps`])
+/// in pieces of one 4 KiB refill of ChaCha8 bytes (whole 64-site steps: the class and the refill
+/// are multiples of 64); a row's neighbours are the other sublattice's same row, its wrap and the
+/// rows `w` before and after. Returns the tie count (so the work is kept).
 #[cfg(target_arch = "x86_64")]
 fn lattice_chain(
     steps: &RotatedSteps,
