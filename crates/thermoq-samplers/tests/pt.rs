@@ -915,13 +915,14 @@ fn fast_pt_is_the_same_on_any_thread_count() {
                 .install(|| {
                     let mut s = fast_pt_deo4(&model, &col, KernelKind::BlkAlt, chains, 5, g);
                     s.advance(150, true).unwrap();
-                    let states: Vec<Vec<i8>> = (0..chains)
+                    let slots: Vec<(usize, usize)> = (0..chains)
                         .flat_map(|c| (0..4).map(move |r| (c, r)))
-                        .map(|(c, r)| s.state(c, r).to_vec())
                         .collect();
-                    let energies: Vec<u64> = (0..chains)
-                        .flat_map(|c| (0..4).map(move |r| (c, r)))
-                        .map(|(c, r)| s.energy(c, r).to_bits())
+                    let states: Vec<Vec<i8>> =
+                        slots.iter().map(|&(c, r)| s.state(c, r).to_vec()).collect();
+                    let energies: Vec<u64> = slots
+                        .iter()
+                        .map(|&(c, r)| s.energy(c, r).to_bits())
                         .collect();
                     let accepted: Vec<String> =
                         s.stats().iter().map(|st| format!("{st:?}")).collect();

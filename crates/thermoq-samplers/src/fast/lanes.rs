@@ -1068,12 +1068,14 @@ impl LanesEngine {
         let full = mask == real;
         let m = if full { u32::MAX } else { mask };
         let len_all = cl.nodes.len();
+        // With xoshiro128+ the vector kernels step the generators themselves (`pass_avx2`,
+        // `pass_avx512`).
+        let fused = self.simd && self.generator == Generator::Xoshiro128Plus;
         let mut start = 0;
         while start < len_all {
             let len = (len_all - start).min(CHUNK);
-            let fused = self.simd && self.generator == Generator::Xoshiro128Plus;
             if fused {
-                // The AVX-512 kernel steps the generators itself (see `pass_avx512`).
+                // The kernel draws the words.
             } else if self.generator == Generator::Xoshiro128Plus {
                 xo_words(xo, len, m, words, self.simd, self.wide);
             } else {
@@ -1557,9 +1559,9 @@ struct Pass<'a> {
 
 impl<'a> Pass<'a> {
     /// The pass's parts `(cl, range, words, mask, p)`, after checking the bounds the SIMD kernels
-    /// rely on: `range` lies in the class and spans at most [`CHUNK`] nodes, there is (with `with_words`) a word per
-    /// lane and node, the class's CSR is well formed, and (in debug builds) every node and
-    /// neighbour is one of the `rows` rows of `x`.
+    /// rely on: `range` lies in the class and spans at most [`CHUNK`] nodes, there is (with
+    /// `with_words`) a word per lane and node, the class's CSR is well formed, and (in debug
+    /// builds) every node and neighbour is one of the `rows` rows of `x`.
     #[cfg(target_arch = "x86_64")]
     #[inline]
     #[allow(clippy::type_complexity)]
@@ -2090,10 +2092,6 @@ fn up24_mask_avx2(
 mod tests {
     use super::*;
 
-    /// The realised up-probability of [`up24`] (the number of 24-bit `u` that say up, found by
-    /// bisection: `up24` is monotone in `u`) is `σ(z) = 1/(1 + 2^a)` for the `f32` exponent `a`
-    /// it is given, to within 1e-6 relative + 2^-23, over `z ∈ [−20, 20]`; beyond the clamps
-    /// every `u` is up (`a < −126`) or every `u ≥ 1` down (`a > 100`).
     /// [`BlockView::energies`] is [`EnergyModel::energy`] of each lane, bit for bit (the PT
     /// driver's periodic exact recompute uses it), on a full and a partial block of random
     /// states of a model with couplings and biases of mixed signs and magnitudes.
@@ -2119,6 +2117,10 @@ mod tests {
         }
     }
 
+    /// The realised up-probability of [`up24`] (the number of 24-bit `u` that say up, found by
+    /// bisection: `up24` is monotone in `u`) is `σ(z) = 1/(1 + 2^a)` for the `f32` exponent `a`
+    /// it is given, to within 1e-6 relative + 2^-23, over `z ∈ [−20, 20]`; beyond the clamps
+    /// every `u` is up (`a < −126`) or every `u ≥ 1` down (`a > 100`).
     #[test]
     fn up24_realises_the_sigmoid() {
         let realised = |a: f32| {
@@ -2404,7 +2406,6 @@ mod tests {
         eprintln!("RAN: avx512_kernels_match_avx2_and_portable compared the AVX-512 kernels");
     }
 
-    /// The AVX2 comparison gives the portable one's bits.
     /// The AVX-512 comparison (`vroundscaleps`/`vscalefps`) against the portable one where they
     /// could differ: at each exponent's threshold word `u*` (the first `u` that says down,
     /// found by bisection on [`up24`]) and its neighbours, for exponents across both clamps, on
@@ -2473,6 +2474,7 @@ mod tests {
         );
     }
 
+    /// The AVX2 comparison gives the portable one's bits.
     #[test]
     fn up24_avx2_matches_portable() {
         if !simd_available() {
