@@ -25,7 +25,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::lanes::{CHUNK, Class, NODE_GROUP, W, c2_of, up24_mask_avx512, xo_step_avx512};
 #[cfg(target_arch = "x86_64")]
-use super::lattice::RotatedSteps;
+use super::lattice::{Level, RowWraps};
 use rayon::prelude::*;
 use thermoq_core::Coloring;
 use thermoq_models::{EnergyModel, IsingModel};
@@ -39,7 +39,7 @@ pub fn probe_lattice_loop(lx: usize, ly: usize, chains: usize, sweeps: usize) ->
     {
         let w = lx / 2;
         let shape = lx.is_multiple_of(2) && ly.is_multiple_of(2) && ly >= 4;
-        let steps = RotatedSteps::new(w)?;
+        let steps = RowWraps::new(w, Level::detect())?;
         if !shape || !(w * ly).is_multiple_of(64) {
             return None;
         }
@@ -60,13 +60,13 @@ pub fn probe_lattice_loop(lx: usize, ly: usize, chains: usize, sweeps: usize) ->
 }
 
 /// One chain of [`probe_lattice_loop`]: two sublattices of `ly` rows of `w` sites with a
-/// 64-byte pad either side, each class one run of the engine's rotated steps ([`RotatedSteps`])
+/// 64-byte pad either side, each class one run of the engine's rotated steps ([`RowWraps::run`])
 /// in pieces of one 4 KiB refill of ChaCha8 bytes (whole 64-site steps: the class and the refill
 /// are multiples of 64); a row's neighbours are the other sublattice's same row, its wrap and the
 /// rows `w` before and after. Returns the tie count (so the work is kept).
 #[cfg(target_arch = "x86_64")]
 fn lattice_chain(
-    steps: &RotatedSteps,
+    steps: &RowWraps,
     w: usize,
     ly: usize,
     sweeps: usize,

@@ -141,11 +141,8 @@ pub(crate) struct LatticeEngine {
     edge: [Vec<i8>; 2],
     /// Which kernel runs (portable, AVX2 or AVX-512BW; identical bits).
     level: Level,
-    /// With AVX-512 and rows that divide a 64-site vector: per shift, the byte permutation that
-    /// makes the wrapped neighbour run from the other one in registers ([`rot_tables`]).
-    rot: Option<[[u8; 64]; 2]>,
-    /// Whether the permutation is one `vpermb` (AVX-512 VBMI) or lane moves ([`RowWrap`]).
-    vbmi: bool,
+    /// With AVX-512 and rows that divide a 64-site vector: the in-register row wraps.
+    rot: Option<RowWraps>,
     /// ChaCha8, or each chain's `xoshiro128+` byte source.
     sources: ChainSources,
 }
@@ -171,7 +168,7 @@ fn vbmi_available() -> bool {
 /// column of the run) to the wrapped neighbours: shift 0, the left neighbour (lane `j − 1`, the
 /// row's last lane at its first); shift 1, the right neighbour (lane `j + 1`, the row's first
 /// lane at its last). `None` for other widths.
-pub(super) fn rot_tables(w: usize) -> Option<[[u8; 64]; 2]> {
+fn rot_tables(w: usize) -> Option<[[u8; 64]; 2]> {
     if w == 0 || !64usize.is_multiple_of(w) {
         return None;
     }
@@ -242,7 +239,6 @@ impl LatticeEngine {
             }),
             level: Level::Portable,
             rot: None,
-            vbmi: false,
             sources: ChainSources::default(),
         };
         e.set_level(Level::detect());
@@ -252,12 +248,7 @@ impl LatticeEngine {
     /// Sets the kernel level, and the row-rotation tables when that level can use them.
     fn set_level(&mut self, level: Level) {
         self.level = level;
-        self.rot = if level == Level::Avx512 {
-            rot_tables(self.w)
-        } else {
-            None
-        };
-        self.vbmi = vbmi_available();
+        self.rot = RowWraps::new(self.w, level);
     }
 
     /// Forces the portable kernel (for tests comparing it with the vector ones), or back to the
@@ -411,7 +402,9 @@ impl LatticeEngine {
         // The closure inherits this function's target features.
         self.update_impl::<B>(ch, p, rb, |runs, bytes, t, masks, hi| match runs.rot {
             // SAFETY: `vbmi` is only set when AVX-512 VBMI was detected at run time.
-            Some(rot) if rot.vbmi => unsafe { run_kernel_avx512_vbmi(runs, bytes, t, masks, hi) },
+            Some(rot) if rot.wraps.vbmi => unsafe {
+                run_kernel_avx512_vbmi(runs, bytes, t, masks, hi)
+            },
             Some(_) => run_kernel_avx512_lanes(runs, bytes, t, masks, hi),
             None => run_kernel_avx512(runs, bytes, t, masks, hi),
         });
@@ -419,12 +412,7 @@ impl LatticeEngine {
 
     /// The in-register row wrap of `shift`, where the level and row width allow one.
     fn row_wrap(&self, shift: usize) -> Option<RowWrap<'_>> {
-        self.rot.as_ref().map(|r| RowWrap {
-            table: &r[shift],
-            w: self.w,
-            right: shift == 1,
-            vbmi: self.vbmi,
-        })
+        self.rot.as_ref().map(|wraps| wraps.wrap(shift == 1))
     }
 
     /// Sublattice `p`: each parity block of its rows is one contiguous run of sites whose four
@@ -573,17 +561,50 @@ pub(crate) struct Runs<'a> {
     rot: Option<RowWrap<'a>>,
 }
 
-/// How a 64-site step of whole rows of `w` sites (`w` dividing 64) turns the same-row run into
-/// the wrapped one: the permutation `table` ([`rot_tables`]; lane `j` takes lane `table[j]`) as
-/// one `vpermb` with VBMI; without it, one in-lane `vpshufb` when rows fit a 16-byte lane
-/// (`w ≤ 16`), else a 128-bit lane shuffle and a byte align (`w` = 32 or 64). `right`: the right
-/// neighbour wraps (shift 1), else the left.
+/// The in-register row wraps of 64-site steps of whole rows of `w` sites (`w` dividing 64) on
+/// an AVX-512 CPU: per shift, the permutation that turns the same-row run into the wrapped one
+/// ([`rot_tables`]; lane `j` takes lane `table[j]`), applied as one `vpermb` with VBMI; without
+/// it, one in-lane `vpshufb` when rows fit a 16-byte lane (`w ≤ 16`), else a 128-bit lane
+/// shuffle and a byte align (`w` = 32 or 64).
+#[derive(Clone)]
+pub(super) struct RowWraps {
+    tables: [[u8; 64]; 2],
+    w: usize,
+    vbmi: bool,
+}
+
+impl RowWraps {
+    /// The wraps of rows of `w` sites at kernel level `level` (one this CPU runs); `None` below
+    /// AVX-512 or for rows that do not tile 64 sites.
+    pub(super) fn new(w: usize, level: Level) -> Option<Self> {
+        if level != Level::Avx512 {
+            return None;
+        }
+        Some(Self {
+            tables: rot_tables(w)?,
+            w,
+            vbmi: vbmi_available(),
+        })
+    }
+
+    /// The wrap of the right neighbour (`right`, shift 1) or of the left one (shift 0).
+    fn wrap(&self, right: bool) -> RowWrap<'_> {
+        RowWrap { wraps: self, right }
+    }
+}
+
+/// One shift's [`RowWraps`], as a kernel call takes it.
 #[derive(Clone, Copy)]
 pub(crate) struct RowWrap<'a> {
-    table: &'a [u8; 64],
-    w: usize,
+    wraps: &'a RowWraps,
     right: bool,
-    vbmi: bool,
+}
+
+impl RowWrap<'_> {
+    /// The permutation of this shift.
+    fn table(&self) -> &[u8; 64] {
+        &self.wraps.tables[usize::from(self.right)]
+    }
 }
 
 impl<'a> Runs<'a> {
@@ -769,7 +790,7 @@ fn run_kernel_avx512_vbmi(
     let rot = runs.rot.expect("a row wrap");
     // SAFETY: the table is 64 bytes; this function's features include VBMI.
     unsafe {
-        let idx = _mm512_loadu_si512(rot.table.as_ptr().cast());
+        let idx = _mm512_loadu_si512(rot.table().as_ptr().cast());
         steps_avx512(runs, bytes, t, masks, hi, |_, o| {
             _mm512_permutexvar_epi8(idx, o)
         });
@@ -792,10 +813,10 @@ fn run_kernel_avx512_lanes(
     let rot = runs.rot.expect("a row wrap");
     // SAFETY: the table is 64 bytes; the operations are AVX-512F/BW.
     unsafe {
-        match (rot.w, rot.right) {
+        match (rot.wraps.w, rot.right) {
             (w, _) if w <= 16 => {
                 // Rows inside a 16-byte lane: the table's first lane, as an in-lane shuffle.
-                let idx = _mm512_broadcast_i32x4(_mm_loadu_si128(rot.table.as_ptr().cast()));
+                let idx = _mm512_broadcast_i32x4(_mm_loadu_si128(rot.table().as_ptr().cast()));
                 steps_avx512(runs, bytes, t, masks, hi, |_, o| {
                     _mm512_shuffle_epi8(o, idx)
                 });
@@ -819,30 +840,13 @@ fn run_kernel_avx512_lanes(
     }
 }
 
-/// The engine's rotated 64-site steps for rows of `w` sites (`w` dividing 64), for the ceiling
-/// loop of `bench sampler` ([`super::ceiling`]): built once, run on many runs.
 #[cfg(target_arch = "x86_64")]
-pub(super) struct RotatedSteps {
-    tables: [[u8; 64]; 2],
-    w: usize,
-    vbmi: bool,
-}
-
-#[cfg(target_arch = "x86_64")]
-impl RotatedSteps {
-    /// `None` without AVX-512BW or for rows that do not tile 64 sites.
-    pub(super) fn new(w: usize) -> Option<Self> {
-        let tables = rot_tables(w)?;
-        (Level::detect() == Level::Avx512).then(|| Self {
-            tables,
-            w,
-            vbmi: vbmi_available(),
-        })
-    }
-
-    /// One run of whole rows, a multiple of 64 sites: site `k`'s neighbours are `other[k]`, its
-    /// row's wrap of `other` (`right`: the right neighbour) and `up[k]`, `dn[k]`; new spins to
-    /// `t`, tie masks to `masks` (one word per 64 sites), ties holding their neighbour sums.
+impl RowWraps {
+    /// The engine's rotated 64-site steps on one run of whole rows, a multiple of 64 sites, for
+    /// the ceiling loop of `bench sampler` ([`super::ceiling`]): site `k`'s neighbours are
+    /// `other[k]`, its row's wrap of `other` (`right`: the right neighbour) and `up[k]`, `dn[k]`;
+    /// new spins to `t`, tie masks to `masks` (one word per 64 sites), ties holding their
+    /// neighbour sums.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn run(
         &self,
@@ -863,15 +867,11 @@ impl RotatedSteps {
             dn,
             fix: other,
             edge: other,
-            rot: Some(RowWrap {
-                table: &self.tables[usize::from(right)],
-                w: self.w,
-                right,
-                vbmi: self.vbmi,
-            }),
+            rot: Some(self.wrap(right)),
         };
-        // SAFETY: AVX-512F/BW/VL detected (and VBMI where `vbmi` is set); whole steps, so the
-        // tail, which would read the stand-in runs, never runs.
+        // SAFETY: a `RowWraps` exists only at the AVX-512 level (F/BW/VL detected), with `vbmi`
+        // only where VBMI was; whole steps, so the tail, which would read the stand-in runs,
+        // never runs.
         unsafe {
             if self.vbmi {
                 run_kernel_avx512_vbmi(runs, bytes, t, masks, hi);
@@ -1070,7 +1070,7 @@ mod tests {
         match (level, runs.rot) {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: only called with `vbmi` when AVX-512 VBMI was detected.
-            (Level::Avx512, Some(rot)) if rot.vbmi => unsafe {
+            (Level::Avx512, Some(rot)) if rot.wraps.vbmi => unsafe {
                 run_kernel_avx512_vbmi(runs, bytes, &mut t, &mut masks, hi)
             },
             #[cfg(target_arch = "x86_64")]
@@ -1130,6 +1130,10 @@ mod tests {
                     })
                     .collect();
                 let tables = rot_tables(w).expect("w divides 64");
+                let wraps: Vec<RowWraps> = kinds
+                    .iter()
+                    .map(|&vbmi| RowWraps { tables, w, vbmi })
+                    .collect();
                 for shift in 0..2 {
                     // As `update_impl` cuts them, the call starting at `same = w`.
                     let same = w;
@@ -1155,14 +1159,10 @@ mod tests {
                         rot: None,
                     };
                     let want = kernel_at(Level::Portable, runs, &bytes, &hi);
-                    for &vbmi in &kinds {
+                    for wraps in &wraps {
+                        let vbmi = wraps.vbmi;
                         let rot = Runs {
-                            rot: Some(RowWrap {
-                                table: &tables[shift],
-                                w,
-                                right: shift == 1,
-                                vbmi,
-                            }),
+                            rot: Some(wraps.wrap(shift == 1)),
                             ..runs
                         };
                         assert_eq!(
