@@ -651,39 +651,37 @@ pub fn run(plan: &Plan<'_>) -> Result<Vec<serde_json::Value>, BenchError> {
 /// The speed-of-light loops of the lattice and DTM cases among `cases`
 /// (`thermoq_samplers::fast::probe_lattice_loop` / `probe_dtm_loop`: the least work per update
 /// of the engine's algorithm, none of its bookkeeping), each a row `ceiling-<case>` with
-/// `ceiling_of` and the generator it draws from. None where the CPU lacks the engines' widest
-/// kernels.
+/// `ceiling_of` and the generator it draws from. A case gets no row where the CPU lacks the
+/// engines' widest kernels.
 pub fn ceilings(cases: &[&Case], at: Setting<'_>) -> Result<Vec<serde_json::Value>, BenchError> {
     use thermoq_samplers::fast::{probe_dtm_loop, probe_lattice_loop};
     let mut out = Vec::new();
     for case in cases {
         let model = case.model.ising();
-        // The lattice cases' shapes, as `cases` builds them.
-        let (lx, ly) = match case.name {
-            "ising-32" => (32, 32),
-            "ising-128" => (128, 128),
-            _ => (0, 0),
+        // The lattice cases are square: `l × l` with `l² = n`.
+        let n = model.n_spins();
+        let l = n.isqrt();
+        let lattice = case.name.starts_with("ising-") && l * l == n;
+        let coloring = case
+            .coloring
+            .as_ref()
+            .filter(|_| case.name.starts_with("dtm-"));
+        let generator = match (lattice, coloring) {
+            (true, _) => "chacha8",
+            (false, Some(_)) => "xoshiro128+",
+            (false, None) => continue,
         };
-        let (generator, mut work): (&str, Box<dyn FnMut() -> Option<u64>>) = if lx > 0 {
-            (
-                "chacha8",
-                Box::new(move || probe_lattice_loop(lx, ly, CHAINS, case.sweeps)),
-            )
-        } else if case.name == "dtm-60_12"
-            && let Some(coloring) = &case.coloring
-        {
-            (
-                "xoshiro128+",
-                Box::new(move || probe_dtm_loop(model, coloring, CHAINS / 16, case.sweeps)),
-            )
-        } else {
-            continue;
+        let work = || -> Result<Option<u64>, BenchError> {
+            Ok(match coloring {
+                Some(c) if !lattice => probe_dtm_loop(model, c, CHAINS / 16, case.sweeps)?,
+                _ => probe_lattice_loop(l, l, CHAINS, case.sweeps),
+            })
         };
-        let Some(updates) = work() else {
+        let Some(updates) = work()? else {
             continue;
         };
         let (sec, all) = time_median(at.reps, || -> Result<(), BenchError> {
-            std::hint::black_box(work());
+            std::hint::black_box(work()?);
             Ok(())
         })?;
         out.push(json!({

@@ -19,13 +19,14 @@
 //!   samples), and the state kept as down masks only (the engine also stores each lane's `f32`
 //!   spin row for its observers).
 //!
-//! Both return `None` where the engines' widest kernels do not run (no AVX-512, or for the
-//! lattice rows that do not tile 64 sites).
+//! Both give `None` where the engines' widest kernels do not run (no AVX-512, or for the
+//! lattice rows that do not tile 64 sites); a colouring that does not fit the model is an error.
 
 #[cfg(target_arch = "x86_64")]
 use super::lanes::{CHUNK, Class, NODE_GROUP, W, c2_of, up24_mask_avx512, xo_step_avx512};
 #[cfg(target_arch = "x86_64")]
 use super::lattice::{Level, RowWraps};
+use crate::SamplerError;
 use rayon::prelude::*;
 use thermoq_core::Coloring;
 use thermoq_models::{EnergyModel, IsingModel};
@@ -118,20 +119,21 @@ fn lattice_chain(
 
 /// Runs `sweeps` sweeps of the DTM ceiling loop over `coloring`'s classes (in order) on
 /// `blocks` blocks of 16 chains (rounded up to pairs), one rayon task per pair of blocks;
-/// returns the number of updates (`sweeps · n · 16 · blocks`), or `None` without AVX-512 or when
-/// `coloring` is not a proper colouring of `model`'s graph.
+/// returns the number of updates (`sweeps · n · 16 · blocks`), or `None` without AVX-512.
+///
+/// # Errors
+/// [`SamplerError::Core`] when `coloring` is not a proper colouring of `model`'s graph.
 pub fn probe_dtm_loop(
     model: &IsingModel,
     coloring: &Coloring,
     blocks: usize,
     sweeps: usize,
-) -> Option<u64> {
+) -> Result<Option<u64>, SamplerError> {
+    Coloring::from_colors(model.graph(), coloring.colors().to_vec())?;
     #[cfg(target_arch = "x86_64")]
     {
-        let proper =
-            coloring.colors().len() == model.n_spins() && coloring.is_proper(model.graph());
-        if !(proper && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma")) {
-            return None;
+        if !(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma")) {
+            return Ok(None);
         }
         let classes: Vec<Ceiling> = Class::all(model, coloring)
             .into_iter()
@@ -148,12 +150,12 @@ pub fn probe_dtm_loop(
             })
             .sum();
         std::hint::black_box(sink);
-        Some((sweeps * n * W * 2 * pairs) as u64)
+        Ok(Some((sweeps * n * W * 2 * pairs) as u64))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (model, coloring, blocks, sweeps);
-        None
+        let _ = (blocks, sweeps);
+        Ok(None)
     }
 }
 
@@ -281,15 +283,15 @@ mod tests {
         assert_eq!(probe_lattice_loop(100, 16, 1, 1), None, "rows of 50 sites");
         let model = thermoq_models::builders::lattice_2d(8, 8, 0.4, 0.1, 1.0).unwrap();
         let coloring = Coloring::greedy(model.graph());
-        match probe_dtm_loop(&model, &coloring, 3, 2) {
+        match probe_dtm_loop(&model, &coloring, 3, 2).unwrap() {
             Some(u) => assert_eq!(u, 2 * 64 * 16 * 4),
             None => eprintln!("SKIPPED: no AVX-512 — the DTM ceiling loop did not run"),
         }
         let other = thermoq_models::builders::lattice_2d(4, 4, 0.4, 0.1, 1.0).unwrap();
-        assert_eq!(
-            probe_dtm_loop(&other, &coloring, 1, 1),
-            None,
-            "a colouring of another graph"
+        let err = probe_dtm_loop(&other, &coloring, 1, 1);
+        assert!(
+            matches!(err, Err(SamplerError::Core(_))),
+            "a colouring of another graph: {err:?}"
         );
     }
 }
